@@ -1,0 +1,28 @@
+//! The skill contract shared by every robot backend and the executor.
+//!
+//! A skill is declared **once** ([`SkillSpec`]): its name, Python signature
+//! ([`Param`], [`ParamType`]), docstring and the error kinds it may raise
+//! ([`ErrorKind`]). From that one declaration come the Python function an
+//! action calls, the API text an LLM reads ([`SkillSet::api_text`]) and the
+//! argument checking on both sides of the worker boundary.
+//!
+//! # Layout
+//! - [`value`]: [`Value`], the data that crosses the worker boundary.
+//! - [`spec`]: [`SkillSpec`], [`Param`], [`ParamType`], [`RecordType`]: declarations.
+//! - [`error`]: [`ErrorKind`] (each one a Python exception class) and [`SkillError`].
+//! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
+//! - [`registry`]: [`SkillSet`], the skills of one robot with their handlers and safe stop.
+//! - [`testing`]: a small test-only skill set (`--skills test`).
+
+pub mod cancel;
+pub mod error;
+pub mod registry;
+pub mod spec;
+pub mod testing;
+pub mod value;
+
+pub use cancel::CancelToken;
+pub use error::{ErrorKind, SkillError};
+pub use registry::{Args, CallContext, SkillHandler, SkillSet};
+pub use spec::{Param, ParamType, RecordType, SkillSpec};
+pub use value::{Record, Value};

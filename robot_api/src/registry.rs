@@ -1,0 +1,318 @@
+//! [`SkillSet`]: the skills one robot offers, with their handlers and its safe stop.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use crate::cancel::CancelToken;
+use crate::error::{ErrorKind, SkillError};
+use crate::spec::{RecordType, SkillSpec};
+use crate::value::Value;
+
+/// Checked arguments of one call, in declaration order, with typed getters.
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    spec: &'a SkillSpec,
+    values: Vec<Value>,
+}
+
+impl<'a> Args<'a> {
+    /// Checks raw values against the declaration: count and types.
+    ///
+    /// The supervisor calls this on every request, so a forged or corrupted
+    /// request from the worker never reaches a handler unchecked.
+    pub fn check(spec: &'a SkillSpec, values: Vec<Value>) -> Result<Self, SkillError> {
+        if values.len() != spec.params.len() {
+            return Err(SkillError::invalid(format!(
+                "{}() takes {} arguments, got {}",
+                spec.name,
+                spec.params.len(),
+                values.len()
+            )));
+        }
+        let values = spec
+            .params
+            .iter()
+            .zip(values)
+            .map(|(p, v)| {
+                p.ty.check(v).map_err(|e| {
+                    SkillError::invalid(format!("{}(): argument '{}': {e}", spec.name, p.name))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Args { spec, values })
+    }
+
+    /// The argument values in declaration order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// `(name, value)` pairs, for call records.
+    pub fn named(&self) -> Vec<(String, Value)> {
+        self.spec
+            .params
+            .iter()
+            .map(|p| p.name.clone())
+            .zip(self.values.iter().cloned())
+            .collect()
+    }
+
+    /// The value of a declared parameter.
+    ///
+    /// # Panics
+    /// If `name` is not a parameter of the skill: that is a bug in the handler.
+    pub fn get(&self, name: &str) -> &Value {
+        let index = self
+            .spec
+            .params
+            .iter()
+            .position(|p| p.name == name)
+            .unwrap_or_else(|| panic!("skill {} has no parameter {name}", self.spec.name));
+        &self.values[index]
+    }
+
+    /// A `float` (or `float | None` that is set) parameter.
+    pub fn f64(&self, name: &str) -> Option<f64> {
+        self.get(name).as_f64()
+    }
+
+    /// A `str` parameter.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.get(name) {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// What a running skill can see besides its arguments.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// Cancelled when the action times out or is interrupted; long skills must watch it.
+    pub cancel: CancelToken,
+}
+
+/// The code that runs a skill. Handlers run in the supervisor, never in the worker.
+pub type SkillHandler =
+    Arc<dyn Fn(&Args<'_>, &CallContext) -> Result<Value, SkillError> + Send + Sync>;
+
+type SafeStop = Arc<dyn Fn() + Send + Sync>;
+
+/// The skills of one robot: declarations, handlers, record types and the safe stop.
+#[derive(Clone, Default)]
+pub struct SkillSet {
+    /// What this skill set drives, shown in the API text ("test skills", "simulated robot").
+    pub title: String,
+    skills: Vec<(SkillSpec, SkillHandler)>,
+    records: Vec<RecordType>,
+    safe_stop: Option<SafeStop>,
+}
+
+impl std::fmt::Debug for SkillSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkillSet")
+            .field("title", &self.title)
+            .field("skills", &self.skills.iter().map(|s| &s.0.name).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SkillSet {
+    /// An empty skill set.
+    pub fn new(title: impl Into<String>) -> Self {
+        SkillSet {
+            title: title.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a skill.
+    ///
+    /// # Panics
+    /// On a duplicate name or a parameter without default after one with a default:
+    /// declarations are static, so these are programming errors.
+    pub fn add(
+        &mut self,
+        spec: SkillSpec,
+        handler: impl Fn(&Args<'_>, &CallContext) -> Result<Value, SkillError> + Send + Sync + 'static,
+    ) -> &mut Self {
+        assert!(
+            self.skills.iter().all(|(s, _)| s.name != spec.name),
+            "skill {} declared twice",
+            spec.name
+        );
+        let mut seen_default = false;
+        for p in &spec.params {
+            seen_default |= p.default.is_some();
+            assert!(
+                p.default.is_some() || !seen_default,
+                "skill {}: parameter {} without default follows one with a default",
+                spec.name,
+                p.name
+            );
+        }
+        self.skills.push((spec, Arc::new(handler)));
+        self
+    }
+
+    /// Declares a record type that skills return.
+    pub fn add_record(&mut self, record: RecordType) -> &mut Self {
+        self.records.push(record);
+        self
+    }
+
+    /// Registers the safe stop: called by the executor whenever an action ends
+    /// other than normally. For a robot: stop all motion.
+    pub fn set_safe_stop(&mut self, stop: impl Fn() + Send + Sync + 'static) -> &mut Self {
+        self.safe_stop = Some(Arc::new(stop));
+        self
+    }
+
+    /// Calls the safe stop, if one is registered. Returns whether one was.
+    pub fn safe_stop(&self) -> bool {
+        match &self.safe_stop {
+            Some(stop) => {
+                stop();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The declarations, in order.
+    pub fn specs(&self) -> impl Iterator<Item = &SkillSpec> {
+        self.skills.iter().map(|(s, _)| s)
+    }
+
+    /// The record types.
+    pub fn records(&self) -> &[RecordType] {
+        &self.records
+    }
+
+    /// The skill at `index` (the index the worker sends), with its handler.
+    pub fn get(&self, index: usize) -> Option<(&SkillSpec, &SkillHandler)> {
+        self.skills.get(index).map(|(s, h)| (s, h))
+    }
+
+    /// Number of skills.
+    pub fn len(&self) -> usize {
+        self.skills.len()
+    }
+
+    /// True when there are no skills.
+    pub fn is_empty(&self) -> bool {
+        self.skills.is_empty()
+    }
+
+    /// Checks and runs a call: the one path every skill call takes in the supervisor.
+    pub fn call(
+        &self,
+        index: usize,
+        args: Vec<Value>,
+        ctx: &CallContext,
+    ) -> Result<Value, SkillError> {
+        let (spec, handler) = self
+            .get(index)
+            .ok_or_else(|| SkillError::invalid(format!("no skill number {index}")))?;
+        let args = Args::check(spec, args)?;
+        if ctx.cancel.is_cancelled() {
+            return Err(SkillError::new(
+                ErrorKind::Cancelled,
+                format!("{}() was not started: the action is being stopped", spec.name),
+            ));
+        }
+        handler(&args, ctx)
+    }
+
+    /// The API text an LLM reads: Python stubs with docstrings for every
+    /// skill, the record types and the exception classes. Complete and short.
+    pub fn api_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Robot API: {}", self.title);
+        let _ = writeln!(
+            out,
+            "# These functions, classes and exceptions are already defined in your namespace.\n"
+        );
+        for r in &self.records {
+            let _ = writeln!(out, "class {}:  # fields: {}", r.name, r.fields.join(", "));
+            let _ = writeln!(out, "    \"\"\"{}\"\"\"", r.doc.trim());
+            for line in r.methods.lines().filter(|l| l.trim_start().starts_with("def ")) {
+                let _ = writeln!(out, "{}  ...", line.trim_end());
+            }
+            out.push('\n');
+        }
+        for spec in self.specs() {
+            let _ = writeln!(out, "{}", spec.python_def());
+            let _ = writeln!(out, "{}\n", indent_doc(&spec.full_doc()));
+        }
+        let errors: Vec<String> = ErrorKind::ALL
+            .iter()
+            .filter(|k| !k.is_builtin() && **k != ErrorKind::Cancelled)
+            .map(|k| format!("{}({})", k.python_name(), k.python_base()))
+            .collect();
+        let _ = writeln!(out, "# Exceptions you can catch: {}", errors.join(", "));
+        out
+    }
+}
+
+/// A docstring as a Python block indented under a `def`.
+pub fn indent_doc(doc: &str) -> String {
+    let mut out = String::from("    \"\"\"");
+    for (i, line) in doc.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.trim().is_empty() {
+                out.push_str("    ");
+            }
+        }
+        out.push_str(&line.replace("\"\"\"", "\\\"\\\"\\\""));
+    }
+    out.push_str("\"\"\"");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ParamType;
+
+    fn set() -> SkillSet {
+        let mut s = SkillSet::new("test");
+        s.add(
+            SkillSpec::new("add", "Add.")
+                .param("a", ParamType::Float)
+                .param("b", ParamType::Float),
+            |args, _| Ok(Value::Float(args.f64("a").unwrap() + args.f64("b").unwrap())),
+        );
+        s
+    }
+
+    #[test]
+    fn call_checks_arguments_before_the_handler() {
+        let s = set();
+        let ctx = CallContext {
+            cancel: CancelToken::new(),
+        };
+        assert_eq!(
+            s.call(0, vec![Value::Int(1), Value::Float(2.5)], &ctx),
+            Ok(Value::Float(3.5))
+        );
+        let err = s.call(0, vec![Value::Int(1)], &ctx).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+        let err = s.call(0, vec![Value::Int(1), Value::None], &ctx).unwrap_err();
+        assert!(err.message.contains("argument 'b'"), "{}", err.message);
+        assert!(s.call(7, vec![], &ctx).is_err());
+        ctx.cancel.cancel();
+        assert_eq!(
+            s.call(0, vec![Value::Int(1), Value::Int(2)], &ctx).unwrap_err().kind,
+            ErrorKind::Cancelled
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "declared twice")]
+    fn duplicate_names_are_rejected() {
+        let mut s = set();
+        s.add(SkillSpec::new("add", "again"), |_, _| Ok(Value::None));
+    }
+}
