@@ -1,0 +1,8 @@
+//! codeact: let an LLM control a robot by writing Python code actions.
+//!
+//! # Layout
+//! - [`executor`]: runs code actions in a supervised, sandboxed embedded Python.
+//! - `robot_api` (its own crate): how skills are declared and called.
+
+pub mod cli;
+pub mod executor;

@@ -95,10 +95,6 @@ pub struct SkillSpec {
     pub doc: String,
     /// Error kinds the skill may raise (listed in the API text).
     pub errors: Vec<ErrorKind>,
-    /// True when the skill can block for long (motion, waiting): the
-    /// supervisor then runs it off its message loop so output keeps
-    /// streaming and cancellation reaches it.
-    pub long_running: bool,
 }
 
 impl SkillSpec {
@@ -110,7 +106,6 @@ impl SkillSpec {
             returns: "None".into(),
             doc: doc.into(),
             errors: Vec::new(),
-            long_running: false,
         }
     }
 
@@ -143,12 +138,6 @@ impl SkillSpec {
     /// Declares an error kind the skill may raise.
     pub fn raises(mut self, kind: ErrorKind) -> Self {
         self.errors.push(kind);
-        self
-    }
-
-    /// Marks the skill as one that may block for long (see [`SkillSpec::long_running`]).
-    pub fn long_running(mut self) -> Self {
-        self.long_running = true;
         self
     }
 

@@ -77,8 +77,7 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
         )
         .param("seconds", ParamType::Float)
         .returns("float")
-        .raises(ErrorKind::Robot)
-        .long_running(),
+        .raises(ErrorKind::Robot),
         move |args, ctx| {
             p.calls.fetch_add(1, Ordering::SeqCst);
             let seconds = args.f64("seconds").unwrap_or(0.0);
@@ -125,8 +124,7 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
         SkillSpec::new(
             "block",
             "Block in Rust until the action is cancelled (timeout or interrupt).\n\nExample: block()",
-        )
-        .long_running(),
+        ),
         move |_, ctx| {
             p.calls.fetch_add(1, Ordering::SeqCst);
             while !ctx.cancel.sleep(Duration::from_secs(3600)) {}

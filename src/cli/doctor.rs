@@ -1,0 +1,30 @@
+//! `codeact doctor`: starts a worker and lists which isolation measures are in force.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::ExecOpts;
+
+/// Prints each protection with ✔/✘ and what it does or why it is missing.
+pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
+    let session = opts.start()?;
+    println!("codeact doctor");
+    println!("  python     {}", session.python_version().lines().next().unwrap_or(""));
+    println!("  workspace  {}", session.workspace().display());
+    println!("protections:");
+    let mut missing = 0;
+    for p in session.protections() {
+        let mark = if p.active { "ok  " } else { "MISSING" };
+        if !p.active {
+            missing += 1;
+        }
+        println!("  [{mark}] {:<14} {}", p.name, p.detail);
+    }
+    if missing == 0 {
+        println!("all protections are in force.");
+    } else {
+        println!("{missing} protection(s) missing: the worker runs, with the warnings above.");
+    }
+    Ok(ExitCode::SUCCESS)
+}

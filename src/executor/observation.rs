@@ -1,0 +1,210 @@
+//! [`Observation`]: what one code action produced, as data (JSON) and as text for an LLM.
+
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+/// Which output stream a chunk was written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// `sys.stdout` or the worker's fd 1.
+    Stdout,
+    /// `sys.stderr` or the worker's fd 2.
+    Stderr,
+}
+
+/// A piece of output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// The stream it was written to.
+    pub stream: Stream,
+    /// The text.
+    pub text: String,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The code ran to its end.
+    Ok,
+    /// The code raised an exception (including a syntax error).
+    Error,
+    /// The code ran past its time limit.
+    Timeout,
+    /// Someone interrupted it.
+    Interrupted,
+    /// The worker process died during the action and a fresh one was started.
+    WorkerRestarted,
+}
+
+impl Status {
+    /// The name used in JSON and text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::Interrupted => "interrupted",
+            Status::WorkerRestarted => "worker_restarted",
+        }
+    }
+}
+
+/// The exception that ended an action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReport {
+    /// The exception class name (`ZeroDivisionError`, `Blocked`).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// `str()` of the exception.
+    pub message: String,
+    /// The formatted traceback: the action's own frames and source lines, no executor frames.
+    pub traceback: String,
+    /// The action line the error points at, when it is in the action's own code.
+    pub line: Option<u32>,
+}
+
+/// One skill call the action made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillCall {
+    /// Skill name.
+    pub skill: String,
+    /// Arguments as Python source, `x=1.0, y=2.0`.
+    pub args: String,
+    /// `ok`, `error` or `refused` (called when it was not allowed to).
+    pub outcome: String,
+    /// The error (`Blocked: ...`) when the outcome is not ok.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Time in the skill, milliseconds.
+    pub duration_ms: f64,
+}
+
+/// Everything one code action produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The action number in this session.
+    pub action: u64,
+    /// How it ended.
+    pub status: Status,
+    /// stdout and stderr in the order written (the kept head).
+    pub output: Vec<Chunk>,
+    /// Bytes of output cut between `output` and `output_tail`.
+    pub output_cut_bytes: u64,
+    /// The kept end of the output, after the cut.
+    pub output_tail: Vec<Chunk>,
+    /// `repr()` of the value of the last expression, if the code ended in one.
+    pub result: Option<String>,
+    /// The exception, if the action raised one.
+    pub error: Option<ErrorReport>,
+    /// Skill calls in the order made.
+    pub skill_calls: Vec<SkillCall>,
+    /// Wall-clock duration, milliseconds.
+    pub duration_ms: f64,
+    /// Why the worker was restarted during this action; variables from earlier actions are gone.
+    pub worker_restart: Option<String>,
+    /// Whether the robot's safe stop was called because the action ended badly.
+    pub safe_stop: bool,
+    /// Other things worth knowing (restored skills, threads left running, ...).
+    pub notes: Vec<String>,
+}
+
+impl Observation {
+    /// All kept output as one string, with a marker where output was cut.
+    pub fn output_text(&self) -> String {
+        let mut out: String = self.output.iter().map(|c| c.text.as_str()).collect();
+        if self.output_cut_bytes > 0 {
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+            let _ = writeln!(
+                out,
+                "[... {} of output cut ...]",
+                human_bytes(self.output_cut_bytes)
+            );
+        }
+        out.extend(self.output_tail.iter().map(|c| c.text.as_str()));
+        out
+    }
+
+    /// The observation as text for an LLM: output, result or traceback, skill
+    /// calls, and a status line. Short, complete and stable (snapshot-tested).
+    pub fn render(&self) -> String {
+        let mut out = self.output_text();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        if let Some(result) = &self.result {
+            let _ = writeln!(out, "Out: {result}");
+        }
+        if let Some(err) = &self.error {
+            out.push_str(&err.traceback);
+            if !err.traceback.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        if !self.skill_calls.is_empty() {
+            out.push_str(&self.render_skill_calls());
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "Note: {note}");
+        }
+        if let Some(why) = &self.worker_restart {
+            let _ = writeln!(
+                out,
+                "The Python worker was restarted ({why}). Variables, imports and functions from earlier actions are gone; define them again."
+            );
+        }
+        let _ = write!(
+            out,
+            "[{} in {:.1} ms",
+            self.status.as_str(),
+            self.duration_ms
+        );
+        if self.safe_stop {
+            out.push_str("; robot safe-stopped");
+        }
+        out.push_str("]\n");
+        out
+    }
+
+    fn render_skill_calls(&self) -> String {
+        const SHOWN: usize = 10;
+        let mut out = String::new();
+        let n = self.skill_calls.len();
+        let _ = writeln!(out, "Skill calls ({n}):");
+        let show = |out: &mut String, c: &SkillCall| {
+            let _ = write!(out, "  {}({}) -> {}", c.skill, c.args, c.outcome);
+            if let Some(e) = &c.error {
+                let _ = write!(out, " ({e})");
+            }
+            let _ = writeln!(out, " [{:.1} ms]", c.duration_ms);
+        };
+        if n <= SHOWN {
+            self.skill_calls.iter().for_each(|c| show(&mut out, c));
+        } else {
+            self.skill_calls[..SHOWN / 2].iter().for_each(|c| show(&mut out, c));
+            let _ = writeln!(out, "  ... {} more calls ...", n - SHOWN);
+            self.skill_calls[n - SHOWN / 2..].iter().for_each(|c| show(&mut out, c));
+        }
+        out
+    }
+}
+
+/// `1.5 KiB`, `3.2 MiB`: sizes for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

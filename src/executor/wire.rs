@@ -1,0 +1,387 @@
+//! The supervisor ⇄ worker wire: messages and their framing.
+//!
+//! Two socketpairs connect the processes: the *control* channel (actions,
+//! output, interrupts, reports) and the *skill* channel (one request, one
+//! reply, in order). Frames are a little-endian `u32` length followed by a
+//! postcard-encoded message. The worker is untrusted: code in it can write
+//! anything to its end, so every frame the supervisor reads is size-checked
+//! and decoded, and a bad frame ends the worker.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use robot_api::{RecordType, SkillError, SkillSpec, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::observation::{Chunk, ErrorReport};
+
+/// Frames larger than this are refused: no legitimate message comes close.
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// Messages from the supervisor to the worker (control channel).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// The skill declarations and record types; the first message.
+    Init(Box<WorkerInit>),
+    /// Run one code action.
+    Execute(Box<ExecuteRequest>),
+    /// Stop the running action with an exception in its code.
+    Interrupt {
+        /// The action to stop; ignored if another one runs by then.
+        action: u64,
+        /// Why: decides the exception class.
+        reason: InterruptReason,
+    },
+}
+
+/// What the worker needs to build the Python face of the skills.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerInit {
+    /// Skill declarations, indexed by position in skill requests.
+    pub skills: Vec<SkillSpec>,
+    /// Record types skills return.
+    pub records: Vec<RecordType>,
+}
+
+/// One code action to run.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExecuteRequest {
+    /// Action number, unique in the session.
+    pub action: u64,
+    /// The Python source.
+    pub code: String,
+    /// How much output to keep.
+    pub limits: OutputLimits,
+}
+
+/// How much of an action's output is kept, streamed and allowed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct OutputLimits {
+    /// Bytes kept (and streamed live) from the start of the output.
+    pub head: usize,
+    /// Bytes kept from the end of the output.
+    pub tail: usize,
+    /// Total bytes an action may write; past it the writing code gets `OutputLimitExceeded`.
+    pub max_total: u64,
+}
+
+/// Why an action is being interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InterruptReason {
+    /// Its time limit passed: the code gets `ActionTimeout`.
+    Timeout,
+    /// Someone asked (Ctrl-C, an interrupt request, an e-stop): `KeyboardInterrupt`.
+    Request,
+}
+
+/// Messages from the worker to the supervisor (control channel).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromWorker {
+    /// Python is up and the skills are defined.
+    Ready {
+        /// The isolation measures the worker applied to itself.
+        protections: Vec<Protection>,
+        /// `sys.version` of the embedded interpreter.
+        python: String,
+    },
+    /// Output written by the action (the kept head part, in order).
+    Output {
+        /// The action that was running when it was written (0: between actions).
+        action: u64,
+        /// Chunks in the order written.
+        chunks: Vec<Chunk>,
+    },
+    /// The action ended; the last message for it.
+    Finished(Box<ActionReport>),
+    /// The worker cannot start; it exits after sending this.
+    Fatal {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// How an action ended, as the worker saw it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionReport {
+    /// The action number.
+    pub action: u64,
+    /// `repr()` of the last expression's value, if the code ended in one that was not None.
+    pub result: Option<String>,
+    /// The exception that ended the action, if any.
+    pub error: Option<ErrorReport>,
+    /// The exception was the timeout or interrupt the supervisor asked for.
+    pub interrupted: Option<InterruptReason>,
+    /// Bytes of output dropped between the head and the tail.
+    pub cut_bytes: u64,
+    /// The kept tail of the output, after the cut.
+    pub tail: Vec<Chunk>,
+    /// Things that went wrong beside the code's own result (restored skills, threads left running).
+    pub notes: Vec<String>,
+    /// Something the action did calls for the safe stop even if it ended without an error.
+    pub abnormal: bool,
+}
+
+/// One isolation measure and whether it is in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protection {
+    /// Short name: "network", "filesystem", "processes", ...
+    pub name: String,
+    /// Whether it is in force.
+    pub active: bool,
+    /// What it does, or why it is not available.
+    pub detail: String,
+}
+
+/// A skill call from the worker (skill channel).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SkillRequest {
+    /// The action the calling code belongs to.
+    pub action: u64,
+    /// Index of the skill in [`WorkerInit::skills`].
+    pub skill: u32,
+    /// Positional arguments, all parameters filled (defaults applied by Python).
+    pub args: Vec<Value>,
+}
+
+/// The reply to a [`SkillRequest`].
+pub type SkillReply = Result<Value, SkillError>;
+
+/// Errors reading or writing frames.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// The other end closed its socket (for the worker: it died).
+    #[error("the other end closed the connection")]
+    Closed,
+    /// An OS error on the socket.
+    #[error("socket error: {0}")]
+    Io(#[from] io::Error),
+    /// A frame that is too large or does not decode: the peer is broken or hostile.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+}
+
+/// The sending half of a channel. Frames are written whole, so several
+/// threads may send through one `Sender` behind a mutex.
+#[derive(Debug)]
+pub struct Sender {
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+impl Sender {
+    /// Wraps a (non-blocking) stream.
+    pub fn new(stream: UnixStream) -> Self {
+        Sender {
+            stream,
+            buf: Vec::with_capacity(256),
+        }
+    }
+
+    /// Encodes and sends one message, waiting while the socket is full.
+    pub fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), WireError> {
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0; 4]);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf = postcard::to_extend(msg, buf).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let len = (buf.len() - 4) as u32;
+        buf[..4].copy_from_slice(&len.to_le_bytes());
+        let result = write_all(&mut self.stream, &buf);
+        self.buf = buf;
+        result
+    }
+}
+
+fn write_all(stream: &mut UnixStream, mut data: &[u8]) -> Result<(), WireError> {
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(0) => return Err(WireError::Closed),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait_fd(stream.as_raw_fd(), PollFlags::POLLOUT, None)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(WireError::Closed),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Waits until `fd` is ready for `flags` or `timeout` passes. Returns false on timeout.
+pub fn wait_fd(fd: RawFd, flags: PollFlags, timeout: Option<Duration>) -> io::Result<bool> {
+    // SAFETY: the fd is owned by the caller and stays open for this call.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let mut fds = [PollFd::new(borrowed.as_fd(), flags)];
+    let timeout = match timeout {
+        None => PollTimeout::NONE,
+        Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
+            .unwrap_or(PollTimeout::MAX),
+    };
+    match poll(&mut fds, timeout) {
+        Ok(n) => Ok(n > 0),
+        Err(nix::errno::Errno::EINTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The receiving half of a channel, with its own buffer.
+#[derive(Debug)]
+pub struct Receiver {
+    stream: UnixStream,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Receiver {
+    /// Wraps a (non-blocking) stream.
+    pub fn new(stream: UnixStream) -> Self {
+        Receiver {
+            stream,
+            buf: Vec::with_capacity(64 << 10),
+            start: 0,
+        }
+    }
+
+    /// The socket's fd, for polling together with other fds.
+    pub fn raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+
+    /// Returns the next message if a whole frame has arrived, reading what the socket has.
+    /// `Ok(None)`: nothing complete yet.
+    pub fn try_recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
+        loop {
+            if let Some(msg) = self.decode_buffered()? {
+                return Ok(Some(msg));
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Waits for the next message. Spins for up to `spin` first, which saves
+    /// the cost of a sleep and wake-up when the answer is microseconds away.
+    pub fn recv<T: DeserializeOwned>(&mut self, spin: Duration) -> Result<T, WireError> {
+        let spin_until = Instant::now() + spin;
+        loop {
+            if let Some(msg) = self.try_recv()? {
+                return Ok(msg);
+            }
+            if Instant::now() < spin_until {
+                std::hint::spin_loop();
+            } else {
+                wait_fd(self.raw_fd(), PollFlags::POLLIN, None)?;
+            }
+        }
+    }
+
+    /// Reads what is available. Returns false when nothing was.
+    fn fill(&mut self) -> Result<bool, WireError> {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > (1 << 20) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        let want = (64 << 10).max(self.needed());
+        self.buf.resize(len + want, 0);
+        let result = self.stream.read(&mut self.buf[len..]);
+        match result {
+            Ok(0) => {
+                self.buf.truncate(len);
+                Err(WireError::Closed)
+            }
+            Ok(n) => {
+                self.buf.truncate(len + n);
+                Ok(true)
+            }
+            Err(e) => {
+                self.buf.truncate(len);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
+                    io::ErrorKind::ConnectionReset => Err(WireError::Closed),
+                    _ => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    fn needed(&self) -> usize {
+        let avail = &self.buf[self.start..];
+        if avail.len() < 4 {
+            return 4;
+        }
+        let len = u32::from_le_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
+        (len + 4).saturating_sub(avail.len())
+    }
+
+    fn decode_buffered<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
+        let avail = &self.buf[self.start..];
+        if avail.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes([avail[0], avail[1], avail[2], avail[3]]) as usize;
+        if len > MAX_FRAME {
+            return Err(WireError::Malformed(format!(
+                "frame of {len} bytes is over the {MAX_FRAME}-byte limit"
+            )));
+        }
+        if avail.len() < 4 + len {
+            return Ok(None);
+        }
+        let msg = postcard::from_bytes(&avail[4..4 + len])
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+        self.start += 4 + len;
+        Ok(Some(msg))
+    }
+}
+
+/// A connected pair of non-blocking sockets; the second end goes to the worker.
+pub fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
+    let (a, b) = UnixStream::pair()?;
+    a.set_nonblocking(true)?;
+    b.set_nonblocking(true)?;
+    Ok((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_garbage_is_rejected() {
+        let (a, b) = socket_pair().unwrap();
+        let mut tx = Sender::new(a.try_clone().unwrap());
+        let mut rx = Receiver::new(b);
+        let req = SkillRequest {
+            action: 7,
+            skill: 2,
+            args: vec![Value::Float(1.5), Value::Str("x".into())],
+        };
+        tx.send(&req).unwrap();
+        tx.send(&req).unwrap();
+        for _ in 0..2 {
+            let got: SkillRequest = rx.recv(Duration::ZERO).unwrap();
+            assert_eq!(got.action, 7);
+            assert_eq!(got.args, req.args);
+        }
+        assert!(rx.try_recv::<SkillRequest>().unwrap().is_none());
+        // A hostile worker writing a huge length prefix is refused, not trusted.
+        (&a).write_all(&u32::MAX.to_le_bytes()).unwrap();
+        assert!(matches!(
+            rx.try_recv::<SkillRequest>(),
+            Err(WireError::Malformed(_))
+        ));
+        drop(tx);
+        drop(a);
+        let mut rx2 = Receiver::new(socket_pair().unwrap().0);
+        assert!(rx2.try_recv::<SkillRequest>().unwrap().is_none());
+    }
+}

@@ -1,0 +1,358 @@
+//! The worker process: `codeact __worker`, started by the supervisor.
+//!
+//! Three processes, so that a hard stop always takes everything down:
+//! - **outer** (started by the supervisor): joins the pids cgroup, enters new
+//!   network, PID and mount namespaces, forks `init`, waits, exits with its status;
+//! - **init** (PID 1 of the namespace): mounts a private /proc, dies with the
+//!   outer (`PDEATHSIG`), reaps orphans, forks the Python worker;
+//! - **worker**: applies Landlock, limits and capability drops, then embeds
+//!   CPython and runs actions sent on fd 3, calling skills through fd 4.
+//!
+//! Killing the outer kills init, and the kernel kills every process of a PID
+//! namespace when its init dies.
+
+mod isolation;
+pub mod python;
+
+use std::ffi::CString;
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::config::WorkerConfig;
+use super::observation::ErrorReport;
+use super::wire::{
+    ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
+    ToWorker, WorkerInit,
+};
+
+/// The fd of the control socket in the worker.
+pub const CONTROL_FD: i32 = 3;
+/// The fd of the skill socket in the worker.
+pub const SKILL_FD: i32 = 4;
+
+const RUNNER_SOURCE: &str = include_str!("runner.py");
+
+/// Entry point of `codeact __worker`. Never returns.
+pub fn main(config: WorkerConfig) -> ! {
+    let _ = nix::unistd::setsid();
+    let mut protections = Vec::new();
+    let in_pid_ns = isolation::enter_namespaces(&config, &mut protections);
+    // SAFETY: single-threaded here (nothing has spawned threads yet).
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => init(config, in_pid_ns, protections),
+        Ok(ForkResult::Parent { child }) => {
+            close_inherited_fds();
+            exit_like(wait_for(child))
+        }
+        Err(e) => fatal(&format!("cannot fork the worker's init process: {e}")),
+    }
+}
+
+fn init(config: WorkerConfig, in_pid_ns: bool, mut protections: Vec<Protection>) -> ! {
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if in_pid_ns {
+        isolation::mount_private_proc(&mut protections);
+    }
+    // SAFETY: still single-threaded.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            isolation::restrict_self(&config, &mut protections);
+            if let Err(e) = std::env::set_current_dir(&config.workspace) {
+                fatal(&format!(
+                    "cannot enter the workspace {}: {e}",
+                    config.workspace.display()
+                ));
+            }
+            std::process::exit(python_main(protections))
+        }
+        Ok(ForkResult::Parent { child }) => {
+            close_inherited_fds();
+            // Reap every orphan; end with the worker's status.
+            loop {
+                match waitpid(None, None) {
+                    Ok(WaitStatus::Exited(pid, code)) if pid == child => exit_like(code),
+                    Ok(WaitStatus::Signaled(pid, sig, _)) if pid == child => {
+                        exit_like(128 + sig as i32)
+                    }
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => exit_like(125),
+                }
+            }
+        }
+        Err(e) => fatal(&format!("cannot fork the Python worker: {e}")),
+    }
+}
+
+fn wait_for(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return 125,
+        }
+    }
+}
+
+fn exit_like(code: i32) -> ! {
+    std::process::exit(code)
+}
+
+/// The outer and init processes must not hold the sockets or pipes: the
+/// supervisor sees the worker's death as their closing.
+fn close_inherited_fds() {
+    for fd in 0..=SKILL_FD {
+        // SAFETY: closing fds this process does not use afterwards.
+        unsafe { libc::close(fd) };
+    }
+}
+
+fn fatal(message: &str) -> ! {
+    // SAFETY: fd 3 is the control socket the supervisor gave us, if still open.
+    let stream = unsafe { UnixStream::from_raw_fd(CONTROL_FD) };
+    let _ = stream.set_nonblocking(true);
+    let _ = Sender::new(stream).send(&FromWorker::Fatal {
+        message: message.to_owned(),
+    });
+    eprintln!("codeact worker: {message}");
+    std::process::exit(124)
+}
+
+fn socket(fd: i32) -> UnixStream {
+    // SAFETY: the supervisor passes the two socket ends as fds 3 and 4.
+    let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    // Child processes of the action must not inherit the robot's channels.
+    // SAFETY: fcntl on an fd we own.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    stream
+}
+
+fn python_main(protections: Vec<Protection>) -> i32 {
+    let control = socket(CONTROL_FD);
+    let skill = socket(SKILL_FD);
+    let (Ok(control_read), Ok(skill_read)) = (control.try_clone(), skill.try_clone()) else {
+        fatal("cannot duplicate the worker sockets");
+    };
+    let mut control_rx = Receiver::new(control_read);
+    let init = match control_rx.recv::<ToWorker>(Duration::ZERO) {
+        Ok(ToWorker::Init(init)) => init,
+        Ok(_) => fatal("the first message was not Init"),
+        Err(e) => fatal(&format!("no Init message: {e}")),
+    };
+    python::install(
+        Sender::new(control),
+        (Sender::new(skill), Receiver::new(skill_read)),
+        init.skills.clone(),
+    );
+    Python::initialize();
+    let runner = match Python::attach(|py| start_python(py, &init)) {
+        Ok(runner) => runner,
+        Err(message) => fatal(&message),
+    };
+    let state = python::state();
+    let version = Python::version_str().to_owned();
+    if python::lock_send(&FromWorker::Ready {
+        protections,
+        python: version,
+    })
+    .is_err()
+    {
+        return 1;
+    }
+
+    std::thread::Builder::new()
+        .name("codeact-flusher".into())
+        .spawn(|| python::state().flusher_loop())
+        .expect("spawn the output flusher");
+    let (exec_tx, exec_rx) = mpsc::channel::<Box<ExecuteRequest>>();
+    let main_thread = nix::sys::pthread::pthread_self();
+    std::thread::Builder::new()
+        .name("codeact-control".into())
+        .spawn(move || control_loop(control_rx, exec_tx, main_thread))
+        .expect("spawn the control reader");
+
+    for request in exec_rx {
+        let report = run_action(&runner, *request);
+        state.flush();
+        if python::lock_send(&FromWorker::Finished(Box::new(report))).is_err() {
+            return 1;
+        }
+    }
+    0
+}
+
+fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, String> {
+    let describe = |e: PyErr| {
+        let tb = e
+            .traceback(py)
+            .and_then(|tb| tb.format().ok())
+            .unwrap_or_default();
+        format!("Python start-up failed: {tb}{e}")
+    };
+    python::add_module(py).map_err(describe)?;
+    add_virtualenv(py).map_err(describe)?;
+    let source = CString::new(RUNNER_SOURCE).map_err(|e| e.to_string())?;
+    let runner = PyModule::from_code(py, &source, c"<codeact>", c"_codeact_runner")
+        .map_err(describe)?;
+    let errors: Vec<(&str, &str, &str)> = robot_api::ErrorKind::ALL
+        .iter()
+        .map(|k| (k.python_name(), k.python_base(), k.doc()))
+        .collect();
+    let records: Vec<(&str, Vec<String>, &str, &str)> = init
+        .records
+        .iter()
+        .map(|r| (r.name.as_str(), r.fields.clone(), r.doc.as_str(), r.methods.as_str()))
+        .collect();
+    runner
+        .getattr("init")
+        .and_then(|f| f.call1((errors, records, python::skills_source(&init.skills))))
+        .map_err(describe)?;
+    Ok(runner.unbind())
+}
+
+/// An embedded interpreter ignores `VIRTUAL_ENV`; honour it so the packages
+/// of the user's virtualenv can be imported.
+fn add_virtualenv(py: Python<'_>) -> PyResult<()> {
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        let (major, minor) = (py.version_info().major, py.version_info().minor);
+        let site = std::path::Path::new(&venv)
+            .join(format!("lib/python{major}.{minor}/site-packages"));
+        if site.is_dir() {
+            py.import("site")?
+                .getattr("addsitedir")?
+                .call1((site.to_string_lossy().as_ref(),))?;
+        }
+    }
+    Ok(())
+}
+
+fn control_loop(
+    mut rx: Receiver,
+    exec_tx: mpsc::Sender<Box<ExecuteRequest>>,
+    main_thread: nix::sys::pthread::Pthread,
+) {
+    let state = python::state();
+    loop {
+        match rx.recv::<ToWorker>(Duration::ZERO) {
+            Ok(ToWorker::Execute(request)) => {
+                if exec_tx.send(request).is_err() {
+                    break;
+                }
+            }
+            Ok(ToWorker::Interrupt { action, reason }) => {
+                if state.request_interrupt(action, reason) {
+                    // The Python handler raises in the main thread, even out of time.sleep().
+                    let _ = nix::sys::pthread::pthread_kill(main_thread, Signal::SIGUSR1);
+                }
+            }
+            Ok(ToWorker::Init(_)) => {}
+            // The supervisor is gone or broken: nothing left to work for.
+            Err(_) => break,
+        }
+    }
+    // SAFETY: immediate exit without running Python finalisers.
+    unsafe { libc::_exit(0) }
+}
+
+/// Processes in our PID namespace other than init and this worker.
+fn other_processes() -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != 1 && pid != me)
+        .map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (pid, comm.trim().to_owned())
+        })
+        .collect()
+}
+
+fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
+    let state = python::state();
+    let track_processes = std::process::id() == 2;
+    let processes_before: Vec<i32> = if track_processes {
+        other_processes().into_iter().map(|p| p.0).collect()
+    } else {
+        Vec::new()
+    };
+    state.begin_action(request.action, request.limits);
+    let threads_before = python::live_threads();
+
+    type RunResult = (Option<String>, Option<(String, String, String, Option<u32>)>, u8, Vec<String>, bool);
+    let outcome: Result<RunResult, String> = Python::attach(|py| {
+        let run = runner.bind(py).getattr("run").map_err(|e| e.to_string())?;
+        let out = run
+            .call1((request.code.as_str(), request.action))
+            .map_err(|e| format!("{}: {e}", e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default()))?;
+        let tuple = out.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
+        tuple.extract::<RunResult>().map_err(|e| e.to_string())
+    });
+    let mut notes = state.end_action();
+    let (result, error, interrupted, run_notes, mut abnormal) = match outcome {
+        Ok(r) => r,
+        // The runner itself was hit (an interrupt landing after the code ended).
+        Err(message) => (
+            None,
+            Some(("ExecutorError".into(), message.clone(), format!("{message}\n"), None)),
+            0,
+            Vec::new(),
+            true,
+        ),
+    };
+    notes.extend(run_notes);
+    let new_threads = python::live_threads()
+        .difference(&threads_before)
+        .count();
+    if new_threads > 0 {
+        abnormal = true;
+        notes.push(format!(
+            "{new_threads} thread(s) started by this action are still running; they can no longer call skills"
+        ));
+    }
+    if track_processes {
+        let left: Vec<String> = other_processes()
+            .into_iter()
+            .filter(|(pid, _)| !processes_before.contains(pid))
+            .map(|(pid, comm)| format!("{pid} ({comm})"))
+            .collect();
+        if !left.is_empty() {
+            abnormal = true;
+            notes.push(format!(
+                "process(es) started by this action are still running: {}; they cannot call skills, and a reset kills them",
+                left.join(", ")
+            ));
+        }
+    }
+    let (cut_bytes, tail) = state.finish_output();
+    ActionReport {
+        action: request.action,
+        result,
+        error: error.map(|(type_name, message, traceback, line)| ErrorReport {
+            type_name,
+            message,
+            traceback,
+            line,
+        }),
+        interrupted: match interrupted {
+            1 => Some(InterruptReason::Timeout),
+            2 => Some(InterruptReason::Request),
+            _ => None,
+        },
+        cut_bytes,
+        tail,
+        notes,
+        abnormal,
+    }
+}

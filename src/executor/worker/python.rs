@@ -1,0 +1,564 @@
+//! The `_codeact` Python module, written in Rust: skill calls across the
+//! process boundary, the output streams that replace `sys.stdout`/`sys.stderr`,
+//! and interrupt delivery. Also converts between Python objects and [`Value`].
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use robot_api::{ErrorKind, Record, SkillSpec, Value};
+
+use crate::executor::observation::{Chunk, Stream};
+use crate::executor::output::OutputBuffer;
+use crate::executor::wire::{
+    FromWorker, InterruptReason, OutputLimits, Receiver, Sender, SkillReply, SkillRequest,
+};
+
+/// How long a skill caller spins before sleeping on the socket: most skill
+/// replies arrive within this, and a sleep/wake-up costs more than the spin.
+const SKILL_SPIN: Duration = Duration::from_micros(100);
+/// Pending output above this is sent at once instead of by the flusher thread.
+const FLUSH_AT: usize = 32 << 10;
+
+/// Everything the worker's threads share.
+pub struct WorkerState {
+    /// Control channel to the supervisor (output, reports).
+    pub control: Mutex<Sender>,
+    skill: Mutex<(Sender, Receiver)>,
+    skills: Vec<SkillSpec>,
+    output: Mutex<OutputState>,
+    flush_wanted: Condvar,
+    /// The running action, 0 between actions.
+    pub action: AtomicU64,
+    interrupt: AtomicU8,
+    pid: u32,
+    main_tid: i32,
+    /// Threads alive when the running action started; they may not call skills.
+    preexisting: Mutex<HashSet<i32>>,
+    refused: Mutex<Vec<String>>,
+    classes: OnceLock<Classes>,
+}
+
+struct Classes {
+    errors: Py<PyDict>,
+    records: Py<PyDict>,
+    numpy_array: Option<Py<PyAny>>,
+}
+
+struct OutputState {
+    action: u64,
+    buffer: OutputBuffer,
+    pending: Vec<Chunk>,
+    pending_bytes: usize,
+    limits: OutputLimits,
+}
+
+static STATE: OnceLock<WorkerState> = OnceLock::new();
+
+/// The worker state; set once by [`install`].
+pub fn state() -> &'static WorkerState {
+    STATE.get().expect("worker state is installed before Python runs")
+}
+
+/// Sets up the shared state. Called once, on the main thread, before Python starts.
+pub fn install(control: Sender, skill: (Sender, Receiver), skills: Vec<SkillSpec>) {
+    let limits = OutputLimits {
+        head: 64 << 10,
+        tail: 16 << 10,
+        max_total: 16 << 20,
+    };
+    let state = WorkerState {
+        control: Mutex::new(control),
+        skill: Mutex::new(skill),
+        skills,
+        output: Mutex::new(OutputState {
+            action: 0,
+            buffer: OutputBuffer::new(limits.head, limits.tail),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            limits,
+        }),
+        flush_wanted: Condvar::new(),
+        action: AtomicU64::new(0),
+        interrupt: AtomicU8::new(0),
+        pid: std::process::id(),
+        main_tid: nix::unistd::gettid().as_raw(),
+        preexisting: Mutex::new(HashSet::new()),
+        refused: Mutex::new(Vec::new()),
+        classes: OnceLock::new(),
+    };
+    if STATE.set(state).is_err() {
+        panic!("worker state installed twice");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Thread ids of this process, from /proc (our own /proc in the PID namespace).
+pub fn live_threads() -> HashSet<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl WorkerState {
+    /// Prepares for an action: output limits, thread snapshot, no pending interrupt.
+    pub fn begin_action(&self, action: u64, limits: OutputLimits) {
+        {
+            let mut out = lock(&self.output);
+            out.limits = limits;
+            out.buffer = OutputBuffer::new(limits.head, limits.tail);
+            out.action = action;
+        }
+        *lock(&self.preexisting) = live_threads();
+        lock(&self.refused).clear();
+        self.interrupt.store(0, Ordering::SeqCst);
+        self.action.store(action, Ordering::SeqCst);
+    }
+
+    /// Ends the action: no more skill calls for it. Returns notes on refused calls.
+    pub fn end_action(&self) -> Vec<String> {
+        self.action.store(0, Ordering::SeqCst);
+        self.interrupt.store(0, Ordering::SeqCst);
+        let refused = std::mem::take(&mut *lock(&self.refused));
+        if refused.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "{} skill call(s) were refused because they came from a thread or process that outlived its action (first: {})",
+            refused.len(),
+            refused[0]
+        )]
+    }
+
+    /// Records an interrupt for `action` if it is the running one. Returns whether it is.
+    pub fn request_interrupt(&self, action: u64, reason: InterruptReason) -> bool {
+        if self.action.load(Ordering::SeqCst) != action {
+            return false;
+        }
+        let code = match reason {
+            InterruptReason::Timeout => 1,
+            InterruptReason::Request => 2,
+        };
+        self.interrupt.store(code, Ordering::SeqCst);
+        true
+    }
+
+    fn write(&self, stream: Stream, text: &str) -> Result<(), u64> {
+        let (over, send_now) = {
+            let mut out = lock(&self.output);
+            let kept = out.buffer.push(stream, text);
+            let mut notify = false;
+            if !kept.is_empty() {
+                notify = out.pending.is_empty();
+                crate::executor::output::append(&mut out.pending, stream, kept);
+                out.pending_bytes += kept.len();
+            }
+            if notify {
+                self.flush_wanted.notify_one();
+            }
+            let over = (out.buffer.total() > out.limits.max_total).then_some(out.limits.max_total);
+            (over, out.pending_bytes >= FLUSH_AT)
+        };
+        if send_now {
+            self.flush();
+        }
+        over.map_or(Ok(()), Err)
+    }
+
+    /// Sends pending output now. The control lock is taken first so output
+    /// frames leave in the order written, and before the action's report.
+    pub fn flush(&self) {
+        let mut control = lock(&self.control);
+        let (action, chunks) = {
+            let mut out = lock(&self.output);
+            if out.pending.is_empty() {
+                return;
+            }
+            out.pending_bytes = 0;
+            (out.action, std::mem::take(&mut out.pending))
+        };
+        let _ = control.send(&FromWorker::Output { action, chunks });
+    }
+
+    /// Flushes and takes the kept tail and cut size; the caller holds no locks.
+    pub fn finish_output(&self) -> (u64, Vec<Chunk>) {
+        self.flush();
+        let kept = lock(&self.output).buffer.take();
+        (kept.cut_bytes, kept.tail)
+    }
+
+    /// The flusher thread: sends pending output a few milliseconds after it appears,
+    /// so printed text streams live without a syscall per `print`.
+    pub fn flusher_loop(&self) {
+        loop {
+            {
+                let out = lock(&self.output);
+                let _unused = self
+                    .flush_wanted
+                    .wait_while(out, |o| o.pending.is_empty())
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            self.flush();
+        }
+    }
+}
+
+/// `sys.stdout` / `sys.stderr` of the worker: text goes to the supervisor.
+#[pyclass(name = "Stream", module = "_codeact")]
+struct Stream_ {
+    stream: Stream,
+}
+
+#[pymethods]
+impl Stream_ {
+    #[new]
+    fn new(fd: u8) -> Self {
+        Stream_ {
+            stream: if fd == 2 { Stream::Stderr } else { Stream::Stdout },
+        }
+    }
+
+    fn write(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let text = text.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "write() argument must be str, not {}",
+                text.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let n = text.len()?;
+        let s = text.to_cow()?;
+        if let Err(limit) = state().write(self.stream, &s) {
+            let class = error_class(py, "OutputLimitExceeded")?;
+            return Err(PyErr::from_type(
+                class.cast_into()?,
+                format!(
+                    "this action wrote more than {} of output, the limit; print summaries instead of whole data",
+                    crate::executor::observation::human_bytes(limit)
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn flush(&self) {
+        state().flush();
+    }
+
+    fn isatty(&self) -> bool {
+        false
+    }
+
+    fn writable(&self) -> bool {
+        true
+    }
+
+    fn readable(&self) -> bool {
+        false
+    }
+
+    #[getter]
+    fn encoding(&self) -> &'static str {
+        "utf-8"
+    }
+
+    #[getter]
+    fn errors(&self) -> &'static str {
+        "strict"
+    }
+}
+
+/// The runner registers the exception and record classes it built.
+#[pyfunction]
+fn register(py: Python<'_>, errors: Bound<'_, PyDict>, records: Bound<'_, PyDict>) -> PyResult<()> {
+    let numpy_array = py
+        .import("numpy")
+        .and_then(|np| np.getattr("array"))
+        .ok()
+        .map(Bound::unbind);
+    let _ = state().classes.set(Classes {
+        errors: errors.unbind(),
+        records: records.unbind(),
+        numpy_array,
+    });
+    Ok(())
+}
+
+/// Called by the SIGUSR1 handler: 1 timeout, 2 interrupt request, 0 nothing (stale signal).
+#[pyfunction]
+fn take_interrupt() -> u8 {
+    state().interrupt.swap(0, Ordering::SeqCst)
+}
+
+fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let classes = state()
+        .classes
+        .get()
+        .ok_or_else(|| PyRuntimeError::new_err("skills are not initialised"))?;
+    match classes.errors.bind(py).get_item(name)? {
+        Some(class) => Ok(class),
+        None => Ok(py.get_type::<PyRuntimeError>().into_any()),
+    }
+}
+
+fn refuse(py: Python<'_>, skill: &str, why: &str) -> PyErr {
+    lock(&state().refused).push(format!("{skill}(): {why}"));
+    match error_class(py, "SkillCallRefused").and_then(|c| Ok(c.cast_into()?)) {
+        Ok(class) => PyErr::from_type(class, format!("{skill}() refused: {why}")),
+        Err(e) => e,
+    }
+}
+
+/// Calls skill `index` with positional `args` (all parameters, defaults applied).
+#[pyfunction]
+fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    let st = state();
+    let spec = st
+        .skills
+        .get(index as usize)
+        .ok_or_else(|| PyValueError::new_err(format!("no skill number {index}")))?;
+    if std::process::id() != st.pid {
+        return Err(refuse(
+            py,
+            &spec.name,
+            "skills cannot be called from a child process",
+        ));
+    }
+    let action = st.action.load(Ordering::SeqCst);
+    if action == 0 {
+        return Err(refuse(
+            py,
+            &spec.name,
+            "no action is running: this thread was started by an earlier action, which has ended",
+        ));
+    }
+    let tid = nix::unistd::gettid().as_raw();
+    if tid != st.main_tid && lock(&st.preexisting).contains(&tid) {
+        return Err(refuse(
+            py,
+            &spec.name,
+            "this thread was started by an earlier action, which has ended; threads may call skills only during the action that started them",
+        ));
+    }
+    if args.len() != spec.params.len() {
+        return Err(PyTypeError::new_err(format!(
+            "{}() takes {} arguments, got {}",
+            spec.name,
+            spec.params.len(),
+            args.len()
+        )));
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for (param, arg) in spec.params.iter().zip(args.iter()) {
+        let value = to_value(&arg).and_then(|v| param.ty.check(v)).map_err(|e| {
+            PyTypeError::new_err(format!("{}(): argument '{}': {e}", spec.name, param.name))
+        })?;
+        values.push(value);
+    }
+    st.flush();
+    let request = SkillRequest {
+        action,
+        skill: index,
+        args: values,
+    };
+    let reply: Result<SkillReply, String> = py.detach(|| {
+        let mut channel = lock(&st.skill);
+        let (tx, rx) = &mut *channel;
+        tx.send(&request).map_err(|e| e.to_string())?;
+        rx.recv::<SkillReply>(SKILL_SPIN).map_err(|e| e.to_string())
+    });
+    match reply {
+        Ok(Ok(value)) => to_python(py, &value),
+        Ok(Err(err)) => {
+            if err.kind == ErrorKind::Cancelled {
+                // The supervisor cancelled the call to stop the action: raise
+                // the interrupt itself rather than wait for the signal.
+                match take_interrupt() {
+                    1 => return Err(PyErr::from_type(
+                        error_class(py, "ActionTimeout")?.cast_into()?,
+                        "the action ran past its time limit and was stopped",
+                    )),
+                    2 => {
+                        return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
+                            "the action was interrupted on request",
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            let class = error_class(py, err.kind.python_name())?;
+            Err(PyErr::from_type(class.cast_into()?, err.message))
+        }
+        Err(e) => Err(PyRuntimeError::new_err(format!(
+            "{}(): lost the connection to the robot supervisor ({e})",
+            spec.name
+        ))),
+    }
+}
+
+/// Converts a Python object to a [`Value`]; the error names the unsupported type.
+pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
+    if obj.is_none() {
+        return Ok(Value::None);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return obj
+            .extract::<i64>()
+            .map(Value::Int)
+            .map_err(|_| "int too large for 64 bits".to_owned());
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s.to_str().map(|s| Value::Str(s.to_owned())).map_err(|e| e.to_string());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return l.iter().map(|v| to_value(&v)).collect::<Result<_, _>>().map(Value::List);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return t.iter().map(|v| to_value(&v)).collect::<Result<_, _>>().map(Value::List);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut items = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k
+                .cast::<PyString>()
+                .map_err(|_| "dict keys must be str".to_owned())?
+                .to_string();
+            items.push((key, to_value(&v)?));
+        }
+        return Ok(Value::Dict(items));
+    }
+    if let Ok(fields) = obj.getattr("_codeact_fields") {
+        let type_name = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for f in fields.try_iter().map_err(|e| e.to_string())? {
+            let f = f.map_err(|e| e.to_string())?;
+            let name: String = f.extract().map_err(|e: PyErr| e.to_string())?;
+            let v = obj.getattr(name.as_str()).map_err(|e| e.to_string())?;
+            out.push((name, to_value(&v)?));
+        }
+        return Ok(Value::Record(Record {
+            type_name,
+            fields: out,
+        }));
+    }
+    // numpy arrays and scalars (without depending on numpy here).
+    if let Ok(tolist) = obj.getattr("tolist") {
+        if let Ok(list) = tolist.call0() {
+            if !list.is(obj) {
+                return to_value(&list);
+            }
+        }
+    }
+    let name = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    Err(format!("values of type {name} cannot be passed to a skill"))
+}
+
+/// Converts a [`Value`] to a Python object.
+pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
+    Ok(match value {
+        Value::None => py.None(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any().unbind(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        Value::Float(f) => PyFloat::new(py, *f).into_any().unbind(),
+        Value::Str(s) => PyString::new(py, s).into_any().unbind(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any().unbind(),
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for v in items {
+                list.append(to_python(py, v)?)?;
+            }
+            list.into_any().unbind()
+        }
+        Value::FloatArray(items) => {
+            let list = PyList::new(py, items)?;
+            match state().classes.get().and_then(|c| c.numpy_array.as_ref()) {
+                Some(array) => array.bind(py).call1((list,))?.unbind(),
+                None => list.into_any().unbind(),
+            }
+        }
+        Value::Dict(items) => {
+            let dict = PyDict::new(py);
+            for (k, v) in items {
+                dict.set_item(k, to_python(py, v)?)?;
+            }
+            dict.into_any().unbind()
+        }
+        Value::Record(r) => {
+            let class = state()
+                .classes
+                .get()
+                .and_then(|c| c.records.bind(py).get_item(&r.type_name).ok().flatten())
+                .ok_or_else(|| {
+                    PyRuntimeError::new_err(format!("unknown record type {}", r.type_name))
+                })?;
+            let kwargs = PyDict::new(py);
+            for (k, v) in &r.fields {
+                kwargs.set_item(k, to_python(py, v)?)?;
+            }
+            class.call((), Some(&kwargs))?.unbind()
+        }
+    })
+}
+
+/// Builds the `_codeact` module and puts it in `sys.modules`.
+pub fn add_module(py: Python<'_>) -> PyResult<()> {
+    let m = PyModule::new(py, "_codeact")?;
+    m.add_function(wrap_pyfunction!(call_skill, &m)?)?;
+    m.add_function(wrap_pyfunction!(register, &m)?)?;
+    m.add_function(wrap_pyfunction!(take_interrupt, &m)?)?;
+    m.add("Stream", py.get_type::<Stream_>())?;
+    py.import("sys")?.getattr("modules")?.set_item("_codeact", m)?;
+    Ok(())
+}
+
+/// Generated Python source of the skill functions: real signatures and
+/// docstrings (what `help()` shows), each calling `__codeact_call`.
+pub fn skills_source(skills: &[SkillSpec]) -> String {
+    let mut src = String::from("from __future__ import annotations\n");
+    for (i, spec) in skills.iter().enumerate() {
+        let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
+        let tuple = match names.len() {
+            0 => "()".to_owned(),
+            1 => format!("({},)", names[0]),
+            _ => format!("({})", names.join(", ")),
+        };
+        src.push_str(&format!(
+            "\n{}\n{}\n    return __codeact_call({i}, {tuple})\n",
+            spec.python_def(),
+            robot_api::registry::indent_doc(&spec.full_doc())
+        ));
+    }
+    src
+}
+
+/// Sends one message on the control channel (under its lock).
+pub fn lock_send(msg: &FromWorker) -> Result<(), crate::executor::wire::WireError> {
+    lock(&state().control).send(msg)
+}
