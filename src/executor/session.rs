@@ -104,6 +104,9 @@ struct SkillShared {
     calls_total: AtomicU64,
     refused: AtomicU64,
     protocol_error: Mutex<Option<String>>,
+    /// Held while a handler runs: the action loop takes it before returning,
+    /// so no skill call of an action is still running after the action ended.
+    busy: Mutex<()>,
 }
 
 struct Worker {
@@ -418,6 +421,16 @@ fn run_action(
         }
     }
     shared.action.store(0, Ordering::SeqCst);
+    shared.cancel.lock().unwrap_or_else(|e| e.into_inner()).cancel();
+    let mut skill_stuck = false;
+    let wait_from = Instant::now();
+    while let Err(std::sync::TryLockError::WouldBlock) = shared.busy.try_lock() {
+        if wait_from.elapsed() > config.grace {
+            skill_stuck = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // Raw output written just before the end may still be in the pipes.
     for (file, stream) in [(&mut worker.stdout, Stream::Stdout), (&mut worker.stderr, Stream::Stderr)] {
         while let Some(text) = raw.read(file) {
@@ -434,6 +447,9 @@ fn run_action(
     let mut skill_calls = std::mem::take(&mut *shared.calls.lock().unwrap_or_else(|e| e.into_inner()));
     let total_calls = shared.calls_total.load(Ordering::SeqCst);
     let mut notes = Vec::new();
+    if skill_stuck {
+        notes.push("a skill handler did not stop when cancelled; it may still be running in the robot backend".to_owned());
+    }
     if total_calls as usize > skill_calls.len() {
         notes.push(format!(
             "{} skill calls made; the first {} are listed",
@@ -773,6 +789,7 @@ fn serve_skills(mut rx: Receiver, mut tx: Sender, skills: &SkillSet, shared: &Sk
             .get(request.skill as usize)
             .map_or("?", |(s, _)| s.name.as_str())
             .to_owned();
+        let _busy = shared.busy.lock().unwrap_or_else(|e| e.into_inner());
         let current = shared.action.load(Ordering::SeqCst);
         let started = Instant::now();
         let args_text = skills

@@ -299,6 +299,12 @@ fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
         let tuple = out.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
         tuple.extract::<RunResult>().map_err(|e| e.to_string())
     });
+    if state.is_forked() {
+        // A child forked by the action's code reached the end of the action: it
+        // has no one to report to.
+        // SAFETY: immediate exit of a forked child.
+        unsafe { libc::_exit(0) }
+    }
     let mut notes = state.end_action();
     let (result, error, interrupted, run_notes, mut abnormal) = match outcome {
         Ok(r) => r,

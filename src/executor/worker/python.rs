@@ -153,7 +153,20 @@ impl WorkerState {
         true
     }
 
+    /// True in a process forked by the action's code: it must not speak on
+    /// the worker's channels (its frames would corrupt them).
+    pub fn is_forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+
     fn write(&self, stream: Stream, text: &str) -> Result<(), u64> {
+        if self.is_forked() {
+            // A forked child writes to its raw fds, which the supervisor also reads.
+            let fd = if stream == Stream::Stderr { 2 } else { 1 };
+            // SAFETY: writes a valid buffer to fd 1 or 2.
+            unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+            return Ok(());
+        }
         let (over, send_now) = {
             let mut out = lock(&self.output);
             let kept = out.buffer.push(stream, text);
@@ -178,6 +191,9 @@ impl WorkerState {
     /// Sends pending output now. The control lock is taken first so output
     /// frames leave in the order written, and before the action's report.
     pub fn flush(&self) {
+        if self.is_forked() {
+            return;
+        }
         let mut control = lock(&self.control);
         let (action, chunks) = {
             let mut out = lock(&self.output);
@@ -292,6 +308,17 @@ fn register(py: Python<'_>, errors: Bound<'_, PyDict>, records: Bound<'_, PyDict
         numpy_array,
     });
     Ok(())
+}
+
+/// Registered with `os.register_at_fork`: a forked child closes the worker's
+/// channels, so it can neither corrupt them nor keep them open.
+#[pyfunction]
+fn after_fork_in_child() {
+    // SAFETY: closing our own channel fds in a child that never uses them.
+    unsafe {
+        libc::close(super::CONTROL_FD);
+        libc::close(super::SKILL_FD);
+    }
 }
 
 /// Called by the SIGUSR1 handler: 1 timeout, 2 interrupt request, 0 nothing (stale signal).
@@ -533,6 +560,7 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(call_skill, &m)?)?;
     m.add_function(wrap_pyfunction!(register, &m)?)?;
     m.add_function(wrap_pyfunction!(take_interrupt, &m)?)?;
+    m.add_function(wrap_pyfunction!(after_fork_in_child, &m)?)?;
     m.add("Stream", py.get_type::<Stream_>())?;
     py.import("sys")?.getattr("modules")?.set_item("_codeact", m)?;
     Ok(())

@@ -4,6 +4,7 @@
 import ast
 import builtins
 import linecache
+import os
 import signal
 import sys
 import traceback
@@ -18,14 +19,17 @@ RESULT_REPR_LIMIT = 4000
 
 class ActionTimeout(BaseException):
     """The action ran past its time limit. Not an Exception: `except Exception` does not catch it."""
+    __module__ = "builtins"
 
 
 class SkillCallRefused(RuntimeError):
     """A skill was called from where it may not be: a thread or process that outlived its action."""
+    __module__ = "builtins"
 
 
 class OutputLimitExceeded(BaseException):
     """The action wrote more output than allowed; print less (summaries, not whole arrays)."""
+    __module__ = "builtins"
 
 
 _skills = {}      # name -> function, the originals restored before and after each action
@@ -62,8 +66,9 @@ def init(errors, records, skills_source):
                "OutputLimitExceeded": OutputLimitExceeded}
     for name, base, doc in errors:
         if name not in classes:
+            # Module "builtins" so tracebacks say `Blocked: ...`, not `robot.Blocked: ...`.
             classes[name] = type(name, (classes.get(base) or getattr(builtins, base),),
-                                 {"__doc__": doc, "__module__": "robot"})
+                                 {"__doc__": doc, "__module__": "builtins"})
     record_classes = {}
     for name, fields, doc, methods in records:
         record_classes[name] = _make_record(name, fields, doc, methods)
@@ -79,16 +84,14 @@ def init(errors, records, skills_source):
         if callable(obj) and getattr(obj, "__module__", None) == "robot" and not isinstance(obj, type):
             _skills[name] = obj
     _protected.update(_skills)
-    _protected.update({k: v for k, v in classes.items() if getattr(v, "__module__", "") == "robot"})
+    _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
-    _protected["ActionTimeout"] = ActionTimeout
-    _protected["SkillCallRefused"] = SkillCallRefused
-    _protected["OutputLimitExceeded"] = OutputLimitExceeded
     namespace.update(_protected)
 
     sys.stdout = _codeact.Stream(1)
     sys.stderr = _codeact.Stream(2)
     signal.signal(signal.SIGUSR1, _on_interrupt)
+    os.register_at_fork(after_in_child=_codeact.after_fork_in_child)
 
 
 def _on_interrupt(signum, frame):
