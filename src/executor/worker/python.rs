@@ -569,7 +569,7 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
 /// Generated Python source of the skill functions: real signatures and
 /// docstrings (what `help()` shows), each calling `__codeact_call`.
 pub fn skills_source(skills: &[SkillSpec]) -> String {
-    let mut src = String::from("from __future__ import annotations\n");
+    let mut src = String::new();
     for (i, spec) in skills.iter().enumerate() {
         let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
         let tuple = match names.len() {

@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codeact::executor::{ExecutorConfig, Observation, Session, Status, Stream};
+use robot_api::testing::{test_skills, TestProbe};
+
+/// The `codeact` binary built for these tests (workers are started from it).
+pub fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_codeact"))
+}
+
+/// A session with the test skills and short limits.
+pub fn session() -> (Session, Arc<TestProbe>) {
+    session_with(|_| {})
+}
+
+/// A session with the test skills, after `tweak` adjusts the configuration.
+pub fn session_with(tweak: impl FnOnce(&mut ExecutorConfig)) -> (Session, Arc<TestProbe>) {
+    let (skills, probe) = test_skills();
+    let mut config = ExecutorConfig {
+        timeout: Duration::from_secs(20),
+        grace: Duration::from_millis(500),
+        worker_exe: Some(exe()),
+        ..ExecutorConfig::default()
+    };
+    tweak(&mut config);
+    (Session::start(config, skills).expect("session starts"), probe)
+}
+
+/// Runs code and returns the observation, ignoring live output.
+pub fn run(session: &mut Session, code: &str) -> Observation {
+    session
+        .execute(code, None, &mut |_: Stream, _: &str| {})
+        .expect("execute")
+}
+
+/// Runs code with a time limit.
+pub fn run_timeout(session: &mut Session, code: &str, seconds: f64) -> Observation {
+    session
+        .execute(code, Some(Duration::from_secs_f64(seconds)), &mut |_: Stream, _: &str| {})
+        .expect("execute")
+}
+
+/// Asserts the session still works: a fresh computation gives the right value.
+pub fn assert_alive(session: &mut Session) {
+    let obs = run(session, "sum(range(10))");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.result.as_deref(), Some("45"), "{}", obs.render());
+}

@@ -1,0 +1,241 @@
+//! The executor's behaviour through its library API: namespace, observations,
+//! skills, time limits, interrupts, output handling.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use codeact::executor::{Status, Stream};
+use common::{assert_alive, run, run_timeout, session, session_with};
+
+#[test]
+fn namespace_persists_and_last_expression_is_the_result() {
+    let (mut s, probe) = session();
+    let obs = run(&mut s, "x = 20\ndef double(v):\n    return 2 * v\nprint('set')");
+    assert_eq!(obs.status, Status::Ok);
+    assert_eq!(obs.output_text(), "set\n");
+    assert_eq!(obs.result, None);
+    let obs = run(&mut s, "double(x) + 2");
+    assert_eq!(obs.result.as_deref(), Some("42"));
+    assert!(!obs.safe_stop);
+    assert_eq!(probe.safe_stops(), 0);
+    // A trailing expression that is None shows no result.
+    assert_eq!(run(&mut s, "None").result, None);
+}
+
+#[test]
+fn stdout_and_stderr_keep_the_order_they_were_written_in() {
+    let (mut s, _) = session();
+    let obs = run(
+        &mut s,
+        "import sys\nprint('one')\nprint('two', file=sys.stderr)\nprint('three')",
+    );
+    let streams: Vec<(Stream, &str)> = obs.output.iter().map(|c| (c.stream, c.text.as_str())).collect();
+    assert_eq!(
+        streams,
+        vec![(Stream::Stdout, "one\n"), (Stream::Stderr, "two\n"), (Stream::Stdout, "three\n")]
+    );
+}
+
+#[test]
+fn errors_show_the_actions_own_lines_without_executor_frames() {
+    let (mut s, probe) = session();
+    run(&mut s, "def inner(d):\n    return d['missing']");
+    let obs = run(&mut s, "data = {}\ninner(data)");
+    assert_eq!(obs.status, Status::Error);
+    let err = obs.error.as_ref().unwrap();
+    assert_eq!(err.type_name, "KeyError");
+    assert_eq!(err.line, Some(2));
+    assert!(err.traceback.contains("File \"<action 2>\", line 2"), "{}", err.traceback);
+    assert!(err.traceback.contains("File \"<action 1>\", line 2, in inner"), "{}", err.traceback);
+    assert!(err.traceback.contains("return d['missing']"), "{}", err.traceback);
+    assert!(!err.traceback.contains("<codeact>"), "{}", err.traceback);
+    assert!(obs.safe_stop);
+    assert_eq!(probe.safe_stops(), 1);
+}
+
+#[test]
+fn a_syntax_error_points_at_its_line() {
+    let (mut s, _) = session();
+    let obs = run(&mut s, "x = 1\nif x > 0\n    print(x)");
+    assert_eq!(obs.status, Status::Error);
+    let err = obs.error.unwrap();
+    assert_eq!(err.type_name, "SyntaxError");
+    assert_eq!(err.line, Some(2));
+    assert!(err.traceback.contains("if x > 0"), "{}", err.traceback);
+    assert!(err.traceback.contains('^'), "{}", err.traceback);
+}
+
+#[test]
+fn skills_pass_values_both_ways_and_are_recorded() {
+    let (mut s, probe) = session();
+    let obs = run(
+        &mut s,
+        "v = echo({'a': [1, 2.5, None, True], 'b': b'\\x00\\xff', 'c': 'héllo'})\nassert v == {'a': [1, 2.5, None, True], 'b': b'\\x00\\xff', 'c': 'héllo'}, v\np = pose(3, 4)\n(add(2, 3.5), p, p.distance_to(pose()), echo(p) == p)",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(5.5, TestPose(x=3.0, y=4.0, theta=0.0), 5.0, True)")
+    );
+    assert_eq!(probe.calls(), 5);
+    let names: Vec<&str> = obs.skill_calls.iter().map(|c| c.skill.as_str()).collect();
+    assert_eq!(names, ["echo", "pose", "add", "pose", "echo"]);
+    assert_eq!(obs.skill_calls[2].args, "a=2.0, b=3.5");
+    assert!(obs.skill_calls.iter().all(|c| c.outcome == "ok"));
+}
+
+#[test]
+fn bad_arguments_are_python_errors_that_never_reach_the_robot() {
+    let (mut s, probe) = session();
+    let obs = run(&mut s, "add('2', 3)");
+    assert_eq!(obs.error.as_ref().unwrap().type_name, "TypeError");
+    assert!(obs.error.as_ref().unwrap().message.contains("argument 'a'"));
+    let obs = run(&mut s, "add(1)");
+    assert_eq!(obs.error.as_ref().unwrap().type_name, "TypeError");
+    let obs = run(&mut s, "sleep(-1)");
+    assert_eq!(obs.error.as_ref().unwrap().type_name, "ValueError");
+    assert_eq!(probe.calls(), 1, "only the sleep call reached a handler");
+}
+
+#[test]
+fn robot_errors_are_exception_classes_an_action_can_except() {
+    let (mut s, _) = session();
+    let obs = run(
+        &mut s,
+        "caught = []\nfor kind in ['Blocked', 'Unreachable', 'EStopped']:\n    try:\n        fail('why', kind)\n    except RobotError as e:\n        caught.append((type(e).__name__, str(e), isinstance(e, Exception)))\ncaught",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("[('Blocked', 'why', True), ('Unreachable', 'why', True), ('EStopped', 'why', True)]")
+    );
+    let obs = run(&mut s, "fail('wall ahead at 0.3 m', 'Blocked')");
+    let err = obs.error.unwrap();
+    assert_eq!(err.type_name, "Blocked");
+    assert!(err.traceback.ends_with("Blocked: wall ahead at 0.3 m\n"), "{}", err.traceback);
+    assert_eq!(obs.skill_calls[0].outcome, "error");
+}
+
+#[test]
+fn skills_have_real_signatures_and_docstrings() {
+    let (mut s, _) = session();
+    let obs = run(&mut s, "import inspect\n(str(inspect.signature(add)), add.__doc__.splitlines()[0])");
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("('(a: float, b: float) -> float', 'Return a + b.')")
+    );
+    let api = s.skills().api_text();
+    assert!(api.contains("def add(a: float, b: float) -> float:"), "{api}");
+    assert!(api.contains("class TestPose:"), "{api}");
+}
+
+#[test]
+fn installed_packages_can_be_imported() {
+    let (mut s, _) = session();
+    let obs = run(&mut s, "import numpy as np, json, math\nfloat(np.linalg.norm(np.array([3.0, 4.0])))");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.result.as_deref(), Some("5.0"));
+}
+
+#[test]
+fn output_streams_live_while_the_action_runs() {
+    // The action prints, then blocks until interrupted. The interrupt is sent
+    // only when the printed text arrives, so the action can end this way only
+    // if output streams live (otherwise it would run into its time limit).
+    let (mut s, _) = session();
+    let interrupter = s.interrupter();
+    let seen = Arc::new(AtomicBool::new(false));
+    let seen2 = seen.clone();
+    let obs = s
+        .execute(
+            "print('waiting for you')\nblock()",
+            Some(std::time::Duration::from_secs(30)),
+            &mut |_, text| {
+                if text.contains("waiting for you") && !seen2.swap(true, Ordering::SeqCst) {
+                    interrupter.interrupt();
+                }
+            },
+        )
+        .unwrap();
+    assert!(seen.load(Ordering::SeqCst));
+    assert_eq!(obs.status, Status::Interrupted, "{}", obs.render());
+    assert_eq!(obs.error.unwrap().type_name, "KeyboardInterrupt");
+    assert!(obs.worker_restart.is_none());
+    assert!(obs.safe_stop);
+}
+
+#[test]
+fn a_timeout_raises_in_the_code_and_keeps_the_namespace() {
+    let (mut s, probe) = session();
+    run(&mut s, "kept = 'still here'");
+    let obs = run_timeout(&mut s, "while True:\n    pass", 0.3);
+    assert_eq!(obs.status, Status::Timeout);
+    assert_eq!(obs.error.as_ref().unwrap().type_name, "ActionTimeout");
+    assert!(obs.worker_restart.is_none());
+    assert!(obs.safe_stop);
+    assert_eq!(probe.safe_stops(), 1);
+    assert_eq!(run(&mut s, "kept").result.as_deref(), Some("'still here'"));
+}
+
+#[test]
+fn a_skill_blocked_in_rust_is_cancelled_by_the_timeout() {
+    let (mut s, _) = session();
+    let obs = run_timeout(&mut s, "block()", 0.3);
+    assert_eq!(obs.status, Status::Timeout, "{}", obs.render());
+    assert_eq!(obs.error.as_ref().unwrap().type_name, "ActionTimeout");
+    assert!(obs.worker_restart.is_none(), "{}", obs.render());
+    assert_eq!(obs.skill_calls.len(), 1);
+    assert_eq!(obs.skill_calls[0].outcome, "error");
+    assert_alive(&mut s);
+}
+
+#[test]
+fn long_output_keeps_head_and_tail_and_says_how_much_was_cut() {
+    let (mut s, _) = session_with(|c| {
+        c.output.head = 1000;
+        c.output.tail = 100;
+    });
+    let obs = run(&mut s, "for i in range(100000):\n    print(i)");
+    assert_eq!(obs.status, Status::Ok);
+    let text = obs.output_text();
+    assert!(text.starts_with("0\n1\n2\n"));
+    assert!(text.ends_with("99998\n99999\n"), "{}", &text[text.len() - 50..]);
+    let total: usize = (0..100000).map(|i: usize| i.to_string().len() + 1).sum();
+    let kept: usize = obs.output.iter().chain(&obs.output_tail).map(|c| c.text.len()).sum();
+    assert_eq!(kept as u64 + obs.output_cut_bytes, total as u64);
+    assert!(text.contains("of output cut"), "{text}");
+}
+
+#[test]
+fn reset_starts_a_fresh_namespace() {
+    let (mut s, _) = session();
+    run(&mut s, "x = 1");
+    s.reset().unwrap();
+    let obs = run(&mut s, "x");
+    assert_eq!(obs.error.unwrap().type_name, "NameError");
+}
+
+#[test]
+fn a_file_written_in_the_workspace_is_there() {
+    let (mut s, _) = session();
+    let obs = run(&mut s, "open('notes.txt', 'w').write('hello')\nimport os\nos.getcwd()");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let path = s.workspace().join("notes.txt");
+    assert_eq!(std::fs::read_to_string(path).unwrap(), "hello");
+}
+
+#[test]
+fn the_rendered_observation_is_stable() {
+    let (mut s, _) = session();
+    let mut obs = run(&mut s, "print('hi')\nadd(1, 2)\nfail('no path to (3, 4)', 'Unreachable')");
+    obs.duration_ms = 1.0;
+    for c in &mut obs.skill_calls {
+        c.duration_ms = 0.1;
+    }
+    assert_eq!(
+        obs.render(),
+        "hi\nTraceback (most recent call last):\n  File \"<action 1>\", line 3, in <module>\n    fail('no path to (3, 4)', 'Unreachable')\nUnreachable: no path to (3, 4)\nSkill calls (2):\n  add(a=1.0, b=2.0) -> ok [0.1 ms]\n  fail(message='no path to (3, 4)', kind='Unreachable') -> error (Unreachable: no path to (3, 4)) [0.1 ms]\n[error in 1.0 ms; robot safe-stopped]\n"
+    );
+}
