@@ -1,3 +1,174 @@
-use std::process::ExitCode; use anyhow::Result;
-#[derive(clap::Args)] pub struct BenchOpts {}
-pub fn run(_o: &BenchOpts) -> Result<ExitCode> { todo!() }
+//! `codeact bench`: the executor's figures, measured through the `session`
+//! protocol (a child `codeact session` process, JSON lines, worker boundary
+//! included). Prints medians and p99; never fails on a time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value as Json;
+
+/// Options of `codeact bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchOpts {
+    /// Fewer repetitions (for CI): the same measurements, noisier figures.
+    #[arg(long)]
+    quick: bool,
+}
+
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    next_id: u64,
+    line: String,
+}
+
+impl Driver {
+    fn start() -> Result<(Self, Duration)> {
+        let exe = std::env::current_exe()?;
+        let started = Instant::now();
+        let mut child = Command::new(exe)
+            .args(["session", "--skills", "test"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting `codeact session`")?;
+        let stdin = child.stdin.take().context("stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("stdout")?);
+        let mut driver = Driver {
+            child,
+            stdin,
+            stdout,
+            next_id: 0,
+            line: String::new(),
+        };
+        let ready = driver.read()?;
+        if ready["type"] != "ready" {
+            bail!("expected a ready message, got {ready}");
+        }
+        Ok((driver, started.elapsed()))
+    }
+
+    fn read(&mut self) -> Result<Json> {
+        self.line.clear();
+        if self.stdout.read_line(&mut self.line)? == 0 {
+            bail!("the session ended unexpectedly");
+        }
+        Ok(serde_json::from_str(&self.line)?)
+    }
+
+    /// Sends one action and waits for its observation; returns the round trip.
+    fn execute(&mut self, code: &str) -> Result<(Duration, Json)> {
+        self.next_id += 1;
+        let request = serde_json::json!({"type": "execute", "id": self.next_id, "code": code});
+        let started = Instant::now();
+        writeln!(self.stdin, "{request}")?;
+        self.stdin.flush()?;
+        loop {
+            let msg = self.read()?;
+            if msg["type"] == "observation" {
+                let took = started.elapsed();
+                if msg["status"] != "ok" && msg["status"] != "error" {
+                    bail!("benchmark action failed: {}", msg["text"]);
+                }
+                return Ok((took, msg));
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Stats {
+    median: f64,
+    p99: f64,
+}
+
+fn stats(mut samples: Vec<f64>) -> Stats {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    Stats {
+        median: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+fn report(name: &str, unit: &str, s: &Stats, target: &str) {
+    println!(
+        "{name:<44} median {:>9.1} {unit}   p99 {:>9.1} {unit}   (target {target})",
+        s.median, s.p99
+    );
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Runs every benchmark and prints the figures.
+pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
+    let reps = |full: usize| if opts.quick { full / 10 } else { full }.max(5);
+    println!("codeact executor benchmarks (through `codeact session`, worker boundary included)");
+
+    let mut ready = Vec::new();
+    for _ in 0..reps(20) {
+        let (driver, took) = Driver::start()?;
+        ready.push(took.as_secs_f64() * 1e3);
+        drop(driver);
+    }
+    report("session ready for the first action", "ms", &stats(ready), "<= 100 ms");
+
+    let (mut d, _) = Driver::start()?;
+    for _ in 0..50 {
+        d.execute("x = 1 + 1")?;
+    }
+    let trivial: Vec<f64> = (0..reps(2000))
+        .map(|_| d.execute("x = 1 + 1").map(|(t, _)| micros(t)))
+        .collect::<Result<_>>()?;
+    let trivial = stats(trivial);
+    report("trivial action round trip (x = 1 + 1)", "us", &trivial, "<= 150 us");
+
+    const CALLS: usize = 10_000;
+    let loop_code = format!("for _ in range({CALLS}):\n    pass");
+    let call_code = format!("for _ in range({CALLS}):\n    echo(1)");
+    let mut per_call = Vec::new();
+    let mut whole = Vec::new();
+    for _ in 0..reps(30) {
+        let (empty, _) = d.execute(&loop_code)?;
+        let (calls, obs) = d.execute(&call_code)?;
+        if obs["status"] != "ok" {
+            bail!("skill-call benchmark failed: {}", obs["text"]);
+        }
+        whole.push(calls.as_secs_f64() * 1e3);
+        per_call.push(micros(calls.saturating_sub(empty)) / CALLS as f64);
+    }
+    report("skill call, Python -> Rust -> Python", "us", &stats(per_call), "<= 10 us");
+    report("10,000 skill calls in one action", "ms", &stats(whole), "<= 100 ms");
+
+    let prints: Vec<f64> = (0..reps(200))
+        .map(|_| {
+            d.execute("for i in range(2000):\n    print(i)")
+                .map(|(t, _)| t.as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_>>()?;
+    report("2,000 prints", "ms", &stats(prints), "<= 5 ms");
+
+    d.execute("def f(n):\n    return 1 / n")?;
+    let errors: Vec<f64> = (0..reps(1000))
+        .map(|_| {
+            let (t, obs) = d.execute("y = 2\nf(0)")?;
+            if obs["error"]["traceback"].as_str().is_none_or(|t| !t.contains("1 / n")) {
+                bail!("the error benchmark got no traceback: {}", obs["text"]);
+            }
+            Ok(micros(t))
+        })
+        .collect::<Result<_>>()?;
+    report("error with full traceback", "us", &stats(errors), "<= 500 us");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,299 @@
-use std::process::ExitCode; use anyhow::Result; use super::ExecOpts; pub fn run(_o: &ExecOpts) -> Result<ExitCode> { todo!() }
+//! `codeact repl`: type code actions, see live output and observations.
+//! Multi-line input like Python's own prompt, history, Ctrl-C interrupts the
+//! running action (not the program), Ctrl-D quits.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use rustyline::error::ReadlineError;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Completer, Editor, Helper, Highlighter, Hinter};
+
+use super::ExecOpts;
+use crate::executor::{Observation, Status, Stream};
+
+const HELP: &str = "\
+Type Python; skills are functions in your namespace (see :skills).
+A block (a line ending in ':') ends with an empty line. Variables persist.
+  :skills        the robot API text
+  :timeout S     set the time limit of each action, seconds
+  :reset         start a fresh worker (variables are lost)
+  :protections   the sandbox measures in force
+  :help          this text
+  :quit          leave (or Ctrl-D)
+Ctrl-C interrupts a running action; at the prompt it clears the line.";
+
+#[derive(Helper, Completer, Hinter, Highlighter)]
+struct PythonInput;
+
+impl Validator for PythonInput {
+    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        Ok(if is_complete(ctx.input()) {
+            ValidationResult::Valid(None)
+        } else {
+            ValidationResult::Incomplete
+        })
+    }
+}
+
+/// Whether the typed text is a complete action: brackets and triple-quoted
+/// strings closed, no trailing backslash, and a block (a line ending in ':')
+/// finished by an empty line, as at Python's own prompt.
+pub fn is_complete(input: &str) -> bool {
+    if input.trim().is_empty() || input.trim_start().starts_with(':') {
+        return true;
+    }
+    let mut depth: i32 = 0;
+    let mut chars = input.chars().peekable();
+    let mut quote: Option<(char, bool)> = None; // (quote char, triple)
+    let mut last_significant = ' ';
+    let mut opened_block = false;
+    let mut line_last = ' ';
+    while let Some(c) = chars.next() {
+        match quote {
+            Some((q, triple)) => {
+                if c == '\\' {
+                    chars.next();
+                } else if c == q {
+                    if !triple {
+                        quote = None;
+                    } else if chars.peek() == Some(&q) {
+                        chars.next();
+                        if chars.peek() == Some(&q) {
+                            chars.next();
+                            quote = None;
+                        }
+                    }
+                } else if c == '\n' && !triple {
+                    quote = None; // an unterminated one-line string: Python reports it
+                }
+                continue;
+            }
+            None => {}
+        }
+        match c {
+            '#' => {
+                while chars.peek().is_some_and(|&n| n != '\n') {
+                    chars.next();
+                }
+            }
+            '\'' | '"' => {
+                let triple = chars.peek() == Some(&c) && {
+                    let mut ahead = chars.clone();
+                    ahead.next();
+                    ahead.peek() == Some(&c)
+                };
+                if triple {
+                    chars.next();
+                    chars.next();
+                }
+                quote = Some((c, triple));
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            '\n' => {
+                if line_last == ':' && depth == 0 {
+                    opened_block = true;
+                }
+                line_last = ' ';
+                continue;
+            }
+            _ => {}
+        }
+        if !c.is_whitespace() && c != '#' {
+            last_significant = c;
+            line_last = c;
+        }
+    }
+    if quote.is_some_and(|(_, triple)| triple) || depth > 0 || last_significant == '\\' {
+        return false;
+    }
+    if line_last == ':' {
+        return false;
+    }
+    // A block is finished by an empty last line.
+    !opened_block || input.ends_with('\n') || input.lines().last().is_some_and(|l| l.trim().is_empty())
+}
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+fn history_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    let dir = base.join("codeact");
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir.join("repl_history"))
+}
+
+/// Runs the REPL until Ctrl-D or `:quit`.
+pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
+    let mut session = opts.start()?;
+    let style = Style {
+        color: std::io::stdout().is_terminal(),
+    };
+    let interrupter = session.interrupter();
+    // While an action runs the terminal is in normal mode, so Ctrl-C is a
+    // SIGINT: turn it into an interrupt of the action. At the prompt the line
+    // editor reads Ctrl-C as a key instead.
+    // SAFETY: the handler only writes to an eventfd, which is async-signal-safe.
+    unsafe {
+        signal_hook::low_level::register(signal_hook::consts::SIGINT, move || {
+            interrupter.interrupt()
+        })?;
+    }
+    let mut editor: Editor<PythonInput, rustyline::history::DefaultHistory> = Editor::new()?;
+    editor.set_helper(Some(PythonInput));
+    let history = history_path();
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    println!(
+        "codeact repl: Python {} with {} skills ({}). :help for help, Ctrl-D to quit.",
+        session.python_version().split_whitespace().next().unwrap_or("?"),
+        session.skills().len(),
+        session.skills().title
+    );
+    let mut timeout: Option<Duration> = None;
+    let mut n = 1;
+    loop {
+        let prompt = format!("[{n}]>>> ");
+        let input = match editor.readline(&prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if input.trim().is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(input.as_str());
+        let command = input.trim();
+        if let Some(cmd) = command.strip_prefix(':') {
+            let mut words = cmd.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("quit" | "q" | "exit"), _) => break,
+                (Some("help" | "h"), _) => println!("{HELP}"),
+                (Some("skills"), _) => print!("{}", session.skills().api_text()),
+                (Some("protections"), _) => {
+                    for p in session.protections() {
+                        println!("  [{}] {:<14} {}", if p.active { "ok" } else { "MISSING" }, p.name, p.detail);
+                    }
+                }
+                (Some("reset"), _) => match session.reset() {
+                    Ok(()) => println!("a fresh worker is ready; variables are gone"),
+                    Err(e) => eprintln!("{}", style.paint("31", &format!("reset failed: {e}"))),
+                },
+                (Some("timeout"), Some(v)) => match v.parse::<f64>() {
+                    Ok(s) if s > 0.0 && s <= 604_800.0 => {
+                        timeout = Some(Duration::from_secs_f64(s));
+                        println!("actions now stop after {s} s");
+                    }
+                    _ => eprintln!("usage: :timeout SECONDS (between 0 and 604800)"),
+                },
+                _ => eprintln!("unknown command {command:?}; :help lists them"),
+            }
+            continue;
+        }
+        let mut on_output = |stream: Stream, text: &str| match stream {
+            Stream::Stdout => {
+                print!("{text}");
+                let _ = std::io::stdout().flush();
+            }
+            Stream::Stderr => {
+                eprint!("{text}");
+            }
+        };
+        match session.execute(&input, timeout, &mut on_output) {
+            Ok(obs) => show(&obs, &style),
+            Err(e) => eprintln!("{}", style.paint("31", &format!("error: {e}"))),
+        }
+        n += 1;
+    }
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What follows the live output: result, traceback, skill calls, notes, status.
+fn show(obs: &Observation, style: &Style) {
+    let streamed: String = obs.output.iter().map(|c| c.text.as_str()).collect();
+    if !streamed.is_empty() && !streamed.ends_with('\n') {
+        println!();
+    }
+    if obs.output_cut_bytes > 0 {
+        println!(
+            "{}",
+            style.paint("2", &format!("[... {} cut; the end of the output:]", crate::executor::observation::human_bytes(obs.output_cut_bytes)))
+        );
+        let tail: String = obs.output_tail.iter().map(|c| c.text.as_str()).collect();
+        print!("{tail}");
+    }
+    if let Some(result) = &obs.result {
+        println!("{} {result}", style.paint("32", "Out:"));
+    }
+    if let Some(err) = &obs.error {
+        eprint!("{}", style.paint("31", &err.traceback));
+    }
+    if !obs.skill_calls.is_empty() {
+        let failed = obs.skill_calls.iter().filter(|c| c.outcome != "ok").count();
+        println!(
+            "{}",
+            style.paint("2", &format!("[{} skill calls, {failed} failed]", obs.skill_calls.len()))
+        );
+    }
+    for note in &obs.notes {
+        println!("{}", style.paint("33", &format!("note: {note}")));
+    }
+    if let Some(why) = &obs.worker_restart {
+        println!(
+            "{}",
+            style.paint("33", &format!("worker restarted ({why}); earlier variables are gone"))
+        );
+    }
+    if obs.status != Status::Ok || obs.duration_ms > 1000.0 {
+        let mut line = format!("[{} in {:.1} ms", obs.status.as_str(), obs.duration_ms);
+        if obs.safe_stop {
+            line.push_str("; robot safe-stopped");
+        }
+        line.push(']');
+        println!("{}", style.paint("2", &line));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_complete;
+
+    #[test]
+    fn input_is_complete_like_at_pythons_prompt() {
+        assert!(is_complete("x = 1"));
+        assert!(is_complete("print(')')"));
+        assert!(!is_complete("foo(1,"));
+        assert!(is_complete("foo(1,\n 2)"));
+        assert!(!is_complete("for i in range(3):"));
+        assert!(!is_complete("for i in range(3):\n    print(i)"));
+        assert!(is_complete("for i in range(3):\n    print(i)\n"));
+        assert!(!is_complete("s = '''abc"));
+        assert!(is_complete("s = '''a\nb'''"));
+        assert!(!is_complete("x = 1 + \\"));
+        assert!(is_complete("d = {'a': 1}  # a comment: with colon"));
+        assert!(is_complete(":reset"));
+    }
+}

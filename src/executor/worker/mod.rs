@@ -265,17 +265,13 @@ fn control_loop(
 }
 
 /// Processes in our PID namespace other than init and this worker.
-fn other_processes() -> Vec<(i32, String)> {
+fn other_processes() -> Vec<i32> {
     let me = std::process::id() as i32;
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| pid != 1 && pid != me)
-        .map(|pid| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            (pid, comm.trim().to_owned())
-        })
         .collect()
 }
 
@@ -283,12 +279,11 @@ fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
     let state = python::state();
     let track_processes = std::process::id() == 2;
     let processes_before: Vec<i32> = if track_processes {
-        other_processes().into_iter().map(|p| p.0).collect()
+        other_processes()
     } else {
         Vec::new()
     };
-    state.begin_action(request.action, request.limits);
-    let threads_before = python::live_threads();
+    let threads_before = state.begin_action(request.action, request.limits);
 
     type RunResult = (Option<String>, Option<(String, String, String, Option<u32>)>, u8, Vec<String>, bool);
     let outcome: Result<RunResult, String> = Python::attach(|py| {
@@ -330,8 +325,11 @@ fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
     if track_processes {
         let left: Vec<String> = other_processes()
             .into_iter()
-            .filter(|(pid, _)| !processes_before.contains(pid))
-            .map(|(pid, comm)| format!("{pid} ({comm})"))
+            .filter(|pid| !processes_before.contains(pid))
+            .map(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                format!("{pid} ({})", comm.trim())
+            })
             .collect();
         if !left.is_empty() {
             abnormal = true;

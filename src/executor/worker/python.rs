@@ -46,7 +46,8 @@ pub struct WorkerState {
 struct Classes {
     errors: Py<PyDict>,
     records: Py<PyDict>,
-    numpy_array: Option<Py<PyAny>>,
+    /// `numpy.array`, imported on first use (importing numpy costs ~100 ms of start-up).
+    numpy_array: OnceLock<Option<Py<PyAny>>>,
 }
 
 struct OutputState {
@@ -111,18 +112,21 @@ pub fn live_threads() -> HashSet<i32> {
 }
 
 impl WorkerState {
-    /// Prepares for an action: output limits, thread snapshot, no pending interrupt.
-    pub fn begin_action(&self, action: u64, limits: OutputLimits) {
+    /// Prepares for an action: output limits, thread snapshot, no pending
+    /// interrupt. Returns the threads alive at the start.
+    pub fn begin_action(&self, action: u64, limits: OutputLimits) -> HashSet<i32> {
         {
             let mut out = lock(&self.output);
             out.limits = limits;
             out.buffer = OutputBuffer::new(limits.head, limits.tail);
             out.action = action;
         }
-        *lock(&self.preexisting) = live_threads();
+        let threads = live_threads();
+        lock(&self.preexisting).clone_from(&threads);
         lock(&self.refused).clear();
         self.interrupt.store(0, Ordering::SeqCst);
         self.action.store(action, Ordering::SeqCst);
+        threads
     }
 
     /// Ends the action: no more skill calls for it. Returns notes on refused calls.
@@ -296,16 +300,11 @@ impl Stream_ {
 
 /// The runner registers the exception and record classes it built.
 #[pyfunction]
-fn register(py: Python<'_>, errors: Bound<'_, PyDict>, records: Bound<'_, PyDict>) -> PyResult<()> {
-    let numpy_array = py
-        .import("numpy")
-        .and_then(|np| np.getattr("array"))
-        .ok()
-        .map(Bound::unbind);
+fn register(errors: Bound<'_, PyDict>, records: Bound<'_, PyDict>) -> PyResult<()> {
     let _ = state().classes.set(Classes {
         errors: errors.unbind(),
         records: records.unbind(),
-        numpy_array,
+        numpy_array: OnceLock::new(),
     });
     Ok(())
 }
@@ -525,7 +524,17 @@ pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
         }
         Value::FloatArray(items) => {
             let list = PyList::new(py, items)?;
-            match state().classes.get().and_then(|c| c.numpy_array.as_ref()) {
+            let numpy_array = state().classes.get().and_then(|c| {
+                c.numpy_array
+                    .get_or_init(|| {
+                        py.import("numpy")
+                            .and_then(|np| np.getattr("array"))
+                            .ok()
+                            .map(Bound::unbind)
+                    })
+                    .as_ref()
+            });
+            match numpy_array {
                 Some(array) => array.bind(py).call1((list,))?.unbind(),
                 None => list.into_any().unbind(),
             }
