@@ -515,13 +515,14 @@ fn begin_stop(
     reason: InterruptReason,
     grace: Duration,
 ) -> (InterruptReason, Instant) {
+    // The interrupt goes first: a cancelled skill call then finds its reason.
+    let _ = worker.control_tx.send(&ToWorker::Interrupt { action, reason });
     worker
         .shared
         .cancel
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .cancel();
-    let _ = worker.control_tx.send(&ToWorker::Interrupt { action, reason });
     (reason, Instant::now() + grace)
 }
 

@@ -381,7 +381,10 @@ mod tests {
         ));
         drop(tx);
         drop(a);
-        let mut rx2 = Receiver::new(socket_pair().unwrap().0);
+        let (quiet, peer) = socket_pair().unwrap();
+        let mut rx2 = Receiver::new(quiet);
         assert!(rx2.try_recv::<SkillRequest>().unwrap().is_none());
+        drop(peer);
+        assert!(matches!(rx2.try_recv::<SkillRequest>(), Err(WireError::Closed)));
     }
 }

@@ -35,6 +35,7 @@ pub struct WorkerState {
     /// The running action, 0 between actions.
     pub action: AtomicU64,
     interrupt: AtomicU8,
+    in_user_code: std::sync::atomic::AtomicBool,
     pid: u32,
     main_tid: i32,
     /// Threads alive when the running action started; they may not call skills.
@@ -86,6 +87,7 @@ pub fn install(control: Sender, skill: (Sender, Receiver), skills: Vec<SkillSpec
         flush_wanted: Condvar::new(),
         action: AtomicU64::new(0),
         interrupt: AtomicU8::new(0),
+        in_user_code: std::sync::atomic::AtomicBool::new(false),
         pid: std::process::id(),
         main_tid: nix::unistd::gettid().as_raw(),
         preexisting: Mutex::new(HashSet::new()),
@@ -320,10 +322,22 @@ fn after_fork_in_child() {
     }
 }
 
-/// Called by the SIGUSR1 handler: 1 timeout, 2 interrupt request, 0 nothing (stale signal).
+/// Called by the SIGUSR1 handler: 1 timeout, 2 interrupt request, 0 nothing
+/// (a stale signal, or one that arrives after the user's code has finished:
+/// it must not hit the runner's own reporting).
 #[pyfunction]
 fn take_interrupt() -> u8 {
-    state().interrupt.swap(0, Ordering::SeqCst)
+    let st = state();
+    if !st.in_user_code.load(Ordering::SeqCst) {
+        return 0;
+    }
+    st.interrupt.swap(0, Ordering::SeqCst)
+}
+
+/// The runner marks when the user's code starts and stops running.
+#[pyfunction]
+fn set_in_user_code(running: bool) {
+    state().in_user_code.store(running, Ordering::SeqCst);
 }
 
 fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -408,8 +422,18 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
         Ok(Err(err)) => {
             if err.kind == ErrorKind::Cancelled {
                 // The supervisor cancelled the call to stop the action: raise
-                // the interrupt itself rather than wait for the signal.
-                match take_interrupt() {
+                // the interrupt itself rather than wait for the signal. Its
+                // reason travels on the control channel and may arrive a
+                // moment after this reply.
+                let mut reason = take_interrupt();
+                for _ in 0..200 {
+                    if reason != 0 {
+                        break;
+                    }
+                    py.detach(|| std::thread::sleep(Duration::from_millis(1)));
+                    reason = take_interrupt();
+                }
+                match reason {
                     1 => return Err(PyErr::from_type(
                         error_class(py, "ActionTimeout")?.cast_into()?,
                         "the action ran past its time limit and was stopped",
@@ -570,6 +594,7 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register, &m)?)?;
     m.add_function(wrap_pyfunction!(take_interrupt, &m)?)?;
     m.add_function(wrap_pyfunction!(after_fork_in_child, &m)?)?;
+    m.add_function(wrap_pyfunction!(set_in_user_code, &m)?)?;
     m.add("Stream", py.get_type::<Stream_>())?;
     py.import("sys")?.getattr("modules")?.set_item("_codeact", m)?;
     Ok(())

@@ -163,6 +163,7 @@ def run(code, action):
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     result = error = None
     interrupted = 0
+    _codeact.set_in_user_code(True)
     try:
         tree = ast.parse(code, filename, "exec")
         last = None
@@ -174,7 +175,9 @@ def run(code, action):
             if value is not None:
                 namespace["_"] = value
                 result = _safe_repr(value)
+        _codeact.set_in_user_code(False)
     except BaseException as exc:
+        _codeact.set_in_user_code(False)
         try:
             error = _report(exc, filename)
         except BaseException as e2:
