@@ -12,7 +12,10 @@ use common::{assert_alive, run, run_timeout, session, session_with};
 #[test]
 fn namespace_persists_and_last_expression_is_the_result() {
     let (mut s, probe) = session();
-    let obs = run(&mut s, "x = 20\ndef double(v):\n    return 2 * v\nprint('set')");
+    let obs = run(
+        &mut s,
+        "x = 20\ndef double(v):\n    return 2 * v\nprint('set')",
+    );
     assert_eq!(obs.status, Status::Ok);
     assert_eq!(obs.output_text(), "set\n");
     assert_eq!(obs.result, None);
@@ -31,10 +34,18 @@ fn stdout_and_stderr_keep_the_order_they_were_written_in() {
         &mut s,
         "import sys\nprint('one')\nprint('two', file=sys.stderr)\nprint('three')",
     );
-    let streams: Vec<(Stream, &str)> = obs.output.iter().map(|c| (c.stream, c.text.as_str())).collect();
+    let streams: Vec<(Stream, &str)> = obs
+        .output
+        .iter()
+        .map(|c| (c.stream, c.text.as_str()))
+        .collect();
     assert_eq!(
         streams,
-        vec![(Stream::Stdout, "one\n"), (Stream::Stderr, "two\n"), (Stream::Stdout, "three\n")]
+        vec![
+            (Stream::Stdout, "one\n"),
+            (Stream::Stderr, "two\n"),
+            (Stream::Stdout, "three\n")
+        ]
     );
 }
 
@@ -47,9 +58,22 @@ fn errors_show_the_actions_own_lines_without_executor_frames() {
     let err = obs.error.as_ref().unwrap();
     assert_eq!(err.type_name, "KeyError");
     assert_eq!(err.line, Some(2));
-    assert!(err.traceback.contains("File \"<action 2>\", line 2"), "{}", err.traceback);
-    assert!(err.traceback.contains("File \"<action 1>\", line 2, in inner"), "{}", err.traceback);
-    assert!(err.traceback.contains("return d['missing']"), "{}", err.traceback);
+    assert!(
+        err.traceback.contains("File \"<action 2>\", line 2"),
+        "{}",
+        err.traceback
+    );
+    assert!(
+        err.traceback
+            .contains("File \"<action 1>\", line 2, in inner"),
+        "{}",
+        err.traceback
+    );
+    assert!(
+        err.traceback.contains("return d['missing']"),
+        "{}",
+        err.traceback
+    );
     assert!(!err.traceback.contains("<codeact>"), "{}", err.traceback);
     assert!(obs.safe_stop);
     assert_eq!(probe.safe_stops(), 1);
@@ -114,27 +138,40 @@ fn robot_errors_are_exception_classes_an_action_can_except() {
     let obs = run(&mut s, "fail('wall ahead at 0.3 m', 'Blocked')");
     let err = obs.error.unwrap();
     assert_eq!(err.type_name, "Blocked");
-    assert!(err.traceback.ends_with("Blocked: wall ahead at 0.3 m\n"), "{}", err.traceback);
+    assert!(
+        err.traceback.ends_with("Blocked: wall ahead at 0.3 m\n"),
+        "{}",
+        err.traceback
+    );
     assert_eq!(obs.skill_calls[0].outcome, "error");
 }
 
 #[test]
 fn skills_have_real_signatures_and_docstrings() {
     let (mut s, _) = session();
-    let obs = run(&mut s, "import inspect\n(str(inspect.signature(add)), add.__doc__.splitlines()[0])");
+    let obs = run(
+        &mut s,
+        "import inspect\n(str(inspect.signature(add)), add.__doc__.splitlines()[0])",
+    );
     assert_eq!(
         obs.result.as_deref(),
         Some("('(a: float, b: float) -> float', 'Return a + b.')")
     );
     let api = s.skills().api_text();
-    assert!(api.contains("def add(a: float, b: float) -> float:"), "{api}");
+    assert!(
+        api.contains("def add(a: float, b: float) -> float:"),
+        "{api}"
+    );
     assert!(api.contains("class TestPose:"), "{api}");
 }
 
 #[test]
 fn installed_packages_can_be_imported() {
     let (mut s, _) = session();
-    let obs = run(&mut s, "import numpy as np, json, math\nfloat(np.linalg.norm(np.array([3.0, 4.0])))");
+    let obs = run(
+        &mut s,
+        "import numpy as np, json, math\nfloat(np.linalg.norm(np.array([3.0, 4.0])))",
+    );
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
     assert_eq!(obs.result.as_deref(), Some("5.0"));
 }
@@ -201,9 +238,18 @@ fn long_output_keeps_head_and_tail_and_says_how_much_was_cut() {
     assert_eq!(obs.status, Status::Ok);
     let text = obs.output_text();
     assert!(text.starts_with("0\n1\n2\n"));
-    assert!(text.ends_with("99998\n99999\n"), "{}", &text[text.len() - 50..]);
+    assert!(
+        text.ends_with("99998\n99999\n"),
+        "{}",
+        &text[text.len() - 50..]
+    );
     let total: usize = (0..100000).map(|i: usize| i.to_string().len() + 1).sum();
-    let kept: usize = obs.output.iter().chain(&obs.output_tail).map(|c| c.text.len()).sum();
+    let kept: usize = obs
+        .output
+        .iter()
+        .chain(&obs.output_tail)
+        .map(|c| c.text.len())
+        .sum();
     assert_eq!(kept as u64 + obs.output_cut_bytes, total as u64);
     assert!(text.contains("of output cut"), "{text}");
 }
@@ -220,7 +266,10 @@ fn reset_starts_a_fresh_namespace() {
 #[test]
 fn a_file_written_in_the_workspace_is_there() {
     let (mut s, _) = session();
-    let obs = run(&mut s, "open('notes.txt', 'w').write('hello')\nimport os\nos.getcwd()");
+    let obs = run(
+        &mut s,
+        "open('notes.txt', 'w').write('hello')\nimport os\nos.getcwd()",
+    );
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
     let path = s.workspace().join("notes.txt");
     assert_eq!(std::fs::read_to_string(path).unwrap(), "hello");
@@ -229,7 +278,10 @@ fn a_file_written_in_the_workspace_is_there() {
 #[test]
 fn the_rendered_observation_is_stable() {
     let (mut s, _) = session();
-    let mut obs = run(&mut s, "print('hi')\nadd(1, 2)\nfail('no path to (3, 4)', 'Unreachable')");
+    let mut obs = run(
+        &mut s,
+        "print('hi')\nadd(1, 2)\nfail('no path to (3, 4)', 'Unreachable')",
+    );
     obs.duration_ms = 1.0;
     for c in &mut obs.skill_calls {
         c.duration_ms = 0.1;

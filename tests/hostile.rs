@@ -9,7 +9,12 @@ use codeact::executor::{Observation, Status};
 use common::{assert_alive, run, run_timeout, session};
 
 /// The common checks after a hostile action.
-fn survived(s: &mut codeact::executor::Session, probe: &robot_api::testing::TestProbe, obs: &Observation, stops_before: u64) {
+fn survived(
+    s: &mut codeact::executor::Session,
+    probe: &robot_api::testing::TestProbe,
+    obs: &Observation,
+    stops_before: u64,
+) {
     assert!(obs.safe_stop, "safe stop not called:\n{}", obs.render());
     assert_eq!(probe.safe_stops(), stops_before + 1);
     assert_alive(s);
@@ -50,7 +55,9 @@ fn a_loop_that_swallows_the_timeout_is_killed_and_the_observation_says_so() {
     assert_eq!(obs.status, Status::Timeout);
     let why = obs.worker_restart.as_deref().expect("worker restarted");
     assert!(why.contains("did not stop"), "{why}");
-    assert!(obs.render().contains("Variables, imports and functions from earlier actions are gone"));
+    assert!(obs
+        .render()
+        .contains("Variables, imports and functions from earlier actions are gone"));
     survived(&mut s, &probe, &obs, 1);
     assert_eq!(run(&mut s, "kept").error.unwrap().type_name, "NameError");
 }
@@ -60,14 +67,20 @@ fn a_long_sleep_is_interrupted() {
     let (mut s, probe) = session();
     let obs = run_timeout(&mut s, "import time\ntime.sleep(10**6)", 0.3);
     assert_eq!(obs.status, Status::Timeout);
-    assert!(obs.worker_restart.is_none(), "sleep must be interruptible without a kill");
+    assert!(
+        obs.worker_restart.is_none(),
+        "sleep must be interruptible without a kill"
+    );
     survived(&mut s, &probe, &obs, 0);
 }
 
 #[test]
 fn a_memory_bomb_hits_the_memory_limit() {
     let (mut s, probe) = session();
-    let obs = run(&mut s, "hog = []\nwhile True:\n    hog.append(bytearray(50 * 2**20))");
+    let obs = run(
+        &mut s,
+        "hog = []\nwhile True:\n    hog.append(bytearray(50 * 2**20))",
+    );
     assert!(
         matches!(obs.status, Status::Error | Status::WorkerRestarted),
         "{}",
@@ -101,7 +114,10 @@ fn processes_with_cmdline(needle: &str) -> usize {
         .filter_map(|e| {
             let pid = e.ok()?.file_name().to_str()?.parse::<u32>().ok()?;
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            String::from_utf8_lossy(&cmd).replace('\0', " ").contains(needle).then_some(())
+            String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .contains(needle)
+                .then_some(())
         })
         .count()
 }
@@ -109,9 +125,18 @@ fn processes_with_cmdline(needle: &str) -> usize {
 #[test]
 fn a_child_process_left_running_is_reported_and_killed_on_reset() {
     let (mut s, probe) = session();
-    let obs = run(&mut s, "import subprocess\nsubprocess.Popen(['sleep', '31337'])\n'started'");
+    let obs = run(
+        &mut s,
+        "import subprocess\nsubprocess.Popen(['sleep', '31337'])\n'started'",
+    );
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
-    assert!(obs.notes.iter().any(|n| n.contains("process(es) started by this action are still running")), "{:?}", obs.notes);
+    assert!(
+        obs.notes
+            .iter()
+            .any(|n| n.contains("process(es) started by this action are still running")),
+        "{:?}",
+        obs.notes
+    );
     survived(&mut s, &probe, &obs, 0);
     // Popen may return before the child has exec'd `sleep`: wait for it (bounded).
     let found = (0..500).any(|_| {
@@ -120,7 +145,11 @@ fn a_child_process_left_running_is_reported_and_killed_on_reset() {
     });
     assert!(found, "the child process is running");
     s.reset().unwrap();
-    assert_eq!(processes_with_cmdline("sleep 31337"), 0, "reset must kill what the code started");
+    assert_eq!(
+        processes_with_cmdline("sleep 31337"),
+        0,
+        "reset must kill what the code started"
+    );
     assert_alive(&mut s);
 }
 
@@ -129,7 +158,14 @@ fn os_exit_restarts_the_worker() {
     let (mut s, probe) = session();
     let obs = run(&mut s, "import os\nos._exit(3)");
     assert_eq!(obs.status, Status::WorkerRestarted);
-    assert!(obs.worker_restart.as_deref().unwrap().contains("exited with status 3"), "{:?}", obs.worker_restart);
+    assert!(
+        obs.worker_restart
+            .as_deref()
+            .unwrap()
+            .contains("exited with status 3"),
+        "{:?}",
+        obs.worker_restart
+    );
     survived(&mut s, &probe, &obs, 0);
 }
 
@@ -149,7 +185,11 @@ fn a_segfault_restarts_the_worker() {
     let (mut s, probe) = session();
     let obs = run(&mut s, "import ctypes\nctypes.string_at(0)");
     assert_eq!(obs.status, Status::WorkerRestarted);
-    assert!(obs.worker_restart.as_deref().unwrap().contains("SIGSEGV"), "{:?}", obs.worker_restart);
+    assert!(
+        obs.worker_restart.as_deref().unwrap().contains("SIGSEGV"),
+        "{:?}",
+        obs.worker_restart
+    );
     survived(&mut s, &probe, &obs, 0);
 }
 
@@ -159,7 +199,10 @@ fn unbounded_recursion_is_a_recursion_error() {
     let obs = run(&mut s, "def f(n):\n    return f(n + 1)\nf(0)");
     assert_eq!(obs.status, Status::Error);
     assert_eq!(obs.error.as_ref().unwrap().type_name, "RecursionError");
-    assert!(obs.error.as_ref().unwrap().traceback.len() < 20_000, "traceback is compacted");
+    assert!(
+        obs.error.as_ref().unwrap().traceback.len() < 20_000,
+        "traceback is compacted"
+    );
     survived(&mut s, &probe, &obs, 0);
 }
 
@@ -170,7 +213,12 @@ fn printing_a_gigabyte_hits_the_output_limit() {
     assert_eq!(obs.status, Status::Error, "{}", obs.render());
     assert_eq!(obs.error.as_ref().unwrap().type_name, "OutputLimitExceeded");
     assert!(obs.output_cut_bytes > 1 << 29);
-    let kept: usize = obs.output.iter().chain(&obs.output_tail).map(|c| c.text.len()).sum();
+    let kept: usize = obs
+        .output
+        .iter()
+        .chain(&obs.output_tail)
+        .map(|c| c.text.len())
+        .sum();
     assert!(kept <= 100 << 10, "kept {kept} bytes");
     survived(&mut s, &probe, &obs, 0);
     // Many small prints hit the same limit.
@@ -206,10 +254,17 @@ fn a_secret_in_the_supervisors_environment_is_out_of_reach() {
         .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
         .collect();
     child.wait().unwrap();
-    let obs: Vec<&serde_json::Value> = lines.iter().filter(|l| l["type"] == "observation").collect();
+    let obs: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "observation")
+        .collect();
     assert_eq!(obs.len(), 2);
     assert_eq!(obs[0]["status"], "error", "{}", obs[0]["text"]);
-    assert_eq!(obs[0]["error"]["type"], "AssertionError", "{}", obs[0]["text"]);
+    assert_eq!(
+        obs[0]["error"]["type"], "AssertionError",
+        "{}",
+        obs[0]["text"]
+    );
     assert_eq!(obs[0]["safe_stop"], true);
     assert_eq!(obs[1]["result"], "2");
 }
@@ -220,7 +275,10 @@ fn a_socket_cannot_reach_even_loopback() {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let (mut s, probe) = session();
-    let obs = run(&mut s, &format!("import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"));
+    let obs = run(
+        &mut s,
+        &format!("import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)"),
+    );
     assert_eq!(obs.status, Status::Error, "{}", obs.render());
     let err = obs.error.as_ref().unwrap();
     assert!(
@@ -228,7 +286,10 @@ fn a_socket_cannot_reach_even_loopback() {
         "{}",
         err.type_name
     );
-    assert!(listener.accept().is_err(), "the listener must see no connection");
+    assert!(
+        listener.accept().is_err(),
+        "the listener must see no connection"
+    );
     survived(&mut s, &probe, &obs, 0);
 }
 
@@ -236,7 +297,10 @@ fn a_socket_cannot_reach_even_loopback() {
 fn writing_outside_the_workspace_is_denied() {
     let target = std::env::temp_dir().join(format!("codeact-escape-{}", std::process::id()));
     let (mut s, probe) = session();
-    let obs = run(&mut s, &format!("open({:?}, 'w').write('escaped')", target.to_str().unwrap()));
+    let obs = run(
+        &mut s,
+        &format!("open({:?}, 'w').write('escaped')", target.to_str().unwrap()),
+    );
     assert_eq!(obs.status, Status::Error, "{}", obs.render());
     assert_eq!(obs.error.as_ref().unwrap().type_name, "PermissionError");
     assert!(!target.exists());
@@ -251,21 +315,47 @@ fn a_thread_calling_skills_after_its_action_ended_is_refused() {
         "import threading, time\nok, errors = [], []\ndef pester():\n    while True:\n        try:\n            ok.append(echo(1))\n        except Exception as e:\n            errors.append(type(e).__name__)\n        time.sleep(0.001)\nthreading.Thread(target=pester, daemon=True).start()\ntime.sleep(0.05)",
     );
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
-    assert!(obs.notes.iter().any(|n| n.contains("thread(s) started by this action are still running")), "{:?}", obs.notes);
+    assert!(
+        obs.notes
+            .iter()
+            .any(|n| n.contains("thread(s) started by this action are still running")),
+        "{:?}",
+        obs.notes
+    );
     survived(&mut s, &probe, &obs, 0);
     let calls_after_action = probe.calls();
-    assert!(calls_after_action > 1, "the thread called skills during its action");
+    assert!(
+        calls_after_action > 1,
+        "the thread called skills during its action"
+    );
     let obs = run(&mut s, "time.sleep(0.2)\nsorted(set(errors))");
-    assert_eq!(probe.calls(), calls_after_action, "no call reached a skill after its action ended");
+    assert_eq!(
+        probe.calls(),
+        calls_after_action,
+        "no call reached a skill after its action ended"
+    );
     assert_eq!(obs.result.as_deref(), Some("['SkillCallRefused']"));
-    assert!(obs.notes.iter().any(|n| n.contains("refused")), "{:?}", obs.notes);
+    assert!(
+        obs.notes.iter().any(|n| n.contains("refused")),
+        "{:?}",
+        obs.notes
+    );
 }
 
 #[test]
 fn replacing_the_skill_functions_is_undone() {
     let (mut s, probe) = session();
-    let obs = run(&mut s, "del echo\nadd = lambda a, b: 'fake'\nRobotError = None");
-    assert!(obs.notes.iter().any(|n| n.contains("echo") && n.contains("add") && n.contains("restored")), "{:?}", obs.notes);
+    let obs = run(
+        &mut s,
+        "del echo\nadd = lambda a, b: 'fake'\nRobotError = None",
+    );
+    assert!(
+        obs.notes
+            .iter()
+            .any(|n| n.contains("echo") && n.contains("add") && n.contains("restored")),
+        "{:?}",
+        obs.notes
+    );
     survived(&mut s, &probe, &obs, 0);
     let obs = run(&mut s, "(echo(5), add(1, 2), RobotError.__name__)");
     assert_eq!(obs.result.as_deref(), Some("(5, 3.0, 'RobotError')"));
@@ -276,6 +366,10 @@ fn nul_bytes_in_the_code_are_an_error() {
     let (mut s, probe) = session();
     let obs = run(&mut s, "x = 1\0\nprint(x)");
     assert_eq!(obs.status, Status::Error, "{}", obs.render());
-    assert!(obs.error.as_ref().unwrap().message.contains("null"), "{}", obs.render());
+    assert!(
+        obs.error.as_ref().unwrap().message.contains("null"),
+        "{}",
+        obs.render()
+    );
     survived(&mut s, &probe, &obs, 0);
 }

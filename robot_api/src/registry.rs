@@ -112,7 +112,10 @@ impl std::fmt::Debug for SkillSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SkillSet")
             .field("title", &self.title)
-            .field("skills", &self.skills.iter().map(|s| &s.0.name).collect::<Vec<_>>())
+            .field(
+                "skills",
+                &self.skills.iter().map(|s| &s.0.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -218,7 +221,10 @@ impl SkillSet {
         if ctx.cancel.is_cancelled() {
             return Err(SkillError::new(
                 ErrorKind::Cancelled,
-                format!("{}() was not started: the action is being stopped", spec.name),
+                format!(
+                    "{}() was not started: the action is being stopped",
+                    spec.name
+                ),
             ));
         }
         handler(&args, ctx)
@@ -236,7 +242,11 @@ impl SkillSet {
         for r in &self.records {
             let _ = writeln!(out, "class {}:  # fields: {}", r.name, r.fields.join(", "));
             let _ = writeln!(out, "    \"\"\"{}\"\"\"", r.doc.trim());
-            for line in r.methods.lines().filter(|l| l.trim_start().starts_with("def ")) {
+            for line in r
+                .methods
+                .lines()
+                .filter(|l| l.trim_start().starts_with("def "))
+            {
                 let _ = writeln!(out, "{}  ...", line.trim_end());
             }
             out.push('\n');
@@ -282,7 +292,11 @@ mod tests {
             SkillSpec::new("add", "Add.")
                 .param("a", ParamType::Float)
                 .param("b", ParamType::Float),
-            |args, _| Ok(Value::Float(args.f64("a").unwrap() + args.f64("b").unwrap())),
+            |args, _| {
+                Ok(Value::Float(
+                    args.f64("a").unwrap() + args.f64("b").unwrap(),
+                ))
+            },
         );
         s
     }
@@ -299,12 +313,16 @@ mod tests {
         );
         let err = s.call(0, vec![Value::Int(1)], &ctx).unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidArgument);
-        let err = s.call(0, vec![Value::Int(1), Value::None], &ctx).unwrap_err();
+        let err = s
+            .call(0, vec![Value::Int(1), Value::None], &ctx)
+            .unwrap_err();
         assert!(err.message.contains("argument 'b'"), "{}", err.message);
         assert!(s.call(7, vec![], &ctx).is_err());
         ctx.cancel.cancel();
         assert_eq!(
-            s.call(0, vec![Value::Int(1), Value::Int(2)], &ctx).unwrap_err().kind,
+            s.call(0, vec![Value::Int(1), Value::Int(2)], &ctx)
+                .unwrap_err()
+                .kind,
             ErrorKind::Cancelled
         );
     }

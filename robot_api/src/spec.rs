@@ -216,7 +216,11 @@ mod tests {
     fn signature_renders_defaults_and_optional_types() {
         let s = SkillSpec::new("move_to", "Drive there.")
             .param("x", ParamType::Float)
-            .param_default("theta", ParamType::Optional(Box::new(ParamType::Float)), Value::None)
+            .param_default(
+                "theta",
+                ParamType::Optional(Box::new(ParamType::Float)),
+                Value::None,
+            )
             .returns("Pose")
             .raises(ErrorKind::Blocked);
         assert_eq!(

@@ -50,9 +50,12 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
 
     let p = probe.clone();
     set.add(
-        SkillSpec::new("echo", "Return `value` unchanged.\n\nExample: echo([1, 2]) -> [1, 2]")
-            .param("value", ParamType::Any)
-            .returns("object"),
+        SkillSpec::new(
+            "echo",
+            "Return `value` unchanged.\n\nExample: echo([1, 2]) -> [1, 2]",
+        )
+        .param("value", ParamType::Any)
+        .returns("object"),
         move |args, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
             Ok(args.get("value").clone())
@@ -66,7 +69,9 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
             .returns("float"),
         move |args, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
-            Ok(Value::Float(args.f64("a").unwrap_or(0.0) + args.f64("b").unwrap_or(0.0)))
+            Ok(Value::Float(
+                args.f64("a").unwrap_or(0.0) + args.f64("b").unwrap_or(0.0),
+            ))
         },
     );
     let p = probe.clone();

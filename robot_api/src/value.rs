@@ -154,7 +154,11 @@ fn write_float(f: f64, out: &mut String) {
     if f.is_nan() {
         out.push_str("float('nan')");
     } else if f.is_infinite() {
-        out.push_str(if f > 0.0 { "float('inf')" } else { "-float('inf')" });
+        out.push_str(if f > 0.0 {
+            "float('inf')"
+        } else {
+            "-float('inf')"
+        });
     } else {
         // `{:?}` always keeps a decimal point or exponent, so Python reads a float back.
         let _ = write!(out, "{f:?}");
@@ -216,8 +220,11 @@ mod tests {
         assert_eq!(Value::Float(f64::INFINITY).python_literal(), "float('inf')");
         assert_eq!(Value::Str("a'b\n".into()).python_literal(), r"'a\'b\n'");
         assert_eq!(
-            Value::Dict(vec![("k".into(), Value::List(vec![Value::Int(1), Value::None]))])
-                .python_literal(),
+            Value::Dict(vec![(
+                "k".into(),
+                Value::List(vec![Value::Int(1), Value::None])
+            )])
+            .python_literal(),
             "{'k': [1, None]}"
         );
         let pose = Value::Record(Record {

@@ -122,7 +122,12 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
         ready.push(took.as_secs_f64() * 1e3);
         drop(driver);
     }
-    report("session ready for the first action", "ms", &stats(ready), "<= 100 ms");
+    report(
+        "session ready for the first action",
+        "ms",
+        &stats(ready),
+        "<= 100 ms",
+    );
 
     let (mut d, _) = Driver::start()?;
     for _ in 0..50 {
@@ -132,7 +137,12 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
         .map(|_| d.execute("x = 1 + 1").map(|(t, _)| micros(t)))
         .collect::<Result<_>>()?;
     let trivial = stats(trivial);
-    report("trivial action round trip (x = 1 + 1)", "us", &trivial, "<= 150 us");
+    report(
+        "trivial action round trip (x = 1 + 1)",
+        "us",
+        &trivial,
+        "<= 150 us",
+    );
 
     const CALLS: usize = 10_000;
     let loop_code = format!("for _ in range({CALLS}):\n    pass");
@@ -148,8 +158,18 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
         whole.push(calls.as_secs_f64() * 1e3);
         per_call.push(micros(calls.saturating_sub(empty)) / CALLS as f64);
     }
-    report("skill call, Python -> Rust -> Python", "us", &stats(per_call), "<= 10 us");
-    report("10,000 skill calls in one action", "ms", &stats(whole), "<= 100 ms");
+    report(
+        "skill call, Python -> Rust -> Python",
+        "us",
+        &stats(per_call),
+        "<= 10 us",
+    );
+    report(
+        "10,000 skill calls in one action",
+        "ms",
+        &stats(whole),
+        "<= 100 ms",
+    );
 
     let prints: Vec<f64> = (0..reps(200))
         .map(|_| {
@@ -163,12 +183,20 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     let errors: Vec<f64> = (0..reps(1000))
         .map(|_| {
             let (t, obs) = d.execute("y = 2\nf(0)")?;
-            if obs["error"]["traceback"].as_str().is_none_or(|t| !t.contains("1 / n")) {
+            if obs["error"]["traceback"]
+                .as_str()
+                .is_none_or(|t| !t.contains("1 / n"))
+            {
                 bail!("the error benchmark got no traceback: {}", obs["text"]);
             }
             Ok(micros(t))
         })
         .collect::<Result<_>>()?;
-    report("error with full traceback", "us", &stats(errors), "<= 500 us");
+    report(
+        "error with full traceback",
+        "us",
+        &stats(errors),
+        "<= 500 us",
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,10 @@ use super::ExecOpts;
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let session = opts.start()?;
     println!("codeact doctor");
-    println!("  python     {}", session.python_version().lines().next().unwrap_or(""));
+    println!(
+        "  python     {}",
+        session.python_version().lines().next().unwrap_or("")
+    );
     println!("  workspace  {}", session.workspace().display());
     println!("protections:");
     let mut missing = 0;

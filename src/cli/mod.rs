@@ -104,10 +104,13 @@ impl ExecOpts {
 
     /// Starts a session, warning on stderr about protections not in force.
     pub fn start(&self) -> Result<Session> {
-        let session = Session::start(self.config()?, self.skill_set()?)
-            .context("starting the executor")?;
+        let session =
+            Session::start(self.config()?, self.skill_set()?).context("starting the executor")?;
         for p in session.protections().iter().filter(|p| !p.active) {
-            eprintln!("warning: protection '{}' is not in force: {}", p.name, p.detail);
+            eprintln!(
+                "warning: protection '{}' is not in force: {}",
+                p.name, p.detail
+            );
         }
         Ok(session)
     }

@@ -53,26 +53,23 @@ pub fn is_complete(input: &str) -> bool {
     let mut opened_block = false;
     let mut line_last = ' ';
     while let Some(c) = chars.next() {
-        match quote {
-            Some((q, triple)) => {
-                if c == '\\' {
+        if let Some((q, triple)) = quote {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                if !triple {
+                    quote = None;
+                } else if chars.peek() == Some(&q) {
                     chars.next();
-                } else if c == q {
-                    if !triple {
-                        quote = None;
-                    } else if chars.peek() == Some(&q) {
+                    if chars.peek() == Some(&q) {
                         chars.next();
-                        if chars.peek() == Some(&q) {
-                            chars.next();
-                            quote = None;
-                        }
+                        quote = None;
                     }
-                } else if c == '\n' && !triple {
-                    quote = None; // an unterminated one-line string: Python reports it
                 }
-                continue;
+            } else if c == '\n' && !triple {
+                quote = None; // an unterminated one-line string: Python reports it
             }
-            None => {}
+            continue;
         }
         match c {
             '#' => {
@@ -115,7 +112,9 @@ pub fn is_complete(input: &str) -> bool {
         return false;
     }
     // A block is finished by an empty last line.
-    !opened_block || input.ends_with('\n') || input.lines().last().is_some_and(|l| l.trim().is_empty())
+    !opened_block
+        || input.ends_with('\n')
+        || input.lines().last().is_some_and(|l| l.trim().is_empty())
 }
 
 struct Style {
@@ -165,7 +164,11 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     }
     println!(
         "codeact repl: Python {} with {} skills ({}). :help for help, Ctrl-D to quit.",
-        session.python_version().split_whitespace().next().unwrap_or("?"),
+        session
+            .python_version()
+            .split_whitespace()
+            .next()
+            .unwrap_or("?"),
         session.skills().len(),
         session.skills().title
     );
@@ -192,7 +195,12 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                 (Some("skills"), _) => print!("{}", session.skills().api_text()),
                 (Some("protections"), _) => {
                     for p in session.protections() {
-                        println!("  [{}] {:<14} {}", if p.active { "ok" } else { "MISSING" }, p.name, p.detail);
+                        println!(
+                            "  [{}] {:<14} {}",
+                            if p.active { "ok" } else { "MISSING" },
+                            p.name,
+                            p.detail
+                        );
                     }
                 }
                 (Some("reset"), _) => match session.reset() {
@@ -240,7 +248,13 @@ fn show(obs: &Observation, style: &Style) {
     if obs.output_cut_bytes > 0 {
         println!(
             "{}",
-            style.paint("2", &format!("[... {} cut; the end of the output:]", crate::executor::observation::human_bytes(obs.output_cut_bytes)))
+            style.paint(
+                "2",
+                &format!(
+                    "[... {} cut; the end of the output:]",
+                    crate::executor::observation::human_bytes(obs.output_cut_bytes)
+                )
+            )
         );
         let tail: String = obs.output_tail.iter().map(|c| c.text.as_str()).collect();
         print!("{tail}");
@@ -255,7 +269,10 @@ fn show(obs: &Observation, style: &Style) {
         let failed = obs.skill_calls.iter().filter(|c| c.outcome != "ok").count();
         println!(
             "{}",
-            style.paint("2", &format!("[{} skill calls, {failed} failed]", obs.skill_calls.len()))
+            style.paint(
+                "2",
+                &format!("[{} skill calls, {failed} failed]", obs.skill_calls.len())
+            )
         );
     }
     for note in &obs.notes {
@@ -264,7 +281,10 @@ fn show(obs: &Observation, style: &Style) {
     if let Some(why) = &obs.worker_restart {
         println!(
             "{}",
-            style.paint("33", &format!("worker restarted ({why}); earlier variables are gone"))
+            style.paint(
+                "33",
+                &format!("worker restarted ({why}); earlier variables are gone")
+            )
         );
     }
     if obs.status != Status::Ok || obs.duration_ms > 1000.0 {

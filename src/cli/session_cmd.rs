@@ -78,8 +78,11 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
             let text = match std::str::from_utf8(&line) {
                 Ok(t) => t.trim(),
                 Err(e) => {
-                    emit(&reader_out, &json!({"type": "error", "message": format!(
-                        "request is not valid UTF-8 (invalid byte at offset {}); send one JSON object per line", e.valid_up_to())}));
+                    emit(
+                        &reader_out,
+                        &json!({"type": "error", "message": format!(
+                        "request is not valid UTF-8 (invalid byte at offset {}); send one JSON object per line", e.valid_up_to())}),
+                    );
                     continue;
                 }
             };
@@ -101,8 +104,11 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                         .ok()
                         .and_then(|v| v.get("id").cloned())
                         .unwrap_or(Json::Null);
-                    emit(&reader_out, &json!({"type": "error", "id": id, "message": format!(
-                        "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: execute, interrupt, reset, skills")}));
+                    emit(
+                        &reader_out,
+                        &json!({"type": "error", "id": id, "message": format!(
+                        "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: execute, interrupt, reset, skills")}),
+                    );
                 }
             }
         }
@@ -119,15 +125,21 @@ fn handle(session: &mut Session, request: Request, out: &Out) {
         Request::Execute { id, code, timeout } => {
             let timeout = match timeout {
                 Some(t) if !(t > 0.0 && t <= 604_800.0) => {
-                    emit(out, &json!({"type": "error", "id": id, "message": format!(
-                        "timeout must be between 0 and 604800 seconds, got {t}")}));
+                    emit(
+                        out,
+                        &json!({"type": "error", "id": id, "message": format!(
+                        "timeout must be between 0 and 604800 seconds, got {t}")}),
+                    );
                     return;
                 }
                 Some(t) => Some(Duration::from_secs_f64(t)),
                 None => None,
             };
             let mut on_output = |stream: Stream, text: &str| {
-                emit(out, &json!({"type": "output", "id": id, "stream": stream, "text": text}));
+                emit(
+                    out,
+                    &json!({"type": "output", "id": id, "stream": stream, "text": text}),
+                );
             };
             match session.execute(&code, timeout, &mut on_output) {
                 Ok(obs) => {
@@ -139,12 +151,18 @@ fn handle(session: &mut Session, request: Request, out: &Out) {
                     }
                     emit(out, &value);
                 }
-                Err(e) => emit(out, &json!({"type": "error", "id": id, "message": e.to_string()})),
+                Err(e) => emit(
+                    out,
+                    &json!({"type": "error", "id": id, "message": e.to_string()}),
+                ),
             }
         }
         Request::Reset { id } => match session.reset() {
             Ok(()) => emit(out, &json!({"type": "reset", "id": id, "ok": true})),
-            Err(e) => emit(out, &json!({"type": "error", "id": id, "message": e.to_string()})),
+            Err(e) => emit(
+                out,
+                &json!({"type": "error", "id": id, "message": e.to_string()}),
+            ),
         },
         Request::Skills { id } => {
             let skills: Vec<Json> = session
@@ -152,7 +170,10 @@ fn handle(session: &mut Session, request: Request, out: &Out) {
                 .specs()
                 .map(|s| json!({"name": s.name, "signature": s.python_def(), "doc": s.full_doc()}))
                 .collect();
-            emit(out, &json!({"type": "skills", "id": id, "skills": skills, "api_text": session.skills().api_text()}));
+            emit(
+                out,
+                &json!({"type": "skills", "id": id, "skills": skills, "api_text": session.skills().api_text()}),
+            );
         }
         Request::Interrupt { .. } => {}
     }

@@ -185,9 +185,13 @@ impl Observation {
         if n <= SHOWN {
             self.skill_calls.iter().for_each(|c| show(&mut out, c));
         } else {
-            self.skill_calls[..SHOWN / 2].iter().for_each(|c| show(&mut out, c));
+            self.skill_calls[..SHOWN / 2]
+                .iter()
+                .for_each(|c| show(&mut out, c));
             let _ = writeln!(out, "  ... {} more calls ...", n - SHOWN);
-            self.skill_calls[n - SHOWN / 2..].iter().for_each(|c| show(&mut out, c));
+            self.skill_calls[n - SHOWN / 2..]
+                .iter()
+                .for_each(|c| show(&mut out, c));
         }
         out
     }

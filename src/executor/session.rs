@@ -50,7 +50,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutorError {
     /// No worker could be started.
-    #[error("could not start the Python worker: {0}. Run `codeact doctor` to see what is missing.")]
+    #[error(
+        "could not start the Python worker: {0}. Run `codeact doctor` to see what is missing."
+    )]
     WorkerStart(String),
     /// A bad request (timeout out of range).
     #[error("invalid request: {0}")]
@@ -226,7 +228,8 @@ impl Session {
     }
 
     fn start_worker(&mut self) -> Result<(), ExecutorError> {
-        let (worker, protections, python) = spawn_worker(&self.config, &self.workspace.path, &self.skills)?;
+        let (worker, protections, python) =
+            spawn_worker(&self.config, &self.workspace.path, &self.skills)?;
         self.worker = Some(worker);
         self.protections = protections;
         self.python_version = python;
@@ -257,7 +260,15 @@ impl Session {
         let action = self.next_action;
         self.next_action += 1;
         let worker = self.worker.as_mut().expect("worker started above");
-        let run = run_action(worker, &self.config, &self.interrupter, action, code, timeout, on_output);
+        let run = run_action(
+            worker,
+            &self.config,
+            &self.interrupter,
+            action,
+            code,
+            timeout,
+            on_output,
+        );
 
         let mut observation = run.observation;
         if let Some(why) = &run.worker_lost {
@@ -304,7 +315,11 @@ fn run_action(
     let started = Instant::now();
     let shared = worker.shared.clone();
     *shared.cancel.lock().unwrap_or_else(|e| e.into_inner()) = CancelToken::new();
-    shared.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    shared
+        .calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
     shared.calls_total.store(0, Ordering::SeqCst);
     shared.refused.store(0, Ordering::SeqCst);
     shared.action.store(action, Ordering::SeqCst);
@@ -334,7 +349,10 @@ fn run_action(
     let mut lost: Option<String> = None;
     let mut stopping: Option<(InterruptReason, Instant)> = None;
     if let Err(e) = worker.control_tx.send(&request) {
-        lost = Some(describe_exit(worker, &format!("the worker could not take the action ({e})")));
+        lost = Some(describe_exit(
+            worker,
+            &format!("the worker could not take the action ({e})"),
+        ));
     }
     let deadline = started + timeout;
     let mut raw = RawOutput::default();
@@ -344,7 +362,12 @@ fn run_action(
         // Time limits first: the deadline starts the stop, the grace period ends it.
         let wake_at = match stopping {
             None if now >= deadline => {
-                stopping = Some(begin_stop(worker, action, InterruptReason::Timeout, config.grace));
+                stopping = Some(begin_stop(
+                    worker,
+                    action,
+                    InterruptReason::Timeout,
+                    config.grace,
+                ));
                 continue;
             }
             None => deadline,
@@ -372,11 +395,20 @@ fn run_action(
             wake_at.saturating_duration_since(Instant::now()),
         );
         if ready[3] && interrupter.drain() && stopping.is_none() {
-            stopping = Some(begin_stop(worker, action, InterruptReason::Request, config.grace));
+            stopping = Some(begin_stop(
+                worker,
+                action,
+                InterruptReason::Request,
+                config.grace,
+            ));
         }
         for (i, stream) in [(1, Stream::Stdout), (2, Stream::Stderr)] {
             if ready[i] {
-                let file = if i == 1 { &mut worker.stdout } else { &mut worker.stderr };
+                let file = if i == 1 {
+                    &mut worker.stdout
+                } else {
+                    &mut worker.stderr
+                };
                 if let Some(text) = raw.read(file) {
                     stream_out(&mut output, stream, &text);
                 }
@@ -416,12 +448,21 @@ fn run_action(
         if ready[4] && report.is_none() && lost.is_none() {
             lost = Some(describe_exit(worker, "the worker process died"));
         }
-        if let Some(err) = shared.protocol_error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(err) = shared
+            .protocol_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             lost = Some(err);
         }
     }
     shared.action.store(0, Ordering::SeqCst);
-    shared.cancel.lock().unwrap_or_else(|e| e.into_inner()).cancel();
+    shared
+        .cancel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .cancel();
     let mut skill_stuck = false;
     let wait_from = Instant::now();
     while let Err(std::sync::TryLockError::WouldBlock) = shared.busy.try_lock() {
@@ -432,7 +473,10 @@ fn run_action(
         std::thread::sleep(Duration::from_millis(1));
     }
     // Raw output written just before the end may still be in the pipes.
-    for (file, stream) in [(&mut worker.stdout, Stream::Stdout), (&mut worker.stderr, Stream::Stderr)] {
+    for (file, stream) in [
+        (&mut worker.stdout, Stream::Stdout),
+        (&mut worker.stderr, Stream::Stderr),
+    ] {
         while let Some(text) = raw.read(file) {
             stream_out(&mut output, stream, &text);
         }
@@ -444,7 +488,8 @@ fn run_action(
         }
     }
     let kept = output.take();
-    let mut skill_calls = std::mem::take(&mut *shared.calls.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut skill_calls =
+        std::mem::take(&mut *shared.calls.lock().unwrap_or_else(|e| e.into_inner()));
     let total_calls = shared.calls_total.load(Ordering::SeqCst);
     let mut notes = Vec::new();
     if skill_stuck {
@@ -516,7 +561,9 @@ fn begin_stop(
     grace: Duration,
 ) -> (InterruptReason, Instant) {
     // The interrupt goes first: a cancelled skill call then finds its reason.
-    let _ = worker.control_tx.send(&ToWorker::Interrupt { action, reason });
+    let _ = worker
+        .control_tx
+        .send(&ToWorker::Interrupt { action, reason });
     worker
         .shared
         .cancel
@@ -577,7 +624,10 @@ fn describe_exit(worker: &mut Worker, what: &str) -> String {
     // The outer process ends right after the worker; give it a moment.
     for _ in 0..200 {
         if let Ok(Some(status)) = worker.child.try_wait() {
-            return format!("{what}: {}", describe_status(status.code(), status.signal()));
+            return format!(
+                "{what}: {}",
+                describe_status(status.code(), status.signal())
+            );
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -592,7 +642,9 @@ fn describe_status(code: Option<i32>, signal: Option<i32>) -> String {
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_else(|_| format!("signal {sig}"));
             let hint = match sig {
-                libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGABRT => " (a crash in native code)",
+                libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGABRT => {
+                    " (a crash in native code)"
+                }
                 libc::SIGXCPU | libc::SIGKILL => " (a resource limit, or killed from outside)",
                 _ => "",
             };
@@ -608,10 +660,12 @@ fn spawn_worker(
     workspace: &Path,
     skills: &Arc<SkillSet>,
 ) -> Result<(Worker, Vec<Protection>, String), ExecutorError> {
-    let start_err = |what: &str, e: &dyn std::fmt::Display| ExecutorError::WorkerStart(format!("{what}: {e}"));
+    let start_err =
+        |what: &str, e: &dyn std::fmt::Display| ExecutorError::WorkerStart(format!("{what}: {e}"));
     let exe = match &config.worker_exe {
         Some(exe) => exe.clone(),
-        None => std::env::current_exe().map_err(|e| start_err("cannot find the codeact executable", &e))?,
+        None => std::env::current_exe()
+            .map_err(|e| start_err("cannot find the codeact executable", &e))?,
     };
     let cgroup = if config.sandbox {
         PidsCgroup::create(config.limits.max_processes)
@@ -711,10 +765,7 @@ fn spawn_worker(
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     if Instant::now() > deadline {
-                        return Err(format!(
-                            "no answer within {} s",
-                            START_TIMEOUT.as_secs()
-                        ));
+                        return Err(format!("no answer within {} s", START_TIMEOUT.as_secs()));
                     }
                     super::wire::wait_fd(
                         control_rx.raw_fd(),
@@ -734,7 +785,15 @@ fn spawn_worker(
             let _ = worker.stderr.read_to_string(&mut err_text);
             let detail = describe_exit(&mut worker, &message);
             kill_worker(worker);
-            let stderr_tail: String = err_text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            let stderr_tail: String = err_text
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
             return Err(ExecutorError::WorkerStart(if stderr_tail.is_empty() {
                 detail
             } else {
@@ -780,7 +839,10 @@ fn serve_skills(mut rx: Receiver, mut tx: Sender, skills: &SkillSet, shared: &Sk
             Ok(r) => r,
             Err(WireError::Closed) => return,
             Err(e) => {
-                *shared.protocol_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!(
+                *shared
+                    .protocol_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(format!(
                     "the worker sent a malformed skill request ({e}); it was killed"
                 ));
                 return;
@@ -804,8 +866,16 @@ fn serve_skills(mut rx: Receiver, mut tx: Sender, skills: &SkillSet, shared: &Sk
                 format!("{name}() refused: the action that made this call has ended"),
             ))
         } else {
-            let cancel = shared.cancel.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            skills.call(request.skill as usize, request.args, &CallContext { cancel })
+            let cancel = shared
+                .cancel
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            skills.call(
+                request.skill as usize,
+                request.args,
+                &CallContext { cancel },
+            )
         };
         if current != 0 {
             let total = shared.calls_total.fetch_add(1, Ordering::SeqCst);
@@ -821,7 +891,11 @@ fn serve_skills(mut rx: Receiver, mut tx: Sender, skills: &SkillSet, shared: &Sk
                     error: reply.as_ref().err().map(|e| e.to_string()),
                     duration_ms: started.elapsed().as_secs_f64() * 1e3,
                 };
-                shared.calls.lock().unwrap_or_else(|e| e.into_inner()).push(record);
+                shared
+                    .calls
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(record);
             }
         }
         if tx.send(&reply).is_err() {
@@ -851,14 +925,25 @@ fn format_args_text(spec: &robot_api::SkillSpec, args: &[robot_api::Value]) -> S
 /// Kills the worker and everything it started, and waits for it.
 fn kill_worker(mut worker: Worker) {
     let pid = worker.child.id() as i32;
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     // The process group catches children when there is no PID namespace.
-    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
     if let Some(cg) = &worker.cgroup {
         cg.kill_all();
     }
     let _ = worker.child.wait();
-    worker.shared.cancel.lock().unwrap_or_else(|e| e.into_inner()).cancel();
+    worker
+        .shared
+        .cancel
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .cancel();
     drop(worker.control_tx);
     drop(worker.control_rx);
     if let Some(thread) = worker.skill_thread.take() {

@@ -385,6 +385,9 @@ mod tests {
         let mut rx2 = Receiver::new(quiet);
         assert!(rx2.try_recv::<SkillRequest>().unwrap().is_none());
         drop(peer);
-        assert!(matches!(rx2.try_recv::<SkillRequest>(), Err(WireError::Closed)));
+        assert!(matches!(
+            rx2.try_recv::<SkillRequest>(),
+            Err(WireError::Closed)
+        ));
     }
 }

@@ -28,7 +28,10 @@ pub fn session_with(tweak: impl FnOnce(&mut ExecutorConfig)) -> (Session, Arc<Te
         ..ExecutorConfig::default()
     };
     tweak(&mut config);
-    (Session::start(config, skills).expect("session starts"), probe)
+    (
+        Session::start(config, skills).expect("session starts"),
+        probe,
+    )
 }
 
 /// Runs code and returns the observation, ignoring live output.
@@ -41,7 +44,11 @@ pub fn run(session: &mut Session, code: &str) -> Observation {
 /// Runs code with a time limit.
 pub fn run_timeout(session: &mut Session, code: &str, seconds: f64) -> Observation {
     session
-        .execute(code, Some(Duration::from_secs_f64(seconds)), &mut |_: Stream, _: &str| {})
+        .execute(
+            code,
+            Some(Duration::from_secs_f64(seconds)),
+            &mut |_: Stream, _: &str| {},
+        )
         .expect("execute")
 }
 

@@ -140,7 +140,11 @@ pub fn mount_private_proc(out: &mut Vec<Protection>) {
     });
     out.push(match private {
         Ok(()) => protection("proc", true, "private /proc: other processes are invisible"),
-        Err(e) => protection("proc", false, format!("could not mount a private /proc: {e}")),
+        Err(e) => protection(
+            "proc",
+            false,
+            format!("could not mount a private /proc: {e}"),
+        ),
     });
 }
 
@@ -252,7 +256,15 @@ fn drop_capabilities(out: &mut Vec<Protection>) {
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
     }
     // SAFETY: integer arguments only.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
     #[repr(C)]
     struct Header {
         version: u32,

@@ -202,8 +202,8 @@ fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, Strin
     python::add_module(py).map_err(describe)?;
     add_virtualenv(py).map_err(describe)?;
     let source = CString::new(RUNNER_SOURCE).map_err(|e| e.to_string())?;
-    let runner = PyModule::from_code(py, &source, c"<codeact>", c"_codeact_runner")
-        .map_err(describe)?;
+    let runner =
+        PyModule::from_code(py, &source, c"<codeact>", c"_codeact_runner").map_err(describe)?;
     let errors: Vec<(&str, &str, &str)> = robot_api::ErrorKind::ALL
         .iter()
         .map(|k| (k.python_name(), k.python_base(), k.doc()))
@@ -211,7 +211,14 @@ fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, Strin
     let records: Vec<(&str, Vec<String>, &str, &str)> = init
         .records
         .iter()
-        .map(|r| (r.name.as_str(), r.fields.clone(), r.doc.as_str(), r.methods.as_str()))
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.fields.clone(),
+                r.doc.as_str(),
+                r.methods.as_str(),
+            )
+        })
         .collect();
     runner
         .getattr("init")
@@ -225,8 +232,8 @@ fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, Strin
 fn add_virtualenv(py: Python<'_>) -> PyResult<()> {
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
         let (major, minor) = (py.version_info().major, py.version_info().minor);
-        let site = std::path::Path::new(&venv)
-            .join(format!("lib/python{major}.{minor}/site-packages"));
+        let site =
+            std::path::Path::new(&venv).join(format!("lib/python{major}.{minor}/site-packages"));
         if site.is_dir() {
             py.import("site")?
                 .getattr("addsitedir")?
@@ -285,12 +292,26 @@ fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
     };
     let threads_before = state.begin_action(request.action, request.limits);
 
-    type RunResult = (Option<String>, Option<(String, String, String, Option<u32>)>, u8, Vec<String>, bool);
+    type RunResult = (
+        Option<String>,
+        Option<(String, String, String, Option<u32>)>,
+        u8,
+        Vec<String>,
+        bool,
+    );
     let outcome: Result<RunResult, String> = Python::attach(|py| {
         let run = runner.bind(py).getattr("run").map_err(|e| e.to_string())?;
         let out = run
             .call1((request.code.as_str(), request.action))
-            .map_err(|e| format!("{}: {e}", e.get_type(py).name().map(|n| n.to_string()).unwrap_or_default()))?;
+            .map_err(|e| {
+                format!(
+                    "{}: {e}",
+                    e.get_type(py)
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                )
+            })?;
         let tuple = out.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
         tuple.extract::<RunResult>().map_err(|e| e.to_string())
     });
@@ -306,16 +327,19 @@ fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
         // The runner itself was hit (an interrupt landing after the code ended).
         Err(message) => (
             None,
-            Some(("ExecutorError".into(), message.clone(), format!("{message}\n"), None)),
+            Some((
+                "ExecutorError".into(),
+                message.clone(),
+                format!("{message}\n"),
+                None,
+            )),
             0,
             Vec::new(),
             true,
         ),
     };
     notes.extend(run_notes);
-    let new_threads = python::live_threads()
-        .difference(&threads_before)
-        .count();
+    let new_threads = python::live_threads().difference(&threads_before).count();
     if new_threads > 0 {
         abnormal = true;
         notes.push(format!(

@@ -63,7 +63,9 @@ static STATE: OnceLock<WorkerState> = OnceLock::new();
 
 /// The worker state; set once by [`install`].
 pub fn state() -> &'static WorkerState {
-    STATE.get().expect("worker state is installed before Python runs")
+    STATE
+        .get()
+        .expect("worker state is installed before Python runs")
 }
 
 /// Sets up the shared state. Called once, on the main thread, before Python starts.
@@ -247,7 +249,11 @@ impl Stream_ {
     #[new]
     fn new(fd: u8) -> Self {
         Stream_ {
-            stream: if fd == 2 { Stream::Stderr } else { Stream::Stdout },
+            stream: if fd == 2 {
+                Stream::Stderr
+            } else {
+                Stream::Stdout
+            },
         }
     }
 
@@ -255,7 +261,10 @@ impl Stream_ {
         let text = text.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "write() argument must be str, not {}",
-                text.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                text.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })?;
         let n = text.len()?;
@@ -400,9 +409,11 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
     }
     let mut values = Vec::with_capacity(args.len());
     for (param, arg) in spec.params.iter().zip(args.iter()) {
-        let value = to_value(&arg).and_then(|v| param.ty.check(v)).map_err(|e| {
-            PyTypeError::new_err(format!("{}(): argument '{}': {e}", spec.name, param.name))
-        })?;
+        let value = to_value(&arg)
+            .and_then(|v| param.ty.check(v))
+            .map_err(|e| {
+                PyTypeError::new_err(format!("{}(): argument '{}': {e}", spec.name, param.name))
+            })?;
         values.push(value);
     }
     st.flush();
@@ -434,10 +445,12 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
                     reason = take_interrupt();
                 }
                 match reason {
-                    1 => return Err(PyErr::from_type(
-                        error_class(py, "ActionTimeout")?.cast_into()?,
-                        "the action ran past its time limit and was stopped",
-                    )),
+                    1 => {
+                        return Err(PyErr::from_type(
+                            error_class(py, "ActionTimeout")?.cast_into()?,
+                            "the action ran past its time limit and was stopped",
+                        ))
+                    }
                     2 => {
                         return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
                             "the action was interrupted on request",
@@ -474,16 +487,27 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
         return Ok(Value::Float(f.value()));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return s.to_str().map(|s| Value::Str(s.to_owned())).map_err(|e| e.to_string());
+        return s
+            .to_str()
+            .map(|s| Value::Str(s.to_owned()))
+            .map_err(|e| e.to_string());
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return l.iter().map(|v| to_value(&v)).collect::<Result<_, _>>().map(Value::List);
+        return l
+            .iter()
+            .map(|v| to_value(&v))
+            .collect::<Result<_, _>>()
+            .map(Value::List);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return t.iter().map(|v| to_value(&v)).collect::<Result<_, _>>().map(Value::List);
+        return t
+            .iter()
+            .map(|v| to_value(&v))
+            .collect::<Result<_, _>>()
+            .map(Value::List);
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut items = Vec::with_capacity(d.len());
@@ -596,7 +620,9 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(after_fork_in_child, &m)?)?;
     m.add_function(wrap_pyfunction!(set_in_user_code, &m)?)?;
     m.add("Stream", py.get_type::<Stream_>())?;
-    py.import("sys")?.getattr("modules")?.set_item("_codeact", m)?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item("_codeact", m)?;
     Ok(())
 }
 
