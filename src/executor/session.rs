@@ -111,6 +111,16 @@ struct SkillShared {
     busy: Mutex<()>,
 }
 
+impl SkillShared {
+    /// Cancels the skill call running now, if any (its handler sees the token).
+    fn cancel_running(&self) {
+        self.cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cancel();
+    }
+}
+
 struct Worker {
     child: Child,
     pidfd: Option<OwnedFd>,
@@ -458,11 +468,7 @@ fn run_action(
         }
     }
     shared.action.store(0, Ordering::SeqCst);
-    shared
-        .cancel
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .cancel();
+    shared.cancel_running();
     let mut skill_stuck = false;
     let wait_from = Instant::now();
     while let Err(std::sync::TryLockError::WouldBlock) = shared.busy.try_lock() {
@@ -564,12 +570,7 @@ fn begin_stop(
     let _ = worker
         .control_tx
         .send(&ToWorker::Interrupt { action, reason });
-    worker
-        .shared
-        .cancel
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .cancel();
+    worker.shared.cancel_running();
     (reason, Instant::now() + grace)
 }
 
@@ -733,8 +734,8 @@ fn spawn_worker(
     // SAFETY: pidfd is a fresh fd when non-negative.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
 
-    let mut control_tx = Sender::new(control.try_clone()?);
-    let mut control_rx = Receiver::new(control);
+    let control_tx = Sender::new(control.try_clone()?);
+    let control_rx = Receiver::new(control);
     let init = ToWorker::Init(Box::new(WorkerInit {
         skills: skills.specs().cloned().collect(),
         records: skills.records().to_vec(),
@@ -742,8 +743,8 @@ fn spawn_worker(
     let mut worker = Worker {
         child,
         pidfd,
-        control_tx: Sender::new(skill.try_clone()?), // replaced below
-        control_rx: Receiver::new(skill.try_clone()?), // replaced below
+        control_tx,
+        control_rx,
         stdout,
         stderr,
         skill_thread: None,
@@ -751,6 +752,7 @@ fn spawn_worker(
         cgroup,
     };
     let ready = (|| {
+        let (control_tx, control_rx) = (&mut worker.control_tx, &mut worker.control_rx);
         control_tx
             .send(&init)
             .map_err(|e| format!("cannot send the skill declarations ({e})"))?;
@@ -808,8 +810,6 @@ fn spawn_worker(
             "scrubbed: {dropped} variables withheld (keys, tokens, ...); only PATH, LANG, LC_*, TZ, TERM, PYTHON*, VIRTUAL_ENV, LD_LIBRARY_PATH passed"
         ),
     });
-    worker.control_tx = control_tx;
-    worker.control_rx = control_rx;
     let shared = worker.shared.clone();
     let skills = skills.clone();
     let skill_rx = Receiver::new(skill.try_clone()?);
@@ -938,12 +938,7 @@ fn kill_worker(mut worker: Worker) {
         cg.kill_all();
     }
     let _ = worker.child.wait();
-    worker
-        .shared
-        .cancel
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .cancel();
+    worker.shared.cancel_running();
     drop(worker.control_tx);
     drop(worker.control_rx);
     if let Some(thread) = worker.skill_thread.take() {
