@@ -92,6 +92,36 @@ fn a_syntax_error_points_at_its_line() {
 }
 
 #[test]
+fn chained_exceptions_show_every_link_with_carets() {
+    let (mut s, _) = session();
+    let obs = run(
+        &mut s,
+        "def parse(text):\n    return int(text) + 1\ntry:\n    parse('x')\nexcept ValueError as e:\n    raise KeyError('no reading') from e",
+    );
+    let tb = obs.error.unwrap().traceback;
+    let cause = tb.find("ValueError: invalid literal").expect(&tb);
+    let link = tb
+        .find("The above exception was the direct cause of the following exception:")
+        .expect(&tb);
+    let last = tb.find("KeyError: 'no reading'").expect(&tb);
+    assert!(cause < link && link < last, "{tb}");
+    // The caret sits under `int(text)`, the failing call, not the whole line.
+    assert!(
+        tb.contains("    return int(text) + 1\n           ^^^^^^^^^\n"),
+        "{tb}"
+    );
+    assert!(!tb.contains("<codeact>"), "{tb}");
+
+    let obs = run(&mut s, "def down(n):\n    return down(n + 1)\ndown(0)");
+    let tb = obs.error.unwrap().traceback;
+    assert!(tb.contains("[Previous line repeated "), "{tb}");
+    assert!(
+        tb.ends_with("RecursionError: maximum recursion depth exceeded\n"),
+        "{tb}"
+    );
+}
+
+#[test]
 fn skills_pass_values_both_ways_and_are_recorded() {
     let (mut s, probe) = session();
     let obs = run(

@@ -1,17 +1,22 @@
 //! `codeact session`: the executor over JSON lines on stdin/stdout, so any
 //! program can drive it. The protocol is documented in docs/protocol.md.
+//!
+//! One thread reads requests and runs actions: while an action runs, the
+//! session watches stdin (an [`InputWatch`]) for interrupts and queues other
+//! requests until the action has ended.
 
-use std::io::{BufRead, Write};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::os::fd::RawFd;
 use std::process::ExitCode;
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use super::ExecOpts;
-use crate::executor::{Session, Stream};
+use crate::executor::{InputWatch, Interrupter, Session, Stream};
 
 /// A request line. `id` is echoed back in every reply to it.
 #[derive(Debug, Deserialize)]
@@ -37,111 +42,183 @@ enum Request {
     },
 }
 
-type Out = Arc<Mutex<std::io::Stdout>>;
+/// How long the session polls stdin for the next request before sleeping:
+/// a program driving the session in a loop sends it within this, and waking
+/// a sleeping process costs tens of microseconds on a virtual machine.
+const REQUEST_SPIN: Duration = Duration::from_micros(200);
 
-fn emit(out: &Out, value: &Json) {
-    let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = serde_json::to_writer(&mut *out, value);
+fn emit(value: &Json) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, value);
     let _ = out.write_all(b"\n");
     let _ = out.flush();
 }
 
-/// Reads requests until stdin closes; answers each.
-pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
-    let out: Out = Arc::new(Mutex::new(std::io::stdout()));
-    let mut session = opts.start()?;
-    emit(
-        &out,
-        &json!({
-            "type": "ready",
-            "python": session.python_version(),
-            "workspace": session.workspace(),
-            "skills": session.skills().specs().map(|s| s.name.clone()).collect::<Vec<_>>(),
-            "protections": session.protections(),
-        }),
-    );
+/// Requests read from stdin, parsed line by line. Interrupts take effect at
+/// once; other requests wait in a queue for the main loop.
+struct Requests {
+    fd: RawFd,
+    buf: Vec<u8>,
+    queue: VecDeque<Request>,
+    ended: bool,
+    interrupter: Interrupter,
+}
 
-    // A reader thread, so an interrupt arrives while an action runs.
-    let (tx, rx) = mpsc::channel::<Request>();
-    let interrupter = session.interrupter();
-    let reader_out = out.clone();
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        let mut line = Vec::new();
-        let mut lock = stdin.lock();
-        loop {
-            line.clear();
-            match lock.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+impl Requests {
+    /// Whether stdin has bytes (or has ended) within `timeout`.
+    fn readable(&self, timeout: Duration) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let ms = if timeout == Duration::MAX { -1 } else { ms };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+    }
+
+    /// Reads what stdin has (poll said it is readable, so this does not
+    /// block) and handles complete lines. Returns whether an interrupt came.
+    fn read_available(&mut self) -> bool {
+        let mut chunk = [0u8; 64 << 10];
+        // SAFETY: reads into a valid buffer of the given length.
+        let n = unsafe { libc::read(self.fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+        if n <= 0 {
+            let interrupted_read =
+                n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+            if !interrupted_read {
+                self.ended = true;
             }
-            let text = match std::str::from_utf8(&line) {
-                Ok(t) => t.trim(),
-                Err(e) => {
-                    emit(
-                        &reader_out,
-                        &json!({"type": "error", "message": format!(
-                        "request is not valid UTF-8 (invalid byte at offset {}); send one JSON object per line", e.valid_up_to())}),
-                    );
-                    continue;
-                }
-            };
-            if text.is_empty() {
-                continue;
+            return false;
+        }
+        self.buf.extend_from_slice(&chunk[..n as usize]);
+        let mut interrupted = false;
+        while let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=end).collect();
+            interrupted |= self.handle_line(&line);
+        }
+        interrupted
+    }
+
+    fn handle_line(&mut self, line: &[u8]) -> bool {
+        let text = match std::str::from_utf8(line) {
+            Ok(t) => t.trim(),
+            Err(e) => {
+                emit(&json!({"type": "error", "message": format!(
+                    "request is not valid UTF-8 (invalid byte at offset {}); send one JSON object per line",
+                    e.valid_up_to())}));
+                return false;
             }
-            match serde_json::from_str::<Request>(text) {
-                Ok(Request::Interrupt { id }) => {
-                    interrupter.interrupt();
-                    emit(&reader_out, &json!({"type": "interrupt", "id": id}));
-                }
-                Ok(request) => {
-                    if tx.send(request).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let id = serde_json::from_str::<Json>(text)
-                        .ok()
-                        .and_then(|v| v.get("id").cloned())
-                        .unwrap_or(Json::Null);
-                    emit(
-                        &reader_out,
-                        &json!({"type": "error", "id": id, "message": format!(
-                        "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: execute, interrupt, reset, skills")}),
-                    );
-                }
+        };
+        if text.is_empty() {
+            return false;
+        }
+        match serde_json::from_str::<Request>(text) {
+            Ok(Request::Interrupt { id }) => {
+                self.interrupter.interrupt();
+                emit(&json!({"type": "interrupt", "id": id}));
+                true
+            }
+            Ok(request) => {
+                self.queue.push_back(request);
+                false
+            }
+            Err(e) => {
+                let id = serde_json::from_str::<Json>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or(Json::Null);
+                emit(&json!({"type": "error", "id": id, "message": format!(
+                    "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: execute, interrupt, reset, skills")}));
+                false
             }
         }
-    });
+    }
 
-    for request in rx {
-        handle(&mut session, request, &out);
+    /// The next request to run; `None` once stdin has ended and all are done.
+    fn next(&mut self) -> Option<Request> {
+        let spin_until = Instant::now() + REQUEST_SPIN;
+        loop {
+            if let Some(request) = self.queue.pop_front() {
+                return Some(request);
+            }
+            if self.ended {
+                // A final line without a newline still counts.
+                if !self.buf.is_empty() {
+                    let line = std::mem::take(&mut self.buf);
+                    self.handle_line(&line);
+                    continue;
+                }
+                return None;
+            }
+            let wait = if Instant::now() < spin_until {
+                Duration::ZERO
+            } else {
+                Duration::MAX
+            };
+            if self.readable(wait) {
+                self.read_available();
+            } else if wait.is_zero() {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+impl InputWatch for Requests {
+    fn fd(&self) -> RawFd {
+        if self.ended {
+            -1
+        } else {
+            self.fd
+        }
+    }
+
+    fn on_readable(&mut self) -> bool {
+        self.read_available()
+    }
+}
+
+/// Reads requests until stdin closes; answers each.
+pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
+    let mut session = opts.start()?;
+    emit(&json!({
+        "type": "ready",
+        "python": session.python_version(),
+        "workspace": session.workspace(),
+        "skills": session.skills().specs().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        "protections": session.protections(),
+    }));
+    let mut requests = Requests {
+        fd: libc::STDIN_FILENO,
+        buf: Vec::new(),
+        queue: VecDeque::new(),
+        ended: false,
+        interrupter: session.interrupter(),
+    };
+    while let Some(request) = requests.next() {
+        handle(&mut session, request, &mut requests);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn handle(session: &mut Session, request: Request, out: &Out) {
+fn handle(session: &mut Session, request: Request, requests: &mut Requests) {
     match request {
         Request::Execute { id, code, timeout } => {
             let timeout = match timeout {
                 Some(t) if !(t > 0.0 && t <= 604_800.0) => {
-                    emit(
-                        out,
-                        &json!({"type": "error", "id": id, "message": format!(
-                        "timeout must be between 0 and 604800 seconds, got {t}")}),
-                    );
+                    emit(&json!({"type": "error", "id": id, "message": format!(
+                        "timeout must be between 0 and 604800 seconds, got {t}")}));
                     return;
                 }
                 Some(t) => Some(Duration::from_secs_f64(t)),
                 None => None,
             };
             let mut on_output = |stream: Stream, text: &str| {
-                emit(
-                    out,
-                    &json!({"type": "output", "id": id, "stream": stream, "text": text}),
-                );
+                emit(&json!({"type": "output", "id": id, "stream": stream, "text": text}));
             };
-            match session.execute(&code, timeout, &mut on_output) {
+            match session.execute_watching(&code, timeout, &mut on_output, Some(requests)) {
                 Ok(obs) => {
                     let mut value = serde_json::to_value(&obs).unwrap_or_default();
                     if let Json::Object(map) = &mut value {
@@ -149,20 +226,14 @@ fn handle(session: &mut Session, request: Request, out: &Out) {
                         map.insert("id".into(), id.clone());
                         map.insert("text".into(), json!(obs.render()));
                     }
-                    emit(out, &value);
+                    emit(&value);
                 }
-                Err(e) => emit(
-                    out,
-                    &json!({"type": "error", "id": id, "message": e.to_string()}),
-                ),
+                Err(e) => emit(&json!({"type": "error", "id": id, "message": e.to_string()})),
             }
         }
         Request::Reset { id } => match session.reset() {
-            Ok(()) => emit(out, &json!({"type": "reset", "id": id, "ok": true})),
-            Err(e) => emit(
-                out,
-                &json!({"type": "error", "id": id, "message": e.to_string()}),
-            ),
+            Ok(()) => emit(&json!({"type": "reset", "id": id, "ok": true})),
+            Err(e) => emit(&json!({"type": "error", "id": id, "message": e.to_string()})),
         },
         Request::Skills { id } => {
             let skills: Vec<Json> = session
@@ -171,7 +242,6 @@ fn handle(session: &mut Session, request: Request, out: &Out) {
                 .map(|s| json!({"name": s.name, "signature": s.python_def(), "doc": s.full_doc()}))
                 .collect();
             emit(
-                out,
                 &json!({"type": "skills", "id": id, "skills": skills, "api_text": session.skills().api_text()}),
             );
         }

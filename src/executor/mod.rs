@@ -19,5 +19,5 @@ pub mod worker;
 
 pub use config::{ExecutorConfig, Limits, WorkerConfig};
 pub use observation::{Chunk, ErrorReport, Observation, SkillCall, Status, Stream};
-pub use session::{ExecutorError, Interrupter, Session};
+pub use session::{ExecutorError, InputWatch, Interrupter, Session};
 pub use wire::{OutputLimits, Protection};

@@ -24,7 +24,7 @@ use super::wire::{
     socket_pair, ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver,
     Sender, SkillReply, SkillRequest, ToWorker, WireError, WorkerInit,
 };
-use super::worker::{CONTROL_FD, SKILL_FD};
+use super::worker::{CONTROL_FD, INTERRUPT_FD, SKILL_FD};
 
 /// Environment variables a worker may see; everything else (API keys,
 /// tokens, the supervisor's secrets) is dropped.
@@ -41,6 +41,10 @@ const ENV_ALLOWED: &[&str] = &[
 ];
 /// How long the skill server spins for the next request before sleeping.
 const SKILL_SERVER_SPIN: Duration = Duration::from_micros(100);
+/// How long the supervisor polls without sleeping after sending an action:
+/// short actions finish within it, and a wake-up from sleep costs more than
+/// the whole action on a virtual machine.
+const ACTION_SPIN: Duration = Duration::from_micros(250);
 /// Skill calls listed in one observation at most; the rest are counted.
 const MAX_CALL_RECORDS: usize = 1000;
 /// How long a new worker may take to say it is ready.
@@ -97,6 +101,17 @@ impl Interrupter {
     }
 }
 
+/// Input the supervisor watches while an action runs, so one thread can both
+/// run actions and read requests (the session protocol's stdin): a request
+/// to interrupt arrives without a reader thread and its wake-up per request.
+pub trait InputWatch {
+    /// The fd to poll for readability; negative once it has ended.
+    fn fd(&self) -> RawFd;
+    /// Called when the fd is readable (or closed). Returns true to interrupt
+    /// the running action.
+    fn on_readable(&mut self) -> bool;
+}
+
 /// What the skill server shares with the action loop.
 #[derive(Default)]
 struct SkillShared {
@@ -126,6 +141,7 @@ struct Worker {
     pidfd: Option<OwnedFd>,
     control_tx: Sender,
     control_rx: Receiver,
+    interrupt_tx: Sender,
     stdout: File,
     stderr: File,
     skill_thread: Option<JoinHandle<()>>,
@@ -257,6 +273,17 @@ impl Session {
         timeout: Option<Duration>,
         on_output: &mut dyn FnMut(Stream, &str),
     ) -> Result<Observation, ExecutorError> {
+        self.execute_watching(code, timeout, on_output, None)
+    }
+
+    /// [`Session::execute`], also watching `input` while the action runs.
+    pub fn execute_watching(
+        &mut self,
+        code: &str,
+        timeout: Option<Duration>,
+        on_output: &mut dyn FnMut(Stream, &str),
+        input: Option<&mut dyn InputWatch>,
+    ) -> Result<Observation, ExecutorError> {
         let timeout = timeout.unwrap_or(self.config.timeout);
         if timeout.is_zero() || timeout > Duration::from_secs(7 * 86_400) {
             return Err(ExecutorError::InvalidRequest(format!(
@@ -277,7 +304,7 @@ impl Session {
             action,
             code,
             timeout,
-            on_output,
+            ActionIo { on_output, input },
         );
 
         let mut observation = run.observation;
@@ -307,6 +334,12 @@ impl Drop for Session {
     }
 }
 
+/// Where an action's output goes and what else is watched while it runs.
+struct ActionIo<'a, 'b> {
+    on_output: &'a mut dyn FnMut(Stream, &str),
+    input: Option<&'b mut dyn InputWatch>,
+}
+
 struct ActionRun {
     observation: Observation,
     worker_lost: Option<String>,
@@ -320,8 +353,12 @@ fn run_action(
     action: u64,
     code: &str,
     timeout: Duration,
-    on_output: &mut dyn FnMut(Stream, &str),
+    io: ActionIo<'_, '_>,
 ) -> ActionRun {
+    let ActionIo {
+        on_output,
+        mut input,
+    } = io;
     let started = Instant::now();
     let shared = worker.shared.clone();
     *shared.cancel.lock().unwrap_or_else(|e| e.into_inner()) = CancelToken::new();
@@ -365,6 +402,7 @@ fn run_action(
         ));
     }
     let deadline = started + timeout;
+    let spin_until = Instant::now() + ACTION_SPIN;
     let mut raw = RawOutput::default();
 
     while report.is_none() && lost.is_none() {
@@ -394,6 +432,7 @@ fn run_action(
             }
             Some((_, hard_at)) => hard_at,
         };
+        let spinning = now < spin_until;
         let ready = poll_fds(
             &[
                 worker.control_rx.raw_fd(),
@@ -401,10 +440,20 @@ fn run_action(
                 worker.stderr.as_raw_fd(),
                 interrupter.fd.as_raw_fd(),
                 worker.pidfd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                input.as_ref().map_or(-1, |i| i.fd()),
             ],
-            wake_at.saturating_duration_since(Instant::now()),
+            if spinning {
+                Duration::ZERO
+            } else {
+                wake_at.saturating_duration_since(now)
+            },
         );
-        if ready[3] && interrupter.drain() && stopping.is_none() {
+        if spinning && !ready.contains(&true) {
+            std::thread::yield_now();
+            continue;
+        }
+        let asked = ready[5] && input.as_mut().is_some_and(|i| i.on_readable());
+        if (asked || (ready[3] && interrupter.drain())) && stopping.is_none() {
             stopping = Some(begin_stop(
                 worker,
                 action,
@@ -568,7 +617,7 @@ fn begin_stop(
 ) -> (InterruptReason, Instant) {
     // The interrupt goes first: a cancelled skill call then finds its reason.
     let _ = worker
-        .control_tx
+        .interrupt_tx
         .send(&ToWorker::Interrupt { action, reason });
     worker.shared.cancel_running();
     (reason, Instant::now() + grace)
@@ -600,19 +649,16 @@ impl RawOutput {
 }
 
 /// Polls fds for input (a negative fd is skipped); returns which are ready.
-fn poll_fds(fds: &[RawFd; 5], timeout: Duration) -> [bool; 5] {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+fn poll_fds<const N: usize>(fds: &[RawFd; N], timeout: Duration) -> [bool; N] {
+    let mut pfds = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
     let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
     // SAFETY: pfds is a valid array of pollfd of the given length.
     let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-    let mut ready = [false; 5];
+    let mut ready = [false; N];
     if n > 0 {
         for (r, p) in ready.iter_mut().zip(&pfds) {
             *r = p.revents != 0;
@@ -681,6 +727,7 @@ fn spawn_worker(
     };
     let (control, control_w) = socket_pair()?;
     let (skill, skill_w) = socket_pair()?;
+    let (interrupt, interrupt_w) = socket_pair()?;
     let json = serde_json::to_string(&worker_config).expect("worker config serialises");
 
     let mut cmd = Command::new(&exe);
@@ -708,25 +755,35 @@ fn spawn_worker(
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONIOENCODING", "utf-8")
         .env("MPLBACKEND", "Agg");
-    let (cfd, sfd) = (control_w.as_raw_fd(), skill_w.as_raw_fd());
+    let ends = [
+        (control_w.as_raw_fd(), CONTROL_FD),
+        (skill_w.as_raw_fd(), SKILL_FD),
+        (interrupt_w.as_raw_fd(), INTERRUPT_FD),
+    ];
     // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2, close).
     unsafe {
         cmd.pre_exec(move || {
-            // Move both ends above 4 first, so dup2 onto 3 and 4 cannot clobber them.
-            let c = libc::fcntl(cfd, libc::F_DUPFD_CLOEXEC, 10);
-            let s = libc::fcntl(sfd, libc::F_DUPFD_CLOEXEC, 10);
-            if c < 0 || s < 0 || libc::dup2(c, CONTROL_FD) < 0 || libc::dup2(s, SKILL_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
+            // Move every end above the targets first, so no dup2 clobbers another end.
+            let mut moved = [-1; 3];
+            for (slot, (fd, _)) in moved.iter_mut().zip(ends) {
+                *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
+                if *slot < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
-            libc::close(c);
-            libc::close(s);
+            for (fd, (_, target)) in moved.into_iter().zip(ends) {
+                if libc::dup2(fd, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
             Ok(())
         });
     }
     let mut child = cmd
         .spawn()
         .map_err(|e| start_err(&format!("cannot run {}", exe.display()), &e))?;
-    drop((control_w, skill_w));
+    drop((control_w, skill_w, interrupt_w));
     let stdout = nonblocking(child.stdout.take().expect("piped").into())?;
     let stderr = nonblocking(child.stderr.take().expect("piped").into())?;
     // SAFETY: plain syscall; a valid fd is owned below.
@@ -745,6 +802,7 @@ fn spawn_worker(
         pidfd,
         control_tx,
         control_rx,
+        interrupt_tx: Sender::new(interrupt),
         stdout,
         stderr,
         skill_thread: None,

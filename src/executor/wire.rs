@@ -273,7 +273,7 @@ impl Receiver {
                 return Ok(msg);
             }
             if Instant::now() < spin_until {
-                std::hint::spin_loop();
+                std::thread::yield_now();
             } else {
                 wait_fd(self.raw_fd(), PollFlags::POLLIN, None)?;
             }

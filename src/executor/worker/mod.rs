@@ -11,13 +11,13 @@
 //! Killing the outer kills init, and the kernel kills every process of a PID
 //! namespace when its init dies.
 
+mod census;
 mod isolation;
 pub mod python;
 
 use std::ffi::CString;
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -32,11 +32,19 @@ use super::wire::{
     ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
     ToWorker, WorkerInit,
 };
+use census::Census;
 
 /// The fd of the control socket in the worker.
 pub const CONTROL_FD: i32 = 3;
 /// The fd of the skill socket in the worker.
 pub const SKILL_FD: i32 = 4;
+/// The fd of the interrupt socket in the worker: interrupts have their own
+/// channel and thread, so the main thread can read actions straight off the
+/// control socket (one wake-up per action instead of two).
+pub const INTERRUPT_FD: i32 = 5;
+
+/// How long the worker polls for the next action before sleeping.
+const NEXT_ACTION_SPIN: Duration = Duration::from_micros(300);
 
 const RUNNER_SOURCE: &str = include_str!("runner.py");
 
@@ -111,7 +119,7 @@ fn exit_like(code: i32) -> ! {
 /// The outer and init processes must not hold the sockets or pipes: the
 /// supervisor sees the worker's death as their closing.
 fn close_inherited_fds() {
-    for fd in 0..=SKILL_FD {
+    for fd in 0..=INTERRUPT_FD {
         // SAFETY: closing fds this process does not use afterwards.
         unsafe { libc::close(fd) };
     }
@@ -140,6 +148,7 @@ fn socket(fd: i32) -> UnixStream {
 fn python_main(protections: Vec<Protection>) -> i32 {
     let control = socket(CONTROL_FD);
     let skill = socket(SKILL_FD);
+    let interrupts = Receiver::new(socket(INTERRUPT_FD));
     let (Ok(control_read), Ok(skill_read)) = (control.try_clone(), skill.try_clone()) else {
         fatal("cannot duplicate the worker sockets");
     };
@@ -174,21 +183,27 @@ fn python_main(protections: Vec<Protection>) -> i32 {
         .name("codeact-flusher".into())
         .spawn(|| python::state().flusher_loop())
         .expect("spawn the output flusher");
-    let (exec_tx, exec_rx) = mpsc::channel::<Box<ExecuteRequest>>();
     let main_thread = nix::sys::pthread::pthread_self();
     std::thread::Builder::new()
-        .name("codeact-control".into())
-        .spawn(move || control_loop(control_rx, exec_tx, main_thread))
-        .expect("spawn the control reader");
+        .name("codeact-interrupts".into())
+        .spawn(move || interrupt_loop(interrupts, main_thread))
+        .expect("spawn the interrupt reader");
 
-    for request in exec_rx {
-        let report = run_action(&runner, *request);
-        state.flush();
-        if python::lock_send(&FromWorker::Finished(Box::new(report))).is_err() {
-            return 1;
+    let mut census = Census::new(std::process::id() == 2);
+    loop {
+        match control_rx.recv::<ToWorker>(NEXT_ACTION_SPIN) {
+            Ok(ToWorker::Execute(request)) => {
+                let report = run_action(&runner, &mut census, *request);
+                state.flush();
+                if python::lock_send(&FromWorker::Finished(Box::new(report))).is_err() {
+                    return 1;
+                }
+            }
+            Ok(_) => {}
+            // The supervisor is gone or broken: nothing left to work for.
+            Err(_) => return 0,
         }
     }
-    0
 }
 
 fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, String> {
@@ -243,27 +258,19 @@ fn add_virtualenv(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-fn control_loop(
-    mut rx: Receiver,
-    exec_tx: mpsc::Sender<Box<ExecuteRequest>>,
-    main_thread: nix::sys::pthread::Pthread,
-) {
+/// Reads interrupt requests while actions run. Exits the worker when the
+/// supervisor is gone, even in the middle of an action.
+fn interrupt_loop(mut rx: Receiver, main_thread: nix::sys::pthread::Pthread) {
     let state = python::state();
     loop {
         match rx.recv::<ToWorker>(Duration::ZERO) {
-            Ok(ToWorker::Execute(request)) => {
-                if exec_tx.send(request).is_err() {
-                    break;
-                }
-            }
             Ok(ToWorker::Interrupt { action, reason }) => {
                 if state.request_interrupt(action, reason) {
                     // The Python handler raises in the main thread, even out of time.sleep().
                     let _ = nix::sys::pthread::pthread_kill(main_thread, Signal::SIGUSR1);
                 }
             }
-            Ok(ToWorker::Init(_)) => {}
-            // The supervisor is gone or broken: nothing left to work for.
+            Ok(_) => {}
             Err(_) => break,
         }
     }
@@ -271,26 +278,13 @@ fn control_loop(
     unsafe { libc::_exit(0) }
 }
 
-/// Processes in our PID namespace other than init and this worker.
-fn other_processes() -> Vec<i32> {
-    let me = std::process::id() as i32;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != 1 && pid != me)
-        .collect()
-}
-
-fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
+fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteRequest) -> ActionReport {
     let state = python::state();
-    let track_processes = std::process::id() == 2;
-    let processes_before: Vec<i32> = if track_processes {
-        other_processes()
-    } else {
-        Vec::new()
-    };
-    let threads_before = state.begin_action(request.action, request.limits);
+    // Threads alive now (from earlier actions, or created between actions)
+    // may not call skills during this one.
+    census.update();
+    let leftovers_before = !census.processes.is_empty();
+    state.begin_action(request.action, request.limits, &census.threads);
 
     type RunResult = (
         Option<String>,
@@ -339,28 +333,26 @@ fn run_action(runner: &Py<PyModule>, request: ExecuteRequest) -> ActionReport {
         ),
     };
     notes.extend(run_notes);
-    let new_threads = python::live_threads().difference(&threads_before).count();
-    if new_threads > 0 {
-        abnormal = true;
-        notes.push(format!(
-            "{new_threads} thread(s) started by this action are still running; they can no longer call skills"
-        ));
-    }
-    if track_processes {
-        let left: Vec<String> = other_processes()
-            .into_iter()
-            .filter(|pid| !processes_before.contains(pid))
-            .map(|pid| {
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-                format!("{pid} ({})", comm.trim())
-            })
-            .collect();
-        if !left.is_empty() {
-            abnormal = true;
-            notes.push(format!(
-                "process(es) started by this action are still running: {}; they cannot call skills, and a reset kills them",
-                left.join(", ")
-            ));
+    if let Some(new) = census.update() {
+        if !new.processes.is_empty() {
+            let list: Vec<String> = new
+                .processes
+                .iter()
+                .map(|(pid, comm)| format!("{pid} ({comm})"))
+                .collect();
+            if leftovers_before {
+                // They may descend from processes of earlier actions: not this action's doing.
+                notes.push(format!(
+                    "new processes appeared while processes left by earlier actions were running: {}; they cannot call skills, and a reset kills them all",
+                    list.join(", ")
+                ));
+            } else {
+                abnormal = true;
+                notes.push(format!(
+                    "process(es) started by this action are still running: {}; they cannot call skills, and a reset kills them",
+                    list.join(", ")
+                ));
+            }
         }
     }
     let (cut_bytes, tail) = state.finish_output();

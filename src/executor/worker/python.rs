@@ -35,6 +35,10 @@ pub struct WorkerState {
     /// The running action, 0 between actions.
     pub action: AtomicU64,
     interrupt: AtomicU8,
+    /// An interrupt for an action that has not started yet (it overtook the
+    /// action on its own channel); also serialises starting an action with
+    /// recording an interrupt, so none is lost in between.
+    early_interrupt: Mutex<(u64, u8)>,
     in_user_code: std::sync::atomic::AtomicBool,
     pid: u32,
     main_tid: i32,
@@ -89,6 +93,7 @@ pub fn install(control: Sender, skill: (Sender, Receiver), skills: Vec<SkillSpec
         flush_wanted: Condvar::new(),
         action: AtomicU64::new(0),
         interrupt: AtomicU8::new(0),
+        early_interrupt: Mutex::new((0, 0)),
         in_user_code: std::sync::atomic::AtomicBool::new(false),
         pid: std::process::id(),
         main_tid: nix::unistd::gettid().as_raw(),
@@ -105,32 +110,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Thread ids of this process, from /proc (our own /proc in the PID namespace).
-pub fn live_threads() -> HashSet<i32> {
-    std::fs::read_dir("/proc/self/task")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl WorkerState {
-    /// Prepares for an action: output limits, thread snapshot, no pending
-    /// interrupt. Returns the threads alive at the start.
-    pub fn begin_action(&self, action: u64, limits: OutputLimits) -> HashSet<i32> {
+    /// Prepares for an action: output limits, no pending interrupt, and the
+    /// threads alive now (which may not call skills).
+    pub fn begin_action(&self, action: u64, limits: OutputLimits, threads: &HashSet<i32>) {
         {
             let mut out = lock(&self.output);
             out.limits = limits;
             out.buffer = OutputBuffer::new(limits.head, limits.tail);
             out.action = action;
         }
-        let threads = live_threads();
-        lock(&self.preexisting).clone_from(&threads);
+        lock(&self.preexisting).clone_from(threads);
         lock(&self.refused).clear();
-        self.interrupt.store(0, Ordering::SeqCst);
+        let early = lock(&self.early_interrupt);
+        let pending = if early.0 == action { early.1 } else { 0 };
+        self.interrupt.store(pending, Ordering::SeqCst);
         self.action.store(action, Ordering::SeqCst);
-        threads
     }
 
     /// Ends the action: no more skill calls for it. Returns notes on refused calls.
@@ -148,17 +143,24 @@ impl WorkerState {
         )]
     }
 
-    /// Records an interrupt for `action` if it is the running one. Returns whether it is.
+    /// Records an interrupt for `action`. Returns whether that action is
+    /// running now (then the caller signals the main thread); an interrupt
+    /// for a later action is kept until it starts.
     pub fn request_interrupt(&self, action: u64, reason: InterruptReason) -> bool {
-        if self.action.load(Ordering::SeqCst) != action {
-            return false;
-        }
         let code = match reason {
             InterruptReason::Timeout => 1,
             InterruptReason::Request => 2,
         };
-        self.interrupt.store(code, Ordering::SeqCst);
-        true
+        let mut early = lock(&self.early_interrupt);
+        let running = self.action.load(Ordering::SeqCst);
+        if running == action {
+            self.interrupt.store(code, Ordering::SeqCst);
+            return true;
+        }
+        if action > running {
+            *early = (action, code);
+        }
+        false
     }
 
     /// True in a process forked by the action's code: it must not speak on
@@ -328,6 +330,7 @@ fn after_fork_in_child() {
     unsafe {
         libc::close(super::CONTROL_FD);
         libc::close(super::SKILL_FD);
+        libc::close(super::INTERRUPT_FD);
     }
 }
 
@@ -343,10 +346,16 @@ fn take_interrupt() -> u8 {
     st.interrupt.swap(0, Ordering::SeqCst)
 }
 
-/// The runner marks when the user's code starts and stops running.
+/// The runner marks when the user's code starts and stops running. An
+/// interrupt that came before the code started is delivered now.
 #[pyfunction]
 fn set_in_user_code(running: bool) {
-    state().in_user_code.store(running, Ordering::SeqCst);
+    let st = state();
+    st.in_user_code.store(running, Ordering::SeqCst);
+    if running && st.interrupt.load(Ordering::SeqCst) != 0 {
+        // SAFETY: raise() signals the calling (main) thread; the handler is Python's.
+        unsafe { libc::raise(libc::SIGUSR1) };
+    }
 }
 
 fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -431,6 +440,14 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
     match reply {
         Ok(Ok(value)) => to_python(py, &value),
         Ok(Err(err)) => {
+            if err.kind == ErrorKind::Cancelled && st.action.load(Ordering::SeqCst) != action {
+                // The action ended while this call was on its way (a stray thread).
+                return Err(refuse(
+                    py,
+                    &spec.name,
+                    "the action that made this call has ended",
+                ));
+            }
             if err.kind == ErrorKind::Cancelled {
                 // The supervisor cancelled the call to stop the action: raise
                 // the interrupt itself rather than wait for the signal. Its

@@ -34,6 +34,8 @@ class OutputLimitExceeded(BaseException):
 
 _skills = {}      # name -> function, the originals restored before and after each action
 _protected = {}   # name -> object: skills, exception and record classes
+_protected_items = ()
+_streams = ()     # (stdout, stderr): the worker's output streams
 namespace = {"__name__": "__main__", "__builtins__": builtins}
 
 
@@ -87,9 +89,10 @@ def init(errors, records, skills_source):
     _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
     namespace.update(_protected)
-
-    sys.stdout = _codeact.Stream(1)
-    sys.stderr = _codeact.Stream(2)
+    global _protected_items, _streams
+    _protected_items = tuple(_protected.items())
+    _streams = (_codeact.Stream(1), _codeact.Stream(2))
+    sys.stdout, sys.stderr = _streams
     signal.signal(signal.SIGUSR1, _on_interrupt)
     os.register_at_fork(after_in_child=_codeact.after_fork_in_child)
 
@@ -103,19 +106,127 @@ def _on_interrupt(signum, frame):
 
 
 def _restore_protected():
-    """Puts back skills and classes the action deleted or replaced; returns their names."""
-    changed = [n for n, obj in _protected.items() if namespace.get(n) is not obj]
+    """Puts back skills and classes that were deleted or replaced; returns their names."""
+    get = namespace.get
+    changed = [n for n, obj in _protected_items if get(n) is not obj]
     for name in changed:
         namespace[name] = _protected[name]
     return changed
 
 
-def _filter_stack(te):
-    te.stack = traceback.StackSummary.from_list(
-        [f for f in te.stack if f.filename not in _HIDDEN_FILES])
-    for nested in (te.__cause__, te.__context__):
-        if nested is not None:
-            _filter_stack(nested)
+# Tracebacks are formatted here rather than by `traceback.TracebackException`:
+# the standard formatter parses each failing line again to place its `~~^~~`
+# marks, which made an error cost several times a whole action. The layout is
+# the standard one, with plain `^` carets under the failing expression.
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+_REPEAT_CUTOFF = 3  # identical consecutive frames shown before "[Previous line repeated ...]"
+
+
+def _caret(line, code, lasti, lineno):
+    """The `^` line under the expression that failed, or "" when it spans the whole line."""
+    if lasti < 0:
+        return ""
+    for i, position in enumerate(code.co_positions()):
+        if i == lasti // 2:
+            break
+    else:
+        return ""
+    start_line, end_line, col, end_col = position
+    if start_line != lineno or col is None or end_col is None:
+        return ""
+    text = line.rstrip("\r\n")
+    raw = text.encode("utf-8", "replace")
+    start = len(raw[:col].decode("utf-8", "replace"))
+    indent = len(text) - len(text.lstrip())
+    stripped_len = len(text.strip())
+    end = len(raw[:end_col].decode("utf-8", "replace")) if end_line == lineno else indent + stripped_len
+    if start < indent or end <= start or end - start >= stripped_len:
+        return ""
+    return "    " + " " * (start - indent) + "^" * (end - start) + "\n"
+
+
+def _format_stack(tb):
+    """The visible frames of a traceback, oldest first, repeats collapsed."""
+    out = []
+    last = None
+    count = 0
+
+    def repeated():
+        n = count - _REPEAT_CUTOFF
+        return f"  [Previous line repeated {n} more time{'s' if n > 1 else ''}]\n"
+
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        filename, lineno = code.co_filename, tb.tb_lineno
+        if filename not in _HIDDEN_FILES:
+            key = (filename, lineno, code.co_name)
+            if key != last:
+                if count > _REPEAT_CUTOFF:
+                    out.append(repeated())
+                last, count = key, 0
+            count += 1
+            if count <= _REPEAT_CUTOFF:
+                out.append(f'  File "{filename}", line {lineno}, in {code.co_name}\n')
+                line = linecache.getline(filename, lineno)
+                if line.strip():
+                    out.append(f"    {line.strip()}\n")
+                    out.append(_caret(line, code, tb.tb_lasti, lineno))
+        tb = tb.tb_next
+    if count > _REPEAT_CUTOFF:
+        out.append(repeated())
+    return out
+
+
+def _format_one(exc):
+    """One exception: its stack and its `Type: message` line(s)."""
+    out = _format_stack(exc.__traceback__)
+    if out:
+        out.insert(0, "Traceback (most recent call last):\n")
+    if isinstance(exc, SyntaxError):
+        # The standard form points at the offending column; no chain is involved.
+        out.extend(traceback.format_exception_only(type(exc), exc))
+        return out
+    cls = type(exc)
+    name = cls.__qualname__
+    module = cls.__module__
+    if module not in ("__main__", "builtins"):
+        name = f"{module}.{name}"
+    try:
+        message = str(exc)
+    except BaseException:  # a hostile __str__
+        message = "<exception str() failed>"
+    out.append(f"{name}: {message}\n" if message else f"{name}\n")
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, (list, tuple)):
+        out.extend(f"{note}\n" for note in notes)
+    return out
+
+
+def _format_exception(exc):
+    """The whole traceback text of `exc`, chained exceptions first, without executor frames."""
+    if isinstance(exc, BaseExceptionGroup):
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        return "".join(line for line in te.format() if "<codeact>" not in line)
+    chain = []  # newest first: (exception, how it links to the older one after it)
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.__cause__ is not None:
+            chain.append((exc, _CAUSE))
+            exc = exc.__cause__
+        elif exc.__context__ is not None and not exc.__suppress_context__:
+            chain.append((exc, _CONTEXT))
+            exc = exc.__context__
+        else:
+            chain.append((exc, None))
+            exc = None
+    out = []
+    for i in range(len(chain) - 1, -1, -1):
+        out.extend(_format_one(chain[i][0]))
+        if i > 0:
+            out.append(chain[i - 1][1])
+    return "".join(out)
 
 
 def _error_line(exc, filename):
@@ -131,9 +242,7 @@ def _error_line(exc, filename):
 
 
 def _report(exc, filename):
-    te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
-    _filter_stack(te)
-    text = "".join(te.format())
+    text = _format_exception(exc)
     name = type(exc).__qualname__
     try:
         message = str(exc)
@@ -157,14 +266,19 @@ def run(code, action):
     """Runs one action. Returns (result_repr, error, interrupted, notes, abnormal)."""
     filename = f"<action {action}>"
     notes = []
-    restored = _restore_protected()
-    if restored:
-        notes.append("restored skill functions or classes replaced earlier: " + ", ".join(restored))
+    # Threads running Python code (native ones, such as numpy's, are not listed).
+    threads_before = sys._current_frames().keys()
+    if len(threads_before) > 1:
+        # Threads of earlier actions are alive: they may have tampered since.
+        restored = _restore_protected()
+        if restored:
+            notes.append("restored skill functions or classes replaced since the last action: " + ", ".join(restored))
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     result = error = None
     interrupted = 0
-    _codeact.set_in_user_code(True)
     try:
+        # Inside the try: an interrupt that came early is raised right here.
+        _codeact.set_in_user_code(True)
         tree = ast.parse(code, filename, "exec")
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -189,15 +303,17 @@ def run(code, action):
         del exc
     tampered = _restore_protected()
     abnormal = False
+    threads_left = len(sys._current_frames().keys() - threads_before)
+    if threads_left:
+        abnormal = True
+        notes.append(f"{threads_left} thread(s) started by this action are still running; they can no longer call skills")
     if tampered:
         abnormal = True
         notes.append("this action deleted or replaced robot skill functions or classes ("
                      + ", ".join(tampered) + "); the originals were restored")
-    for stream in (sys.stdout, sys.stderr):
-        if not isinstance(stream, _codeact.Stream):
+    if sys.stdout is not _streams[0] or sys.stderr is not _streams[1]:
+        if not (isinstance(sys.stdout, _codeact.Stream) and isinstance(sys.stderr, _codeact.Stream)):
             abnormal = True
             notes.append("this action replaced sys.stdout or sys.stderr; they were restored")
-            break
-    sys.stdout = _codeact.Stream(1)
-    sys.stderr = _codeact.Stream(2)
+        sys.stdout, sys.stderr = _streams
     return (result, error, interrupted, notes, abnormal)
