@@ -12,17 +12,26 @@
 //! - [`error`]: [`ErrorKind`] (each one a Python exception class) and [`SkillError`].
 //! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
 //! - [`registry`]: [`SkillSet`], the skills of one robot with their handlers and safe stop.
+//! - [`backend`]: [`RobotBackend`], what skills need from a robot (simulated or ROS).
+//! - [`nav`]: occupancy grid and A* planner used by `move_to`.
+//! - [`skills`]: the robot skills an agent composes, written once against a backend.
 //! - [`testing`]: a small test-only skill set (`--skills test`).
 
+pub mod backend;
 pub mod cancel;
 pub mod error;
+pub mod nav;
 pub mod registry;
+pub mod skills;
 pub mod spec;
 pub mod testing;
 pub mod value;
 
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};
-pub use registry::{Args, CallContext, SkillHandler, SkillSet};
+pub use backend::{
+    BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, ZoneInfo,
+};
+pub use registry::{Args, CallContext, RobotReport, SkillHandler, SkillSet};
 pub use spec::{Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

@@ -97,6 +97,16 @@ pub type SkillHandler =
     Arc<dyn Fn(&Args<'_>, &CallContext) -> Result<Value, SkillError> + Send + Sync>;
 
 type SafeStop = Arc<dyn Fn() + Send + Sync>;
+type Reporter = Arc<dyn Fn() -> RobotReport + Send + Sync>;
+
+/// What the robot reports after each action, for the observation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RobotReport {
+    /// Events during the action ("collision at (1.0, 2.0)", "picked red_cube").
+    pub events: Vec<String>,
+    /// One line: pose, battery, what it holds.
+    pub state: String,
+}
 
 /// The skills of one robot: declarations, handlers, record types and the safe stop.
 #[derive(Clone, Default)]
@@ -106,6 +116,7 @@ pub struct SkillSet {
     skills: Vec<(SkillSpec, SkillHandler)>,
     records: Vec<RecordType>,
     safe_stop: Option<SafeStop>,
+    reporter: Option<Reporter>,
 }
 
 impl std::fmt::Debug for SkillSet {
@@ -169,6 +180,17 @@ impl SkillSet {
     pub fn set_safe_stop(&mut self, stop: impl Fn() + Send + Sync + 'static) -> &mut Self {
         self.safe_stop = Some(Arc::new(stop));
         self
+    }
+
+    /// Registers what reports the robot's events and state after each action.
+    pub fn set_reporter(&mut self, report: impl Fn() -> RobotReport + Send + Sync + 'static) -> &mut Self {
+        self.reporter = Some(Arc::new(report));
+        self
+    }
+
+    /// The robot's events since the last report and its state, if a reporter is registered.
+    pub fn report(&self) -> Option<RobotReport> {
+        self.reporter.as_ref().map(|r| r())
     }
 
     /// Calls the safe stop, if one is registered. Returns whether one was.

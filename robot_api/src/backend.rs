@@ -1,0 +1,173 @@
+//! The robot backend interface: what the skills need from a robot. The
+//! skills ([`crate::skills`]) are written once against [`RobotBackend`]; the
+//! built-in simulator is one backend, a ROS 2 robot another.
+
+use std::time::Duration;
+
+use crate::cancel::CancelToken;
+use crate::error::SkillError;
+use crate::nav::GridMap;
+
+/// A planar pose: metres and radians, in the world (map) frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pose2 {
+    /// x, metres.
+    pub x: f64,
+    /// y, metres.
+    pub y: f64,
+    /// Heading, radians, counter-clockwise from +x.
+    pub theta: f64,
+}
+
+impl Pose2 {
+    /// A pose.
+    pub fn new(x: f64, y: f64, theta: f64) -> Self {
+        Pose2 { x, y, theta }
+    }
+
+    /// Straight-line distance to a point.
+    pub fn distance_to(&self, x: f64, y: f64) -> f64 {
+        (self.x - x).hypot(self.y - y)
+    }
+}
+
+/// One lidar scan: ranges over angles, relative to the robot's heading.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScanData {
+    /// Angle of the first ray, radians (robot frame).
+    pub angle_min: f64,
+    /// Angle between rays, radians.
+    pub angle_increment: f64,
+    /// Shortest measurable range, metres.
+    pub range_min: f64,
+    /// Longest measurable range, metres; rays that hit nothing read `inf`.
+    pub range_max: f64,
+    /// One range per ray, metres.
+    pub ranges: Vec<f64>,
+    /// The robot's pose when the scan was taken.
+    pub pose: Pose2,
+    /// Time the scan was taken, seconds (robot clock).
+    pub stamp: f64,
+}
+
+/// An object the camera sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Unique name, usable with `pick` and `go_to`.
+    pub name: String,
+    /// What it is ("cube", "box", "bottle").
+    pub kind: String,
+    /// Colour name.
+    pub colour: String,
+    /// Position in the world frame, metres.
+    pub x: f64,
+    /// Position in the world frame, metres.
+    pub y: f64,
+    /// Size (edge or diameter), metres.
+    pub size: f64,
+    /// Distance from the robot, metres.
+    pub distance: f64,
+    /// Bearing from the robot's heading, radians (left positive).
+    pub bearing: f64,
+}
+
+/// The battery.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatteryState {
+    /// Charge, percent (0–100).
+    pub percent: f64,
+    /// Whether it is charging now.
+    pub charging: bool,
+}
+
+/// A named area of the world.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneInfo {
+    /// Name ("dock", "kitchen").
+    pub name: String,
+    /// Outline, world frame, metres.
+    pub polygon: Vec<(f64, f64)>,
+    /// A point inside the zone to drive to.
+    pub centre: (f64, f64),
+    /// Whether the robot charges here.
+    pub charger: bool,
+}
+
+/// The robot's physical limits, which the skills respect.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RobotLimits {
+    /// Footprint radius, metres.
+    pub radius: f64,
+    /// Top linear speed, m/s.
+    pub max_linear: f64,
+    /// Top angular speed, rad/s.
+    pub max_angular: f64,
+    /// How far the gripper reaches from the robot's centre, metres.
+    pub reach: f64,
+}
+
+/// What a backend offers; skills a robot lacks are left out of its API.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Capabilities {
+    /// A 2D lidar (`get_scan`).
+    pub lidar: bool,
+    /// An object-detecting camera (`detect_objects`).
+    pub camera: bool,
+    /// A gripper (`pick`, `place`, `place_at`, `holding`).
+    pub gripper: bool,
+    /// A battery gauge (`get_battery`).
+    pub battery: bool,
+}
+
+/// A robot the skills can drive. Implementations are shared between the
+/// skill thread and whatever else watches the robot, hence `Sync`.
+///
+/// Motion is commanded as velocities and time is advanced with
+/// [`RobotBackend::advance`]: the simulator steps its physics (as fast as it
+/// can in lockstep), a real robot just lets the time pass.
+pub trait RobotBackend: Send + Sync {
+    /// What this robot is, for the API text ("simulated robot in warehouse").
+    fn describe(&self) -> String;
+    /// What it offers.
+    fn capabilities(&self) -> Capabilities;
+    /// Its limits.
+    fn limits(&self) -> RobotLimits;
+    /// Its clock, seconds.
+    fn time(&self) -> f64;
+    /// Its pose estimate (odometry or localisation).
+    fn pose(&self) -> Result<Pose2, SkillError>;
+    /// Commands body velocities (m/s, rad/s); clamped to the limits.
+    fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError>;
+    /// Lets `dt` pass with the current command. Returns early with an error
+    /// when cancelled or when the robot cannot go on (battery empty, e-stop).
+    fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError>;
+    /// Stops all motion now (the executor's safe stop calls this).
+    fn stop(&self);
+    /// Whether the robot touched something since the last call (bump sensor).
+    fn take_bump(&self) -> bool;
+    /// The latest lidar scan.
+    fn scan(&self) -> Result<ScanData, SkillError>;
+    /// What the camera sees now.
+    fn detect(&self) -> Result<Vec<Detection>, SkillError>;
+    /// The battery.
+    fn battery(&self) -> Result<BatteryState, SkillError>;
+    /// Picks up the named object; it must be within reach.
+    fn pick(&self, name: &str) -> Result<(), SkillError>;
+    /// Puts the held object down at `at` (or just in front of the robot).
+    /// Returns its name.
+    fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError>;
+    /// The held object, if any.
+    fn holding(&self) -> Option<String>;
+    /// The named zones.
+    fn zones(&self) -> Vec<ZoneInfo>;
+    /// Where a named object is believed to be, if known.
+    fn locate(&self, name: &str) -> Option<(f64, f64)>;
+    /// The known static obstacles, for path planning.
+    fn map(&self) -> Option<GridMap>;
+    /// Passes a message to the user (kept in the events).
+    fn say(&self, text: &str);
+    /// Robot events since the last call (collision, picked X, battery low).
+    fn take_events(&self) -> Vec<String>;
+    /// A one-line summary: pose, battery, what it holds.
+    fn state_line(&self) -> String;
+}

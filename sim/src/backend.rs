@@ -1,0 +1,237 @@
+//! [`SimRobot`]: the simulator as a [`RobotBackend`], so the robot_api skills
+//! drive it. In lockstep (the default) time only passes inside skills, as
+//! fast as the machine allows; the world waits while the LLM thinks.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use robot_api::nav::GridMap;
+use robot_api::{
+    BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend, RobotLimits, ScanData, SkillError,
+    ZoneInfo,
+};
+
+use crate::geometry::{point_in_polygon, P2};
+use crate::simulator::{GripperFailure, Simulator};
+use crate::world::World;
+
+/// Resolution of the planning map, metres (a 20 m world is 200 x 200 cells).
+pub const MAP_RESOLUTION: f64 = 0.1;
+/// Physics steps between checks for cancellation inside `advance`.
+const CANCEL_CHECK_STEPS: u64 = 200;
+
+/// The simulated robot, shared by the skill thread and whoever watches it.
+#[derive(Debug)]
+pub struct SimRobot {
+    sim: Mutex<Simulator>,
+    map: GridMap,
+}
+
+impl SimRobot {
+    /// A robot in a fresh simulation of `world`.
+    pub fn new(world: Arc<World>) -> Self {
+        let map = occupancy_map(&world, MAP_RESOLUTION);
+        SimRobot {
+            sim: Mutex::new(Simulator::new(world)),
+            map,
+        }
+    }
+
+    /// The simulation, locked (for pictures, tests and benchmarks).
+    pub fn sim(&self) -> MutexGuard<'_, Simulator> {
+        self.sim.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn whereabouts(sim: &Simulator) -> String {
+        let p = sim.odom_pose();
+        format!("the robot is at ({:.2}, {:.2}), heading {:.2} rad", p.x, p.y, p.theta)
+    }
+}
+
+/// The occupancy grid of a world's walls and obstacles (interiors filled).
+pub fn occupancy_map(world: &World, resolution: f64) -> GridMap {
+    let b = world.bounds;
+    let width = ((b.max.x - b.min.x) / resolution).ceil() as usize + 1;
+    let height = ((b.max.y - b.min.y) / resolution).ceil() as usize + 1;
+    let mut map = GridMap::new((b.min.x, b.min.y), resolution, width, height);
+    for s in world.grid.segments() {
+        map.mark_segment((s.a.x, s.a.y), (s.b.x, s.b.y));
+    }
+    for o in &world.obstacles {
+        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+        for p in &o.polygon {
+            lo = (lo.0.min(p.x), lo.1.min(p.y));
+            hi = (hi.0.max(p.x), hi.1.max(p.y));
+        }
+        let (Some(c0), Some(c1)) = (map.cell_of(lo.0, lo.1), map.cell_of(hi.0, hi.1)) else {
+            continue;
+        };
+        for r in c0.1..=c1.1 {
+            for c in c0.0..=c1.0 {
+                let (x, y) = map.centre_of((c, r));
+                if point_in_polygon(P2::new(x, y), &o.polygon) {
+                    map.occupied[r * width + c] = true;
+                }
+            }
+        }
+    }
+    map
+}
+
+impl RobotBackend for SimRobot {
+    fn describe(&self) -> String {
+        format!("simulated differential-drive robot in world '{}'", self.sim().world().name)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { lidar: true, camera: true, gripper: true, battery: true }
+    }
+
+    fn limits(&self) -> RobotLimits {
+        let sim = self.sim();
+        let r = &sim.world().robot;
+        RobotLimits { radius: r.radius, max_linear: r.max_linear, max_angular: r.max_angular, reach: r.reach }
+    }
+
+    fn time(&self) -> f64 {
+        self.sim().time()
+    }
+
+    fn pose(&self) -> Result<Pose2, SkillError> {
+        Ok(self.sim().odom_pose())
+    }
+
+    fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
+        let mut sim = self.sim();
+        if sim.battery().percent <= 0.0 && (linear != 0.0 || angular != 0.0) {
+            let dock = sim.world().zones.iter().find(|z| z.charger).map(|z| z.name.clone());
+            return Err(SkillError::new(
+                ErrorKind::BatteryEmpty,
+                format!(
+                    "the battery is empty, so the robot cannot move; {}{}",
+                    Self::whereabouts(&sim),
+                    dock.map(|d| format!("; it charges in zone {d:?}")).unwrap_or_default()
+                ),
+            ));
+        }
+        sim.command(linear, angular);
+        Ok(())
+    }
+
+    fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
+        let mut sim = self.sim();
+        let mut remaining = (dt.as_secs_f64() / sim.dt()).round() as u64;
+        while remaining > 0 {
+            if cancel.is_cancelled() {
+                sim.halt();
+                return Err(SkillError::new(ErrorKind::Cancelled, format!("stopped: the action is being stopped; {}", Self::whereabouts(&sim))));
+            }
+            let n = remaining.min(CANCEL_CHECK_STEPS);
+            sim.run_steps(n);
+            remaining -= n;
+            let (v, w) = sim.commanded();
+            if sim.battery().percent <= 0.0 && (v != 0.0 || w != 0.0) {
+                sim.halt();
+                return Err(SkillError::new(ErrorKind::BatteryEmpty, format!("the battery ran out, so the robot stopped; {}", Self::whereabouts(&sim))));
+            }
+        }
+        Ok(())
+    }
+
+    fn stop(&self) {
+        self.sim().halt();
+    }
+
+    fn take_bump(&self) -> bool {
+        self.sim().take_bump()
+    }
+
+    fn scan(&self) -> Result<ScanData, SkillError> {
+        Ok(self.sim().scan().clone())
+    }
+
+    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
+        Ok(self.sim().detections())
+    }
+
+    fn battery(&self) -> Result<BatteryState, SkillError> {
+        Ok(self.sim().battery())
+    }
+
+    fn pick(&self, name: &str) -> Result<(), SkillError> {
+        let mut sim = self.sim();
+        sim.pick(name).map_err(|f| gripper_error(&sim, f))
+    }
+
+    fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError> {
+        let mut sim = self.sim();
+        sim.place(at.map(|(x, y)| P2::new(x, y))).map_err(|f| gripper_error(&sim, f))
+    }
+
+    fn holding(&self) -> Option<String> {
+        self.sim().holding().map(str::to_owned)
+    }
+
+    fn zones(&self) -> Vec<ZoneInfo> {
+        let sim = self.sim();
+        sim.world()
+            .zones
+            .iter()
+            .map(|z| {
+                let c = z.centre();
+                ZoneInfo {
+                    name: z.name.clone(),
+                    polygon: z.polygon.iter().map(|p| (p.x, p.y)).collect(),
+                    centre: (c.x, c.y),
+                    charger: z.charger,
+                }
+            })
+            .collect()
+    }
+
+    fn locate(&self, name: &str) -> Option<(f64, f64)> {
+        let sim = self.sim();
+        let i = sim.world().objects.iter().position(|o| o.name == name)?;
+        let at = sim.objects()[i].at;
+        Some((at.x, at.y))
+    }
+
+    fn map(&self) -> Option<GridMap> {
+        Some(self.map.clone())
+    }
+
+    fn say(&self, text: &str) {
+        self.sim().push_event(format!("said: {text}"));
+    }
+
+    fn take_events(&self) -> Vec<String> {
+        self.sim().take_events().into_iter().map(|e| format!("t={:.1}s {}", e.time, e.text)).collect()
+    }
+
+    fn state_line(&self) -> String {
+        let sim = self.sim();
+        let p = sim.odom_pose();
+        let b = sim.battery();
+        format!(
+            "pose ({:.2}, {:.2}, {:.2} rad), battery {:.0}%{}, holding {}, t={:.1}s",
+            p.x,
+            p.y,
+            p.theta,
+            b.percent,
+            if b.charging { " charging" } else { "" },
+            sim.holding().unwrap_or("nothing"),
+            sim.time()
+        )
+    }
+}
+
+fn gripper_error(sim: &Simulator, failure: GripperFailure) -> SkillError {
+    match failure {
+        GripperFailure::Unknown(name) => {
+            let names: Vec<&str> = sim.world().objects.iter().map(|o| o.name.as_str()).collect();
+            SkillError::invalid(format!("no object named {name:?}; objects in this world: {}", names.join(", ")))
+        }
+        GripperFailure::NotInReach(m) => SkillError::new(ErrorKind::NotInReach, format!("{m}; {}", SimRobot::whereabouts(sim))),
+        GripperFailure::Gripper(m) => SkillError::new(ErrorKind::GripperError, format!("{m}; {}", SimRobot::whereabouts(sim))),
+    }
+}

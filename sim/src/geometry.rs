@@ -1,0 +1,362 @@
+//! Plane geometry the simulator is built on: segments, polygons, rays and a
+//! uniform grid that finds the segments near a point or along a ray quickly.
+
+use nalgebra::{Point2, Vector2};
+
+/// A point in the world frame, metres.
+pub type P2 = Point2<f64>;
+/// A vector in the world frame, metres.
+pub type V2 = Vector2<f64>;
+
+/// A wall segment (polygon edges become segments too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    /// One end.
+    pub a: P2,
+    /// The other end.
+    pub b: P2,
+}
+
+impl Segment {
+    /// A segment from `a` to `b`.
+    pub fn new(a: P2, b: P2) -> Self {
+        Segment { a, b }
+    }
+
+    /// Distance along the ray `origin + t * dir` (`dir` of unit length) to
+    /// this segment, if the ray meets it at `t >= 0`.
+    #[inline]
+    pub fn ray_distance(&self, origin: P2, dir: V2) -> Option<f64> {
+        let e = self.b - self.a;
+        let denom = cross(dir, e);
+        if denom.abs() < 1e-12 {
+            return None; // parallel: a grazing ray does not count as a hit
+        }
+        let w = self.a - origin;
+        let t = cross(w, e) / denom;
+        let u = cross(w, dir) / denom;
+        (t >= 0.0 && (0.0..=1.0).contains(&u)).then_some(t)
+    }
+
+    /// The point of this segment closest to `p`.
+    pub fn closest_point(&self, p: P2) -> P2 {
+        let e = self.b - self.a;
+        let len2 = e.norm_squared();
+        if len2 < 1e-18 {
+            return self.a;
+        }
+        let t = ((p - self.a).dot(&e) / len2).clamp(0.0, 1.0);
+        self.a + e * t
+    }
+
+    /// Distance from `p` to this segment.
+    pub fn distance_to(&self, p: P2) -> f64 {
+        (p - self.closest_point(p)).norm()
+    }
+
+    /// Shortest distance between this segment and `other` (0 when they cross).
+    pub fn distance_to_segment(&self, other: &Segment) -> f64 {
+        if self.intersects(other) {
+            return 0.0;
+        }
+        self.distance_to(other.a)
+            .min(self.distance_to(other.b))
+            .min(other.distance_to(self.a))
+            .min(other.distance_to(self.b))
+    }
+
+    /// Whether the two segments cross or touch.
+    pub fn intersects(&self, other: &Segment) -> bool {
+        let d1 = cross(other.b - other.a, self.a - other.a);
+        let d2 = cross(other.b - other.a, self.b - other.a);
+        let d3 = cross(self.b - self.a, other.a - self.a);
+        let d4 = cross(self.b - self.a, other.b - self.a);
+        if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+            && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+        {
+            return true;
+        }
+        let on = |s: &Segment, p: P2, d: f64| d.abs() < 1e-12 && s.distance_to(p) < 1e-9;
+        on(other, self.a, d1) || on(other, self.b, d2) || on(self, other.a, d3) || on(self, other.b, d4)
+    }
+}
+
+/// The z component of the cross product of two plane vectors.
+#[inline]
+pub fn cross(a: V2, b: V2) -> f64 {
+    a.x * b.y - a.y * b.x
+}
+
+/// Whether `p` lies inside the polygon (even-odd rule; vertices in order).
+pub fn point_in_polygon(p: P2, polygon: &[P2]) -> bool {
+    let mut inside = false;
+    let n = polygon.len();
+    for i in 0..n {
+        let (a, b) = (polygon[i], polygon[(i + 1) % n]);
+        if (a.y > p.y) != (b.y > p.y) {
+            let x = a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y);
+            if p.x < x {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
+/// The edges of a closed polygon.
+pub fn polygon_edges(polygon: &[P2]) -> impl Iterator<Item = Segment> + '_ {
+    (0..polygon.len()).map(move |i| Segment::new(polygon[i], polygon[(i + 1) % polygon.len()]))
+}
+
+/// The centroid (mean of the vertices) of a polygon: good enough to aim at.
+pub fn polygon_centre(polygon: &[P2]) -> P2 {
+    let n = polygon.len().max(1) as f64;
+    let sum = polygon.iter().fold(V2::zeros(), |acc, p| acc + p.coords);
+    P2::from(sum / n)
+}
+
+/// Wraps an angle to (-pi, pi].
+pub fn wrap_angle(a: f64) -> f64 {
+    let two_pi = std::f64::consts::TAU;
+    let mut a = a % two_pi;
+    if a <= -std::f64::consts::PI {
+        a += two_pi;
+    } else if a > std::f64::consts::PI {
+        a -= two_pi;
+    }
+    a
+}
+
+/// An axis-aligned box, for bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Aabb {
+    /// Lower-left corner.
+    pub min: P2,
+    /// Upper-right corner.
+    pub max: P2,
+}
+
+impl Aabb {
+    /// The box around the given points (an empty list gives a unit box at the origin).
+    pub fn around(points: impl IntoIterator<Item = P2>) -> Self {
+        let mut min = P2::new(f64::INFINITY, f64::INFINITY);
+        let mut max = P2::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for p in points {
+            min = P2::new(min.x.min(p.x), min.y.min(p.y));
+            max = P2::new(max.x.max(p.x), max.y.max(p.y));
+        }
+        if !min.x.is_finite() {
+            return Aabb {
+                min: P2::origin(),
+                max: P2::new(1.0, 1.0),
+            };
+        }
+        Aabb { min, max }
+    }
+}
+
+/// Segments bucketed in square cells, so that a ray or a circle only tests
+/// the segments of the cells it touches.
+#[derive(Debug, Clone)]
+pub struct SegmentGrid {
+    segments: Vec<Segment>,
+    origin: P2,
+    cell: f64,
+    cols: usize,
+    rows: usize,
+    /// Per cell, indices into `segments`.
+    cells: Vec<Vec<u32>>,
+}
+
+impl SegmentGrid {
+    /// Buckets `segments` in cells of `cell` metres covering `bounds` (plus a margin).
+    pub fn new(segments: Vec<Segment>, bounds: Aabb, cell: f64) -> Self {
+        let origin = P2::new(bounds.min.x - cell, bounds.min.y - cell);
+        let cols = (((bounds.max.x - origin.x) / cell).ceil() as usize + 2).max(1);
+        let rows = (((bounds.max.y - origin.y) / cell).ceil() as usize + 2).max(1);
+        let mut cells = vec![Vec::new(); cols * rows];
+        for (i, s) in segments.iter().enumerate() {
+            // Walk the segment's bounding cells; test each cell against the segment.
+            let (c0, r0) = Self::cell_of(origin, cell, P2::new(s.a.x.min(s.b.x), s.a.y.min(s.b.y)));
+            let (c1, r1) = Self::cell_of(origin, cell, P2::new(s.a.x.max(s.b.x), s.a.y.max(s.b.y)));
+            for r in r0.max(0)..=r1.min(rows as i64 - 1) {
+                for c in c0.max(0)..=c1.min(cols as i64 - 1) {
+                    let centre = P2::new(
+                        origin.x + (c as f64 + 0.5) * cell,
+                        origin.y + (r as f64 + 0.5) * cell,
+                    );
+                    // A cell is touched when the segment passes within its half-diagonal.
+                    if s.distance_to(centre) <= cell * std::f64::consts::FRAC_1_SQRT_2 + 1e-9 {
+                        cells[r as usize * cols + c as usize].push(i as u32);
+                    }
+                }
+            }
+        }
+        SegmentGrid {
+            segments,
+            origin,
+            cell,
+            cols,
+            rows,
+            cells,
+        }
+    }
+
+    fn cell_of(origin: P2, cell: f64, p: P2) -> (i64, i64) {
+        (
+            ((p.x - origin.x) / cell).floor() as i64,
+            ((p.y - origin.y) / cell).floor() as i64,
+        )
+    }
+
+    /// All segments.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Distance to the first segment along a ray (unit `dir`), up to `max`.
+    pub fn cast(&self, origin: P2, dir: V2, max: f64) -> Option<f64> {
+        // Grid traversal (Amanatides & Woo): visit cells in the order the ray
+        // crosses them; a hit inside the current cell ends the search.
+        let (mut c, mut r) = Self::cell_of(self.origin, self.cell, origin);
+        let step_c: i64 = if dir.x >= 0.0 { 1 } else { -1 };
+        let step_r: i64 = if dir.y >= 0.0 { 1 } else { -1 };
+        let next_boundary = |i: i64, step: i64, o: f64, org: f64| {
+            org + (i + if step > 0 { 1 } else { 0 }) as f64 * self.cell - o
+        };
+        let mut t_max_x = if dir.x.abs() < 1e-12 {
+            f64::INFINITY
+        } else {
+            next_boundary(c, step_c, origin.x, self.origin.x) / dir.x
+        };
+        let mut t_max_y = if dir.y.abs() < 1e-12 {
+            f64::INFINITY
+        } else {
+            next_boundary(r, step_r, origin.y, self.origin.y) / dir.y
+        };
+        let t_delta_x = if dir.x.abs() < 1e-12 { f64::INFINITY } else { self.cell / dir.x.abs() };
+        let t_delta_y = if dir.y.abs() < 1e-12 { f64::INFINITY } else { self.cell / dir.y.abs() };
+        let mut t_cell_start = 0.0;
+        loop {
+            if c < 0 || r < 0 || c >= self.cols as i64 || r >= self.rows as i64 || t_cell_start > max {
+                return None;
+            }
+            let t_cell_end = t_max_x.min(t_max_y);
+            let mut best = f64::INFINITY;
+            for &i in &self.cells[r as usize * self.cols + c as usize] {
+                if let Some(t) = self.segments[i as usize].ray_distance(origin, dir) {
+                    best = best.min(t);
+                }
+            }
+            // A hit beyond this cell may be cut by a segment in a later cell.
+            if best <= t_cell_end + 1e-9 {
+                return (best <= max).then_some(best);
+            }
+            t_cell_start = t_cell_end;
+            if t_max_x < t_max_y {
+                c += step_c;
+                t_max_x += t_delta_x;
+            } else {
+                r += step_r;
+                t_max_y += t_delta_y;
+            }
+        }
+    }
+
+    /// Calls `f` with every segment that may lie within `radius` of the
+    /// segment `a`–`b` (a swept circle). A segment may be seen more than once.
+    pub fn near_sweep(&self, a: P2, b: P2, radius: f64, mut f: impl FnMut(&Segment)) {
+        let (c0, r0) = Self::cell_of(self.origin, self.cell, P2::new(a.x.min(b.x) - radius, a.y.min(b.y) - radius));
+        let (c1, r1) = Self::cell_of(self.origin, self.cell, P2::new(a.x.max(b.x) + radius, a.y.max(b.y) + radius));
+        for r in r0.max(0)..=r1.min(self.rows as i64 - 1) {
+            for c in c0.max(0)..=c1.min(self.cols as i64 - 1) {
+                for &i in &self.cells[r as usize * self.cols + c as usize] {
+                    f(&self.segments[i as usize]);
+                }
+            }
+        }
+    }
+
+    /// Whether anything blocks the straight line from `a` to `b`.
+    pub fn line_blocked(&self, a: P2, b: P2) -> bool {
+        let d = b - a;
+        let len = d.norm();
+        if len < 1e-12 {
+            return false;
+        }
+        self.cast(a, d / len, len - 1e-9).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(x: f64, y: f64) -> P2 {
+        P2::new(x, y)
+    }
+
+    #[test]
+    fn a_ray_meets_a_segment_at_the_analytic_distance() {
+        let s = Segment::new(p(2.0, -1.0), p(2.0, 1.0));
+        let t = s.ray_distance(p(0.0, 0.0), V2::new(1.0, 0.0)).unwrap();
+        assert!((t - 2.0).abs() < 1e-12);
+        assert!(s.ray_distance(p(0.0, 0.0), V2::new(-1.0, 0.0)).is_none());
+        let d = V2::new(1.0, 1.0).normalize();
+        assert!(s.ray_distance(p(0.0, 0.0), d).is_none(), "passes above the segment's end");
+        let s = Segment::new(p(2.0, -1.0), p(2.0, 3.0));
+        let t = s.ray_distance(p(0.0, 0.0), d).unwrap();
+        assert!((t - 2.0 * 2f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_grid_cast_agrees_with_brute_force() {
+        let mut segs = Vec::new();
+        let mut seed = 1u64;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..200 {
+            let a = p(rnd() * 20.0, rnd() * 20.0);
+            let b = a + V2::new(rnd() - 0.5, rnd() - 0.5) * 3.0;
+            segs.push(Segment::new(a, b));
+        }
+        let grid = SegmentGrid::new(segs.clone(), Aabb::around(segs.iter().flat_map(|s| [s.a, s.b])), 1.0);
+        for _ in 0..2000 {
+            let o = p(rnd() * 20.0, rnd() * 20.0);
+            let ang = rnd() * std::f64::consts::TAU;
+            let d = V2::new(ang.cos(), ang.sin());
+            let brute = segs
+                .iter()
+                .filter_map(|s| s.ray_distance(o, d))
+                .fold(f64::INFINITY, f64::min);
+            let brute = (brute <= 12.0).then_some(brute);
+            let fast = grid.cast(o, d, 12.0);
+            match (brute, fast) {
+                (None, None) => {}
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-9, "{a} vs {b}"),
+                other => panic!("mismatch {other:?} from {o:?} dir {d:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn polygons_and_angles() {
+        let square = [p(0.0, 0.0), p(1.0, 0.0), p(1.0, 1.0), p(0.0, 1.0)];
+        assert!(point_in_polygon(p(0.5, 0.5), &square));
+        assert!(!point_in_polygon(p(1.5, 0.5), &square));
+        assert_eq!(polygon_edges(&square).count(), 4);
+        assert!((wrap_angle(3.0 * std::f64::consts::PI) - std::f64::consts::PI).abs() < 1e-12);
+        assert!((wrap_angle(-0.5) + 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn segments_that_cross_are_at_distance_zero() {
+        let a = Segment::new(p(0.0, 0.0), p(2.0, 2.0));
+        let b = Segment::new(p(0.0, 2.0), p(2.0, 0.0));
+        assert_eq!(a.distance_to_segment(&b), 0.0);
+        let c = Segment::new(p(3.0, 0.0), p(3.0, 2.0));
+        assert!((a.distance_to_segment(&c) - 1.0).abs() < 1e-12);
+    }
+}

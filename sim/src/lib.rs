@@ -1,0 +1,26 @@
+//! The built-in robot simulator: a 2D world (walls, obstacles, zones,
+//! objects), a differential-drive robot with collisions that never tunnel,
+//! odometry, battery, lidar, camera and gripper, stepped at a fixed rate and
+//! deterministic for a seed. [`SimRobot`] makes it a `robot_api` backend, so
+//! the same skills drive it as drive a real robot.
+//!
+//! # Layout
+//! - [`geometry`]: segments, polygons, rays, the segment grid.
+//! - [`world`]: a world's contents and settings; [`world_file`]: YAML world files.
+//! - [`simulator`]: the physics step, sensors, gripper, events.
+//! - [`backend`]: [`SimRobot`], the simulator as a `RobotBackend`.
+//! - [`render`]: PNG and SVG pictures of a world and a run.
+//! - [`rng`]: the seeded noise source.
+
+pub mod backend;
+pub mod geometry;
+pub mod render;
+pub mod rng;
+pub mod simulator;
+pub mod world;
+pub mod world_file;
+
+pub use backend::SimRobot;
+pub use simulator::Simulator;
+pub use world::World;
+pub use world_file::{load, WorldError};

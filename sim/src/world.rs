@@ -1,0 +1,259 @@
+//! A world: walls, obstacles, named zones, objects, and the robot and sensor
+//! settings. Built from a world file ([`crate::world_file`]) or in code.
+
+use crate::geometry::{point_in_polygon, polygon_centre, polygon_edges, Aabb, Segment, SegmentGrid, P2};
+
+/// A named area ("dock", "kitchen").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// Unique name.
+    pub name: String,
+    /// Outline.
+    pub polygon: Vec<P2>,
+    /// Whether the robot charges here.
+    pub charger: bool,
+}
+
+impl Zone {
+    /// Whether a point lies in the zone.
+    pub fn contains(&self, p: P2) -> bool {
+        point_in_polygon(p, &self.polygon)
+    }
+    /// A point to drive to.
+    pub fn centre(&self) -> P2 {
+        polygon_centre(&self.polygon)
+    }
+}
+
+/// A solid obstacle (a shelf, a table): a closed polygon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Obstacle {
+    /// Name, for pictures and errors.
+    pub name: String,
+    /// Outline.
+    pub polygon: Vec<P2>,
+}
+
+/// An object the robot can see and carry. Objects are small: they block
+/// neither the robot nor the lidar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectSpec {
+    /// Unique name.
+    pub name: String,
+    /// What it is ("cube").
+    pub kind: String,
+    /// Colour name ("red").
+    pub colour: String,
+    /// Edge or diameter, metres.
+    pub size: f64,
+    /// Where it starts.
+    pub at: P2,
+}
+
+/// The differential-drive robot's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RobotConfig {
+    /// Start pose: x, y (m), theta (rad).
+    pub start: (f64, f64, f64),
+    /// Footprint radius, metres.
+    pub radius: f64,
+    /// Top linear speed, m/s.
+    pub max_linear: f64,
+    /// Top angular speed, rad/s.
+    pub max_angular: f64,
+    /// Linear acceleration limit, m/s².
+    pub max_linear_accel: f64,
+    /// Angular acceleration limit, rad/s².
+    pub max_angular_accel: f64,
+    /// Gripper reach from the centre, metres.
+    pub reach: f64,
+    /// Odometry noise: relative standard deviation of each step's distance and turn.
+    pub odom_noise: f64,
+    /// Odometry heading drift, rad/s.
+    pub odom_drift: f64,
+    /// Battery at start, percent.
+    pub battery_start: f64,
+    /// Battery drain standing still, percent per second.
+    pub battery_idle_drain: f64,
+    /// Battery drain per metre driven, percent.
+    pub battery_drain_per_m: f64,
+    /// Charging rate in a charger zone, percent per second.
+    pub battery_charge_rate: f64,
+    /// Below this the robot reports "battery low", percent.
+    pub battery_low: f64,
+}
+
+impl Default for RobotConfig {
+    fn default() -> Self {
+        RobotConfig {
+            start: (1.0, 1.0, 0.0),
+            radius: 0.2,
+            max_linear: 0.8,
+            max_angular: 2.0,
+            max_linear_accel: 1.5,
+            max_angular_accel: 6.0,
+            reach: 0.45,
+            odom_noise: 0.0,
+            odom_drift: 0.0,
+            battery_start: 100.0,
+            battery_idle_drain: 0.005,
+            battery_drain_per_m: 0.05,
+            battery_charge_rate: 1.0,
+            battery_low: 20.0,
+        }
+    }
+}
+
+/// The lidar's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LidarConfig {
+    /// Number of rays.
+    pub rays: usize,
+    /// Field of view, radians, centred on the heading.
+    pub fov: f64,
+    /// Shortest range, metres.
+    pub range_min: f64,
+    /// Longest range, metres.
+    pub range_max: f64,
+    /// Range noise, standard deviation in metres.
+    pub noise: f64,
+    /// Scans per second.
+    pub rate: f64,
+}
+
+impl Default for LidarConfig {
+    fn default() -> Self {
+        LidarConfig {
+            rays: 360,
+            fov: std::f64::consts::TAU,
+            range_min: 0.05,
+            range_max: 12.0,
+            noise: 0.0,
+            rate: 10.0,
+        }
+    }
+}
+
+/// The camera's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraConfig {
+    /// Horizontal field of view, radians.
+    pub fov: f64,
+    /// How far it recognises objects, metres.
+    pub range: f64,
+}
+
+impl Default for CameraConfig {
+    fn default() -> Self {
+        CameraConfig {
+            fov: 100f64.to_radians(),
+            range: 6.0,
+        }
+    }
+}
+
+/// Everything about a world that does not change while it runs.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Name, for pictures and the API text.
+    pub name: String,
+    /// Seed of the noise.
+    pub seed: u64,
+    /// Physics steps per second.
+    pub physics_rate: f64,
+    /// Wall segments given as walls.
+    pub walls: Vec<Segment>,
+    /// Solid obstacles.
+    pub obstacles: Vec<Obstacle>,
+    /// Named zones.
+    pub zones: Vec<Zone>,
+    /// Objects and where they start.
+    pub objects: Vec<ObjectSpec>,
+    /// The robot.
+    pub robot: RobotConfig,
+    /// The lidar.
+    pub lidar: LidarConfig,
+    /// The camera.
+    pub camera: CameraConfig,
+    /// Every solid edge (walls and obstacle outlines), bucketed for fast queries.
+    pub grid: SegmentGrid,
+    /// Bounds of everything.
+    pub bounds: Aabb,
+}
+
+/// The parts a world is built from; [`World::build`] indexes them.
+#[derive(Debug, Clone, Default)]
+pub struct WorldParts {
+    /// Name.
+    pub name: String,
+    /// Seed.
+    pub seed: u64,
+    /// Physics rate, Hz (0: 100).
+    pub physics_rate: f64,
+    /// Walls.
+    pub walls: Vec<Segment>,
+    /// Obstacles.
+    pub obstacles: Vec<Obstacle>,
+    /// Zones.
+    pub zones: Vec<Zone>,
+    /// Objects.
+    pub objects: Vec<ObjectSpec>,
+    /// Robot settings.
+    pub robot: RobotConfig,
+    /// Lidar settings.
+    pub lidar: LidarConfig,
+    /// Camera settings.
+    pub camera: CameraConfig,
+}
+
+impl World {
+    /// Builds the world's indexes from its parts.
+    pub fn build(parts: WorldParts) -> World {
+        let mut segments = parts.walls.clone();
+        for o in &parts.obstacles {
+            segments.extend(polygon_edges(&o.polygon));
+        }
+        let start = P2::new(parts.robot.start.0, parts.robot.start.1);
+        let bounds = Aabb::around(
+            segments
+                .iter()
+                .flat_map(|s| [s.a, s.b])
+                .chain(parts.zones.iter().flat_map(|z| z.polygon.iter().copied()))
+                .chain(parts.objects.iter().map(|o| o.at))
+                .chain([start]),
+        );
+        // Cells of about a metre keep a 360-ray scan to a few segments per ray.
+        let grid = SegmentGrid::new(segments, bounds, 1.0);
+        World {
+            name: parts.name,
+            seed: parts.seed,
+            physics_rate: if parts.physics_rate > 0.0 { parts.physics_rate } else { 100.0 },
+            walls: parts.walls,
+            obstacles: parts.obstacles,
+            zones: parts.zones,
+            objects: parts.objects,
+            robot: parts.robot,
+            lidar: parts.lidar,
+            camera: parts.camera,
+            grid,
+            bounds,
+        }
+    }
+
+    /// The clearance from a point to the nearest solid edge, metres (up to `limit`).
+    pub fn clearance(&self, p: P2, limit: f64) -> f64 {
+        let mut best = limit;
+        self.grid.near_sweep(p, p, limit, |s| best = best.min(s.distance_to(p)));
+        best
+    }
+
+    /// Whether a point lies inside a solid obstacle.
+    pub fn inside_obstacle(&self, p: P2) -> Option<&Obstacle> {
+        self.obstacles.iter().find(|o| point_in_polygon(p, &o.polygon))
+    }
+
+    /// The zone a point is in, if any (the first listed wins).
+    pub fn zone_at(&self, p: P2) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.contains(p))
+    }
+}
