@@ -102,6 +102,8 @@ pub struct RobotLimits {
     pub max_linear: f64,
     /// Top angular speed, rad/s.
     pub max_angular: f64,
+    /// Linear acceleration (and braking) limit, m/s².
+    pub max_linear_accel: f64,
     /// How far the gripper reaches from the robot's centre, metres.
     pub reach: f64,
 }
@@ -136,6 +138,8 @@ pub trait RobotBackend: Send + Sync {
     fn time(&self) -> f64;
     /// Its pose estimate (odometry or localisation).
     fn pose(&self) -> Result<Pose2, SkillError>;
+    /// Current body velocities (m/s, rad/s), as measured.
+    fn velocity(&self) -> (f64, f64);
     /// Commands body velocities (m/s, rad/s); clamped to the limits.
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError>;
     /// Lets `dt` pass with the current command. Returns early with an error

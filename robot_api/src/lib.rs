@@ -27,11 +27,11 @@ pub mod spec;
 pub mod testing;
 pub mod value;
 
-pub use cancel::CancelToken;
-pub use error::{ErrorKind, SkillError};
 pub use backend::{
     BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, ZoneInfo,
 };
+pub use cancel::CancelToken;
+pub use error::{ErrorKind, SkillError};
 pub use registry::{Args, CallContext, RobotReport, SkillHandler, SkillSet};
 pub use spec::{Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

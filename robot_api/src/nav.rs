@@ -24,13 +24,17 @@ pub struct GridMap {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
     /// The goal lies in an obstacle (after inflation by the robot's radius) or off the map.
-    #[error("the goal ({0:.2}, {1:.2}) is inside an obstacle or too close to one for the robot to fit")]
+    #[error(
+        "the goal ({0:.2}, {1:.2}) is inside an obstacle or too close to one for the robot to fit"
+    )]
     GoalBlocked(f64, f64),
     /// The goal is off the map.
     #[error("the goal ({0:.2}, {1:.2}) is outside the map")]
     OffMap(f64, f64),
     /// Start and goal are not connected.
-    #[error("no path from ({0:.2}, {1:.2}) to ({2:.2}, {3:.2}): the known obstacles separate them")]
+    #[error(
+        "no path from ({0:.2}, {1:.2}) to ({2:.2}, {3:.2}): the known obstacles separate them"
+    )]
     NoPath(f64, f64, f64, f64),
 }
 
@@ -102,20 +106,26 @@ impl GridMap {
                     continue;
                 }
                 // Interior cells add nothing new; only cells on an edge spread.
-                let edge = [(0i64, 1i64), (1, 0), (0, -1), (-1, 0)].iter().any(|(dx, dy)| {
-                    let (nc, nr) = (c as i64 + dx, r as i64 + dy);
-                    nc < 0
-                        || nr < 0
-                        || nc >= self.width as i64
-                        || nr >= self.height as i64
-                        || !self.occupied[nr as usize * self.width + nc as usize]
-                });
+                let edge = [(0i64, 1i64), (1, 0), (0, -1), (-1, 0)]
+                    .iter()
+                    .any(|(dx, dy)| {
+                        let (nc, nr) = (c as i64 + dx, r as i64 + dy);
+                        nc < 0
+                            || nr < 0
+                            || nc >= self.width as i64
+                            || nr >= self.height as i64
+                            || !self.occupied[nr as usize * self.width + nc as usize]
+                    });
                 if !edge {
                     continue;
                 }
                 for &(dx, dy) in &offsets {
                     let (nc, nr) = (c as i64 + dx, r as i64 + dy);
-                    if nc >= 0 && nr >= 0 && (nc as usize) < self.width && (nr as usize) < self.height {
+                    if nc >= 0
+                        && nr >= 0
+                        && (nc as usize) < self.width
+                        && (nr as usize) < self.height
+                    {
                         out.occupied[nr as usize * self.width + nc as usize] = true;
                     }
                 }
@@ -196,7 +206,9 @@ impl GridMap {
     /// A start inside an inflated obstacle (the robot touching a wall) leaves
     /// from the nearest free cell.
     pub fn plan(&self, start: (f64, f64), goal: (f64, f64)) -> Result<Vec<(f64, f64)>, PlanError> {
-        let goal_cell = self.cell_of(goal.0, goal.1).ok_or(PlanError::OffMap(goal.0, goal.1))?;
+        let goal_cell = self
+            .cell_of(goal.0, goal.1)
+            .ok_or(PlanError::OffMap(goal.0, goal.1))?;
         if self.is_occupied(goal_cell) {
             return Err(PlanError::GoalBlocked(goal.0, goal.1));
         }
@@ -218,7 +230,8 @@ impl GridMap {
             corners.push(cells[j]);
             i = j;
         }
-        let mut path: Vec<(f64, f64)> = corners.iter().skip(1).map(|&c| self.centre_of(c)).collect();
+        let mut path: Vec<(f64, f64)> =
+            corners.iter().skip(1).map(|&c| self.centre_of(c)).collect();
         if let Some(last) = path.last_mut() {
             *last = goal;
         } else {
@@ -237,7 +250,10 @@ impl GridMap {
         impl Ord for Open {
             fn cmp(&self, other: &Self) -> Ordering {
                 // Min-heap on f; ties by index keep the search deterministic.
-                other.f.total_cmp(&self.f).then_with(|| other.index.cmp(&self.index))
+                other
+                    .f
+                    .total_cmp(&self.f)
+                    .then_with(|| other.index.cmp(&self.index))
             }
         }
         impl PartialOrd for Open {
@@ -257,7 +273,10 @@ impl GridMap {
         let mut closed = vec![false; self.occupied.len()];
         let mut open = BinaryHeap::new();
         g[index(start)] = 0.0;
-        open.push(Open { f: h(start), index: index(start) });
+        open.push(Open {
+            f: h(start),
+            index: index(start),
+        });
         const STEPS: [(i64, i64, f64); 8] = [
             (1, 0, 1.0),
             (-1, 0, 1.0),
@@ -292,8 +311,10 @@ impl GridMap {
                 let n = (nc as usize, nr as usize);
                 // No squeezing diagonally between two occupied cells.
                 if self.is_occupied(n)
-                    || (dx != 0 && dy != 0
-                        && (self.is_occupied((nc as usize, cell.1)) || self.is_occupied((cell.0, nr as usize))))
+                    || (dx != 0
+                        && dy != 0
+                        && (self.is_occupied((nc as usize, cell.1))
+                            || self.is_occupied((cell.0, nr as usize))))
                 {
                     continue;
                 }
@@ -302,7 +323,10 @@ impl GridMap {
                 if tentative < g[ni] {
                     g[ni] = tentative;
                     came[ni] = i;
-                    open.push(Open { f: tentative + h(n), index: ni });
+                    open.push(Open {
+                        f: tentative + h(n),
+                        index: ni,
+                    });
                 }
             }
         }
@@ -369,8 +393,14 @@ mod tests {
             m.plan((1.5, 1.5), (4.5, 1.5)),
             Err(PlanError::NoPath(1.5, 1.5, 4.5, 1.5))
         );
-        assert_eq!(m.plan((1.5, 1.5), (3.5, 1.5)), Err(PlanError::GoalBlocked(3.5, 1.5)));
-        assert_eq!(m.plan((1.5, 1.5), (30.0, 1.5)), Err(PlanError::OffMap(30.0, 1.5)));
+        assert_eq!(
+            m.plan((1.5, 1.5), (3.5, 1.5)),
+            Err(PlanError::GoalBlocked(3.5, 1.5))
+        );
+        assert_eq!(
+            m.plan((1.5, 1.5), (30.0, 1.5)),
+            Err(PlanError::OffMap(30.0, 1.5))
+        );
     }
 
     #[test]
@@ -386,7 +416,9 @@ mod tests {
     fn random_mazes_agree_with_a_flood_fill() {
         let mut seed = 7u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as f64 / (1u64 << 31) as f64
         };
         for _ in 0..50 {
@@ -406,10 +438,18 @@ mod tests {
                     continue;
                 }
                 seen[i] = true;
-                if c > 0 { stack.push((c - 1, r)); }
-                if r > 0 { stack.push((c, r - 1)); }
-                if c < 29 { stack.push((c + 1, r)); }
-                if r < 29 { stack.push((c, r + 1)); }
+                if c > 0 {
+                    stack.push((c - 1, r));
+                }
+                if r > 0 {
+                    stack.push((c, r - 1));
+                }
+                if c < 29 {
+                    stack.push((c + 1, r));
+                }
+                if r < 29 {
+                    stack.push((c, r + 1));
+                }
             }
             let result = m.plan((0.5, 0.5), (29.5, 29.5));
             assert_eq!(result.is_ok(), seen[last], "{result:?}");

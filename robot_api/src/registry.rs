@@ -183,7 +183,10 @@ impl SkillSet {
     }
 
     /// Registers what reports the robot's events and state after each action.
-    pub fn set_reporter(&mut self, report: impl Fn() -> RobotReport + Send + Sync + 'static) -> &mut Self {
+    pub fn set_reporter(
+        &mut self,
+        report: impl Fn() -> RobotReport + Send + Sync + 'static,
+    ) -> &mut Self {
         self.reporter = Some(Arc::new(report));
         self
     }

@@ -19,11 +19,13 @@ use crate::value::{Record, Value};
 /// Control period of the motion skills, seconds.
 const CONTROL_DT: f64 = 0.05;
 /// How close `move_to` must get to its goal, metres.
-const GOAL_TOLERANCE: f64 = 0.05;
+const GOAL_TOLERANCE: f64 = 0.02;
 /// How close to an intermediate waypoint counts as passing it, metres.
 const WAYPOINT_TOLERANCE: f64 = 0.15;
 /// How close the final heading must get, radians.
-const HEADING_TOLERANCE: f64 = 0.02;
+const HEADING_TOLERANCE: f64 = 0.005;
+/// Slowest turn the heading controller commands, rad/s (so the last bit converges quickly).
+const MIN_TURN_SPEED: f64 = 0.15;
 /// Free space `move_to` keeps ahead of the footprint before it stops and re-plans, metres.
 const OBSTACLE_MARGIN: f64 = 0.12;
 /// Re-plans `move_to` attempts around obstacles its map did not show.
@@ -46,7 +48,14 @@ fn record(name: &str, fields: Vec<(&str, Value)>) -> Value {
 
 /// A `Pose` record.
 pub fn pose_value(p: Pose2) -> Value {
-    record("Pose", vec![("x", float(round(p.x))), ("y", float(round(p.y))), ("theta", float(round(p.theta)))])
+    record(
+        "Pose",
+        vec![
+            ("x", float(round(p.x))),
+            ("y", float(round(p.y))),
+            ("theta", float(round(p.theta))),
+        ],
+    )
 }
 
 /// Millimetre / milliradian precision: readable reprs, nothing lost that matters.
@@ -94,9 +103,33 @@ fn zone_value(z: &ZoneInfo) -> Value {
 /// Where the robot is, for error messages: "the robot is at (1.20, 3.40), heading 0.50 rad".
 fn whereabouts(robot: &dyn RobotBackend) -> String {
     match robot.pose() {
-        Ok(p) => format!("the robot is at ({:.2}, {:.2}), heading {:.2} rad", p.x, p.y, p.theta),
+        Ok(p) => format!(
+            "the robot is at ({:.2}, {:.2}), heading {:.2} rad",
+            p.x, p.y, p.theta
+        ),
         Err(_) => "the robot's position is unknown".into(),
     }
+}
+
+/// Distance from point `p` to the segment `a`-`b`.
+fn point_segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (ex, ey) = (b.0 - a.0, b.1 - a.1);
+    let len2 = ex * ex + ey * ey;
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * ex + (p.1 - a.1) * ey) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (p.0 - a.0 - ex * t).hypot(p.1 - a.1 - ey * t)
+}
+
+/// Angular speed to close a heading error: proportional, limited, never too slow.
+fn turn_speed(err: f64, max_w: f64) -> f64 {
+    (3.0 * err)
+        .clamp(-max_w, max_w)
+        .abs()
+        .max(MIN_TURN_SPEED.min(max_w))
+        * err.signum()
 }
 
 fn wrap(a: f64) -> f64 {
@@ -120,7 +153,9 @@ struct Mover<'a> {
 impl Mover<'_> {
     fn step(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         self.robot.command(linear, angular)?;
-        let result = self.robot.advance(Duration::from_secs_f64(CONTROL_DT), self.cancel);
+        let result = self
+            .robot
+            .advance(Duration::from_secs_f64(CONTROL_DT), self.cancel);
         if result.is_err() {
             self.robot.stop();
         }
@@ -129,14 +164,22 @@ impl Mover<'_> {
             self.robot.stop();
             return Err(SkillError::new(
                 ErrorKind::Blocked,
-                format!("{}: the robot bumped into something and stopped; {}", self.what, whereabouts(self.robot)),
+                format!(
+                    "{}: the robot bumped into something and stopped; {}",
+                    self.what,
+                    whereabouts(self.robot)
+                ),
             ));
         }
         if self.robot.time() > self.deadline {
             self.robot.stop();
             return Err(SkillError::new(
                 ErrorKind::SkillTimeout,
-                format!("{} did not finish within its time limit; {}", self.what, whereabouts(self.robot)),
+                format!(
+                    "{} did not finish within its time limit; {}",
+                    self.what,
+                    whereabouts(self.robot)
+                ),
             ));
         }
         Ok(())
@@ -151,32 +194,60 @@ impl Mover<'_> {
                 self.robot.command(0.0, 0.0)?;
                 return Ok(());
             }
-            self.step(0.0, (3.0 * err).clamp(-max_w, max_w))?;
+            self.step(0.0, turn_speed(err, max_w))?;
         }
     }
 
-    /// Whether the lidar sees something within `margin` of the footprint ahead.
-    fn obstacle_ahead(&self, margin: f64) -> Option<Vec<(f64, f64)>> {
+    /// Whether the lidar sees something the footprint would touch on the
+    /// path ahead (`ahead`: from the robot through the next waypoints), up to
+    /// `margin` plus the distance needed to brake from `speed`. Obstacles the
+    /// plan already avoids sit further from the path than the footprint, so
+    /// only new ones count. Returns the scan's hit points (world frame).
+    fn obstacle_ahead(
+        &self,
+        ahead: &[(f64, f64)],
+        margin: f64,
+        speed: f64,
+    ) -> Option<Vec<(f64, f64)>> {
         if !self.robot.capabilities().lidar {
             return None;
         }
         let scan = self.robot.scan().ok()?;
-        let radius = self.robot.limits().radius;
-        let mut blocked = false;
-        let mut hits = Vec::new();
-        for (i, &r) in scan.ranges.iter().enumerate() {
-            if !r.is_finite() {
-                continue;
+        let limits = self.robot.limits();
+        let radius = limits.radius;
+        // Braking distance, plus the way covered while the scan ages and the command takes effect.
+        let mut budget = limits.radius
+            + margin
+            + speed * speed / (2.0 * limits.max_linear_accel)
+            + speed * 3.0 * CONTROL_DT;
+        let mut segments = Vec::new();
+        for pair in ahead.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let len = (b.0 - a.0).hypot(b.1 - a.1);
+            if len >= budget {
+                let t = budget / len;
+                segments.push((a, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)));
+                break;
             }
-            let a = scan.angle_min + i as f64 * scan.angle_increment;
-            let (fx, fy) = (r * a.cos(), r * a.sin());
-            // In the corridor the footprint sweeps going straight ahead.
-            if fx > 0.0 && fy.abs() < radius + 0.02 && fx < radius + margin {
-                blocked = true;
-            }
-            let (s, c) = (scan.pose.theta + a).sin_cos();
-            hits.push((scan.pose.x + r * c, scan.pose.y + r * s));
+            segments.push((a, b));
+            budget -= len;
         }
+        let hits: Vec<(f64, f64)> = scan
+            .ranges
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_finite())
+            .map(|(i, &r)| {
+                let (s, c) =
+                    (scan.pose.theta + scan.angle_min + i as f64 * scan.angle_increment).sin_cos();
+                (scan.pose.x + r * c, scan.pose.y + r * s)
+            })
+            .collect();
+        let blocked = hits.iter().any(|&h| {
+            segments
+                .iter()
+                .any(|&(a, b)| point_segment_distance(h, a, b) < radius + 0.01)
+        });
         blocked.then_some(hits)
     }
 
@@ -186,7 +257,11 @@ impl Mover<'_> {
         let limits = self.robot.limits();
         for (i, &(gx, gy)) in path.iter().enumerate() {
             let last = i + 1 == path.len();
-            let tolerance = if last { GOAL_TOLERANCE } else { WAYPOINT_TOLERANCE };
+            let tolerance = if last {
+                GOAL_TOLERANCE
+            } else {
+                WAYPOINT_TOLERANCE
+            };
             loop {
                 let p = self.robot.pose()?;
                 let dist = p.distance_to(gx, gy);
@@ -195,7 +270,10 @@ impl Mover<'_> {
                 }
                 let err = wrap((gy - p.y).atan2(gx - p.x) - p.theta);
                 let (v, w) = if err.abs() > 0.6 {
-                    (0.0, (3.0 * err).clamp(-limits.max_angular, limits.max_angular))
+                    (
+                        0.0,
+                        (3.0 * err).clamp(-limits.max_angular, limits.max_angular),
+                    )
                 } else {
                     let remaining = dist
                         + path[i..]
@@ -203,10 +281,16 @@ impl Mover<'_> {
                             .map(|s| (s[1].0 - s[0].0).hypot(s[1].1 - s[0].1))
                             .sum::<f64>();
                     let v = (1.2 * remaining).min(limits.max_linear) * err.cos();
-                    (v.max(0.05), (3.0 * err).clamp(-limits.max_angular, limits.max_angular))
+                    (
+                        v.max(0.05),
+                        (3.0 * err).clamp(-limits.max_angular, limits.max_angular),
+                    )
                 };
                 if v > 0.0 {
-                    if let Some(hits) = self.obstacle_ahead(OBSTACLE_MARGIN) {
+                    let (speed, _) = self.robot.velocity();
+                    let mut ahead = vec![(p.x, p.y)];
+                    ahead.extend_from_slice(&path[i..]);
+                    if let Some(hits) = self.obstacle_ahead(&ahead, OBSTACLE_MARGIN, speed.max(v)) {
                         self.robot.command(0.0, 0.0)?;
                         return Ok(Err(hits));
                     }
@@ -220,7 +304,10 @@ impl Mover<'_> {
 }
 
 fn plan_error(e: PlanError, robot: &dyn RobotBackend) -> SkillError {
-    SkillError::new(ErrorKind::Unreachable, format!("{e}; {}", whereabouts(robot)))
+    SkillError::new(
+        ErrorKind::Unreachable,
+        format!("{e}; {}", whereabouts(robot)),
+    )
 }
 
 /// Plans and drives to (x, y), re-planning around obstacles the lidar finds.
@@ -299,7 +386,11 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
         &["ranges", "angle_min", "angle_increment", "range_min", "range_max", "pose", "stamp"],
         "A lidar scan: ranges (metres, numpy array; inf where nothing was hit), ray i at angle angle_min + i * angle_increment (radians, robot frame, 0 = straight ahead, left positive), taken at pose (Pose) at time stamp (s).",
     ));
-    set.add_record(RecordType::new("Battery", &["percent", "charging"], "Battery charge in percent (0-100) and whether it is charging (on a dock)."));
+    set.add_record(RecordType::new(
+        "Battery",
+        &["percent", "charging"],
+        "Battery charge in percent (0-100) and whether it is charging (on a dock).",
+    ));
     if caps.camera {
         set.add_record(
             RecordType::new(
@@ -440,7 +531,7 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
             let mut last = start;
             let max_w = r.limits().max_angular;
             while (angle - turned).abs() > HEADING_TOLERANCE {
-                mover.step(0.0, (3.0 * (angle - turned)).clamp(-max_w, max_w))?;
+                mover.step(0.0, turn_speed(angle - turned, max_w))?;
                 let now = r.pose()?.theta;
                 turned += wrap(now - last);
                 last = now;
@@ -562,7 +653,11 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
         );
         let r = robot.clone();
         set.add(
-            SkillSpec::new("holding", "The name of the held object, or None.\n\nExample: holding() -> 'red_cube'").returns("str | None"),
+            SkillSpec::new(
+                "holding",
+                "The name of the held object, or None.\n\nExample: holding() -> 'red_cube'",
+            )
+            .returns("str | None"),
             move |_, _| Ok(r.holding().map_or(Value::None, Value::Str)),
         );
     }
@@ -593,13 +688,19 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
     let r = robot.clone();
     set.set_safe_stop(move || r.stop());
     let r = robot;
-    set.set_reporter(move || crate::registry::RobotReport { events: r.take_events(), state: r.state_line() });
+    set.set_reporter(move || crate::registry::RobotReport {
+        events: r.take_events(),
+        state: r.state_line(),
+    });
     set
 }
 
 fn positive(v: Option<f64>, skill: &str, name: &str) -> Result<f64, SkillError> {
     match v {
         Some(v) if v > 0.0 && v.is_finite() => Ok(v),
-        other => Err(SkillError::invalid(format!("{skill}(): {name} must be a positive number of seconds, got {}", other.map_or("None".into(), |v| v.to_string())))),
+        other => Err(SkillError::invalid(format!(
+            "{skill}(): {name} must be a positive number of seconds, got {}",
+            other.map_or("None".into(), |v| v.to_string())
+        ))),
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend, RobotLimits, ScanData, SkillError,
-    ZoneInfo,
+    BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
+    RobotLimits, ScanData, SkillError, ZoneInfo,
 };
 
 use crate::geometry::{point_in_polygon, P2};
@@ -44,7 +44,30 @@ impl SimRobot {
 
     fn whereabouts(sim: &Simulator) -> String {
         let p = sim.odom_pose();
-        format!("the robot is at ({:.2}, {:.2}), heading {:.2} rad", p.x, p.y, p.theta)
+        format!(
+            "the robot is at ({:.2}, {:.2}), heading {:.2} rad",
+            p.x, p.y, p.theta
+        )
+    }
+
+    fn battery_empty(sim: &Simulator, what: &str) -> SkillError {
+        let dock = sim
+            .world()
+            .zones
+            .iter()
+            .find(|z| z.charger)
+            .map(|z| z.name.clone());
+        SkillError::new(
+            ErrorKind::BatteryEmpty,
+            format!(
+                "{what}; {}{}",
+                Self::whereabouts(sim),
+                dock.map(|d| format!(
+                    "; it charges in zone {d:?} (push it there or reset the world)"
+                ))
+                .unwrap_or_default()
+            ),
+        )
     }
 }
 
@@ -54,10 +77,13 @@ pub fn occupancy_map(world: &World, resolution: f64) -> GridMap {
     let width = ((b.max.x - b.min.x) / resolution).ceil() as usize + 1;
     let height = ((b.max.y - b.min.y) / resolution).ceil() as usize + 1;
     let mut map = GridMap::new((b.min.x, b.min.y), resolution, width, height);
-    for s in world.grid.segments() {
+    for s in &world.walls {
         map.mark_segment((s.a.x, s.a.y), (s.b.x, s.b.y));
     }
-    for o in &world.obstacles {
+    for o in world.obstacles.iter().filter(|o| !o.unmapped) {
+        for s in crate::geometry::polygon_edges(&o.polygon) {
+            map.mark_segment((s.a.x, s.a.y), (s.b.x, s.b.y));
+        }
         let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
         for p in &o.polygon {
             lo = (lo.0.min(p.x), lo.1.min(p.y));
@@ -80,17 +106,31 @@ pub fn occupancy_map(world: &World, resolution: f64) -> GridMap {
 
 impl RobotBackend for SimRobot {
     fn describe(&self) -> String {
-        format!("simulated differential-drive robot in world '{}'", self.sim().world().name)
+        format!(
+            "simulated differential-drive robot in world '{}'",
+            self.sim().world().name
+        )
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { lidar: true, camera: true, gripper: true, battery: true }
+        Capabilities {
+            lidar: true,
+            camera: true,
+            gripper: true,
+            battery: true,
+        }
     }
 
     fn limits(&self) -> RobotLimits {
         let sim = self.sim();
         let r = &sim.world().robot;
-        RobotLimits { radius: r.radius, max_linear: r.max_linear, max_angular: r.max_angular, reach: r.reach }
+        RobotLimits {
+            radius: r.radius,
+            max_linear: r.max_linear,
+            max_angular: r.max_angular,
+            max_linear_accel: r.max_linear_accel,
+            reach: r.reach,
+        }
     }
 
     fn time(&self) -> f64 {
@@ -101,17 +141,16 @@ impl RobotBackend for SimRobot {
         Ok(self.sim().odom_pose())
     }
 
+    fn velocity(&self) -> (f64, f64) {
+        self.sim().velocity()
+    }
+
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         let mut sim = self.sim();
         if sim.battery().percent <= 0.0 && (linear != 0.0 || angular != 0.0) {
-            let dock = sim.world().zones.iter().find(|z| z.charger).map(|z| z.name.clone());
-            return Err(SkillError::new(
-                ErrorKind::BatteryEmpty,
-                format!(
-                    "the battery is empty, so the robot cannot move; {}{}",
-                    Self::whereabouts(&sim),
-                    dock.map(|d| format!("; it charges in zone {d:?}")).unwrap_or_default()
-                ),
+            return Err(Self::battery_empty(
+                &sim,
+                "the battery is empty, so the robot cannot move",
             ));
         }
         sim.command(linear, angular);
@@ -124,7 +163,13 @@ impl RobotBackend for SimRobot {
         while remaining > 0 {
             if cancel.is_cancelled() {
                 sim.halt();
-                return Err(SkillError::new(ErrorKind::Cancelled, format!("stopped: the action is being stopped; {}", Self::whereabouts(&sim))));
+                return Err(SkillError::new(
+                    ErrorKind::Cancelled,
+                    format!(
+                        "stopped: the action is being stopped; {}",
+                        Self::whereabouts(&sim)
+                    ),
+                ));
             }
             let n = remaining.min(CANCEL_CHECK_STEPS);
             sim.run_steps(n);
@@ -132,7 +177,10 @@ impl RobotBackend for SimRobot {
             let (v, w) = sim.commanded();
             if sim.battery().percent <= 0.0 && (v != 0.0 || w != 0.0) {
                 sim.halt();
-                return Err(SkillError::new(ErrorKind::BatteryEmpty, format!("the battery ran out, so the robot stopped; {}", Self::whereabouts(&sim))));
+                return Err(Self::battery_empty(
+                    &sim,
+                    "the battery ran out, so the robot stopped",
+                ));
             }
         }
         Ok(())
@@ -165,7 +213,8 @@ impl RobotBackend for SimRobot {
 
     fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError> {
         let mut sim = self.sim();
-        sim.place(at.map(|(x, y)| P2::new(x, y))).map_err(|f| gripper_error(&sim, f))
+        sim.place(at.map(|(x, y)| P2::new(x, y)))
+            .map_err(|f| gripper_error(&sim, f))
     }
 
     fn holding(&self) -> Option<String> {
@@ -205,7 +254,11 @@ impl RobotBackend for SimRobot {
     }
 
     fn take_events(&self) -> Vec<String> {
-        self.sim().take_events().into_iter().map(|e| format!("t={:.1}s {}", e.time, e.text)).collect()
+        self.sim()
+            .take_events()
+            .into_iter()
+            .map(|e| format!("t={:.1}s {}", e.time, e.text))
+            .collect()
     }
 
     fn state_line(&self) -> String {
@@ -213,7 +266,7 @@ impl RobotBackend for SimRobot {
         let p = sim.odom_pose();
         let b = sim.battery();
         format!(
-            "pose ({:.2}, {:.2}, {:.2} rad), battery {:.0}%{}, holding {}, t={:.1}s",
+            "pose ({:.2}, {:.2}, {:.2} rad), battery {:.1}%{}, holding {}, t={:.1}s",
             p.x,
             p.y,
             p.theta,
@@ -228,10 +281,24 @@ impl RobotBackend for SimRobot {
 fn gripper_error(sim: &Simulator, failure: GripperFailure) -> SkillError {
     match failure {
         GripperFailure::Unknown(name) => {
-            let names: Vec<&str> = sim.world().objects.iter().map(|o| o.name.as_str()).collect();
-            SkillError::invalid(format!("no object named {name:?}; objects in this world: {}", names.join(", ")))
+            let names: Vec<&str> = sim
+                .world()
+                .objects
+                .iter()
+                .map(|o| o.name.as_str())
+                .collect();
+            SkillError::invalid(format!(
+                "no object named {name:?}; objects in this world: {}",
+                names.join(", ")
+            ))
         }
-        GripperFailure::NotInReach(m) => SkillError::new(ErrorKind::NotInReach, format!("{m}; {}", SimRobot::whereabouts(sim))),
-        GripperFailure::Gripper(m) => SkillError::new(ErrorKind::GripperError, format!("{m}; {}", SimRobot::whereabouts(sim))),
+        GripperFailure::NotInReach(m) => SkillError::new(
+            ErrorKind::NotInReach,
+            format!("{m}; {}", SimRobot::whereabouts(sim)),
+        ),
+        GripperFailure::Gripper(m) => SkillError::new(
+            ErrorKind::GripperError,
+            format!("{m}; {}", SimRobot::whereabouts(sim)),
+        ),
     }
 }

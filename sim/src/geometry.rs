@@ -77,7 +77,10 @@ impl Segment {
             return true;
         }
         let on = |s: &Segment, p: P2, d: f64| d.abs() < 1e-12 && s.distance_to(p) < 1e-9;
-        on(other, self.a, d1) || on(other, self.b, d2) || on(self, other.a, d3) || on(self, other.b, d4)
+        on(other, self.a, d1)
+            || on(other, self.b, d2)
+            || on(self, other.a, d3)
+            || on(self, other.b, d4)
     }
 }
 
@@ -234,11 +237,24 @@ impl SegmentGrid {
         } else {
             next_boundary(r, step_r, origin.y, self.origin.y) / dir.y
         };
-        let t_delta_x = if dir.x.abs() < 1e-12 { f64::INFINITY } else { self.cell / dir.x.abs() };
-        let t_delta_y = if dir.y.abs() < 1e-12 { f64::INFINITY } else { self.cell / dir.y.abs() };
+        let t_delta_x = if dir.x.abs() < 1e-12 {
+            f64::INFINITY
+        } else {
+            self.cell / dir.x.abs()
+        };
+        let t_delta_y = if dir.y.abs() < 1e-12 {
+            f64::INFINITY
+        } else {
+            self.cell / dir.y.abs()
+        };
         let mut t_cell_start = 0.0;
         loop {
-            if c < 0 || r < 0 || c >= self.cols as i64 || r >= self.rows as i64 || t_cell_start > max {
+            if c < 0
+                || r < 0
+                || c >= self.cols as i64
+                || r >= self.rows as i64
+                || t_cell_start > max
+            {
                 return None;
             }
             let t_cell_end = t_max_x.min(t_max_y);
@@ -266,8 +282,16 @@ impl SegmentGrid {
     /// Calls `f` with every segment that may lie within `radius` of the
     /// segment `a`–`b` (a swept circle). A segment may be seen more than once.
     pub fn near_sweep(&self, a: P2, b: P2, radius: f64, mut f: impl FnMut(&Segment)) {
-        let (c0, r0) = Self::cell_of(self.origin, self.cell, P2::new(a.x.min(b.x) - radius, a.y.min(b.y) - radius));
-        let (c1, r1) = Self::cell_of(self.origin, self.cell, P2::new(a.x.max(b.x) + radius, a.y.max(b.y) + radius));
+        let (c0, r0) = Self::cell_of(
+            self.origin,
+            self.cell,
+            P2::new(a.x.min(b.x) - radius, a.y.min(b.y) - radius),
+        );
+        let (c1, r1) = Self::cell_of(
+            self.origin,
+            self.cell,
+            P2::new(a.x.max(b.x) + radius, a.y.max(b.y) + radius),
+        );
         for r in r0.max(0)..=r1.min(self.rows as i64 - 1) {
             for c in c0.max(0)..=c1.min(self.cols as i64 - 1) {
                 for &i in &self.cells[r as usize * self.cols + c as usize] {
@@ -303,7 +327,10 @@ mod tests {
         assert!((t - 2.0).abs() < 1e-12);
         assert!(s.ray_distance(p(0.0, 0.0), V2::new(-1.0, 0.0)).is_none());
         let d = V2::new(1.0, 1.0).normalize();
-        assert!(s.ray_distance(p(0.0, 0.0), d).is_none(), "passes above the segment's end");
+        assert!(
+            s.ray_distance(p(0.0, 0.0), d).is_none(),
+            "passes above the segment's end"
+        );
         let s = Segment::new(p(2.0, -1.0), p(2.0, 3.0));
         let t = s.ray_distance(p(0.0, 0.0), d).unwrap();
         assert!((t - 2.0 * 2f64.sqrt()).abs() < 1e-12);
@@ -314,7 +341,9 @@ mod tests {
         let mut segs = Vec::new();
         let mut seed = 1u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
         for _ in 0..200 {
@@ -322,7 +351,11 @@ mod tests {
             let b = a + V2::new(rnd() - 0.5, rnd() - 0.5) * 3.0;
             segs.push(Segment::new(a, b));
         }
-        let grid = SegmentGrid::new(segs.clone(), Aabb::around(segs.iter().flat_map(|s| [s.a, s.b])), 1.0);
+        let grid = SegmentGrid::new(
+            segs.clone(),
+            Aabb::around(segs.iter().flat_map(|s| [s.a, s.b])),
+            1.0,
+        );
         for _ in 0..2000 {
             let o = p(rnd() * 20.0, rnd() * 20.0);
             let ang = rnd() * std::f64::consts::TAU;

@@ -11,7 +11,7 @@ use crate::simulator::Simulator;
 use crate::world::World;
 
 /// Pixels per metre, unless the picture would exceed [`MAX_SIDE`].
-const SCALE: f64 = 40.0;
+const SCALE: f64 = 80.0;
 /// Longest side of a picture, pixels.
 const MAX_SIDE: f64 = 1600.0;
 /// Border around the world, pixels.
@@ -57,7 +57,11 @@ impl View {
     pub fn of(world: &World) -> Self {
         let (min, max) = (world.bounds.min, world.bounds.max);
         let side = (max.x - min.x).max(max.y - min.y).max(0.1);
-        View { scale: SCALE.min(MAX_SIDE / side), min, max }
+        View {
+            scale: SCALE.min(MAX_SIDE / side),
+            min,
+            max,
+        }
     }
     /// Picture size, pixels.
     pub fn size(&self) -> (u32, u32) {
@@ -161,15 +165,30 @@ pub fn draw(world: &World, sim: Option<&Simulator>) -> Pixmap {
     let t = Transform::identity();
     for z in &world.zones {
         if let Some(path) = polygon_path(&view, &z.polygon) {
-            pm.fill_path(&path, &paint(zone_rgb(&z.name, z.charger), 90), FillRule::Winding, t, None);
+            pm.fill_path(
+                &path,
+                &paint(zone_rgb(&z.name, z.charger), 90),
+                FillRule::Winding,
+                t,
+                None,
+            );
         }
     }
     for o in &world.obstacles {
         if let Some(path) = polygon_path(&view, &o.polygon) {
-            pm.fill_path(&path, &paint(colours::OBSTACLE, 255), FillRule::Winding, t, None);
+            pm.fill_path(
+                &path,
+                &paint(colours::OBSTACLE, 255),
+                FillRule::Winding,
+                t,
+                None,
+            );
         }
     }
-    let wall_stroke = Stroke { width: 3.0, ..Stroke::default() };
+    let wall_stroke = Stroke {
+        width: 3.0,
+        ..Stroke::default()
+    };
     for s in &world.walls {
         if let Some(path) = polyline_path(&view, &[s.a, s.b]) {
             pm.stroke_path(&path, &paint(colours::WALL, 255), &wall_stroke, t, None);
@@ -192,7 +211,10 @@ pub fn draw(world: &World, sim: Option<&Simulator>) -> Pixmap {
     };
     if trajectory.len() > 1 {
         if let Some(path) = polyline_path(&view, &trajectory) {
-            let stroke = Stroke { width: 2.5, ..Stroke::default() };
+            let stroke = Stroke {
+                width: 2.5,
+                ..Stroke::default()
+            };
             pm.stroke_path(&path, &paint(colours::TRAJECTORY, 255), &stroke, t, None);
         }
     }
@@ -210,21 +232,40 @@ pub fn draw(world: &World, sim: Option<&Simulator>) -> Pixmap {
     if let Some(c) = PathBuilder::from_circle(x, y, r) {
         pm.fill_path(&c, &paint(colours::ROBOT, 255), FillRule::Winding, t, None);
     }
-    let tip = view.px(P2::new(pose.x + world.robot.radius * pose.theta.cos(), pose.y + world.robot.radius * pose.theta.sin()));
-    if let Some(path) = polyline_path(&view, &[P2::new(pose.x, pose.y), P2::new(pose.x, pose.y)]).and_then(|_| {
-        let mut pb = PathBuilder::new();
-        pb.move_to(x, y);
-        pb.line_to(tip.0, tip.1);
-        pb.finish()
-    }) {
-        pm.stroke_path(&path, &paint((0, 0, 0), 255), &Stroke { width: 2.0, ..Stroke::default() }, t, None);
+    let tip = view.px(P2::new(
+        pose.x + world.robot.radius * pose.theta.cos(),
+        pose.y + world.robot.radius * pose.theta.sin(),
+    ));
+    if let Some(path) = polyline_path(&view, &[P2::new(pose.x, pose.y), P2::new(pose.x, pose.y)])
+        .and_then(|_| {
+            let mut pb = PathBuilder::new();
+            pb.move_to(x, y);
+            pb.line_to(tip.0, tip.1);
+            pb.finish()
+        })
+    {
+        pm.stroke_path(
+            &path,
+            &paint((0, 0, 0), 255),
+            &Stroke {
+                width: 2.0,
+                ..Stroke::default()
+            },
+            t,
+            None,
+        );
     }
     pm
 }
 
 /// Writes a PNG of the world (and the run, if given).
 pub fn write_png(world: &World, sim: Option<&Simulator>, path: &Path) -> Result<(), RenderError> {
-    draw(world, sim).save_png(path).map_err(|e| RenderError::Write { path: path.display().to_string(), message: e.to_string() })
+    draw(world, sim)
+        .save_png(path)
+        .map_err(|e| RenderError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// The same picture as SVG text.
@@ -232,45 +273,103 @@ pub fn svg(world: &World, sim: Option<&Simulator>) -> String {
     let view = View::of(world);
     let (w, h) = view.size();
     let mut out = String::new();
-    let _ = writeln!(out, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">"#);
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">"#
+    );
     let _ = writeln!(out, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = writeln!(out, "<title>{}</title>", xml_escape(&world.name));
-    let points = |ps: &[P2]| ps.iter().map(|p| { let (x, y) = view.px(*p); format!("{x:.1},{y:.1}") }).collect::<Vec<_>>().join(" ");
+    let points = |ps: &[P2]| {
+        ps.iter()
+            .map(|p| {
+                let (x, y) = view.px(*p);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let rgb = |c: (u8, u8, u8)| format!("rgb({},{},{})", c.0, c.1, c.2);
     for z in &world.zones {
-        let _ = writeln!(out, r#"<polygon points="{}" fill="{}" fill-opacity="0.35"><title>{}</title></polygon>"#, points(&z.polygon), rgb(zone_rgb(&z.name, z.charger)), xml_escape(&z.name));
+        let _ = writeln!(
+            out,
+            r#"<polygon points="{}" fill="{}" fill-opacity="0.35"><title>{}</title></polygon>"#,
+            points(&z.polygon),
+            rgb(zone_rgb(&z.name, z.charger)),
+            xml_escape(&z.name)
+        );
     }
     for o in &world.obstacles {
-        let _ = writeln!(out, r#"<polygon points="{}" fill="{}"><title>{}</title></polygon>"#, points(&o.polygon), rgb(colours::OBSTACLE), xml_escape(&o.name));
+        let _ = writeln!(
+            out,
+            r#"<polygon points="{}" fill="{}"><title>{}</title></polygon>"#,
+            points(&o.polygon),
+            rgb(colours::OBSTACLE),
+            xml_escape(&o.name)
+        );
     }
     for s in &world.walls {
-        let _ = writeln!(out, r#"<polyline points="{}" stroke="{}" stroke-width="3" fill="none"/>"#, points(&[s.a, s.b]), rgb(colours::WALL));
+        let _ = writeln!(
+            out,
+            r#"<polyline points="{}" stroke="{}" stroke-width="3" fill="none"/>"#,
+            points(&[s.a, s.b]),
+            rgb(colours::WALL)
+        );
     }
     for (i, o) in world.objects.iter().enumerate() {
         let at = sim.map_or(o.at, |s| s.objects()[i].at);
         let (x, y) = view.px(at);
         let half = ((o.size * view.scale) / 2.0).max(3.0);
-        let _ = writeln!(out, r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}</title></rect>"#, x as f64 - half, y as f64 - half, 2.0 * half, 2.0 * half, rgb(colour_rgb(&o.colour)), xml_escape(&o.name));
+        let _ = writeln!(
+            out,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}</title></rect>"#,
+            x as f64 - half,
+            y as f64 - half,
+            2.0 * half,
+            2.0 * half,
+            rgb(colour_rgb(&o.colour)),
+            xml_escape(&o.name)
+        );
     }
     let pose = match sim {
         Some(s) => {
             if s.trajectory().len() > 1 {
-                let _ = writeln!(out, r#"<polyline points="{}" stroke="{}" stroke-width="2.5" fill="none"/>"#, points(s.trajectory()), rgb(colours::TRAJECTORY));
+                let _ = writeln!(
+                    out,
+                    r#"<polyline points="{}" stroke="{}" stroke-width="2.5" fill="none"/>"#,
+                    points(s.trajectory()),
+                    rgb(colours::TRAJECTORY)
+                );
             }
             for p in lidar_hits(s) {
                 let (x, y) = view.px(p);
-                let _ = writeln!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="1.8" fill="{}"/>"#, rgb(colours::LIDAR));
+                let _ = writeln!(
+                    out,
+                    r#"<circle cx="{x:.1}" cy="{y:.1}" r="1.8" fill="{}"/>"#,
+                    rgb(colours::LIDAR)
+                );
             }
             s.true_pose()
         }
-        None => robot_api::Pose2::new(world.robot.start.0, world.robot.start.1, world.robot.start.2),
+        None => robot_api::Pose2::new(
+            world.robot.start.0,
+            world.robot.start.1,
+            world.robot.start.2,
+        ),
     };
     let (x, y) = view.px(P2::new(pose.x, pose.y));
-    let _ = writeln!(out, r#"<circle cx="{x:.1}" cy="{y:.1}" r="{:.1}" fill="{}"/>"#, world.robot.radius * view.scale, rgb(colours::ROBOT));
+    let _ = writeln!(
+        out,
+        r#"<circle cx="{x:.1}" cy="{y:.1}" r="{:.1}" fill="{}"/>"#,
+        world.robot.radius * view.scale,
+        rgb(colours::ROBOT)
+    );
     out.push_str("</svg>\n");
     out
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

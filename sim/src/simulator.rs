@@ -81,11 +81,20 @@ impl Simulator {
         let full_circle = (lidar.fov - std::f64::consts::TAU).abs() < 1e-9;
         // A full circle does not repeat its first ray at the end.
         let increment = if lidar.rays > 1 {
-            lidar.fov / if full_circle { lidar.rays as f64 } else { (lidar.rays - 1) as f64 }
+            lidar.fov
+                / if full_circle {
+                    lidar.rays as f64
+                } else {
+                    (lidar.rays - 1) as f64
+                }
         } else {
             0.0
         };
-        let angle_min = if full_circle { -std::f64::consts::PI } else { -lidar.fov / 2.0 };
+        let angle_min = if full_circle {
+            -std::f64::consts::PI
+        } else {
+            -lidar.fov / 2.0
+        };
         let ray_dirs = (0..lidar.rays)
             .map(|i| {
                 let a = angle_min + i as f64 * increment;
@@ -106,7 +115,14 @@ impl Simulator {
             low_reported: false,
             bumped: false,
             in_contact: false,
-            objects: world.objects.iter().map(|o| ObjectState { at: o.at, held: false }).collect(),
+            objects: world
+                .objects
+                .iter()
+                .map(|o| ObjectState {
+                    at: o.at,
+                    held: false,
+                })
+                .collect(),
             holding: None,
             scan: ScanData {
                 angle_min,
@@ -182,18 +198,30 @@ impl Simulator {
     }
     /// Records an event (also used for `say`).
     pub fn push_event(&mut self, text: String) {
-        self.events.push(Event { time: self.time(), text });
+        self.events.push(Event {
+            time: self.time(),
+            text,
+        });
     }
 
     /// The battery.
     pub fn battery(&self) -> BatteryState {
-        BatteryState { percent: self.battery, charging: self.charging }
+        BatteryState {
+            percent: self.battery,
+            charging: self.charging,
+        }
     }
 
     /// Sets the commanded velocities, clamped to the robot's limits.
     pub fn command(&mut self, linear: f64, angular: f64) {
         let r = &self.world.robot;
-        let clean = |v: f64, max: f64| if v.is_finite() { v.clamp(-max, max) } else { 0.0 };
+        let clean = |v: f64, max: f64| {
+            if v.is_finite() {
+                v.clamp(-max, max)
+            } else {
+                0.0
+            }
+        };
         self.cmd = (clean(linear, r.max_linear), clean(angular, r.max_angular));
     }
 
@@ -230,7 +258,8 @@ impl Simulator {
             cmd_v = 0.0;
             cmd_w = 0.0;
         }
-        let approach = |cur: f64, target: f64, max_step: f64| cur + (target - cur).clamp(-max_step, max_step);
+        let approach =
+            |cur: f64, target: f64, max_step: f64| cur + (target - cur).clamp(-max_step, max_step);
         self.v = approach(self.v, cmd_v, cfg.max_linear_accel * dt);
         self.w = approach(self.w, cmd_w, cfg.max_angular_accel * dt);
 
@@ -261,7 +290,10 @@ impl Simulator {
         self.distance_driven += ds.abs();
 
         if hit && !self.in_contact {
-            self.push_event(format!("collision at ({:.2}, {:.2})", moved_to.x, moved_to.y));
+            self.push_event(format!(
+                "collision at ({:.2}, {:.2})",
+                moved_to.x, moved_to.y
+            ));
         }
         self.bumped |= hit;
         self.in_contact = hit;
@@ -270,7 +302,11 @@ impl Simulator {
         let ds_m = ds * (1.0 + self.rng.normal(cfg.odom_noise));
         let dth_m = dtheta * (1.0 + self.rng.normal(cfg.odom_noise)) + cfg.odom_drift * dt;
         let om = self.odom.theta + dth_m / 2.0;
-        self.odom = Pose2::new(self.odom.x + ds_m * om.cos(), self.odom.y + ds_m * om.sin(), wrap_angle(self.odom.theta + dth_m));
+        self.odom = Pose2::new(
+            self.odom.x + ds_m * om.cos(),
+            self.odom.y + ds_m * om.sin(),
+            wrap_angle(self.odom.theta + dth_m),
+        );
 
         self.update_battery(ds.abs(), moved_to);
         if let Some(i) = self.holding {
@@ -309,12 +345,16 @@ impl Simulator {
         let cfg = &world.robot;
         let on_charger = self.world.zones.iter().any(|z| z.charger && z.contains(at));
         let was_charging = self.charging;
-        self.charging = on_charger && self.v.abs() < 1e-3 && self.w.abs() < 1e-3 && self.battery < 100.0;
+        self.charging =
+            on_charger && self.v.abs() < 1e-3 && self.w.abs() < 1e-3 && self.battery < 100.0;
         let before = self.battery;
         if self.charging {
             self.battery = (self.battery + cfg.battery_charge_rate * self.dt).min(100.0);
         } else {
-            self.battery = (self.battery - cfg.battery_idle_drain * self.dt - cfg.battery_drain_per_m * driven).max(0.0);
+            self.battery = (self.battery
+                - cfg.battery_idle_drain * self.dt
+                - cfg.battery_drain_per_m * driven)
+                .max(0.0);
         }
         if self.charging && !was_charging {
             self.push_event(format!("charging ({before:.0}%)"));
@@ -339,7 +379,9 @@ impl Simulator {
         for (i, &(rc, rs)) in self.ray_dirs.iter().enumerate() {
             let dir = V2::new(rc * c - rs * s, rc * s + rs * c);
             let r = match self.world.grid.cast(origin, dir, lidar.range_max) {
-                Some(d) => (d + self.rng.normal(lidar.noise)).clamp(lidar.range_min, lidar.range_max),
+                Some(d) => {
+                    (d + self.rng.normal(lidar.noise)).clamp(lidar.range_min, lidar.range_max)
+                }
                 None => f64::INFINITY,
             };
             self.scan.ranges[i] = r;
@@ -361,7 +403,10 @@ impl Simulator {
             let d = state.at - origin;
             let distance = d.norm();
             let bearing = wrap_angle(d.y.atan2(d.x) - self.pose.theta);
-            if distance > cam.range || bearing.abs() > cam.fov / 2.0 || self.world.grid.line_blocked(origin, state.at) {
+            if distance > cam.range
+                || bearing.abs() > cam.fov / 2.0
+                || self.world.grid.line_blocked(origin, state.at)
+            {
                 continue;
             }
             out.push(Detection {
@@ -385,7 +430,10 @@ impl Simulator {
 
     fn carry_point(&self) -> P2 {
         let d = self.world.robot.radius * 0.6;
-        P2::new(self.pose.x + d * self.pose.theta.cos(), self.pose.y + d * self.pose.theta.sin())
+        P2::new(
+            self.pose.x + d * self.pose.theta.cos(),
+            self.pose.y + d * self.pose.theta.sin(),
+        )
     }
 
     /// Picks up an object within reach, in front of the robot.
@@ -394,7 +442,9 @@ impl Simulator {
             return Err(GripperFailure::Unknown(name.into()));
         };
         if let Some(held) = self.holding() {
-            return Err(GripperFailure::Gripper(format!("already holding {held}; place() it first")));
+            return Err(GripperFailure::Gripper(format!(
+                "already holding {held}; place() it first"
+            )));
         }
         let reach = self.world.robot.reach;
         let d = self.objects[i].at - P2::new(self.pose.x, self.pose.y);
@@ -415,7 +465,9 @@ impl Simulator {
     /// Puts the held object down at `at` (within reach) or in front of the robot.
     pub fn place(&mut self, at: Option<P2>) -> Result<String, GripperFailure> {
         let Some(i) = self.holding else {
-            return Err(GripperFailure::Gripper("the gripper is empty; pick() something first".into()));
+            return Err(GripperFailure::Gripper(
+                "the gripper is empty; pick() something first".into(),
+            ));
         };
         let robot = P2::new(self.pose.x, self.pose.y);
         let reach = self.world.robot.reach;
@@ -433,15 +485,28 @@ impl Simulator {
             }
         };
         let size = self.world.objects[i].size;
-        if self.world.inside_obstacle(spot).is_some() || self.world.clearance(spot, size / 2.0) < size / 2.0 || self.world.grid.line_blocked(robot, spot) {
-            return Err(GripperFailure::Gripper(format!("no room to put it down at ({:.2}, {:.2}): a wall or obstacle is there", spot.x, spot.y)));
+        if self.world.inside_obstacle(spot).is_some()
+            || self.world.clearance(spot, size / 2.0) < size / 2.0
+            || self.world.grid.line_blocked(robot, spot)
+        {
+            return Err(GripperFailure::Gripper(format!(
+                "no room to put it down at ({:.2}, {:.2}): a wall or obstacle is there",
+                spot.x, spot.y
+            )));
         }
         self.holding = None;
         self.objects[i].held = false;
         self.objects[i].at = spot;
         let name = self.world.objects[i].name.clone();
-        let zone = self.world.zone_at(spot).map(|z| format!(" in {}", z.name)).unwrap_or_default();
-        self.push_event(format!("placed {name} at ({:.2}, {:.2}){zone}", spot.x, spot.y));
+        let zone = self
+            .world
+            .zone_at(spot)
+            .map(|z| format!(" in {}", z.name))
+            .unwrap_or_default();
+        self.push_event(format!(
+            "placed {name} at ({:.2}, {:.2}){zone}",
+            spot.x, spot.y
+        ));
         Ok(name)
     }
 }

@@ -1,7 +1,9 @@
 //! A world: walls, obstacles, named zones, objects, and the robot and sensor
 //! settings. Built from a world file ([`crate::world_file`]) or in code.
 
-use crate::geometry::{point_in_polygon, polygon_centre, polygon_edges, Aabb, Segment, SegmentGrid, P2};
+use crate::geometry::{
+    point_in_polygon, polygon_centre, polygon_edges, Aabb, Segment, SegmentGrid, P2,
+};
 
 /// A named area ("dock", "kitchen").
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,8 @@ pub struct Obstacle {
     pub name: String,
     /// Outline.
     pub polygon: Vec<P2>,
+    /// Left out of the robot's map: only its sensors find it (a box left in an aisle).
+    pub unmapped: bool,
 }
 
 /// An object the robot can see and carry. Objects are small: they block
@@ -227,7 +231,11 @@ impl World {
         World {
             name: parts.name,
             seed: parts.seed,
-            physics_rate: if parts.physics_rate > 0.0 { parts.physics_rate } else { 100.0 },
+            physics_rate: if parts.physics_rate > 0.0 {
+                parts.physics_rate
+            } else {
+                100.0
+            },
             walls: parts.walls,
             obstacles: parts.obstacles,
             zones: parts.zones,
@@ -243,13 +251,16 @@ impl World {
     /// The clearance from a point to the nearest solid edge, metres (up to `limit`).
     pub fn clearance(&self, p: P2, limit: f64) -> f64 {
         let mut best = limit;
-        self.grid.near_sweep(p, p, limit, |s| best = best.min(s.distance_to(p)));
+        self.grid
+            .near_sweep(p, p, limit, |s| best = best.min(s.distance_to(p)));
         best
     }
 
     /// Whether a point lies inside a solid obstacle.
     pub fn inside_obstacle(&self, p: P2) -> Option<&Obstacle> {
-        self.obstacles.iter().find(|o| point_in_polygon(p, &o.polygon))
+        self.obstacles
+            .iter()
+            .find(|o| point_in_polygon(p, &o.polygon))
     }
 
     /// The zone a point is in, if any (the first listed wins).

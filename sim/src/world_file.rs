@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::geometry::{Segment, P2};
-use crate::world::{CameraConfig, LidarConfig, ObjectSpec, Obstacle, RobotConfig, World, WorldParts, Zone};
+use crate::world::{
+    CameraConfig, LidarConfig, ObjectSpec, Obstacle, RobotConfig, World, WorldParts, Zone,
+};
 
 /// The worlds built into the binary, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -42,7 +44,11 @@ pub enum WorldError {
 }
 
 fn builtin_names() -> String {
-    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +84,9 @@ struct FileShape {
     polygon: Option<Vec<[f64; 2]>>,
     /// x, y of the lower-left corner, width, height.
     rect: Option<[f64; 4]>,
+    /// Not on the robot's map: only its sensors find it.
+    #[serde(default)]
+    unmapped: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,7 +182,12 @@ pub fn parse(text: &str, path: &str) -> Result<World, WorldError> {
     let file: FileWorld = serde_norway::from_str(text).map_err(|e| WorldError::Invalid {
         path: path.into(),
         line: e.location().map_or(1, |l| l.line()),
-        message: e.to_string().split(" at line ").next().unwrap_or_default().to_owned()
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
             + ". See sim/worlds/README.md for the schema",
     })?;
     Checker { text, path }.build(file)
@@ -199,7 +213,13 @@ impl Checker<'_> {
         }
     }
 
-    fn outline(&self, kind: &str, name: &str, polygon: Option<Vec<[f64; 2]>>, rect: Option<[f64; 4]>) -> Result<Vec<P2>, WorldError> {
+    fn outline(
+        &self,
+        kind: &str,
+        name: &str,
+        polygon: Option<Vec<[f64; 2]>>,
+        rect: Option<[f64; 4]>,
+    ) -> Result<Vec<P2>, WorldError> {
         let at = format!("name: {name}");
         match (polygon, rect) {
             (Some(points), None) => {
@@ -212,7 +232,7 @@ impl Checker<'_> {
                 Ok(points.iter().map(|p| P2::new(p[0], p[1])).collect())
             }
             (None, Some([x, y, w, h])) => {
-                if !(w > 0.0 && h > 0.0) || ![x, y].iter().all(|v| v.is_finite()) {
+                if !(w > 0.0 && h > 0.0 && [x, y].iter().all(|v| v.is_finite())) {
                     return Err(self.error(&at, format!("{kind} {name:?}: rect is [x, y, width, height] with positive width and height, got [{x}, {y}, {w}, {h}]")));
                 }
                 Ok(vec![P2::new(x, y), P2::new(x + w, y), P2::new(x + w, y + h), P2::new(x, y + h)])
@@ -226,7 +246,10 @@ impl Checker<'_> {
         match value {
             None => Ok(default),
             Some(v) if v > 0.0 && v.is_finite() => Ok(v),
-            Some(v) => Err(self.error(&format!("{key}:"), format!("{key} must be a positive number, got {v}"))),
+            Some(v) => Err(self.error(
+                &format!("{key}:"),
+                format!("{key} must be a positive number, got {v}"),
+            )),
         }
     }
 
@@ -234,18 +257,28 @@ impl Checker<'_> {
         match value {
             None => Ok(default),
             Some(v) if v >= 0.0 && v.is_finite() => Ok(v),
-            Some(v) => Err(self.error(&format!("{key}:"), format!("{key} must be zero or more, got {v}"))),
+            Some(v) => Err(self.error(
+                &format!("{key}:"),
+                format!("{key} must be zero or more, got {v}"),
+            )),
         }
     }
 
-    fn unique<'n>(&self, kind: &str, names: impl Iterator<Item = &'n str>) -> Result<(), WorldError> {
+    fn unique<'n>(
+        &self,
+        kind: &str,
+        names: impl Iterator<Item = &'n str>,
+    ) -> Result<(), WorldError> {
         let mut seen = std::collections::BTreeSet::new();
         for n in names {
             if n.trim().is_empty() {
                 return Err(self.error("name:", format!("every {kind} needs a non-empty name")));
             }
             if !seen.insert(n) {
-                return Err(self.error(&format!("name: {n}"), format!("two {kind}s are named {n:?}; names must be unique")));
+                return Err(self.error(
+                    &format!("name: {n}"),
+                    format!("two {kind}s are named {n:?}; names must be unique"),
+                ));
             }
         }
         Ok(())
@@ -259,9 +292,17 @@ impl Checker<'_> {
             .collect();
         if let Some([w, h]) = f.boundary {
             if !(w > 0.0 && h > 0.0) {
-                return Err(self.error("boundary:", format!("boundary is [width, height] in metres, both positive; got [{w}, {h}]")));
+                return Err(self.error(
+                    "boundary:",
+                    format!("boundary is [width, height] in metres, both positive; got [{w}, {h}]"),
+                ));
             }
-            let c = [P2::new(0.0, 0.0), P2::new(w, 0.0), P2::new(w, h), P2::new(0.0, h)];
+            let c = [
+                P2::new(0.0, 0.0),
+                P2::new(w, 0.0),
+                P2::new(w, h),
+                P2::new(0.0, h),
+            ];
             walls.extend((0..4).map(|i| Segment::new(c[i], c[(i + 1) % 4])));
         }
         self.unique("obstacle", f.obstacles.iter().map(|o| o.name.as_str()))?;
@@ -270,19 +311,43 @@ impl Checker<'_> {
         let obstacles = f
             .obstacles
             .into_iter()
-            .map(|o| Ok(Obstacle { polygon: self.outline("obstacle", &o.name, o.polygon, o.rect)?, name: o.name }))
+            .map(|o| {
+                Ok(Obstacle {
+                    polygon: self.outline("obstacle", &o.name, o.polygon, o.rect)?,
+                    name: o.name,
+                    unmapped: o.unmapped,
+                })
+            })
             .collect::<Result<Vec<_>, WorldError>>()?;
         let zones = f
             .zones
             .into_iter()
-            .map(|z| Ok(Zone { polygon: self.outline("zone", &z.name, z.polygon, z.rect)?, name: z.name, charger: z.charger }))
+            .map(|z| {
+                Ok(Zone {
+                    polygon: self.outline("zone", &z.name, z.polygon, z.rect)?,
+                    name: z.name,
+                    charger: z.charger,
+                })
+            })
             .collect::<Result<Vec<_>, WorldError>>()?;
         let mut objects = Vec::new();
         for o in f.objects {
             if !(o.size > 0.0 && o.size < 5.0) {
-                return Err(self.error(&format!("name: {}", o.name), format!("object {:?}: size is in metres, between 0 and 5; got {}", o.name, o.size)));
+                return Err(self.error(
+                    &format!("name: {}", o.name),
+                    format!(
+                        "object {:?}: size is in metres, between 0 and 5; got {}",
+                        o.name, o.size
+                    ),
+                ));
             }
-            objects.push(ObjectSpec { name: o.name, kind: o.kind, colour: o.colour, size: o.size, at: P2::new(o.at[0], o.at[1]) });
+            objects.push(ObjectSpec {
+                name: o.name,
+                kind: o.kind,
+                colour: o.colour,
+                size: o.size,
+                at: P2::new(o.at[0], o.at[1]),
+            });
         }
 
         let d = RobotConfig::default();
@@ -293,15 +358,37 @@ impl Checker<'_> {
             radius: self.positive("radius", r.radius, d.radius)?,
             max_linear: self.positive("max_linear", r.max_linear, d.max_linear)?,
             max_angular: self.positive("max_angular", r.max_angular, d.max_angular)?,
-            max_linear_accel: self.positive("max_linear_accel", r.max_linear_accel, d.max_linear_accel)?,
-            max_angular_accel: self.positive("max_angular_accel", r.max_angular_accel, d.max_angular_accel)?,
+            max_linear_accel: self.positive(
+                "max_linear_accel",
+                r.max_linear_accel,
+                d.max_linear_accel,
+            )?,
+            max_angular_accel: self.positive(
+                "max_angular_accel",
+                r.max_angular_accel,
+                d.max_angular_accel,
+            )?,
             reach: self.positive("reach", r.reach, d.reach)?,
             odom_noise: self.non_negative("odom_noise", r.odom_noise, d.odom_noise)?,
             odom_drift: self.non_negative("odom_drift", r.odom_drift, d.odom_drift)?,
-            battery_start: self.non_negative("battery_start", r.battery_start, d.battery_start)?.min(100.0),
-            battery_idle_drain: self.non_negative("battery_idle_drain", r.battery_idle_drain, d.battery_idle_drain)?,
-            battery_drain_per_m: self.non_negative("battery_drain_per_m", r.battery_drain_per_m, d.battery_drain_per_m)?,
-            battery_charge_rate: self.non_negative("battery_charge_rate", r.battery_charge_rate, d.battery_charge_rate)?,
+            battery_start: self
+                .non_negative("battery_start", r.battery_start, d.battery_start)?
+                .min(100.0),
+            battery_idle_drain: self.non_negative(
+                "battery_idle_drain",
+                r.battery_idle_drain,
+                d.battery_idle_drain,
+            )?,
+            battery_drain_per_m: self.non_negative(
+                "battery_drain_per_m",
+                r.battery_drain_per_m,
+                d.battery_drain_per_m,
+            )?,
+            battery_charge_rate: self.non_negative(
+                "battery_charge_rate",
+                r.battery_charge_rate,
+                d.battery_charge_rate,
+            )?,
             battery_low: self.non_negative("battery_low", r.battery_low, d.battery_low)?,
         };
         let dl = LidarConfig::default();
@@ -310,32 +397,62 @@ impl Checker<'_> {
             rays: match l.rays {
                 None => dl.rays,
                 Some(n) if (1..=100_000).contains(&n) => n,
-                Some(n) => return Err(self.error("rays:", format!("lidar rays must be between 1 and 100000, got {n}"))),
+                Some(n) => {
+                    return Err(self.error(
+                        "rays:",
+                        format!("lidar rays must be between 1 and 100000, got {n}"),
+                    ))
+                }
             },
-            fov: self.positive("fov_deg", l.fov_deg, dl.fov.to_degrees())?.min(360.0).to_radians(),
+            fov: self
+                .positive("fov_deg", l.fov_deg, dl.fov.to_degrees())?
+                .min(360.0)
+                .to_radians(),
             range_min: self.non_negative("range_min", l.range_min, dl.range_min)?,
             range_max: self.positive("range_max", l.range_max, dl.range_max)?,
             noise: self.non_negative("noise", l.noise, dl.noise)?,
             rate: self.positive("rate", l.rate, dl.rate)?,
         };
         if lidar.range_min >= lidar.range_max {
-            return Err(self.error("range_min:", format!("lidar range_min ({}) must be below range_max ({})", lidar.range_min, lidar.range_max)));
+            return Err(self.error(
+                "range_min:",
+                format!(
+                    "lidar range_min ({}) must be below range_max ({})",
+                    lidar.range_min, lidar.range_max
+                ),
+            ));
         }
         let dc = CameraConfig::default();
         let camera = CameraConfig {
-            fov: self.positive("fov_deg", f.camera.fov_deg, dc.fov.to_degrees())?.min(360.0).to_radians(),
+            fov: self
+                .positive("fov_deg", f.camera.fov_deg, dc.fov.to_degrees())?
+                .min(360.0)
+                .to_radians(),
             range: self.positive("range", f.camera.range, dc.range)?,
         };
         let physics_rate = self.positive("rate", f.physics.rate, 100.0)?;
         if !(10.0..=10_000.0).contains(&physics_rate) {
-            return Err(self.error("physics:", format!("physics rate must be between 10 and 10000 Hz, got {physics_rate}")));
+            return Err(self.error(
+                "physics:",
+                format!("physics rate must be between 10 and 10000 Hz, got {physics_rate}"),
+            ));
         }
         if lidar.rate > physics_rate {
-            return Err(self.error("lidar:", format!("the lidar rate ({} Hz) cannot exceed the physics rate ({physics_rate} Hz)", lidar.rate)));
+            return Err(self.error(
+                "lidar:",
+                format!(
+                    "the lidar rate ({} Hz) cannot exceed the physics rate ({physics_rate} Hz)",
+                    lidar.rate
+                ),
+            ));
         }
 
         let world = World::build(WorldParts {
-            name: f.name.unwrap_or_else(|| Path::new(self.path).file_stem().map_or("world".into(), |s| s.to_string_lossy().into_owned())),
+            name: f.name.unwrap_or_else(|| {
+                Path::new(self.path)
+                    .file_stem()
+                    .map_or("world".into(), |s| s.to_string_lossy().into_owned())
+            }),
             seed: f.seed,
             physics_rate,
             walls,
@@ -349,7 +466,13 @@ impl Checker<'_> {
 
         let start_p = P2::new(start.0, start.1);
         if let Some(o) = world.inside_obstacle(start_p) {
-            return Err(self.error("start:", format!("the robot starts inside obstacle {:?}; move robot.start", o.name)));
+            return Err(self.error(
+                "start:",
+                format!(
+                    "the robot starts inside obstacle {:?}; move robot.start",
+                    o.name
+                ),
+            ));
         }
         let clearance = world.clearance(start_p, world.robot.radius);
         if clearance < world.robot.radius {
@@ -357,7 +480,13 @@ impl Checker<'_> {
         }
         for o in &world.objects {
             if let Some(ob) = world.inside_obstacle(o.at) {
-                return Err(self.error(&format!("name: {}", o.name), format!("object {:?} at ({}, {}) is inside obstacle {:?}", o.name, o.at.x, o.at.y, ob.name)));
+                return Err(self.error(
+                    &format!("name: {}", o.name),
+                    format!(
+                        "object {:?} at ({}, {}) is inside obstacle {:?}",
+                        o.name, o.at.x, o.at.y, ob.name
+                    ),
+                ));
             }
         }
         Ok(world)
@@ -390,7 +519,8 @@ mod tests {
         assert_eq!(line, 5, "{msg}");
         assert!(msg.contains("unknown field `polgon`"), "{msg}");
 
-        let (line, msg) = err("boundary: [5, 5]\nzones:\n  - name: dock\n    polygon: [[1, 1], [2, 1]]\n");
+        let (line, msg) =
+            err("boundary: [5, 5]\nzones:\n  - name: dock\n    polygon: [[1, 1], [2, 1]]\n");
         assert_eq!(line, 3);
         assert!(msg.contains("at least 3 points"), "{msg}");
 

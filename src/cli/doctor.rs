@@ -8,7 +8,7 @@ use super::ExecOpts;
 
 /// Prints each protection with ✔/✘ and what it does or why it is missing.
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
-    let session = opts.start()?;
+    let session = opts.start()?.session;
     println!("codeact doctor");
     println!(
         "  python     {}",

@@ -2,11 +2,13 @@
 
 mod bench;
 mod doctor;
+mod render;
 mod repl;
 mod session_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -33,6 +35,8 @@ enum Command {
     Doctor(ExecOpts),
     /// Print the robot API text an LLM reads.
     Api(ExecOpts),
+    /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
+    Render(render::RenderOpts),
     /// Measure the executor and print medians.
     Bench(bench::BenchOpts),
     /// Internal: the sandboxed worker process (started by the supervisor).
@@ -46,9 +50,18 @@ enum Command {
 /// Options shared by the commands that start an executor session.
 #[derive(Args, Clone, Debug)]
 pub struct ExecOpts {
-    /// Skill set to load. `test`: a test-only set (echo, add, sleep, fail, block, pose).
-    #[arg(long, default_value = "test")]
-    skills: String,
+    /// Simulated world to drive: a built-in name (small_room, warehouse,
+    /// apartment) or a world file. The default when no --skills is given: small_room.
+    #[arg(long, conflicts_with = "skills")]
+    world: Option<String>,
+    /// Skill set without a robot instead of a world. `test`: a test-only set
+    /// (echo, add, sleep, fail, block, pose) for exercising the executor.
+    #[arg(long)]
+    skills: Option<String>,
+    /// Write a picture of the run (PNG; also SVG when the name ends in .svg)
+    /// when the session ends: trajectory, lidar hits, objects, zones.
+    #[arg(long)]
+    picture: Option<PathBuf>,
     /// Default time limit of an action, in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -95,24 +108,59 @@ impl ExecOpts {
         })
     }
 
-    fn skill_set(&self) -> Result<SkillSet> {
-        match self.skills.as_str() {
-            "test" => Ok(robot_api::testing::test_skills().0),
-            other => bail!("unknown skill set {other:?}; available: test"),
+    /// The skills, and the simulated robot behind them when a world is used.
+    fn skill_set(&self) -> Result<(SkillSet, Option<Arc<sim::SimRobot>>)> {
+        if let Some(skills) = &self.skills {
+            if self.picture.is_some() {
+                bail!("--picture needs a simulated world (--world), not --skills {skills}");
+            }
+            return match skills.as_str() {
+                "test" => Ok((robot_api::testing::test_skills().0, None)),
+                other => bail!("unknown skill set {other:?}; available: test (or use --world)"),
+            };
         }
+        let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
+        let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+        Ok((robot_api::skills::robot_skills(robot.clone()), Some(robot)))
     }
 
     /// Starts a session, warning on stderr about protections not in force.
-    pub fn start(&self) -> Result<Session> {
-        let session =
-            Session::start(self.config()?, self.skill_set()?).context("starting the executor")?;
+    pub fn start(&self) -> Result<Started> {
+        let (skills, robot) = self.skill_set()?;
+        let session = Session::start(self.config()?, skills).context("starting the executor")?;
         for p in session.protections().iter().filter(|p| !p.active) {
             eprintln!(
                 "warning: protection '{}' is not in force: {}",
                 p.name, p.detail
             );
         }
-        Ok(session)
+        Ok(Started {
+            session,
+            robot,
+            picture: self.picture.clone(),
+        })
+    }
+}
+
+/// A started session and the simulated robot it drives, if any.
+pub struct Started {
+    /// The executor session.
+    pub session: Session,
+    /// The simulated robot, when a world is used.
+    pub robot: Option<Arc<sim::SimRobot>>,
+    picture: Option<PathBuf>,
+}
+
+impl Started {
+    /// Writes the picture asked for with --picture; says where on stderr.
+    pub fn finish(&self) -> Result<()> {
+        let (Some(path), Some(robot)) = (&self.picture, &self.robot) else {
+            return Ok(());
+        };
+        let sim = robot.sim();
+        render::write(sim.world(), Some(&sim), path)?;
+        eprintln!("picture of the run: {}", path.display());
+        Ok(())
     }
 }
 
@@ -144,9 +192,10 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Repl(opts) => repl::run(&opts),
         Command::Doctor(opts) => doctor::run(&opts),
         Command::Api(opts) => {
-            print!("{}", opts.skill_set()?.api_text());
+            print!("{}", opts.skill_set()?.0.api_text());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Render(opts) => render::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Worker { .. } => unreachable!("handled before"),
     }

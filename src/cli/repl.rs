@@ -142,7 +142,8 @@ fn history_path() -> Option<PathBuf> {
 
 /// Runs the REPL until Ctrl-D or `:quit`.
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
-    let mut session = opts.start()?;
+    let mut started = opts.start()?;
+    let session = &mut started.session;
     let style = Style {
         color: std::io::stdout().is_terminal(),
     };
@@ -236,6 +237,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     if let Some(path) = &history {
         let _ = editor.save_history(path);
     }
+    started.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -277,6 +279,14 @@ fn show(obs: &Observation, style: &Style) {
     }
     for note in &obs.notes {
         println!("{}", style.paint("33", &format!("note: {note}")));
+    }
+    for event in &obs.robot_events {
+        println!("{}", style.paint("36", &format!("robot: {event}")));
+    }
+    if !obs.skill_calls.is_empty() {
+        if let Some(state) = &obs.robot_state {
+            println!("{}", style.paint("2", &format!("[{state}]")));
+        }
     }
     if let Some(why) = &obs.worker_restart {
         println!(

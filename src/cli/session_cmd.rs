@@ -182,7 +182,8 @@ impl InputWatch for Requests {
 
 /// Reads requests until stdin closes; answers each.
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
-    let mut session = opts.start()?;
+    let mut started = opts.start()?;
+    let session = &mut started.session;
     emit(&json!({
         "type": "ready",
         "python": session.python_version(),
@@ -198,8 +199,9 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         interrupter: session.interrupter(),
     };
     while let Some(request) = requests.next() {
-        handle(&mut session, request, &mut requests);
+        handle(session, request, &mut requests);
     }
+    started.finish()?;
     Ok(ExitCode::SUCCESS)
 }
 

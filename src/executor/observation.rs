@@ -109,6 +109,12 @@ pub struct Observation {
     pub safe_stop: bool,
     /// Other things worth knowing (restored skills, threads left running, ...).
     pub notes: Vec<String>,
+    /// What happened to the robot during the action (collision, picked X, battery low).
+    #[serde(default)]
+    pub robot_events: Vec<String>,
+    /// The robot after the action, one line (pose, battery, holding).
+    #[serde(default)]
+    pub robot_state: Option<String>,
 }
 
 impl Observation {
@@ -150,6 +156,12 @@ impl Observation {
         }
         for note in &self.notes {
             let _ = writeln!(out, "Note: {note}");
+        }
+        for event in &self.robot_events {
+            let _ = writeln!(out, "Robot event: {event}");
+        }
+        if let Some(state) = &self.robot_state {
+            let _ = writeln!(out, "Robot: {state}");
         }
         if let Some(why) = &self.worker_restart {
             let _ = writeln!(

@@ -322,6 +322,10 @@ impl Session {
         if observation.status != Status::Ok || run.abnormal {
             observation.safe_stop = self.skills.safe_stop();
         }
+        if let Some(report) = self.skills.report() {
+            observation.robot_events = report.events;
+            observation.robot_state = Some(report.state);
+        }
         Ok(observation)
     }
 }
@@ -601,6 +605,8 @@ fn run_action(
             worker_restart: None,
             safe_stop: false,
             notes,
+            robot_events: Vec::new(),
+            robot_state: None,
         },
         worker_lost: lost,
         abnormal,

@@ -34,6 +34,35 @@ pub fn session_with(tweak: impl FnOnce(&mut ExecutorConfig)) -> (Session, Arc<Te
     )
 }
 
+/// A session driving a simulated robot in a world given as YAML text.
+pub fn sim_session(world_yaml: &str) -> (Session, Arc<sim::SimRobot>) {
+    let world = sim::world_file::parse(world_yaml, "test-world.yaml").expect("test world is valid");
+    let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+    let skills = robot_api::skills::robot_skills(robot.clone());
+    let config = ExecutorConfig {
+        timeout: Duration::from_secs(30),
+        grace: Duration::from_millis(500),
+        worker_exe: Some(exe()),
+        ..ExecutorConfig::default()
+    };
+    (
+        Session::start(config, skills).expect("session starts"),
+        robot,
+    )
+}
+
+/// Asserts an action failed with the exception `type_name`; returns its message.
+pub fn assert_error(obs: &Observation, type_name: &str) -> String {
+    let err = obs.error.as_ref().unwrap_or_else(|| {
+        panic!(
+            "expected {type_name}, the action succeeded:\n{}",
+            obs.render()
+        )
+    });
+    assert_eq!(err.type_name, type_name, "{}", obs.render());
+    err.message.clone()
+}
+
 /// Runs code and returns the observation, ignoring live output.
 pub fn run(session: &mut Session, code: &str) -> Observation {
     session

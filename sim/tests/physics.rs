@@ -1,0 +1,215 @@
+//! Physics invariants, determinism, sensors and pictures of the simulator.
+
+use std::sync::Arc;
+
+use sim::geometry::P2;
+use sim::render;
+use sim::world::{LidarConfig, Obstacle, RobotConfig, World, WorldParts};
+use sim::Simulator;
+
+fn world(text: &str) -> Arc<World> {
+    Arc::new(sim::world_file::parse(text, "test.yaml").unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// A box room with a thin wall across the middle.
+fn thin_wall_room() -> Arc<World> {
+    world("boundary: [6, 4]\nwalls:\n  - [[3, 0.5], [3, 3.5]]\nrobot: {start: [1, 2, 0], max_linear: 3.0, max_linear_accel: 50}\n")
+}
+
+#[test]
+fn a_fast_robot_never_passes_through_a_thin_wall() {
+    let w = thin_wall_room();
+    let mut s = Simulator::new(w.clone());
+    s.command(3.0, 0.0);
+    s.run_for(5.0);
+    let p = s.true_pose();
+    assert!(
+        p.x < 3.0 - w.robot.radius + 1e-6,
+        "went through the wall: {p:?}"
+    );
+    assert!(s.take_bump(), "the bump sensor saw the contact");
+    let events = s.take_events();
+    assert!(
+        events.iter().any(|e| e.text.starts_with("collision")),
+        "{events:?}"
+    );
+    // Every sampled position keeps the footprint out of every wall.
+    for q in s.trajectory() {
+        assert!(w.clearance(*q, 1.0) >= w.robot.radius - 1e-6, "{q:?}");
+    }
+    // It can still back away from the wall.
+    s.command(-0.5, 0.0);
+    s.run_for(1.0);
+    assert!(s.true_pose().x < p.x - 0.3);
+}
+
+#[test]
+fn speed_and_acceleration_limits_hold() {
+    let w = world("boundary: [40, 40]\nrobot: {start: [2, 20, 0], max_linear: 0.8, max_angular: 2.0, max_linear_accel: 1.5}\n");
+    let mut s = Simulator::new(w);
+    s.command(100.0, 100.0);
+    let mut last_v = 0.0;
+    for _ in 0..300 {
+        s.step();
+        let (v, om) = s.velocity();
+        assert!(v <= 0.8 + 1e-12 && om.abs() <= 2.0 + 1e-12, "{v} {om}");
+        assert!(v - last_v <= 1.5 * s.dt() + 1e-12, "accelerated too fast");
+        last_v = v;
+    }
+    assert!((last_v - 0.8).abs() < 1e-9);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_bit_for_bit() {
+    let text = "boundary: [10, 10]\nseed: 42\nobstacles:\n  - {name: b, rect: [4, 4, 1, 1]}\nrobot: {start: [1, 1, 0], odom_noise: 0.05, odom_drift: 0.01}\nlidar: {noise: 0.02}\n";
+    let run = |text: &str| {
+        let mut s = Simulator::new(world(text));
+        for k in 0..40 {
+            s.command(0.6, if (k / 5) % 2 == 0 { 0.4 } else { -0.4 });
+            s.run_for(0.5);
+        }
+        (
+            s.true_pose(),
+            s.odom_pose(),
+            s.scan().ranges.clone(),
+            s.trajectory().to_vec(),
+        )
+    };
+    let (a, b) = (run(text), run(text));
+    assert_eq!(a.0, b.0);
+    assert_eq!(a.1, b.1);
+    assert_eq!(
+        a.2.iter().map(|r| r.to_bits()).collect::<Vec<_>>(),
+        b.2.iter().map(|r| r.to_bits()).collect::<Vec<_>>()
+    );
+    assert_eq!(a.3, b.3);
+    // A different seed changes the noise.
+    let c = run(&text.replace("seed: 42", "seed: 43"));
+    assert_ne!(a.1, c.1);
+}
+
+#[test]
+fn lidar_ranges_match_analytic_distances() {
+    // Robot at the centre of a 10 m x 6 m box, facing +x: straight ahead the
+    // wall is 5 m away, left 3 m, behind 5 m; a ray at angle a hits the side
+    // wall at 3 / |sin a| when that is nearer than the end wall.
+    let w =
+        world("boundary: [10, 6]\nrobot: {start: [5, 3, 0]}\nlidar: {rays: 360, range_max: 12}\n");
+    let s = Simulator::new(w);
+    let scan = s.scan();
+    for (i, &r) in scan.ranges.iter().enumerate() {
+        let a = scan.angle_min + i as f64 * scan.angle_increment;
+        let expected = (5.0 / a.cos().abs()).min(3.0 / a.sin().abs());
+        assert!(
+            (r - expected).abs() < 1e-9,
+            "ray {i} at {a}: {r} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn the_camera_sees_only_what_is_in_view_and_not_behind_walls() {
+    let w = world("boundary: [10, 6]\nwalls:\n  - [[6, 0], [6, 4]]\nobjects:\n  - {name: ahead, colour: red, at: [4, 3]}\n  - {name: behind, colour: blue, at: [1, 3]}\n  - {name: hidden, colour: green, at: [7, 1]}\nrobot: {start: [2, 3, 0]}\ncamera: {fov_deg: 90, range: 8}\n");
+    let s = Simulator::new(w);
+    let names: Vec<String> = s.detections().into_iter().map(|d| d.name).collect();
+    assert_eq!(names, vec!["ahead".to_string()]);
+}
+
+#[test]
+fn the_gripper_picks_only_within_reach_and_carries_the_object() {
+    let w = world("boundary: [6, 4]\nobjects:\n  - {name: cube, colour: red, at: [1.4, 2]}\n  - {name: far, colour: blue, at: [4, 2]}\nrobot: {start: [1, 2, 0], reach: 0.45}\n");
+    let mut s = Simulator::new(w);
+    assert!(matches!(
+        s.pick("far"),
+        Err(sim::simulator::GripperFailure::NotInReach(_))
+    ));
+    s.pick("cube").unwrap();
+    assert!(matches!(
+        s.pick("far"),
+        Err(sim::simulator::GripperFailure::Gripper(_))
+    ));
+    s.command(0.5, 0.0);
+    s.run_for(2.0);
+    assert!(s.objects()[0].at.x > 1.8, "the cube moved with the robot");
+    let name = s.place(None).unwrap();
+    assert_eq!(name, "cube");
+    assert!(s.holding().is_none());
+}
+
+#[test]
+fn the_battery_drains_with_motion_and_charges_on_the_dock() {
+    let w = world("boundary: [20, 4]\nzones:\n  - {name: dock, rect: [0, 0, 2, 4], charger: true}\nrobot: {start: [3, 2, 0], battery_start: 50, battery_drain_per_m: 1.0, battery_low: 45}\n");
+    let mut s = Simulator::new(w);
+    s.command(0.8, 0.0);
+    s.run_for(10.0);
+    let after = s.battery().percent;
+    assert!(after < 50.0 - 7.0, "{after}");
+    assert!(s
+        .take_events()
+        .iter()
+        .any(|e| e.text.starts_with("battery low")));
+    // Drive back onto the dock and stand still.
+    let mut s = Simulator::new(world("boundary: [20, 4]\nzones:\n  - {name: dock, rect: [0, 0, 2, 4], charger: true}\nrobot: {start: [1, 2, 0], battery_start: 50}\n"));
+    s.run_for(10.0);
+    assert!(s.battery().charging);
+    assert!(s.battery().percent > 55.0);
+}
+
+#[test]
+fn a_picture_shows_the_trajectory() {
+    let w = world("boundary: [6, 4]\nrobot: {start: [1, 1, 0.3]}\n");
+    let mut s = Simulator::new(w.clone());
+    s.command(0.5, 0.0);
+    s.run_for(6.0);
+    let pm = render::draw(&w, Some(&s));
+    let view = render::View::of(&w);
+    // Pixels along the straight path (away from the robot drawn at its end) carry the trajectory colour.
+    let (tr, tg, tb) = render::colours::TRAJECTORY;
+    let mut on_path = 0;
+    for k in 1..6 {
+        let t = k as f64 * 0.5;
+        let p = P2::new(1.0 + 0.5 * t * 0.3f64.cos(), 1.0 + 0.5 * t * 0.3f64.sin());
+        let (x, y) = view.px(p);
+        let px = pm.pixel(x.round() as u32, y.round() as u32).unwrap();
+        if (px.red() as i32 - tr as i32).abs() < 40
+            && (px.green() as i32 - tg as i32).abs() < 40
+            && (px.blue() as i32 - tb as i32).abs() < 40
+        {
+            on_path += 1;
+        }
+    }
+    assert!(on_path >= 4, "only {on_path} of 5 path points drawn");
+    // And the empty world has no trajectory colour at all.
+    let empty = render::draw(&w, None);
+    let blue = empty
+        .pixels()
+        .iter()
+        .filter(|p| p.red() == tr && p.green() == tg && p.blue() == tb)
+        .count();
+    assert_eq!(blue, 0);
+    let png = std::env::temp_dir().join(format!("sim-test-{}.png", std::process::id()));
+    render::write_png(&w, Some(&s), &png).unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+    let _ = std::fs::remove_file(png);
+    assert!(render::svg(&w, Some(&s)).contains("<polyline"));
+}
+
+#[test]
+fn worlds_can_be_built_in_code() {
+    let w = World::build(WorldParts {
+        name: "code".into(),
+        obstacles: vec![Obstacle {
+            name: "o".into(),
+            unmapped: false,
+            polygon: vec![P2::new(2.0, 2.0), P2::new(3.0, 2.0), P2::new(3.0, 3.0)],
+        }],
+        robot: RobotConfig::default(),
+        lidar: LidarConfig {
+            rays: 8,
+            ..LidarConfig::default()
+        },
+        ..WorldParts::default()
+    });
+    let s = Simulator::new(Arc::new(w));
+    assert_eq!(s.scan().ranges.len(), 8);
+}

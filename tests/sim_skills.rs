@@ -1,0 +1,237 @@
+//! The robot skills on the simulator, called from Python through the
+//! executor: each skill's success and failure paths, events and state in the
+//! observation, and the safe stop stopping the simulated robot.
+
+mod common;
+
+use codeact::executor::Status;
+use common::{assert_error, run, run_timeout, sim_session};
+
+/// A 6 m x 4 m room with a table, a dock, a goal zone, two objects and a
+/// box the map does not show.
+const ROOM: &str = "
+name: test_room
+boundary: [6, 4]
+obstacles:
+  - {name: table, rect: [2.5, 1.5, 1.0, 1.0]}
+zones:
+  - {name: dock, rect: [0.2, 0.2, 1.0, 1.0], charger: true}
+  - {name: goal, rect: [4.6, 2.6, 1.2, 1.2]}
+objects:
+  - {name: red_cube, kind: cube, colour: red, at: [4.5, 0.8]}
+  - {name: blue_cube, kind: cube, colour: blue, at: [1.0, 3.2]}
+robot: {start: [0.7, 0.7, 0.0]}
+";
+
+/// Two rooms with no door between them.
+const SPLIT: &str = "
+boundary: [6, 4]
+walls:
+  - [[3, 0], [3, 4]]
+zones:
+  - {name: far_side, rect: [4, 1, 1, 1]}
+robot: {start: [1, 2, 0]}
+";
+
+#[test]
+fn move_to_reaches_the_goal_around_the_table() {
+    let (mut s, robot) = sim_session(ROOM);
+    let obs = run(
+        &mut s,
+        "p = move_to(5.0, 2.0, theta=1.57)\n(round(p.x, 1), round(p.y, 1), round(p.theta, 1))",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.result.as_deref(), Some("(5.0, 2.0, 1.6)"));
+    let sim = robot.sim();
+    let p = sim.true_pose();
+    assert!(p.distance_to(5.0, 2.0) < 0.06, "{p:?}");
+    assert!(!sim.world().grid.segments().is_empty());
+    let state = obs.robot_state.as_deref().unwrap();
+    assert!(
+        state.starts_with("pose (") && state.contains("holding nothing"),
+        "{state}"
+    );
+}
+
+#[test]
+fn move_to_into_an_obstacle_or_a_closed_room_is_unreachable() {
+    let (mut s, _) = sim_session(ROOM);
+    let msg = assert_error(&run(&mut s, "move_to(3.0, 2.0)"), "Unreachable");
+    assert!(msg.contains("inside an obstacle"), "{msg}");
+    assert!(msg.contains("the robot is at"), "{msg}");
+    let (mut s, _) = sim_session(SPLIT);
+    let obs = run(
+        &mut s,
+        "try:\n    go_to('far_side')\nexcept RobotError as e:\n    print(type(e).__name__)",
+    );
+    assert_eq!(obs.output_text(), "Unreachable\n", "{}", obs.render());
+}
+
+#[test]
+fn move_to_replans_around_a_box_missing_from_its_map() {
+    let world = format!("{ROOM}\n").replace(
+        "  - {name: table, rect: [2.5, 1.5, 1.0, 1.0]}",
+        "  - {name: table, rect: [2.5, 1.5, 1.0, 1.0]}\n  - {name: lost_box, rect: [2.0, 0.3, 0.5, 1.0], unmapped: true}",
+    );
+    let (mut s, robot) = sim_session(&world);
+    let obs = run(&mut s, "move_to(4.5, 0.7)");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let sim = robot.sim();
+    assert!(sim.true_pose().distance_to(4.5, 0.7) < 0.06);
+    assert!(
+        !obs.robot_events.iter().any(|e| e.contains("collision")),
+        "{:?}",
+        obs.robot_events
+    );
+}
+
+#[test]
+fn a_skill_timeout_stops_the_robot_where_it_is() {
+    let (mut s, robot) = sim_session(ROOM);
+    let msg = assert_error(
+        &run(&mut s, "move_to(5.0, 3.0, timeout=1.0)"),
+        "SkillTimeout",
+    );
+    assert!(msg.contains("time limit"), "{msg}");
+    assert_eq!(robot.sim().velocity(), (0.0, 0.0));
+}
+
+#[test]
+fn drive_into_a_wall_is_blocked_with_a_collision_event() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(&mut s, "drive(0.5, 0.0, 30.0)");
+    assert_error(&obs, "Blocked");
+    assert!(obs.safe_stop);
+    assert!(
+        obs.robot_events.iter().any(|e| e.contains("collision")),
+        "{:?}",
+        obs.robot_events
+    );
+    let obs = run(&mut s, "p = drive(-0.2, 0.0, 1.0)\nround(p.x, 1)");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+}
+
+#[test]
+fn rotate_turns_by_the_angle_asked() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(
+        &mut s,
+        "import math\nrotate(math.pi / 2)\nround(get_pose().theta, 2)",
+    );
+    assert_eq!(obs.result.as_deref(), Some("1.57"), "{}", obs.render());
+    let obs = run(
+        &mut s,
+        "rotate(-3 * math.pi / 2)\nround(get_pose().theta, 2)",
+    );
+    assert!(
+        matches!(obs.result.as_deref(), Some("3.14") | Some("-3.14")),
+        "{}",
+        obs.render()
+    );
+}
+
+#[test]
+fn sensing_skills_return_readable_records() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(
+        &mut s,
+        "import numpy as np\nscan = get_scan()\nprint(type(scan.ranges).__name__, len(scan.ranges), bool(np.isfinite(scan.ranges).all()))\nprint(get_battery())\nprint([z.name for z in list_zones()], get_zone('goal').charger)\nprint([(o.name, o.colour) for o in detect_objects()])\nget_pose()",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let out = obs.output_text();
+    assert!(out.contains("ndarray 360 True"), "{out}");
+    assert!(out.contains("Battery(percent=100.0, charging="), "{out}");
+    assert!(out.contains("['dock', 'goal'] False"), "{out}");
+    assert!(out.contains("[('red_cube', 'red')]"), "{out}");
+    assert_eq!(obs.result.as_deref(), Some("Pose(x=0.7, y=0.7, theta=0.0)"));
+    let msg = assert_error(&run(&mut s, "get_zone('kitchen')"), "ValueError");
+    assert!(msg.contains("dock, goal"), "{msg}");
+}
+
+#[test]
+fn fetch_and_deliver_with_the_gripper() {
+    let (mut s, robot) = sim_session(ROOM);
+    let msg = assert_error(&run(&mut s, "pick('red_cube')"), "NotInReach");
+    assert!(msg.contains("go_to"), "{msg}");
+    assert_error(&run(&mut s, "place()"), "GripperError");
+    assert_error(&run(&mut s, "pick('purple_cube')"), "ValueError");
+    let obs = run(
+        &mut s,
+        "go_to('red_cube')\npick('red_cube')\ngo_to('goal')\nprint(holding())\nplace()",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.result.as_deref(), Some("'red_cube'"));
+    assert!(
+        obs.robot_events
+            .iter()
+            .any(|e| e.contains("picked red_cube")),
+        "{:?}",
+        obs.robot_events
+    );
+    assert!(
+        obs.robot_events
+            .iter()
+            .any(|e| e.contains("placed red_cube") && e.contains("in goal")),
+        "{:?}",
+        obs.robot_events
+    );
+    let sim = robot.sim();
+    let cube = sim.objects()[0].at;
+    assert!(sim.world().zones[1].contains(cube), "{cube:?}");
+    drop(sim);
+    let msg = assert_error(
+        &run(
+            &mut s,
+            "go_to('blue_cube')\npick('blue_cube')\nplace_at(0.5, 0.5)",
+        ),
+        "NotInReach",
+    );
+    assert!(msg.contains("reaches"), "{msg}");
+}
+
+#[test]
+fn wait_charges_on_the_dock_and_say_is_an_event() {
+    let world = ROOM.replace(
+        "robot: {start: [0.7, 0.7, 0.0]}",
+        "robot: {start: [0.7, 0.7, 0.0], battery_start: 50}",
+    );
+    let (mut s, _) = sim_session(&world);
+    let obs = run(
+        &mut s,
+        "wait(10)\nsay('charging up')\nget_battery().percent",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let percent: f64 = obs.result.as_deref().unwrap().parse().unwrap();
+    assert!(percent > 55.0, "{percent}");
+    assert!(
+        obs.robot_events
+            .iter()
+            .any(|e| e.contains("said: charging up")),
+        "{:?}",
+        obs.robot_events
+    );
+    assert_error(&run(&mut s, "wait(-1)"), "ValueError");
+}
+
+#[test]
+fn an_empty_battery_is_battery_empty() {
+    let world = ROOM.replace(
+        "robot: {start: [0.7, 0.7, 0.0]}",
+        "robot: {start: [2.0, 0.7, 0.0], battery_start: 0.5, battery_drain_per_m: 2.0}",
+    );
+    let (mut s, _) = sim_session(&world);
+    let msg = assert_error(&run(&mut s, "move_to(5.0, 0.7)"), "BatteryEmpty");
+    assert!(msg.contains("dock"), "{msg}");
+}
+
+#[test]
+fn the_safe_stop_stops_the_simulated_robot_when_an_action_times_out() {
+    let (mut s, robot) = sim_session(ROOM);
+    // A long drive in a loop: the action's own time limit ends it.
+    let obs = run_timeout(&mut s, "while True:\n    drive(0.0, 0.5, 0.5)", 0.5);
+    assert_eq!(obs.status, Status::Timeout, "{}", obs.render());
+    assert!(obs.safe_stop);
+    let sim = robot.sim();
+    assert_eq!(sim.velocity(), (0.0, 0.0));
+    assert_eq!(sim.commanded(), (0.0, 0.0));
+}
