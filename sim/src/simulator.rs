@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use robot_api::{BatteryState, Detection, Pose2, ScanData};
 
-use crate::geometry::{wrap_angle, Segment, P2, V2};
+use crate::geometry::{wrap_angle, RayFan, Segment, P2, V2};
 use crate::rng::Rng;
 use crate::world::World;
 
@@ -66,7 +66,10 @@ pub struct Simulator {
     events: Vec<Event>,
     /// Sampled true positions (every 0.1 s), for pictures.
     trajectory: Vec<P2>,
+    /// Ray directions relative to the heading.
     ray_dirs: Vec<(f64, f64)>,
+    /// Scratch: ray directions in the world frame.
+    world_dirs: Vec<(f64, f64)>,
     distance_driven: f64,
 }
 
@@ -95,7 +98,7 @@ impl Simulator {
         } else {
             -lidar.fov / 2.0
         };
-        let ray_dirs = (0..lidar.rays)
+        let ray_dirs: Vec<(f64, f64)> = (0..lidar.rays)
             .map(|i| {
                 let a = angle_min + i as f64 * increment;
                 (a.cos(), a.sin())
@@ -136,6 +139,7 @@ impl Simulator {
             rng: Rng::new(world.seed),
             events: Vec::new(),
             trajectory: vec![P2::new(x, y)],
+            world_dirs: Vec::with_capacity(ray_dirs.len()),
             ray_dirs,
             distance_driven: 0.0,
             world,
@@ -376,15 +380,27 @@ impl Simulator {
         let lidar = &self.world.lidar;
         let origin = P2::new(self.pose.x, self.pose.y);
         let (s, c) = self.pose.theta.sin_cos();
-        for (i, &(rc, rs)) in self.ray_dirs.iter().enumerate() {
-            let dir = V2::new(rc * c - rs * s, rc * s + rs * c);
-            let r = match self.world.grid.cast(origin, dir, lidar.range_max) {
-                Some(d) => {
-                    (d + self.rng.normal(lidar.noise)).clamp(lidar.range_min, lidar.range_max)
-                }
-                None => f64::INFINITY,
-            };
-            self.scan.ranges[i] = r;
+        self.world_dirs.clear();
+        self.world_dirs.extend(
+            self.ray_dirs
+                .iter()
+                .map(|&(rc, rs)| (rc * c - rs * s, rc * s + rs * c)),
+        );
+        let full_circle = (lidar.fov - std::f64::consts::TAU).abs() < 1e-9;
+        let first = self.pose.theta + self.scan.angle_min;
+        let fan = RayFan {
+            dirs: &self.world_dirs,
+            first,
+            increment: self.scan.angle_increment,
+            full_circle,
+        };
+        self.world
+            .grid
+            .scan(origin, &fan, lidar.range_max, &mut self.scan.ranges);
+        if lidar.noise > 0.0 || lidar.range_min > 0.0 {
+            for r in self.scan.ranges.iter_mut().filter(|r| r.is_finite()) {
+                *r = (*r + self.rng.normal(lidar.noise)).clamp(lidar.range_min, lidar.range_max);
+            }
         }
         self.scan.pose = self.odom;
         self.scan.stamp = self.time();

@@ -179,7 +179,8 @@ pub struct World {
     pub lidar: LidarConfig,
     /// The camera.
     pub camera: CameraConfig,
-    /// Every solid edge (walls and obstacle outlines), bucketed for fast queries.
+    /// Every solid edge (walls and obstacle outlines), bucketed in 1 m cells
+    /// for collision, line-of-sight and lidar queries.
     pub grid: SegmentGrid,
     /// Bounds of everything.
     pub bounds: Aabb,

@@ -15,9 +15,24 @@ pub struct BenchOpts {
     /// Fewer repetitions (for CI): the same measurements, noisier figures.
     #[arg(long)]
     quick: bool,
+    /// Which figures: the executor's, the simulator's, or all.
+    #[arg(long, value_enum, default_value = "all")]
+    suite: Suite,
 }
 
-struct Driver {
+/// A group of benchmarks.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Suite {
+    /// Executor round trips, skill calls, output, errors, start-up.
+    Executor,
+    /// Simulator speed, planning, skills from Python.
+    Sim,
+    /// Both.
+    All,
+}
+
+/// A `codeact session` child process driven over JSON lines.
+pub(super) struct Driver {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -26,11 +41,14 @@ struct Driver {
 }
 
 impl Driver {
-    fn start() -> Result<(Self, Duration)> {
+    /// Starts `codeact session` with the given skill options; returns it and
+    /// how long it took to say it is ready.
+    pub(super) fn start(args: &[&str]) -> Result<(Self, Duration)> {
         let exe = std::env::current_exe()?;
         let started = Instant::now();
         let mut child = Command::new(exe)
-            .args(["session", "--skills", "test"])
+            .arg("session")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -60,7 +78,7 @@ impl Driver {
     }
 
     /// Sends one action and waits for its observation; returns the round trip.
-    fn execute(&mut self, code: &str) -> Result<(Duration, Json)> {
+    pub(super) fn execute(&mut self, code: &str) -> Result<(Duration, Json)> {
         self.next_id += 1;
         let request = serde_json::json!({"type": "execute", "id": self.next_id, "code": code});
         let started = Instant::now();
@@ -86,12 +104,12 @@ impl Drop for Driver {
     }
 }
 
-struct Stats {
-    median: f64,
+pub(super) struct Stats {
+    pub(super) median: f64,
     p99: f64,
 }
 
-fn stats(mut samples: Vec<f64>) -> Stats {
+pub(super) fn stats(mut samples: Vec<f64>) -> Stats {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     Stats {
@@ -100,25 +118,35 @@ fn stats(mut samples: Vec<f64>) -> Stats {
     }
 }
 
-fn report(name: &str, unit: &str, s: &Stats, target: &str) {
+pub(super) fn report(name: &str, unit: &str, s: &Stats, target: &str) {
     println!(
         "{name:<44} median {:>9.1} {unit}   p99 {:>9.1} {unit}   (target {target})",
         s.median, s.p99
     );
 }
 
-fn micros(d: Duration) -> f64 {
+pub(super) fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Runs every benchmark and prints the figures.
+/// Runs the chosen benchmarks and prints the figures.
 pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     let reps = |full: usize| if opts.quick { full / 10 } else { full }.max(5);
+    if opts.suite != Suite::Sim {
+        executor(&reps)?;
+    }
+    if opts.suite != Suite::Executor {
+        super::bench_sim::run(&reps)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn executor(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     println!("codeact executor benchmarks (through `codeact session`, worker boundary included)");
 
     let mut ready = Vec::new();
     for _ in 0..reps(20) {
-        let (driver, took) = Driver::start()?;
+        let (driver, took) = Driver::start(&["--skills", "test"])?;
         ready.push(took.as_secs_f64() * 1e3);
         drop(driver);
     }
@@ -129,7 +157,7 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
         "<= 100 ms",
     );
 
-    let (mut d, _) = Driver::start()?;
+    let (mut d, _) = Driver::start(&["--skills", "test"])?;
     for _ in 0..50 {
         d.execute("x = 1 + 1")?;
     }
@@ -198,5 +226,5 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
         &stats(errors),
         "<= 500 us",
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

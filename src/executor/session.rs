@@ -914,15 +914,17 @@ fn serve_skills(mut rx: Receiver, mut tx: Sender, skills: &SkillSet, shared: &Sk
         };
         let name = skills
             .get(request.skill as usize)
-            .map_or("?", |(s, _)| s.name.as_str())
-            .to_owned();
+            .map_or("?", |(s, _)| s.name.as_str());
         let _busy = shared.busy.lock().unwrap_or_else(|e| e.into_inner());
         let current = shared.action.load(Ordering::SeqCst);
         let started = Instant::now();
-        let args_text = skills
-            .get(request.skill as usize)
-            .map(|(spec, _)| format_args_text(spec, &request.args))
-            .unwrap_or_default();
+        // Only the first calls of an action are listed: format only those.
+        let listed =
+            current != 0 && (shared.calls_total.load(Ordering::SeqCst) as usize) < MAX_CALL_RECORDS;
+        let args_text = match skills.get(request.skill as usize) {
+            Some((spec, _)) if listed => format_args_text(spec, &request.args),
+            _ => String::new(),
+        };
         let reply: SkillReply = if current == 0 || request.action != current {
             shared.refused.fetch_add(1, Ordering::SeqCst);
             Err(SkillError::new(
@@ -945,7 +947,7 @@ fn serve_skills(mut rx: Receiver, mut tx: Sender, skills: &SkillSet, shared: &Sk
             let total = shared.calls_total.fetch_add(1, Ordering::SeqCst);
             if (total as usize) < MAX_CALL_RECORDS {
                 let record = SkillCall {
-                    skill: name,
+                    skill: name.to_owned(),
                     args: args_text,
                     outcome: match &reply {
                         Ok(_) => "ok".into(),

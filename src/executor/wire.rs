@@ -232,8 +232,12 @@ pub fn wait_fd(fd: RawFd, flags: PollFlags, timeout: Option<Duration>) -> io::Re
 #[derive(Debug)]
 pub struct Receiver {
     stream: UnixStream,
+    /// Always initialised to its full length; bytes `start..filled` are unread.
+    /// (Resizing it around every read zero-filled 64 KiB per poll, which was
+    /// most of a skill call's cost.)
     buf: Vec<u8>,
     start: usize,
+    filled: usize,
 }
 
 impl Receiver {
@@ -241,8 +245,9 @@ impl Receiver {
     pub fn new(stream: UnixStream) -> Self {
         Receiver {
             stream,
-            buf: Vec::with_capacity(64 << 10),
+            buf: vec![0; 64 << 10],
             start: 0,
+            filled: 0,
         }
     }
 
@@ -265,15 +270,31 @@ impl Receiver {
     }
 
     /// Waits for the next message. Spins for up to `spin` first, which saves
-    /// the cost of a sleep and wake-up when the answer is microseconds away.
+    /// the cost of a sleep and wake-up when the answer is microseconds away
+    /// (a skill reply).
     pub fn recv<T: DeserializeOwned>(&mut self, spin: Duration) -> Result<T, WireError> {
+        self.recv_spinning(spin, std::hint::spin_loop)
+    }
+
+    /// Like [`Receiver::recv`], but yields the CPU between polls: for waits
+    /// that may last a while (the next action), where other threads of the
+    /// round trip need the core more than this one.
+    pub fn recv_yielding<T: DeserializeOwned>(&mut self, spin: Duration) -> Result<T, WireError> {
+        self.recv_spinning(spin, std::thread::yield_now)
+    }
+
+    fn recv_spinning<T: DeserializeOwned>(
+        &mut self,
+        spin: Duration,
+        pause: fn(),
+    ) -> Result<T, WireError> {
         let spin_until = Instant::now() + spin;
         loop {
             if let Some(msg) = self.try_recv()? {
                 return Ok(msg);
             }
             if Instant::now() < spin_until {
-                std::thread::yield_now();
+                pause();
             } else {
                 wait_fd(self.raw_fd(), PollFlags::POLLIN, None)?;
             }
@@ -282,39 +303,36 @@ impl Receiver {
 
     /// Reads what is available. Returns false when nothing was.
     fn fill(&mut self) -> Result<bool, WireError> {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
+        if self.start == self.filled {
             self.start = 0;
-        } else if self.start > (1 << 20) {
-            self.buf.drain(..self.start);
+            self.filled = 0;
+        } else if self.start > (1 << 20) || self.buf.len() - self.filled < self.needed() {
+            // Move the unread bytes to the front before growing.
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        let want = (64 << 10).max(self.needed());
-        self.buf.resize(len + want, 0);
-        let result = self.stream.read(&mut self.buf[len..]);
-        match result {
-            Ok(0) => {
-                self.buf.truncate(len);
-                Err(WireError::Closed)
-            }
+        let room = self.buf.len() - self.filled;
+        let want = self.needed().max(4 << 10);
+        if room < want {
+            self.buf.resize(self.filled + want.max(64 << 10), 0);
+        }
+        match self.stream.read(&mut self.buf[self.filled..]) {
+            Ok(0) => Err(WireError::Closed),
             Ok(n) => {
-                self.buf.truncate(len + n);
+                self.filled += n;
                 Ok(true)
             }
-            Err(e) => {
-                self.buf.truncate(len);
-                match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
-                    io::ErrorKind::ConnectionReset => Err(WireError::Closed),
-                    _ => Err(e.into()),
-                }
-            }
+            Err(e) => match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(false),
+                io::ErrorKind::ConnectionReset => Err(WireError::Closed),
+                _ => Err(e.into()),
+            },
         }
     }
 
     fn needed(&self) -> usize {
-        let avail = &self.buf[self.start..];
+        let avail = &self.buf[self.start..self.filled];
         if avail.len() < 4 {
             return 4;
         }
@@ -323,7 +341,7 @@ impl Receiver {
     }
 
     fn decode_buffered<T: DeserializeOwned>(&mut self) -> Result<Option<T>, WireError> {
-        let avail = &self.buf[self.start..];
+        let avail = &self.buf[self.start..self.filled];
         if avail.len() < 4 {
             return Ok(None);
         }
@@ -389,5 +407,39 @@ mod tests {
             rx2.try_recv::<SkillRequest>(),
             Err(WireError::Closed)
         ));
+    }
+
+    #[test]
+    fn frames_larger_than_the_buffer_arrive_whole_between_small_ones() {
+        let (a, b) = socket_pair().unwrap();
+        let mut rx = Receiver::new(b);
+        let small = SkillRequest {
+            action: 1,
+            skill: 0,
+            args: vec![Value::Int(1)],
+        };
+        let big = SkillRequest {
+            action: 2,
+            skill: 0,
+            args: vec![Value::FloatArray((0..100_000).map(f64::from).collect())],
+        };
+        // A writer thread, since the socket buffer holds less than the big frame.
+        let writer = std::thread::spawn(move || {
+            let mut tx = Sender::new(a);
+            for _ in 0..3 {
+                tx.send(&small).unwrap();
+                tx.send(&big).unwrap();
+            }
+        });
+        for _ in 0..3 {
+            let got: SkillRequest = rx.recv(Duration::ZERO).unwrap();
+            assert_eq!(got.action, 1);
+            let got: SkillRequest = rx.recv(Duration::ZERO).unwrap();
+            assert_eq!(
+                got.args,
+                vec![Value::FloatArray((0..100_000).map(f64::from).collect())]
+            );
+        }
+        writer.join().unwrap();
     }
 }

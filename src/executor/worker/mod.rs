@@ -191,7 +191,7 @@ fn python_main(protections: Vec<Protection>) -> i32 {
 
     let mut census = Census::new(std::process::id() == 2);
     loop {
-        match control_rx.recv::<ToWorker>(NEXT_ACTION_SPIN) {
+        match control_rx.recv_yielding::<ToWorker>(NEXT_ACTION_SPIN) {
             Ok(ToWorker::Execute(request)) => {
                 let report = run_action(&runner, &mut census, *request);
                 state.flush();

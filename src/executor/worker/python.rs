@@ -50,7 +50,10 @@ pub struct WorkerState {
 
 struct Classes {
     errors: Py<PyDict>,
-    records: Py<PyDict>,
+    /// Each record class with its field names in `__init__` order, so records
+    /// whose fields come in that order are built with positional arguments
+    /// (no keyword dict: a `get_pose()` is a few hundred ns cheaper).
+    record_fields: std::collections::HashMap<String, (Py<PyAny>, Vec<String>)>,
     /// `numpy.array`, imported on first use (importing numpy costs ~100 ms of start-up).
     numpy_array: OnceLock<Option<Py<PyAny>>>,
 }
@@ -201,7 +204,7 @@ impl WorkerState {
     /// Sends pending output now. The control lock is taken first so output
     /// frames leave in the order written, and before the action's report.
     pub fn flush(&self) {
-        if self.is_forked() {
+        if self.is_forked() || lock(&self.output).pending.is_empty() {
             return;
         }
         let mut control = lock(&self.control);
@@ -314,9 +317,14 @@ impl Stream_ {
 /// The runner registers the exception and record classes it built.
 #[pyfunction]
 fn register(errors: Bound<'_, PyDict>, records: Bound<'_, PyDict>) -> PyResult<()> {
+    let mut record_fields = std::collections::HashMap::new();
+    for (name, class) in records.iter() {
+        let fields: Vec<String> = class.getattr("_codeact_fields")?.extract()?;
+        record_fields.insert(name.extract::<String>()?, (class.unbind(), fields));
+    }
     let _ = state().classes.set(Classes {
         errors: errors.unbind(),
-        records: records.unbind(),
+        record_fields,
         numpy_array: OnceLock::new(),
     });
     Ok(())
@@ -356,6 +364,15 @@ fn set_in_user_code(running: bool) {
         // SAFETY: raise() signals the calling (main) thread; the handler is Python's.
         unsafe { libc::raise(libc::SIGUSR1) };
     }
+}
+
+thread_local! {
+    /// This thread's id, read once (gettid is a system call).
+    static TID: i32 = nix::unistd::gettid().as_raw();
+}
+
+fn current_tid() -> i32 {
+    TID.with(|t| *t)
 }
 
 fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -400,7 +417,7 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
             "no action is running: this thread was started by an earlier action, which has ended",
         ));
     }
-    let tid = nix::unistd::gettid().as_raw();
+    let tid = current_tid();
     if tid != st.main_tid && lock(&st.preexisting).contains(&tid) {
         return Err(refuse(
             py,
@@ -612,13 +629,24 @@ pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
             dict.into_any().unbind()
         }
         Value::Record(r) => {
-            let class = state()
+            let (class, fields) = state()
                 .classes
                 .get()
-                .and_then(|c| c.records.bind(py).get_item(&r.type_name).ok().flatten())
+                .and_then(|c| c.record_fields.get(&r.type_name))
                 .ok_or_else(|| {
                     PyRuntimeError::new_err(format!("unknown record type {}", r.type_name))
                 })?;
+            let class = class.bind(py);
+            if fields.len() == r.fields.len()
+                && fields.iter().zip(&r.fields).all(|(a, (b, _))| a == b)
+            {
+                let args = r
+                    .fields
+                    .iter()
+                    .map(|(_, v)| to_python(py, v))
+                    .collect::<PyResult<Vec<_>>>()?;
+                return Ok(class.call1(PyTuple::new(py, args)?)?.unbind());
+            }
             let kwargs = PyDict::new(py);
             for (k, v) in &r.fields {
                 kwargs.set_item(k, to_python(py, v)?)?;

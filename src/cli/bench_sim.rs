@@ -1,0 +1,129 @@
+//! The simulator's figures: the "warehouse-lite" workload (the same in every
+//! simulator compared), one lidar scan, path planning, and skills called from
+//! Python through the session protocol.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use sim::Simulator;
+
+use super::bench::{micros, report, stats, Driver};
+
+/// warehouse-lite: 60 simulated seconds at v = 0.5 m/s with w alternating
+/// +0.3 / -0.3 rad/s every 2 s from (1, 1), physics at 100 Hz, a 360-ray
+/// lidar (0.05-12 m) at 10 Hz, collisions checked, in the 20 m x 20 m
+/// warehouse with 40 shelves of 2 m x 0.5 m (sim/worlds/warehouse.yaml).
+fn warehouse_lite(world: &Arc<sim::World>) -> (f64, Simulator) {
+    let mut s = Simulator::new(world.clone());
+    let started = Instant::now();
+    for k in 0..30 {
+        s.command(0.5, if k % 2 == 0 { 0.3 } else { -0.3 });
+        s.run_for(2.0);
+    }
+    (started.elapsed().as_secs_f64(), s)
+}
+
+/// Runs the simulator benchmarks and prints the figures.
+pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    println!("codeact simulator benchmarks (warehouse world, one core)");
+    let world = Arc::new(sim::load("warehouse")?);
+    let w = &world;
+    if w.obstacles.len() != 40
+        || w.physics_rate != 100.0
+        || w.lidar.rays != 360
+        || w.lidar.rate != 10.0
+    {
+        bail!("sim/worlds/warehouse.yaml no longer matches the warehouse-lite workload");
+    }
+
+    let mut factors = Vec::new();
+    let mut last = None;
+    for _ in 0..reps(50) {
+        let (wall, s) = warehouse_lite(&world);
+        factors.push(60.0 / wall);
+        last = Some(s);
+    }
+    let s = last.expect("at least one run");
+    println!(
+        "  (the run drove {:.1} m in 60 s, {} collision events)",
+        s.distance_driven(),
+        s.clone()
+            .take_events()
+            .iter()
+            .filter(|e| e.text.starts_with("collision"))
+            .count()
+    );
+    report(
+        "warehouse-lite real-time factor",
+        "x ",
+        &stats(factors),
+        ">= 2000x",
+    );
+
+    // One scan, from poses along the run.
+    let mut s = Simulator::new(world.clone());
+    let mut scans = Vec::new();
+    for k in 0..reps(300) {
+        s.command(0.5, if (k / 20) % 2 == 0 { 0.3 } else { -0.3 });
+        s.run_steps(10);
+        let started = Instant::now();
+        for _ in 0..20 {
+            s.take_scan();
+        }
+        scans.push(micros(started.elapsed()) / 20.0);
+    }
+    report("one 360-ray lidar scan", "us", &stats(scans), "<= 20 us");
+
+    let map = sim::backend::occupancy_map(&world, sim::backend::MAP_RESOLUTION);
+    let inflated = map.inflated(world.robot.radius + 0.05);
+    let mut plans = Vec::new();
+    for _ in 0..reps(100) {
+        let started = Instant::now();
+        let path = inflated.plan((1.0, 1.0), (18.5, 18.5))?;
+        plans.push(micros(started.elapsed()) / 1e3);
+        std::hint::black_box(path);
+    }
+    report(
+        &format!(
+            "path planning, {}x{} grid, corner to corner",
+            map.width, map.height
+        ),
+        "ms",
+        &stats(plans),
+        "<= 5 ms",
+    );
+
+    let (mut d, _) = Driver::start(&["--world", "warehouse"])?;
+    let mut moves = Vec::new();
+    for i in 0..reps(40) {
+        let code = if i % 2 == 0 {
+            "move_to(18.5, 18.5)"
+        } else {
+            "move_to(1.0, 1.0)"
+        };
+        let (took, obs) = d.execute(code)?;
+        if obs["status"] != "ok" {
+            bail!("move_to benchmark failed: {}", obs["text"]);
+        }
+        moves.push(micros(took) / 1e3);
+    }
+    report(
+        "move_to across the warehouse, from Python",
+        "ms",
+        &stats(moves),
+        "<= 50 ms",
+    );
+
+    const CALLS: usize = 10_000;
+    let empty = format!("for _ in range({CALLS}):\n    pass");
+    let calls = format!("for _ in range({CALLS}):\n    get_pose()");
+    let mut per_call = Vec::new();
+    for _ in 0..reps(30) {
+        let (base, _) = d.execute(&empty)?;
+        let (took, _) = d.execute(&calls)?;
+        per_call.push(micros(took.saturating_sub(base)) / CALLS as f64);
+    }
+    report("get_pose() from Python", "us", &stats(per_call), "<= 10 us");
+    Ok(())
+}
