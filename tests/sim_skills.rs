@@ -235,3 +235,19 @@ fn the_safe_stop_stops_the_simulated_robot_when_an_action_times_out() {
     assert_eq!(sim.velocity(), (0.0, 0.0));
     assert_eq!(sim.commanded(), (0.0, 0.0));
 }
+
+#[test]
+fn the_map_image_is_a_png_of_the_surroundings() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(
+        &mut s,
+        "png = get_map_image(2.0)\nopen('map.png', 'wb').write(png)\n(png[:8], len(png) > 1000)",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(b'\\x89PNG\\r\\n\\x1a\\n', True)")
+    );
+    assert!(s.workspace().join("map.png").exists());
+    assert_error(&run(&mut s, "get_map_image(0.0)"), "ValueError");
+}

@@ -119,6 +119,8 @@ pub struct Capabilities {
     pub gripper: bool,
     /// A battery gauge (`get_battery`).
     pub battery: bool,
+    /// Pictures of its map (`get_map_image`).
+    pub map_image: bool,
 }
 
 /// A robot the skills can drive. Implementations are shared between the
@@ -168,6 +170,9 @@ pub trait RobotBackend: Send + Sync {
     fn locate(&self, name: &str) -> Option<(f64, f64)>;
     /// The known static obstacles, for path planning.
     fn map(&self) -> Option<GridMap>;
+    /// A PNG picture of the map within `radius` metres of the robot (walls,
+    /// obstacles, zones, objects, the robot, its latest scan), if it can draw one.
+    fn map_image(&self, radius: f64) -> Option<Vec<u8>>;
     /// Passes a message to the user (kept in the events).
     fn say(&self, text: &str);
     /// Robot events since the last call (collision, picked X, battery low).

@@ -605,6 +605,22 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
         );
     }
 
+    if caps.map_image {
+        let r = robot.clone();
+        set.add(
+            SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up: walls and obstacles (grey), zones (tinted), objects (coloured squares), the robot (orange, a line for its heading), its trajectory (blue) and latest lidar hits (red). For looking with a vision model, or saving: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
+                .param_default("radius", ParamType::Float, 4.0)
+                .returns("bytes"),
+            move |args, _| {
+                let radius = args.f64("radius").unwrap_or(4.0);
+                if !(0.5..=50.0).contains(&radius) {
+                    return Err(SkillError::invalid(format!("get_map_image(): radius must be between 0.5 and 50 metres, got {radius}")));
+                }
+                r.map_image(radius).map(Value::Bytes).ok_or_else(|| SkillError::new(ErrorKind::Robot, "this robot cannot draw its map"))
+            },
+        );
+    }
+
     let r = robot.clone();
     set.add(
         SkillSpec::new("list_zones", "All named zones of the world.\n\nExample: [z.name for z in list_zones()] -> ['dock', 'blue_zone']").returns("list[Zone]"),

@@ -118,6 +118,7 @@ impl RobotBackend for SimRobot {
             camera: true,
             gripper: true,
             battery: true,
+            map_image: true,
         }
     }
 
@@ -247,6 +248,10 @@ impl RobotBackend for SimRobot {
 
     fn map(&self) -> Option<GridMap> {
         Some(self.map.clone())
+    }
+
+    fn map_image(&self, radius: f64) -> Option<Vec<u8>> {
+        Some(crate::render::map_crop_png(&self.sim(), radius))
     }
 
     fn say(&self, text: &str) {

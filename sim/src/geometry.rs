@@ -111,6 +111,13 @@ pub fn polygon_edges(polygon: &[P2]) -> impl Iterator<Item = Segment> + '_ {
     (0..polygon.len()).map(move |i| Segment::new(polygon[i], polygon[(i + 1) % polygon.len()]))
 }
 
+/// Twice the signed area of a polygon: positive when counter-clockwise.
+pub fn signed_area2(polygon: &[P2]) -> f64 {
+    (0..polygon.len())
+        .map(|i| cross(polygon[i].coords, polygon[(i + 1) % polygon.len()].coords))
+        .sum()
+}
+
 /// The centroid (mean of the vertices) of a polygon: good enough to aim at.
 pub fn polygon_centre(polygon: &[P2]) -> P2 {
     let n = polygon.len().max(1) as f64;
@@ -206,6 +213,9 @@ pub struct SegmentGrid {
     segments: Vec<Segment>,
     /// Per segment: start x, y and direction x, y (b - a), for ray casts.
     rays: Vec<[f64; 4]>,
+    /// Per segment: an edge of a solid, counter-clockwise polygon, seen only
+    /// from outside (a scan skips it from behind: the front edge is nearer).
+    one_sided: Vec<bool>,
     origin: P2,
     cell: f64,
     cols: usize,
@@ -220,6 +230,19 @@ pub struct SegmentGrid {
 impl SegmentGrid {
     /// Buckets `segments` in cells of `cell` metres covering `bounds` (plus a margin).
     pub fn new(segments: Vec<Segment>, bounds: Aabb, cell: f64) -> Self {
+        let one_sided = vec![false; segments.len()];
+        Self::with_sides(segments, one_sided, bounds, cell)
+    }
+
+    /// Like [`SegmentGrid::new`], marking which segments are edges of solid
+    /// polygons, oriented counter-clockwise (their outside is on the right).
+    pub fn with_sides(
+        segments: Vec<Segment>,
+        one_sided: Vec<bool>,
+        bounds: Aabb,
+        cell: f64,
+    ) -> Self {
+        assert_eq!(segments.len(), one_sided.len());
         let origin = P2::new(bounds.min.x - cell, bounds.min.y - cell);
         let cols = (((bounds.max.x - origin.x) / cell).ceil() as usize + 2).max(1);
         let rows = (((bounds.max.y - origin.y) / cell).ceil() as usize + 2).max(1);
@@ -255,6 +278,7 @@ impl SegmentGrid {
         SegmentGrid {
             segments,
             rays,
+            one_sided,
             origin,
             cell,
             cols,
@@ -373,11 +397,17 @@ impl SegmentGrid {
         if n == 0 {
             return;
         }
-        for (seg, &[ax, ay, ex, ey]) in self.segments.iter().zip(&self.rays) {
+        for ((seg, &[ax, ay, ex, ey]), &one_sided) in
+            self.segments.iter().zip(&self.rays).zip(&self.one_sided)
+        {
+            let (ax, ay) = (ax - origin.x, ay - origin.y);
+            // Behind a counter-clockwise edge means the origin is on its left.
+            if one_sided && ex * (-ay) - ey * (-ax) >= 0.0 {
+                continue;
+            }
             if seg.distance_to(origin) > max {
                 continue;
             }
-            let (ax, ay) = (ax - origin.x, ay - origin.y);
             let (bx, by) = (ax + ex, ay + ey);
             let alpha = fast_atan2(ay, ax);
             let span = wrap_angle(fast_atan2(by, bx) - alpha);

@@ -63,6 +63,16 @@ impl View {
             max,
         }
     }
+    /// A square view of `radius` metres around `centre`, `pixels` wide.
+    pub fn around(centre: P2, radius: f64, pixels: f64) -> Self {
+        let radius = radius.max(0.1);
+        View {
+            scale: (pixels - 2.0 * MARGIN).max(16.0) / (2.0 * radius),
+            min: P2::new(centre.x - radius, centre.y - radius),
+            max: P2::new(centre.x + radius, centre.y + radius),
+        }
+    }
+
     /// Picture size, pixels.
     pub fn size(&self) -> (u32, u32) {
         (
@@ -158,7 +168,22 @@ pub fn lidar_hits(sim: &Simulator) -> Vec<P2> {
 
 /// Draws the world (and the run, if given) into a pixmap.
 pub fn draw(world: &World, sim: Option<&Simulator>) -> Pixmap {
-    let view = View::of(world);
+    draw_view(world, sim, &View::of(world))
+}
+
+/// A PNG of the map within `radius` metres of the robot, 400 pixels wide:
+/// what the `get_map_image` skill returns for vision models.
+pub fn map_crop_png(sim: &Simulator, radius: f64) -> Vec<u8> {
+    let p = sim.true_pose();
+    let view = View::around(P2::new(p.x, p.y), radius, 400.0);
+    draw_view(sim.world(), Some(sim), &view)
+        .encode_png()
+        .unwrap_or_default()
+}
+
+/// Draws what `view` shows of the world (and the run, if given).
+pub fn draw_view(world: &World, sim: Option<&Simulator>, view: &View) -> Pixmap {
+    let view = *view;
     let (w, h) = view.size();
     let mut pm = Pixmap::new(w.max(1), h.max(1)).expect("picture size is positive");
     pm.fill(Color::WHITE);

@@ -2,8 +2,15 @@
 //! settings. Built from a world file ([`crate::world_file`]) or in code.
 
 use crate::geometry::{
-    point_in_polygon, polygon_centre, polygon_edges, Aabb, Segment, SegmentGrid, P2,
+    point_in_polygon, polygon_centre, polygon_edges, signed_area2, Aabb, Segment, SegmentGrid, P2,
 };
+
+/// Whether no two non-adjacent edges of a polygon cross.
+fn polygon_is_simple(polygon: &[P2]) -> bool {
+    let edges: Vec<Segment> = polygon_edges(polygon).collect();
+    let n = edges.len();
+    (0..n).all(|i| (i + 2..n).all(|j| (i == 0 && j == n - 1) || !edges[i].intersects(&edges[j])))
+}
 
 /// A named area ("dock", "kitchen").
 #[derive(Debug, Clone, PartialEq)]
@@ -215,8 +222,18 @@ impl World {
     /// Builds the world's indexes from its parts.
     pub fn build(parts: WorldParts) -> World {
         let mut segments = parts.walls.clone();
+        let mut one_sided = vec![false; segments.len()];
         for o in &parts.obstacles {
-            segments.extend(polygon_edges(&o.polygon));
+            // Counter-clockwise, so every edge's outside is on its right.
+            let mut outline = o.polygon.clone();
+            if signed_area2(&outline) < 0.0 {
+                outline.reverse();
+            }
+            let before = segments.len();
+            segments.extend(polygon_edges(&outline));
+            // A self-intersecting outline has no clear outside: keep it two-sided.
+            let simple = polygon_is_simple(&outline);
+            one_sided.extend(std::iter::repeat_n(simple, segments.len() - before));
         }
         let start = P2::new(parts.robot.start.0, parts.robot.start.1);
         let bounds = Aabb::around(
@@ -228,7 +245,7 @@ impl World {
                 .chain([start]),
         );
         // Cells of about a metre keep a 360-ray scan to a few segments per ray.
-        let grid = SegmentGrid::new(segments, bounds, 1.0);
+        let grid = SegmentGrid::with_sides(segments, one_sided, bounds, 1.0);
         World {
             name: parts.name,
             seed: parts.seed,
