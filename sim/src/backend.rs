@@ -25,6 +25,9 @@ const CANCEL_CHECK_STEPS: u64 = 200;
 pub struct SimRobot {
     sim: Mutex<Simulator>,
     map: GridMap,
+    /// Simulated seconds per wall-clock second, when time follows the
+    /// clock; `None`: lockstep, as fast as possible.
+    realtime: Mutex<Option<f64>>,
 }
 
 impl SimRobot {
@@ -34,7 +37,22 @@ impl SimRobot {
         SimRobot {
             sim: Mutex::new(Simulator::new(world)),
             map,
+            realtime: Mutex::new(None),
         }
+    }
+
+    /// Makes simulated time follow the wall clock at `factor` (1.0: real
+    /// time), for a person watching or a ROS graph; `None` goes back to
+    /// lockstep. In real time the simulation is unlocked between physics
+    /// steps, so others can read it while a skill runs.
+    pub fn set_realtime(&self, factor: Option<f64>) {
+        *self.realtime.lock().unwrap_or_else(|e| e.into_inner()) =
+            factor.filter(|f| *f > 0.0 && f.is_finite());
+    }
+
+    /// The real-time factor, if time follows the clock.
+    pub fn realtime(&self) -> Option<f64> {
+        *self.realtime.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The simulation, locked (for pictures, tests and benchmarks).
@@ -159,29 +177,46 @@ impl RobotBackend for SimRobot {
     }
 
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
-        let mut sim = self.sim();
-        let mut remaining = (dt.as_secs_f64() / sim.dt()).round() as u64;
-        while remaining > 0 {
-            if cancel.is_cancelled() {
-                sim.halt();
-                return Err(SkillError::new(
-                    ErrorKind::Cancelled,
-                    format!(
-                        "stopped: the action is being stopped; {}",
-                        Self::whereabouts(&sim)
-                    ),
-                ));
+        let realtime = self.realtime();
+        let wall_start = std::time::Instant::now();
+        let step = self.sim().dt();
+        let total = (dt.as_secs_f64() / step).round() as u64;
+        // Lockstep runs many steps per lock; real time one step, then waits.
+        let chunk = if realtime.is_some() {
+            1
+        } else {
+            CANCEL_CHECK_STEPS
+        };
+        let mut done = 0;
+        while done < total {
+            {
+                let mut sim = self.sim();
+                if cancel.is_cancelled() {
+                    sim.halt();
+                    return Err(SkillError::new(
+                        ErrorKind::Cancelled,
+                        format!(
+                            "stopped: the action is being stopped; {}",
+                            Self::whereabouts(&sim)
+                        ),
+                    ));
+                }
+                let n = (total - done).min(chunk);
+                sim.run_steps(n);
+                done += n;
+                let (v, w) = sim.commanded();
+                if sim.battery().percent <= 0.0 && (v != 0.0 || w != 0.0) {
+                    sim.halt();
+                    return Err(Self::battery_empty(
+                        &sim,
+                        "the battery ran out, so the robot stopped",
+                    ));
+                }
             }
-            let n = remaining.min(CANCEL_CHECK_STEPS);
-            sim.run_steps(n);
-            remaining -= n;
-            let (v, w) = sim.commanded();
-            if sim.battery().percent <= 0.0 && (v != 0.0 || w != 0.0) {
-                sim.halt();
-                return Err(Self::battery_empty(
-                    &sim,
-                    "the battery ran out, so the robot stopped",
-                ));
+            if let Some(factor) = realtime {
+                let due = wall_start + Duration::from_secs_f64(done as f64 * step / factor);
+                // A cancelled sleep ends early; the next turn of the loop reports it.
+                cancel.sleep(due.saturating_duration_since(std::time::Instant::now()));
             }
         }
         Ok(())

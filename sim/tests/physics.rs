@@ -290,3 +290,56 @@ fn skipping_the_back_edges_of_obstacles_changes_no_range() {
         }
     }
 }
+
+#[test]
+fn real_time_follows_the_clock_and_lets_others_read_the_state() {
+    use robot_api::{CancelToken, RobotBackend};
+    use std::time::{Duration, Instant};
+    let robot = Arc::new(sim::SimRobot::new(world(
+        "boundary: [6, 4]\nrobot: {start: [1, 2, 0]}\n",
+    )));
+    // Lockstep: exactly the time asked for, whatever the clock says.
+    robot
+        .advance(Duration::from_secs(10), &CancelToken::new())
+        .unwrap();
+    assert!((robot.time() - 10.0).abs() < 1e-9);
+    // Real time at 4x: 0.4 simulated seconds take at least 0.1 s, and a
+    // reader sees the time move on while the skill runs.
+    robot.set_realtime(Some(4.0));
+    let reader = {
+        let robot = robot.clone();
+        std::thread::spawn(move || {
+            // Polls until it sees a time strictly inside the skill's run.
+            (0..400).any(|_| {
+                std::thread::sleep(Duration::from_millis(5));
+                let t = robot.time();
+                t > 10.0 + 1e-9 && t < 10.4 - 1e-9
+            })
+        })
+    };
+    let started = Instant::now();
+    robot.command(0.2, 0.0).unwrap();
+    robot
+        .advance(Duration::from_millis(400), &CancelToken::new())
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(99),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        reader.join().unwrap(),
+        "the state was locked for the whole skill"
+    );
+    assert!((robot.time() - 10.4).abs() < 1e-9);
+    // A cancelled wait in real time returns early with an error.
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        c.cancel();
+    });
+    let started = Instant::now();
+    assert!(robot.advance(Duration::from_secs(60), &cancel).is_err());
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

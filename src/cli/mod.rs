@@ -59,6 +59,10 @@ pub struct ExecOpts {
     /// (echo, add, sleep, fail, block, pose) for exercising the executor.
     #[arg(long)]
     skills: Option<String>,
+    /// Let simulated time follow the wall clock (FACTOR times real time,
+    /// default 1) instead of running as fast as possible: for watching.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
+    realtime: Option<f64>,
     /// Write a picture of the run (PNG; also SVG when the name ends in .svg)
     /// when the session ends: trajectory, lidar hits, objects, zones.
     #[arg(long)]
@@ -112,8 +116,8 @@ impl ExecOpts {
     /// The skills, and the simulated robot behind them when a world is used.
     fn skill_set(&self) -> Result<(SkillSet, Option<Arc<sim::SimRobot>>)> {
         if let Some(skills) = &self.skills {
-            if self.picture.is_some() {
-                bail!("--picture needs a simulated world (--world), not --skills {skills}");
+            if self.picture.is_some() || self.realtime.is_some() {
+                bail!("--picture and --realtime need a simulated world (--world), not --skills {skills}");
             }
             return match skills.as_str() {
                 "test" => Ok((robot_api::testing::test_skills().0, None)),
@@ -122,6 +126,12 @@ impl ExecOpts {
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
         let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+        if let Some(factor) = self.realtime {
+            if !(factor > 0.0 && factor <= 1000.0) {
+                bail!("--realtime takes a factor between 0 and 1000 (1 = real time), got {factor}");
+            }
+            robot.set_realtime(Some(factor));
+        }
         Ok((robot_api::skills::robot_skills(robot.clone()), Some(robot)))
     }
 
