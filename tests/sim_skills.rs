@@ -251,3 +251,13 @@ fn the_map_image_is_a_png_of_the_surroundings() {
     assert!(s.workspace().join("map.png").exists());
     assert_error(&run(&mut s, "get_map_image(0.0)"), "ValueError");
 }
+
+#[test]
+fn go_to_an_unknown_name_lists_the_zones_and_stop_stops() {
+    let (mut s, robot) = sim_session(ROOM);
+    let msg = assert_error(&run(&mut s, "go_to('kitchen')"), "ValueError");
+    assert!(msg.contains("dock, goal"), "{msg}");
+    let obs = run(&mut s, "stop()\nget_pose()");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(robot.sim().commanded(), (0.0, 0.0));
+}

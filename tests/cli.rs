@@ -1,0 +1,74 @@
+//! The command line on worlds: `render`, `api --world`, and clear errors for
+//! bad world names and files.
+
+mod common;
+
+use std::process::Command;
+
+fn codeact(args: &[&str]) -> std::process::Output {
+    Command::new(common::exe())
+        .args(args)
+        .output()
+        .expect("codeact runs")
+}
+
+#[test]
+fn render_writes_a_png_and_an_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("room.png");
+    let run = codeact(&["render", "apartment", "--out", out.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let png = std::fs::read(&out).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(out.with_extension("svg")).unwrap();
+    assert!(
+        svg.contains("<title>kitchen</title>"),
+        "zones are named in the SVG"
+    );
+}
+
+#[test]
+fn a_bad_world_file_is_reported_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(
+        &file,
+        "boundary: [5, 5]\nzones:\n  - name: dock\n    rectangle: [0, 0, 1, 1]\n",
+    )
+    .unwrap();
+    let run = codeact(&["api", "--world", file.to_str().unwrap()]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("broken.yaml:4"), "{err}");
+    assert!(err.contains("unknown field `rectangle`"), "{err}");
+
+    let run = codeact(&["render", "atlantis"]);
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("no world named \"atlantis\"") && err.contains("warehouse"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_api_text_lists_only_what_the_robot_has() {
+    let run = codeact(&["api", "--world", "small_room"]);
+    assert!(run.status.success());
+    let api = String::from_utf8_lossy(&run.stdout);
+    for skill in [
+        "def move_to(x: float, y: float, theta: float | None = None",
+        "def pick(name: str)",
+        "def get_scan() -> Scan:",
+        "class Pose:",
+    ] {
+        assert!(api.contains(skill), "{skill} missing:\n{api}");
+    }
+    let run = codeact(&["api", "--skills", "test"]);
+    let api = String::from_utf8_lossy(&run.stdout);
+    assert!(!api.contains("def move_to"), "{api}");
+}
