@@ -625,7 +625,7 @@ mod tests {
     #[test]
     fn fast_atan2_is_close() {
         for i in 0..1000 {
-            let a = i as f64 * 0.00628 - 3.14;
+            let a = i as f64 * 0.00628 - std::f64::consts::PI;
             let (y, x) = (a.sin() * 3.0, a.cos() * 3.0);
             assert!((fast_atan2(y, x) - y.atan2(x)).abs() < 0.005, "{a}");
         }
