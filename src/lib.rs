@@ -1,8 +1,10 @@
 //! codeact: let an LLM control a robot by writing Python code actions.
 //!
 //! # Layout
+//! - [`agent`]: the LLM agent loop (endpoints, prompt, episodes, transcripts).
 //! - [`executor`]: runs code actions in a supervised, sandboxed embedded Python.
 //! - `robot_api` (its own crate): how skills are declared and called.
 
+pub mod agent;
 pub mod cli;
 pub mod executor;

@@ -34,7 +34,7 @@ pub enum Suite {
 /// A `codeact session` child process driven over JSON lines.
 pub(super) struct Driver {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     next_id: u64,
     line: String,
@@ -57,7 +57,7 @@ impl Driver {
         let stdout = BufReader::new(child.stdout.take().context("stdout")?);
         let mut driver = Driver {
             child,
-            stdin,
+            stdin: Some(stdin),
             stdout,
             next_id: 0,
             line: String::new(),
@@ -82,8 +82,12 @@ impl Driver {
         self.next_id += 1;
         let request = serde_json::json!({"type": "execute", "id": self.next_id, "code": code});
         let started = Instant::now();
-        writeln!(self.stdin, "{request}")?;
-        self.stdin.flush()?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .context("the session's stdin is closed")?;
+        writeln!(stdin, "{request}")?;
+        stdin.flush()?;
         loop {
             let msg = self.read()?;
             if msg["type"] == "observation" {
@@ -99,6 +103,15 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Closing stdin ends the session cleanly (its worker and cgroup go
+        // with it); a kill is the fallback.
+        drop(self.stdin.take());
+        for _ in 0..500 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -20,13 +20,19 @@ impl PidsCgroup {
     /// neither is writable (not root, no delegation).
     pub fn create(max: u64) -> Option<Self> {
         let parent = own_pids_cgroup()?;
+        remove_stale(&parent);
         let name = format!(
             "codeact-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let dir = parent.join(name);
-        fs::create_dir(&dir).ok()?;
+        if fs::create_dir(&dir).is_err() {
+            // Left by an earlier process that had our PID (we never made this
+            // name before): clear it out and take it.
+            drop(PidsCgroup { dir: dir.clone() });
+            fs::create_dir(&dir).ok()?;
+        }
         let cg = PidsCgroup { dir };
         fs::write(cg.dir.join("pids.max"), max.to_string()).ok()?;
         Some(cg)
@@ -76,6 +82,28 @@ impl Drop for PidsCgroup {
             }
             self.kill_all();
             std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// Removes the cgroups of supervisors that are gone (killed before they
+/// could clean up), killing whatever is still in them.
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("codeact-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            drop(PidsCgroup { dir: entry.path() });
         }
     }
 }

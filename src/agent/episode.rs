@@ -1,0 +1,344 @@
+//! One episode: the model writes code actions, the executor runs them, the
+//! observations go back, until the model calls `done(summary)` or a budget
+//! runs out.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use robot_api::{ParamType, SkillSet, SkillSpec, Value};
+use serde::Serialize;
+use serde_json::json;
+
+use super::llm::{Completion, Llm, Message, Usage};
+use super::prompt;
+use super::reply::code_actions;
+use super::transcript::Transcript;
+use crate::executor::{Observation, Session, Status, Stream};
+
+/// Limits of an episode.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    /// Model replies at most.
+    pub max_turns: usize,
+    /// Wall-clock limit for the whole episode.
+    pub wall: Option<Duration>,
+    /// Tokens (input and output, all turns) at most.
+    pub tokens: Option<u64>,
+    /// Characters of one action's observation shown to the model; the middle of a longer one is cut.
+    pub observation_chars: usize,
+    /// Time limit of each action.
+    pub action_timeout: Option<Duration>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            max_turns: 10,
+            wall: None,
+            tokens: None,
+            observation_chars: 6000,
+            action_timeout: None,
+        }
+    }
+}
+
+/// Why an episode ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason", content = "detail")]
+pub enum StopReason {
+    /// The model called `done(summary)`.
+    Done,
+    /// The turn limit was reached.
+    MaxTurns,
+    /// The wall-clock budget ran out.
+    WallBudget,
+    /// The token budget ran out.
+    TokenBudget,
+    /// The same action kept giving the same result, even after a nudge.
+    Stuck,
+    /// The model could not be reached (after retries).
+    LlmFailed(String),
+}
+
+/// How an episode ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The model declared the task done.
+    pub success: bool,
+    /// Its summary, when it gave one.
+    pub summary: Option<String>,
+    /// Why the episode ended.
+    #[serde(flatten)]
+    pub reason: StopReason,
+    /// Model replies received.
+    pub turns: usize,
+    /// Tokens used, all turns.
+    pub usage: Usage,
+    /// Wall-clock duration, seconds.
+    pub seconds: f64,
+}
+
+/// What the loop reports as it goes (the terminal shows it; tests ignore it).
+pub trait Progress {
+    /// A turn starts.
+    fn turn(&mut self, _turn: usize, _max: usize) {}
+    /// Reply text as it streams in.
+    fn text(&mut self, _delta: &str) {}
+    /// A request failed and is retried after `wait`.
+    fn retry(&mut self, _why: &str, _wait: Duration) {}
+    /// The reply is complete.
+    fn reply(&mut self, _completion: &Completion, _total: &Usage) {}
+    /// An action is about to run.
+    fn action(&mut self, _index: usize, _code: &str) {}
+    /// Output of the running action.
+    fn output(&mut self, _stream: Stream, _text: &str) {}
+    /// The action's observation, as the model will see it.
+    fn observation(&mut self, _observation: &Observation, _shown: &str) {}
+    /// Something the loop said or decided (a nudge, a stop).
+    fn note(&mut self, _text: &str) {}
+}
+
+/// Progress that goes nowhere.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Set by the `done` skill; read by the loop after each action.
+#[derive(Debug, Clone, Default)]
+pub struct DoneSignal(Arc<Mutex<Option<String>>>);
+
+impl DoneSignal {
+    fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Adds `done(summary)` to a skill set; the returned signal tells the loop.
+pub fn add_done(skills: &mut SkillSet) -> DoneSignal {
+    let signal = DoneSignal::default();
+    let cell = signal.0.clone();
+    skills.add(
+        SkillSpec::new(
+            "done",
+            "End the task: call this once it is complete (or certainly impossible), with a short summary of what was done and the final state. Ends the episode after this code block.\n\nExample: done(\"The red cube is in the blue zone.\")",
+        )
+        .param("summary", ParamType::Str),
+        move |args, _| {
+            *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(args.str("summary").unwrap_or_default().to_owned());
+            Ok(Value::None)
+        },
+    );
+    signal
+}
+
+/// Keeps the start and end of a long text, with a marker saying how much was cut.
+pub fn trim_middle(text: &str, max_chars: usize) -> String {
+    let count = text.chars().count();
+    if count <= max_chars {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(max_chars * 2 / 3).collect();
+    let tail_len = max_chars / 3;
+    let tail: String = text.chars().skip(count - tail_len).collect();
+    format!(
+        "{head}\n[... {} characters of this observation cut ...]\n{tail}",
+        count - head.chars().count() - tail_len
+    )
+}
+
+/// What makes two turns "the same": the code and what it did, without times.
+fn fingerprint(code: &str, obs: &Observation) -> String {
+    let state = obs.robot_state.as_deref().unwrap_or("");
+    let state = state.split(", t=").next().unwrap_or(state);
+    format!(
+        "{code}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{state}",
+        obs.output_text(),
+        obs.result,
+        obs.error.as_ref().map(|e| &e.message)
+    )
+}
+
+/// Everything an episode needs.
+pub struct Episode<'a> {
+    /// The model.
+    pub llm: &'a Llm,
+    /// The executor, with the robot's skills and `done`.
+    pub session: &'a mut Session,
+    /// Set when the model calls `done`.
+    pub done: DoneSignal,
+    /// The system prompt.
+    pub system: String,
+    /// Limits.
+    pub budget: Budget,
+    /// Where the record goes.
+    pub transcript: Option<&'a mut Transcript>,
+}
+
+impl Episode<'_> {
+    fn record(&mut self, kind: &str, fields: serde_json::Value) {
+        if let Some(t) = self.transcript.as_deref_mut() {
+            t.record(kind, fields);
+        }
+    }
+
+    /// Runs the episode for `task`.
+    pub fn run(&mut self, task: &str, progress: &mut dyn Progress) -> Outcome {
+        let started = Instant::now();
+        let mut messages = vec![Message::user(prompt::task_message(task))];
+        let mut usage = Usage::default();
+        let mut turns = 0;
+        let mut sent = 0; // messages already recorded with an earlier request
+        let mut last_fingerprint: Option<String> = None;
+        let mut repeats = 0;
+        let end =
+            |reason: StopReason, summary: Option<String>, turns: usize, usage: Usage| Outcome {
+                success: reason == StopReason::Done,
+                summary,
+                reason,
+                turns,
+                usage,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+        let outcome = loop {
+            if turns >= self.budget.max_turns {
+                break end(StopReason::MaxTurns, None, turns, usage);
+            }
+            if self.budget.wall.is_some_and(|w| started.elapsed() >= w) {
+                break end(StopReason::WallBudget, None, turns, usage);
+            }
+            if self.budget.tokens.is_some_and(|t| usage.total() >= t) {
+                break end(StopReason::TokenBudget, None, turns, usage);
+            }
+            turns += 1;
+            progress.turn(turns, self.budget.max_turns);
+            self.record(
+                "request",
+                json!({"turn": turns, "messages": messages.len(), "new": &messages[sent..]}),
+            );
+            sent = messages.len();
+            let completion = {
+                let llm = self.llm;
+                let system = &self.system;
+                let mut retries = Vec::new();
+                // Both callbacks report progress; they never run at the same time.
+                let shared = std::cell::RefCell::new(&mut *progress);
+                let result = llm.complete(
+                    system,
+                    &messages,
+                    &mut |d| shared.borrow_mut().text(d),
+                    &mut |why, wait| {
+                        shared.borrow_mut().retry(why, wait);
+                        retries.push(json!({"why": why, "wait_s": wait.as_secs_f64()}));
+                    },
+                );
+                for r in retries {
+                    self.record("retry", json!({"turn": turns, "detail": r}));
+                }
+                match result {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let why = e.to_string();
+                        self.record("llm_error", json!({"turn": turns, "error": why}));
+                        break end(StopReason::LlmFailed(why), None, turns, usage);
+                    }
+                }
+            };
+            usage.input_tokens += completion.usage.input_tokens;
+            usage.output_tokens += completion.usage.output_tokens;
+            progress.reply(&completion, &usage);
+            self.record("reply", json!({"turn": turns, "text": completion.text, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
+            messages.push(Message::assistant(completion.text.clone()));
+
+            let actions = code_actions(&completion.text);
+            if actions.is_empty() {
+                progress.note(prompt::NO_CODE_NUDGE);
+                messages.push(Message::user(prompt::NO_CODE_NUDGE));
+                continue;
+            }
+            let mut shown = Vec::new();
+            let mut print = String::new();
+            let mut summary = None;
+            for (i, code) in actions.iter().enumerate() {
+                progress.action(i, code);
+                self.record("action", json!({"turn": turns, "index": i, "code": code}));
+                let obs =
+                    match self
+                        .session
+                        .execute(code, self.budget.action_timeout, &mut |s, t| {
+                            progress.output(s, t)
+                        }) {
+                        Ok(obs) => obs,
+                        Err(e) => {
+                            let why = format!("the executor failed: {e}");
+                            self.record("executor_error", json!({"turn": turns, "error": why}));
+                            progress.note(&why);
+                            shown.push(why);
+                            break;
+                        }
+                    };
+                let text = trim_middle(&obs.render(), self.budget.observation_chars);
+                progress.observation(&obs, &text);
+                self.record(
+                    "observation",
+                    json!({"turn": turns, "index": i, "observation": &obs, "shown": &text}),
+                );
+                print.push_str(&fingerprint(code, &obs));
+                shown.push(if actions.len() > 1 {
+                    format!("[block {} of {}]\n{text}", i + 1, actions.len())
+                } else {
+                    text
+                });
+                summary = self.done.take();
+                if summary.is_some() {
+                    break;
+                }
+                if obs.status != Status::Ok && i + 1 < actions.len() {
+                    shown.push(format!(
+                        "[blocks {} to {} were not run: block {} did not end normally]",
+                        i + 2,
+                        actions.len(),
+                        i + 1
+                    ));
+                    break;
+                }
+            }
+            if let Some(summary) = summary {
+                break end(StopReason::Done, Some(summary), turns, usage);
+            }
+            if last_fingerprint.as_deref() == Some(print.as_str()) {
+                repeats += 1;
+            } else {
+                repeats = 0;
+            }
+            last_fingerprint = Some(print);
+            let mut observation = format!("Observation:\n{}", shown.join("\n"));
+            match repeats {
+                0 | 1 => {}
+                2 => {
+                    progress.note(prompt::STUCK_NUDGE);
+                    observation.push_str("\n\n");
+                    observation.push_str(prompt::STUCK_NUDGE);
+                }
+                _ => break end(StopReason::Stuck, None, turns, usage),
+            }
+            messages.push(Message::user(observation));
+        };
+        self.record("end", json!({"outcome": &outcome}));
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_observations_keep_head_and_tail() {
+        let text: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        let cut = trim_middle(&text, 300);
+        assert!(cut.starts_with("0\n1\n"));
+        assert!(cut.ends_with("998\n999\n"));
+        assert!(cut.contains("characters of this observation cut"));
+        assert!(cut.chars().count() < 400);
+        assert_eq!(trim_middle("short", 300), "short");
+    }
+}

@@ -1,0 +1,407 @@
+//! LLM endpoints: OpenAI-compatible Chat Completions (OpenAI, vLLM, Ollama,
+//! llama.cpp server, LM Studio, OpenRouter) and Anthropic Messages, both
+//! streamed. Retries with backoff and jitter on 429, 5xx and connection
+//! errors, honouring Retry-After; a timeout on every network operation.
+
+mod anthropic;
+mod openai;
+mod sse;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The person or the loop (task, observations).
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One message of the conversation (the system prompt is separate).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    /// Who said it.
+    pub role: Role,
+    /// What was said.
+    pub content: String,
+}
+
+impl Message {
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// Tokens one request used, as the endpoint reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    /// Both together.
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
+}
+
+/// A finished reply.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completion {
+    /// The reply text.
+    pub text: String,
+    /// Tokens used by the successful attempt.
+    pub usage: Usage,
+    /// Requests made (1 without retries).
+    pub attempts: u32,
+    /// Time from the first request to the end of the reply, milliseconds.
+    pub latency_ms: f64,
+}
+
+/// An API key: never printed, logged or written to a transcript.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Secret(key.into())
+    }
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Which wire format an endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// OpenAI-compatible Chat Completions.
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+/// How to reach a model.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Wire format.
+    pub provider: Provider,
+    /// Model name as the endpoint knows it.
+    pub model: String,
+    /// Base URL (`https://api.openai.com/v1`, `http://localhost:11434/v1`).
+    pub base_url: String,
+    /// Key, if the endpoint needs one.
+    pub api_key: Option<Secret>,
+    /// Limit on each network operation (connect, each read of the stream).
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff; it doubles per retry, with jitter, up to 30 s.
+    pub backoff: Duration,
+    /// Reply length limit, tokens.
+    pub max_tokens: u32,
+    /// Sampling temperature.
+    pub temperature: f64,
+}
+
+impl LlmConfig {
+    /// A configuration from `provider:model`, with the provider's usual
+    /// environment (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`,
+    /// `ANTHROPIC_BASE_URL`) and defaults.
+    pub fn from_spec(spec: &str, base_url: Option<&str>) -> Result<Self, LlmError> {
+        let (provider, model) = spec.split_once(':').ok_or_else(|| LlmError::Config(format!(
+            "--llm takes provider:model, e.g. openai:gpt-4o-mini or anthropic:claude-sonnet-4-5; got {spec:?}"
+        )))?;
+        let (provider, key_var, url_var, default_url) = match provider {
+            "openai" => (Provider::OpenAi, "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            "anthropic" => (Provider::Anthropic, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            other => {
+                return Err(LlmError::Config(format!(
+                    "unknown provider {other:?}: use openai (any OpenAI-compatible server: vLLM, Ollama, llama.cpp, LM Studio, OpenRouter) or anthropic"
+                )))
+            }
+        };
+        if model.trim().is_empty() {
+            return Err(LlmError::Config(format!("--llm {spec:?} names no model")));
+        }
+        let base_url = base_url
+            .map(str::to_owned)
+            .or_else(|| std::env::var(url_var).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| default_url.to_owned());
+        let api_key = std::env::var(key_var)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(Secret::new);
+        if api_key.is_none() && base_url == default_url {
+            return Err(LlmError::Config(format!(
+                "{spec} needs an API key: set {key_var} (or point {url_var} / --base-url at a local server that needs none)"
+            )));
+        }
+        Ok(LlmConfig {
+            provider,
+            model: model.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key,
+            timeout: Duration::from_secs(60),
+            max_retries: 4,
+            backoff: Duration::from_secs(1),
+            max_tokens: 2048,
+            temperature: 0.2,
+        })
+    }
+}
+
+/// Why a request failed for good.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+    /// The endpoint answered with an error status that retrying will not fix.
+    #[error("the endpoint answered {status}: {body}")]
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// The start of the error body.
+        body: String,
+    },
+    /// Still failing after every retry.
+    #[error("gave up after {attempts} attempts; last error: {last}")]
+    Exhausted {
+        /// Requests made.
+        attempts: u32,
+        /// What went wrong the last time.
+        last: String,
+    },
+    /// The reply could not be understood.
+    #[error("the endpoint sent a reply that could not be read: {0}")]
+    Malformed(String),
+}
+
+/// What one attempt can end with, besides a completion.
+#[derive(Debug)]
+enum AttemptError {
+    /// Worth another try (429, 5xx, connection, timeout, a cut stream), maybe after a given wait.
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    /// Not worth another try.
+    Fatal(LlmError),
+}
+
+/// A chat model behind an HTTP endpoint.
+pub struct Llm {
+    config: LlmConfig,
+    http: reqwest::blocking::Client,
+}
+
+impl fmt::Debug for Llm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Llm")
+            .field("provider", &self.config.provider)
+            .field("model", &self.config.model)
+            .field("base_url", &self.config.base_url)
+            .finish()
+    }
+}
+
+impl Llm {
+    /// A client for `config`.
+    pub fn new(config: LlmConfig) -> Result<Self, LlmError> {
+        // reqwest is built without a default TLS provider; ring is ours.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::blocking::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("codeact/", env!("CARGO_PKG_VERSION")));
+        let host = reqwest::Url::parse(&config.base_url)
+            .map_err(|e| LlmError::Config(format!("bad base URL {:?}: {e}", config.base_url)))?
+            .host_str()
+            .unwrap_or_default()
+            .to_owned();
+        if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
+            // A local server is never reached through a proxy.
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Llm { config, http })
+    }
+
+    /// `provider:model`, for display.
+    pub fn name(&self) -> String {
+        let p = match self.config.provider {
+            Provider::OpenAi => "openai",
+            Provider::Anthropic => "anthropic",
+        };
+        format!("{p}:{}", self.config.model)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LlmConfig {
+        &self.config
+    }
+
+    /// Sends the conversation and streams the reply to `on_text` as it
+    /// arrives. Retries what is worth retrying; `on_retry` hears why and how
+    /// long it waits (text already streamed by a failed attempt is repeated).
+    pub fn complete(
+        &self,
+        system: &str,
+        messages: &[Message],
+        on_text: &mut dyn FnMut(&str),
+        on_retry: &mut dyn FnMut(&str, Duration),
+    ) -> Result<Completion, LlmError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.config.provider {
+                Provider::OpenAi => openai::attempt(self, system, messages, on_text),
+                Provider::Anthropic => anthropic::attempt(self, system, messages, on_text),
+            };
+            match result {
+                Ok((text, usage)) => {
+                    return Ok(Completion {
+                        text,
+                        usage,
+                        attempts: attempt,
+                        latency_ms: started.elapsed().as_secs_f64() * 1e3,
+                    });
+                }
+                Err(AttemptError::Fatal(e)) => return Err(e),
+                Err(AttemptError::Retry { why, after }) => {
+                    if attempt > self.config.max_retries {
+                        return Err(LlmError::Exhausted {
+                            attempts: attempt,
+                            last: why,
+                        });
+                    }
+                    let wait = after
+                        .unwrap_or_else(|| backoff(self.config.backoff, attempt))
+                        .min(Duration::from_secs(120));
+                    on_retry(&why, wait);
+                    std::thread::sleep(wait);
+                }
+            }
+        }
+    }
+
+    fn post(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, String)],
+    ) -> Result<reqwest::blocking::Response, AttemptError> {
+        let mut request = self.http.post(url).json(body);
+        for (k, v) in headers {
+            request = request.header(*k, v);
+        }
+        let response = request.send().map_err(|e| AttemptError::Retry {
+            why: describe(&e),
+            after: None,
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| *s >= 0.0 && s.is_finite())
+            .map(Duration::from_secs_f64);
+        let body: String = response
+            .text()
+            .unwrap_or_default()
+            .chars()
+            .take(500)
+            .collect();
+        if status.as_u16() == 429 || status.is_server_error() {
+            Err(AttemptError::Retry {
+                why: format!("HTTP {status}: {body}"),
+                after,
+            })
+        } else {
+            Err(AttemptError::Fatal(LlmError::Status {
+                status: status.as_u16(),
+                body,
+            }))
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: uniform in [base/2, base * 2^(n-1)], capped at 30 s.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let ceiling = base.as_secs_f64() * 2f64.powi(attempt.saturating_sub(1).min(10) as i32);
+    let ceiling = ceiling.min(30.0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let u = (nanos as f64 / 1e9).fract();
+    Duration::from_secs_f64((ceiling / 2.0) + u * (ceiling / 2.0))
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the request timed out".into()
+    } else if e.is_connect() {
+        format!("cannot connect: {e}")
+    } else {
+        e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_needs_a_provider_a_model_and_a_key_for_hosted_apis() {
+        assert!(LlmConfig::from_spec("gpt-4o", None).is_err());
+        assert!(LlmConfig::from_spec("mistral:x", None).is_err());
+        assert!(LlmConfig::from_spec("openai:", None).is_err());
+        let local =
+            LlmConfig::from_spec("openai:llama3", Some("http://127.0.0.1:11434/v1/")).unwrap();
+        assert_eq!(local.base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(format!("{:?}", Secret::new("sk-123")), "Secret(***)");
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        let b = Duration::from_millis(100);
+        assert!(backoff(b, 1) <= Duration::from_millis(100));
+        assert!(backoff(b, 4) >= Duration::from_millis(400));
+        assert!(backoff(b, 30) <= Duration::from_secs(30));
+    }
+}

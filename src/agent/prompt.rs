@@ -1,0 +1,42 @@
+//! The system prompt: the rules of the loop, the robot API text rendered from
+//! the live skill registry, and a short summary of the world.
+
+use robot_api::SkillSet;
+
+/// The rules the model works by. Kept short: every token is paid each turn.
+const RULES: &str = "You control a robot by writing Python code. Each of your replies may contain code in ```python blocks; the blocks run in order, in one persistent Python session, and you then see what they printed, the value of a block's last expression, the errors with tracebacks, the skill calls made and what happened to the robot.
+
+Rules:
+- Variables, imports and functions persist between turns: build on them.
+- Print what you need to see; the observation shows only printed output, the last expression's value, errors and robot events.
+- Use loops and conditions to do several steps in one block; check results, and handle robot errors with try/except when you can recover.
+- Units are metres, radians and seconds.
+- When the task is complete (or you are sure it cannot be done), call done(summary) with a short summary of what happened. Do not call it before checking that the task is really done.";
+
+/// The system prompt for `skills` (which must include `done`), with an
+/// optional world summary.
+pub fn system_prompt(skills: &SkillSet, world_summary: Option<&str>) -> String {
+    let mut out = String::from(RULES);
+    out.push_str("\n\n");
+    out.push_str(&skills.api_text());
+    if let Some(summary) = world_summary {
+        out.push_str("\n# The world\n");
+        out.push_str(summary.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The first user message: the task.
+pub fn task_message(task: &str) -> String {
+    format!(
+        "Task: {}\n\nStart by looking at the robot's situation, then act.",
+        task.trim()
+    )
+}
+
+/// What the loop says when a reply has no code.
+pub const NO_CODE_NUDGE: &str = "Your reply contained no code. Write Python in a ```python block to act, or call done(summary) in a block when the task is finished.";
+
+/// What the loop says when the same action gives the same result again.
+pub const STUCK_NUDGE: &str = "You ran the same code with the same result several times. Something is not working: read the last observation carefully and try a different approach.";
