@@ -281,6 +281,41 @@ impl World {
             .find(|o| point_in_polygon(p, &o.polygon))
     }
 
+    /// A few lines about the world for an LLM's prompt: size, zones, what is
+    /// in it. Object positions are left out: the robot finds them by looking.
+    pub fn summary(&self) -> String {
+        let size = self.bounds.max - self.bounds.min;
+        let zones: Vec<String> = self
+            .zones
+            .iter()
+            .map(|z| {
+                let c = z.centre();
+                format!(
+                    "{} at ({:.1}, {:.1}){}",
+                    z.name,
+                    c.x,
+                    c.y,
+                    if z.charger { " (charger)" } else { "" }
+                )
+            })
+            .collect();
+        let (x, y, theta) = self.robot.start;
+        format!(
+            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{} objects to find with detect_objects().\nThe robot (radius {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.",
+            self.name,
+            size.x,
+            size.y,
+            self.bounds.min.x,
+            self.bounds.max.x,
+            self.bounds.min.y,
+            self.bounds.max.y,
+            self.obstacles.iter().filter(|o| !o.unmapped).count(),
+            if zones.is_empty() { "none".to_owned() } else { zones.join(", ") },
+            self.objects.len(),
+            self.robot.radius,
+        )
+    }
+
     /// The zone a point is in, if any (the first listed wins).
     pub fn zone_at(&self, p: P2) -> Option<&Zone> {
         self.zones.iter().find(|z| z.contains(p))

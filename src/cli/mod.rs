@@ -5,6 +5,7 @@ mod bench_sim;
 mod doctor;
 mod render;
 mod repl;
+mod run;
 mod session_cmd;
 
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ enum Command {
     Doctor(ExecOpts),
     /// Print the robot API text an LLM reads.
     Api(ExecOpts),
+    /// An LLM works on a task until it is done: live progress, a run folder.
+    Run(Box<run::RunOpts>),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
     /// Measure the executor and print medians.
@@ -207,6 +210,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(opts) => render::run(&opts),
+        Command::Run(opts) => run::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Worker { .. } => unreachable!("handled before"),
     }

@@ -1,0 +1,218 @@
+//! `codeact run`: an LLM works on a task in the simulator (or any skill set),
+//! with live progress in the terminal and a run folder left behind.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use super::ExecOpts;
+use crate::agent::episode::{add_done, Budget, Episode, Progress};
+use crate::agent::llm::{Completion, Llm, LlmConfig, Usage};
+use crate::agent::prompt::system_prompt;
+use crate::agent::transcript::{timestamp, Transcript};
+use crate::executor::{Observation, Session, Stream};
+
+/// Options of `codeact run`.
+#[derive(clap::Args, Debug)]
+pub struct RunOpts {
+    #[command(flatten)]
+    exec: ExecOpts,
+    /// The task, in words ("bring the red box to the packing zone").
+    #[arg(long)]
+    task: String,
+    /// The model: openai:MODEL (any OpenAI-compatible server) or anthropic:MODEL.
+    #[arg(long, env = "CODEACT_LLM")]
+    llm: Option<String>,
+    /// The endpoint's base URL (default: the provider's, or OPENAI_BASE_URL / ANTHROPIC_BASE_URL).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Model replies at most.
+    #[arg(long, default_value_t = 10)]
+    max_turns: usize,
+    /// Tokens (all turns, input and output) at most.
+    #[arg(long)]
+    max_tokens: Option<u64>,
+    /// Wall-clock seconds for the whole run at most.
+    #[arg(long)]
+    max_seconds: Option<f64>,
+    /// Seconds each network operation with the endpoint may take.
+    #[arg(long, default_value_t = 60.0)]
+    request_timeout: f64,
+    /// Retries of a failed request (429, 5xx, connection errors).
+    #[arg(long, default_value_t = 4)]
+    retries: u32,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    runs_dir: PathBuf,
+    /// First wait before a retry, seconds (doubles per retry, with jitter).
+    #[arg(long, default_value_t = 1.0)]
+    retry_backoff: f64,
+}
+
+const NO_LLM: &str = "no LLM configured. Pass --llm openai:MODEL (with OPENAI_API_KEY set, or --base-url http://localhost:11434/v1 for a local server such as Ollama, vLLM or llama.cpp) or --llm anthropic:MODEL (with ANTHROPIC_API_KEY). To try the robot's skills by hand instead, run: codeact repl --world warehouse";
+
+/// Runs `codeact run`.
+pub fn run(opts: &RunOpts) -> Result<ExitCode> {
+    let Some(spec) = &opts.llm else {
+        eprintln!("codeact run: {NO_LLM}");
+        return Ok(ExitCode::from(2));
+    };
+    let mut config = LlmConfig::from_spec(spec, opts.base_url.as_deref())?;
+    config.timeout = Duration::from_secs_f64(opts.request_timeout.clamp(1.0, 3600.0));
+    config.max_retries = opts.retries;
+    config.backoff = Duration::from_secs_f64(opts.retry_backoff.clamp(0.0, 60.0));
+    let llm = Llm::new(config)?;
+
+    let (mut skills, robot) = opts.exec.skill_set()?;
+    let done = add_done(&mut skills);
+    let world = robot.as_ref().map(|r| r.sim().world().clone());
+    let system = system_prompt(&skills, world.as_ref().map(|w| w.summary()).as_deref());
+    let mut session =
+        Session::start(opts.exec.config()?, skills).context("starting the executor")?;
+    for p in session.protections().iter().filter(|p| !p.active) {
+        eprintln!(
+            "warning: protection '{}' is not in force: {}",
+            p.name, p.detail
+        );
+    }
+
+    let label = world
+        .as_ref()
+        .map_or("skills".to_owned(), |w| w.name.clone());
+    let dir = opts.runs_dir.join(format!("{}-{label}", timestamp()));
+    let mut transcript = Transcript::create(&dir)
+        .with_context(|| format!("creating the run folder {}", dir.display()))?;
+    let budget = Budget {
+        max_turns: opts.max_turns,
+        wall: opts.max_seconds.map(Duration::from_secs_f64),
+        tokens: opts.max_tokens,
+        ..Budget::default()
+    };
+    transcript.record(
+        "start",
+        json!({
+            "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
+            "world": label, "max_turns": budget.max_turns, "max_tokens": budget.tokens,
+            "max_seconds": opts.max_seconds, "system_prompt": system,
+        }),
+    );
+    println!(
+        "codeact run: {} on {label}; run folder {}",
+        llm.name(),
+        dir.display()
+    );
+    println!("task: {}", opts.task);
+
+    let mut progress = Terminal {
+        color: std::io::stdout().is_terminal(),
+    };
+    let outcome = Episode {
+        llm: &llm,
+        session: &mut session,
+        done,
+        system,
+        budget,
+        transcript: Some(&mut transcript),
+    }
+    .run(&opts.task, &mut progress);
+    if let Some(robot) = &robot {
+        let sim = robot.sim();
+        super::render::write(sim.world(), Some(&sim), &dir.join("picture.png"))?;
+    }
+    drop(transcript);
+    println!();
+    match (&outcome.success, &outcome.summary) {
+        (true, Some(summary)) => println!("done: {summary}"),
+        _ => println!("stopped: {:?}", outcome.reason),
+    }
+    println!(
+        "{} turns, {} tokens ({} in, {} out), {:.1} s; transcript and picture in {}",
+        outcome.turns,
+        outcome.usage.total(),
+        outcome.usage.input_tokens,
+        outcome.usage.output_tokens,
+        outcome.seconds,
+        dir.display()
+    );
+    Ok(if outcome.success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Live progress on the terminal.
+struct Terminal {
+    color: bool,
+}
+
+impl Terminal {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+impl Progress for Terminal {
+    fn turn(&mut self, turn: usize, max: usize) {
+        println!("\n{}", self.paint("1", &format!("── turn {turn}/{max} ──")));
+    }
+    fn text(&mut self, delta: &str) {
+        print!("{}", self.paint("2", delta));
+        let _ = std::io::stdout().flush();
+    }
+    fn retry(&mut self, why: &str, wait: Duration) {
+        println!(
+            "\n{}",
+            self.paint(
+                "33",
+                &format!(
+                    "[request failed ({why}); retrying in {:.1} s]",
+                    wait.as_secs_f64()
+                )
+            )
+        );
+    }
+    fn reply(&mut self, c: &Completion, total: &Usage) {
+        println!(
+            "\n{}",
+            self.paint(
+                "2",
+                &format!(
+                    "[{} + {} tokens, {:.1} s; {} so far]",
+                    c.usage.input_tokens,
+                    c.usage.output_tokens,
+                    c.latency_ms / 1e3,
+                    total.total()
+                )
+            )
+        );
+    }
+    fn action(&mut self, index: usize, _code: &str) {
+        println!(
+            "{}",
+            self.paint("36", &format!("▶ running block {}", index + 1))
+        );
+    }
+    fn output(&mut self, stream: Stream, text: &str) {
+        match stream {
+            Stream::Stdout => print!("{text}"),
+            Stream::Stderr => eprint!("{text}"),
+        }
+        let _ = std::io::stdout().flush();
+    }
+    fn observation(&mut self, _obs: &Observation, shown: &str) {
+        println!("{}", self.paint("36", "◀ observation:"));
+        print!("{shown}");
+    }
+    fn note(&mut self, text: &str) {
+        println!("{}", self.paint("33", &format!("[{text}]")));
+    }
+}

@@ -1,0 +1,457 @@
+//! The agent loop against an LLM server on loopback that speaks the real
+//! wire formats (OpenAI Chat Completions and Anthropic Messages, streamed),
+//! scripted turn by turn: full episodes in the simulator, and the faults
+//! real endpoints have.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+/// What the server does with the next request.
+#[derive(Clone)]
+enum Step {
+    /// A streamed reply with this text.
+    Reply(&'static str),
+    /// An error status, with a Retry-After header when given.
+    Status(u16, Option<u32>),
+    /// A stream whose data is not JSON.
+    Garbage,
+    /// A stream that stops in the middle of the reply.
+    Cut(&'static str),
+    /// Reads the request and never answers.
+    Hang,
+}
+
+/// A request the server saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Instant,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Json,
+}
+
+struct MockLlm {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl MockLlm {
+    fn start(steps: Vec<Step>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let queue = Arc::new(Mutex::new(VecDeque::from(steps)));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (log, queue) = (log.clone(), queue.clone());
+                std::thread::spawn(move || serve(stream, &log, &queue));
+            }
+        });
+        MockLlm { port, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, queue: &Mutex<VecDeque<Step>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_owned();
+    let mut headers = Vec::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (k, v) = line.split_once(':').unwrap();
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        if k == "content-length" {
+            length = v.parse().unwrap();
+        }
+        headers.push((k, v));
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let body: Json = serde_json::from_slice(&body).unwrap();
+    log.lock().unwrap().push(Seen {
+        at: Instant::now(),
+        path: path.clone(),
+        headers,
+        body,
+    });
+    let step = queue
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(Step::Status(500, None));
+    let anthropic = path.ends_with("/v1/messages");
+    let mut out = stream;
+    let sse_head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+    match step {
+        Step::Reply(text) => {
+            let _ = out.write_all(sse_head.as_bytes());
+            let _ = out.write_all(sse(text, anthropic, true).as_bytes());
+        }
+        Step::Cut(text) => {
+            let _ = out.write_all(sse_head.as_bytes());
+            let _ = out.write_all(sse(text, anthropic, false).as_bytes());
+        }
+        Step::Garbage => {
+            let _ = out.write_all(sse_head.as_bytes());
+            let _ = out.write_all(b"data: {\"choices\": [oops\n\n");
+        }
+        Step::Status(code, after) => {
+            let body = format!("{{\"error\": {{\"message\": \"status {code} from the mock\"}}}}");
+            let retry = after
+                .map(|s| format!("retry-after: {s}\r\n"))
+                .unwrap_or_default();
+            let _ = write!(out, "HTTP/1.1 {code} Mock\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{retry}connection: close\r\n\r\n{body}", body.len());
+        }
+        Step::Hang => std::thread::sleep(Duration::from_secs(30)),
+    }
+}
+
+/// The reply as a stream of events in either wire format, in three pieces.
+fn sse(text: &str, anthropic: bool, complete: bool) -> String {
+    let third = text.len() / 3;
+    let cut = |i: usize| (0..=i).rev().find(|&j| text.is_char_boundary(j)).unwrap();
+    let (a, b) = (cut(third), cut(2 * third));
+    let pieces = [&text[..a], &text[a..b], &text[b..]];
+    let mut out = String::new();
+    if anthropic {
+        out += &format!(
+            "event: message_start\ndata: {}\n\n",
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 100, "output_tokens": 1}}})
+        );
+        for p in if complete { &pieces[..] } else { &pieces[..1] } {
+            out += &format!(
+                "event: content_block_delta\ndata: {}\n\n",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+            );
+        }
+        if complete {
+            out += &format!(
+                "event: message_delta\ndata: {}\n\n",
+                json!({"type": "message_delta", "usage": {"output_tokens": 20}})
+            );
+            out += "event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n";
+        }
+    } else {
+        for p in if complete { &pieces[..] } else { &pieces[..1] } {
+            out += &format!(
+                "data: {}\n\n",
+                json!({"choices": [{"index": 0, "delta": {"content": p}}]})
+            );
+        }
+        if complete {
+            out += &format!(
+                "data: {}\n\n",
+                json!({"choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 20}})
+            );
+            out += "data: [DONE]\n\n";
+        }
+    }
+    out
+}
+
+const SECRET: &str = "sk-test-DO-NOT-LEAK-1234567890";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    dir: std::path::PathBuf,
+    records: Vec<Json>,
+    _tmp: tempfile::TempDir,
+}
+
+fn run_agent(provider: &str, mock: &MockLlm, extra: &[&str]) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = match provider {
+        "anthropic" => format!("http://127.0.0.1:{}", mock.port),
+        _ => format!("http://127.0.0.1:{}/v1", mock.port),
+    };
+    let key_var = if provider == "anthropic" {
+        "ANTHROPIC_API_KEY"
+    } else {
+        "OPENAI_API_KEY"
+    };
+    let out = Command::new(common::exe())
+        .args([
+            "run",
+            "--world",
+            "small_room",
+            "--task",
+            "bring the red cube to the blue zone",
+        ])
+        .args([
+            "--llm",
+            &format!("{provider}:mock-model"),
+            "--base-url",
+            &base,
+        ])
+        .args([
+            "--runs-dir",
+            tmp.path().to_str().unwrap(),
+            "--retry-backoff",
+            "0.05",
+        ])
+        .args(if extra.contains(&"--request-timeout") {
+            &[][..]
+        } else {
+            &["--request-timeout", "2"][..]
+        })
+        .args(extra)
+        .env(key_var, SECRET)
+        .output()
+        .expect("codeact run starts");
+    let dir = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .next()
+        .expect("a run folder")
+        .unwrap()
+        .path();
+    let records = codeact::agent::transcript::read(&dir).expect("a transcript");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        dir,
+        records,
+        _tmp: tmp,
+    }
+}
+
+fn end_of(run: &Run) -> &Json {
+    let end = run.records.last().expect("records");
+    assert_eq!(end["type"], "end", "{:?}", run.records);
+    &end["outcome"]
+}
+
+const LOOK: &str = "Let me look around first.\n```python\nprint(get_pose())\nseen = [o.name for o in detect_objects()]\nprint(seen)\n```";
+const FETCH: &str = "The red cube is visible. Fetching it:\n```python\ngo_to('red_cube')\npick('red_cube')\ngo_to('blue_zone')\nplace()\n```\nThen I check and finish:\n```python\nassert holding() is None\ndone('The red cube is in the blue zone.')\n```";
+
+#[test]
+fn an_openai_compatible_model_completes_the_task_in_the_simulator() {
+    let mock = MockLlm::start(vec![Step::Reply(LOOK), Step::Reply(FETCH)]);
+    let run = run_agent("openai", &mock, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let end = end_of(&run);
+    assert_eq!(end["success"], true);
+    assert_eq!(end["summary"], "The red cube is in the blue zone.");
+    assert_eq!(end["turns"], 2);
+    assert_eq!(end["usage"]["input_tokens"], 200);
+    // The world really changed: the cube was placed in the zone.
+    let placed = run
+        .records
+        .iter()
+        .filter(|r| r["type"] == "observation")
+        .any(|r| {
+            r["observation"]["robot_events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| {
+                    e.as_str().unwrap().contains("placed red_cube")
+                        && e.as_str().unwrap().contains("blue_zone")
+                })
+        });
+    assert!(placed, "{:?}", run.records);
+    assert!(run.dir.join("picture.png").exists());
+    // The wire: auth header, the system prompt from the live skills, the observation sent back.
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].path, "/v1/chat/completions");
+    assert!(seen[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "authorization" && v == &format!("Bearer {SECRET}")));
+    let system = seen[0].body["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.contains("def move_to(")
+            && system.contains("def done(summary: str)")
+            && system.contains("Zones: dock"),
+        "{system}"
+    );
+    assert_eq!(seen[0].body["stream"], true);
+    let second = seen[1].body["messages"].as_array().unwrap();
+    let observation = second.last().unwrap()["content"].as_str().unwrap();
+    assert!(
+        observation.starts_with("Observation:") && observation.contains("['red_cube']"),
+        "{observation}"
+    );
+    // Streamed text reached the terminal.
+    assert!(
+        run.stdout.contains("Let me look around first."),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn an_anthropic_model_speaks_the_messages_format() {
+    let mock = MockLlm::start(vec![Step::Reply("```python\ndone('nothing to do')\n```")]);
+    let run = run_agent("anthropic", &mock, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(end_of(&run)["usage"]["output_tokens"], 20);
+    let seen = mock.seen();
+    assert_eq!(seen[0].path, "/v1/messages");
+    assert!(seen[0]
+        .headers
+        .iter()
+        .any(|(k, v)| k == "x-api-key" && v == SECRET));
+    assert!(seen[0]
+        .headers
+        .iter()
+        .any(|(k, _)| k == "anthropic-version"));
+    assert!(seen[0].body["system"]
+        .as_str()
+        .unwrap()
+        .contains("def pick("));
+    assert_eq!(seen[0].body["messages"][0]["role"], "user");
+}
+
+#[test]
+fn rate_limits_errors_garbage_and_cut_streams_are_retried() {
+    let mock = MockLlm::start(vec![
+        Step::Status(429, Some(1)),
+        Step::Status(500, None),
+        Step::Garbage,
+        Step::Cut("```python\ndone('partial"),
+        Step::Reply("```python\ndone('made it')\n```"),
+    ]);
+    let run = run_agent("openai", &mock, &["--retries", "4"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(end_of(&run)["summary"], "made it");
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 5);
+    assert!(
+        seen[1].at - seen[0].at >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured"
+    );
+    let retries: Vec<&Json> = run
+        .records
+        .iter()
+        .filter(|r| r["type"] == "retry")
+        .collect();
+    assert_eq!(retries.len(), 4, "{:?}", run.records);
+    let reply = run.records.iter().find(|r| r["type"] == "reply").unwrap();
+    assert_eq!(reply["attempts"], 5);
+}
+
+#[test]
+fn a_server_that_never_answers_ends_the_run_with_a_clear_reason() {
+    let mock = MockLlm::start(vec![Step::Hang, Step::Hang]);
+    let run = run_agent(
+        "openai",
+        &mock,
+        &["--request-timeout", "1", "--retries", "1"],
+    );
+    assert_eq!(run.code, 1);
+    let end = end_of(&run);
+    assert_eq!(end["reason"], "llm_failed");
+    assert!(
+        end["detail"].as_str().unwrap().contains("timed out"),
+        "{end}"
+    );
+    assert!(run.stdout.contains("stopped"), "{}", run.stdout);
+}
+
+#[test]
+fn replies_without_code_are_nudged_and_the_turn_limit_holds() {
+    let mock = MockLlm::start(vec![
+        Step::Reply("I think the cube is red."),
+        Step::Reply("Still thinking."),
+        Step::Reply("Hmm."),
+    ]);
+    let run = run_agent("openai", &mock, &["--max-turns", "3"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(end_of(&run)["reason"], "max_turns");
+    let seen = mock.seen();
+    let nudge = seen[1].body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(nudge.contains("no code"), "{nudge}");
+}
+
+#[test]
+fn repeating_the_same_action_is_nudged_then_stopped() {
+    let same = "```python\nprint(get_pose())\n```";
+    let mock = MockLlm::start(vec![Step::Reply(same); 6]);
+    let run = run_agent("openai", &mock, &["--max-turns", "6"]);
+    assert_eq!(end_of(&run)["reason"], "stuck", "{:?}", run.records.last());
+    let seen = mock.seen();
+    let third_observation = seen[3].body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        third_observation.contains("same code with the same result"),
+        "{third_observation}"
+    );
+}
+
+#[test]
+fn the_key_reaches_neither_the_worker_nor_the_transcript_nor_the_output() {
+    let probe = "```python\nimport os\nprint('keys:', sorted(k for k in os.environ if 'KEY' in k or 'TOKEN' in k))\nprint('value:', os.environ.get('OPENAI_API_KEY'))\ndone('checked')\n```";
+    let mock = MockLlm::start(vec![Step::Reply(probe)]);
+    let run = run_agent("openai", &mock, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let obs = run
+        .records
+        .iter()
+        .find(|r| r["type"] == "observation")
+        .unwrap();
+    let text = obs["shown"].as_str().unwrap();
+    assert!(
+        text.contains("keys: []") && text.contains("value: None"),
+        "{text}"
+    );
+    let transcript = std::fs::read_to_string(run.dir.join("transcript.jsonl")).unwrap();
+    for (what, haystack) in [
+        ("transcript", &transcript),
+        ("stdout", &run.stdout),
+        ("stderr", &run.stderr),
+    ] {
+        assert!(!haystack.contains(SECRET), "the key leaked into the {what}");
+    }
+}
+
+#[test]
+fn without_an_llm_run_says_how_to_configure_one() {
+    let out = Command::new(common::exe())
+        .args(["run", "--world", "small_room", "--task", "anything"])
+        .env_remove("CODEACT_LLM")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--llm openai:MODEL") && err.contains("codeact repl"),
+        "{err}"
+    );
+}
