@@ -246,9 +246,8 @@ fn run_agent(provider: &str, mock: &MockLlm, extra: &[&str]) -> Run {
 }
 
 fn end_of(run: &Run) -> &Json {
-    let end = run.records.last().expect("records");
-    assert_eq!(end["type"], "end", "{:?}", run.records);
-    &end["outcome"]
+    let end = run.records.iter().find(|r| r["type"] == "end");
+    &end.unwrap_or_else(|| panic!("no end record: {:?}", run.records))["outcome"]
 }
 
 const LOOK: &str = "Let me look around first.\n```python\nprint(get_pose())\nseen = [o.name for o in detect_objects()]\nprint(seen)\n```";
@@ -308,6 +307,40 @@ fn an_openai_compatible_model_completes_the_task_in_the_simulator() {
         run.stdout.contains("Let me look around first."),
         "{}",
         run.stdout
+    );
+}
+
+#[test]
+fn a_replay_reproduces_the_recorded_run_and_finds_changes() {
+    let mock = MockLlm::start(vec![Step::Reply(LOOK), Step::Reply(FETCH)]);
+    let run = run_agent("openai", &mock, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let replay = Command::new(common::exe())
+        .args(["replay", run.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        replay.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    assert!(out.contains("same final world state"), "{out}");
+    // Change what the model said: the cube goes to the dock instead.
+    let path = run.dir.join("transcript.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("go_to('blue_zone')", "go_to('dock')");
+    std::fs::write(&path, text).unwrap();
+    let replay = Command::new(common::exe())
+        .args(["replay", run.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&replay.stdout);
+    assert_eq!(replay.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("robot_events differs") && out.contains("final world state differs"),
+        "{out}"
     );
 }
 

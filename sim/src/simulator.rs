@@ -29,6 +29,21 @@ pub struct ObjectState {
     pub held: bool,
 }
 
+/// The state of a run at one moment, for comparing two runs (replay).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// Simulated seconds.
+    pub time: f64,
+    /// True pose: x, y, theta.
+    pub pose: (f64, f64, f64),
+    /// Battery, percent.
+    pub battery: f64,
+    /// The held object.
+    pub holding: Option<String>,
+    /// Every object: name, x, y.
+    pub objects: Vec<(String, f64, f64)>,
+}
+
 /// Why a gripper request failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GripperFailure {
@@ -437,6 +452,23 @@ impl Simulator {
             });
         }
         out
+    }
+
+    /// The state now, for comparing runs.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            time: self.time(),
+            pose: (self.pose.x, self.pose.y, self.pose.theta),
+            battery: self.battery,
+            holding: self.holding().map(str::to_owned),
+            objects: self
+                .world
+                .objects
+                .iter()
+                .zip(&self.objects)
+                .map(|(spec, state)| (spec.name.clone(), state.at.x, state.at.y))
+                .collect(),
+        }
     }
 
     /// The held object's name.

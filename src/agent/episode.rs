@@ -9,7 +9,7 @@ use robot_api::{ParamType, SkillSet, SkillSpec, Value};
 use serde::Serialize;
 use serde_json::json;
 
-use super::llm::{Completion, Llm, Message, Usage};
+use super::llm::{Completion, Message, Model, Usage};
 use super::prompt;
 use super::reply::code_actions;
 use super::transcript::Transcript;
@@ -160,7 +160,7 @@ fn fingerprint(code: &str, obs: &Observation) -> String {
 /// Everything an episode needs.
 pub struct Episode<'a> {
     /// The model.
-    pub llm: &'a Llm,
+    pub llm: &'a dyn Model,
     /// The executor, with the robot's skills and `done`.
     pub session: &'a mut Session,
     /// Set when the model calls `done`.

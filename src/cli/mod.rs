@@ -5,6 +5,7 @@ mod bench_sim;
 mod doctor;
 mod render;
 mod repl;
+mod replay;
 mod run;
 mod session_cmd;
 
@@ -39,6 +40,8 @@ enum Command {
     Api(ExecOpts),
     /// An LLM works on a task until it is done: live progress, a run folder.
     Run(Box<run::RunOpts>),
+    /// Run a recorded run's replies again in a fresh simulator, without an LLM; report differences.
+    Replay(replay::ReplayOpts),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
     /// Measure the executor and print medians.
@@ -114,6 +117,19 @@ impl ExecOpts {
             sandbox: !self.no_sandbox,
             ..ExecutorConfig::default()
         })
+    }
+
+    /// The world as given (`None` with --skills): a run records it for replay.
+    pub fn world_spec(&self) -> Option<String> {
+        match &self.skills {
+            Some(_) => None,
+            None => Some(self.world.clone().unwrap_or_else(|| "small_room".into())),
+        }
+    }
+
+    /// The skill set as given with --skills, if any.
+    pub fn skills_spec(&self) -> Option<&str> {
+        self.skills.as_deref()
     }
 
     /// The skills, and the simulated robot behind them when a world is used.
@@ -211,6 +227,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         }
         Command::Render(opts) => render::run(&opts),
         Command::Run(opts) => run::run(&opts),
+        Command::Replay(opts) => replay::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Worker { .. } => unreachable!("handled before"),
     }

@@ -96,7 +96,8 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         "start",
         json!({
             "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
-            "world": label, "max_turns": budget.max_turns, "max_tokens": budget.tokens,
+            "world": label, "world_spec": opts.exec.world_spec(), "skills": opts.exec.skills_spec(),
+            "max_turns": budget.max_turns, "max_tokens": budget.tokens,
             "max_seconds": opts.max_seconds, "system_prompt": system,
         }),
     );
@@ -121,6 +122,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     .run(&opts.task, &mut progress);
     if let Some(robot) = &robot {
         let sim = robot.sim();
+        transcript.record("world_state", json!({"state": sim.snapshot()}));
         super::render::write(sim.world(), Some(&sim), &dir.join("picture.png"))?;
     }
     drop(transcript);

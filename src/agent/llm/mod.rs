@@ -216,6 +216,37 @@ enum AttemptError {
     Fatal(LlmError),
 }
 
+/// Something that answers a conversation: an endpoint ([`Llm`]), or the
+/// recorded replies of an earlier run (replay).
+pub trait Model {
+    /// `provider:model`, for display and transcripts.
+    fn name(&self) -> String;
+    /// The reply to the conversation, streamed to `on_text`; `on_retry`
+    /// hears about failed attempts that are tried again.
+    fn complete(
+        &self,
+        system: &str,
+        messages: &[Message],
+        on_text: &mut dyn FnMut(&str),
+        on_retry: &mut dyn FnMut(&str, Duration),
+    ) -> Result<Completion, LlmError>;
+}
+
+impl Model for Llm {
+    fn name(&self) -> String {
+        Llm::name(self)
+    }
+    fn complete(
+        &self,
+        system: &str,
+        messages: &[Message],
+        on_text: &mut dyn FnMut(&str),
+        on_retry: &mut dyn FnMut(&str, Duration),
+    ) -> Result<Completion, LlmError> {
+        Llm::complete(self, system, messages, on_text, on_retry)
+    }
+}
+
 /// A chat model behind an HTTP endpoint.
 pub struct Llm {
     config: LlmConfig,

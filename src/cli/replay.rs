@@ -1,0 +1,203 @@
+//! `codeact replay <run folder>`: the recorded replies run again against a
+//! fresh simulator, without any LLM; says where the outcome differs.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value as Json;
+
+use crate::agent::episode::{add_done, Budget, Episode, Progress};
+use crate::agent::llm::{Completion, LlmError, Message, Model, Usage};
+use crate::agent::transcript;
+use crate::executor::{ExecutorConfig, Observation, Session};
+
+/// Options of `codeact replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayOpts {
+    /// A run folder written by `codeact run`.
+    run: PathBuf,
+}
+
+/// Answers with the replies of a recording, in order.
+struct Recorded {
+    replies: RefCell<VecDeque<String>>,
+}
+
+impl Model for Recorded {
+    fn name(&self) -> String {
+        "replay".into()
+    }
+    fn complete(
+        &self,
+        _system: &str,
+        _messages: &[Message],
+        on_text: &mut dyn FnMut(&str),
+        _on_retry: &mut dyn FnMut(&str, Duration),
+    ) -> Result<Completion, LlmError> {
+        let text = self.replies.borrow_mut().pop_front().ok_or_else(|| LlmError::Exhausted {
+            attempts: 0,
+            last: "the recording has no more replies: the replayed run went on longer than the recorded one".into(),
+        })?;
+        on_text(&text);
+        Ok(Completion {
+            text,
+            usage: Usage::default(),
+            attempts: 1,
+            latency_ms: 0.0,
+        })
+    }
+}
+
+/// Collects the observations of the replay.
+#[derive(Default)]
+struct Collect {
+    observations: Vec<Observation>,
+}
+
+impl Progress for Collect {
+    fn observation(&mut self, obs: &Observation, _shown: &str) {
+        self.observations.push(obs.clone());
+    }
+}
+
+/// What two observations must share to count as the same.
+fn essence(obs: &Json) -> Json {
+    let text = |key: &str| -> String {
+        obs[key]
+            .as_array()
+            .map(|chunks| chunks.iter().filter_map(|c| c["text"].as_str()).collect())
+            .unwrap_or_default()
+    };
+    serde_json::json!({
+        "status": obs["status"],
+        "output": text("output") + &text("output_tail"),
+        "result": obs["result"],
+        "error": obs["error"]["type"],
+        "error_message": obs["error"]["message"],
+        "robot_events": obs["robot_events"],
+    })
+}
+
+/// Runs `codeact replay`.
+pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
+    let records = transcript::read(&opts.run)
+        .with_context(|| format!("reading the transcript in {}", opts.run.display()))?;
+    let find = |kind: &str| records.iter().find(|r| r["type"] == kind);
+    let start = find("start").context("the transcript has no start record")?;
+    let Some(world_spec) = start["world_spec"].as_str() else {
+        bail!(
+            "this run used --skills {}, not a simulated world: there is no world to replay it in",
+            start["skills"]
+        );
+    };
+    let replies: VecDeque<String> = records
+        .iter()
+        .filter(|r| r["type"] == "reply")
+        .filter_map(|r| r["text"].as_str().map(str::to_owned))
+        .collect();
+    let recorded: Vec<Json> = records
+        .iter()
+        .filter(|r| r["type"] == "observation")
+        .map(|r| essence(&r["observation"]))
+        .collect();
+    let task = start["task"].as_str().unwrap_or_default();
+
+    let world = sim::load(world_spec)?;
+    let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+    let mut skills = robot_api::skills::robot_skills(robot.clone());
+    let done = add_done(&mut skills);
+    let mut session =
+        Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
+    let model = Recorded {
+        replies: RefCell::new(replies),
+    };
+    let budget = Budget {
+        max_turns: start["max_turns"].as_u64().unwrap_or(10) as usize,
+        ..Budget::default()
+    };
+    let mut collect = Collect::default();
+    let outcome = Episode {
+        llm: &model,
+        session: &mut session,
+        done,
+        system: start["system_prompt"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        budget,
+        transcript: None,
+    }
+    .run(task, &mut collect);
+
+    let mut differences = Vec::new();
+    let now: Vec<Json> = collect
+        .observations
+        .iter()
+        .map(|o| essence(&serde_json::to_value(o).unwrap_or_default()))
+        .collect();
+    for (i, (a, b)) in recorded.iter().zip(&now).enumerate() {
+        for key in [
+            "status",
+            "output",
+            "result",
+            "error",
+            "error_message",
+            "robot_events",
+        ] {
+            if a[key] != b[key] {
+                differences.push(format!(
+                    "action {}: {key} differs\n  recorded: {}\n  replayed: {}",
+                    i + 1,
+                    a[key],
+                    b[key]
+                ));
+            }
+        }
+    }
+    if recorded.len() != now.len() {
+        differences.push(format!(
+            "{} actions were recorded, {} ran in the replay",
+            recorded.len(),
+            now.len()
+        ));
+    }
+    let recorded_end = records
+        .iter()
+        .find(|r| r["type"] == "end")
+        .map(|r| &r["outcome"]);
+    if let Some(end) = recorded_end {
+        if end["reason"] != serde_json::to_value(&outcome).unwrap_or_default()["reason"] {
+            differences.push(format!(
+                "the run ended differently: recorded {}, replayed {:?}",
+                end["reason"], outcome.reason
+            ));
+        }
+    }
+    let state_now = serde_json::to_value(robot.sim().snapshot())?;
+    match find("world_state") {
+        Some(r) if r["state"] == state_now => {}
+        Some(r) => differences.push(format!(
+            "the final world state differs\n  recorded: {}\n  replayed: {}",
+            r["state"], state_now
+        )),
+        None => differences.push("the recording has no final world state to compare".into()),
+    }
+    if differences.is_empty() {
+        println!(
+            "replay matches the recording: {} actions, same outcome, same final world state",
+            now.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("replay differs from the recording:");
+        for d in &differences {
+            println!("- {d}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
