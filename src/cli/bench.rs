@@ -27,7 +27,9 @@ pub enum Suite {
     Executor,
     /// Simulator speed, planning, skills from Python.
     Sim,
-    /// Both.
+    /// The agent loop's own cost per turn.
+    Agent,
+    /// All of them.
     All,
 }
 
@@ -145,11 +147,14 @@ pub(super) fn micros(d: Duration) -> f64 {
 /// Runs the chosen benchmarks and prints the figures.
 pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     let reps = |full: usize| if opts.quick { full / 10 } else { full }.max(5);
-    if opts.suite != Suite::Sim {
+    if matches!(opts.suite, Suite::Executor | Suite::All) {
         executor(&reps)?;
     }
-    if opts.suite != Suite::Executor {
+    if matches!(opts.suite, Suite::Sim | Suite::All) {
         super::bench_sim::run(&reps)?;
+    }
+    if matches!(opts.suite, Suite::Agent | Suite::All) {
+        super::bench_agent::run(&reps)?;
     }
     Ok(ExitCode::SUCCESS)
 }

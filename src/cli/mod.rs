@@ -1,6 +1,7 @@
 //! The `codeact` command line: one file per subcommand.
 
 mod bench;
+mod bench_agent;
 mod bench_sim;
 mod doctor;
 mod render;
