@@ -189,6 +189,10 @@ struct Run {
 }
 
 fn run_agent(provider: &str, mock: &MockLlm, extra: &[&str]) -> Run {
+    run_agent_with_input(provider, mock, extra, "")
+}
+
+fn run_agent_with_input(provider: &str, mock: &MockLlm, extra: &[&str], input: &str) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let base = match provider {
         "anthropic" => format!("http://127.0.0.1:{}", mock.port),
@@ -226,8 +230,19 @@ fn run_agent(provider: &str, mock: &MockLlm, extra: &[&str]) -> Run {
         })
         .args(extra)
         .env(key_var, SECRET)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("codeact run starts");
+    let mut child = out;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
     let dir = std::fs::read_dir(tmp.path())
         .unwrap()
         .next()
@@ -487,4 +502,45 @@ fn without_an_llm_run_says_how_to_configure_one() {
         err.contains("--llm openai:MODEL") && err.contains("codeact repl"),
         "{err}"
     );
+}
+
+#[test]
+fn approval_refuses_or_edits_actions_and_messages_reach_the_model() {
+    let risky = "```python\ndrive(0.8, 0.0, 30.0)\n```";
+    let mock = MockLlm::start(vec![
+        Step::Reply(risky),
+        Step::Reply("```python\nprint('ok')\n```"),
+        Step::Reply(risky),
+    ]);
+    // Refuse the first, approve the second (and add a message), edit the third.
+    let input = "n too fast near people\n\ny\nslow down please\ne\ndone('edited by a person')\n.\n";
+    let run = run_agent_with_input("openai", &mock, &["--approve", "--interactive"], input);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(end_of(&run)["summary"], "edited by a person");
+    let seen = mock.seen();
+    let after_refusal = seen[1].body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        after_refusal.contains("did not allow") && after_refusal.contains("too fast near people"),
+        "{after_refusal}"
+    );
+    let after_message = seen[2].body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        after_message.contains("Message from the person: slow down please"),
+        "{after_message}"
+    );
+    // The refused drive never ran: no collision, no motion.
+    assert!(
+        !run.records
+            .iter()
+            .any(|r| r["type"] == "action" && r["code"].as_str().unwrap().contains("drive(")),
+        "{:?}",
+        run.records
+    );
+    assert!(run.records.iter().any(|r| r["type"] == "edited"));
 }

@@ -98,6 +98,30 @@ pub trait Progress {
     fn note(&mut self, _text: &str) {}
 }
 
+/// A person's say in the loop: approval of each action before it runs
+/// (`--approve`, for physical robots) and messages between turns
+/// (`--interactive`).
+pub trait Supervisor {
+    /// Decides whether `code` runs, as is or edited, or is refused with a
+    /// reason for the model.
+    fn review(&mut self, _turn: usize, _index: usize, code: &str) -> Review {
+        Review::Run(code.to_owned())
+    }
+    /// A message to add after the turn's observations, if the person has one.
+    fn message(&mut self, _turn: usize) -> Option<String> {
+        None
+    }
+}
+
+/// A person's decision on an action.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Review {
+    /// Run this code (the model's, or the person's edit of it).
+    Run(String),
+    /// Do not run it; the reason goes back to the model.
+    Reject(String),
+}
+
 /// Progress that goes nowhere.
 pub struct Quiet;
 impl Progress for Quiet {}
@@ -171,6 +195,8 @@ pub struct Episode<'a> {
     pub budget: Budget,
     /// Where the record goes.
     pub transcript: Option<&'a mut Transcript>,
+    /// A person approving actions or adding messages, if any.
+    pub supervisor: Option<&'a mut dyn Supervisor>,
 }
 
 impl Episode<'_> {
@@ -257,7 +283,30 @@ impl Episode<'_> {
             let mut shown = Vec::new();
             let mut print = String::new();
             let mut summary = None;
-            for (i, code) in actions.iter().enumerate() {
+            for (i, proposed) in actions.iter().enumerate() {
+                let code = match self
+                    .supervisor
+                    .as_deref_mut()
+                    .map(|s| s.review(turns, i, proposed))
+                {
+                    None => proposed.clone(),
+                    Some(Review::Run(code)) => {
+                        if &code != proposed {
+                            self.record("edited", json!({"turn": turns, "index": i, "code": code}));
+                        }
+                        code
+                    }
+                    Some(Review::Reject(reason)) => {
+                        self.record(
+                            "rejected",
+                            json!({"turn": turns, "index": i, "reason": reason}),
+                        );
+                        print.push_str(&reason);
+                        shown.push(format!("The person supervising the robot did not allow block {} to run: {reason}", i + 1));
+                        break;
+                    }
+                };
+                let code = &code;
                 progress.action(i, code);
                 self.record("action", json!({"turn": turns, "index": i, "code": code}));
                 let obs =
@@ -311,6 +360,15 @@ impl Episode<'_> {
             }
             last_fingerprint = Some(print);
             let mut observation = format!("Observation:\n{}", shown.join("\n"));
+            if let Some(message) = self
+                .supervisor
+                .as_deref_mut()
+                .and_then(|s| s.message(turns))
+            {
+                self.record("message", json!({"turn": turns, "text": message}));
+                observation.push_str("\n\nMessage from the person: ");
+                observation.push_str(&message);
+            }
             match repeats {
                 0 | 1 => {}
                 2 => {

@@ -117,6 +117,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         system,
         budget,
         transcript: Some(&mut transcript),
+        supervisor: None,
     }
     .run("benchmark: keep going", &mut timer);
     timer.close_turn();

@@ -131,6 +131,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             .to_owned(),
         budget,
         transcript: None,
+        supervisor: None,
     }
     .run(task, &mut collect);
 

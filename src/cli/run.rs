@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::ExecOpts;
-use crate::agent::episode::{add_done, Budget, Episode, Progress};
+use crate::agent::episode::{add_done, Budget, Episode, Progress, Review, Supervisor};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Usage};
 use crate::agent::prompt::system_prompt;
 use crate::agent::transcript::{timestamp, Transcript};
@@ -48,6 +48,13 @@ pub struct RunOpts {
     /// Where run folders go.
     #[arg(long, default_value = "runs")]
     runs_dir: PathBuf,
+    /// Show each action and wait for yes, no (with a reason for the model) or
+    /// edit before it runs: for physical robots.
+    #[arg(long)]
+    approve: bool,
+    /// After each turn, ask for a message to the model (empty: none).
+    #[arg(long)]
+    interactive: bool,
     /// First wait before a retry, seconds (doubles per retry, with jitter).
     #[arg(long, default_value_t = 1.0)]
     retry_backoff: f64,
@@ -111,6 +118,12 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     let mut progress = Terminal {
         color: std::io::stdout().is_terminal(),
     };
+    let mut person = Person {
+        approve: opts.approve,
+        interactive: opts.interactive,
+    };
+    let supervisor: Option<&mut dyn Supervisor> =
+        (opts.approve || opts.interactive).then_some(&mut person as &mut dyn Supervisor);
     let outcome = Episode {
         llm: &llm,
         session: &mut session,
@@ -118,6 +131,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         system,
         budget,
         transcript: Some(&mut transcript),
+        supervisor,
     }
     .run(&opts.task, &mut progress);
     if let Some(robot) = &robot {
@@ -216,5 +230,69 @@ impl Progress for Terminal {
     }
     fn note(&mut self, text: &str) {
         println!("{}", self.paint("33", &format!("[{text}]")));
+    }
+}
+
+/// The person at the terminal, approving actions and adding messages.
+struct Person {
+    approve: bool,
+    interactive: bool,
+}
+
+/// One line from stdin, trimmed; `None` at end of input.
+fn read_line() -> Option<String> {
+    let mut line = String::new();
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(line.trim_end_matches(['\n', '\r']).to_owned()),
+    }
+}
+
+impl Supervisor for Person {
+    fn review(&mut self, _turn: usize, index: usize, code: &str) -> Review {
+        if !self.approve {
+            return Review::Run(code.to_owned());
+        }
+        println!("\n── block {} ──\n{code}\n──", index + 1);
+        loop {
+            print!("run it? [y]es / [n]o <reason> / [e]dit: ");
+            let _ = std::io::stdout().flush();
+            let Some(answer) = read_line() else {
+                return Review::Reject("no one is there to approve it (end of input)".into());
+            };
+            let (word, rest) = answer.trim().split_once(' ').unwrap_or((answer.trim(), ""));
+            match word {
+                "y" | "yes" => return Review::Run(code.to_owned()),
+                "n" | "no" => {
+                    let reason = if rest.trim().is_empty() {
+                        "no reason given"
+                    } else {
+                        rest.trim()
+                    };
+                    return Review::Reject(reason.to_owned());
+                }
+                "e" | "edit" => {
+                    println!("type the code to run instead; end with a line holding only '.':");
+                    let mut edited = Vec::new();
+                    while let Some(line) = read_line() {
+                        if line == "." {
+                            break;
+                        }
+                        edited.push(line);
+                    }
+                    return Review::Run(edited.join("\n"));
+                }
+                _ => println!("answer y, n (with a reason) or e"),
+            }
+        }
+    }
+
+    fn message(&mut self, _turn: usize) -> Option<String> {
+        if !self.interactive {
+            return None;
+        }
+        print!("\nmessage to the model (empty to go on): ");
+        let _ = std::io::stdout().flush();
+        read_line().filter(|l| !l.trim().is_empty())
     }
 }
