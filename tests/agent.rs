@@ -544,3 +544,20 @@ fn approval_refuses_or_edits_actions_and_messages_reach_the_model() {
     );
     assert!(run.records.iter().any(|r| r["type"] == "edited"));
 }
+
+#[test]
+fn the_token_budget_ends_the_run() {
+    // Each mock reply reports 120 tokens; a budget of 200 allows two turns.
+    let step = |n: &'static str| Step::Reply(n);
+    let mock = MockLlm::start(vec![
+        step("```python\nx = 1\n```"),
+        step("```python\nx = 2\n```"),
+        step("```python\nx = 3\n```"),
+    ]);
+    let run = run_agent("openai", &mock, &["--max-tokens", "200"]);
+    assert_eq!(run.code, 1);
+    let end = end_of(&run);
+    assert_eq!(end["reason"], "token_budget", "{end}");
+    assert_eq!(end["turns"], 2);
+    assert_eq!(mock.seen().len(), 2);
+}
