@@ -27,6 +27,8 @@ enum Step {
     Cut(&'static str),
     /// Reads the request and never answers.
     Hang,
+    /// A streamed reply of native tool calls: (name, arguments).
+    Tools(Vec<(&'static str, Json)>),
 }
 
 /// A request the server saw.
@@ -131,6 +133,10 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, queue: &Mutex<VecDeque<Step>
             let _ = write!(out, "HTTP/1.1 {code} Mock\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{retry}connection: close\r\n\r\n{body}", body.len());
         }
         Step::Hang => std::thread::sleep(Duration::from_secs(30)),
+        Step::Tools(calls) => {
+            let _ = out.write_all(sse_head.as_bytes());
+            let _ = out.write_all(tool_sse(&calls, anthropic).as_bytes());
+        }
     }
 }
 
@@ -173,6 +179,59 @@ fn sse(text: &str, anthropic: bool, complete: bool) -> String {
             );
             out += "data: [DONE]\n\n";
         }
+    }
+    out
+}
+
+/// Tool calls as a stream, the arguments arriving in two pieces.
+fn tool_sse(calls: &[(&str, Json)], anthropic: bool) -> String {
+    let mut out = String::new();
+    if anthropic {
+        out += &format!(
+            "event: message_start\ndata: {}\n\n",
+            json!({"type": "message_start", "message": {"usage": {"input_tokens": 100}}})
+        );
+        for (i, (name, args)) in calls.iter().enumerate() {
+            let text = args.to_string();
+            let (a, b) = text.split_at(text.len() / 2);
+            out += &format!(
+                "data: {}\n\n",
+                json!({"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": format!("toolu_{i}"), "name": name, "input": {}}})
+            );
+            for piece in [a, b] {
+                out += &format!(
+                    "data: {}\n\n",
+                    json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": piece}})
+                );
+            }
+            out += &format!(
+                "data: {}\n\n",
+                json!({"type": "content_block_stop", "index": i})
+            );
+        }
+        out += &format!(
+            "data: {}\n\n",
+            json!({"type": "message_delta", "usage": {"output_tokens": 20}})
+        );
+        out += "data: {\"type\": \"message_stop\"}\n\n";
+    } else {
+        for (i, (name, args)) in calls.iter().enumerate() {
+            let text = args.to_string();
+            let (a, b) = text.split_at(text.len() / 2);
+            out += &format!(
+                "data: {}\n\n",
+                json!({"choices": [{"delta": {"tool_calls": [{"index": i, "id": format!("call_{i}"), "type": "function", "function": {"name": name, "arguments": a}}]}}]})
+            );
+            out += &format!(
+                "data: {}\n\n",
+                json!({"choices": [{"delta": {"tool_calls": [{"index": i, "function": {"arguments": b}}]}}]})
+            );
+        }
+        out += &format!(
+            "data: {}\n\n",
+            json!({"choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 20}})
+        );
+        out += "data: [DONE]\n\n";
     }
     out
 }
@@ -560,4 +619,119 @@ fn the_token_budget_ends_the_run() {
     assert_eq!(end["reason"], "token_budget", "{end}");
     assert_eq!(end["turns"], 2);
     assert_eq!(mock.seen().len(), 2);
+}
+
+#[test]
+fn native_tool_calls_drive_the_robot_in_the_openai_format() {
+    let mock = MockLlm::start(vec![
+        Step::Tools(vec![
+            ("go_to", json!({"name": "red_cube"})),
+            ("pick", json!({"name": "red_cube"})),
+        ]),
+        Step::Tools(vec![
+            ("go_to", json!({"name": "blue_zone"})),
+            ("place", json!({})),
+            ("done", json!({"summary": "placed by tools"})),
+        ]),
+    ]);
+    let run = run_agent("openai", &mock, &["--action-format", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(end_of(&run)["summary"], "placed by tools");
+    let seen = mock.seen();
+    let tools = seen[0].body["tools"].as_array().unwrap();
+    let move_to = tools
+        .iter()
+        .find(|t| t["function"]["name"] == "move_to")
+        .unwrap();
+    assert_eq!(
+        move_to["function"]["parameters"]["required"],
+        json!(["x", "y"])
+    );
+    assert!(
+        !seen[0].body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("def move_to"),
+        "tool schemas replace the Python API text"
+    );
+    // The second request carries the calls and one result per call id.
+    let messages = seen[1].body["messages"].as_array().unwrap();
+    let assistant = messages.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(assistant["tool_calls"][1]["function"]["name"], "pick");
+    let results: Vec<&Json> = messages.iter().filter(|m| m["role"] == "tool").collect();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["tool_call_id"], "call_1");
+    assert!(
+        results[1]["content"]
+            .as_str()
+            .unwrap()
+            .contains("picked red_cube"),
+        "{}",
+        results[1]
+    );
+}
+
+#[test]
+fn native_tool_calls_in_the_anthropic_format_and_bad_calls_are_reported() {
+    let mock = MockLlm::start(vec![
+        Step::Tools(vec![("teleport", json!({"x": 1})), ("get_pose", json!({}))]),
+        Step::Tools(vec![("done", json!({"summary": "looked"}))]),
+    ]);
+    let run = run_agent("anthropic", &mock, &["--action-format", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let seen = mock.seen();
+    assert!(seen[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "get_pose" && t["input_schema"]["type"] == "object"));
+    let last = seen[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let blocks = last["content"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "tool_result");
+    assert_eq!(blocks[0]["tool_use_id"], "toolu_0");
+    assert!(
+        blocks[0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("no skill named \"teleport\""),
+        "{last}"
+    );
+    // The bad call stopped the turn; the next call was reported as not run.
+    assert!(
+        blocks[1]["content"].as_str().unwrap().contains("not run"),
+        "{last}"
+    );
+}
+
+#[test]
+fn text_actions_run_one_call_per_turn() {
+    let mock = MockLlm::start(vec![
+        Step::Reply("First the cube.\nAction: go_to {\"name\": \"red_cube\"}"),
+        Step::Reply("Action: pick(red_cube)"),
+        Step::Reply("Action: pick {\"name\": \"red_cube\"}"),
+        Step::Reply("Action: done {\"summary\": \"holding the cube\"}"),
+    ]);
+    let run = run_agent("openai", &mock, &["--action-format", "text"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(end_of(&run)["summary"], "holding the cube");
+    let seen = mock.seen();
+    assert!(seen[0].body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("Action: skill_name"));
+    let after_bad = seen[2].body["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(after_bad.contains("not a JSON object"), "{after_bad}");
+    assert!(run
+        .records
+        .iter()
+        .any(|r| r["type"] == "observation"
+            && r["shown"].as_str().unwrap().contains("picked red_cube")));
 }

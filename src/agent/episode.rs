@@ -9,7 +9,8 @@ use robot_api::{ParamType, SkillSet, SkillSpec, Value};
 use serde::Serialize;
 use serde_json::json;
 
-use super::llm::{Completion, Message, Model, Usage};
+use super::actions::{call_code, text_action, ActionFormat, TextAction};
+use super::llm::{Completion, Message, Model, ToolResult, ToolSpec, Usage};
 use super::prompt;
 use super::reply::code_actions;
 use super::transcript::Transcript;
@@ -197,6 +198,10 @@ pub struct Episode<'a> {
     pub transcript: Option<&'a mut Transcript>,
     /// A person approving actions or adding messages, if any.
     pub supervisor: Option<&'a mut dyn Supervisor>,
+    /// How the model acts.
+    pub format: ActionFormat,
+    /// The tools offered (JSON tool calls only; empty otherwise).
+    pub tools: Vec<ToolSpec>,
 }
 
 impl Episode<'_> {
@@ -250,6 +255,7 @@ impl Episode<'_> {
                 let result = llm.complete(
                     system,
                     &messages,
+                    &self.tools,
                     &mut |d| shared.borrow_mut().text(d),
                     &mut |why, wait| {
                         shared.borrow_mut().retry(why, wait);
@@ -271,82 +277,151 @@ impl Episode<'_> {
             usage.input_tokens += completion.usage.input_tokens;
             usage.output_tokens += completion.usage.output_tokens;
             progress.reply(&completion, &usage);
-            self.record("reply", json!({"turn": turns, "text": completion.text, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
-            messages.push(Message::assistant(completion.text.clone()));
-
-            let actions = code_actions(&completion.text);
-            if actions.is_empty() {
-                progress.note(prompt::NO_CODE_NUDGE);
-                messages.push(Message::user(prompt::NO_CODE_NUDGE));
+            self.record("reply", json!({"turn": turns, "text": completion.text, "tool_calls": completion.tool_calls, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
+            // The turn's actions: the code to run (or why there is none) and,
+            // for tool calls, the call's id.
+            let mut assistant = Message::assistant(completion.text.clone());
+            let skills = self.session.skills();
+            let planned: Vec<(Result<String, String>, Option<String>)> = match self.format {
+                ActionFormat::Code => code_actions(&completion.text)
+                    .into_iter()
+                    .map(|c| (Ok(c), None))
+                    .collect(),
+                ActionFormat::Json => {
+                    assistant.tool_calls = completion.tool_calls.clone();
+                    completion
+                        .tool_calls
+                        .iter()
+                        .map(|c| (call_code(skills, &c.name, &c.arguments), Some(c.id.clone())))
+                        .collect()
+                }
+                ActionFormat::Text => match text_action(&completion.text) {
+                    TextAction::None => Vec::new(),
+                    TextAction::Bad(why) => vec![(Err(why), None)],
+                    TextAction::Call(name, args) => vec![(call_code(skills, &name, &args), None)],
+                },
+            };
+            messages.push(assistant);
+            if planned.is_empty() {
+                let nudge = prompt::nudge(self.format);
+                progress.note(nudge);
+                messages.push(Message::user(nudge));
                 continue;
             }
-            let mut shown = Vec::new();
+            let n = planned.len();
+            let unit = if self.format == ActionFormat::Json {
+                "call"
+            } else {
+                "block"
+            };
+            let mut shown: Vec<String> = Vec::new();
+            let mut results: Vec<ToolResult> = Vec::new();
             let mut print = String::new();
             let mut summary = None;
-            for (i, proposed) in actions.iter().enumerate() {
-                let code = match self
-                    .supervisor
-                    .as_deref_mut()
-                    .map(|s| s.review(turns, i, proposed))
-                {
-                    None => proposed.clone(),
-                    Some(Review::Run(code)) => {
-                        if &code != proposed {
-                            self.record("edited", json!({"turn": turns, "index": i, "code": code}));
-                        }
-                        code
-                    }
-                    Some(Review::Reject(reason)) => {
+            for (i, (planned_code, call_id)) in planned.iter().enumerate() {
+                let stop_here: bool;
+                let text = match planned_code {
+                    Err(why) => {
                         self.record(
-                            "rejected",
-                            json!({"turn": turns, "index": i, "reason": reason}),
+                            "invalid_action",
+                            json!({"turn": turns, "index": i, "error": why}),
                         );
-                        print.push_str(&reason);
-                        shown.push(format!("The person supervising the robot did not allow block {} to run: {reason}", i + 1));
-                        break;
+                        print.push_str(why);
+                        stop_here = true;
+                        format!("Error: {why}")
+                    }
+                    Ok(proposed) => {
+                        let review = self
+                            .supervisor
+                            .as_deref_mut()
+                            .map(|s| s.review(turns, i, proposed));
+                        match review {
+                            Some(Review::Reject(reason)) => {
+                                self.record(
+                                    "rejected",
+                                    json!({"turn": turns, "index": i, "reason": reason}),
+                                );
+                                print.push_str(&reason);
+                                stop_here = true;
+                                format!("The person supervising the robot did not allow {unit} {} to run: {reason}", i + 1)
+                            }
+                            review => {
+                                let code = match review {
+                                    Some(Review::Run(code)) => {
+                                        if &code != proposed {
+                                            self.record(
+                                                "edited",
+                                                json!({"turn": turns, "index": i, "code": code}),
+                                            );
+                                        }
+                                        code
+                                    }
+                                    _ => proposed.clone(),
+                                };
+                                progress.action(i, &code);
+                                self.record(
+                                    "action",
+                                    json!({"turn": turns, "index": i, "code": code}),
+                                );
+                                match self.session.execute(
+                                    &code,
+                                    self.budget.action_timeout,
+                                    &mut |s, t| progress.output(s, t),
+                                ) {
+                                    Ok(obs) => {
+                                        let text = trim_middle(
+                                            &obs.render(),
+                                            self.budget.observation_chars,
+                                        );
+                                        progress.observation(&obs, &text);
+                                        self.record("observation", json!({"turn": turns, "index": i, "observation": &obs, "shown": &text}));
+                                        print.push_str(&fingerprint(&code, &obs));
+                                        summary = self.done.take();
+                                        stop_here = summary.is_some() || obs.status != Status::Ok;
+                                        text
+                                    }
+                                    Err(e) => {
+                                        let why = format!("the executor failed: {e}");
+                                        self.record(
+                                            "executor_error",
+                                            json!({"turn": turns, "error": why}),
+                                        );
+                                        progress.note(&why);
+                                        stop_here = true;
+                                        why
+                                    }
+                                }
+                            }
+                        }
                     }
                 };
-                let code = &code;
-                progress.action(i, code);
-                self.record("action", json!({"turn": turns, "index": i, "code": code}));
-                let obs =
-                    match self
-                        .session
-                        .execute(code, self.budget.action_timeout, &mut |s, t| {
-                            progress.output(s, t)
-                        }) {
-                        Ok(obs) => obs,
-                        Err(e) => {
-                            let why = format!("the executor failed: {e}");
-                            self.record("executor_error", json!({"turn": turns, "error": why}));
-                            progress.note(&why);
-                            shown.push(why);
-                            break;
-                        }
-                    };
-                let text = trim_middle(&obs.render(), self.budget.observation_chars);
-                progress.observation(&obs, &text);
-                self.record(
-                    "observation",
-                    json!({"turn": turns, "index": i, "observation": &obs, "shown": &text}),
-                );
-                print.push_str(&fingerprint(code, &obs));
-                shown.push(if actions.len() > 1 {
-                    format!("[block {} of {}]\n{text}", i + 1, actions.len())
-                } else {
-                    text
-                });
-                summary = self.done.take();
-                if summary.is_some() {
-                    break;
+                match call_id {
+                    Some(id) => results.push(ToolResult {
+                        id: id.clone(),
+                        content: text,
+                    }),
+                    None if n > 1 => shown.push(format!("[{unit} {} of {n}]\n{text}", i + 1)),
+                    None => shown.push(text),
                 }
-                if obs.status != Status::Ok && i + 1 < actions.len() {
-                    shown.push(format!(
-                        "[blocks {} to {} were not run: block {} did not end normally]",
-                        i + 2,
-                        actions.len(),
-                        i + 1
-                    ));
+                if stop_here && summary.is_none() && i + 1 < n {
+                    let skipped = format!("not run: {unit} {} did not end normally", i + 1);
+                    for (_, id) in &planned[i + 1..] {
+                        if let Some(id) = id {
+                            results.push(ToolResult {
+                                id: id.clone(),
+                                content: skipped.clone(),
+                            });
+                        }
+                    }
+                    if self.format != ActionFormat::Json {
+                        shown.push(format!(
+                            "[{unit}s {} to {n} were not run: {unit} {} did not end normally]",
+                            i + 2,
+                            i + 1
+                        ));
+                    }
+                }
+                if stop_here {
                     break;
                 }
             }
@@ -359,26 +434,41 @@ impl Episode<'_> {
                 repeats = 0;
             }
             last_fingerprint = Some(print);
-            let mut observation = format!("Observation:\n{}", shown.join("\n"));
+            let mut extra = String::new();
             if let Some(message) = self
                 .supervisor
                 .as_deref_mut()
                 .and_then(|s| s.message(turns))
             {
                 self.record("message", json!({"turn": turns, "text": message}));
-                observation.push_str("\n\nMessage from the person: ");
-                observation.push_str(&message);
+                extra.push_str("Message from the person: ");
+                extra.push_str(&message);
             }
             match repeats {
                 0 | 1 => {}
                 2 => {
                     progress.note(prompt::STUCK_NUDGE);
-                    observation.push_str("\n\n");
-                    observation.push_str(prompt::STUCK_NUDGE);
+                    if !extra.is_empty() {
+                        extra.push_str("\n\n");
+                    }
+                    extra.push_str(prompt::STUCK_NUDGE);
                 }
                 _ => break end(StopReason::Stuck, None, turns, usage),
             }
-            messages.push(Message::user(observation));
+            let feedback = if self.format == ActionFormat::Json {
+                Message {
+                    tool_results: results,
+                    ..Message::user(extra)
+                }
+            } else {
+                let mut text = format!("Observation:\n{}", shown.join("\n"));
+                if !extra.is_empty() {
+                    text.push_str("\n\n");
+                    text.push_str(&extra);
+                }
+                Message::user(text)
+            };
+            messages.push(feedback);
         };
         self.record("end", json!({"outcome": &outcome}));
         outcome

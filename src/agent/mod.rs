@@ -6,6 +6,7 @@
 //! - [`episode`]: the turn loop, budgets, nudges, stuck detection.
 //! - [`transcript`]: the run folder.
 
+pub mod actions;
 pub mod episode;
 pub mod llm;
 pub mod prompt;

@@ -118,6 +118,8 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         budget,
         transcript: Some(&mut transcript),
         supervisor: None,
+        format: crate::agent::actions::ActionFormat::Code,
+        tools: Vec::new(),
     }
     .run("benchmark: keep going", &mut timer);
     timer.close_turn();

@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::Value as Json;
 
+use crate::agent::actions::{tool_specs, ActionFormat};
 use crate::agent::episode::{add_done, Budget, Episode, Progress};
-use crate::agent::llm::{Completion, LlmError, Message, Model, Usage};
+use crate::agent::llm::{Completion, LlmError, Message, Model, ToolCall, ToolSpec, Usage};
 use crate::agent::transcript;
 use crate::executor::{ExecutorConfig, Observation, Session};
 
@@ -25,7 +26,7 @@ pub struct ReplayOpts {
 
 /// Answers with the replies of a recording, in order.
 struct Recorded {
-    replies: RefCell<VecDeque<String>>,
+    replies: RefCell<VecDeque<(String, Vec<ToolCall>)>>,
 }
 
 impl Model for Recorded {
@@ -36,16 +37,18 @@ impl Model for Recorded {
         &self,
         _system: &str,
         _messages: &[Message],
+        _tools: &[ToolSpec],
         on_text: &mut dyn FnMut(&str),
         _on_retry: &mut dyn FnMut(&str, Duration),
     ) -> Result<Completion, LlmError> {
-        let text = self.replies.borrow_mut().pop_front().ok_or_else(|| LlmError::Exhausted {
+        let (text, tool_calls) = self.replies.borrow_mut().pop_front().ok_or_else(|| LlmError::Exhausted {
             attempts: 0,
             last: "the recording has no more replies: the replayed run went on longer than the recorded one".into(),
         })?;
         on_text(&text);
         Ok(Completion {
             text,
+            tool_calls,
             usage: Usage::default(),
             attempts: 1,
             latency_ms: 0.0,
@@ -95,11 +98,17 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             start["skills"]
         );
     };
-    let replies: VecDeque<String> = records
+    let replies: VecDeque<(String, Vec<ToolCall>)> = records
         .iter()
         .filter(|r| r["type"] == "reply")
-        .filter_map(|r| r["text"].as_str().map(str::to_owned))
+        .map(|r| {
+            let text = r["text"].as_str().unwrap_or_default().to_owned();
+            let calls = serde_json::from_value(r["tool_calls"].clone()).unwrap_or_default();
+            (text, calls)
+        })
         .collect();
+    let format: ActionFormat =
+        serde_json::from_value(start["action_format"].clone()).unwrap_or(ActionFormat::Code);
     let recorded: Vec<Json> = records
         .iter()
         .filter(|r| r["type"] == "observation")
@@ -111,6 +120,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
     let mut skills = robot_api::skills::robot_skills(robot.clone());
     let done = add_done(&mut skills);
+    let session_skills = std::sync::Arc::new(skills.clone());
     let mut session =
         Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
     let model = Recorded {
@@ -132,6 +142,12 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         budget,
         transcript: None,
         supervisor: None,
+        tools: if format == ActionFormat::Json {
+            tool_specs(session_skills.as_ref())
+        } else {
+            Vec::new()
+        },
+        format,
     }
     .run(task, &mut collect);
 

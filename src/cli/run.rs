@@ -10,9 +10,10 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::ExecOpts;
+use crate::agent::actions::{tool_specs, ActionFormat};
 use crate::agent::episode::{add_done, Budget, Episode, Progress, Review, Supervisor};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Usage};
-use crate::agent::prompt::system_prompt;
+use crate::agent::prompt::system_prompt_for;
 use crate::agent::transcript::{timestamp, Transcript};
 use crate::executor::{Observation, Session, Stream};
 
@@ -55,6 +56,10 @@ pub struct RunOpts {
     /// After each turn, ask for a message to the model (empty: none).
     #[arg(long)]
     interactive: bool,
+    /// How the model acts: Python code blocks (code), native tool calls
+    /// (json) or one Action line per turn (text), for comparing them.
+    #[arg(long, value_enum, default_value = "code")]
+    action_format: ActionFormat,
     /// First wait before a retry, seconds (doubles per retry, with jitter).
     #[arg(long, default_value_t = 1.0)]
     retry_backoff: f64,
@@ -77,7 +82,16 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     let (mut skills, robot) = opts.exec.skill_set()?;
     let done = add_done(&mut skills);
     let world = robot.as_ref().map(|r| r.sim().world().clone());
-    let system = system_prompt(&skills, world.as_ref().map(|w| w.summary()).as_deref());
+    let system = system_prompt_for(
+        opts.action_format,
+        &skills,
+        world.as_ref().map(|w| w.summary()).as_deref(),
+    );
+    let tools = if opts.action_format == ActionFormat::Json {
+        tool_specs(&skills)
+    } else {
+        Vec::new()
+    };
     let mut session =
         Session::start(opts.exec.config()?, skills).context("starting the executor")?;
     for p in session.protections().iter().filter(|p| !p.active) {
@@ -104,7 +118,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         json!({
             "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
             "world": label, "world_spec": opts.exec.world_spec(), "skills": opts.exec.skills_spec(),
-            "max_turns": budget.max_turns, "max_tokens": budget.tokens,
+            "max_turns": budget.max_turns, "action_format": opts.action_format, "max_tokens": budget.tokens,
             "max_seconds": opts.max_seconds, "system_prompt": system,
         }),
     );
@@ -132,6 +146,8 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         budget,
         transcript: Some(&mut transcript),
         supervisor,
+        format: opts.action_format,
+        tools,
     }
     .run(&opts.task, &mut progress);
     if let Some(robot) = &robot {

@@ -1,38 +1,75 @@
-//! Anthropic Messages, streamed (`stream: true`).
+//! Anthropic Messages, streamed (`stream: true`), with native tool use when
+//! tools are offered.
 
 use std::io::BufReader;
 
 use serde_json::{json, Value as Json};
 
 use super::sse::for_each_event;
-use super::{AttemptError, Llm, LlmError, Message, Usage};
+use super::{AttemptError, Llm, LlmError, Message, Reply, ToolCall, ToolSpec};
 
 /// The API version this client speaks.
 const VERSION: &str = "2023-06-01";
 
-/// One streamed request. Returns the text and usage, or why it failed.
+/// The conversation in Messages form: content blocks for tool use and results.
+fn wire_messages(messages: &[Message]) -> Vec<Json> {
+    messages
+        .iter()
+        .map(|m| {
+            if m.tool_calls.is_empty() && m.tool_results.is_empty() {
+                return json!({"role": m.role, "content": m.content});
+            }
+            let mut blocks = Vec::new();
+            for r in &m.tool_results {
+                blocks.push(
+                    json!({"type": "tool_result", "tool_use_id": r.id, "content": r.content}),
+                );
+            }
+            if !m.content.is_empty() {
+                blocks.push(json!({"type": "text", "text": m.content}));
+            }
+            for c in &m.tool_calls {
+                let input = if c.arguments.is_object() {
+                    c.arguments.clone()
+                } else {
+                    json!({})
+                };
+                blocks
+                    .push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": input}));
+            }
+            json!({"role": m.role, "content": blocks})
+        })
+        .collect()
+}
+
+/// One streamed request. Returns the reply, or why it failed.
 pub(super) fn attempt(
     llm: &Llm,
     system: &str,
     messages: &[Message],
+    tools: &[ToolSpec],
     on_text: &mut dyn FnMut(&str),
-) -> Result<(String, Usage), AttemptError> {
+) -> Result<Reply, AttemptError> {
     let c = &llm.config;
-    let body = json!({
+    let mut body = json!({
         "model": c.model,
         "system": system,
-        "messages": messages.iter().map(|m| json!({"role": m.role, "content": m.content})).collect::<Vec<_>>(),
+        "messages": wire_messages(messages),
         "stream": true,
         "max_tokens": c.max_tokens,
         "temperature": c.temperature,
     });
+    if !tools.is_empty() {
+        body["tools"] = tools.iter().map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters})).collect();
+    }
     let mut headers = vec![("anthropic-version", VERSION.to_owned())];
     if let Some(key) = &c.api_key {
         headers.push(("x-api-key", key.expose().to_owned()));
     }
     let response = llm.post(&format!("{}/v1/messages", c.base_url), &body, &headers)?;
-    let mut text = String::new();
-    let mut usage = Usage::default();
+    let mut reply = Reply::default();
+    // Tool-use blocks by content index: id, name, the input JSON as it streams.
+    let mut blocks: Vec<(usize, String, String, String)> = Vec::new();
     let mut done = false;
     let mut bad: Option<String> = None;
     let mut overloaded: Option<String> = None;
@@ -47,22 +84,35 @@ pub(super) fn attempt(
                 return false;
             }
         };
+        let index = data.get("index").and_then(Json::as_u64).unwrap_or(0) as usize;
         match data.get("type").and_then(Json::as_str).unwrap_or_default() {
             "message_start" => {
-                usage.input_tokens = data
+                reply.usage.input_tokens = data
                     .pointer("/message/usage/input_tokens")
                     .and_then(Json::as_u64)
                     .unwrap_or(0);
             }
+            "content_block_start" => {
+                let block = &data["content_block"];
+                if block["type"] == "tool_use" {
+                    let s = |k: &str| block[k].as_str().unwrap_or_default().to_owned();
+                    blocks.push((index, s("id"), s("name"), String::new()));
+                }
+            }
             "content_block_delta" => {
                 if let Some(delta) = data.pointer("/delta/text").and_then(Json::as_str) {
-                    text.push_str(delta);
+                    reply.text.push_str(delta);
                     on_text(delta);
+                }
+                if let Some(part) = data.pointer("/delta/partial_json").and_then(Json::as_str) {
+                    if let Some(b) = blocks.iter_mut().find(|b| b.0 == index) {
+                        b.3.push_str(part);
+                    }
                 }
             }
             "message_delta" => {
                 if let Some(n) = data.pointer("/usage/output_tokens").and_then(Json::as_u64) {
-                    usage.output_tokens = n;
+                    reply.usage.output_tokens = n;
                 }
             }
             "message_stop" => {
@@ -102,16 +152,33 @@ pub(super) fn attempt(
     }
     match read {
         Err(e) => Err(AttemptError::Retry {
-            why: format!("the stream broke off after {} characters: {e}", text.len()),
+            why: format!(
+                "the stream broke off after {} characters: {e}",
+                reply.text.len()
+            ),
             after: None,
         }),
         Ok(()) if !done => Err(AttemptError::Retry {
             why: format!(
                 "the stream ended without message_stop after {} characters",
-                text.len()
+                reply.text.len()
             ),
             after: None,
         }),
-        Ok(()) => Ok((text, usage)),
+        Ok(()) => {
+            reply.tool_calls = blocks
+                .into_iter()
+                .map(|(_, id, name, input)| ToolCall {
+                    id,
+                    name,
+                    arguments: if input.trim().is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(&input).unwrap_or(Json::String(input))
+                    },
+                })
+                .collect();
+            Ok(reply)
+        }
     }
 }

@@ -29,6 +29,12 @@ pub struct Message {
     pub role: Role,
     /// What was said.
     pub content: String,
+    /// Tools the assistant called (native tool calling).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Results of those calls, sent back in a user message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_results: Vec<ToolResult>,
 }
 
 impl Message {
@@ -37,6 +43,8 @@ impl Message {
         Message {
             role: Role::User,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_results: Vec::new(),
         }
     }
     /// An assistant message.
@@ -44,8 +52,41 @@ impl Message {
         Message {
             role: Role::Assistant,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_results: Vec::new(),
         }
     }
+}
+
+/// A tool the model may call: a skill, with a JSON schema of its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolSpec {
+    /// The skill's name.
+    pub name: String,
+    /// Its docstring.
+    pub description: String,
+    /// JSON schema of the arguments (an object).
+    pub parameters: serde_json::Value,
+}
+
+/// A tool call in a reply.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ToolCall {
+    /// The endpoint's id for the call; results refer to it.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments (a JSON object; whatever the model sent, unchecked).
+    pub arguments: serde_json::Value,
+}
+
+/// The result of a tool call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolResult {
+    /// The call's id.
+    pub id: String,
+    /// The observation text.
+    pub content: String,
 }
 
 /// Tokens one request used, as the endpoint reported them.
@@ -69,6 +110,8 @@ impl Usage {
 pub struct Completion {
     /// The reply text.
     pub text: String,
+    /// Tool calls in the reply (only when tools were offered).
+    pub tool_calls: Vec<ToolCall>,
     /// Tokens used by the successful attempt.
     pub usage: Usage,
     /// Requests made (1 without retries).
@@ -204,6 +247,14 @@ pub enum LlmError {
     Malformed(String),
 }
 
+/// What one successful attempt produced.
+#[derive(Debug, Default)]
+struct Reply {
+    text: String,
+    tool_calls: Vec<ToolCall>,
+    usage: Usage,
+}
+
 /// What one attempt can end with, besides a completion.
 #[derive(Debug)]
 enum AttemptError {
@@ -227,6 +278,7 @@ pub trait Model {
         &self,
         system: &str,
         messages: &[Message],
+        tools: &[ToolSpec],
         on_text: &mut dyn FnMut(&str),
         on_retry: &mut dyn FnMut(&str, Duration),
     ) -> Result<Completion, LlmError>;
@@ -240,10 +292,11 @@ impl Model for Llm {
         &self,
         system: &str,
         messages: &[Message],
+        tools: &[ToolSpec],
         on_text: &mut dyn FnMut(&str),
         on_retry: &mut dyn FnMut(&str, Duration),
     ) -> Result<Completion, LlmError> {
-        Llm::complete(self, system, messages, on_text, on_retry)
+        Llm::complete(self, system, messages, tools, on_text, on_retry)
     }
 }
 
@@ -308,6 +361,7 @@ impl Llm {
         &self,
         system: &str,
         messages: &[Message],
+        tools: &[ToolSpec],
         on_text: &mut dyn FnMut(&str),
         on_retry: &mut dyn FnMut(&str, Duration),
     ) -> Result<Completion, LlmError> {
@@ -316,14 +370,15 @@ impl Llm {
         loop {
             attempt += 1;
             let result = match self.config.provider {
-                Provider::OpenAi => openai::attempt(self, system, messages, on_text),
-                Provider::Anthropic => anthropic::attempt(self, system, messages, on_text),
+                Provider::OpenAi => openai::attempt(self, system, messages, tools, on_text),
+                Provider::Anthropic => anthropic::attempt(self, system, messages, tools, on_text),
             };
             match result {
-                Ok((text, usage)) => {
+                Ok(reply) => {
                     return Ok(Completion {
-                        text,
-                        usage,
+                        text: reply.text,
+                        tool_calls: reply.tool_calls,
+                        usage: reply.usage,
                         attempts: attempt,
                         latency_ms: started.elapsed().as_secs_f64() * 1e3,
                     });

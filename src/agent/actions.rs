@@ -1,0 +1,161 @@
+//! The three ways a model can act, for comparing them on robot tasks (the
+//! CodeAct paper's comparison): code actions (Python blocks, the default),
+//! JSON tool calls (the endpoint's native tool calling, with schemas from the
+//! skill registry) and text actions (one `Action:` line per turn). Every
+//! action, whatever its format, runs through the executor.
+
+use robot_api::{ParamType, SkillSet, Value};
+use serde_json::{json, Value as Json};
+
+use super::llm::ToolSpec;
+
+/// How the model acts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionFormat {
+    /// Python code blocks: loops, conditions, variables that persist.
+    Code,
+    /// Native tool calls, one skill per call.
+    Json,
+    /// One `Action: skill {json arguments}` line per turn.
+    Text,
+}
+
+fn schema(ty: &ParamType) -> Json {
+    match ty {
+        ParamType::Float => json!({"type": "number"}),
+        ParamType::Int => json!({"type": "integer"}),
+        ParamType::Bool => json!({"type": "boolean"}),
+        ParamType::Str => json!({"type": "string"}),
+        ParamType::Any => json!({}),
+        ParamType::Optional(inner) => {
+            let mut s = schema(inner);
+            if let Some(t) = s.get("type").cloned() {
+                s["type"] = json!([t, "null"]);
+            }
+            s
+        }
+        ParamType::List(inner) => json!({"type": "array", "items": schema(inner)}),
+    }
+}
+
+/// One tool per skill, its parameters as a JSON schema, its docstring as the description.
+pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
+    skills
+        .specs()
+        .map(|s| {
+            let properties: serde_json::Map<String, Json> = s.params.iter().map(|p| (p.name.clone(), schema(&p.ty))).collect();
+            let required: Vec<&str> = s.params.iter().filter(|p| p.default.is_none()).map(|p| p.name.as_str()).collect();
+            ToolSpec {
+                name: s.name.clone(),
+                description: s.full_doc(),
+                parameters: json!({"type": "object", "properties": properties, "required": required}),
+            }
+        })
+        .collect()
+}
+
+/// Python that calls skill `name` with keyword arguments from a JSON object.
+/// The arguments travel as a JSON string literal and are decoded in the
+/// worker, so nothing the model wrote is run as code.
+pub fn call_code(skills: &SkillSet, name: &str, arguments: &Json) -> Result<String, String> {
+    if !skills.specs().any(|s| s.name == name) {
+        let names: Vec<&str> = skills.specs().map(|s| s.name.as_str()).collect();
+        return Err(format!(
+            "there is no skill named {name:?}; skills: {}",
+            names.join(", ")
+        ));
+    }
+    if !arguments.is_object() {
+        return Err(format!(
+            "the arguments of {name} must be a JSON object, got {arguments}"
+        ));
+    }
+    let literal = Value::Str(arguments.to_string()).python_literal();
+    Ok(format!("{name}(**__import__('json').loads({literal}))"))
+}
+
+/// What a text-action reply asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextAction {
+    /// No `Action:` line.
+    None,
+    /// One call: the skill and its arguments.
+    Call(String, Json),
+    /// An `Action:` line that could not be read; says why.
+    Bad(String),
+}
+
+/// The first `Action: skill {json}` line of a reply.
+pub fn text_action(reply: &str) -> TextAction {
+    let Some(line) = reply
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("Action:"))
+    else {
+        return TextAction::None;
+    };
+    let rest = line["Action:".len()..].trim();
+    let split = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    let (name, args) = (&rest[..split], rest[split..].trim());
+    if name.is_empty() {
+        return TextAction::Bad(format!("could not read the skill name in {line:?}; write: Action: skill_name {{\"arg\": value}}"));
+    }
+    if args.is_empty() {
+        return TextAction::Call(name.to_owned(), json!({}));
+    }
+    match serde_json::from_str::<Json>(args) {
+        Ok(v) if v.is_object() => TextAction::Call(name.to_owned(), v),
+        _ => TextAction::Bad(format!("the arguments in {line:?} are not a JSON object; write: Action: {name} {{\"arg\": value}}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_follow_the_declarations() {
+        let (skills, _) = robot_api::testing::test_skills();
+        let tools = tool_specs(&skills);
+        let add = tools.iter().find(|t| t.name == "add").unwrap();
+        assert_eq!(add.parameters["properties"]["a"], json!({"type": "number"}));
+        assert_eq!(add.parameters["required"], json!(["a", "b"]));
+        assert!(add.description.contains("Example"));
+    }
+
+    #[test]
+    fn calls_become_python_that_decodes_the_arguments() {
+        let (skills, _) = robot_api::testing::test_skills();
+        let code = call_code(&skills, "echo", &json!({"value": "a'); import os; ('"})).unwrap();
+        assert!(
+            code.starts_with("echo(**__import__('json').loads("),
+            "{code}"
+        );
+        assert!(call_code(&skills, "rm_rf", &json!({}))
+            .unwrap_err()
+            .contains("no skill named"));
+        assert!(call_code(&skills, "echo", &json!([1])).is_err());
+    }
+
+    #[test]
+    fn text_actions_are_one_line() {
+        assert_eq!(
+            text_action("I will move.\nAction: move_to {\"x\": 1, \"y\": 2}\n"),
+            TextAction::Call("move_to".into(), json!({"x": 1, "y": 2}))
+        );
+        assert_eq!(
+            text_action("Action: get_pose"),
+            TextAction::Call("get_pose".into(), json!({}))
+        );
+        assert_eq!(text_action("thinking only"), TextAction::None);
+        assert!(matches!(
+            text_action("Action: move_to(1, 2)"),
+            TextAction::Bad(_)
+        ));
+    }
+}
