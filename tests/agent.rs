@@ -735,3 +735,50 @@ fn text_actions_run_one_call_per_turn() {
         .any(|r| r["type"] == "observation"
             && r["shown"].as_str().unwrap().contains("picked red_cube")));
 }
+
+#[test]
+fn settings_come_from_a_config_file_and_flags_win() {
+    let mock = MockLlm::start(vec![Step::Reply("No code."), Step::Reply("Still none.")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("codeact.yaml");
+    std::fs::write(&config, format!("llm: openai:from-config\nbase_url: http://127.0.0.1:{}/v1\nmax_turns: 5\nrequest_timeout: 2\ntemperature: 0.7\n", mock.port)).unwrap();
+    let out = Command::new(common::exe())
+        .args([
+            "run",
+            "--world",
+            "small_room",
+            "--task",
+            "t",
+            "--config",
+            config.to_str().unwrap(),
+            "--max-turns",
+            "2",
+        ])
+        .args(["--runs-dir", tmp.path().join("runs").to_str().unwrap()])
+        .env("OPENAI_API_KEY", SECRET)
+        .env_remove("CODEACT_LLM")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 2, "--max-turns 2 wins over the file's 5");
+    assert_eq!(seen[0].body["model"], "from-config");
+    assert_eq!(seen[0].body["temperature"], 0.7);
+
+    std::fs::write(&config, "llm: openai:x\nmax_turnz: 3\n").unwrap();
+    let out = Command::new(common::exe())
+        .args(["run", "--task", "t", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("codeact.yaml:2") && err.contains("max_turnz"),
+        "{err}"
+    );
+}

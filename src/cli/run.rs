@@ -17,7 +17,8 @@ use crate::agent::prompt::system_prompt_for;
 use crate::agent::transcript::{timestamp, Transcript};
 use crate::executor::{Observation, Session, Stream};
 
-/// Options of `codeact run`.
+/// Options of `codeact run`. Each setting comes from its flag, else its
+/// environment variable, else the config file, else the default.
 #[derive(clap::Args, Debug)]
 pub struct RunOpts {
     #[command(flatten)]
@@ -25,30 +26,35 @@ pub struct RunOpts {
     /// The task, in words ("bring the red box to the packing zone").
     #[arg(long)]
     task: String,
+    /// A YAML file with any of: llm, base_url, max_turns, max_tokens,
+    /// max_seconds, request_timeout, retries, action_format, runs_dir,
+    /// temperature, max_reply_tokens. (Keys stay in the environment.)
+    #[arg(long, env = "CODEACT_CONFIG")]
+    config: Option<PathBuf>,
     /// The model: openai:MODEL (any OpenAI-compatible server) or anthropic:MODEL.
     #[arg(long, env = "CODEACT_LLM")]
     llm: Option<String>,
     /// The endpoint's base URL (default: the provider's, or OPENAI_BASE_URL / ANTHROPIC_BASE_URL).
     #[arg(long)]
     base_url: Option<String>,
-    /// Model replies at most.
-    #[arg(long, default_value_t = 10)]
-    max_turns: usize,
+    /// Model replies at most [default: 10].
+    #[arg(long)]
+    max_turns: Option<usize>,
     /// Tokens (all turns, input and output) at most.
     #[arg(long)]
     max_tokens: Option<u64>,
     /// Wall-clock seconds for the whole run at most.
     #[arg(long)]
     max_seconds: Option<f64>,
-    /// Seconds each network operation with the endpoint may take.
-    #[arg(long, default_value_t = 60.0)]
-    request_timeout: f64,
-    /// Retries of a failed request (429, 5xx, connection errors).
-    #[arg(long, default_value_t = 4)]
-    retries: u32,
-    /// Where run folders go.
-    #[arg(long, default_value = "runs")]
-    runs_dir: PathBuf,
+    /// Seconds each network operation with the endpoint may take [default: 60].
+    #[arg(long)]
+    request_timeout: Option<f64>,
+    /// Retries of a failed request (429, 5xx, connection errors) [default: 4].
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Where run folders go [default: runs].
+    #[arg(long)]
+    runs_dir: Option<PathBuf>,
     /// Show each action and wait for yes, no (with a reason for the model) or
     /// edit before it runs: for physical robots.
     #[arg(long)]
@@ -57,25 +63,83 @@ pub struct RunOpts {
     #[arg(long)]
     interactive: bool,
     /// How the model acts: Python code blocks (code), native tool calls
-    /// (json) or one Action line per turn (text), for comparing them.
-    #[arg(long, value_enum, default_value = "code")]
-    action_format: ActionFormat,
+    /// (json) or one Action line per turn (text), for comparing them [default: code].
+    #[arg(long, value_enum)]
+    action_format: Option<ActionFormat>,
+    /// Sampling temperature [default: 0.2].
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Length limit of one reply, tokens [default: 2048].
+    #[arg(long)]
+    max_reply_tokens: Option<u32>,
     /// First wait before a retry, seconds (doubles per retry, with jitter).
     #[arg(long, default_value_t = 1.0)]
     retry_backoff: f64,
+}
+
+/// The config file: the same settings as the flags, all optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    llm: Option<String>,
+    base_url: Option<String>,
+    max_turns: Option<usize>,
+    max_tokens: Option<u64>,
+    max_seconds: Option<f64>,
+    request_timeout: Option<f64>,
+    retries: Option<u32>,
+    runs_dir: Option<PathBuf>,
+    action_format: Option<ActionFormat>,
+    temperature: Option<f64>,
+    max_reply_tokens: Option<u32>,
+}
+
+fn load_config(path: &std::path::Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    serde_norway::from_str(&text).map_err(|e| {
+        let line = e.location().map_or(1, |l| l.line());
+        anyhow::anyhow!("{}:{line}: {e}", path.display())
+    })
 }
 
 const NO_LLM: &str = "no LLM configured. Pass --llm openai:MODEL (with OPENAI_API_KEY set, or --base-url http://localhost:11434/v1 for a local server such as Ollama, vLLM or llama.cpp) or --llm anthropic:MODEL (with ANTHROPIC_API_KEY). To try the robot's skills by hand instead, run: codeact repl --world warehouse";
 
 /// Runs `codeact run`.
 pub fn run(opts: &RunOpts) -> Result<ExitCode> {
-    let Some(spec) = &opts.llm else {
+    let file = match &opts.config {
+        Some(path) => load_config(path)?,
+        None => FileConfig::default(),
+    };
+    let Some(spec) = opts.llm.clone().or(file.llm) else {
         eprintln!("codeact run: {NO_LLM}");
         return Ok(ExitCode::from(2));
     };
-    let mut config = LlmConfig::from_spec(spec, opts.base_url.as_deref())?;
-    config.timeout = Duration::from_secs_f64(opts.request_timeout.clamp(1.0, 3600.0));
-    config.max_retries = opts.retries;
+    let base_url = opts.base_url.clone().or(file.base_url);
+    let mut config = LlmConfig::from_spec(&spec, base_url.as_deref())?;
+    config.timeout = Duration::from_secs_f64(
+        opts.request_timeout
+            .or(file.request_timeout)
+            .unwrap_or(60.0)
+            .clamp(0.1, 3600.0),
+    );
+    config.max_retries = opts.retries.or(file.retries).unwrap_or(4);
+    if let Some(t) = opts.temperature.or(file.temperature) {
+        config.temperature = t;
+    }
+    if let Some(n) = opts.max_reply_tokens.or(file.max_reply_tokens) {
+        config.max_tokens = n;
+    }
+    let action_format = opts
+        .action_format
+        .or(file.action_format)
+        .unwrap_or(ActionFormat::Code);
+    let runs_dir = opts
+        .runs_dir
+        .clone()
+        .or(file.runs_dir)
+        .unwrap_or_else(|| PathBuf::from("runs"));
+    let max_seconds = opts.max_seconds.or(file.max_seconds);
     config.backoff = Duration::from_secs_f64(opts.retry_backoff.clamp(0.0, 60.0));
     let llm = Llm::new(config)?;
 
@@ -83,11 +147,11 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     let done = add_done(&mut skills);
     let world = robot.as_ref().map(|r| r.sim().world().clone());
     let system = system_prompt_for(
-        opts.action_format,
+        action_format,
         &skills,
         world.as_ref().map(|w| w.summary()).as_deref(),
     );
-    let tools = if opts.action_format == ActionFormat::Json {
+    let tools = if action_format == ActionFormat::Json {
         tool_specs(&skills)
     } else {
         Vec::new()
@@ -104,13 +168,13 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     let label = world
         .as_ref()
         .map_or("skills".to_owned(), |w| w.name.clone());
-    let dir = opts.runs_dir.join(format!("{}-{label}", timestamp()));
+    let dir = runs_dir.join(format!("{}-{label}", timestamp()));
     let mut transcript = Transcript::create(&dir)
         .with_context(|| format!("creating the run folder {}", dir.display()))?;
     let budget = Budget {
-        max_turns: opts.max_turns,
-        wall: opts.max_seconds.map(Duration::from_secs_f64),
-        tokens: opts.max_tokens,
+        max_turns: opts.max_turns.or(file.max_turns).unwrap_or(10),
+        wall: max_seconds.map(Duration::from_secs_f64),
+        tokens: opts.max_tokens.or(file.max_tokens),
         ..Budget::default()
     };
     transcript.record(
@@ -118,8 +182,8 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         json!({
             "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
             "world": label, "world_spec": opts.exec.world_spec(), "skills": opts.exec.skills_spec(),
-            "max_turns": budget.max_turns, "action_format": opts.action_format, "max_tokens": budget.tokens,
-            "max_seconds": opts.max_seconds, "system_prompt": system,
+            "max_turns": budget.max_turns, "action_format": action_format, "max_tokens": budget.tokens,
+            "max_seconds": max_seconds, "system_prompt": system,
         }),
     );
     println!(
@@ -146,7 +210,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         budget,
         transcript: Some(&mut transcript),
         supervisor,
-        format: opts.action_format,
+        format: action_format,
         tools,
     }
     .run(&opts.task, &mut progress);
