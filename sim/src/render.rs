@@ -124,7 +124,8 @@ fn paint(rgb: (u8, u8, u8), alpha: u8) -> Paint<'static> {
     p
 }
 
-fn polygon_path(view: &View, points: &[P2]) -> Option<tiny_skia::Path> {
+/// A path through `points` in picture pixels; `closed` joins the last to the first.
+fn pixel_path(view: &View, points: &[P2], closed: bool) -> Option<tiny_skia::Path> {
     let mut pb = PathBuilder::new();
     for (i, p) in points.iter().enumerate() {
         let (x, y) = view.px(*p);
@@ -134,19 +135,8 @@ fn polygon_path(view: &View, points: &[P2]) -> Option<tiny_skia::Path> {
             pb.line_to(x, y);
         }
     }
-    pb.close();
-    pb.finish()
-}
-
-fn polyline_path(view: &View, points: &[P2]) -> Option<tiny_skia::Path> {
-    let mut pb = PathBuilder::new();
-    for (i, p) in points.iter().enumerate() {
-        let (x, y) = view.px(*p);
-        if i == 0 {
-            pb.move_to(x, y);
-        } else {
-            pb.line_to(x, y);
-        }
+    if closed {
+        pb.close();
     }
     pb.finish()
 }
@@ -189,7 +179,7 @@ pub fn draw_view(world: &World, sim: Option<&Simulator>, view: &View) -> Pixmap 
     pm.fill(Color::WHITE);
     let t = Transform::identity();
     for z in &world.zones {
-        if let Some(path) = polygon_path(&view, &z.polygon) {
+        if let Some(path) = pixel_path(&view, &z.polygon, true) {
             pm.fill_path(
                 &path,
                 &paint(zone_rgb(&z.name, z.charger), 90),
@@ -200,7 +190,7 @@ pub fn draw_view(world: &World, sim: Option<&Simulator>, view: &View) -> Pixmap 
         }
     }
     for o in &world.obstacles {
-        if let Some(path) = polygon_path(&view, &o.polygon) {
+        if let Some(path) = pixel_path(&view, &o.polygon, true) {
             pm.fill_path(
                 &path,
                 &paint(colours::OBSTACLE, 255),
@@ -215,7 +205,7 @@ pub fn draw_view(world: &World, sim: Option<&Simulator>, view: &View) -> Pixmap 
         ..Stroke::default()
     };
     for s in &world.walls {
-        if let Some(path) = polyline_path(&view, &[s.a, s.b]) {
+        if let Some(path) = pixel_path(&view, &[s.a, s.b], false) {
             pm.stroke_path(&path, &paint(colours::WALL, 255), &wall_stroke, t, None);
         }
     }
@@ -235,7 +225,7 @@ pub fn draw_view(world: &World, sim: Option<&Simulator>, view: &View) -> Pixmap 
         }
     };
     if trajectory.len() > 1 {
-        if let Some(path) = polyline_path(&view, &trajectory) {
+        if let Some(path) = pixel_path(&view, &trajectory, false) {
             let stroke = Stroke {
                 width: 2.5,
                 ..Stroke::default()
@@ -257,18 +247,11 @@ pub fn draw_view(world: &World, sim: Option<&Simulator>, view: &View) -> Pixmap 
     if let Some(c) = PathBuilder::from_circle(x, y, r) {
         pm.fill_path(&c, &paint(colours::ROBOT, 255), FillRule::Winding, t, None);
     }
-    let tip = view.px(P2::new(
+    let tip = P2::new(
         pose.x + world.robot.radius * pose.theta.cos(),
         pose.y + world.robot.radius * pose.theta.sin(),
-    ));
-    if let Some(path) = polyline_path(&view, &[P2::new(pose.x, pose.y), P2::new(pose.x, pose.y)])
-        .and_then(|_| {
-            let mut pb = PathBuilder::new();
-            pb.move_to(x, y);
-            pb.line_to(tip.0, tip.1);
-            pb.finish()
-        })
-    {
+    );
+    if let Some(path) = pixel_path(&view, &[P2::new(pose.x, pose.y), tip], false) {
         pm.stroke_path(
             &path,
             &paint((0, 0, 0), 255),

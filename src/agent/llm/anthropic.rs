@@ -6,7 +6,7 @@ use std::io::BufReader;
 use serde_json::{json, Value as Json};
 
 use super::sse::for_each_event;
-use super::{AttemptError, Llm, LlmError, Message, Reply, ToolCall, ToolSpec};
+use super::{stream_end, AttemptError, Llm, Message, Reply, ToolCall, ToolSpec};
 
 /// The API version this client speaks.
 const VERSION: &str = "2023-06-01";
@@ -143,42 +143,18 @@ pub(super) fn attempt(
     if let Some(why) = overloaded {
         return Err(AttemptError::Retry { why, after: None });
     }
-    if let Some(why) = bad {
-        // A garbled stream is usually a glitch on the way: worth another try.
-        return Err(AttemptError::Retry {
-            why: LlmError::Malformed(why).to_string(),
-            after: None,
-        });
-    }
-    match read {
-        Err(e) => Err(AttemptError::Retry {
-            why: format!(
-                "the stream broke off after {} characters: {e}",
-                reply.text.len()
-            ),
-            after: None,
-        }),
-        Ok(()) if !done => Err(AttemptError::Retry {
-            why: format!(
-                "the stream ended without message_stop after {} characters",
-                reply.text.len()
-            ),
-            after: None,
-        }),
-        Ok(()) => {
-            reply.tool_calls = blocks
-                .into_iter()
-                .map(|(_, id, name, input)| ToolCall {
-                    id,
-                    name,
-                    arguments: if input.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&input).unwrap_or(Json::String(input))
-                    },
-                })
-                .collect();
-            Ok(reply)
-        }
-    }
+    stream_end(read, bad, done, "message_stop", reply.text.len())?;
+    reply.tool_calls = blocks
+        .into_iter()
+        .map(|(_, id, name, input)| ToolCall {
+            id,
+            name,
+            arguments: if input.trim().is_empty() {
+                json!({})
+            } else {
+                serde_json::from_str(&input).unwrap_or(Json::String(input))
+            },
+        })
+        .collect();
+    Ok(reply)
 }

@@ -255,6 +255,28 @@ struct Reply {
     usage: Usage,
 }
 
+/// How a streamed attempt ended, as a retry reason when it did not end
+/// well: a garbled event, a broken connection, or no end marker.
+fn stream_end(
+    read: std::io::Result<()>,
+    garbled: Option<String>,
+    ended: bool,
+    end_marker: &str,
+    received: usize,
+) -> Result<(), AttemptError> {
+    let why = if let Some(why) = garbled {
+        // A garbled stream is usually a glitch on the way: worth another try.
+        LlmError::Malformed(why).to_string()
+    } else if let Err(e) = read {
+        format!("the stream broke off after {received} characters: {e}")
+    } else if !ended {
+        format!("the stream ended without {end_marker} after {received} characters")
+    } else {
+        return Ok(());
+    };
+    Err(AttemptError::Retry { why, after: None })
+}
+
 /// What one attempt can end with, besides a completion.
 #[derive(Debug)]
 enum AttemptError {

@@ -6,7 +6,7 @@ use std::io::BufReader;
 use serde_json::{json, Value as Json};
 
 use super::sse::for_each_event;
-use super::{AttemptError, Llm, LlmError, Message, Reply, Role, ToolCall, ToolSpec};
+use super::{stream_end, AttemptError, Llm, Message, Reply, Role, ToolCall, ToolSpec};
 
 /// The conversation in Chat Completions form: tool results become `tool`
 /// messages, tool calls ride on the assistant message.
@@ -131,46 +131,21 @@ pub(super) fn attempt(
         }
         true
     });
-    if let Some(why) = bad {
-        // A garbled stream is usually a glitch on the way: worth another try.
-        return Err(AttemptError::Retry {
-            why: LlmError::Malformed(why).to_string(),
-            after: None,
-        });
-    }
-    match read {
-        Err(e) => Err(AttemptError::Retry {
-            why: format!(
-                "the stream broke off after {} characters: {e}",
-                reply.text.len()
-            ),
-            after: None,
-        }),
-        Ok(()) if !done => Err(AttemptError::Retry {
-            why: format!(
-                "the stream ended without [DONE] after {} characters",
-                reply.text.len()
-            ),
-            after: None,
-        }),
-        Ok(()) => {
-            reply.tool_calls = partial
-                .into_iter()
-                .filter(|p| !p.name.is_empty())
-                .enumerate()
-                .map(|(i, p)| ToolCall {
-                    id: if p.id.is_empty() {
-                        format!("call_{i}")
-                    } else {
-                        p.id
-                    },
-                    name: p.name,
-                    // Arguments that are not JSON reach the loop as a string, which says so.
-                    arguments: serde_json::from_str(&p.arguments)
-                        .unwrap_or(Json::String(p.arguments)),
-                })
-                .collect();
-            Ok(reply)
-        }
-    }
+    stream_end(read, bad, done, "[DONE]", reply.text.len())?;
+    reply.tool_calls = partial
+        .into_iter()
+        .filter(|p| !p.name.is_empty())
+        .enumerate()
+        .map(|(i, p)| ToolCall {
+            id: if p.id.is_empty() {
+                format!("call_{i}")
+            } else {
+                p.id
+            },
+            name: p.name,
+            // Arguments that are not JSON reach the loop as a string, which says so.
+            arguments: serde_json::from_str(&p.arguments).unwrap_or(Json::String(p.arguments)),
+        })
+        .collect();
+    Ok(reply)
 }
