@@ -782,3 +782,22 @@ fn settings_come_from_a_config_file_and_flags_win() {
         "{err}"
     );
 }
+
+#[test]
+fn the_wall_clock_budget_ends_the_run() {
+    let slow = "```python\nimport time\ntime.sleep(0.6)\n```";
+    let slower = "```python\nimport time\ntime.sleep(0.7)\n```";
+    let mock = MockLlm::start(vec![
+        Step::Reply(slow),
+        Step::Reply(slower),
+        Step::Reply(slow),
+    ]);
+    let run = run_agent("openai", &mock, &["--max-seconds", "1"]);
+    assert_eq!(run.code, 1);
+    let end = end_of(&run);
+    assert_eq!(end["reason"], "wall_budget", "{end}");
+    assert_eq!(
+        end["turns"], 2,
+        "two sleeps of more than half the budget use it up"
+    );
+}
