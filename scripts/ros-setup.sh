@@ -49,7 +49,7 @@ cat > .ros/env.sh <<ENV
 export AMENT_PREFIX_PATH="$prefix"
 export CMAKE_PREFIX_PATH="$prefix"
 export ROS_DISTRO=jazzy
-export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;nav_msgs;builtin_interfaces;std_srvs"
+export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;nav_msgs;builtin_interfaces;std_srvs;rosgraph_msgs"
 export LD_LIBRARY_PATH="$prefix/lib:${libs%:}\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 export ROS_AUTOMATIC_DISCOVERY_RANGE=\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}

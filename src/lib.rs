@@ -3,8 +3,11 @@
 //! # Layout
 //! - [`agent`]: the LLM agent loop (endpoints, prompt, episodes, transcripts).
 //! - [`executor`]: runs code actions in a supervised, sandboxed embedded Python.
+//! - `ros` (feature `ros`): the ROS 2 node.
 //! - `robot_api` (its own crate): how skills are declared and called.
 
 pub mod agent;
 pub mod cli;
 pub mod executor;
+#[cfg(feature = "ros")]
+pub mod ros;

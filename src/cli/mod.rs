@@ -9,6 +9,7 @@ mod repl;
 mod replay;
 mod run;
 mod session_cmd;
+mod sim_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ enum Command {
     Run(Box<run::RunOpts>),
     /// Run a recorded run's replies again in a fresh simulator, without an LLM; report differences.
     Replay(replay::ReplayOpts),
+    /// Serve the simulator as a ROS 2 robot in real time (needs the `ros` feature).
+    Sim(sim_cmd::SimOpts),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
     /// Measure the executor and print medians.
@@ -229,6 +232,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Render(opts) => render::run(&opts),
         Command::Run(opts) => run::run(&opts),
         Command::Replay(opts) => replay::run(&opts),
+        Command::Sim(opts) => sim_cmd::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Worker { .. } => unreachable!("handled before"),
     }

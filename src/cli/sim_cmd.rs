@@ -1,0 +1,88 @@
+//! `codeact sim --ros --world ...`: the simulator as a ROS 2 robot in real time.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+#[cfg(feature = "ros")]
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+/// Options of `codeact sim`.
+#[derive(clap::Args, Debug)]
+pub struct SimOpts {
+    /// Serve the simulated robot over ROS 2 (the only interface for now).
+    #[arg(long)]
+    ros: bool,
+    /// A built-in world (small_room, warehouse, apartment) or a world file.
+    #[arg(long, default_value = "small_room")]
+    world: String,
+    /// Seconds without a /cmd_vel message after which the robot stops.
+    #[arg(long, default_value_t = 0.5)]
+    watchdog: f64,
+    /// Stop after this many seconds (default: run until killed).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Topic for odometry.
+    #[arg(long, default_value = "/odom")]
+    odom_topic: String,
+    /// Topic for laser scans.
+    #[arg(long, default_value = "/scan")]
+    scan_topic: String,
+    /// Topic for the battery.
+    #[arg(long, default_value = "/battery_state")]
+    battery_topic: String,
+    /// Topic for velocity commands.
+    #[arg(long, default_value = "/cmd_vel")]
+    cmd_vel_topic: String,
+}
+
+/// Runs `codeact sim`.
+pub fn run(opts: &SimOpts) -> Result<ExitCode> {
+    if !opts.ros {
+        bail!("codeact sim needs --ros (the simulator served as a ROS 2 robot); to drive the simulator from Python, use codeact repl --world {}", opts.world);
+    }
+    if !(opts.watchdog > 0.0 && opts.watchdog.is_finite()) {
+        bail!(
+            "--watchdog must be a positive number of seconds, got {}",
+            opts.watchdog
+        );
+    }
+    let world = sim::load(&opts.world)?;
+    let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+    serve(robot, opts)
+}
+
+#[cfg(feature = "ros")]
+fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
+    use crate::ros::sim_node::{SimNodeOptions, Topics};
+    if std::env::var_os("ROS_AUTOMATIC_DISCOVERY_RANGE").is_none() {
+        // DDS multicasts beyond this machine otherwise; a robot network opts in explicitly.
+        std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    }
+    let options = SimNodeOptions {
+        topics: Topics {
+            odom: opts.odom_topic.clone(),
+            scan: opts.scan_topic.clone(),
+            battery: opts.battery_topic.clone(),
+            cmd_vel: opts.cmd_vel_topic.clone(),
+        },
+        watchdog: Duration::from_secs_f64(opts.watchdog),
+        odom_rate: 50.0,
+        run_for: opts.seconds.map(Duration::from_secs_f64),
+    };
+    eprintln!(
+        "codeact sim: world '{}' on ROS 2 ({} in, {} {} {} out)",
+        robot.sim().world().name,
+        opts.cmd_vel_topic,
+        opts.odom_topic,
+        opts.scan_topic,
+        opts.battery_topic
+    );
+    crate::ros::sim_node::run(robot, &options)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "ros"))]
+fn serve(_robot: Arc<sim::SimRobot>, _opts: &SimOpts) -> Result<ExitCode> {
+    bail!("this codeact was built without ROS 2 support: build it with `cargo build --features ros` in a ROS environment (scripts/ros-setup.sh, then source .ros/env.sh; see docs/ros.md)")
+}
