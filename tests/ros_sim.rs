@@ -16,7 +16,16 @@ fn ros_python() -> String {
 fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
     let domain = (std::process::id() % 100 + 100).to_string();
     let mut sim = Command::new(common::exe())
-        .args(["sim", "--ros", "--world", "small_room", "--seconds", "40", "--watchdog", "0.5"])
+        .args([
+            "sim",
+            "--ros",
+            "--world",
+            "small_room",
+            "--seconds",
+            "40",
+            "--watchdog",
+            "0.5",
+        ])
         .env("ROS_DOMAIN_ID", &domain)
         .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         .stdout(Stdio::null())
@@ -24,7 +33,10 @@ fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
         .spawn()
         .expect("codeact sim starts");
     let peer = Command::new(ros_python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/drive_peer.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/drive_peer.py"
+        ))
         .args(["2.0", "1.5"])
         .env("ROS_DOMAIN_ID", &domain)
         .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -32,17 +44,40 @@ fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
         .expect("the rclpy peer runs");
     let _ = sim.kill();
     let _ = sim.wait();
-    assert!(peer.status.success(), "{}", String::from_utf8_lossy(&peer.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&peer.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&peer.stdout)));
+    assert!(
+        peer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&peer.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&peer.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&peer.stdout)));
     assert!(report["odom"].as_u64().unwrap() > 20, "{report}");
     assert!(report["scans"].as_u64().unwrap() > 5, "{report}");
     assert_eq!(report["rays"], 360);
     assert!(report["batteries"].as_u64().unwrap() >= 1, "{report}");
-    let (start, stop) = (report["x_start"].as_f64().unwrap(), report["x_stop"].as_f64().unwrap());
+    let (start, stop) = (
+        report["x_start"].as_f64().unwrap(),
+        report["x_stop"].as_f64().unwrap(),
+    );
     assert!(stop - start > 0.3, "the robot drove forward: {report}");
     // 1.5 s after the last command (watchdog 0.5 s) it stands still.
-    let tail_x: Vec<f64> = report["tail_x"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let tail_x: Vec<f64> = report["tail_x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     assert!(!tail_x.is_empty(), "{report}");
-    assert!(tail_x.iter().all(|x| (x - tail_x[0]).abs() < 1e-6), "still moving after the watchdog: {report}");
-    assert!(report["tail_v"].as_array().unwrap().iter().all(|v| v.as_f64().unwrap() == 0.0), "{report}");
+    assert!(
+        tail_x.iter().all(|x| (x - tail_x[0]).abs() < 1e-6),
+        "still moving after the watchdog: {report}"
+    );
+    assert!(
+        report["tail_v"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v.as_f64().unwrap() == 0.0),
+        "{report}"
+    );
 }
