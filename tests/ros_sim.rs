@@ -6,7 +6,75 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// tcpdump on every interface but loopback, watching for DDS: RTPS
+/// multicast, or UDP to the ports of this test's domain (7400 + 250 × id).
+struct Capture {
+    tcpdumps: Vec<Child>,
+}
+
+impl Capture {
+    fn start(domain: u32) -> Capture {
+        let base = 7400 + 250 * domain;
+        let filter = format!(
+            "udp and (dst net 239.255.0.0/16 or portrange {base}-{})",
+            base + 249
+        );
+        let mut tcpdumps = Vec::new();
+        for entry in std::fs::read_dir("/sys/class/net").unwrap() {
+            let iface = entry.unwrap().file_name().to_string_lossy().into_owned();
+            // Loopback is where DDS belongs; an interface that is down carries nothing.
+            let flags = std::fs::read_to_string(format!("/sys/class/net/{iface}/flags"))
+                .unwrap_or_default();
+            let up = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
+                .is_ok_and(|f| f & 1 == 1);
+            if iface == "lo" || !up {
+                continue;
+            }
+            let mut child = Command::new("tcpdump")
+                .args(["-i", &iface, "-n", "-l", "-q", "-p", &filter])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("tcpdump runs (scripts/ros-setup.sh installs it); the ROS tests check that DDS stays on loopback");
+            // Wait until it listens, so no packet slips by before.
+            let mut err = BufReader::new(child.stderr.take().unwrap());
+            let mut said = String::new();
+            loop {
+                let mut line = String::new();
+                if err.read_line(&mut line).unwrap_or(0) == 0 {
+                    panic!("tcpdump on {iface} could not start (run as root): {said}");
+                }
+                said.push_str(&line);
+                if line.contains("listening on") {
+                    break;
+                }
+            }
+            tcpdumps.push(child);
+        }
+        Capture { tcpdumps }
+    }
+
+    /// Stops capturing; returns the packets seen (one line each).
+    fn finish(self) -> Vec<String> {
+        let mut packets = Vec::new();
+        for mut child in self.tcpdumps {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+            let out = child.wait_with_output().unwrap();
+            packets.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(str::to_owned),
+            );
+        }
+        packets
+    }
+}
 
 fn ros_python() -> String {
     std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -14,7 +82,9 @@ fn ros_python() -> String {
 
 #[test]
 fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
-    let domain = (std::process::id() % 100 + 100).to_string();
+    let domain_id = std::process::id() % 100 + 100;
+    let domain = domain_id.to_string();
+    let capture = Capture::start(domain_id);
     let mut sim = Command::new(common::exe())
         .args([
             "sim",
