@@ -60,7 +60,7 @@ impl Capture {
     /// Stops capturing; returns the packets seen (one line each).
     fn finish(self) -> Vec<String> {
         let mut packets = Vec::new();
-        for mut child in self.tcpdumps {
+        for child in self.tcpdumps {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(child.id() as i32),
                 nix::sys::signal::Signal::SIGINT,
@@ -69,6 +69,7 @@ impl Capture {
             packets.extend(
                 String::from_utf8_lossy(&out.stdout)
                     .lines()
+                    .filter(|l| !l.trim().is_empty())
                     .map(str::to_owned),
             );
         }
@@ -114,6 +115,8 @@ fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
         .expect("the rclpy peer runs");
     let _ = sim.kill();
     let _ = sim.wait();
+    let leaked = capture.finish();
+    assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
     assert!(
         peer.status.success(),
         "{}",
