@@ -25,6 +25,15 @@ impl Pose2 {
         Pose2 { x, y, theta }
     }
 
+    /// "the robot is at (1.20, 3.40), heading 0.50 rad": for error messages
+    /// that say where the robot is now.
+    pub fn whereabouts(&self) -> String {
+        format!(
+            "the robot is at ({:.2}, {:.2}), heading {:.2} rad",
+            self.x, self.y, self.theta
+        )
+    }
+
     /// Straight-line distance to a point.
     pub fn distance_to(&self, x: f64, y: f64) -> f64 {
         (self.x - x).hypot(self.y - y)

@@ -103,10 +103,7 @@ fn zone_value(z: &ZoneInfo) -> Value {
 /// Where the robot is, for error messages: "the robot is at (1.20, 3.40), heading 0.50 rad".
 fn whereabouts(robot: &dyn RobotBackend) -> String {
     match robot.pose() {
-        Ok(p) => format!(
-            "the robot is at ({:.2}, {:.2}), heading {:.2} rad",
-            p.x, p.y, p.theta
-        ),
+        Ok(p) => p.whereabouts(),
         Err(_) => "the robot's position is unknown".into(),
     }
 }
@@ -152,10 +149,14 @@ struct Mover<'a> {
 
 impl Mover<'_> {
     fn step(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
+        self.step_for(linear, angular, CONTROL_DT)
+    }
+
+    /// Commands the velocities and lets `dt` seconds pass; stops the robot
+    /// and says so on a bump, a cancellation or the deadline.
+    fn step_for(&self, linear: f64, angular: f64, dt: f64) -> Result<(), SkillError> {
         self.robot.command(linear, angular)?;
-        let result = self
-            .robot
-            .advance(Duration::from_secs_f64(CONTROL_DT), self.cancel);
+        let result = self.robot.advance(Duration::from_secs_f64(dt), self.cancel);
         if result.is_err() {
             self.robot.stop();
         }
@@ -492,17 +493,7 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
             let mover = Mover { robot: &*r, cancel: &ctx.cancel, deadline: f64::INFINITY, what: format!("drive({v}, {w}, {duration})") };
             let end = r.time() + duration;
             while r.time() < end - 1e-9 {
-                let dt = (end - r.time()).min(CONTROL_DT);
-                r.command(v, w)?;
-                let result = r.advance(Duration::from_secs_f64(dt), &ctx.cancel);
-                if result.is_err() {
-                    r.stop();
-                }
-                result?;
-                if r.take_bump() {
-                    r.stop();
-                    return Err(SkillError::new(ErrorKind::Blocked, format!("{}: the robot bumped into something and stopped; {}", mover.what, whereabouts(&*r))));
-                }
+                mover.step_for(v, w, (end - r.time()).min(CONTROL_DT))?;
             }
             r.command(0.0, 0.0)?;
             r.pose().map(pose_value)

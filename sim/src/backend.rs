@@ -61,11 +61,7 @@ impl SimRobot {
     }
 
     fn whereabouts(sim: &Simulator) -> String {
-        let p = sim.odom_pose();
-        format!(
-            "the robot is at ({:.2}, {:.2}), heading {:.2} rad",
-            p.x, p.y, p.theta
-        )
+        sim.odom_pose().whereabouts()
     }
 
     fn battery_empty(sim: &Simulator, what: &str) -> SkillError {

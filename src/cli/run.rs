@@ -12,7 +12,7 @@ use serde_json::json;
 use super::ExecOpts;
 use crate::agent::actions::{tool_specs, ActionFormat};
 use crate::agent::episode::{add_done, Budget, Episode, Progress, Review, Supervisor};
-use crate::agent::llm::{Completion, Llm, LlmConfig, Usage};
+use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
 use crate::agent::prompt::system_prompt_for;
 use crate::agent::transcript::{timestamp, Transcript};
 use crate::executor::{Observation, Session, Stream};

@@ -307,9 +307,18 @@ pub trait Model {
 }
 
 impl Model for Llm {
+    /// `provider:model`, for display.
     fn name(&self) -> String {
-        Llm::name(self)
+        let p = match self.config.provider {
+            Provider::OpenAi => "openai",
+            Provider::Anthropic => "anthropic",
+        };
+        format!("{p}:{}", self.config.model)
     }
+
+    /// Sends the conversation and streams the reply to `on_text` as it
+    /// arrives. Retries what is worth retrying; `on_retry` hears why and how
+    /// long it waits (text already streamed by a failed attempt is repeated).
     fn complete(
         &self,
         system: &str,
@@ -318,7 +327,40 @@ impl Model for Llm {
         on_text: &mut dyn FnMut(&str),
         on_retry: &mut dyn FnMut(&str, Duration),
     ) -> Result<Completion, LlmError> {
-        Llm::complete(self, system, messages, tools, on_text, on_retry)
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match self.config.provider {
+                Provider::OpenAi => openai::attempt(self, system, messages, tools, on_text),
+                Provider::Anthropic => anthropic::attempt(self, system, messages, tools, on_text),
+            };
+            match result {
+                Ok(reply) => {
+                    return Ok(Completion {
+                        text: reply.text,
+                        tool_calls: reply.tool_calls,
+                        usage: reply.usage,
+                        attempts: attempt,
+                        latency_ms: started.elapsed().as_secs_f64() * 1e3,
+                    });
+                }
+                Err(AttemptError::Fatal(e)) => return Err(e),
+                Err(AttemptError::Retry { why, after }) => {
+                    if attempt > self.config.max_retries {
+                        return Err(LlmError::Exhausted {
+                            attempts: attempt,
+                            last: why,
+                        });
+                    }
+                    let wait = after
+                        .unwrap_or_else(|| backoff(self.config.backoff, attempt))
+                        .min(Duration::from_secs(120));
+                    on_retry(&why, wait);
+                    std::thread::sleep(wait);
+                }
+            }
+        }
     }
 }
 
@@ -362,65 +404,9 @@ impl Llm {
         Ok(Llm { config, http })
     }
 
-    /// `provider:model`, for display.
-    pub fn name(&self) -> String {
-        let p = match self.config.provider {
-            Provider::OpenAi => "openai",
-            Provider::Anthropic => "anthropic",
-        };
-        format!("{p}:{}", self.config.model)
-    }
-
     /// The configuration.
     pub fn config(&self) -> &LlmConfig {
         &self.config
-    }
-
-    /// Sends the conversation and streams the reply to `on_text` as it
-    /// arrives. Retries what is worth retrying; `on_retry` hears why and how
-    /// long it waits (text already streamed by a failed attempt is repeated).
-    pub fn complete(
-        &self,
-        system: &str,
-        messages: &[Message],
-        tools: &[ToolSpec],
-        on_text: &mut dyn FnMut(&str),
-        on_retry: &mut dyn FnMut(&str, Duration),
-    ) -> Result<Completion, LlmError> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = match self.config.provider {
-                Provider::OpenAi => openai::attempt(self, system, messages, tools, on_text),
-                Provider::Anthropic => anthropic::attempt(self, system, messages, tools, on_text),
-            };
-            match result {
-                Ok(reply) => {
-                    return Ok(Completion {
-                        text: reply.text,
-                        tool_calls: reply.tool_calls,
-                        usage: reply.usage,
-                        attempts: attempt,
-                        latency_ms: started.elapsed().as_secs_f64() * 1e3,
-                    });
-                }
-                Err(AttemptError::Fatal(e)) => return Err(e),
-                Err(AttemptError::Retry { why, after }) => {
-                    if attempt > self.config.max_retries {
-                        return Err(LlmError::Exhausted {
-                            attempts: attempt,
-                            last: why,
-                        });
-                    }
-                    let wait = after
-                        .unwrap_or_else(|| backoff(self.config.backoff, attempt))
-                        .min(Duration::from_secs(120));
-                    on_retry(&why, wait);
-                    std::thread::sleep(wait);
-                }
-            }
-        }
     }
 
     fn post(
