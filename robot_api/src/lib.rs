@@ -28,7 +28,8 @@ pub mod testing;
 pub mod value;
 
 pub use backend::{
-    BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, ZoneInfo,
+    BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, Tolerances,
+    ZoneInfo,
 };
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};

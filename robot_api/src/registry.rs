@@ -169,6 +169,20 @@ impl SkillSet {
         self
     }
 
+    /// Keeps only the skills `keep` accepts (a robot profile's skill list).
+    /// Returns the names removed.
+    pub fn retain(&mut self, mut keep: impl FnMut(&SkillSpec) -> bool) -> Vec<String> {
+        let mut removed = Vec::new();
+        self.skills.retain(|(spec, _)| {
+            let kept = keep(spec);
+            if !kept {
+                removed.push(spec.name.clone());
+            }
+            kept
+        });
+        removed
+    }
+
     /// Declares a record type that skills return.
     pub fn add_record(&mut self, record: RecordType) -> &mut Self {
         self.records.push(record);

@@ -18,12 +18,8 @@ use crate::value::{Record, Value};
 
 /// Control period of the motion skills, seconds.
 const CONTROL_DT: f64 = 0.05;
-/// How close `move_to` must get to its goal, metres.
-const GOAL_TOLERANCE: f64 = 0.02;
 /// How close to an intermediate waypoint counts as passing it, metres.
 const WAYPOINT_TOLERANCE: f64 = 0.15;
-/// How close the final heading must get, radians.
-const HEADING_TOLERANCE: f64 = 0.005;
 /// Slowest turn the heading controller commands, rad/s (so the last bit converges quickly).
 const MIN_TURN_SPEED: f64 = 0.15;
 /// Free space `move_to` keeps ahead of the footprint before it stops and re-plans, metres.
@@ -191,7 +187,7 @@ impl Mover<'_> {
         let max_w = self.robot.limits().max_angular;
         loop {
             let err = wrap(heading - self.robot.pose()?.theta);
-            if err.abs() < HEADING_TOLERANCE {
+            if err.abs() < self.robot.tolerances().heading {
                 self.robot.command(0.0, 0.0)?;
                 return Ok(());
             }
@@ -259,7 +255,7 @@ impl Mover<'_> {
         for (i, &(gx, gy)) in path.iter().enumerate() {
             let last = i + 1 == path.len();
             let tolerance = if last {
-                GOAL_TOLERANCE
+                self.robot.tolerances().goal
             } else {
                 WAYPOINT_TOLERANCE
             };
@@ -521,7 +517,8 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
             let mut turned = 0.0;
             let mut last = start;
             let max_w = r.limits().max_angular;
-            while (angle - turned).abs() > HEADING_TOLERANCE {
+            let tolerance = r.tolerances().heading;
+            while (angle - turned).abs() > tolerance {
                 mover.step(0.0, turn_speed(angle - turned, max_w))?;
                 let now = r.pose()?.theta;
                 turned += wrap(now - last);

@@ -1,0 +1,429 @@
+//! Robot profiles: how a ROS 2 robot is reached and what it may do. A YAML
+//! file names the robot's topics and services, its frames and limits, the
+//! skills it has, its named zones, the safety settings the node enforces and
+//! which topics and services code actions may reach directly. The schema is
+//! in `launch/profiles/README.md`; built-in profiles sit next to it.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Built-in profiles, by name.
+const BUILTIN: &[(&str, &str)] = &[
+    ("sim", include_str!("../../launch/profiles/sim.yaml")),
+    (
+        "turtlebot3",
+        include_str!("../../launch/profiles/turtlebot3.yaml"),
+    ),
+];
+
+/// Why a profile could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read the robot profile {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Neither a built-in name nor an existing file.
+    #[error("no robot profile named {0:?}: give a built-in name ({names}) or the path of a .yaml profile (see launch/profiles/README.md)", names = builtin_names())]
+    Unknown(String),
+    /// The file is not a valid profile.
+    #[error("{path}:{line}: {message}. See launch/profiles/README.md for the schema")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// 1-based line the problem is on (or near).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn builtin_names() -> String {
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A robot profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotProfile {
+    /// Short name ("turtlebot3").
+    pub name: String,
+    /// One line for the API text the LLM reads ("a TurtleBot 3 Burger with a 2D lidar").
+    #[serde(default)]
+    pub description: String,
+    /// Topic names.
+    pub topics: ProfileTopics,
+    /// Service names.
+    #[serde(default)]
+    pub services: ProfileServices,
+    /// Frame names.
+    #[serde(default)]
+    pub frames: Frames,
+    /// Physical limits; commands are clamped to them.
+    pub limits: ProfileLimits,
+    /// How precisely motion skills stop.
+    #[serde(default)]
+    pub tolerances: ProfileTolerances,
+    /// Safety settings enforced by the node, below Python.
+    #[serde(default)]
+    pub safety: SafetySettings,
+    /// Only these skills exist (default: every skill the robot's topics support).
+    #[serde(default)]
+    pub skills: Option<Vec<String>>,
+    /// Named places.
+    #[serde(default)]
+    pub zones: Vec<ProfileZone>,
+    /// Which topics and services code actions may reach with the generic ROS functions.
+    #[serde(default)]
+    pub ros_access: AccessLists,
+}
+
+/// Topic names. A topic left out means the robot lacks that sensor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileTopics {
+    /// nav_msgs/Odometry in.
+    pub odom: String,
+    /// geometry_msgs/Twist out.
+    pub cmd_vel: String,
+    /// sensor_msgs/LaserScan in.
+    #[serde(default)]
+    pub scan: Option<String>,
+    /// sensor_msgs/BatteryState in.
+    #[serde(default)]
+    pub battery: Option<String>,
+    /// nav_msgs/OccupancyGrid in (latched), for path planning.
+    #[serde(default)]
+    pub map: Option<String>,
+    /// std_msgs/String in, a JSON list of detected objects (the simulator's camera).
+    #[serde(default)]
+    pub detections: Option<String>,
+    /// std_msgs/Bool in: true engages the e-stop (latched until cleared).
+    #[serde(default = "default_e_stop")]
+    pub e_stop: String,
+}
+
+fn default_e_stop() -> String {
+    "/e_stop".into()
+}
+
+/// Service names.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileServices {
+    /// std_srvs/SetBool: true closes the gripper on the object within reach, false opens it.
+    #[serde(default)]
+    pub gripper: Option<String>,
+}
+
+/// Frame names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Frames {
+    /// The frame odometry poses are in (and goals are given in).
+    #[serde(default = "default_odom_frame")]
+    pub odom: String,
+    /// The robot's body frame.
+    #[serde(default = "default_base_frame")]
+    pub base: String,
+}
+
+fn default_odom_frame() -> String {
+    "odom".into()
+}
+fn default_base_frame() -> String {
+    "base_link".into()
+}
+
+impl Default for Frames {
+    fn default() -> Self {
+        Frames {
+            odom: default_odom_frame(),
+            base: default_base_frame(),
+        }
+    }
+}
+
+/// Physical limits.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileLimits {
+    /// Footprint radius, metres.
+    pub radius: f64,
+    /// Top linear speed, m/s.
+    pub max_linear: f64,
+    /// Top angular speed, rad/s.
+    pub max_angular: f64,
+    /// Linear acceleration limit, m/s².
+    pub max_linear_accel: f64,
+    /// Angular acceleration limit, rad/s².
+    pub max_angular_accel: f64,
+    /// Gripper reach from the robot's centre, metres.
+    #[serde(default)]
+    pub reach: f64,
+}
+
+/// Stopping tolerances.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileTolerances {
+    /// Distance to the goal, metres.
+    pub goal: f64,
+    /// Heading error, radians.
+    pub heading: f64,
+}
+
+impl Default for ProfileTolerances {
+    fn default() -> Self {
+        ProfileTolerances {
+            goal: 0.05,
+            heading: 0.03,
+        }
+    }
+}
+
+/// What the node enforces whatever the code actions do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SafetySettings {
+    /// Seconds without a new command after which the robot is stopped.
+    #[serde(default = "default_watchdog")]
+    pub watchdog: f64,
+    /// Odometry older than this (seconds) stops the robot and fails skills.
+    #[serde(default = "default_odom_stale")]
+    pub odom_stale: f64,
+    /// Scans older than this (seconds) stop the robot and fail skills.
+    #[serde(default = "default_scan_stale")]
+    pub scan_stale: f64,
+    /// Commands sent to the robot per second.
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+    /// The robot must stay inside this polygon (odometry frame), if given.
+    #[serde(default)]
+    pub geofence: Option<Vec<[f64; 2]>>,
+}
+
+fn default_watchdog() -> f64 {
+    0.5
+}
+fn default_odom_stale() -> f64 {
+    0.5
+}
+fn default_scan_stale() -> f64 {
+    1.0
+}
+fn default_rate() -> f64 {
+    20.0
+}
+
+impl Default for SafetySettings {
+    fn default() -> Self {
+        SafetySettings {
+            watchdog: default_watchdog(),
+            odom_stale: default_odom_stale(),
+            scan_stale: default_scan_stale(),
+            rate: default_rate(),
+            geofence: None,
+        }
+    }
+}
+
+/// A named place.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileZone {
+    /// Name ("dock").
+    pub name: String,
+    /// Outline, odometry frame, metres.
+    pub polygon: Vec<[f64; 2]>,
+    /// Whether the robot charges here.
+    #[serde(default)]
+    pub charger: bool,
+}
+
+/// Allow and deny lists of topic and service names for the generic ROS
+/// functions. Entries are exact names or prefixes ending in `*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLists {
+    /// Names code actions may reach; empty allows everything not denied.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Names they may not reach; wins over `allow`.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// Loads a profile by built-in name or file path.
+pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
+    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        return parse(text, &format!("launch/profiles/{name}.yaml"));
+    }
+    let path = Path::new(name_or_path);
+    if !path.exists() {
+        return Err(ProfileError::Unknown(name_or_path.into()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Parses and checks a profile's text; `path` is only used in error messages.
+pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
+    let profile: RobotProfile =
+        serde_norway::from_str(text).map_err(|e| ProfileError::Invalid {
+            path: path.into(),
+            line: e.location().map_or(1, |l| l.line()),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        })?;
+    let invalid = |key: &str, message: String| ProfileError::Invalid {
+        path: path.into(),
+        line: text
+            .lines()
+            .position(|l| l.trim_start().starts_with(&format!("{key}:")))
+            .map_or(1, |i| i + 1),
+        message,
+    };
+    let l = &profile.limits;
+    for (key, value) in [
+        ("radius", l.radius),
+        ("max_linear", l.max_linear),
+        ("max_angular", l.max_angular),
+        ("max_linear_accel", l.max_linear_accel),
+        ("max_angular_accel", l.max_angular_accel),
+        ("goal", profile.tolerances.goal),
+        ("heading", profile.tolerances.heading),
+        ("watchdog", profile.safety.watchdog),
+        ("odom_stale", profile.safety.odom_stale),
+        ("scan_stale", profile.safety.scan_stale),
+        ("rate", profile.safety.rate),
+    ] {
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(invalid(
+                key,
+                format!("{key} must be a positive number, got {value}"),
+            ));
+        }
+    }
+    if !(l.reach >= 0.0 && l.reach.is_finite()) {
+        return Err(invalid(
+            "reach",
+            format!("reach must be 0 or more metres, got {}", l.reach),
+        ));
+    }
+    if let Some(fence) = &profile.safety.geofence {
+        if fence.len() < 3 {
+            return Err(invalid(
+                "geofence",
+                format!(
+                    "the geofence needs at least 3 corners [x, y], got {}",
+                    fence.len()
+                ),
+            ));
+        }
+    }
+    for z in &profile.zones {
+        if z.polygon.len() < 3 {
+            return Err(invalid(
+                "zones",
+                format!(
+                    "zone '{}' needs at least 3 corners [x, y], got {}",
+                    z.name,
+                    z.polygon.len()
+                ),
+            ));
+        }
+    }
+    let t = &profile.topics;
+    for name in [Some(&t.odom), Some(&t.cmd_vel), Some(&t.e_stop)]
+        .into_iter()
+        .chain([&t.scan, &t.battery, &t.map, &t.detections].map(Option::as_ref))
+        .chain([profile.services.gripper.as_ref()])
+        .flatten()
+    {
+        if !name.starts_with('/') || name.len() < 2 || name.contains(char::is_whitespace) {
+            return Err(invalid(
+                "topics",
+                format!("{name:?} is not an absolute ROS name: names start with '/' (\"/odom\")"),
+            ));
+        }
+    }
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_profiles_load() {
+        for (name, _) in BUILTIN {
+            let p = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&p.name, name);
+        }
+        let sim = load("sim").unwrap();
+        assert_eq!(sim.topics.scan.as_deref(), Some("/scan"));
+        assert!(sim.ros_access.deny.iter().any(|d| d == "/cmd_vel"));
+    }
+
+    fn error_of(text: &str) -> (usize, String) {
+        match parse(text, "p.yaml") {
+            Err(ProfileError::Invalid { line, message, .. }) => (line, message),
+            other => panic!("expected an invalid profile, got {other:?}"),
+        }
+    }
+
+    const MINIMAL: &str = "name: r\ntopics:\n  odom: /odom\n  cmd_vel: /cmd_vel\nlimits:\n  radius: 0.1\n  max_linear: 0.2\n  max_angular: 1.0\n  max_linear_accel: 1.0\n  max_angular_accel: 2.0\n";
+
+    #[test]
+    fn a_minimal_profile_gets_defaults() {
+        let p = parse(MINIMAL, "p.yaml").unwrap();
+        assert_eq!(p.safety.watchdog, 0.5);
+        assert_eq!(p.topics.e_stop, "/e_stop");
+        assert!(p.topics.scan.is_none());
+        assert!(p.skills.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_what_is_wrong() {
+        let (line, msg) = error_of(&MINIMAL.replace("max_linear: 0.2", "max_linear: -1"));
+        assert_eq!(line, 7);
+        assert!(
+            msg.contains("max_linear must be a positive number"),
+            "{msg}"
+        );
+        let (line, msg) = error_of(&MINIMAL.replace(
+            "  cmd_vel: /cmd_vel\n",
+            "  cmd_vel: /cmd_vel\n  laser: /scan\n",
+        ));
+        assert_eq!(line, 5);
+        assert!(msg.contains("unknown field `laser`"), "{msg}");
+        let (_, msg) = error_of(&MINIMAL.replace("/odom", "odom"));
+        assert!(msg.contains("not an absolute ROS name"), "{msg}");
+        let (line, msg) = error_of(&format!("{MINIMAL}safety:\n  geofence: [[0, 0], [1, 0]]\n"));
+        assert_eq!(line, 12);
+        assert!(msg.contains("at least 3 corners"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_names_list_the_builtins() {
+        let e = load("no-such-robot").unwrap_err().to_string();
+        assert!(e.contains("sim, turtlebot3"), "{e}");
+    }
+}
