@@ -29,6 +29,8 @@ pub struct Budget {
     pub observation_chars: usize,
     /// Time limit of each action.
     pub action_timeout: Option<Duration>,
+    /// Stops the episode between actions when cancelled (a ROS goal's cancel).
+    pub cancel: Option<robot_api::CancelToken>,
 }
 
 impl Default for Budget {
@@ -39,6 +41,7 @@ impl Default for Budget {
             tokens: None,
             observation_chars: 6000,
             action_timeout: None,
+            cancel: None,
         }
     }
 }
@@ -59,6 +62,8 @@ pub enum StopReason {
     Stuck,
     /// The model could not be reached (after retries).
     LlmFailed(String),
+    /// Someone cancelled the episode.
+    Cancelled,
 }
 
 /// How an episode ended.
@@ -132,6 +137,11 @@ impl Progress for Quiet {}
 pub struct DoneSignal(Arc<Mutex<Option<String>>>);
 
 impl DoneSignal {
+    /// Forgets a `done` called outside an episode (a node's Execute request).
+    pub fn clear(&self) {
+        self.take();
+    }
+
     fn take(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
@@ -230,6 +240,14 @@ impl Episode<'_> {
                 seconds: started.elapsed().as_secs_f64(),
             };
         let outcome = loop {
+            if self
+                .budget
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.is_cancelled())
+            {
+                break end(StopReason::Cancelled, None, turns, usage);
+            }
             if turns >= self.budget.max_turns {
                 break end(StopReason::MaxTurns, None, turns, usage);
             }
@@ -319,6 +337,14 @@ impl Episode<'_> {
             let mut print = String::new();
             let mut summary = None;
             for (i, (planned_code, call_id)) in planned.iter().enumerate() {
+                if self
+                    .budget
+                    .cancel
+                    .as_ref()
+                    .is_some_and(|c| c.is_cancelled())
+                {
+                    break;
+                }
                 let stop_here: bool;
                 let text = match planned_code {
                     Err(why) => {

@@ -4,6 +4,7 @@ mod bench;
 mod bench_agent;
 mod bench_sim;
 mod doctor;
+mod node_cmd;
 mod render;
 mod repl;
 mod replay;
@@ -46,6 +47,8 @@ enum Command {
     Replay(replay::ReplayOpts),
     /// Serve the simulator as a ROS 2 robot in real time (needs the `ros` feature).
     Sim(sim_cmd::SimOpts),
+    /// The agent as a ROS 2 node: Execute, RunTask, live output, e-stop (needs the `ros` feature).
+    Node(Box<node_cmd::NodeOpts>),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
     /// Measure the executor and print medians.
@@ -62,9 +65,14 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct ExecOpts {
     /// Simulated world to drive: a built-in name (small_room, warehouse,
-    /// apartment) or a world file. The default when no --skills is given: small_room.
-    #[arg(long, conflicts_with = "skills")]
+    /// apartment) or a world file. The default when no --skills or --robot is given: small_room.
+    #[arg(long, conflicts_with_all = ["skills", "robot"])]
     world: Option<String>,
+    /// A ROS 2 robot instead of the simulator, by robot profile: a built-in
+    /// name (sim, turtlebot3) or a profile file (see launch/profiles/README.md).
+    /// Needs a build with the `ros` feature.
+    #[arg(long, conflicts_with = "skills")]
+    robot: Option<String>,
     /// Skill set without a robot instead of a world. `test`: a test-only set
     /// (echo, add, sleep, fail, block, pose) for exercising the executor.
     #[arg(long)]
@@ -123,11 +131,11 @@ impl ExecOpts {
         })
     }
 
-    /// The world as given (`None` with --skills): a run records it for replay.
+    /// The world as given (`None` with --skills or --robot): a run records it for replay.
     pub fn world_spec(&self) -> Option<String> {
-        match &self.skills {
-            Some(_) => None,
-            None => Some(self.world.clone().unwrap_or_else(|| "small_room".into())),
+        match (&self.skills, &self.robot) {
+            (None, None) => Some(self.world.clone().unwrap_or_else(|| "small_room".into())),
+            _ => None,
         }
     }
 
@@ -146,6 +154,12 @@ impl ExecOpts {
                 "test" => Ok((robot_api::testing::test_skills().0, None)),
                 other => bail!("unknown skill set {other:?}; available: test (or use --world)"),
             };
+        }
+        if let Some(profile) = &self.robot {
+            if self.picture.is_some() || self.realtime.is_some() {
+                bail!("--picture and --realtime need the built-in simulator (--world), not a ROS robot");
+            }
+            return Ok((ros_skills(profile)?, None));
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
         let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
@@ -175,6 +189,23 @@ impl ExecOpts {
         })
     }
 }
+
+/// The skills of the ROS 2 robot a profile describes.
+#[cfg(feature = "ros")]
+fn ros_skills(profile: &str) -> Result<SkillSet> {
+    let connected = crate::ros::node::connect(profile, "codeact")?;
+    // The skills hold the robot and its ROS thread; they live as long as the session.
+    Ok(connected.skills)
+}
+
+#[cfg(not(feature = "ros"))]
+fn ros_skills(_profile: &str) -> Result<SkillSet> {
+    bail!("{}", NO_ROS)
+}
+
+/// What commands that need ROS say when this build has none.
+#[cfg_attr(feature = "ros", allow(dead_code))]
+pub(crate) const NO_ROS: &str = "this codeact was built without ROS 2 support: build it with `cargo build --features ros` in a ROS environment (scripts/ros-setup.sh, then source .ros/env.sh; see docs/ros.md)";
 
 /// A started session and the simulated robot it drives, if any.
 pub struct Started {
@@ -233,6 +264,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Run(opts) => run::run(&opts),
         Command::Replay(opts) => replay::run(&opts),
         Command::Sim(opts) => sim_cmd::run(&opts),
+        Command::Node(opts) => node_cmd::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Worker { .. } => unreachable!("handled before"),
     }

@@ -103,7 +103,7 @@ fn load_config(path: &std::path::Path) -> Result<FileConfig> {
     })
 }
 
-const NO_LLM: &str = "no LLM configured. Pass --llm openai:MODEL (with OPENAI_API_KEY set, or --base-url http://localhost:11434/v1 for a local server such as Ollama, vLLM or llama.cpp) or --llm anthropic:MODEL (with ANTHROPIC_API_KEY). To try the robot's skills by hand instead, run: codeact repl --world warehouse";
+pub(crate) const NO_LLM: &str = "no LLM configured. Pass --llm openai:MODEL (with OPENAI_API_KEY set, or --base-url http://localhost:11434/v1 for a local server such as Ollama, vLLM or llama.cpp) or --llm anthropic:MODEL (with ANTHROPIC_API_KEY). To try the robot's skills by hand instead, run: codeact repl --world warehouse";
 
 /// Runs `codeact run`.
 pub fn run(opts: &RunOpts) -> Result<ExitCode> {

@@ -34,6 +34,18 @@ pub struct SimOpts {
     /// Topic for velocity commands.
     #[arg(long, default_value = "/cmd_vel")]
     cmd_vel_topic: String,
+    /// Topic for the static map (latched).
+    #[arg(long, default_value = "/map")]
+    map_topic: String,
+    /// Topic for camera detections.
+    #[arg(long, default_value = "/detections")]
+    detections_topic: String,
+    /// Service that closes and opens the gripper.
+    #[arg(long, default_value = "/gripper")]
+    gripper_service: String,
+    /// Topic for the e-stop.
+    #[arg(long, default_value = "/e_stop")]
+    e_stop_topic: String,
 }
 
 /// Runs `codeact sim`.
@@ -65,6 +77,10 @@ fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
             scan: opts.scan_topic.clone(),
             battery: opts.battery_topic.clone(),
             cmd_vel: opts.cmd_vel_topic.clone(),
+            map: opts.map_topic.clone(),
+            detections: opts.detections_topic.clone(),
+            gripper: opts.gripper_service.clone(),
+            e_stop: opts.e_stop_topic.clone(),
         },
         watchdog: Duration::from_secs_f64(opts.watchdog),
         odom_rate: 50.0,
@@ -84,5 +100,5 @@ fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
 
 #[cfg(not(feature = "ros"))]
 fn serve(_robot: Arc<sim::SimRobot>, _opts: &SimOpts) -> Result<ExitCode> {
-    bail!("this codeact was built without ROS 2 support: build it with `cargo build --features ros` in a ROS environment (scripts/ros-setup.sh, then source .ros/env.sh; see docs/ros.md)")
+    bail!("{}", super::NO_ROS)
 }

@@ -240,6 +240,11 @@ impl Session {
         &self.config
     }
 
+    /// The number the next action will get.
+    pub fn next_action(&self) -> u64 {
+        self.next_action
+    }
+
     /// A handle that interrupts the running action from another thread.
     pub fn interrupter(&self) -> Interrupter {
         self.interrupter.clone()

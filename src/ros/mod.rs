@@ -5,10 +5,22 @@
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
 //! - [`safety`]: the governor every velocity command passes through.
 //! - [`policy`]: which topics and services code actions may reach.
+//! - `spin`: the thread that owns the r2r node.
+//! - `robot`: the skills' backend for a ROS 2 robot.
+//! - `access`: generic topic and service access from code actions.
+//! - `node`: `codeact node --ros` (Execute, RunTask, live output, e-stop).
 //! - `sim_node`: the simulator as a ROS 2 robot (`codeact sim --ros`).
 
+#[cfg(feature = "ros")]
+pub mod access;
+#[cfg(feature = "ros")]
+pub mod node;
 pub mod policy;
 pub mod profile;
+#[cfg(feature = "ros")]
+pub mod robot;
 pub mod safety;
 #[cfg(feature = "ros")]
 pub mod sim_node;
+#[cfg(feature = "ros")]
+pub mod spin;

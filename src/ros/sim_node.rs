@@ -1,8 +1,13 @@
 //! `codeact sim --ros`: the simulator as a ROS 2 robot, in real time.
 //! Publishes `/odom` (nav_msgs/Odometry), `/scan` (sensor_msgs/LaserScan,
 //! best effort), `/battery_state` (sensor_msgs/BatteryState) and `/clock`
-//! (the simulated time); follows `/cmd_vel` (geometry_msgs/Twist), and stops
-//! the robot when commands stop coming (the watchdog).
+//! (the simulated time), `/map` (nav_msgs/OccupancyGrid, latched) and
+//! `/detections` (std_msgs/String: a JSON list of the objects the camera
+//! sees, world frame); follows `/cmd_vel` (geometry_msgs/Twist) and stops the
+//! robot when commands stop coming (the watchdog). `/gripper`
+//! (std_srvs/SetBool) closes the gripper on the nearest object within reach
+//! (true) or opens it (false); `/e_stop` (std_msgs/Bool) true stops the robot
+//! and ignores `/cmd_vel` until a false arrives.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +28,14 @@ pub struct Topics {
     pub battery: String,
     /// Velocity commands in.
     pub cmd_vel: String,
+    /// The static map out.
+    pub map: String,
+    /// Camera detections out.
+    pub detections: String,
+    /// Gripper service.
+    pub gripper: String,
+    /// E-stop in.
+    pub e_stop: String,
 }
 
 impl Default for Topics {
@@ -32,6 +45,10 @@ impl Default for Topics {
             scan: "/scan".into(),
             battery: "/battery_state".into(),
             cmd_vel: "/cmd_vel".into(),
+            map: "/map".into(),
+            detections: "/detections".into(),
+            gripper: "/gripper".into(),
+            e_stop: "/e_stop".into(),
         }
     }
 }
@@ -84,6 +101,23 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
         node.create_publisher::<r2r::rosgraph_msgs::msg::Clock>("/clock", QosProfile::default())?;
     let mut cmd_sub =
         node.subscribe::<r2r::geometry_msgs::msg::Twist>(&t.cmd_vel, QosProfile::default())?;
+    let mut e_stop_sub =
+        node.subscribe::<r2r::std_msgs::msg::Bool>(&t.e_stop, QosProfile::default())?;
+    let detections_pub =
+        node.create_publisher::<r2r::std_msgs::msg::String>(&t.detections, QosProfile::default())?;
+    let mut gripper_srv = node.create_service::<r2r::std_srvs::srv::SetBool::Service>(
+        &t.gripper,
+        QosProfile::default(),
+    )?;
+    let map_pub = node.create_publisher::<r2r::nav_msgs::msg::OccupancyGrid>(
+        &t.map,
+        QosProfile::default().reliable().transient_local(),
+    )?;
+    if let Some(map) = robot.map() {
+        map_pub.publish(&occupancy_grid(&map))?;
+    }
+    let mut e_stopped = false;
+    let mut last_detections = Instant::now() - Duration::from_secs(1);
 
     let started = Instant::now();
     let dt = robot.sim().dt();
@@ -98,10 +132,36 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
             return Ok(());
         }
         node.spin_once(Duration::from_millis(1));
+        while let Some(Some(m)) = e_stop_sub.next().now_or_never() {
+            e_stopped = m.data;
+            if e_stopped {
+                robot.stop();
+                last_cmd = None;
+            }
+        }
         while let Some(Some(twist)) = cmd_sub.next().now_or_never() {
+            if e_stopped {
+                continue;
+            }
             last_cmd = Some(Instant::now());
             // An empty battery refuses motion; the robot then just stays put.
             let _ = robot.command(twist.linear.x, twist.angular.z);
+        }
+        while let Some(Some(request)) = gripper_srv.next().now_or_never() {
+            let response = gripper(&robot, request.message.data);
+            let _ = request.respond(response);
+        }
+        if last_detections.elapsed() >= Duration::from_millis(200) {
+            last_detections = Instant::now();
+            if let Ok(seen) = robot.detect() {
+                let list: Vec<serde_json::Value> = seen
+                    .iter()
+                    .map(|d| serde_json::json!({"name": d.name, "kind": d.kind, "colour": d.colour, "x": d.x, "y": d.y, "size": d.size}))
+                    .collect();
+                let _ = detections_pub.publish(&r2r::std_msgs::msg::String {
+                    data: serde_json::Value::Array(list).to_string(),
+                });
+            }
         }
         if last_cmd.is_some_and(|t| t.elapsed() > options.watchdog) {
             robot.stop();
@@ -164,4 +224,53 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
         drop(sim);
         std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// The gripper service: close on the nearest object within reach, or open.
+fn gripper(robot: &sim::SimRobot, close: bool) -> r2r::std_srvs::srv::SetBool::Response {
+    let result = if close {
+        let reach = robot.limits().reach;
+        let nearest = robot.detect().ok().and_then(|seen| {
+            seen.into_iter()
+                .filter(|d| d.distance <= reach)
+                .min_by(|a, b| a.distance.total_cmp(&b.distance))
+        });
+        match nearest {
+            Some(d) => robot.pick(&d.name).map(|()| d.name),
+            None => Err(robot_api::SkillError::new(
+                robot_api::ErrorKind::NotInReach,
+                format!("no object within the gripper's reach ({reach:.2} m)"),
+            )),
+        }
+    } else {
+        robot.place(None)
+    };
+    match result {
+        Ok(name) => r2r::std_srvs::srv::SetBool::Response {
+            success: true,
+            message: name,
+        },
+        Err(e) => r2r::std_srvs::srv::SetBool::Response {
+            success: false,
+            message: e.message,
+        },
+    }
+}
+
+/// The planning map as a nav_msgs/OccupancyGrid (100 occupied, 0 free).
+fn occupancy_grid(map: &robot_api::nav::GridMap) -> r2r::nav_msgs::msg::OccupancyGrid {
+    let mut msg = r2r::nav_msgs::msg::OccupancyGrid::default();
+    msg.header.frame_id = "odom".into();
+    msg.info.resolution = map.resolution as f32;
+    msg.info.width = map.width as u32;
+    msg.info.height = map.height as u32;
+    msg.info.origin.position.x = map.origin.0;
+    msg.info.origin.position.y = map.origin.1;
+    msg.info.origin.orientation.w = 1.0;
+    msg.data = map
+        .occupied
+        .iter()
+        .map(|&o| if o { 100 } else { 0 })
+        .collect();
+    msg
 }

@@ -1,0 +1,81 @@
+//! `codeact node --ros --robot PROFILE`: the agent side as a ROS 2 node
+//! (Execute service, RunTask action, live output, e-stop); see `crate::ros::node`.
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+use super::ExecOpts;
+
+/// Options of `codeact node`.
+#[derive(clap::Args, Debug)]
+pub struct NodeOpts {
+    /// Serve over ROS 2 (the only interface of the node).
+    #[arg(long)]
+    ros: bool,
+    #[command(flatten)]
+    exec: ExecOpts,
+    /// The node's name; its services and action live under it.
+    #[arg(long, default_value = "codeact")]
+    name: String,
+    /// The model for RunTask goals: openai:MODEL or anthropic:MODEL (keys from
+    /// OPENAI_API_KEY / ANTHROPIC_API_KEY). Without it, goals end with how to configure one.
+    #[arg(long, env = "CODEACT_LLM")]
+    llm: Option<String>,
+    /// The endpoint's base URL (default: the provider's, or OPENAI_BASE_URL / ANTHROPIC_BASE_URL).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Turns of a RunTask goal that gives 0.
+    #[arg(long, default_value_t = 10)]
+    max_turns: usize,
+    /// Stop after this many seconds (default: run until killed).
+    #[arg(long)]
+    seconds: Option<f64>,
+}
+
+/// Runs `codeact node`.
+pub fn run(opts: &NodeOpts) -> Result<ExitCode> {
+    if !opts.ros {
+        bail!("codeact node needs --ros (it serves the agent over ROS 2); without ROS, use codeact session or codeact repl");
+    }
+    if opts.exec.world.is_some() || opts.exec.skills.is_some() {
+        bail!("codeact node drives a ROS 2 robot: give --robot PROFILE (sim for `codeact sim --ros`), not --world or --skills");
+    }
+    serve(opts)
+}
+
+#[cfg(feature = "ros")]
+fn serve(opts: &NodeOpts) -> Result<ExitCode> {
+    use crate::agent::llm::{Llm, LlmConfig, Model};
+    use crate::ros::node::{connect, NodeOptions};
+    use std::time::Duration;
+
+    let llm: Option<Box<dyn Model + Send>> = match &opts.llm {
+        Some(spec) => Some(Box::new(Llm::new(LlmConfig::from_spec(
+            spec,
+            opts.base_url.as_deref(),
+        )?)?)),
+        None => None,
+    };
+    let profile = opts.exec.robot.as_deref().unwrap_or("sim");
+    let connected = connect(profile, &opts.name)?;
+    crate::ros::node::run(
+        connected,
+        NodeOptions {
+            executor: opts.exec.config()?,
+            llm,
+            no_llm: format!(
+                "codeact node: {}",
+                super::run::NO_LLM.replace("codeact repl --world warehouse", "the Execute service")
+            ),
+            default_max_turns: opts.max_turns,
+            run_for: opts.seconds.map(Duration::from_secs_f64),
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "ros"))]
+fn serve(_opts: &NodeOpts) -> Result<ExitCode> {
+    bail!("{}", super::NO_ROS)
+}

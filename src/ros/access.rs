@@ -1,0 +1,340 @@
+//! Generic ROS access from code actions: list topics, read a topic's latest
+//! message as a dict, publish a dict, call a service with a dict. Messages
+//! go through r2r's untyped (JSON) interface, so any message type the node
+//! was built with works without Rust code per type. Every name passes the
+//! profile's [`AccessPolicy`]; velocity commands go through the governor.
+
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+use r2r::QosProfile;
+use robot_api::{ErrorKind, ParamType, SkillError, SkillSet, SkillSpec, Value};
+
+use super::policy::{Access, AccessPolicy};
+use super::robot::RosRobot;
+use super::spin::RosThread;
+
+type Latest = Arc<Mutex<Option<(serde_json::Value, Instant)>>>;
+
+/// The generic-access state shared by the four skills.
+struct GenericAccess {
+    ros: Arc<RosThread>,
+    robot: Arc<RosRobot>,
+    policy: AccessPolicy,
+    subscriptions: Mutex<HashMap<String, Latest>>,
+    publishers: Mutex<HashMap<String, r2r::PublisherUntyped>>,
+}
+
+fn refused(message: String) -> SkillError {
+    SkillError::new(ErrorKind::Robot, message)
+}
+
+/// A Python value as JSON (records become dicts, arrays lists).
+pub fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::None => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Bytes(b) => J::Array(b.iter().map(|&x| J::from(x)).collect()),
+        Value::List(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::FloatArray(items) => {
+            J::Array(items.iter().map(|&f| to_json(&Value::Float(f))).collect())
+        }
+        Value::Dict(pairs) => {
+            J::Object(pairs.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
+        Value::Record(r) => J::Object(
+            r.fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// JSON as a Python value.
+pub fn from_json(j: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match j {
+        J::Null => Value::None,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::Str(s.clone()),
+        J::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        J::Object(map) => Value::Dict(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
+    }
+}
+
+impl GenericAccess {
+    fn check(&self, name: &str) -> Result<Access, SkillError> {
+        match self.policy.check(name) {
+            Access::Denied(why) => Err(refused(format!("refused: {why}"))),
+            other => Ok(other),
+        }
+    }
+
+    fn topic_type(&self, topic: &str) -> Result<String, SkillError> {
+        let topics = self
+            .ros
+            .run(|node, _| node.get_topic_names_and_types())
+            .map_err(|e| refused(e.to_string()))?
+            .map_err(|e| refused(format!("listing topics failed: {e}")))?;
+        topics
+            .get(topic)
+            .and_then(|types| types.first().cloned())
+            .ok_or_else(|| refused(format!("no publisher or subscriber of {topic} is visible yet: pass its type, e.g. type='std_msgs/msg/String', or check the name with ros_topics()")))
+    }
+
+    fn topics(&self) -> Result<Value, SkillError> {
+        let mut topics: Vec<(String, Vec<String>)> = self
+            .ros
+            .run(|node, _| node.get_topic_names_and_types())
+            .map_err(|e| refused(e.to_string()))?
+            .map_err(|e| refused(format!("listing topics failed: {e}")))?
+            .into_iter()
+            .collect();
+        topics.sort();
+        Ok(Value::List(
+            topics
+                .into_iter()
+                .map(|(name, types)| {
+                    let allowed = !matches!(self.policy.check(&name), Access::Denied(_));
+                    Value::Dict(vec![
+                        ("name".into(), Value::Str(name)),
+                        ("type".into(), Value::Str(types.join(", "))),
+                        ("allowed".into(), Value::Bool(allowed)),
+                    ])
+                })
+                .collect(),
+        ))
+    }
+
+    fn read(
+        &self,
+        topic: &str,
+        type_name: Option<&str>,
+        timeout: f64,
+    ) -> Result<Value, SkillError> {
+        self.check(topic)?;
+        let existing = self.subscriptions.lock().unwrap().get(topic).cloned();
+        let latest = match existing {
+            Some(l) => l,
+            None => {
+                let type_name = match type_name {
+                    Some(t) => t.to_owned(),
+                    None => self.topic_type(topic)?,
+                };
+                let latest: Latest = Arc::new(Mutex::new(None));
+                let slot = latest.clone();
+                let name = topic.to_owned();
+                self.ros
+                    .run(move |node, spawner| -> r2r::Result<()> {
+                        // Best effort reaches both kinds of publisher.
+                        let stream = node.subscribe_untyped(&name, &type_name, QosProfile::sensor_data())?;
+                        let _ = spawner.spawn_local(stream.for_each(move |m| {
+                            if let Ok(m) = m {
+                                *slot.lock().unwrap() = Some((m, Instant::now()));
+                            }
+                            futures::future::ready(())
+                        }));
+                        Ok(())
+                    })
+                    .map_err(|e| refused(e.to_string()))?
+                    .map_err(|e| refused(format!("cannot subscribe to {topic}: {e} (is the type right, and built into this node? see docs/ros.md)")))?;
+                self.subscriptions
+                    .lock()
+                    .unwrap()
+                    .insert(topic.to_owned(), latest.clone());
+                latest
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+        loop {
+            if let Some((msg, _)) = &*latest.lock().unwrap() {
+                return Ok(from_json(msg));
+            }
+            if Instant::now() >= deadline {
+                return Err(SkillError::new(
+                    ErrorKind::SkillTimeout,
+                    format!("no message arrived on {topic} within {timeout} s: is anything publishing it? (ros_topics() lists the topics)"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn publish(
+        &self,
+        topic: &str,
+        message: &Value,
+        type_name: Option<&str>,
+    ) -> Result<Value, SkillError> {
+        let access = self.check(topic)?;
+        let json = to_json(message);
+        if access == Access::ThroughSafety {
+            let get = |part: &str, axis: &str| {
+                json.get(part)
+                    .and_then(|p| p.get(axis))
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0)
+            };
+            self.robot
+                .command_from_code(get("linear", "x"), get("angular", "z"))?;
+            return Ok(Value::None);
+        }
+        let mut publishers = self.publishers.lock().unwrap();
+        if !publishers.contains_key(topic) {
+            let type_name = match type_name {
+                Some(t) => t.to_owned(),
+                None => self.topic_type(topic)?,
+            };
+            let name = topic.to_owned();
+            let publisher = self
+                .ros
+                .run(move |node, _| node.create_publisher_untyped(&name, &type_name, QosProfile::default()))
+                .map_err(|e| refused(e.to_string()))?
+                .map_err(|e| refused(format!("cannot publish on {topic}: {e} (is the type right, and built into this node?)")))?;
+            publishers.insert(topic.to_owned(), publisher);
+        }
+        publishers[topic].publish(json).map_err(|e| {
+            SkillError::new(
+                ErrorKind::InvalidArgument,
+                format!("the message does not fit {topic}'s type: {e}"),
+            )
+        })?;
+        Ok(Value::None)
+    }
+
+    fn call(
+        &self,
+        service: &str,
+        type_name: &str,
+        request: &Value,
+        timeout: f64,
+    ) -> Result<Value, SkillError> {
+        self.check(service)?;
+        let json = to_json(request);
+        let name = service.to_owned();
+        let type_owned = type_name.to_owned();
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.ros
+            .run(move |node, spawner| -> r2r::Result<()> {
+                let client = node.create_client_untyped(&name, &type_owned, QosProfile::default())?;
+                let available = r2r::Node::is_available(&client)?;
+                let _ = spawner.spawn_local(async move {
+                    let result = async {
+                        available.await?;
+                        client.request(json)?.await
+                    }
+                    .await;
+                    let _ = tx.send(result);
+                });
+                Ok(())
+            })
+            .map_err(|e| refused(e.to_string()))?
+            .map_err(|e| refused(format!("cannot call {service}: {e} (is the type right, e.g. 'std_srvs/srv/Trigger', and built into this node?)")))?;
+        match rx.recv_timeout(Duration::from_secs_f64(timeout)) {
+            Ok(Ok(Ok(response))) => Ok(from_json(&response)),
+            Ok(Ok(Err(e))) => Err(SkillError::new(
+                ErrorKind::InvalidArgument,
+                format!("{service}: {e}"),
+            )),
+            Ok(Err(e)) => Err(refused(format!("{service} failed: {e}"))),
+            Err(_) => Err(SkillError::new(
+                ErrorKind::SkillTimeout,
+                format!("{service} did not answer within {timeout} s: is its server running?"),
+            )),
+        }
+    }
+}
+
+fn positive_timeout(v: Option<f64>, skill: &str) -> Result<f64, SkillError> {
+    match v {
+        Some(t) if t > 0.0 && t <= 3600.0 => Ok(t),
+        other => Err(SkillError::new(
+            ErrorKind::InvalidArgument,
+            format!("{skill}: timeout must be between 0 and 3600 seconds, got {other:?}"),
+        )),
+    }
+}
+
+/// Adds `ros_topics`, `ros_read`, `ros_publish` and `ros_call` to `skills`.
+pub fn add_ros_access(
+    skills: &mut SkillSet,
+    ros: Arc<RosThread>,
+    robot: Arc<RosRobot>,
+    policy: AccessPolicy,
+) {
+    let access = Arc::new(GenericAccess {
+        ros,
+        robot,
+        policy,
+        subscriptions: Mutex::default(),
+        publishers: Mutex::default(),
+    });
+    let a = access.clone();
+    skills.add(
+        SkillSpec::new(
+            "ros_topics",
+            "List the ROS 2 topics visible now: a list of dicts with name, type and allowed (whether code may read or publish it; the robot profile decides).\n\nExample: [t['name'] for t in ros_topics() if t['allowed']]",
+        )
+        .returns("list"),
+        move |_, _| a.topics(),
+    );
+    let a = access.clone();
+    skills.add(
+        SkillSpec::new(
+            "ros_read",
+            "The latest message on a ROS 2 topic, as a dict (nested fields as dicts and lists). The first read of a topic subscribes and waits up to timeout seconds for a message; later reads return the newest one at once. type ('sensor_msgs/msg/Imu') is needed only when nothing publishes the topic yet.\n\nExample: ros_read('/imu')['angular_velocity']['z']",
+        )
+        .param("topic", ParamType::Str)
+        .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
+        .param_default("timeout", ParamType::Float, 2.0)
+        .returns("dict"),
+        move |args, _| {
+            let timeout = positive_timeout(args.f64("timeout"), "ros_read")?;
+            a.read(args.str("topic").unwrap_or_default(), args.str("type"), timeout)
+        },
+    );
+    let a = access.clone();
+    skills.add(
+        SkillSpec::new(
+            "ros_publish",
+            "Publish a dict as a message on a ROS 2 topic (fields left out keep their defaults). type ('std_msgs/msg/String') is needed when no one uses the topic yet. Move the robot with the motion skills, not by publishing velocities.\n\nExample: ros_publish('/led', {'data': 'green'}, type='std_msgs/msg/String')",
+        )
+        .param("topic", ParamType::Str)
+        .param("message", ParamType::Any)
+        .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None),
+        move |args, _| a.publish(args.str("topic").unwrap_or_default(), args.get("message"), args.str("type")),
+    );
+    let a = access;
+    skills.add(
+        SkillSpec::new(
+            "ros_call",
+            "Call a ROS 2 service with a request dict and return the response as a dict. Raises SkillTimeout when no answer comes within timeout seconds.\n\nExample: ros_call('/reset_odometry', 'std_srvs/srv/Trigger', {})['success']",
+        )
+        .param("service", ParamType::Str)
+        .param("type", ParamType::Str)
+        .param_default("request", ParamType::Any, Value::Dict(Vec::new()))
+        .param_default("timeout", ParamType::Float, 5.0)
+        .returns("dict"),
+        move |args, _| {
+            let timeout = positive_timeout(args.f64("timeout"), "ros_call")?;
+            a.call(
+                args.str("service").unwrap_or_default(),
+                args.str("type").unwrap_or_default(),
+                args.get("request"),
+                timeout,
+            )
+        },
+    );
+}

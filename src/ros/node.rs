@@ -1,0 +1,483 @@
+//! `codeact node --ros`: the agent side as a ROS 2 node. It drives a robot
+//! described by a profile (through [`RosRobot`] and the safety governor) and
+//! serves, under its own name (`/codeact` by default):
+//! - `~/execute` (codeact_interfaces/srv/Execute): one code action in the
+//!   node's persistent Python session;
+//! - `~/output` (codeact_interfaces/msg/ActionOutput): live output and status;
+//! - `~/run_task` (codeact_interfaces/action/RunTask): the agent loop, with
+//!   feedback per turn; cancelling it stops the loop and the robot;
+//! - `~/clear_e_stop` (std_srvs/srv/Trigger): a person clears the e-stop.
+//!
+//! The profile's e-stop topic (std_msgs/Bool, true) stops the robot at once,
+//! interrupts the running action and ends a running task.
+//!
+//! Requests are queued to the one thread that owns the session: actions run
+//! one at a time, in order, whichever interface sent them.
+
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+use r2r::codeact_interfaces::action::RunTask;
+use r2r::codeact_interfaces::msg::{ActionOutput, SkillCall as SkillCallMsg};
+use r2r::codeact_interfaces::srv::Execute;
+use r2r::QosProfile;
+use robot_api::{CancelToken, RobotBackend, SkillSet};
+
+use super::access::add_ros_access;
+use super::policy::AccessPolicy;
+use super::profile::{self, ProfileError};
+use super::robot::RosRobot;
+use super::spin::{RosError, RosThread};
+use crate::agent::actions::ActionFormat;
+use crate::agent::episode::{add_done, Budget, DoneSignal, Episode, Outcome, Progress, StopReason};
+use crate::agent::llm::{Completion, Model, Usage};
+use crate::agent::prompt::system_prompt_for;
+use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
+
+/// Errors starting the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The robot profile.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// ROS itself.
+    #[error(transparent)]
+    Ros(#[from] RosError),
+    /// The executor.
+    #[error(transparent)]
+    Executor(#[from] ExecutorError),
+    /// A profile names skills that do not exist.
+    #[error("the robot profile lists skills that do not exist: {0}. Known: {1}")]
+    UnknownSkills(String, String),
+}
+
+/// A ROS robot's skills, with the handles that keep it connected.
+pub struct RosSkills {
+    /// robot_api's skills for this robot, filtered by the profile, plus generic ROS access.
+    pub skills: SkillSet,
+    /// The thread that owns the ROS node.
+    pub ros: Arc<RosThread>,
+    /// The robot.
+    pub robot: Arc<RosRobot>,
+}
+
+/// Starts a ROS node `node_name` and connects to the robot of `profile_name`
+/// (a built-in profile or a file).
+pub fn connect(profile_name: &str, node_name: &str) -> Result<RosSkills, NodeError> {
+    if std::env::var_os("ROS_AUTOMATIC_DISCOVERY_RANGE").is_none() {
+        // DDS multicasts beyond this machine otherwise; a robot network opts in explicitly.
+        std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    }
+    let profile = profile::load(profile_name)?;
+    let ros = Arc::new(RosThread::start(node_name)?);
+    let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);
+    let mut skills = robot_api::skills::robot_skills(robot.clone());
+    if let Some(wanted) = &profile.skills {
+        let known: Vec<String> = skills.specs().map(|s| s.name.clone()).collect();
+        let unknown: Vec<&str> = wanted
+            .iter()
+            .filter(|w| !known.contains(w))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(NodeError::UnknownSkills(
+                unknown.join(", "),
+                known.join(", "),
+            ));
+        }
+        skills.retain(|s| wanted.contains(&s.name));
+    }
+    let clear = format!("{}/clear_e_stop", ros.node_name.trim_end_matches('/'));
+    let policy = AccessPolicy::new(&profile, &[clear]);
+    add_ros_access(&mut skills, ros.clone(), robot.clone(), policy);
+    Ok(RosSkills { skills, ros, robot })
+}
+
+/// Settings of `codeact node --ros`.
+pub struct NodeOptions {
+    /// Executor settings.
+    pub executor: ExecutorConfig,
+    /// The LLM for RunTask goals, if one is configured.
+    pub llm: Option<Box<dyn Model + Send>>,
+    /// Why there is none (said in RunTask results).
+    pub no_llm: String,
+    /// Turns when a goal says 0.
+    pub default_max_turns: usize,
+    /// Stop after this long (tests, benchmarks); `None` runs until killed.
+    pub run_for: Option<Duration>,
+}
+
+enum Job {
+    Execute {
+        request: Execute::Request,
+        reply: r2r::ServiceRequest<Execute::Service>,
+    },
+    RunTask {
+        goal: r2r::ActionServerGoal<RunTask::Action>,
+        cancel: CancelToken,
+    },
+}
+
+/// Runs the node until `run_for` passes (or forever).
+pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> {
+    let RosSkills {
+        mut skills,
+        ros,
+        robot,
+    } = connected;
+    let done = add_done(&mut skills);
+    let mut session = Session::start(options.executor.clone(), skills)?;
+    for p in session.protections().iter().filter(|p| !p.active) {
+        eprintln!(
+            "warning: protection '{}' is not in force: {}",
+            p.name, p.detail
+        );
+    }
+    let interrupter = session.interrupter();
+    let running_task: Arc<Mutex<Option<CancelToken>>> = Arc::default();
+    {
+        let interrupter = interrupter.clone();
+        let running_task = running_task.clone();
+        robot.on_e_stop(move || {
+            if let Some(c) = running_task.lock().unwrap().as_ref() {
+                c.cancel();
+            }
+            interrupter.interrupt();
+        });
+    }
+
+    let (jobs_tx, jobs) = mpsc::channel::<Job>();
+    let output = {
+        let jobs_tx = jobs_tx.clone();
+        let robot_for_clear = robot.clone();
+        let robot_for_cancel = robot.clone();
+        let interrupter = interrupter.clone();
+        ros.run(
+            move |node, spawner| -> r2r::Result<r2r::Publisher<ActionOutput>> {
+                let output =
+                    node.create_publisher::<ActionOutput>("~/output", QosProfile::default())?;
+                let execute =
+                    node.create_service::<Execute::Service>("~/execute", QosProfile::default())?;
+                let tx = jobs_tx.clone();
+                let _ = spawner.spawn_local(execute.for_each(move |req| {
+                    let request = req.message.clone();
+                    let _ = tx.send(Job::Execute {
+                        request,
+                        reply: req,
+                    });
+                    futures::future::ready(())
+                }));
+                let clear = node.create_service::<r2r::std_srvs::srv::Trigger::Service>(
+                    "~/clear_e_stop",
+                    QosProfile::default(),
+                )?;
+                let _ = spawner.spawn_local(clear.for_each(move |req| {
+                    let was = robot_for_clear.clear_e_stop();
+                    let message = if was {
+                        "e-stop cleared"
+                    } else {
+                        "the e-stop was not engaged"
+                    };
+                    let _ = req.respond(r2r::std_srvs::srv::Trigger::Response {
+                        success: true,
+                        message: message.into(),
+                    });
+                    futures::future::ready(())
+                }));
+                let goals = node.create_action_server::<RunTask::Action>("~/run_task")?;
+                let tx = jobs_tx;
+                let spawner2 = spawner.clone();
+                let _ = spawner.spawn_local(goals.for_each(move |request| {
+                    if let Ok((goal, mut cancels)) = request.accept() {
+                        let cancel = CancelToken::new();
+                        let on_cancel = cancel.clone();
+                        let robot = robot_for_cancel.clone();
+                        let interrupter = interrupter.clone();
+                        let _ = spawner2.spawn_local(async move {
+                            while let Some(c) = cancels.next().await {
+                                c.accept();
+                                on_cancel.cancel();
+                                interrupter.interrupt();
+                                robot.stop();
+                            }
+                        });
+                        let _ = tx.send(Job::RunTask { goal, cancel });
+                    }
+                    futures::future::ready(())
+                }));
+                Ok(output)
+            },
+        )?
+        .map_err(|e| RosError::R2r(format!("cannot create the node's services: {e}")))?
+    };
+    drop(jobs_tx);
+    eprintln!(
+        "codeact node: {} serving {n}/execute, {n}/run_task, {n}/output, {n}/clear_e_stop; e-stop on {}",
+        robot.describe(),
+        robot.profile().topics.e_stop,
+        n = ros.node_name.trim_end_matches('/'),
+    );
+
+    let started = std::time::Instant::now();
+    loop {
+        let wait = match options.run_for {
+            Some(limit) => match limit.checked_sub(started.elapsed()) {
+                Some(left) => left,
+                None => break,
+            },
+            None => Duration::from_secs(3600),
+        };
+        let job = match jobs.recv_timeout(wait) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        match job {
+            Job::Execute { request, reply } => {
+                let response = execute(&mut session, &output, &request);
+                let _ = reply.respond(response);
+            }
+            Job::RunTask { mut goal, cancel } => {
+                *running_task.lock().unwrap() = Some(cancel.clone());
+                let result = run_task(
+                    &mut session,
+                    &done,
+                    &options,
+                    &output,
+                    &goal,
+                    cancel.clone(),
+                );
+                *running_task.lock().unwrap() = None;
+                let _ = if cancel.is_cancelled() {
+                    goal.cancel(result)
+                } else if result.success {
+                    goal.succeed(result)
+                } else {
+                    goal.abort(result)
+                };
+            }
+        }
+    }
+    robot.stop();
+    Ok(())
+}
+
+fn publish_output(output: &r2r::Publisher<ActionOutput>, action: u64, kind: &str, text: &str) {
+    let _ = output.publish(&ActionOutput {
+        action,
+        kind: kind.into(),
+        text: text.into(),
+    });
+}
+
+fn stream_kind(stream: Stream) -> &'static str {
+    match stream {
+        Stream::Stdout => "stdout",
+        Stream::Stderr => "stderr",
+    }
+}
+
+fn execute(
+    session: &mut Session,
+    output: &r2r::Publisher<ActionOutput>,
+    request: &Execute::Request,
+) -> Execute::Response {
+    let action = session.next_action();
+    let timeout = (request.timeout > 0.0 && request.timeout.is_finite())
+        .then(|| Duration::from_secs_f64(request.timeout));
+    publish_output(output, action, "started", &request.code);
+    let result = session.execute(&request.code, timeout, &mut |stream, text| {
+        publish_output(output, action, stream_kind(stream), text);
+    });
+    match result {
+        Ok(obs) => {
+            publish_output(output, obs.action, "finished", obs.status.as_str());
+            response(&obs)
+        }
+        Err(e) => {
+            publish_output(output, action, "finished", "error");
+            Execute::Response {
+                action,
+                status: "error".into(),
+                error_type: "ExecutorError".into(),
+                error_message: e.to_string(),
+                observation: e.to_string(),
+                ..Default::default()
+            }
+        }
+    }
+}
+
+/// The service's response from an observation.
+pub fn response(obs: &Observation) -> Execute::Response {
+    let error = obs.error.as_ref();
+    Execute::Response {
+        action: obs.action,
+        status: obs.status.as_str().into(),
+        output: obs.output_text(),
+        has_result: obs.result.is_some(),
+        result: obs.result.clone().unwrap_or_default(),
+        error_type: error.map(|e| e.type_name.clone()).unwrap_or_default(),
+        error_message: error.map(|e| e.message.clone()).unwrap_or_default(),
+        traceback: error.map(|e| e.traceback.clone()).unwrap_or_default(),
+        skill_calls: obs
+            .skill_calls
+            .iter()
+            .map(|c| SkillCallMsg {
+                skill: c.skill.clone(),
+                args: c.args.clone(),
+                outcome: c.outcome.clone(),
+                error: c.error.clone().unwrap_or_default(),
+                duration_ms: c.duration_ms,
+            })
+            .collect(),
+        duration_ms: obs.duration_ms,
+        safe_stop: obs.safe_stop,
+        worker_restart: obs.worker_restart.clone().unwrap_or_default(),
+        notes: obs.notes.clone(),
+        robot_events: obs.robot_events.clone(),
+        robot_state: obs.robot_state.clone().unwrap_or_default(),
+        observation: obs.render(),
+        observation_json: serde_json::to_string(obs).unwrap_or_default(),
+    }
+}
+
+/// RunTask feedback: one message per turn, after its actions ran.
+struct Feedback<'a> {
+    goal: &'a r2r::ActionServerGoal<RunTask::Action>,
+    output: &'a r2r::Publisher<ActionOutput>,
+    action: u64,
+    turn: usize,
+    code: String,
+    observation: String,
+    tokens: u64,
+}
+
+impl Feedback<'_> {
+    fn flush(&mut self) {
+        if self.code.is_empty() && self.observation.is_empty() {
+            return;
+        }
+        let _ = self.goal.publish_feedback(RunTask::Feedback {
+            turn: self.turn as u32,
+            code: std::mem::take(&mut self.code),
+            observation: std::mem::take(&mut self.observation),
+            tokens: self.tokens,
+        });
+    }
+}
+
+impl Progress for Feedback<'_> {
+    fn turn(&mut self, turn: usize, _max: usize) {
+        self.flush();
+        self.turn = turn;
+    }
+    fn reply(&mut self, _completion: &Completion, total: &Usage) {
+        self.tokens = total.total();
+    }
+    fn action(&mut self, _index: usize, code: &str) {
+        self.action += 1;
+        if !self.code.is_empty() {
+            self.code.push_str("\n\n");
+        }
+        self.code.push_str(code);
+        publish_output(self.output, self.action, "started", code);
+    }
+    fn output(&mut self, stream: Stream, text: &str) {
+        publish_output(self.output, self.action, stream_kind(stream), text);
+    }
+    fn observation(&mut self, observation: &Observation, shown: &str) {
+        publish_output(
+            self.output,
+            self.action,
+            "finished",
+            observation.status.as_str(),
+        );
+        if !self.observation.is_empty() {
+            self.observation.push('\n');
+        }
+        self.observation
+            .push_str(&crate::agent::episode::trim_middle(shown, 1500));
+    }
+}
+
+fn stop_reason(reason: &StopReason) -> &'static str {
+    match reason {
+        StopReason::Done => "done",
+        StopReason::MaxTurns => "max_turns",
+        StopReason::WallBudget => "wall_budget",
+        StopReason::TokenBudget => "token_budget",
+        StopReason::Stuck => "stuck",
+        StopReason::LlmFailed(_) => "llm_failed",
+        StopReason::Cancelled => "cancelled",
+    }
+}
+
+fn run_task(
+    session: &mut Session,
+    done: &DoneSignal,
+    options: &NodeOptions,
+    output: &r2r::Publisher<ActionOutput>,
+    goal: &r2r::ActionServerGoal<RunTask::Action>,
+    cancel: CancelToken,
+) -> RunTask::Result {
+    let Some(llm) = &options.llm else {
+        return RunTask::Result {
+            success: false,
+            stop_reason: "no_llm".into(),
+            summary: options.no_llm.clone(),
+            ..Default::default()
+        };
+    };
+    let g = &goal.goal;
+    let budget = Budget {
+        max_turns: if g.max_turns == 0 {
+            options.default_max_turns
+        } else {
+            g.max_turns as usize
+        },
+        wall: (g.max_seconds > 0.0 && g.max_seconds.is_finite())
+            .then(|| Duration::from_secs_f64(g.max_seconds)),
+        tokens: (g.max_tokens > 0).then_some(g.max_tokens),
+        cancel: Some(cancel),
+        ..Budget::default()
+    };
+    done.clear();
+    let system = system_prompt_for(ActionFormat::Code, session.skills(), None);
+    let mut feedback = Feedback {
+        goal,
+        output,
+        action: session.next_action().saturating_sub(1),
+        turn: 0,
+        code: String::new(),
+        observation: String::new(),
+        tokens: 0,
+    };
+    let outcome: Outcome = Episode {
+        llm: llm.as_ref(),
+        session,
+        done: done.clone(),
+        system,
+        budget,
+        transcript: None,
+        supervisor: None,
+        format: ActionFormat::Code,
+        tools: Vec::new(),
+    }
+    .run(&g.task, &mut feedback);
+    feedback.flush();
+    let summary = match (&outcome.summary, &outcome.reason) {
+        (Some(s), _) => s.clone(),
+        (None, StopReason::LlmFailed(why)) => format!("the LLM could not be reached: {why}"),
+        (None, reason) => format!("stopped: {}", stop_reason(reason)),
+    };
+    RunTask::Result {
+        success: outcome.success,
+        stop_reason: stop_reason(&outcome.reason).into(),
+        summary,
+        turns: outcome.turns as u32,
+        tokens: outcome.usage.total(),
+    }
+}

@@ -1,0 +1,800 @@
+//! [`RosRobot`]: the robot_api skills' backend for any ROS 2 robot that
+//! speaks the standard interfaces, configured by a [`RobotProfile`]. It
+//! listens to odometry, scans, the battery, a map and detections, and sends
+//! velocity commands only through the safety [`Governor`], which a timer on
+//! the ROS thread ticks at the profile's rate. Sensor data older than the
+//! profile's limits is never acted on: skills fail with a clear error.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::task::LocalSpawnExt;
+use futures::StreamExt;
+use r2r::QosProfile;
+use robot_api::nav::GridMap;
+use robot_api::{
+    BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
+    RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
+};
+
+use super::profile::RobotProfile;
+use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
+use super::spin::{RosError, RosThread};
+
+type SetBool = r2r::std_srvs::srv::SetBool::Service;
+
+/// How long a gripper service call may take.
+const GRIPPER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Zero commands sent after motion stops, so a lost message cannot leave the robot moving.
+const TRAILING_ZEROS: u32 = 3;
+
+/// A value and when it arrived.
+#[derive(Debug, Clone)]
+struct Stamped<T> {
+    value: T,
+    at: Instant,
+}
+
+impl<T> Stamped<T> {
+    fn age(&self) -> f64 {
+        self.at.elapsed().as_secs_f64()
+    }
+}
+
+/// An object as the simulator's camera topic reports it (world frame).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SeenObject {
+    /// Unique name.
+    pub name: String,
+    /// What it is.
+    pub kind: String,
+    /// Colour name.
+    pub colour: String,
+    /// Position, metres.
+    pub x: f64,
+    /// Position, metres.
+    pub y: f64,
+    /// Size, metres.
+    pub size: f64,
+}
+
+#[derive(Default)]
+struct Latest {
+    odom: Option<Stamped<(Pose2, (f64, f64))>>,
+    scan: Option<Stamped<ScanData>>,
+    battery: Option<Stamped<BatteryState>>,
+    detections: Option<Stamped<Vec<SeenObject>>>,
+    map: Option<GridMap>,
+    odom_frame_warned: bool,
+}
+
+struct SafetyCore {
+    governor: Governor,
+    publisher: r2r::Publisher<r2r::geometry_msgs::msg::Twist>,
+    hold: Option<Hold>,
+    zeros_left: u32,
+}
+
+impl SafetyCore {
+    fn publish(&self, (linear, angular): (f64, f64)) {
+        let mut twist = r2r::geometry_msgs::msg::Twist::default();
+        twist.linear.x = linear;
+        twist.angular.z = angular;
+        let _ = self.publisher.publish(&twist);
+    }
+}
+
+struct Shared {
+    started: Instant,
+    latest: Mutex<Latest>,
+    safety: Mutex<SafetyCore>,
+    events: Mutex<Vec<String>>,
+    holding: Mutex<Option<String>>,
+    on_e_stop: Mutex<Vec<Box<dyn Fn() + Send>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    fn event(&self, text: String) {
+        lock(&self.events).push(text);
+    }
+
+    /// One governor tick: what to send now.
+    fn tick(&self) {
+        let (ages, pose) = {
+            let l = lock(&self.latest);
+            (
+                SensorAges {
+                    odom: l.odom.as_ref().map(Stamped::age),
+                    scan: l.scan.as_ref().map(Stamped::age),
+                },
+                l.odom.as_ref().map(|o| o.value.0),
+            )
+        };
+        let now = self.now();
+        let mut core = lock(&self.safety);
+        let (out, hold) = core.governor.tick(now, ages, pose);
+        if hold != core.hold {
+            if let Some(h) = &hold {
+                if *h != Hold::EStop {
+                    self.event(format!("safety stop: {}", h.describe()));
+                }
+            }
+            core.hold = hold;
+        }
+        if out != (0.0, 0.0) {
+            core.zeros_left = TRAILING_ZEROS;
+            core.publish(out);
+        } else if core.zeros_left > 0 {
+            core.zeros_left -= 1;
+            core.publish(out);
+        }
+    }
+
+    /// Latches the e-stop, sends zero at once, and interrupts the running action.
+    fn engage_e_stop(&self, source: &str) {
+        {
+            let mut core = lock(&self.safety);
+            if !core.governor.e_stopped() {
+                self.event(format!("e-stop engaged ({source})"));
+            }
+            core.governor.engage_e_stop();
+            core.zeros_left = TRAILING_ZEROS;
+            core.publish((0.0, 0.0));
+        }
+        for interrupt in lock(&self.on_e_stop).iter() {
+            interrupt();
+        }
+    }
+}
+
+/// A ROS 2 robot as a skill backend.
+pub struct RosRobot {
+    ros: Arc<RosThread>,
+    profile: RobotProfile,
+    shared: Arc<Shared>,
+    gripper: Option<r2r::Client<SetBool>>,
+}
+
+fn yaw(q: &r2r::geometry_msgs::msg::Quaternion) -> f64 {
+    (2.0 * (q.w * q.z + q.x * q.y)).atan2(1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+}
+
+fn stale_error(what: &str, topic: &str, age: Option<f64>, limit: f64) -> SkillError {
+    let message = match age {
+        None => format!("no {what} has arrived on {topic}: is the robot's driver running? (check with `ros2 topic hz {topic}`)"),
+        Some(age) => format!("the {what} on {topic} is {age:.2} s old (limit {limit} s): the robot was stopped rather than act on stale data; is the robot's driver still running? (`ros2 topic hz {topic}`)"),
+    };
+    SkillError::new(ErrorKind::Robot, message)
+}
+
+impl RosRobot {
+    /// Connects to the robot the profile describes, on `ros`'s node.
+    pub fn connect(ros: Arc<RosThread>, profile: RobotProfile) -> Result<Self, RosError> {
+        let topics = profile.topics.clone();
+        let cmd_topic = topics.cmd_vel.clone();
+        let publisher = ros
+            .run(move |node, _| {
+                node.create_publisher::<r2r::geometry_msgs::msg::Twist>(
+                    &cmd_topic,
+                    QosProfile::default(),
+                )
+            })?
+            .map_err(|e| RosError::R2r(format!("cannot publish on {}: {e}", topics.cmd_vel)))?;
+        let config = SafetyConfig {
+            max_linear: profile.limits.max_linear,
+            max_angular: profile.limits.max_angular,
+            max_linear_accel: profile.limits.max_linear_accel,
+            max_angular_accel: profile.limits.max_angular_accel,
+            radius: profile.limits.radius,
+            watchdog: profile.safety.watchdog,
+            odom_stale: profile.safety.odom_stale,
+            scan_stale: topics.scan.as_ref().map(|_| profile.safety.scan_stale),
+            geofence: profile
+                .safety
+                .geofence
+                .as_ref()
+                .map(|f| f.iter().map(|p| (p[0], p[1])).collect()),
+        };
+        let shared = Arc::new(Shared {
+            started: Instant::now(),
+            latest: Mutex::new(Latest::default()),
+            safety: Mutex::new(SafetyCore {
+                governor: Governor::new(config),
+                publisher,
+                hold: None,
+                zeros_left: 0,
+            }),
+            events: Mutex::new(Vec::new()),
+            holding: Mutex::new(None),
+            on_e_stop: Mutex::new(Vec::new()),
+        });
+        let s = shared.clone();
+        let odom_frame = profile.frames.odom.clone();
+        let period = Duration::from_secs_f64(1.0 / profile.safety.rate);
+        ros.run(move |node, spawner| -> r2r::Result<()> {
+            let sh = s.clone();
+            let odom = node.subscribe::<r2r::nav_msgs::msg::Odometry>(&topics.odom, QosProfile::default())?;
+            spawn(spawner, odom, move |m| {
+                let p = &m.pose.pose;
+                let pose = Pose2::new(p.position.x, p.position.y, yaw(&p.orientation));
+                let v = (m.twist.twist.linear.x, m.twist.twist.angular.z);
+                let mut l = lock(&sh.latest);
+                if !l.odom_frame_warned && !m.header.frame_id.is_empty() && m.header.frame_id.trim_start_matches('/') != odom_frame {
+                    l.odom_frame_warned = true;
+                    sh.event(format!("odometry arrives in frame '{}', the profile says '{odom_frame}'; poses are taken as they come", m.header.frame_id));
+                }
+                l.odom = Some(Stamped { value: (pose, v), at: Instant::now() });
+            });
+            if let Some(topic) = &topics.scan {
+                let sh = s.clone();
+                let scan = node.subscribe::<r2r::sensor_msgs::msg::LaserScan>(topic, QosProfile::sensor_data())?;
+                spawn(spawner, scan, move |m| {
+                    let mut l = lock(&sh.latest);
+                    let pose = l.odom.as_ref().map(|o| o.value.0).unwrap_or_default();
+                    let range_max = m.range_max as f64;
+                    let range_min = m.range_min as f64;
+                    let ranges = m.ranges.iter().map(|&r| {
+                        let r = r as f64;
+                        // LaserScan marks no return as inf, NaN or out of [min, max].
+                        if r.is_finite() && r >= range_min && r <= range_max { r } else { f64::INFINITY }
+                    }).collect();
+                    l.scan = Some(Stamped {
+                        value: ScanData {
+                            angle_min: m.angle_min as f64,
+                            angle_increment: m.angle_increment as f64,
+                            range_min,
+                            range_max,
+                            ranges,
+                            pose,
+                            stamp: sh.now(),
+                        },
+                        at: Instant::now(),
+                    });
+                });
+            }
+            if let Some(topic) = &topics.battery {
+                let sh = s.clone();
+                let battery = node.subscribe::<r2r::sensor_msgs::msg::BatteryState>(topic, QosProfile::default())?;
+                spawn(spawner, battery, move |m| {
+                    // sensor_msgs/BatteryState: percentage 0-1 (NaN if unknown); status 1 = charging.
+                    let percent = if m.percentage.is_finite() { m.percentage as f64 * 100.0 } else { f64::NAN };
+                    lock(&sh.latest).battery = Some(Stamped {
+                        value: BatteryState { percent, charging: m.power_supply_status == 1 },
+                        at: Instant::now(),
+                    });
+                });
+            }
+            if let Some(topic) = &topics.map {
+                let sh = s.clone();
+                let qos = QosProfile::default().reliable().transient_local();
+                let map = node.subscribe::<r2r::nav_msgs::msg::OccupancyGrid>(topic, qos)?;
+                spawn(spawner, map, move |m| {
+                    let info = &m.info;
+                    let mut grid = GridMap::new(
+                        (info.origin.position.x, info.origin.position.y),
+                        info.resolution as f64,
+                        info.width as usize,
+                        info.height as usize,
+                    );
+                    // Occupancy 0-100, -1 unknown: unknown counts as free; the lidar re-plans around what is there.
+                    for (cell, &v) in grid.occupied.iter_mut().zip(&m.data) {
+                        *cell = v >= 50;
+                    }
+                    lock(&sh.latest).map = Some(grid);
+                });
+            }
+            if let Some(topic) = &topics.detections {
+                let sh = s.clone();
+                let det = node.subscribe::<r2r::std_msgs::msg::String>(topic, QosProfile::default())?;
+                spawn(spawner, det, move |m| {
+                    if let Ok(objects) = serde_json::from_str::<Vec<SeenObject>>(&m.data) {
+                        lock(&sh.latest).detections = Some(Stamped { value: objects, at: Instant::now() });
+                    }
+                });
+            }
+            let sh = s.clone();
+            let e_stop = node.subscribe::<r2r::std_msgs::msg::Bool>(&topics.e_stop, QosProfile::default())?;
+            let e_stop_topic = topics.e_stop.clone();
+            spawn(spawner, e_stop, move |m| {
+                if m.data {
+                    sh.engage_e_stop(&e_stop_topic);
+                }
+            });
+            let sh = s.clone();
+            let mut timer = node.create_wall_timer(period)?;
+            spawner
+                .spawn_local(async move {
+                    while timer.tick().await.is_ok() {
+                        sh.tick();
+                    }
+                })
+                .map_err(|_| r2r::Error::RCL_RET_ERROR)?;
+            Ok(())
+        })?
+        .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
+
+        let gripper = match profile.services.gripper.clone() {
+            Some(name) => Some(
+                ros.run(move |node, _| {
+                    node.create_client::<SetBool>(&name, QosProfile::default())
+                })?
+                .map_err(|e| RosError::R2r(format!("cannot create the gripper client: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(RosRobot {
+            ros,
+            profile,
+            shared,
+            gripper,
+        })
+    }
+
+    /// The profile it was made from.
+    pub fn profile(&self) -> &RobotProfile {
+        &self.profile
+    }
+
+    /// Calls `interrupt` whenever the e-stop engages (the node interrupts the running action).
+    pub fn on_e_stop(&self, interrupt: impl Fn() + Send + 'static) {
+        lock(&self.shared.on_e_stop).push(Box::new(interrupt));
+    }
+
+    /// Latches the e-stop (as a message on the e-stop topic does).
+    pub fn engage_e_stop(&self, source: &str) {
+        self.shared.engage_e_stop(source);
+    }
+
+    /// Clears the e-stop: a person's decision.
+    pub fn clear_e_stop(&self) -> bool {
+        let mut core = lock(&self.shared.safety);
+        let was = core.governor.e_stopped();
+        core.governor.clear_e_stop();
+        drop(core);
+        if was {
+            self.shared.event("e-stop cleared".into());
+        }
+        was
+    }
+
+    /// Whether the e-stop is latched.
+    pub fn e_stopped(&self) -> bool {
+        lock(&self.shared.safety).governor.e_stopped()
+    }
+
+    /// Sends a velocity command from generic ROS access through the governor.
+    pub fn command_from_code(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
+        self.command(linear, angular)
+    }
+
+    fn odom(&self) -> Result<(Pose2, (f64, f64)), SkillError> {
+        let l = lock(&self.shared.latest);
+        let limit = self.profile.safety.odom_stale;
+        match &l.odom {
+            Some(o) if o.age() <= limit => Ok(o.value),
+            o => Err(stale_error(
+                "odometry",
+                &self.profile.topics.odom,
+                o.as_ref().map(Stamped::age),
+                limit,
+            )),
+        }
+    }
+
+    fn e_stop_error(&self) -> SkillError {
+        SkillError::new(
+            ErrorKind::EStopped,
+            format!(
+                "the e-stop is engaged, so the robot will not move until a person clears it (ros2 service call {}/clear_e_stop std_srvs/srv/Trigger)",
+                self.ros.node_name.trim_end_matches('/')
+            ),
+        )
+    }
+
+    fn call_gripper(&self, close: bool) -> Result<String, SkillError> {
+        let Some(client) = &self.gripper else {
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                "this robot has no gripper service in its profile",
+            ));
+        };
+        let name = self.profile.services.gripper.clone().unwrap_or_default();
+        let request = r2r::std_srvs::srv::SetBool::Request { data: close };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let future = client.request(&request).map_err(|e| {
+            SkillError::new(
+                ErrorKind::GripperError,
+                format!("calling {name} failed: {e}"),
+            )
+        })?;
+        self.ros
+            .run(move |_, spawner| {
+                let _ = spawner.spawn_local(async move {
+                    let _ = tx.send(future.await);
+                });
+            })
+            .map_err(|e| SkillError::new(ErrorKind::GripperError, e.to_string()))?;
+        match rx.recv_timeout(GRIPPER_TIMEOUT) {
+            Ok(Ok(response)) if response.success => Ok(response.message),
+            Ok(Ok(response)) => Err(SkillError::new(ErrorKind::GripperError, response.message)),
+            Ok(Err(e)) => Err(SkillError::new(
+                ErrorKind::GripperError,
+                format!("{name} failed: {e}"),
+            )),
+            Err(_) => Err(SkillError::new(
+                ErrorKind::GripperError,
+                format!(
+                    "{name} did not answer within {} s: is the gripper driver running?",
+                    GRIPPER_TIMEOUT.as_secs()
+                ),
+            )),
+        }
+    }
+}
+
+/// Spawns a task on the ROS thread that hands every message of `stream` to `each`.
+fn spawn<T: 'static>(
+    spawner: &futures::executor::LocalSpawner,
+    stream: impl futures::Stream<Item = T> + Unpin + 'static,
+    mut each: impl FnMut(T) + 'static,
+) {
+    let _ = spawner.spawn_local(stream.for_each(move |m| {
+        each(m);
+        futures::future::ready(())
+    }));
+}
+
+impl RobotBackend for RosRobot {
+    fn describe(&self) -> String {
+        if self.profile.description.is_empty() {
+            format!("ROS 2 robot '{}'", self.profile.name)
+        } else {
+            format!(
+                "ROS 2 robot '{}': {}",
+                self.profile.name, self.profile.description
+            )
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let t = &self.profile.topics;
+        Capabilities {
+            lidar: t.scan.is_some(),
+            camera: t.detections.is_some(),
+            gripper: self.profile.services.gripper.is_some(),
+            battery: t.battery.is_some(),
+            map_image: false,
+        }
+    }
+
+    fn limits(&self) -> RobotLimits {
+        let l = &self.profile.limits;
+        RobotLimits {
+            radius: l.radius,
+            max_linear: l.max_linear,
+            max_angular: l.max_angular,
+            max_linear_accel: l.max_linear_accel,
+            reach: l.reach,
+        }
+    }
+
+    fn tolerances(&self) -> Tolerances {
+        Tolerances {
+            goal: self.profile.tolerances.goal,
+            heading: self.profile.tolerances.heading,
+        }
+    }
+
+    fn time(&self) -> f64 {
+        self.shared.now()
+    }
+
+    fn pose(&self) -> Result<Pose2, SkillError> {
+        self.odom().map(|o| o.0)
+    }
+
+    fn velocity(&self) -> (f64, f64) {
+        self.odom().map(|o| o.1).unwrap_or((0.0, 0.0))
+    }
+
+    fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
+        let now = self.shared.now();
+        let moving = linear != 0.0 || angular != 0.0;
+        if moving {
+            // Never start moving on stale data.
+            self.odom()?;
+        }
+        let mut core = lock(&self.shared.safety);
+        core.governor
+            .command(linear, angular, now)
+            .map_err(|_| self.e_stop_error())
+    }
+
+    fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
+        let end = Instant::now() + dt;
+        loop {
+            if cancel.is_cancelled() {
+                self.stop();
+                return Err(SkillError::new(
+                    ErrorKind::Cancelled,
+                    "stopped: the action is being stopped",
+                ));
+            }
+            let (hold, e_stopped, moving) = {
+                let core = lock(&self.shared.safety);
+                (
+                    core.hold.clone(),
+                    core.governor.e_stopped(),
+                    core.zeros_left > 0,
+                )
+            };
+            if e_stopped {
+                return Err(self.e_stop_error());
+            }
+            match hold {
+                Some(Hold::Geofence) => {
+                    self.stop();
+                    return Err(SkillError::new(
+                        ErrorKind::Blocked,
+                        format!(
+                            "the robot stopped at the edge of its geofence (the area the robot profile allows); {}",
+                            self.pose().map(|p| p.whereabouts()).unwrap_or_default()
+                        ),
+                    ));
+                }
+                Some(Hold::StaleScan(age)) => {
+                    return Err(stale_error(
+                        "lidar scan",
+                        self.profile
+                            .topics
+                            .scan
+                            .as_deref()
+                            .unwrap_or("the scan topic"),
+                        age,
+                        self.profile.safety.scan_stale,
+                    ))
+                }
+                _ => {}
+            }
+            if moving {
+                self.odom()?;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            cancel.sleep(left.min(Duration::from_millis(5)));
+        }
+    }
+
+    fn stop(&self) {
+        let mut core = lock(&self.shared.safety);
+        core.governor.stop();
+        core.zeros_left = TRAILING_ZEROS;
+        core.publish((0.0, 0.0));
+    }
+
+    fn take_bump(&self) -> bool {
+        false
+    }
+
+    fn scan(&self) -> Result<ScanData, SkillError> {
+        let Some(topic) = &self.profile.topics.scan else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no lidar in its profile",
+            ));
+        };
+        let l = lock(&self.shared.latest);
+        let limit = self.profile.safety.scan_stale;
+        match &l.scan {
+            Some(s) if s.age() <= limit => Ok(s.value.clone()),
+            s => Err(stale_error(
+                "lidar scan",
+                topic,
+                s.as_ref().map(Stamped::age),
+                limit,
+            )),
+        }
+    }
+
+    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
+        let Some(topic) = &self.profile.topics.detections else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no camera in its profile",
+            ));
+        };
+        let pose = self.pose()?;
+        let l = lock(&self.shared.latest);
+        let limit = self.profile.safety.scan_stale.max(1.0);
+        let objects = match &l.detections {
+            Some(d) if d.age() <= limit => &d.value,
+            d => {
+                return Err(stale_error(
+                    "camera detections",
+                    topic,
+                    d.as_ref().map(Stamped::age),
+                    limit,
+                ))
+            }
+        };
+        Ok(objects
+            .iter()
+            .map(|o| {
+                let bearing = (o.y - pose.y).atan2(o.x - pose.x) - pose.theta;
+                Detection {
+                    name: o.name.clone(),
+                    kind: o.kind.clone(),
+                    colour: o.colour.clone(),
+                    x: o.x,
+                    y: o.y,
+                    size: o.size,
+                    distance: pose.distance_to(o.x, o.y),
+                    bearing: bearing.sin().atan2(bearing.cos()),
+                }
+            })
+            .collect())
+    }
+
+    fn battery(&self) -> Result<BatteryState, SkillError> {
+        let Some(topic) = &self.profile.topics.battery else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no battery gauge in its profile",
+            ));
+        };
+        let l = lock(&self.shared.latest);
+        l.battery
+            .as_ref()
+            .map(|b| b.value)
+            .ok_or_else(|| stale_error("battery state", topic, None, 0.0))
+    }
+
+    fn pick(&self, name: &str) -> Result<(), SkillError> {
+        if let Some(held) = self.holding() {
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                format!("the gripper already holds {held}; place it first"),
+            ));
+        }
+        if let (Some(at), Ok(pose)) = (self.locate(name), self.pose()) {
+            let d = pose.distance_to(at.0, at.1);
+            if d > self.profile.limits.reach {
+                return Err(SkillError::new(
+                    ErrorKind::NotInReach,
+                    format!("{name} is {d:.2} m away; the gripper reaches {:.2} m. Drive closer first (go_to('{name}'))", self.profile.limits.reach),
+                ));
+            }
+        }
+        let got = self.call_gripper(true)?;
+        if !got.is_empty() && got != name {
+            // The gripper closed on something else: put it back.
+            let _ = self.call_gripper(false);
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                format!("the gripper closed on {got}, not {name}; it let go again"),
+            ));
+        }
+        *lock(&self.shared.holding) = Some(name.to_owned());
+        self.shared.event(format!("picked {name}"));
+        Ok(())
+    }
+
+    fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError> {
+        let Some(held) = self.holding() else {
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                "the gripper holds nothing",
+            ));
+        };
+        if let (Some((x, y)), Ok(pose)) = (at, self.pose()) {
+            let d = pose.distance_to(x, y);
+            if d > self.profile.limits.reach {
+                return Err(SkillError::new(
+                    ErrorKind::NotInReach,
+                    format!(
+                        "({x:.2}, {y:.2}) is {d:.2} m away; the gripper reaches {:.2} m",
+                        self.profile.limits.reach
+                    ),
+                ));
+            }
+        }
+        self.call_gripper(false)?;
+        *lock(&self.shared.holding) = None;
+        self.shared.event(format!("placed {held}"));
+        Ok(held)
+    }
+
+    fn holding(&self) -> Option<String> {
+        lock(&self.shared.holding).clone()
+    }
+
+    fn zones(&self) -> Vec<ZoneInfo> {
+        self.profile
+            .zones
+            .iter()
+            .map(|z| {
+                let n = z.polygon.len() as f64;
+                let centre = (
+                    z.polygon.iter().map(|p| p[0]).sum::<f64>() / n,
+                    z.polygon.iter().map(|p| p[1]).sum::<f64>() / n,
+                );
+                ZoneInfo {
+                    name: z.name.clone(),
+                    polygon: z.polygon.iter().map(|p| (p[0], p[1])).collect(),
+                    centre,
+                    charger: z.charger,
+                }
+            })
+            .collect()
+    }
+
+    fn locate(&self, name: &str) -> Option<(f64, f64)> {
+        let l = lock(&self.shared.latest);
+        l.detections
+            .as_ref()?
+            .value
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| (o.x, o.y))
+    }
+
+    fn map(&self) -> Option<GridMap> {
+        lock(&self.shared.latest).map.clone()
+    }
+
+    fn map_image(&self, _radius: f64) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn say(&self, text: &str) {
+        eprintln!("robot says: {text}");
+        self.shared.event(format!("said: {text}"));
+    }
+
+    fn take_events(&self) -> Vec<String> {
+        std::mem::take(&mut *lock(&self.shared.events))
+    }
+
+    fn state_line(&self) -> String {
+        let l = lock(&self.shared.latest);
+        let pose = match &l.odom {
+            Some(o) => format!(
+                "pose ({:.2}, {:.2}, {:.2} rad){}",
+                o.value.0.x,
+                o.value.0.y,
+                o.value.0.theta,
+                if o.age() > self.profile.safety.odom_stale {
+                    format!(" [stale: {:.1} s old]", o.age())
+                } else {
+                    String::new()
+                }
+            ),
+            None => "pose unknown (no odometry)".into(),
+        };
+        let battery = l
+            .battery
+            .as_ref()
+            .map(|b| format!(", battery {:.1}%", b.value.percent))
+            .unwrap_or_default();
+        drop(l);
+        let e_stop = if self.e_stopped() {
+            ", E-STOP ENGAGED"
+        } else {
+            ""
+        };
+        format!(
+            "{pose}{battery}, holding {}{e_stop}",
+            self.holding().unwrap_or_else(|| "nothing".into())
+        )
+    }
+}

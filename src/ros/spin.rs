@@ -1,0 +1,124 @@
+//! [`RosThread`]: one thread owns the r2r node, spins it and runs the tasks
+//! that handle its subscriptions, services and actions. Other threads (the
+//! skills, the session) hand it jobs that need the node, such as creating a
+//! subscription, and wait for their results. Owning the node on one thread
+//! keeps r2r's handles off shared locks; a job waits at most one spin period.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use futures::executor::{LocalPool, LocalSpawner};
+
+/// Longest a spin waits for ROS traffic before the thread looks at its jobs.
+const SPIN_PERIOD: Duration = Duration::from_millis(2);
+
+/// A job for the ROS thread.
+type Job = Box<dyn FnOnce(&mut r2r::Node, &LocalSpawner) + Send>;
+
+/// Errors talking to the ROS thread.
+#[derive(Debug, thiserror::Error)]
+pub enum RosError {
+    /// The node could not be created.
+    #[error("could not start the ROS node {name}: {message} (is the ROS environment set? see docs/ros.md)")]
+    Start {
+        /// Node name.
+        name: String,
+        /// What r2r said.
+        message: String,
+    },
+    /// The thread is gone (the node shut down).
+    #[error("the ROS node has shut down")]
+    Gone,
+    /// r2r refused a request.
+    #[error("{0}")]
+    R2r(String),
+}
+
+/// The thread that owns the node.
+pub struct RosThread {
+    jobs: mpsc::Sender<Job>,
+    thread: Option<JoinHandle<()>>,
+    shutdown: Arc<std::sync::atomic::AtomicBool>,
+    /// The node's fully qualified name ("/codeact").
+    pub node_name: String,
+}
+
+impl RosThread {
+    /// Creates the node `name` and starts spinning it.
+    pub fn start(name: &str) -> Result<Self, RosError> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let shutdown = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = shutdown.clone();
+        let node_name = name.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("ros".into())
+            .spawn(move || {
+                let node =
+                    r2r::Context::create().and_then(|ctx| r2r::Node::create(ctx, &node_name, ""));
+                let mut node = match node {
+                    Ok(node) => {
+                        let _ = ready_tx.send(Ok(node.fully_qualified_name().unwrap_or_default()));
+                        node
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let mut pool = LocalPool::new();
+                let spawner = pool.spawner();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    node.spin_once(SPIN_PERIOD);
+                    pool.run_until_stalled();
+                    while let Ok(job) = rx.try_recv() {
+                        job(&mut node, &spawner);
+                    }
+                    pool.run_until_stalled();
+                }
+            })
+            .map_err(|e| RosError::Start {
+                name: name.into(),
+                message: e.to_string(),
+            })?;
+        let fq = ready_rx
+            .recv()
+            .map_err(|_| RosError::Gone)?
+            .map_err(|message| RosError::Start {
+                name: name.into(),
+                message,
+            })?;
+        Ok(RosThread {
+            jobs,
+            thread: Some(thread),
+            shutdown,
+            node_name: fq,
+        })
+    }
+
+    /// Runs `job` on the ROS thread and waits for its result.
+    pub fn run<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut r2r::Node, &LocalSpawner) -> R + Send + 'static,
+    ) -> Result<R, RosError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Box::new(move |node, spawner| {
+                let _ = tx.send(job(node, spawner));
+            }))
+            .map_err(|_| RosError::Gone)?;
+        rx.recv().map_err(|_| RosError::Gone)
+    }
+}
+
+impl Drop for RosThread {
+    fn drop(&mut self) {
+        self.shutdown
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
