@@ -1,13 +1,18 @@
-//! `codeact sim --ros` against a real rclpy peer (feature `ros`; run by
-//! scripts/test.sh after scripts/ros-setup.sh). DDS stays on loopback
-//! (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) and the test has its own
-//! ROS_DOMAIN_ID.
+//! The ROS 2 side against real peers (feature `ros`; run by scripts/test.sh
+//! after scripts/ros-setup.sh): `codeact sim --ros` driven by rclpy, the ROS
+//! backend driving an rclpy robot and the simulator, `codeact node --ros`
+//! called by an rclpy client with the generated codeact_interfaces types.
+//! DDS stays on loopback (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, checked
+//! with tcpdump) and each test has its own ROS_DOMAIN_ID.
 #![cfg(feature = "ros")]
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use common::mock_llm::{MockLlm, Step};
+use serde_json::{json, Value as Json};
 
 /// tcpdump on every interface but loopback, watching for DDS: RTPS
 /// multicast, or UDP to the ports of this test's domain (7400 + 250 × id).
@@ -153,4 +158,331 @@ fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
             .all(|v| v.as_f64().unwrap() == 0.0),
         "{report}"
     );
+}
+
+/// A domain of this test's own: `slot` keeps the tests of one run apart.
+fn domain(slot: u32) -> u32 {
+    std::process::id() % 30 + 1 + 30 * slot
+}
+
+fn ros_command(program: impl AsRef<std::ffi::OsStr>, domain: u32) -> Command {
+    let mut c = Command::new(program);
+    c.env("ROS_DOMAIN_ID", domain.to_string())
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    c
+}
+
+fn spawn_sim(world: &str, domain: u32) -> Child {
+    ros_command(common::exe(), domain)
+        .args(["sim", "--ros", "--world", world, "--seconds", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("codeact sim starts")
+}
+
+/// `codeact session --robot PROFILE`: the ROS backend behind the JSON-lines protocol.
+struct RosSession {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    next: u64,
+}
+
+impl RosSession {
+    fn start(profile: &str, domain: u32) -> Self {
+        let mut child = ros_command(common::exe(), domain)
+            .args(["session", "--robot", profile])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("codeact session starts");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let ready: Json = serde_json::from_str(&line).unwrap();
+        assert_eq!(ready["type"], "ready", "{line}");
+        RosSession {
+            child,
+            stdin,
+            stdout,
+            next: 1,
+        }
+    }
+
+    /// Runs `code`; returns its observation.
+    fn execute(&mut self, code: &str, timeout: f64) -> Json {
+        let id = self.next;
+        self.next += 1;
+        let request = json!({"type": "execute", "id": id, "code": code, "timeout": timeout});
+        writeln!(self.stdin, "{request}").unwrap();
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "the session ended"
+            );
+            let msg: Json = serde_json::from_str(&line).unwrap();
+            if msg["type"] == "observation" && msg["id"] == id {
+                return msg;
+            }
+        }
+    }
+}
+
+impl Drop for RosSession {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_ros_backend_drives_the_simulator_to_a_goal_and_survives_its_death() {
+    let domain = domain(0);
+    let capture = Capture::start(domain);
+    let mut sim = spawn_sim("warehouse", domain);
+    let mut session = RosSession::start("sim", domain);
+    // Behind shelf A1 from the start: the planner must go around it, on /odom, /scan and /map.
+    let obs = session.execute(
+        "p = move_to(3.0, 3.75)\nprint(round(p.x, 2), round(p.y, 2))\nprint(len(get_scan().ranges), get_battery().percent > 50)",
+        90.0,
+    );
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    let text = obs["text"].as_str().unwrap();
+    let xy: Vec<f64> = text
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        (xy[0] - 3.0).hypot(xy[1] - 3.75) < 0.1,
+        "did not reach the goal: {text}"
+    );
+    assert!(text.contains("360 True"), "{text}");
+
+    // The simulator dies in the middle of a drive: a clear error, and the session lives on.
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let _ = sim.kill();
+        let _ = sim.wait();
+    });
+    let obs = session.execute("drive(0.3, 0.0, 30.0)", 60.0);
+    killer.join().unwrap();
+    assert_eq!(obs["status"], "error", "{}", obs["text"]);
+    assert_eq!(obs["error"]["type"], "RobotError", "{}", obs["text"]);
+    let message = obs["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("odometry on /odom is") && message.contains("stale data"),
+        "{message}"
+    );
+    assert_eq!(obs["safe_stop"], true);
+    let obs = session.execute("print(6 * 7)", 10.0);
+    assert_eq!(obs["status"], "ok");
+    assert!(obs["text"].as_str().unwrap().starts_with("42"));
+    let leaked = capture.finish();
+    assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
+}
+
+const FAKE_PROFILE: &str = "name: fake
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+safety: {watchdog: 0.5, rate: 20}
+ros_access:
+  allow: [/odom, /chatter, /from_code, /cmd_vel, /e_stop]
+";
+
+#[test]
+fn the_ros_backend_drives_an_rclpy_robot_within_its_clamps() {
+    let domain = domain(1);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("fake.yaml");
+    std::fs::write(&profile, FAKE_PROFILE).unwrap();
+    let robot = ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fake_robot.py"
+        ))
+        .arg("25")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy robot runs");
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+    let code = r#"
+print(ros_read('/chatter', timeout=10.0)['data'])
+print('odom x', ros_read('/odom')['pose']['pose']['position']['x'])
+# Allowed by this profile, so it goes through the safety governor: clamped, and stopped by the watchdog.
+import time
+ros_publish('/cmd_vel', {'linear': {'x': 5.0}, 'angular': {'z': -9.0}})
+time.sleep(1.5)
+try:
+    ros_publish('/e_stop', {'data': False})
+except RobotError as e:
+    print('refused:', e)
+ros_publish('/from_code', {'data': 'hi robot'}, type='std_msgs/msg/String')
+print('listed', any(t['name'] == '/odom' and t['allowed'] for t in ros_topics()))
+p = drive(2.0, 5.0, 2.0)
+print('drove to', round(p.x, 2))
+"#;
+    let obs = session.execute(code, 60.0);
+    let text = obs["text"].as_str().unwrap().to_owned();
+    drop(session);
+    let out = robot.wait_with_output().unwrap();
+    let leaked = capture.finish();
+    assert_eq!(obs["status"], "ok", "{text}");
+    assert!(text.contains("hello from the robot"), "{text}");
+    assert!(text.contains("odom x 0.0"), "{text}");
+    assert!(
+        text.contains("refused: /e_stop is safety-relevant"),
+        "{text}"
+    );
+    assert!(text.contains("listed True"), "{text}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["heard"], json!(["hi robot"]), "{report}");
+    let cmds: Vec<(f64, f64, f64)> = report["cmds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c[0].as_f64().unwrap(),
+                c[1].as_f64().unwrap(),
+                c[2].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(cmds.len() > 20, "{report}");
+    for &(_, v, w) in &cmds {
+        assert!(
+            v.abs() <= 0.3 + 1e-9 && w.abs() <= 1.0 + 1e-9,
+            "over the limits: {v} {w}"
+        );
+    }
+    // Two bursts (the published command, then drive), with the watchdog's zeros between.
+    let moving: Vec<bool> = cmds.iter().map(|c| c.1 != 0.0 || c.2 != 0.0).collect();
+    let bursts = moving.windows(2).filter(|w| !w[0] && w[1]).count() + usize::from(moving[0]);
+    assert_eq!(bursts, 2, "{report}");
+    // Speeds ramp at the acceleration limits: reaching 0.3 m/s at 0.5 m/s² takes 0.6 s.
+    let first = cmds.iter().find(|c| c.1 > 0.0).unwrap().0;
+    let top = cmds.iter().find(|c| c.1 >= 0.3 - 1e-9).unwrap().0;
+    assert!(
+        top - first >= 0.45,
+        "accelerated too fast: {} s",
+        top - first
+    );
+    assert!(text.contains("drove to"), "{text}");
+    assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
+}
+
+#[test]
+fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
+    let domain = domain(2);
+    let capture = Capture::start(domain);
+    let mut sim = spawn_sim("small_room", domain);
+    let mock = MockLlm::start(vec![Step::Reply(
+        "Let me look.\n```python\np = get_pose()\nprint('at', p.x, p.y)\ndone('I am at the start')\n```",
+    )]);
+    let mut node = ros_command(common::exe(), domain)
+        .args([
+            "node",
+            "--ros",
+            "--robot",
+            "sim",
+            "--llm",
+            "openai:mock",
+            "--base-url",
+        ])
+        .arg(format!("http://127.0.0.1:{}/v1", mock.port))
+        .env("OPENAI_API_KEY", "sk-test")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("codeact node starts");
+    let client = ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/node_client.py"
+        ))
+        .args(["--task", "say where you are"])
+        .output()
+        .expect("the rclpy client runs");
+    let _ = node.kill();
+    let _ = sim.kill();
+    let _ = (node.wait(), sim.wait());
+    let leaked = capture.finish();
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let r: Json = serde_json::from_slice(&client.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&client.stdout)));
+    assert_eq!(r["first"]["status"], "ok", "{r}");
+    assert!(
+        r["first"]["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("Pose(x="),
+        "{r}"
+    );
+    assert_eq!(r["first"]["skills"], json!(["get_pose"]));
+    assert_eq!(r["second"]["result"], "42", "variables persist: {r}");
+    assert_eq!(r["error"]["type"], "ZeroDivisionError");
+    assert!(r["error"]["traceback"].as_str().unwrap().contains("1 / 0"));
+    let stop = &r["stops"][0];
+    // The e-stop interrupts the action; the skill may see it first and raise EStopped.
+    assert!(
+        stop["type"] == "EStopped" || stop["type"] == "KeyboardInterrupt",
+        "{r}"
+    );
+    assert_eq!(stop["safe_stop"], true);
+    assert_eq!(stop["while_latched"], "EStopped", "the e-stop latches: {r}");
+    assert_eq!(stop["cleared"], "e-stop cleared");
+    assert_eq!(
+        r["estop_ms"].as_array().unwrap().len(),
+        1,
+        "a zero command followed the e-stop: {r}"
+    );
+    assert_eq!(r["after"]["status"], "ok");
+    let kinds: Vec<&str> = r["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o[1].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.starts_with(&["started", "stdout", "finished"]),
+        "{kinds:?}"
+    );
+    let task = &r["task"];
+    assert_eq!(task["accepted"], true);
+    assert_eq!(task["success"], true, "{task}");
+    assert_eq!(task["stop_reason"], "done");
+    assert_eq!(task["summary"], "I am at the start");
+    assert_eq!(task["turns"], 1);
+    let feedback = &task["feedback"][0];
+    assert!(
+        feedback["code"].as_str().unwrap().contains("get_pose()"),
+        "{task}"
+    );
+    assert!(
+        feedback["observation"]
+            .as_str()
+            .unwrap()
+            .contains("at 0.8 0.8"),
+        "{task}"
+    );
+    assert_eq!(mock.seen().len(), 1);
+    assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }

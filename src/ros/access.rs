@@ -91,7 +91,19 @@ impl GenericAccess {
         topics
             .get(topic)
             .and_then(|types| types.first().cloned())
-            .ok_or_else(|| refused(format!("no publisher or subscriber of {topic} is visible yet: pass its type, e.g. type='std_msgs/msg/String', or check the name with ros_topics()")))
+            .ok_or_else(|| refused(format!("no publisher or subscriber of {topic} is visible: pass its type, e.g. type='std_msgs/msg/String', or check the name with ros_topics()")))
+    }
+
+    /// The topic's type, waiting up to `timeout` for it to appear (discovery takes a moment).
+    fn wait_for_type(&self, topic: &str, timeout: f64) -> Result<String, SkillError> {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+        loop {
+            match self.topic_type(topic) {
+                Ok(t) => return Ok(t),
+                Err(e) if Instant::now() >= deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
     }
 
     fn topics(&self) -> Result<Value, SkillError> {
@@ -131,7 +143,7 @@ impl GenericAccess {
             None => {
                 let type_name = match type_name {
                     Some(t) => t.to_owned(),
-                    None => self.topic_type(topic)?,
+                    None => self.wait_for_type(topic, timeout)?,
                 };
                 let latest: Latest = Arc::new(Mutex::new(None));
                 let slot = latest.clone();

@@ -25,6 +25,8 @@ type SetBool = r2r::std_srvs::srv::SetBool::Service;
 
 /// How long a gripper service call may take.
 const GRIPPER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting waits for the first odometry.
+const FIRST_ODOM_WAIT: Duration = Duration::from_secs(10);
 /// Zero commands sent after motion stops, so a lost message cannot leave the robot moving.
 const TRAILING_ZEROS: u32 = 3;
 
@@ -330,12 +332,25 @@ impl RosRobot {
             ),
             None => None,
         };
-        Ok(RosRobot {
+        let robot = RosRobot {
             ros,
             profile,
             shared,
             gripper,
-        })
+        };
+        // Discovery takes a moment: give the robot's odometry a chance to arrive first.
+        let deadline = Instant::now() + FIRST_ODOM_WAIT;
+        while lock(&robot.shared.latest).odom.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if lock(&robot.shared.latest).odom.is_none() {
+            eprintln!(
+                "warning: no odometry on {} after {} s; skills that need the pose will fail until it arrives",
+                robot.profile.topics.odom,
+                FIRST_ODOM_WAIT.as_secs()
+            );
+        }
+        Ok(robot)
     }
 
     /// The profile it was made from.

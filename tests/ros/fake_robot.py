@@ -1,0 +1,65 @@
+"""An rclpy node that plays a robot for the ROS backend: integrates the
+/cmd_vel it receives into /odom (50 Hz), publishes a 360-ray /scan (10 Hz)
+with a wall 5 m ahead, and a latched-ish /chatter string, and records every
+command. After `seconds` it prints what it recorded as one JSON line."""
+import json
+import math
+import sys
+import time
+
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import String
+
+seconds = float(sys.argv[1])
+rclpy.init()
+node = Node("fake_robot")
+state = {"x": 0.0, "y": 0.0, "th": 0.0, "v": 0.0, "w": 0.0}
+cmds = []
+
+
+def on_cmd(m):
+    cmds.append((time.time(), m.linear.x, m.angular.z))
+    state["v"], state["w"] = m.linear.x, m.angular.z
+
+
+node.create_subscription(Twist, "/cmd_vel", on_cmd, 10)
+odom_pub = node.create_publisher(Odometry, "/odom", 10)
+scan_pub = node.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
+chatter = node.create_publisher(String, "/chatter", 10)
+heard = []
+node.create_subscription(String, "/from_code", lambda m: heard.append(m.data), 10)
+
+end = time.time() + seconds
+last = time.time()
+last_scan = 0.0
+while time.time() < end:
+    rclpy.spin_once(node, timeout_sec=0.02)
+    now = time.time()
+    dt, last = now - last, now
+    state["th"] += state["w"] * dt
+    state["x"] += state["v"] * math.cos(state["th"]) * dt
+    state["y"] += state["v"] * math.sin(state["th"]) * dt
+    o = Odometry()
+    o.header.frame_id = "odom"
+    o.pose.pose.position.x, o.pose.pose.position.y = state["x"], state["y"]
+    o.pose.pose.orientation.z, o.pose.pose.orientation.w = math.sin(state["th"] / 2), math.cos(state["th"] / 2)
+    o.twist.twist.linear.x, o.twist.twist.angular.z = state["v"], state["w"]
+    odom_pub.publish(o)
+    if now - last_scan >= 0.1:
+        last_scan = now
+        s = LaserScan()
+        s.angle_min, s.angle_increment = -math.pi, 2 * math.pi / 360
+        s.angle_max = s.angle_min + 359 * s.angle_increment
+        s.range_min, s.range_max = 0.1, 10.0
+        s.ranges = [5.0] * 360
+        scan_pub.publish(s)
+        chatter.publish(String(data="hello from the robot"))
+
+print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"]}))
+node.destroy_node()
+rclpy.shutdown()
