@@ -29,7 +29,9 @@ pub enum Suite {
     Sim,
     /// The agent loop's own cost per turn.
     Agent,
-    /// All of them.
+    /// ROS 2: odometry reads, command-to-odometry loop, e-stop (needs the `ros` feature).
+    Ros,
+    /// All but ros.
     All,
 }
 
@@ -156,7 +158,20 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     if matches!(opts.suite, Suite::Agent | Suite::All) {
         super::bench_agent::run(&reps)?;
     }
+    if opts.suite == Suite::Ros {
+        ros_suite(&reps)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "ros")]
+fn ros_suite(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    super::bench_ros::run(reps)
+}
+
+#[cfg(not(feature = "ros"))]
+fn ros_suite(_reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    bail!("{}", super::NO_ROS)
 }
 
 fn executor(reps: &dyn Fn(usize) -> usize) -> Result<()> {

@@ -2,6 +2,8 @@
 
 mod bench;
 mod bench_agent;
+#[cfg(feature = "ros")]
+mod bench_ros;
 mod bench_sim;
 mod doctor;
 mod node_cmd;

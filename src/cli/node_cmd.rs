@@ -50,7 +50,8 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     use crate::ros::node::{connect, NodeOptions};
     use std::time::Duration;
 
-    let llm: Option<Box<dyn Model + Send>> = match &opts.llm {
+    // An empty CODEACT_LLM (a launch file's default) means none.
+    let llm: Option<Box<dyn Model + Send>> = match opts.llm.as_deref().filter(|s| !s.is_empty()) {
         Some(spec) => Some(Box::new(Llm::new(LlmConfig::from_spec(
             spec,
             opts.base_url.as_deref(),

@@ -527,10 +527,18 @@ impl RobotBackend for RosRobot {
             // Never start moving on stale data.
             self.odom()?;
         }
-        let mut core = lock(&self.shared.safety);
-        core.governor
-            .command(linear, angular, now)
-            .map_err(|_| self.e_stop_error())
+        let starting = {
+            let mut core = lock(&self.shared.safety);
+            core.governor
+                .command(linear, angular, now)
+                .map_err(|_| self.e_stop_error())?;
+            moving && core.zeros_left == 0
+        };
+        if starting {
+            // From standstill, send at once rather than at the next tick.
+            self.shared.tick();
+        }
+        Ok(())
     }
 
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {

@@ -1,0 +1,121 @@
+//! `codeact bench --suite ros`: the ROS 2 figures, against `codeact sim --ros`
+//! in real time on a domain of its own (loopback only):
+//! - a skill reading /odom (get_pose from Python, through the ROS backend);
+//! - skill command → /cmd_vel → simulator → /odom showing the motion;
+//! - e-stop message → zero velocity on /cmd_vel, seen by an rclpy peer.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use robot_api::RobotBackend;
+
+use super::bench::{report, stats, Driver};
+
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Result<Reaper> {
+    let exe = std::env::current_exe()?;
+    Ok(Reaper(
+        Command::new(exe)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting codeact {}", args.join(" ")))?,
+    ))
+}
+
+/// Runs the suite.
+pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    // Our own domain, and DDS on loopback, for this process and its children.
+    std::env::set_var("ROS_DOMAIN_ID", (200 + std::process::id() % 30).to_string());
+    std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    println!("codeact ROS 2 benchmarks (codeact sim --ros in real time, loopback DDS)");
+    let _sim = spawn(&["sim", "--ros", "--world", "small_room"])?;
+
+    // A skill reading /odom, timed inside Python.
+    let (mut driver, _) = Driver::start(&["--robot", "sim"])?;
+    let code = format!(
+        "import time, json\nts = []\nfor _ in range({}):\n    t = time.perf_counter(); get_pose(); ts.append((time.perf_counter() - t) * 1000)\nts.sort()\nprint(json.dumps([ts[len(ts) // 2], ts[int(len(ts) * 0.99)]]))",
+        reps(2000)
+    );
+    let (_, obs) = driver.execute(&code)?;
+    let text = obs["output"][0]["text"].as_str().unwrap_or_default();
+    let figures: Vec<f64> = serde_json::from_str(text.trim())
+        .with_context(|| format!("get_pose timing: {}", obs["text"]))?;
+    println!(
+        "{:<44} median {:>9.3} ms   p99 {:>9.3} ms   (target p50 <= 1 ms, p99 <= 5 ms)",
+        "get_pose() over ROS (skill reads /odom)", figures[0], figures[1]
+    );
+    drop(driver);
+
+    // Command to odometry: the time from a skill's command until /odom shows motion.
+    let connected = crate::ros::node::connect("sim", "codeact_bench")?;
+    let robot = connected.robot;
+    let mut loop_ms = Vec::new();
+    for _ in 0..reps(30) {
+        robot.stop();
+        std::thread::sleep(Duration::from_millis(400));
+        let started = Instant::now();
+        robot.command(0.3, 0.0)?;
+        while robot.velocity().0 < 1e-3 {
+            if started.elapsed() > Duration::from_secs(5) {
+                bail!("the simulator did not move within 5 s of a command");
+            }
+            // Keep the command alive, as a skill's control loop does.
+            robot.command(0.3, 0.0)?;
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        loop_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    robot.stop();
+    report(
+        "command -> /cmd_vel -> sim -> /odom",
+        "ms",
+        &stats(loop_ms),
+        "measured; odom at 50 Hz",
+    );
+    drop(robot);
+
+    // E-stop to zero velocity, seen by an rclpy peer on /cmd_vel.
+    let python = std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let _node = spawn(&["node", "--ros", "--robot", "sim"])?;
+    let cycles = reps(20).to_string();
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/node_client.py"
+        ))
+        .args(["--estop-cycles", &cycles])
+        .output()
+        .context("running tests/ros/node_client.py (rclpy)")?;
+    let report_json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "the rclpy client said: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?;
+    let estop: Vec<f64> = report_json["estop_ms"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default();
+    if estop.is_empty() {
+        bail!("no zero velocity followed the e-stop: {report_json}");
+    }
+    report(
+        "e-stop message -> zero on /cmd_vel",
+        "ms",
+        &stats(estop),
+        "<= 100 ms",
+    );
+    Ok(())
+}
