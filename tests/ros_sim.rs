@@ -390,9 +390,12 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     let domain = domain(2);
     let capture = Capture::start(domain);
     let mut sim = spawn_sim("small_room", domain);
-    let mock = MockLlm::start(vec![Step::Reply(
-        "Let me look.\n```python\np = get_pose()\nprint('at', p.x, p.y)\ndone('I am at the start')\n```",
-    )]);
+    let mock = MockLlm::start(vec![
+        Step::Reply(
+            "Let me look.\n```python\np = get_pose()\nprint('at', p.x, p.y)\ndone('I am at the start')\n```",
+        ),
+        Step::Reply("Driving.\n```python\ndrive(0.3, 0.0, 30.0)\n```"),
+    ]);
     let mut node = ros_command(common::exe(), domain)
         .args([
             "node",
@@ -414,7 +417,7 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/ros/node_client.py"
         ))
-        .args(["--task", "say where you are"])
+        .args(["--task", "say where you are", "--cancel-task"])
         .output()
         .expect("the rclpy client runs");
     let _ = node.kill();
@@ -483,6 +486,12 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
             .contains("at 0.8 0.8"),
         "{task}"
     );
-    assert_eq!(mock.seen().len(), 1);
+    // Cancelling a goal stops the loop and the robot (GoalStatus 5: CANCELED).
+    let cancel = &r["cancel"];
+    assert_eq!(cancel["moving_before"], true, "{r}");
+    assert_eq!(cancel["status"], 5, "{r}");
+    assert_eq!(cancel["stop_reason"], "cancelled", "{r}");
+    assert_eq!(cancel["stopped"], true, "{r}");
+    assert_eq!(mock.seen().len(), 2);
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }

@@ -91,6 +91,24 @@ if task is not None:
     report["task"] = {"accepted": goal.accepted, "success": result.result.success,
                       "stop_reason": result.result.stop_reason, "summary": result.result.summary,
                       "turns": result.result.turns, "feedback": feedback}
+    if "--cancel-task" in sys.argv:
+        # A second goal whose action drives for long: cancel it once the robot moves.
+        cmds.clear()
+        goal = wait(client.send_goal_async(RunTask.Goal(task="drive far", max_turns=4)), 20)
+        end = time.time() + 30
+        while time.time() < end and not any(v > 0.05 for t, v, w in cmds[-3:]):
+            rclpy.spin_once(node, timeout_sec=0.005)
+        moving = any(v > 0.05 for t, v, w in cmds)
+        cancelled_at = time.time()
+        wait(goal.cancel_goal_async(), 10)
+        result = wait(goal.get_result_async(), 30)
+        time.sleep(0.3)
+        for _ in range(20):
+            rclpy.spin_once(node, timeout_sec=0.01)
+        after = [v for t, v, w in cmds if t > cancelled_at + 0.2]
+        report["cancel"] = {"moving_before": moving, "status": result.status,
+                            "stop_reason": result.result.stop_reason,
+                            "stopped": bool(cmds) and cmds[-1][1] == 0.0 and all(v == 0.0 for v in after)}
 print(json.dumps(report))
 node.destroy_node()
 rclpy.shutdown()
