@@ -40,6 +40,29 @@ pub enum PlanError {
 
 type Cell = (usize, usize);
 
+/// Wraps an angle to (-pi, pi].
+pub fn wrap_angle(a: f64) -> f64 {
+    let mut a = a % std::f64::consts::TAU;
+    if a <= -std::f64::consts::PI {
+        a += std::f64::consts::TAU;
+    } else if a > std::f64::consts::PI {
+        a -= std::f64::consts::TAU;
+    }
+    a
+}
+
+/// Distance from point `p` to the segment `a`-`b`.
+pub fn point_segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (ex, ey) = (b.0 - a.0, b.1 - a.1);
+    let len2 = ex * ex + ey * ey;
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * ex + (p.1 - a.1) * ey) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (p.0 - a.0 - ex * t).hypot(p.1 - a.1 - ey * t)
+}
+
 impl GridMap {
     /// An empty (all free) grid covering `width * resolution` by `height * resolution` metres.
     pub fn new(origin: (f64, f64), resolution: f64, width: usize, height: usize) -> Self {

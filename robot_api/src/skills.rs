@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::backend::{Detection, Pose2, RobotBackend, ZoneInfo};
 use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
-use crate::nav::{GridMap, PlanError};
+use crate::nav::{point_segment_distance, wrap_angle, GridMap, PlanError};
 use crate::registry::SkillSet;
 use crate::spec::{ParamType, RecordType, SkillSpec};
 use crate::value::{Record, Value};
@@ -104,18 +104,6 @@ fn whereabouts(robot: &dyn RobotBackend) -> String {
     }
 }
 
-/// Distance from point `p` to the segment `a`-`b`.
-fn point_segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (ex, ey) = (b.0 - a.0, b.1 - a.1);
-    let len2 = ex * ex + ey * ey;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * ex + (p.1 - a.1) * ey) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    (p.0 - a.0 - ex * t).hypot(p.1 - a.1 - ey * t)
-}
-
 /// Angular speed to close a heading error: proportional, limited, never too slow.
 fn turn_speed(err: f64, max_w: f64) -> f64 {
     (3.0 * err)
@@ -123,16 +111,6 @@ fn turn_speed(err: f64, max_w: f64) -> f64 {
         .abs()
         .max(MIN_TURN_SPEED.min(max_w))
         * err.signum()
-}
-
-fn wrap(a: f64) -> f64 {
-    let mut a = a % std::f64::consts::TAU;
-    if a <= -std::f64::consts::PI {
-        a += std::f64::consts::TAU;
-    } else if a > std::f64::consts::PI {
-        a -= std::f64::consts::TAU;
-    }
-    a
 }
 
 /// Motion helpers shared by the motion skills.
@@ -186,7 +164,7 @@ impl Mover<'_> {
     fn turn_to(&self, heading: f64) -> Result<(), SkillError> {
         let max_w = self.robot.limits().max_angular;
         loop {
-            let err = wrap(heading - self.robot.pose()?.theta);
+            let err = wrap_angle(heading - self.robot.pose()?.theta);
             if err.abs() < self.robot.tolerances().heading {
                 self.robot.command(0.0, 0.0)?;
                 return Ok(());
@@ -265,7 +243,7 @@ impl Mover<'_> {
                 if dist < tolerance {
                     break;
                 }
-                let err = wrap((gy - p.y).atan2(gx - p.x) - p.theta);
+                let err = wrap_angle((gy - p.y).atan2(gx - p.x) - p.theta);
                 let (v, w) = if err.abs() > 0.6 {
                     (
                         0.0,
@@ -521,7 +499,7 @@ pub fn robot_skills(robot: Arc<dyn RobotBackend>) -> SkillSet {
             while (angle - turned).abs() > tolerance {
                 mover.step(0.0, turn_speed(angle - turned, max_w))?;
                 let now = r.pose()?.theta;
-                turned += wrap(now - last);
+                turned += wrap_angle(now - last);
                 last = now;
             }
             r.command(0.0, 0.0)?;

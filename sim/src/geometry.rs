@@ -153,17 +153,7 @@ pub fn fast_atan2(y: f64, x: f64) -> f64 {
     }
 }
 
-/// Wraps an angle to (-pi, pi].
-pub fn wrap_angle(a: f64) -> f64 {
-    let two_pi = std::f64::consts::TAU;
-    let mut a = a % two_pi;
-    if a <= -std::f64::consts::PI {
-        a += two_pi;
-    } else if a > std::f64::consts::PI {
-        a -= two_pi;
-    }
-    a
-}
+pub use robot_api::nav::wrap_angle;
 
 /// An axis-aligned box, for bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,6 +10,7 @@
 //! It is plain logic over times in seconds, so it is tested without ROS; the
 //! node calls [`Governor::tick`] at the profile's rate and publishes the result.
 
+use robot_api::nav::point_segment_distance;
 use robot_api::Pose2;
 
 /// The limits and settings the governor enforces.
@@ -222,14 +223,7 @@ pub fn outside_depth(polygon: &[(f64, f64)], p: (f64, f64)) -> f64 {
         if (a.1 > p.1) != (b.1 > p.1) && p.0 < a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1) {
             inside = !inside;
         }
-        let (ex, ey) = (b.0 - a.0, b.1 - a.1);
-        let len2 = ex * ex + ey * ey;
-        let t = if len2 > 0.0 {
-            (((p.0 - a.0) * ex + (p.1 - a.1) * ey) / len2).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        nearest = nearest.min((p.0 - a.0 - ex * t).hypot(p.1 - a.1 - ey * t));
+        nearest = nearest.min(point_segment_distance(p, a, b));
     }
     if inside {
         0.0
