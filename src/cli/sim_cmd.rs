@@ -67,10 +67,6 @@ pub fn run(opts: &SimOpts) -> Result<ExitCode> {
 #[cfg(feature = "ros")]
 fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
     use crate::ros::sim_node::{SimNodeOptions, Topics};
-    if std::env::var_os("ROS_AUTOMATIC_DISCOVERY_RANGE").is_none() {
-        // DDS multicasts beyond this machine otherwise; a robot network opts in explicitly.
-        std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
-    }
     let options = SimNodeOptions {
         topics: Topics {
             odom: opts.odom_topic.clone(),

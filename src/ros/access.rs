@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
-use robot_api::{ErrorKind, ParamType, SkillError, SkillSet, SkillSpec, Value};
+use robot_api::{ErrorKind, ParamType, RobotBackend, SkillError, SkillSet, SkillSpec, Value};
 
 use super::policy::{Access, AccessPolicy};
 use super::robot::RosRobot;
@@ -82,13 +82,16 @@ impl GenericAccess {
         }
     }
 
-    fn topic_type(&self, topic: &str) -> Result<String, SkillError> {
-        let topics = self
-            .ros
+    /// The topics visible now, with their types.
+    fn topic_map(&self) -> Result<HashMap<String, Vec<String>>, SkillError> {
+        self.ros
             .run(|node, _| node.get_topic_names_and_types())
             .map_err(|e| refused(e.to_string()))?
-            .map_err(|e| refused(format!("listing topics failed: {e}")))?;
-        topics
+            .map_err(|e| refused(format!("listing topics failed: {e}")))
+    }
+
+    fn topic_type(&self, topic: &str) -> Result<String, SkillError> {
+        self.topic_map()?
             .get(topic)
             .and_then(|types| types.first().cloned())
             .ok_or_else(|| refused(format!("no publisher or subscriber of {topic} is visible: pass its type, e.g. type='std_msgs/msg/String', or check the name with ros_topics()")))
@@ -107,13 +110,7 @@ impl GenericAccess {
     }
 
     fn topics(&self) -> Result<Value, SkillError> {
-        let mut topics: Vec<(String, Vec<String>)> = self
-            .ros
-            .run(|node, _| node.get_topic_names_and_types())
-            .map_err(|e| refused(e.to_string()))?
-            .map_err(|e| refused(format!("listing topics failed: {e}")))?
-            .into_iter()
-            .collect();
+        let mut topics: Vec<(String, Vec<String>)> = self.topic_map()?.into_iter().collect();
         topics.sort();
         Ok(Value::List(
             topics
@@ -200,7 +197,7 @@ impl GenericAccess {
                     .unwrap_or(0.0)
             };
             self.robot
-                .command_from_code(get("linear", "x"), get("angular", "z"))?;
+                .command(get("linear", "x"), get("angular", "z"))?;
             return Ok(Value::None);
         }
         let mut publishers = self.publishers.lock().unwrap();

@@ -66,10 +66,6 @@ pub struct RosSkills {
 /// Starts a ROS node `node_name` and connects to the robot of `profile_name`
 /// (a built-in profile or a file).
 pub fn connect(profile_name: &str, node_name: &str) -> Result<RosSkills, NodeError> {
-    if std::env::var_os("ROS_AUTOMATIC_DISCOVERY_RANGE").is_none() {
-        // DDS multicasts beyond this machine otherwise; a robot network opts in explicitly.
-        std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
-    }
     let profile = profile::load(profile_name)?;
     let ros = Arc::new(RosThread::start(node_name)?);
     let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);

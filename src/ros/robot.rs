@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
-use robot_api::nav::GridMap;
+use robot_api::nav::{wrap_angle, GridMap};
 use robot_api::{
     BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
     RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
@@ -78,6 +78,12 @@ struct SafetyCore {
 }
 
 impl SafetyCore {
+    /// Sends zero now, and a few more times on the next ticks.
+    fn send_zero(&mut self) {
+        self.zeros_left = TRAILING_ZEROS;
+        self.publish((0.0, 0.0));
+    }
+
     fn publish(&self, (linear, angular): (f64, f64)) {
         let mut twist = r2r::geometry_msgs::msg::Twist::default();
         twist.linear.x = linear;
@@ -148,8 +154,7 @@ impl Shared {
                 self.event(format!("e-stop engaged ({source})"));
             }
             core.governor.engage_e_stop();
-            core.zeros_left = TRAILING_ZEROS;
-            core.publish((0.0, 0.0));
+            core.send_zero();
         }
         for interrupt in lock(&self.on_e_stop).iter() {
             interrupt();
@@ -199,11 +204,11 @@ impl RosRobot {
             watchdog: profile.safety.watchdog,
             odom_stale: profile.safety.odom_stale,
             scan_stale: topics.scan.as_ref().map(|_| profile.safety.scan_stale),
-            geofence: profile
-                .safety
-                .geofence
-                .as_ref()
-                .map(|f| f.iter().map(|p| (p[0], p[1])).collect()),
+            geofence: profile.safety.geofence.as_ref().map(|f| {
+                f.iter()
+                    .map(|p| sim::geometry::P2::new(p[0], p[1]))
+                    .collect()
+            }),
         };
         let shared = Arc::new(Shared {
             started: Instant::now(),
@@ -363,11 +368,6 @@ impl RosRobot {
         lock(&self.shared.on_e_stop).push(Box::new(interrupt));
     }
 
-    /// Latches the e-stop (as a message on the e-stop topic does).
-    pub fn engage_e_stop(&self, source: &str) {
-        self.shared.engage_e_stop(source);
-    }
-
     /// Clears the e-stop: a person's decision.
     pub fn clear_e_stop(&self) -> bool {
         let mut core = lock(&self.shared.safety);
@@ -383,11 +383,6 @@ impl RosRobot {
     /// Whether the e-stop is latched.
     pub fn e_stopped(&self) -> bool {
         lock(&self.shared.safety).governor.e_stopped()
-    }
-
-    /// Sends a velocity command from generic ROS access through the governor.
-    pub fn command_from_code(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
-        self.command(linear, angular)
     }
 
     fn odom(&self) -> Result<(Pose2, (f64, f64)), SkillError> {
@@ -601,8 +596,7 @@ impl RobotBackend for RosRobot {
     fn stop(&self) {
         let mut core = lock(&self.shared.safety);
         core.governor.stop();
-        core.zeros_left = TRAILING_ZEROS;
-        core.publish((0.0, 0.0));
+        core.send_zero();
     }
 
     fn take_bump(&self) -> bool {
@@ -662,7 +656,7 @@ impl RobotBackend for RosRobot {
                     y: o.y,
                     size: o.size,
                     distance: pose.distance_to(o.x, o.y),
-                    bearing: bearing.sin().atan2(bearing.cos()),
+                    bearing: wrap_angle(bearing),
                 }
             })
             .collect())

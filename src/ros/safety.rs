@@ -10,8 +10,8 @@
 //! It is plain logic over times in seconds, so it is tested without ROS; the
 //! node calls [`Governor::tick`] at the profile's rate and publishes the result.
 
-use robot_api::nav::point_segment_distance;
 use robot_api::Pose2;
+use sim::geometry::{point_in_polygon, polygon_edges, P2};
 
 /// The limits and settings the governor enforces.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct SafetyConfig {
     /// Oldest usable scan, seconds; `None` when the robot has no lidar.
     pub scan_stale: Option<f64>,
     /// Polygon the robot must stay in (odometry frame).
-    pub geofence: Option<Vec<(f64, f64)>>,
+    pub geofence: Option<Vec<P2>>,
 }
 
 /// Why the governor is holding the robot still (or part of its motion).
@@ -201,35 +201,26 @@ impl Governor {
     /// Whether driving at `linear` keeps the footprint inside the fence: the
     /// point the robot would reach after braking (plus its radius) must be
     /// inside, or at least deeper inside than where it is now.
-    fn fence_allows(&self, fence: &[(f64, f64)], pose: Pose2, linear: f64) -> bool {
+    fn fence_allows(&self, fence: &[P2], pose: Pose2, linear: f64) -> bool {
         let braking = linear * linear / (2.0 * self.config.max_linear_accel);
         let reach = (braking + self.config.radius + 0.05) * linear.signum();
-        let ahead = (
+        let ahead = P2::new(
             pose.x + reach * pose.theta.cos(),
             pose.y + reach * pose.theta.sin(),
         );
         let depth_ahead = outside_depth(fence, ahead);
-        depth_ahead == 0.0 || depth_ahead < outside_depth(fence, (pose.x, pose.y))
+        depth_ahead == 0.0 || depth_ahead < outside_depth(fence, P2::new(pose.x, pose.y))
     }
 }
 
 /// How far `p` lies outside the polygon, metres (0 when inside).
-pub fn outside_depth(polygon: &[(f64, f64)], p: (f64, f64)) -> f64 {
-    let n = polygon.len();
-    let mut inside = false;
-    let mut nearest = f64::INFINITY;
-    for i in 0..n {
-        let (a, b) = (polygon[i], polygon[(i + 1) % n]);
-        if (a.1 > p.1) != (b.1 > p.1) && p.0 < a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1) {
-            inside = !inside;
-        }
-        nearest = nearest.min(point_segment_distance(p, a, b));
+pub fn outside_depth(polygon: &[P2], p: P2) -> f64 {
+    if point_in_polygon(p, polygon) {
+        return 0.0;
     }
-    if inside {
-        0.0
-    } else {
-        nearest
-    }
+    polygon_edges(polygon)
+        .map(|edge| edge.distance_to(p))
+        .fold(f64::INFINITY, f64::min)
 }
 
 #[cfg(test)]
@@ -248,6 +239,13 @@ mod tests {
             scan_stale: Some(0.5),
             geofence: None,
         }
+    }
+
+    /// The square from (0, 0) to (side, side).
+    fn square(side: f64) -> Vec<P2> {
+        [(0.0, 0.0), (side, 0.0), (side, side), (0.0, side)]
+            .map(|(x, y)| P2::new(x, y))
+            .to_vec()
     }
 
     const FRESH: SensorAges = SensorAges {
@@ -329,7 +327,7 @@ mod tests {
     #[test]
     fn the_geofence_stops_outward_motion_only() {
         let mut c = config();
-        c.geofence = Some(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)]);
+        c.geofence = Some(square(4.0));
         let mut g = Governor::new(c);
         // Near the east edge, facing it: forward is refused, reverse and turning are not.
         let pose = Some(Pose2::new(3.8, 2.0, 0.0));
@@ -345,7 +343,7 @@ mod tests {
         assert!(out.0 < 0.0 && hold.is_none(), "{out:?} {hold:?}");
         // Facing inward from the middle: free.
         let mut g = Governor::new(config());
-        g.config.geofence = Some(vec![(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0)]);
+        g.config.geofence = Some(square(4.0));
         g.command(0.3, 0.0, 0.0).unwrap();
         g.tick(0.0, FRESH, Some(Pose2::new(2.0, 2.0, 0.0)));
         g.command(0.3, 0.0, 0.1).unwrap();
@@ -357,9 +355,9 @@ mod tests {
 
     #[test]
     fn outside_depth_measures_distance_to_the_polygon() {
-        let square = [(0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0)];
-        assert_eq!(outside_depth(&square, (1.0, 1.0)), 0.0);
-        assert!((outside_depth(&square, (3.0, 1.0)) - 1.0).abs() < 1e-12);
-        assert!((outside_depth(&square, (3.0, 3.0)) - 2f64.sqrt()).abs() < 1e-12);
+        let square = square(2.0);
+        assert_eq!(outside_depth(&square, P2::new(1.0, 1.0)), 0.0);
+        assert!((outside_depth(&square, P2::new(3.0, 1.0)) - 1.0).abs() < 1e-12);
+        assert!((outside_depth(&square, P2::new(3.0, 3.0)) - 2f64.sqrt()).abs() < 1e-12);
     }
 }

@@ -84,6 +84,7 @@ fn stamp(seconds: f64) -> r2r::builtin_interfaces::msg::Time {
 
 /// Runs the node until `run_for` has passed (or forever).
 pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
+    super::spin::keep_dds_local_by_default();
     let ctx = r2r::Context::create()
         .context("creating the ROS context (is the ROS environment set? see docs/ros.md)")?;
     let mut node =

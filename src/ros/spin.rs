@@ -14,6 +14,15 @@ use futures::executor::{LocalPool, LocalSpawner};
 /// Longest a spin waits for ROS traffic before the thread looks at its jobs.
 const SPIN_PERIOD: Duration = Duration::from_millis(2);
 
+/// Keeps DDS discovery on this machine unless the user chose otherwise: DDS
+/// multicasts beyond it by default; a robot network opts in explicitly.
+/// Called before every ROS context is created.
+pub fn keep_dds_local_by_default() {
+    if std::env::var_os("ROS_AUTOMATIC_DISCOVERY_RANGE").is_none() {
+        std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    }
+}
+
 /// A job for the ROS thread.
 type Job = Box<dyn FnOnce(&mut r2r::Node, &LocalSpawner) + Send>;
 
@@ -48,6 +57,7 @@ pub struct RosThread {
 impl RosThread {
     /// Creates the node `name` and starts spinning it.
     pub fn start(name: &str) -> Result<Self, RosError> {
+        keep_dds_local_by_default();
         let (jobs, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let shutdown = Arc::new(std::sync::atomic::AtomicBool::new(false));
