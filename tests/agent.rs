@@ -102,7 +102,7 @@ fn end_of(run: &Run) -> &Json {
 }
 
 const LOOK: &str = "Let me look around first.\n```python\nprint(get_pose())\nseen = [o.name for o in detect_objects()]\nprint(seen)\n```";
-const FETCH: &str = "The red cube is visible. Fetching it:\n```python\ngo_to('red_cube')\npick('red_cube')\ngo_to('blue_zone')\nplace()\n```\nThen I check and finish:\n```python\nassert holding() is None\ndone('The red cube is in the blue zone.')\n```";
+const FETCH: &str = "The red cube is visible. Fetching it:\n```python\ndetect_objects()\ngo_to('red_cube')\npick('red_cube')\ngo_to('blue_zone')\nplace()\n```\nThen I check and finish:\n```python\nassert holding() is None\ndone('The red cube is in the blue zone.')\n```";
 
 #[test]
 fn an_openai_compatible_model_completes_the_task_in_the_simulator() {
@@ -402,6 +402,7 @@ fn the_token_budget_ends_the_run() {
 fn native_tool_calls_drive_the_robot_in_the_openai_format() {
     let mock = MockLlm::start(vec![
         Step::Tools(vec![
+            ("detect_objects", json!({})),
             ("go_to", json!({"name": "red_cube"})),
             ("pick", json!({"name": "red_cube"})),
         ]),
@@ -434,17 +435,17 @@ fn native_tool_calls_drive_the_robot_in_the_openai_format() {
     // The second request carries the calls and one result per call id.
     let messages = seen[1].body["messages"].as_array().unwrap();
     let assistant = messages.iter().find(|m| m["role"] == "assistant").unwrap();
-    assert_eq!(assistant["tool_calls"][1]["function"]["name"], "pick");
+    assert_eq!(assistant["tool_calls"][2]["function"]["name"], "pick");
     let results: Vec<&Json> = messages.iter().filter(|m| m["role"] == "tool").collect();
-    assert_eq!(results.len(), 2);
-    assert_eq!(results[1]["tool_call_id"], "call_1");
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[2]["tool_call_id"], "call_2");
     assert!(
-        results[1]["content"]
+        results[2]["content"]
             .as_str()
             .unwrap()
             .contains("picked red_cube"),
         "{}",
-        results[1]
+        results[2]
     );
 }
 
@@ -488,6 +489,7 @@ fn native_tool_calls_in_the_anthropic_format_and_bad_calls_are_reported() {
 #[test]
 fn text_actions_run_one_call_per_turn() {
     let mock = MockLlm::start(vec![
+        Step::Reply("Look first.\nAction: detect_objects {}"),
         Step::Reply("First the cube.\nAction: go_to {\"name\": \"red_cube\"}"),
         Step::Reply("Action: pick(red_cube)"),
         Step::Reply("Action: pick {\"name\": \"red_cube\"}"),
@@ -501,7 +503,7 @@ fn text_actions_run_one_call_per_turn() {
         .as_str()
         .unwrap()
         .contains("Action: skill_name"));
-    let after_bad = seen[2].body["messages"].as_array().unwrap().last().unwrap()["content"]
+    let after_bad = seen[3].body["messages"].as_array().unwrap().last().unwrap()["content"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -151,10 +151,22 @@ fn sensing_skills_return_readable_records() {
 #[test]
 fn fetch_and_deliver_with_the_gripper() {
     let (mut s, robot) = sim_session(ROOM);
+    // Nothing is known before the camera has seen it.
+    for code in ["pick('red_cube')", "go_to('red_cube')"] {
+        let msg = assert_error(&run(&mut s, code), "ObjectNotSeen");
+        assert!(msg.contains("detect_objects()"), "{msg}");
+    }
+    let obs = run(&mut s, "[o.name for o in detect_objects()]");
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("['red_cube']"),
+        "{}",
+        obs.render()
+    );
     let msg = assert_error(&run(&mut s, "pick('red_cube')"), "NotInReach");
     assert!(msg.contains("go_to"), "{msg}");
     assert_error(&run(&mut s, "place()"), "GripperError");
-    assert_error(&run(&mut s, "pick('purple_cube')"), "ValueError");
+    assert_error(&run(&mut s, "pick('purple_cube')"), "ObjectNotSeen");
     let obs = run(
         &mut s,
         "go_to('red_cube')\npick('red_cube')\ngo_to('goal')\nprint(holding())\nplace()",
@@ -182,7 +194,7 @@ fn fetch_and_deliver_with_the_gripper() {
     let msg = assert_error(
         &run(
             &mut s,
-            "go_to('blue_cube')\npick('blue_cube')\nplace_at(0.5, 0.5)",
+            "rotate(1.6)\ndetect_objects()\ngo_to('blue_cube')\npick('blue_cube')\nplace_at(0.5, 0.5)",
         ),
         "NotInReach",
     );
@@ -255,9 +267,174 @@ fn the_map_image_is_a_png_of_the_surroundings() {
 #[test]
 fn go_to_an_unknown_name_lists_the_zones_and_stop_stops() {
     let (mut s, robot) = sim_session(ROOM);
-    let msg = assert_error(&run(&mut s, "go_to('kitchen')"), "ValueError");
+    let msg = assert_error(&run(&mut s, "go_to('kitchen')"), "ObjectNotSeen");
     assert!(msg.contains("dock, goal"), "{msg}");
     let obs = run(&mut s, "stop()\nget_pose()");
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
     assert_eq!(robot.sim().commanded(), (0.0, 0.0));
+}
+
+/// The robot's measured speeds in the simulation.
+fn at_rest(robot: &sim::SimRobot) -> bool {
+    robot.sim().velocity() == (0.0, 0.0)
+}
+
+#[test]
+fn motion_skills_return_at_rest() {
+    let (mut s, robot) = sim_session(ROOM);
+    // The pose drive returns is where the robot stays: it brakes before returning.
+    let obs = run(
+        &mut s,
+        "p = drive(0.8, 0.0, 1.0)\nwait(2.0)\nq = get_pose()\n(round(q.x - p.x, 4), round(q.y - p.y, 4), p.x > 1.4)",
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(0.0, 0.0, True)"),
+        "{}",
+        obs.render()
+    );
+    assert!(at_rest(&robot));
+    for code in [
+        "rotate(1.0)",
+        "move_to(1.5, 3.0)",
+        "move_to(1.0, 1.0, theta=0.5)",
+        "go_to('goal')",
+        "drive(0.3, 1.0, 0.5)",
+    ] {
+        let obs = run(
+            &mut s,
+            &format!("p = {code}\nwait(2.0)\nq = get_pose()\nround(abs(q.x - p.x) + abs(q.y - p.y) + abs(q.theta - p.theta), 3)"),
+        );
+        assert_eq!(
+            obs.result.as_deref(),
+            Some("0.0"),
+            "{code}: {}",
+            obs.render()
+        );
+        assert!(at_rest(&robot), "{code}");
+    }
+}
+
+#[test]
+fn a_full_dock_makes_events_for_changes_only() {
+    let world = ROOM.replace(
+        "robot: {start: [0.7, 0.7, 0.0]}",
+        "robot: {start: [0.7, 0.7, 0.0], battery_start: 90}",
+    );
+    let (mut s, _) = sim_session(&world);
+    let obs = run(&mut s, "wait(300.0)");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let events: Vec<&str> = obs
+        .robot_events
+        .iter()
+        .map(|e| e.split_once(' ').unwrap().1)
+        .collect();
+    assert_eq!(
+        events,
+        ["charging in dock (90%)", "battery full (100%)"],
+        "{events:?}"
+    );
+    assert!(obs.render().len() < 1000, "{}", obs.render());
+    let obs = run(&mut s, "wait(120.0)\nget_battery().percent");
+    assert_eq!(obs.result.as_deref(), Some("100.0"));
+    assert!(obs.robot_events.is_empty(), "{:?}", obs.robot_events);
+    let obs = run(&mut s, "move_to(2.0, 0.7)");
+    assert!(
+        obs.robot_events
+            .iter()
+            .any(|e| e.contains("stopped charging (100%)")),
+        "{:?}",
+        obs.robot_events
+    );
+}
+
+#[test]
+fn observations_stay_short_whatever_the_action_makes() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(&mut s, "for i in range(5000):\n    say(f'message {i}')");
+    assert_eq!(obs.status, Status::Ok);
+    assert_eq!(obs.robot_events.len(), 41, "{:?}", obs.robot_events);
+    assert!(
+        obs.robot_events[20].contains("4960 more events"),
+        "{}",
+        obs.robot_events[20]
+    );
+    assert!(obs.robot_events[40].ends_with("message 4999"));
+    assert!(obs.render().len() < 6000, "{} bytes", obs.render().len());
+}
+
+#[test]
+fn known_objects_remember_where_things_were_seen_and_put() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(&mut s, "known_objects()");
+    assert_eq!(obs.result.as_deref(), Some("[]"));
+    let obs = run(
+        &mut s,
+        "detect_objects()\nmove_to(1.5, 2.5)\n[(o.name, o.x, o.y) for o in known_objects()]",
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("[('red_cube', 4.5, 0.8)]"),
+        "{}",
+        obs.render()
+    );
+    let obs = run(
+        &mut s,
+        "go_to('red_cube')\npick('red_cube')\nk1 = known_objects()\nmove_to(5.0, 2.0)\nplace_at(5.2, 2.0)\n(k1, [(o.name, o.x, o.y) for o in known_objects()])",
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("([], [('red_cube', 5.2, 2.0)])"),
+        "{}",
+        obs.render()
+    );
+}
+
+#[test]
+fn go_to_a_zone_whose_centre_is_furniture_stops_at_its_nearest_free_point() {
+    let world = ROOM.replace(
+        "  - {name: goal, rect: [4.6, 2.6, 1.2, 1.2]}",
+        "  - {name: goal, rect: [4.6, 2.6, 1.2, 1.2]}\n  - {name: by_the_table, rect: [2.0, 1.0, 2.0, 2.0]}",
+    );
+    let (mut s, robot) = sim_session(&world);
+    let obs = run(&mut s, "p = go_to('by_the_table')\n(p.x, p.y)");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let sim = robot.sim();
+    let p = sim.true_pose();
+    let zone = sim
+        .world()
+        .zones
+        .iter()
+        .find(|z| z.name == "by_the_table")
+        .unwrap();
+    assert!(zone.contains(sim::geometry::P2::new(p.x, p.y)), "{p:?}");
+    // The nearest free point: the table's edge (1 m square at the centre) plus the footprint.
+    let from_centre = p.distance_to(3.0, 2.0);
+    assert!(
+        (0.7..0.95).contains(&from_centre),
+        "{from_centre} from the centre: {p:?}"
+    );
+}
+
+#[test]
+fn an_angle_beyond_a_full_turn_gets_a_note_about_degrees() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(&mut s, "move_to(1.0, 0.7, theta=90)");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let note = obs
+        .notes
+        .iter()
+        .find(|n| n.contains("degrees"))
+        .expect("a note");
+    assert!(
+        note.contains("1.571 rad") && note.contains("theta=90"),
+        "{note}"
+    );
+    assert!(
+        obs.render().contains("Note: move_to(theta=90)"),
+        "{}",
+        obs.render()
+    );
+    let obs = run(&mut s, "move_to(1.0, 0.7, theta=1.5)");
+    assert!(obs.notes.is_empty(), "{:?}", obs.notes);
 }

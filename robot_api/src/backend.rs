@@ -126,6 +126,12 @@ pub struct Tolerances {
     pub goal: f64,
     /// Heading error, radians.
     pub heading: f64,
+    /// Measured linear speed at or below which the robot is at rest, m/s.
+    /// Motion skills return only then, so the pose they return is where the
+    /// robot stays.
+    pub rest_linear: f64,
+    /// Measured angular speed at or below which the robot is at rest, rad/s.
+    pub rest_angular: f64,
 }
 
 impl Default for Tolerances {
@@ -133,8 +139,33 @@ impl Default for Tolerances {
         Tolerances {
             goal: 0.02,
             heading: 0.005,
+            rest_linear: 1e-3,
+            rest_angular: 1e-3,
         }
     }
+}
+
+impl RobotLimits {
+    /// How far in front of the robot's centre `place()` puts an object down,
+    /// metres: halfway between the footprint's edge and the gripper's reach.
+    pub fn place_distance(&self) -> f64 {
+        place_distance(self.radius, self.reach)
+    }
+}
+
+/// How far in front of the robot's centre `place()` puts an object down,
+/// for a footprint `radius` and a gripper `reach`, metres.
+pub fn place_distance(radius: f64, reach: f64) -> f64 {
+    (radius + reach) / 2.0
+}
+
+/// What the camera sees: the objects within `fov` and `range`, not hidden.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CameraView {
+    /// Horizontal field of view, radians, centred on the heading.
+    pub fov: f64,
+    /// How far it recognises objects, metres.
+    pub range: f64,
 }
 
 /// What a backend offers; skills a robot lacks are left out of its API.
@@ -171,6 +202,20 @@ pub trait RobotBackend: Send + Sync {
     }
     /// Its clock, seconds.
     fn time(&self) -> f64;
+    /// What the seconds of skill timeouts, durations and waits are, for the
+    /// API text.
+    fn clock_note(&self) -> String {
+        "Times (timeouts, durations, waits) are wall-clock seconds on the robot.".into()
+    }
+    /// The camera's field of view and range, if known.
+    fn camera_view(&self) -> Option<CameraView> {
+        None
+    }
+    /// The area the robot must stay in (a geofence), if any: motion skills
+    /// plan inside it.
+    fn allowed_area(&self) -> Option<Vec<(f64, f64)>> {
+        None
+    }
     /// Its pose estimate (odometry or localisation).
     fn pose(&self) -> Result<Pose2, SkillError>;
     /// Current body velocities (m/s, rad/s), as measured.
@@ -190,17 +235,16 @@ pub trait RobotBackend: Send + Sync {
     fn detect(&self) -> Result<Vec<Detection>, SkillError>;
     /// The battery.
     fn battery(&self) -> Result<BatteryState, SkillError>;
-    /// Picks up the named object; it must be within reach.
-    fn pick(&self, name: &str) -> Result<(), SkillError>;
-    /// Puts the held object down at `at` (or just in front of the robot).
-    /// Returns its name.
-    fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError>;
+    /// Picks up the named object, which the robot last saw at `seen_at`; it
+    /// must be within reach.
+    fn pick(&self, name: &str, seen_at: (f64, f64)) -> Result<(), SkillError>;
+    /// Puts the held object down at `at` (or [`RobotLimits::place_distance`]
+    /// in front of the robot). Returns its name and where it was put.
+    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError>;
     /// The held object, if any.
     fn holding(&self) -> Option<String>;
     /// The named zones.
     fn zones(&self) -> Vec<ZoneInfo>;
-    /// Where a named object is believed to be, if known.
-    fn locate(&self, name: &str) -> Option<(f64, f64)>;
     /// The known static obstacles, for path planning.
     fn map(&self) -> Option<GridMap>;
     /// A PNG picture of the map within `radius` metres of the robot (walls,

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     BatteryEmpty,
     /// `EStopped`: the emergency stop is engaged; a person must clear it.
     EStopped,
+    /// `ObjectNotSeen`: the robot has not seen the named object, so it does not know where it is.
+    ObjectNotSeen,
     /// Python `ValueError`: an argument has the right type but a bad value.
     InvalidArgument,
     /// The call was cancelled because its action timed out or was interrupted.
@@ -30,7 +32,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, base class first (the order Python classes are created in).
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Robot,
         ErrorKind::Blocked,
         ErrorKind::Unreachable,
@@ -39,6 +41,7 @@ impl ErrorKind {
         ErrorKind::GripperError,
         ErrorKind::BatteryEmpty,
         ErrorKind::EStopped,
+        ErrorKind::ObjectNotSeen,
         ErrorKind::InvalidArgument,
         ErrorKind::Cancelled,
     ];
@@ -54,6 +57,7 @@ impl ErrorKind {
             ErrorKind::GripperError => "GripperError",
             ErrorKind::BatteryEmpty => "BatteryEmpty",
             ErrorKind::EStopped => "EStopped",
+            ErrorKind::ObjectNotSeen => "ObjectNotSeen",
             ErrorKind::InvalidArgument => "ValueError",
             ErrorKind::Cancelled => "SkillCancelled",
         }
@@ -86,6 +90,7 @@ impl ErrorKind {
             ErrorKind::GripperError => "The gripper cannot do that (it is empty, or already holding something).",
             ErrorKind::BatteryEmpty => "The battery is too low to move; go to a dock to charge.",
             ErrorKind::EStopped => "The emergency stop is engaged; motion is refused until a person clears it.",
+            ErrorKind::ObjectNotSeen => "The robot has not seen that object, so it does not know where it is; look for it with detect_objects() first.",
             ErrorKind::InvalidArgument => "An argument has the right type but an invalid value.",
             ErrorKind::Cancelled => "The skill was cancelled because the action timed out or was interrupted.",
         }

@@ -13,6 +13,7 @@
 //! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
 //! - [`registry`]: [`SkillSet`], the skills of one robot with their handlers and safe stop.
 //! - [`backend`]: [`RobotBackend`], what skills need from a robot (simulated or ROS).
+//! - [`memory`]: [`ObjectMemory`], the objects the robot has seen.
 //! - [`nav`]: occupancy grid and A* planner used by `move_to`.
 //! - [`skills`]: the robot skills an agent composes, written once against a backend.
 //! - [`testing`]: a small test-only skill set (`--skills test`).
@@ -20,6 +21,7 @@
 pub mod backend;
 pub mod cancel;
 pub mod error;
+pub mod memory;
 pub mod nav;
 pub mod registry;
 pub mod skills;
@@ -28,11 +30,12 @@ pub mod testing;
 pub mod value;
 
 pub use backend::{
-    BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, Tolerances,
-    ZoneInfo,
+    BatteryState, CameraView, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData,
+    Tolerances, ZoneInfo,
 };
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};
+pub use memory::ObjectMemory;
 pub use registry::{Args, CallContext, RobotReport, SkillHandler, SkillSet};
 pub use spec::{Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

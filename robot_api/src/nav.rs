@@ -40,6 +40,27 @@ pub enum PlanError {
 
 type Cell = (usize, usize);
 
+/// Whether `p` lies inside the polygon (even-odd rule; vertices in order).
+/// `xy` reads a vertex, so any point type serves without copying the polygon.
+pub fn point_in_polygon<P: Copy>(
+    p: (f64, f64),
+    polygon: &[P],
+    xy: impl Fn(P) -> (f64, f64),
+) -> bool {
+    let mut inside = false;
+    let n = polygon.len();
+    for i in 0..n {
+        let (a, b) = (xy(polygon[i]), xy(polygon[(i + 1) % n]));
+        if (a.1 > p.1) != (b.1 > p.1) {
+            let x = a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1);
+            if p.0 < x {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
 /// Wraps an angle to (-pi, pi].
 pub fn wrap_angle(a: f64) -> f64 {
     let mut a = a % std::f64::consts::TAU;

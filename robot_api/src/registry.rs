@@ -106,6 +106,8 @@ pub struct RobotReport {
     pub events: Vec<String>,
     /// One line: pose, battery, what it holds.
     pub state: String,
+    /// Warnings about how skills were called ("theta=90 is beyond 2π radians").
+    pub notes: Vec<String>,
 }
 
 /// The skills of one robot: declarations, handlers, record types and the safe stop.
@@ -113,6 +115,8 @@ pub struct RobotReport {
 pub struct SkillSet {
     /// What this skill set drives, shown in the API text ("test skills", "simulated robot").
     pub title: String,
+    /// Facts about the robot shown under the title (units of time, the camera's view).
+    pub notes: Vec<String>,
     skills: Vec<(SkillSpec, SkillHandler)>,
     records: Vec<RecordType>,
     safe_stop: Option<SafeStop>,
@@ -274,6 +278,9 @@ impl SkillSet {
     pub fn api_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# Robot API: {}", self.title);
+        for note in &self.notes {
+            let _ = writeln!(out, "# {note}");
+        }
         let _ = writeln!(
             out,
             "# These functions, classes and exceptions are already defined in your namespace.\n"

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
+    BatteryState, CameraView, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
     RobotLimits, ScanData, SkillError, ZoneInfo,
 };
 
@@ -152,6 +152,23 @@ impl RobotBackend for SimRobot {
         self.sim().time()
     }
 
+    fn clock_note(&self) -> String {
+        match self.realtime() {
+            None => "Times (timeouts, durations, waits) are simulated seconds: the simulation runs much faster than real time while a skill runs and stands still between actions.".into(),
+            Some(f) if (f - 1.0).abs() < 1e-9 => "Times (timeouts, durations, waits) are simulated seconds, which follow the wall clock.".into(),
+            Some(f) => format!("Times (timeouts, durations, waits) are simulated seconds, which run at {f} times the wall clock."),
+        }
+    }
+
+    fn camera_view(&self) -> Option<CameraView> {
+        let sim = self.sim();
+        let cam = &sim.world().camera;
+        Some(CameraView {
+            fov: cam.fov,
+            range: cam.range,
+        })
+    }
+
     fn pose(&self) -> Result<Pose2, SkillError> {
         Ok(self.sim().odom_pose())
     }
@@ -238,14 +255,15 @@ impl RobotBackend for SimRobot {
         Ok(self.sim().battery())
     }
 
-    fn pick(&self, name: &str) -> Result<(), SkillError> {
+    fn pick(&self, name: &str, _seen_at: (f64, f64)) -> Result<(), SkillError> {
         let mut sim = self.sim();
         sim.pick(name).map_err(|f| gripper_error(&sim, f))
     }
 
-    fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError> {
+    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError> {
         let mut sim = self.sim();
         sim.place(at.map(|(x, y)| P2::new(x, y)))
+            .map(|(name, spot)| (name, (spot.x, spot.y)))
             .map_err(|f| gripper_error(&sim, f))
     }
 
@@ -268,13 +286,6 @@ impl RobotBackend for SimRobot {
                 }
             })
             .collect()
-    }
-
-    fn locate(&self, name: &str) -> Option<(f64, f64)> {
-        let sim = self.sim();
-        let i = sim.world().objects.iter().position(|o| o.name == name)?;
-        let at = sim.objects()[i].at;
-        Some((at.x, at.y))
     }
 
     fn map(&self) -> Option<GridMap> {
@@ -316,18 +327,13 @@ impl RobotBackend for SimRobot {
 
 fn gripper_error(sim: &Simulator, failure: GripperFailure) -> SkillError {
     match failure {
-        GripperFailure::Unknown(name) => {
-            let names: Vec<&str> = sim
-                .world()
-                .objects
-                .iter()
-                .map(|o| o.name.as_str())
-                .collect();
-            SkillError::invalid(format!(
-                "no object named {name:?}; objects in this world: {}",
-                names.join(", ")
-            ))
-        }
+        GripperFailure::Unknown(name) => SkillError::new(
+            ErrorKind::ObjectNotSeen,
+            format!(
+                "there is no object called {name:?} here; {}",
+                SimRobot::whereabouts(sim)
+            ),
+        ),
         GripperFailure::NotInReach(m) => SkillError::new(
             ErrorKind::NotInReach,
             format!("{m}; {}", SimRobot::whereabouts(sim)),

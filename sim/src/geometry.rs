@@ -92,18 +92,7 @@ pub fn cross(a: V2, b: V2) -> f64 {
 
 /// Whether `p` lies inside the polygon (even-odd rule; vertices in order).
 pub fn point_in_polygon(p: P2, polygon: &[P2]) -> bool {
-    let mut inside = false;
-    let n = polygon.len();
-    for i in 0..n {
-        let (a, b) = (polygon[i], polygon[(i + 1) % n]);
-        if (a.y > p.y) != (b.y > p.y) {
-            let x = a.x + (p.y - a.y) * (b.x - a.x) / (b.y - a.y);
-            if p.x < x {
-                inside = !inside;
-            }
-        }
-    }
-    inside
+    robot_api::nav::point_in_polygon((p.x, p.y), polygon, |q| (q.x, q.y))
 }
 
 /// The edges of a closed polygon.

@@ -70,6 +70,8 @@ pub struct Simulator {
     w: f64,
     cmd: (f64, f64),
     battery: f64,
+    /// Standing still in a charger zone (charging, or kept full).
+    docked: bool,
     charging: bool,
     low_reported: bool,
     bumped: bool,
@@ -129,6 +131,7 @@ impl Simulator {
             w: 0.0,
             cmd: (0.0, 0.0),
             battery: world.robot.battery_start,
+            docked: false,
             charging: false,
             low_reported: false,
             bumped: false,
@@ -362,12 +365,17 @@ impl Simulator {
     fn update_battery(&mut self, driven: f64, at: P2) {
         let world = self.world.clone();
         let cfg = &world.robot;
-        let on_charger = self.world.zones.iter().any(|z| z.charger && z.contains(at));
-        let was_charging = self.charging;
-        self.charging =
-            on_charger && self.v.abs() < 1e-3 && self.w.abs() < 1e-3 && self.battery < 100.0;
+        let charger = self
+            .world
+            .zones
+            .iter()
+            .find(|z| z.charger && z.contains(at))
+            .map(|z| z.name.clone());
+        let was_docked = self.docked;
+        // A charger keeps a robot that stands on it full; events mark changes only.
+        self.docked = charger.is_some() && self.v.abs() < 1e-3 && self.w.abs() < 1e-3;
         let before = self.battery;
-        if self.charging {
+        if self.docked {
             self.battery = (self.battery + cfg.battery_charge_rate * self.dt).min(100.0);
         } else {
             self.battery = (self.battery
@@ -375,8 +383,21 @@ impl Simulator {
                 - cfg.battery_drain_per_m * driven)
                 .max(0.0);
         }
-        if self.charging && !was_charging {
-            self.push_event(format!("charging ({before:.0}%)"));
+        self.charging = self.docked && self.battery < 100.0;
+        match (was_docked, self.docked) {
+            (false, true) if before < 100.0 => self.push_event(format!(
+                "charging in {} ({before:.0}%)",
+                charger.unwrap_or_default()
+            )),
+            (false, true) => self.push_event(format!(
+                "on the charger in {}; the battery is full",
+                charger.unwrap_or_default()
+            )),
+            (true, true) if before < 100.0 && self.battery >= 100.0 => {
+                self.push_event("battery full (100%)".into())
+            }
+            (true, false) => self.push_event(format!("stopped charging ({:.0}%)", self.battery)),
+            _ => {}
         }
         if before >= cfg.battery_low && self.battery < cfg.battery_low && !self.low_reported {
             self.low_reported = true;
@@ -510,8 +531,9 @@ impl Simulator {
         Ok(())
     }
 
-    /// Puts the held object down at `at` (within reach) or in front of the robot.
-    pub fn place(&mut self, at: Option<P2>) -> Result<String, GripperFailure> {
+    /// Puts the held object down at `at` (within reach) or in front of the
+    /// robot. Returns its name and where it lies now.
+    pub fn place(&mut self, at: Option<P2>) -> Result<(String, P2), GripperFailure> {
         let Some(i) = self.holding else {
             return Err(GripperFailure::Gripper(
                 "the gripper is empty; pick() something first".into(),
@@ -528,7 +550,7 @@ impl Simulator {
                 p
             }
             None => {
-                let d = (self.world.robot.radius + reach) / 2.0;
+                let d = robot_api::backend::place_distance(self.world.robot.radius, reach);
                 robot + V2::new(self.pose.theta.cos(), self.pose.theta.sin()) * d
             }
         };
@@ -555,6 +577,6 @@ impl Simulator {
             "placed {name} at ({:.2}, {:.2}){zone}",
             spot.x, spot.y
         ));
-        Ok(name)
+        Ok((name, spot))
     }
 }

@@ -131,7 +131,7 @@ fn the_gripper_picks_only_within_reach_and_carries_the_object() {
     s.command(0.5, 0.0);
     s.run_for(2.0);
     assert!(s.objects()[0].at.x > 1.8, "the cube moved with the robot");
-    let name = s.place(None).unwrap();
+    let (name, _) = s.place(None).unwrap();
     assert_eq!(name, "cube");
     assert!(s.holding().is_none());
 }

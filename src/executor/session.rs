@@ -328,11 +328,30 @@ impl Session {
             observation.safe_stop = self.skills.safe_stop();
         }
         if let Some(report) = self.skills.report() {
-            observation.robot_events = report.events;
+            observation.robot_events = bounded_events(report.events);
             observation.robot_state = Some(report.state);
+            observation.notes.extend(report.notes);
         }
         Ok(observation)
     }
+}
+
+/// Robot events kept in one observation: the first and last halves of this
+/// many, so an action that makes many events still gets a short observation.
+const MAX_EVENTS: usize = 40;
+
+/// Keeps the first and last `MAX_EVENTS / 2` events with a line that says
+/// how many were left out between them.
+fn bounded_events(mut events: Vec<String>) -> Vec<String> {
+    if events.len() <= MAX_EVENTS {
+        return events;
+    }
+    let cut = events.len() - MAX_EVENTS;
+    let tail = events.split_off(events.len() - MAX_EVENTS / 2);
+    events.truncate(MAX_EVENTS / 2);
+    events.push(format!("... {cut} more events ..."));
+    events.extend(tail);
+    events
 }
 
 impl Drop for Session {

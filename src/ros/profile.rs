@@ -180,6 +180,20 @@ pub struct ProfileTolerances {
     pub goal: f64,
     /// Heading error, radians.
     pub heading: f64,
+    /// Linear speed below which the robot counts as at rest, m/s.
+    #[serde(default = "default_rest_linear")]
+    pub rest_linear: f64,
+    /// Angular speed below which the robot counts as at rest, rad/s.
+    #[serde(default = "default_rest_angular")]
+    pub rest_angular: f64,
+}
+
+fn default_rest_linear() -> f64 {
+    0.01
+}
+
+fn default_rest_angular() -> f64 {
+    0.02
 }
 
 impl Default for ProfileTolerances {
@@ -187,6 +201,8 @@ impl Default for ProfileTolerances {
         ProfileTolerances {
             goal: 0.05,
             heading: 0.03,
+            rest_linear: default_rest_linear(),
+            rest_angular: default_rest_angular(),
         }
     }
 }
@@ -309,6 +325,8 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
         ("max_angular_accel", l.max_angular_accel),
         ("goal", profile.tolerances.goal),
         ("heading", profile.tolerances.heading),
+        ("rest_linear", profile.tolerances.rest_linear),
+        ("rest_angular", profile.tolerances.rest_angular),
         ("watchdog", profile.safety.watchdog),
         ("odom_stale", profile.safety.odom_stale),
         ("scan_stale", profile.safety.scan_stale),

@@ -500,6 +500,8 @@ impl RobotBackend for RosRobot {
         Tolerances {
             goal: self.profile.tolerances.goal,
             heading: self.profile.tolerances.heading,
+            rest_linear: self.profile.tolerances.rest_linear,
+            rest_angular: self.profile.tolerances.rest_angular,
         }
     }
 
@@ -676,15 +678,15 @@ impl RobotBackend for RosRobot {
             .ok_or_else(|| stale_error("battery state", topic, None, 0.0))
     }
 
-    fn pick(&self, name: &str) -> Result<(), SkillError> {
+    fn pick(&self, name: &str, seen_at: (f64, f64)) -> Result<(), SkillError> {
         if let Some(held) = self.holding() {
             return Err(SkillError::new(
                 ErrorKind::GripperError,
                 format!("the gripper already holds {held}; place it first"),
             ));
         }
-        if let (Some(at), Ok(pose)) = (self.locate(name), self.pose()) {
-            let d = pose.distance_to(at.0, at.1);
+        if let Ok(pose) = self.pose() {
+            let d = pose.distance_to(seen_at.0, seen_at.1);
             if d > self.profile.limits.reach {
                 return Err(SkillError::new(
                     ErrorKind::NotInReach,
@@ -706,7 +708,7 @@ impl RobotBackend for RosRobot {
         Ok(())
     }
 
-    fn place(&self, at: Option<(f64, f64)>) -> Result<String, SkillError> {
+    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError> {
         let Some(held) = self.holding() else {
             return Err(SkillError::new(
                 ErrorKind::GripperError,
@@ -725,10 +727,15 @@ impl RobotBackend for RosRobot {
                 ));
             }
         }
+        let pose = self.pose()?;
+        let spot = at.unwrap_or_else(|| {
+            let d = self.limits().place_distance();
+            (pose.x + d * pose.theta.cos(), pose.y + d * pose.theta.sin())
+        });
         self.call_gripper(false)?;
         *lock(&self.shared.holding) = None;
         self.shared.event(format!("placed {held}"));
-        Ok(held)
+        Ok((held, spot))
     }
 
     fn holding(&self) -> Option<String> {
@@ -753,16 +760,6 @@ impl RobotBackend for RosRobot {
                 }
             })
             .collect()
-    }
-
-    fn locate(&self, name: &str) -> Option<(f64, f64)> {
-        let l = lock(&self.shared.latest);
-        l.detections
-            .as_ref()?
-            .value
-            .iter()
-            .find(|o| o.name == name)
-            .map(|o| (o.x, o.y))
     }
 
     fn map(&self) -> Option<GridMap> {

@@ -237,14 +237,14 @@ fn gripper(robot: &sim::SimRobot, close: bool) -> r2r::std_srvs::srv::SetBool::R
                 .min_by(|a, b| a.distance.total_cmp(&b.distance))
         });
         match nearest {
-            Some(d) => robot.pick(&d.name).map(|()| d.name),
+            Some(d) => robot.pick(&d.name, (d.x, d.y)).map(|()| d.name),
             None => Err(robot_api::SkillError::new(
                 robot_api::ErrorKind::NotInReach,
                 format!("no object within the gripper's reach ({reach:.2} m)"),
             )),
         }
     } else {
-        robot.place(None)
+        robot.place(None).map(|(name, _)| name)
     };
     match result {
         Ok(name) => r2r::std_srvs::srv::SetBool::Response {
