@@ -438,3 +438,42 @@ fn an_angle_beyond_a_full_turn_gets_a_note_about_degrees() {
     let obs = run(&mut s, "move_to(1.0, 0.7, theta=1.5)");
     assert!(obs.notes.is_empty(), "{:?}", obs.notes);
 }
+
+#[test]
+fn objects_go_on_and_come_off_furniture_with_a_top() {
+    // The README's example: put the red mug on the kitchen table.
+    let world = sim::world_file::load("apartment").unwrap();
+    let (mut s, robot) = common::sim_session_world(world);
+    let obs = run(
+        &mut s,
+        "move_to(7.0, 3.0, theta=0.0)\nseen = [o.name for o in detect_objects()]\ngo_to('red_mug')\npick('red_mug')\ngo_to('kitchen_table')\nplace()",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert!(
+        obs.robot_events
+            .iter()
+            .any(|e| e.contains("placed red_mug") && e.contains("on kitchen_table in kitchen")),
+        "{:?}",
+        obs.robot_events
+    );
+    let sim = robot.sim();
+    let mug = sim.objects()[0].at;
+    assert_eq!(
+        sim.world().surface_at(mug).map(|o| o.name.as_str()),
+        Some("kitchen_table")
+    );
+    drop(sim);
+    // Seen on the table over its edge, and picked from beside it.
+    let obs = run(
+        &mut s,
+        "move_to(7.0, 0.7, theta=0.8)\nprint([o.name for o in detect_objects()])\ngo_to('red_mug')\npick('red_mug')\nholding()",
+    );
+    assert_eq!(obs.result.as_deref(), Some("'red_mug'"), "{}", obs.render());
+    assert!(obs.output_text().contains("red_mug"), "{}", obs.render());
+    // Furniture without a top refuses things: a wardrobe is only an obstacle.
+    let obs = run(
+        &mut s,
+        "move_to(7.0, 6.95, theta=1.5708)\nplace_at(7.0, 7.36)",
+    );
+    assert_error(&obs, "GripperError");
+}

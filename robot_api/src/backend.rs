@@ -102,6 +102,17 @@ pub struct ZoneInfo {
     pub charger: bool,
 }
 
+/// Furniture with a top (a table, a bench, a shelf) that objects can be put
+/// on and picked from by a robot standing beside it. It is on the map, so
+/// known from the start, like zones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurfaceInfo {
+    /// Name ("kitchen_table").
+    pub name: String,
+    /// Outline, world frame, metres.
+    pub polygon: Vec<(f64, f64)>,
+}
+
 /// The robot's physical limits, which the skills respect.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RobotLimits {
@@ -245,6 +256,10 @@ pub trait RobotBackend: Send + Sync {
     fn holding(&self) -> Option<String>;
     /// The named zones.
     fn zones(&self) -> Vec<ZoneInfo>;
+    /// The furniture objects can be put on.
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        Vec::new()
+    }
     /// The known static obstacles, for path planning.
     fn map(&self) -> Option<GridMap>;
     /// A PNG picture of the map within `radius` metres of the robot (walls,

@@ -31,7 +31,7 @@ pub mod value;
 
 pub use backend::{
     BatteryState, CameraView, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData,
-    Tolerances, ZoneInfo,
+    SurfaceInfo, Tolerances, ZoneInfo,
 };
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};

@@ -74,6 +74,12 @@ pub fn wrap_angle(a: f64) -> f64 {
 
 /// Distance from point `p` to the segment `a`-`b`.
 pub fn point_segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    let c = closest_point_on_segment(p, a, b);
+    (p.0 - c.0).hypot(p.1 - c.1)
+}
+
+/// The point of the segment `a`–`b` closest to `p`.
+pub fn closest_point_on_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
     let (ex, ey) = (b.0 - a.0, b.1 - a.1);
     let len2 = ex * ex + ey * ey;
     let t = if len2 > 0.0 {
@@ -81,7 +87,7 @@ pub fn point_segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f6
     } else {
         0.0
     };
-    (p.0 - a.0 - ex * t).hypot(p.1 - a.1 - ey * t)
+    (a.0 + ex * t, a.1 + ey * t)
 }
 
 impl GridMap {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use robot_api::nav::GridMap;
 use robot_api::{
     BatteryState, CameraView, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
-    RobotLimits, ScanData, SkillError, ZoneInfo,
+    RobotLimits, ScanData, SkillError, SurfaceInfo, ZoneInfo,
 };
 
 use crate::geometry::{point_in_polygon, P2};
@@ -284,6 +284,19 @@ impl RobotBackend for SimRobot {
                     centre: (c.x, c.y),
                     charger: z.charger,
                 }
+            })
+            .collect()
+    }
+
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        let sim = self.sim();
+        sim.world()
+            .obstacles
+            .iter()
+            .filter(|o| o.surface)
+            .map(|o| SurfaceInfo {
+                name: o.name.clone(),
+                polygon: o.polygon.iter().map(|p| (p.x, p.y)).collect(),
             })
             .collect()
     }

@@ -457,7 +457,7 @@ impl Simulator {
             let bearing = wrap_angle(d.y.atan2(d.x) - self.pose.theta);
             if distance > cam.range
                 || bearing.abs() > cam.fov / 2.0
-                || self.world.grid.line_blocked(origin, state.at)
+                || !self.world.in_sight(origin, state.at)
             {
                 continue;
             }
@@ -541,6 +541,7 @@ impl Simulator {
         };
         let robot = P2::new(self.pose.x, self.pose.y);
         let reach = self.world.robot.reach;
+        let size = self.world.objects[i].size;
         let spot = match at {
             Some(p) => {
                 let d = (p - robot).norm();
@@ -549,16 +550,9 @@ impl Simulator {
                 }
                 p
             }
-            None => {
-                let d = robot_api::backend::place_distance(self.world.robot.radius, reach);
-                robot + V2::new(self.pose.theta.cos(), self.pose.theta.sin()) * d
-            }
+            None => self.default_spot(size),
         };
-        let size = self.world.objects[i].size;
-        if self.world.inside_obstacle(spot).is_some()
-            || self.world.clearance(spot, size / 2.0) < size / 2.0
-            || self.world.grid.line_blocked(robot, spot)
-        {
+        if !self.room_for(spot, size) {
             return Err(GripperFailure::Gripper(format!(
                 "no room to put it down at ({:.2}, {:.2}): a wall or obstacle is there",
                 spot.x, spot.y
@@ -568,15 +562,51 @@ impl Simulator {
         self.objects[i].held = false;
         self.objects[i].at = spot;
         let name = self.world.objects[i].name.clone();
+        let on = self
+            .world
+            .surface_at(spot)
+            .map(|s| format!(" on {}", s.name))
+            .unwrap_or_default();
         let zone = self
             .world
             .zone_at(spot)
             .map(|z| format!(" in {}", z.name))
             .unwrap_or_default();
         self.push_event(format!(
-            "placed {name} at ({:.2}, {:.2}){zone}",
+            "placed {name} at ({:.2}, {:.2}){on}{zone}",
             spot.x, spot.y
         ));
         Ok((name, spot))
+    }
+
+    /// Where `place()` puts an object of `size` down: the place distance
+    /// ahead on the floor, or, when furniture with a top stands ahead within
+    /// reach, just past its edge on top of it.
+    fn default_spot(&self, size: f64) -> P2 {
+        let robot = P2::new(self.pose.x, self.pose.y);
+        let heading = V2::new(self.pose.theta.cos(), self.pose.theta.sin());
+        let cfg = &self.world.robot;
+        let floor = robot + heading * robot_api::backend::place_distance(cfg.radius, cfg.reach);
+        let ahead = robot + heading * cfg.reach;
+        self.world
+            .obstacles
+            .iter()
+            .filter(|o| o.surface)
+            .filter_map(|o| o.first_crossing(robot, ahead).map(|t| t * cfg.reach))
+            .min_by(f64::total_cmp)
+            .map(|edge| robot + heading * (edge + size / 2.0 + 0.02).min(cfg.reach))
+            .unwrap_or(floor)
+    }
+
+    /// Whether an object of `size` fits at `spot` (on the floor clear of
+    /// walls and obstacles, or well on a surface) and the gripper can get
+    /// there from the robot.
+    fn room_for(&self, spot: P2, size: f64) -> bool {
+        let robot = P2::new(self.pose.x, self.pose.y);
+        let fits = match self.world.inside_obstacle(spot) {
+            Some(o) => o.surface && o.depth(spot) >= size / 2.0,
+            None => self.world.clearance(spot, size / 2.0) >= size / 2.0,
+        };
+        fits && self.world.in_sight(robot, spot)
     }
 }

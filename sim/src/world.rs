@@ -43,6 +43,38 @@ pub struct Obstacle {
     pub polygon: Vec<P2>,
     /// Left out of the robot's map: only its sensors find it (a box left in an aisle).
     pub unmapped: bool,
+    /// Furniture with a top (a table, a bench, a shelf): objects can lie on
+    /// it, be put on it and be picked from it by a robot beside it, and the
+    /// camera sees them over its edge.
+    pub surface: bool,
+}
+
+impl Obstacle {
+    /// How far `p` lies inside the outline (0 outside): the distance to the
+    /// nearest edge of a point within.
+    pub fn depth(&self, p: P2) -> f64 {
+        if !point_in_polygon(p, &self.polygon) {
+            return 0.0;
+        }
+        polygon_edges(&self.polygon)
+            .map(|e| e.distance_to(p))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Where the segment from `a` to `b` first crosses the outline, as a
+    /// fraction of the way (`None`: it never does).
+    pub fn first_crossing(&self, a: P2, b: P2) -> Option<f64> {
+        let d = b - a;
+        let len = d.norm();
+        if len < 1e-12 {
+            return None;
+        }
+        polygon_edges(&self.polygon)
+            .filter_map(|e| e.ray_distance(a, d / len))
+            .filter(|&t| t <= len)
+            .min_by(f64::total_cmp)
+            .map(|t| t / len)
+    }
 }
 
 /// An object the robot can see and carry. Objects are small: they block
@@ -274,6 +306,26 @@ impl World {
         best
     }
 
+    /// The surface (furniture with a top) a point lies on, if any.
+    pub fn surface_at(&self, p: P2) -> Option<&Obstacle> {
+        self.obstacles
+            .iter()
+            .find(|o| o.surface && point_in_polygon(p, &o.polygon))
+    }
+
+    /// Whether a camera at `from` sees the point `to`: nothing solid between
+    /// them, where a point on a surface is seen over the surface's edge.
+    pub fn in_sight(&self, from: P2, to: P2) -> bool {
+        let end = match self.surface_at(to) {
+            Some(s) if self.surface_at(from).is_none() => match s.first_crossing(from, to) {
+                Some(t) => from + (to - from) * (t - 1e-6).max(0.0),
+                None => to,
+            },
+            _ => to,
+        };
+        !self.grid.line_blocked(from, end)
+    }
+
     /// Whether a point lies inside a solid obstacle.
     pub fn inside_obstacle(&self, p: P2) -> Option<&Obstacle> {
         self.obstacles
@@ -299,9 +351,23 @@ impl World {
                 )
             })
             .collect();
+        let surfaces: Vec<&str> = self
+            .obstacles
+            .iter()
+            .filter(|o| o.surface && !o.unmapped)
+            .map(|o| o.name.as_str())
+            .collect();
+        let surfaces = if surfaces.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Furniture things can be put on (go_to(name) stands beside it): {}.\n",
+                surfaces.join(", ")
+            )
+        };
         let (x, y, theta) = self.robot.start;
         format!(
-            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{} objects to find with detect_objects().\nThe robot (radius {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.",
+            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{surfaces}{} objects to find with detect_objects().\nThe robot (radius {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.",
             self.name,
             size.x,
             size.y,

@@ -87,6 +87,9 @@ struct FileShape {
     /// Not on the robot's map: only its sensors find it.
     #[serde(default)]
     unmapped: bool,
+    /// Furniture with a top: objects can lie on it and be put on it.
+    #[serde(default)]
+    surface: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -316,6 +319,7 @@ impl Checker<'_> {
                     polygon: self.outline("obstacle", &o.name, o.polygon, o.rect)?,
                     name: o.name,
                     unmapped: o.unmapped,
+                    surface: o.surface,
                 })
             })
             .collect::<Result<Vec<_>, WorldError>>()?;
@@ -478,18 +482,72 @@ impl Checker<'_> {
         if clearance < world.robot.radius {
             return Err(self.error("start:", format!("the robot (radius {} m) at its start ({}, {}) overlaps a wall ({clearance:.3} m away); move robot.start", world.robot.radius, start.0, start.1)));
         }
-        for o in &world.objects {
-            if let Some(ob) = world.inside_obstacle(o.at) {
-                return Err(self.error(
-                    &format!("name: {}", o.name),
-                    format!(
-                        "object {:?} at ({}, {}) is inside obstacle {:?}",
-                        o.name, o.at.x, o.at.y, ob.name
-                    ),
-                ));
+        self.check_places(&world, f.boundary)?;
+        Ok(world)
+    }
+
+    /// Every zone overlaps the boundary, and every object lies inside it,
+    /// clear of walls, and either on the floor or on a surface.
+    fn check_places(&self, world: &World, boundary: Option<[f64; 2]>) -> Result<(), WorldError> {
+        let inside = |p: P2| {
+            boundary.is_none_or(|[w, h]| (0.0..=w).contains(&p.x) && (0.0..=h).contains(&p.y))
+        };
+        if let Some([w, h]) = boundary {
+            for z in &world.zones {
+                let (lo, hi) = z.polygon.iter().fold(
+                    ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
+                    |(lo, hi), p| {
+                        (
+                            (lo.0.min(p.x), lo.1.min(p.y)),
+                            (hi.0.max(p.x), hi.1.max(p.y)),
+                        )
+                    },
+                );
+                if hi.0 <= 0.0 || hi.1 <= 0.0 || lo.0 >= w || lo.1 >= h {
+                    return Err(self.error(
+                        &format!("name: {}", z.name),
+                        format!(
+                            "zone {:?} lies entirely outside the boundary [0, {w}] x [0, {h}]",
+                            z.name
+                        ),
+                    ));
+                }
             }
         }
-        Ok(world)
+        for o in &world.objects {
+            let at = format!("name: {}", o.name);
+            let here = format!("object {:?} at ({}, {})", o.name, o.at.x, o.at.y);
+            if !inside(o.at) {
+                let [w, h] = boundary.unwrap_or_default();
+                return Err(self.error(
+                    &at,
+                    format!("{here} is outside the boundary [0, {w}] x [0, {h}]"),
+                ));
+            }
+            match world.inside_obstacle(o.at) {
+                Some(ob) if !ob.surface => {
+                    return Err(self.error(&at, format!("{here} is inside obstacle {:?}; move it, or mark the obstacle `surface: true` if things can lie on it", ob.name)));
+                }
+                Some(ob) if ob.depth(o.at) < o.size / 2.0 => {
+                    return Err(self.error(
+                        &at,
+                        format!(
+                            "{here} hangs over the edge of {:?}; move it at least {} m inside",
+                            ob.name,
+                            o.size / 2.0
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    let clearance = world.clearance(o.at, o.size / 2.0);
+                    if clearance < o.size / 2.0 {
+                        return Err(self.error(&at, format!("{here} (size {} m) is inside a wall or an obstacle's edge ({clearance:.3} m from it); move it", o.size)));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -538,6 +596,41 @@ mod tests {
 
         let (_, msg) = err("boundary: [5, 5]\nlidar: {rays: 10, range_min: 3, range_max: 2}\n");
         assert!(msg.contains("range_min"), "{msg}");
+    }
+
+    #[test]
+    fn things_out_of_place_name_their_line() {
+        let world = |extra: &str| {
+            format!("boundary: [5, 5]\nrobot: {{start: [0.5, 4.5, 0]}}\nwalls:\n  - [[3, 0], [3, 5]]\nobstacles:\n  - {{name: box, rect: [1, 3, 1, 1]}}\n  - {{name: table, rect: [1, 1, 1, 1], surface: true}}\n{extra}")
+        };
+        let (line, msg) = err(&world(
+            "objects:\n  - {name: far, colour: red, at: [7, 1]}\n",
+        ));
+        assert_eq!(line, 9, "{msg}");
+        assert!(msg.contains("outside the boundary"), "{msg}");
+        let (line, msg) = err(&world("zones:\n  - {name: void, rect: [6, 6, 1, 1]}\n"));
+        assert_eq!(line, 9, "{msg}");
+        assert!(msg.contains("entirely outside"), "{msg}");
+        let (line, msg) = err(&world(
+            "objects:\n  - {name: stuck, colour: red, size: 0.1, at: [3.02, 2]}\n",
+        ));
+        assert_eq!(line, 9, "{msg}");
+        assert!(msg.contains("inside a wall"), "{msg}");
+        let (line, msg) = err(&world(
+            "objects:\n  - {name: boxed, colour: red, at: [1.5, 3.5]}\n",
+        ));
+        assert_eq!(line, 9, "{msg}");
+        assert!(
+            msg.contains("inside obstacle \"box\"") && msg.contains("surface: true"),
+            "{msg}"
+        );
+        let (_, msg) = err(&world(
+            "objects:\n  - {name: edge, colour: red, size: 0.2, at: [1.05, 1.5]}\n",
+        ));
+        assert!(msg.contains("over the edge"), "{msg}");
+        // On a surface and partly outside the boundary's zone are fine.
+        let ok = world("zones:\n  - {name: half, rect: [4, 4, 2, 2]}\nobjects:\n  - {name: mug, colour: red, at: [1.5, 1.5]}\n");
+        parse(&ok, "ok.yaml").unwrap();
     }
 
     #[test]

@@ -201,6 +201,7 @@ fn worlds_can_be_built_in_code() {
         obstacles: vec![Obstacle {
             name: "o".into(),
             unmapped: false,
+            surface: false,
             polygon: vec![P2::new(2.0, 2.0), P2::new(3.0, 2.0), P2::new(3.0, 3.0)],
         }],
         robot: RobotConfig::default(),
@@ -242,6 +243,7 @@ fn skipping_the_back_edges_of_obstacles_changes_no_range() {
             name: format!("o{i}"),
             polygon,
             unmapped: false,
+            surface: false,
         });
     }
     let w = World::build(WorldParts {

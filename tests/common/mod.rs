@@ -39,6 +39,11 @@ pub fn session_with(tweak: impl FnOnce(&mut ExecutorConfig)) -> (Session, Arc<Te
 /// A session driving a simulated robot in a world given as YAML text.
 pub fn sim_session(world_yaml: &str) -> (Session, Arc<sim::SimRobot>) {
     let world = sim::world_file::parse(world_yaml, "test-world.yaml").expect("test world is valid");
+    sim_session_world(world)
+}
+
+/// A session driving a simulated robot in `world`.
+pub fn sim_session_world(world: sim::World) -> (Session, Arc<sim::SimRobot>) {
     let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
     let skills = robot_api::skills::robot_skills(robot.clone());
     let config = ExecutorConfig {

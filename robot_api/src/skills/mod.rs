@@ -22,7 +22,9 @@ use crate::nav::wrap_angle;
 use crate::registry::SkillSet;
 use crate::spec::{ParamType, RecordType, SkillSpec};
 use crate::value::{Record, Value};
-use motion::{navigate, stand_points, turn_speed, whereabouts, zone_goals, Mover, CONTROL_DT};
+use motion::{
+    navigate, stand_points, surface_goals, turn_speed, whereabouts, zone_goals, Mover, CONTROL_DT,
+};
 
 fn optional_float() -> ParamType {
     ParamType::Optional(Box::new(ParamType::Float))
@@ -252,7 +254,7 @@ fn add_motion(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     set.add(
         SkillSpec::new(
             "go_to",
-            &*format!("Drive to a named zone (its centre, or the free point of the zone nearest it when furniture stands there) or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.0, ex.zone_centre.1),
+            &*format!("Drive to a named zone (its centre, or the free point of the zone nearest it when furniture stands there), to furniture objects can be put on (stopping beside it, facing it: then place() puts the held object on it), or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.0, ex.zone_centre.1),
         )
         .param("name", ParamType::Str)
         .param_default("timeout", ParamType::Float, 120.0)
@@ -359,29 +361,45 @@ fn go_to(
     let b = &*r.backend;
     let what = format!("go_to({name:?})");
     let zones = b.zones();
-    let (goals, facing) = if let Some(zone) = zones.iter().find(|z| z.name == name) {
-        (zone_goals(b, &zone.polygon, zone.centre), None)
-    } else {
-        let at = {
-            let memory = r.memory();
-            let seen = memory.get(name, "go_to").map_err(|mut e| {
-                let names: Vec<&str> = zones.iter().map(|z| z.name.as_str()).collect();
-                e.message = format!("{}; zones: {}", e.message, names.join(", "));
-                e
-            })?;
-            if seen.held {
-                return Err(SkillError::new(
-                    ErrorKind::GripperError,
-                    format!("{what}: the robot is holding {name}"),
-                ));
-            }
-            (seen.last.x, seen.last.y)
+    let surfaces = b.surfaces();
+    let goals: Vec<((f64, f64), Option<f64>)> =
+        if let Some(zone) = zones.iter().find(|z| z.name == name) {
+            zone_goals(b, &zone.polygon, zone.centre)
+                .into_iter()
+                .map(|g| (g, None))
+                .collect()
+        } else if let Some(surface) = surfaces.iter().find(|s| s.name == name) {
+            surface_goals(b, &surface.polygon)?
+                .into_iter()
+                .map(|(g, h)| (g, Some(h)))
+                .collect()
+        } else {
+            let at = {
+                let memory = r.memory();
+                let seen = memory.get(name, "go_to").map_err(|mut e| {
+                    let names: Vec<&str> = zones
+                        .iter()
+                        .map(|z| z.name.as_str())
+                        .chain(surfaces.iter().map(|s| s.name.as_str()))
+                        .collect();
+                    e.message = format!("{}; zones and furniture: {}", e.message, names.join(", "));
+                    e
+                })?;
+                if seen.held {
+                    return Err(SkillError::new(
+                        ErrorKind::GripperError,
+                        format!("{what}: the robot is holding {name}"),
+                    ));
+                }
+                (seen.last.x, seen.last.y)
+            };
+            stand_points(b, at)?
+                .into_iter()
+                .map(|g| (g, Some((at.1 - g.1).atan2(at.0 - g.0))))
+                .collect()
         };
-        (stand_points(b, at)?, Some(at))
-    };
     let mut last_err = None;
-    for goal in goals {
-        let heading = facing.map(|(ox, oy)| (oy - goal.1).atan2(ox - goal.0));
+    for (goal, heading) in goals {
         match navigate(b, cancel, goal, heading, timeout, what.clone()) {
             Err(e) if e.kind == ErrorKind::Unreachable => last_err = Some(e),
             done => return done,

@@ -5,7 +5,10 @@
 use crate::backend::{Pose2, RobotBackend};
 use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
-use crate::nav::{point_in_polygon, point_segment_distance, wrap_angle, GridMap, PlanError};
+use crate::nav::{
+    closest_point_on_segment, point_in_polygon, point_segment_distance, wrap_angle, GridMap,
+    PlanError,
+};
 use std::time::Duration;
 /// Control period of the motion skills, seconds.
 pub(super) const CONTROL_DT: f64 = 0.05;
@@ -17,6 +20,8 @@ const MIN_TURN_SPEED: f64 = 0.15;
 const OBSTACLE_MARGIN: f64 = 0.12;
 /// Clearance kept beyond the footprint when planning, so paths keep off the walls, metres.
 const PLAN_CLEARANCE: f64 = 0.05;
+/// How far from a corner of furniture the robot faces when it stands beside it, metres.
+const CORNER_MARGIN: f64 = 0.12;
 /// Re-plans `move_to` attempts around obstacles its map did not show.
 const MAX_REPLANS: usize = 8;
 pub(super) fn whereabouts(robot: &dyn RobotBackend) -> String {
@@ -360,6 +365,51 @@ pub(super) fn stand_points(
         }
     }
     Ok(spread(points, 0.25, 4))
+}
+
+/// A place to stand and the heading to face there (radians).
+pub(super) type Stance = ((f64, f64), f64);
+
+/// Where to stand beside furniture: free points just clear of its outline,
+/// nearest the robot first, each with the heading that faces the outline.
+pub(super) fn surface_goals(
+    robot: &dyn RobotBackend,
+    polygon: &[(f64, f64)],
+) -> Result<Vec<Stance>, SkillError> {
+    let limits = robot.limits();
+    let p = robot.pose()?;
+    let Some(map) = robot.map() else {
+        return Ok(Vec::new());
+    };
+    let map = map.inflated(limits.radius + PLAN_CLEARANCE);
+    let nearest_on_outline = |q: (f64, f64)| {
+        (0..polygon.len())
+            .map(|i| closest_point_on_segment(q, polygon[i], polygon[(i + 1) % polygon.len()]))
+            .min_by(|a, b| dist(*a, q).total_cmp(&dist(*b, q)))
+            .unwrap_or(q)
+    };
+    // Close enough that place() reaches well onto the top.
+    let band = limits.radius + PLAN_CLEARANCE + 1.5 * map.resolution;
+    let mut points: Vec<((f64, f64), f64)> = (0..map.height)
+        .flat_map(|r| (0..map.width).map(move |c| (c, r)))
+        .filter(|&cell| !map.is_occupied(cell))
+        .map(|cell| map.centre_of(cell))
+        .filter_map(|q| {
+            let edge = nearest_on_outline(q);
+            let d = dist(edge, q);
+            // Facing an edge, not a corner, so what is put down lands well on the top.
+            let off_corner = polygon.iter().all(|&v| dist(v, edge) >= CORNER_MARGIN);
+            (d <= band && off_corner && !point_in_polygon(q, polygon, |v| v))
+                .then(|| (q, (edge.1 - q.1).atan2(edge.0 - q.0)))
+        })
+        .collect();
+    points.sort_by(|a, b| dist(a.0, (p.x, p.y)).total_cmp(&dist(b.0, (p.x, p.y))));
+    let kept = spread(points.iter().map(|g| g.0).collect(), 0.3, 4);
+    Ok(points.into_iter().filter(|g| kept.contains(&g.0)).collect())
+}
+
+fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.0 - b.0).hypot(a.1 - b.1)
 }
 
 /// The first `n` points, skipping any closer than `gap` to one already kept.
