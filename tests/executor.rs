@@ -122,6 +122,27 @@ fn chained_exceptions_show_every_link_with_carets() {
 }
 
 #[test]
+fn tracebacks_keep_pythons_did_you_mean_hints() {
+    let (mut s, _) = session();
+    let tb = |s: &mut codeact::executor::Session, code: &str| run(s, code).error.unwrap().traceback;
+    let t = tb(&mut s, "ech('x')");
+    assert!(
+        t.ends_with("NameError: name 'ech' is not defined. Did you mean: 'echo'?\n"),
+        "{t}"
+    );
+    let t = tb(&mut s, "pose().distnce_to(pose())");
+    assert!(t.contains("Did you mean: 'distance_to'?"), "{t}");
+    let t = tb(&mut s, "from math import sqr");
+    assert!(t.contains("cannot import name 'sqr'"), "{t}");
+    // Without a hint, the line is the plain message.
+    let t = tb(&mut s, "undefined_thing_xyz");
+    assert!(
+        t.ends_with("NameError: name 'undefined_thing_xyz' is not defined\n"),
+        "{t}"
+    );
+}
+
+#[test]
 fn skills_pass_values_both_ways_and_are_recorded() {
     let (mut s, probe) = session();
     let obs = run(

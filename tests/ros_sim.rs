@@ -495,3 +495,68 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     assert_eq!(mock.seen().len(), 2);
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
+
+#[test]
+fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
+    let domain = domain(3);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("fenced.yaml");
+    let sim_profile = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("launch/profiles/sim.yaml"),
+    )
+    .unwrap();
+    // Around the warehouse's start (1, 1): 0.3 to 2.5 in x and y.
+    let fenced = sim_profile.replace(
+        "safety:\n",
+        "safety:\n  geofence: [[0.3, 0.3], [2.5, 0.3], [2.5, 2.3], [0.3, 2.3]]\n",
+    );
+    std::fs::write(&profile, fenced).unwrap();
+    let mut sim = spawn_sim("warehouse", domain);
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+    // Towards the fence at x = 2.5: stopped at its edge.
+    let obs = session.execute("drive(0.5, 0.0, 8.0)", 30.0);
+    assert_eq!(obs["error"]["type"], "Blocked", "{}", obs["text"]);
+    assert!(
+        obs["text"].as_str().unwrap().contains("geofence"),
+        "{}",
+        obs["text"]
+    );
+    // At once, without waiting for the governor: turning and driving back inside work.
+    let obs = session.execute(
+        "p = rotate(math.pi)\nq = drive(0.3, 0.0, 1.0)\nwait(1.0)\nr = get_pose()\nprint(round(p.x, 1), round(q.x, 1), round(abs(r.x - q.x) + abs(r.y - q.y), 2))",
+        30.0,
+    );
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    let xs: Vec<f64> = obs["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(xs[1] < xs[0] - 0.2, "drove back inside: {xs:?}");
+    // drive returned at rest: where it said it was, the robot stayed.
+    assert_eq!(xs[2], 0.0, "moved on after drive returned: {xs:?}");
+    // A goal outside the fence is refused before moving; one inside is reached.
+    let obs = session.execute("move_to(4.5, 1.0)", 30.0);
+    assert_eq!(obs["error"]["type"], "Unreachable", "{}", obs["text"]);
+    assert!(
+        obs["text"].as_str().unwrap().contains("geofence"),
+        "{}",
+        obs["text"]
+    );
+    let obs = session.execute(
+        "p = move_to(2.2, 2.0)\nprint(round(p.x, 1), round(p.y, 1))",
+        60.0,
+    );
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    assert!(
+        obs["text"].as_str().unwrap().starts_with("2.2 2"),
+        "{}",
+        obs["text"]
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
+}

@@ -477,3 +477,32 @@ fn objects_go_on_and_come_off_furniture_with_a_top() {
     );
     assert_error(&obs, "GripperError");
 }
+
+#[test]
+fn helper_modules_import_the_skills_from_robot() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(
+        &mut s,
+        "open('helpers.py', 'w').write('from robot import get_pose, RobotError\\ndef where():\\n    return round(get_pose().x, 1)\\n')\nimport helpers\n(helpers.where(), helpers.RobotError is RobotError, round(math.pi, 2))",
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(0.7, True, 3.14)"),
+        "{}",
+        obs.render()
+    );
+}
+
+#[test]
+fn a_picture_as_the_last_expression_is_described_not_dumped() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(&mut s, "get_map_image(2.0)");
+    let result = obs.result.unwrap();
+    assert!(
+        result.starts_with("<PNG image, ") && result.contains(" KiB of bytes"),
+        "{result}"
+    );
+    assert!(result.len() < 120, "{result}");
+    let obs = run(&mut s, "open('map.png', 'wb').write(_) > 1000, b'short'");
+    assert_eq!(obs.result.as_deref(), Some("(True, b'short')"));
+}

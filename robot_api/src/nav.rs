@@ -91,6 +91,17 @@ pub fn closest_point_on_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> 
 }
 
 impl GridMap {
+    /// Marks every cell whose centre lies outside `polygon` as occupied.
+    pub fn mark_outside(&mut self, polygon: &[(f64, f64)]) {
+        for r in 0..self.height {
+            for c in 0..self.width {
+                if !point_in_polygon(self.centre_of((c, r)), polygon, |p| p) {
+                    self.occupied[r * self.width + c] = true;
+                }
+            }
+        }
+    }
+
     /// An empty (all free) grid covering `width * resolution` by `height * resolution` metres.
     pub fn new(origin: (f64, f64), resolution: f64, width: usize, height: usize) -> Self {
         GridMap {

@@ -283,7 +283,7 @@ impl SkillSet {
         }
         let _ = writeln!(
             out,
-            "# These functions, classes and exceptions are already defined in your namespace.\n"
+            "# These functions, classes and exceptions, and the math module, are already defined in your namespace; helper modules import them with `from robot import ...`.\n"
         );
         for r in &self.records {
             let _ = writeln!(out, "class {}:  # fields: {}", r.name, r.fields.join(", "));

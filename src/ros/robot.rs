@@ -513,6 +513,14 @@ impl RobotBackend for RosRobot {
         self.odom().map(|o| o.0)
     }
 
+    fn allowed_area(&self) -> Option<Vec<(f64, f64)>> {
+        self.profile
+            .safety
+            .geofence
+            .as_ref()
+            .map(|f| f.iter().map(|p| (p[0], p[1])).collect())
+    }
+
     fn velocity(&self) -> (f64, f64) {
         self.odom().map(|o| o.1).unwrap_or((0.0, 0.0))
     }
@@ -529,6 +537,11 @@ impl RobotBackend for RosRobot {
             core.governor
                 .command(linear, angular, now)
                 .map_err(|_| self.e_stop_error())?;
+            // A geofence stop belongs to the command that caused it: the
+            // next tick judges this one afresh (turning or driving back in is allowed).
+            if core.hold == Some(Hold::Geofence) {
+                core.hold = None;
+            }
             moving && core.zeros_left == 0
         };
         if starting {

@@ -266,7 +266,27 @@ pub(super) fn navigate(
     };
     let radius = robot.limits().radius;
     let mut seen: Vec<(f64, f64)> = Vec::new();
-    let base = robot.map();
+    let area = robot.allowed_area();
+    if let Some(area) = &area {
+        if !point_in_polygon(goal, area, |p| p) {
+            return Err(SkillError::new(
+                ErrorKind::Unreachable,
+                format!(
+                    "{}: the goal is outside the robot's geofence (the area its profile allows: {}); {}",
+                    mover.what,
+                    area.iter().map(|p| format!("({:.1}, {:.1})", p.0, p.1)).collect::<Vec<_>>().join(", "),
+                    whereabouts(robot)
+                ),
+            ));
+        }
+    }
+    // Outside the geofence counts as occupied, so paths keep the footprint inside it.
+    let base = robot.map().map(|mut map| {
+        if let Some(area) = &area {
+            map.mark_outside(area);
+        }
+        map
+    });
     for attempt in 0..=MAX_REPLANS {
         let start = robot.pose()?;
         let path = match &base {

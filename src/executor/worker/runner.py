@@ -3,11 +3,14 @@
 # the codeact binary; `_codeact` is the Rust module (python.rs).
 import ast
 import builtins
+import io
 import linecache
+import math
 import os
 import signal
 import sys
 import traceback
+import types
 
 import _codeact
 
@@ -36,7 +39,8 @@ _skills = {}      # name -> function, the originals restored before and after ea
 _protected = {}   # name -> object: skills, exception and record classes
 _protected_items = ()
 _streams = ()     # (stdout, stderr): the worker's output streams
-namespace = {"__name__": "__main__", "__builtins__": builtins}
+# `math` is there from the start: angles are radians, and examples use math.pi.
+namespace = {"__name__": "__main__", "__builtins__": builtins, "math": math}
 
 
 def _make_record(name, fields, doc, methods):
@@ -89,6 +93,13 @@ def init(errors, records, skills_source):
     _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
     namespace.update(_protected)
+    # Helper modules reach the skills as `from robot import move_to`, the
+    # module the skill functions say they belong to.
+    robot = types.ModuleType("robot", "The robot's skills, exceptions and record types.")
+    robot.__dict__.update(_protected)
+    sys.modules["robot"] = robot
+    # As at Python's own prompt, modules written in the workspace import by name.
+    sys.path.insert(0, os.getcwd())
     global _protected_items, _streams
     _protected_items = tuple(_protected.items())
     _streams = (_codeact.Stream(1), _codeact.Stream(2))
@@ -178,6 +189,32 @@ def _format_stack(tb):
     return out
 
 
+# Exceptions the standard formatter adds a hint to ("Did you mean: 'get_pose'?").
+_SUGGESTING = (NameError, AttributeError, ImportError)
+
+
+def _suggestion(exc, message):
+    """The interpreter's hint after `message` (". Did you mean: 'x'?"), or "".
+
+    CPython 3.11 adds it only when it prints an exception itself (in C), not
+    in the `traceback` module, so the default hook prints into a buffer here.
+    """
+    buffer = io.StringIO()
+    saved = sys.stderr
+    try:
+        sys.stderr = buffer
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
+    except BaseException:  # a hostile __str__ or __dir__
+        return ""
+    finally:
+        sys.stderr = saved
+    for line in reversed(buffer.getvalue().splitlines()):
+        at = line.find(message) if message else -1
+        if at >= 0:
+            return line[at + len(message):]
+    return ""
+
+
 def _format_one(exc):
     """One exception: its stack and its `Type: message` line(s)."""
     out = _format_stack(exc.__traceback__)
@@ -196,6 +233,8 @@ def _format_one(exc):
         message = str(exc)
     except BaseException:  # a hostile __str__
         message = "<exception str() failed>"
+    if isinstance(exc, _SUGGESTING):
+        message += _suggestion(exc, message)
     out.append(f"{name}: {message}\n" if message else f"{name}\n")
     notes = getattr(exc, "__notes__", None)
     if isinstance(notes, (list, tuple)):
@@ -251,7 +290,32 @@ def _report(exc, filename):
     return (name, message, text, _error_line(exc, filename))
 
 
+# Bytes longer than this are described rather than shown: a picture as bytes
+# is noise to a model, its size and format are not.
+BYTES_SHOWN = 200
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG", "png"), (b"\xff\xd8\xff", "JPEG", "jpg"), (b"GIF8", "GIF", "gif"))
+
+
+def _describe_bytes(data):
+    """`<PNG image, 320x240, 4.2 KiB of bytes>` for long bytes; None for short ones."""
+    if len(data) <= BYTES_SHOWN:
+        return None
+    size = f"{len(data) / 1024:.1f} KiB" if len(data) >= 1024 else f"{len(data)} bytes"
+    image = next(((name, ext) for magic, name, ext in _IMAGE_MAGIC if data.startswith(magic)), None)
+    if image is None:
+        return f"<{size} of {type(data).__name__}: {bytes(data[:32])!r}...>"
+    kind, ext = f"{image[0]} image", image[1]
+    if ext == "png" and len(data) >= 24:
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        kind = f"{kind}, {width}x{height}"
+    return f"<{kind}, {size} of {type(data).__name__}; open('picture.{ext}', 'wb').write(_) saves it>"
+
+
 def _safe_repr(value):
+    if isinstance(value, (bytes, bytearray)):
+        described = _describe_bytes(value)
+        if described is not None:
+            return described
     try:
         text = repr(value)
     except BaseException as e:
