@@ -29,10 +29,15 @@ fn run_agent(provider: &str, mock: &MockLlm, extra: &[&str]) -> Run {
 }
 
 fn run_agent_with_input(provider: &str, mock: &MockLlm, extra: &[&str], input: &str) -> Run {
+    run_agent_at(provider, mock.port, extra, input)
+}
+
+/// `codeact run` against a loopback endpoint on `port`.
+fn run_agent_at(provider: &str, port: u16, extra: &[&str], input: &str) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let base = match provider {
-        "anthropic" => format!("http://127.0.0.1:{}", mock.port),
-        _ => format!("http://127.0.0.1:{}/v1", mock.port),
+        "anthropic" => format!("http://127.0.0.1:{port}"),
+        _ => format!("http://127.0.0.1:{port}/v1"),
     };
     let key_var = if provider == "anthropic" {
         "ANTHROPIC_API_KEY"
@@ -242,6 +247,13 @@ fn rate_limits_errors_garbage_and_cut_streams_are_retried() {
         .filter(|r| r["type"] == "retry")
         .collect();
     assert_eq!(retries.len(), 4, "{:?}", run.records);
+    // Each failed attempt is recorded when it happens, numbered.
+    let times: Vec<f64> = retries
+        .iter()
+        .map(|r| r["t_ms"].as_f64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    assert_eq!(retries[3]["attempt"], 4);
     let reply = run.records.iter().find(|r| r["type"] == "reply").unwrap();
     assert_eq!(reply["attempts"], 5);
 }
@@ -262,6 +274,38 @@ fn a_server_that_never_answers_ends_the_run_with_a_clear_reason() {
         "{end}"
     );
     assert!(run.stdout.contains("stopped"), "{}", run.stdout);
+}
+
+#[test]
+fn an_endpoint_nobody_listens_on_is_named_in_words_and_not_retried() {
+    // A loopback port that was just free: connecting is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let run = run_agent_at("openai", port, &["--retries", "5"], "");
+    assert_eq!(run.code, 1);
+    let end = end_of(&run);
+    assert_eq!(end["reason"], "llm_failed");
+    let detail = end["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("connection refused") && detail.contains(&format!("127.0.0.1:{port}")),
+        "{detail}"
+    );
+    assert!(detail.contains("--base-url"), "{detail}");
+    assert!(
+        !run.records.iter().any(|r| r["type"] == "retry"),
+        "{:?}",
+        run.records
+    );
+    assert!(
+        run.stdout
+            .contains("stopped: the model could not be asked: cannot reach"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("LlmFailed"), "{}", run.stdout);
 }
 
 #[test]

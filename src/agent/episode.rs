@@ -66,6 +66,23 @@ pub enum StopReason {
     Cancelled,
 }
 
+impl StopReason {
+    /// Why the episode stopped, in words for a person.
+    pub fn describe(&self) -> String {
+        match self {
+            StopReason::Done => "the model called done()".into(),
+            StopReason::MaxTurns => "the turn limit was reached (--max-turns)".into(),
+            StopReason::WallBudget => "the time budget ran out (--max-seconds)".into(),
+            StopReason::TokenBudget => "the token budget ran out (--max-tokens)".into(),
+            StopReason::Stuck => {
+                "the model repeated the same action with the same result, even after a nudge".into()
+            }
+            StopReason::LlmFailed(why) => format!("the model could not be asked: {why}"),
+            StopReason::Cancelled => "the run was cancelled".into(),
+        }
+    }
+}
+
 /// How an episode ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
@@ -267,7 +284,8 @@ impl Episode<'_> {
             let completion = {
                 let llm = self.llm;
                 let system = &self.system;
-                let mut retries = Vec::new();
+                let transcript = &mut self.transcript;
+                let mut attempt = 0;
                 // Both callbacks report progress; they never run at the same time.
                 let shared = std::cell::RefCell::new(&mut *progress);
                 let result = llm.complete(
@@ -276,13 +294,14 @@ impl Episode<'_> {
                     &self.tools,
                     &mut |d| shared.borrow_mut().text(d),
                     &mut |why, wait| {
+                        attempt += 1;
                         shared.borrow_mut().retry(why, wait);
-                        retries.push(json!({"why": why, "wait_s": wait.as_secs_f64()}));
+                        // Recorded as it happens, so each failed attempt has its own time.
+                        if let Some(t) = transcript.as_deref_mut() {
+                            t.record("retry", json!({"turn": turns, "attempt": attempt, "why": why, "wait_s": wait.as_secs_f64()}));
+                        }
                     },
                 );
-                for r in retries {
-                    self.record("retry", json!({"turn": turns, "detail": r}));
-                }
                 match result {
                     Ok(c) => c,
                     Err(e) => {

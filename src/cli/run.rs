@@ -223,7 +223,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     println!();
     match (&outcome.success, &outcome.summary) {
         (true, Some(summary)) => println!("done: {summary}"),
-        _ => println!("stopped: {:?}", outcome.reason),
+        _ => println!("stopped: {}", outcome.reason.describe()),
     }
     println!(
         "{} turns, {} tokens ({} in, {} out), {:.1} s; transcript and picture in {}",

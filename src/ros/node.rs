@@ -466,8 +466,7 @@ fn run_task(
     feedback.flush();
     let summary = match (&outcome.summary, &outcome.reason) {
         (Some(s), _) => s.clone(),
-        (None, StopReason::LlmFailed(why)) => format!("the LLM could not be reached: {why}"),
-        (None, reason) => format!("stopped: {}", stop_reason(reason)),
+        (None, reason) => format!("stopped: {}", reason.describe()),
     };
     RunTask::Result {
         success: outcome.success,

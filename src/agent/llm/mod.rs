@@ -235,7 +235,7 @@ pub enum LlmError {
         body: String,
     },
     /// Still failing after every retry.
-    #[error("gave up after {attempts} attempts; last error: {last}")]
+    #[error("no answer after {attempts} attempts; the last failure: {last}")]
     Exhausted {
         /// Requests made.
         attempts: u32,
@@ -245,6 +245,16 @@ pub enum LlmError {
     /// The reply could not be understood.
     #[error("the endpoint sent a reply that could not be read: {0}")]
     Malformed(String),
+    /// Nothing answers at the endpoint's address, and trying again soon will not change that.
+    #[error("cannot reach the LLM endpoint {url}: {why}. {hint}")]
+    Unreachable {
+        /// The URL requested.
+        url: String,
+        /// What failed, in words ("connection refused").
+        why: String,
+        /// What to do about it.
+        hint: String,
+    },
 }
 
 /// What one successful attempt produced.
@@ -419,10 +429,7 @@ impl Llm {
         for (k, v) in headers {
             request = request.header(*k, v);
         }
-        let response = request.send().map_err(|e| AttemptError::Retry {
-            why: describe(&e),
-            after: None,
-        })?;
+        let response = request.send().map_err(|e| send_error(url, &e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -466,14 +473,80 @@ fn backoff(base: Duration, attempt: u32) -> Duration {
     Duration::from_secs_f64((ceiling / 2.0) + u * (ceiling / 2.0))
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// Why sending a request failed, as a retry or, when retrying cannot help
+/// (nothing listens there, the name does not resolve, TLS fails), for good.
+fn send_error(url: &str, e: &reqwest::Error) -> AttemptError {
     if e.is_timeout() {
-        "the request timed out".into()
-    } else if e.is_connect() {
-        format!("cannot connect: {e}")
-    } else {
-        e.to_string()
+        return AttemptError::Retry {
+            why: "the request timed out".into(),
+            after: None,
+        };
     }
+    let causes = error_chain(e);
+    let refused = causes.iter().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    }) || causes
+        .iter()
+        .any(|c| c.to_string().contains("Connection refused"));
+    let text: Vec<String> = causes.iter().map(|c| c.to_string()).collect();
+    let unreachable = |why: &str, hint: &str| {
+        AttemptError::Fatal(LlmError::Unreachable {
+            url: url.to_owned(),
+            why: why.to_owned(),
+            hint: hint.to_owned(),
+        })
+    };
+    if refused {
+        return unreachable(
+            "connection refused (nothing is listening at that address)",
+            "Start the model server, or point --base-url (or OPENAI_BASE_URL / ANTHROPIC_BASE_URL) at one that runs",
+        );
+    }
+    if text
+        .iter()
+        .any(|t| t.contains("dns error") || t.contains("failed to lookup address"))
+    {
+        return unreachable(
+            "its host name does not resolve",
+            "Check the host in --base-url (or OPENAI_BASE_URL / ANTHROPIC_BASE_URL)",
+        );
+    }
+    if text
+        .iter()
+        .any(|t| t.contains("certificate") || t.contains("tls") || t.contains("TLS"))
+    {
+        return unreachable(
+            &format!(
+                "the TLS handshake failed ({})",
+                text.last().map_or("", String::as_str)
+            ),
+            "Use http:// for a local server without TLS, or fix the server's certificate",
+        );
+    }
+    AttemptError::Retry {
+        why: format!(
+            "{}: {}",
+            if e.is_connect() {
+                "cannot connect"
+            } else {
+                "the request failed"
+            },
+            text.last().map_or_else(|| e.to_string(), Clone::clone)
+        ),
+        after: None,
+    }
+}
+
+/// An error and its sources, outermost first.
+fn error_chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut out = vec![e];
+    while let Some(next) = out.last().and_then(|c| c.source()) {
+        out.push(next);
+    }
+    out
 }
 
 #[cfg(test)]
