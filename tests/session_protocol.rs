@@ -52,6 +52,22 @@ fn requests_are_answered_with_their_ids_and_bad_input_gets_clear_errors() {
     // Not JSON, not UTF-8, unknown type, bad timeout: each an error, and the session goes on.
     writeln!(stdin, "this is not json").unwrap();
     assert!(next()["message"].as_str().unwrap().contains("bad request"));
+    // A lone surrogate escape (as Python's json.dumps writes): the error still names the id.
+    writeln!(
+        stdin,
+        r#"{{"type":"execute","id":"s1","code":"print('\ud800')"}}"#
+    )
+    .unwrap();
+    let err = next();
+    assert_eq!(
+        (err["type"].as_str(), err["id"].as_str()),
+        (Some("error"), Some("s1")),
+        "{err}"
+    );
+    assert!(
+        err["message"].as_str().unwrap().contains("surrogate"),
+        "{err}"
+    );
     stdin
         .write_all(b"{\"type\":\"execute\",\"id\":1,\"code\":\"\xff\"}\n")
         .unwrap();

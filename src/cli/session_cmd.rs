@@ -125,10 +125,12 @@ impl Requests {
                 false
             }
             Err(e) => {
-                let id = serde_json::from_str::<Json>(text)
-                    .ok()
-                    .and_then(|v| v.get("id").cloned())
-                    .unwrap_or(Json::Null);
+                let (id, surrogate) = request_id(text);
+                let e = if surrogate {
+                    format!("{e}: the line escapes a lone UTF-16 surrogate (such as \\ud800), which is no character; drop it from the text (Python: text.encode('utf-8', 'replace').decode())")
+                } else {
+                    e.to_string()
+                };
                 emit(&json!({"type": "error", "id": id, "message": format!(
                     "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: execute, interrupt, reset, skills")}));
                 false
@@ -248,5 +250,55 @@ fn handle(session: &mut Session, request: Request, requests: &mut Requests) {
             );
         }
         Request::Interrupt { .. } => {}
+    }
+}
+
+/// The `id` of a request that could not be taken, so the error reaches the
+/// client waiting for it: read from the line as it is, or else with every
+/// `\\uXXXX` surrogate escape made harmless (serde refuses lone surrogates,
+/// which Python's `json.dumps` writes for some strings). Also says whether
+/// that made the difference.
+fn request_id(text: &str) -> (Json, bool) {
+    let id = |t: &str| {
+        serde_json::from_str::<Json>(t)
+            .ok()
+            .and_then(|v| v.get("id").cloned())
+    };
+    if let Some(found) = id(text) {
+        return (found, false);
+    }
+    let cleaned = {
+        let mut clean = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find("\\u") {
+            let (head, tail) = rest.split_at(at);
+            clean.push_str(head);
+            let hex = tail.get(2..6).unwrap_or("");
+            let surrogate =
+                u16::from_str_radix(hex, 16).is_ok_and(|v| (0xD800..0xE000).contains(&v));
+            clean.push_str(if surrogate { "\\uFFFD" } else { &tail[..2] });
+            rest = if surrogate { &tail[6..] } else { &tail[2..] };
+        }
+        clean.push_str(rest);
+        id(&clean)
+    };
+    match cleaned {
+        Some(found) => (found, true),
+        None => (Json::Null, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_read_even_past_a_lone_surrogate() {
+        let line = r#"{"type": "execute", "id": 7, "code": "print('\ud800')"}"#;
+        assert!(serde_json::from_str::<Json>(line).is_err());
+        assert_eq!(request_id(line), (json!(7), true));
+        let line = r#"{"type": "execute", "id": "a\\u", "code": "\ud83d\ude00 \udc00"}"#;
+        assert_eq!(request_id(line), (json!("a\\u"), true));
+        assert_eq!(request_id("{not json"), (Json::Null, false));
     }
 }
