@@ -72,3 +72,45 @@ fn the_api_text_lists_only_what_the_robot_has() {
     let api = String::from_utf8_lossy(&run.stdout);
     assert!(!api.contains("def move_to"), "{api}");
 }
+
+#[test]
+fn commands_offer_only_the_options_they_use() {
+    for (command, unused) in [
+        ("api", "--picture"),
+        ("api", "--realtime"),
+        ("api", "--timeout"),
+        ("api", "--memory-mb"),
+        ("doctor", "--picture"),
+        ("doctor", "--realtime"),
+        ("doctor", "--timeout"),
+        ("run", "--picture"),
+        ("node", "--world"),
+        ("node", "--realtime"),
+    ] {
+        let run = codeact(&[command, unused, "1"]);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            !run.status.success() && err.contains(&format!("unexpected argument '{unused}'")),
+            "{command} {unused}: {err}"
+        );
+    }
+    // What a command uses is still there.
+    let help = String::from_utf8_lossy(&codeact(&["doctor", "--help"]).stdout).into_owned();
+    assert!(
+        help.contains("--memory-mb") && help.contains("--world"),
+        "{help}"
+    );
+    let help = String::from_utf8_lossy(&codeact(&["session", "--help"]).stdout).into_owned();
+    assert!(
+        help.contains("--picture") && help.contains("--realtime"),
+        "{help}"
+    );
+    assert!(
+        help.contains("only the SVG when FILE ends in .svg"),
+        "{help}"
+    );
+    let help = String::from_utf8_lossy(&codeact(&["bench", "-h"]).stdout).into_owned();
+    for suite in ["executor", "sim", "agent", "ros", "all"] {
+        assert!(help.contains(suite), "bench -h names {suite}: {help}");
+    }
+}

@@ -15,7 +15,7 @@ pub struct BenchOpts {
     /// Fewer repetitions (for CI): the same measurements, noisier figures.
     #[arg(long)]
     quick: bool,
-    /// Which figures: the executor's, the simulator's, or all.
+    /// Which figures: executor, sim, agent, ros, or all (every suite but ros).
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
 }
@@ -123,7 +123,7 @@ impl Drop for Driver {
 
 pub(super) struct Stats {
     pub(super) median: f64,
-    p99: f64,
+    pub(super) p99: f64,
 }
 
 pub(super) fn stats(mut samples: Vec<f64>) -> Stats {
@@ -135,11 +135,25 @@ pub(super) fn stats(mut samples: Vec<f64>) -> Stats {
     }
 }
 
+/// Width of the name column of the figures.
+const NAME_WIDTH: usize = 48;
+
+/// One figure: name, median and p99 in `unit`, and the target, in aligned columns.
 pub(super) fn report(name: &str, unit: &str, s: &Stats, target: &str) {
     println!(
-        "{name:<44} median {:>9.1} {unit}   p99 {:>9.1} {unit}   (target {target})",
-        s.median, s.p99
+        "{name:<NAME_WIDTH$} median {:>10} {unit:<2}   p99 {:>10} {unit:<2}   (target {target})",
+        figure(s.median),
+        figure(s.p99)
     );
+}
+
+/// A figure with three significant digits after the point where it matters.
+fn figure(v: f64) -> String {
+    match v.abs() {
+        a if a < 10.0 => format!("{v:.3}"),
+        a if a < 100.0 => format!("{v:.2}"),
+        _ => format!("{v:.1}"),
+    }
 }
 
 pub(super) fn micros(d: Duration) -> f64 {

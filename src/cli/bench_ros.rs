@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use robot_api::RobotBackend;
 
-use super::bench::{report, stats, Driver};
+use super::bench::{report, stats, Driver, Stats};
 
 struct Reaper(Child);
 
@@ -51,9 +51,14 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let text = obs["output"][0]["text"].as_str().unwrap_or_default();
     let figures: Vec<f64> = serde_json::from_str(text.trim())
         .with_context(|| format!("get_pose timing: {}", obs["text"]))?;
-    println!(
-        "{:<44} median {:>9.3} ms   p99 {:>9.3} ms   (target p50 <= 1 ms, p99 <= 5 ms)",
-        "get_pose() over ROS (skill reads /odom)", figures[0], figures[1]
+    report(
+        "get_pose() over ROS (skill reads /odom)",
+        "ms",
+        &Stats {
+            median: figures[0],
+            p99: figures[1],
+        },
+        "p50 <= 1 ms, p99 <= 5 ms",
     );
     drop(driver);
 

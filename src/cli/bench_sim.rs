@@ -46,7 +46,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     }
     let s = last.expect("at least one run");
     println!(
-        "  (the run drove {:.1} m in 60 s, {} collision events)",
+        "  (the run drove {:.1} m in 60 s; collision events: {})",
         s.distance_driven(),
         s.clone()
             .take_events()
@@ -56,7 +56,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     );
     report(
         "warehouse-lite real-time factor",
-        "x ",
+        "x",
         &stats(factors),
         ">= 2000x",
     );

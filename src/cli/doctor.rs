@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::ExecOpts;
+use super::DoctorOpts;
 
 /// Prints each protection with ✔/✘ and what it does or why it is missing.
-pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
-    let session = opts.start()?.session;
+pub fn run(opts: &DoctorOpts) -> Result<ExitCode> {
+    let session = opts.sandbox.start(None, opts.target.skill_set(None)?.0)?;
     println!("codeact doctor");
     println!(
         "  python     {}",

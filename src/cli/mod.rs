@@ -40,9 +40,9 @@ enum Command {
     /// Type code actions interactively, with live output and history.
     Repl(ExecOpts),
     /// Show which isolation measures are in force on this machine.
-    Doctor(ExecOpts),
+    Doctor(DoctorOpts),
     /// Print the robot API text an LLM reads.
-    Api(ExecOpts),
+    Api(TargetOpts),
     /// An LLM works on a task until it is done: live progress, a run folder.
     Run(Box<run::RunOpts>),
     /// Run a recorded run's replies again in a fresh simulator, without an LLM; report differences.
@@ -53,7 +53,7 @@ enum Command {
     Node(Box<node_cmd::NodeOpts>),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
-    /// Measure the executor and print medians.
+    /// Measure the executor, the simulator, the agent loop or the ROS side; print medians and p99.
     Bench(bench::BenchOpts),
     /// Internal: the sandboxed worker process (started by the supervisor).
     #[command(name = "__worker", hide = true)]
@@ -63,9 +63,9 @@ enum Command {
     },
 }
 
-/// Options shared by the commands that start an executor session.
+/// What the code drives: a simulated world, a ROS robot or a test skill set.
 #[derive(Args, Clone, Debug)]
-pub struct ExecOpts {
+pub struct TargetOpts {
     /// Simulated world to drive: a built-in name (small_room, warehouse,
     /// apartment) or a world file. The default when no --skills or --robot is given: small_room.
     #[arg(long, conflicts_with_all = ["skills", "robot"])]
@@ -79,20 +79,11 @@ pub struct ExecOpts {
     /// (echo, add, sleep, fail, block, pose) for exercising the executor.
     #[arg(long)]
     skills: Option<String>,
-    /// Let simulated time follow the wall clock (FACTOR times real time,
-    /// default 1) instead of running as fast as possible: for watching.
-    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
-    realtime: Option<f64>,
-    /// Write a picture of the run (PNG; also SVG when the name ends in .svg)
-    /// when the session ends: trajectory, lidar hits, objects, zones.
-    #[arg(long)]
-    picture: Option<PathBuf>,
-    /// Default time limit of an action, in seconds.
-    #[arg(long, default_value_t = 30.0)]
-    timeout: f64,
-    /// Seconds an interrupted action has to stop before the worker is killed.
-    #[arg(long, default_value_t = 2.0)]
-    grace: f64,
+}
+
+/// The sandbox the worker runs in.
+#[derive(Args, Clone, Debug)]
+pub struct SandboxOpts {
     /// Directory the code may write in (default: a fresh temporary directory).
     #[arg(long)]
     workspace: Option<PathBuf>,
@@ -110,17 +101,56 @@ pub struct ExecOpts {
     no_sandbox: bool,
 }
 
-impl ExecOpts {
-    fn config(&self) -> Result<ExecutorConfig> {
+/// How long actions may run.
+#[derive(Args, Clone, Debug)]
+pub struct ActionOpts {
+    /// Default time limit of an action, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Seconds an interrupted action has to stop before the worker is killed.
+    #[arg(long, default_value_t = 2.0)]
+    grace: f64,
+}
+
+/// Options of the commands that run code actions interactively (session, repl).
+#[derive(Args, Clone, Debug)]
+pub struct ExecOpts {
+    #[command(flatten)]
+    target: TargetOpts,
+    #[command(flatten)]
+    sandbox: SandboxOpts,
+    #[command(flatten)]
+    actions: ActionOpts,
+    /// Let simulated time follow the wall clock (FACTOR times real time,
+    /// default 1) instead of running as fast as possible: for watching.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
+    realtime: Option<f64>,
+    /// When the session ends, write a picture of the run (trajectory, lidar
+    /// hits, objects, zones) to FILE as PNG, and as SVG beside it with the
+    /// extension .svg; only the SVG when FILE ends in .svg. Simulated worlds only.
+    #[arg(long, value_name = "FILE")]
+    picture: Option<PathBuf>,
+}
+
+/// Options of `codeact doctor`: a worker is started in the sandbox to look at.
+#[derive(Args, Clone, Debug)]
+pub struct DoctorOpts {
+    #[command(flatten)]
+    target: TargetOpts,
+    #[command(flatten)]
+    sandbox: SandboxOpts,
+}
+
+impl SandboxOpts {
+    /// The executor's configuration: these limits and, when given, the action time limits.
+    fn config(&self, actions: Option<&ActionOpts>) -> Result<ExecutorConfig> {
         let secs = |v: f64, what: &str| -> Result<Duration> {
             if !(v > 0.0 && v <= 604_800.0) {
                 bail!("--{what} must be between 0 and 604800 seconds, got {v}");
             }
             Ok(Duration::from_secs_f64(v))
         };
-        Ok(ExecutorConfig {
-            timeout: secs(self.timeout, "timeout")?,
-            grace: secs(self.grace, "grace")?,
+        let mut config = ExecutorConfig {
             limits: Limits {
                 memory_mb: self.memory_mb,
                 cpu_seconds: self.cpu_seconds,
@@ -130,9 +160,29 @@ impl ExecOpts {
             workspace: self.workspace.clone(),
             sandbox: !self.no_sandbox,
             ..ExecutorConfig::default()
-        })
+        };
+        if let Some(a) = actions {
+            config.timeout = secs(a.timeout, "timeout")?;
+            config.grace = secs(a.grace, "grace")?;
+        }
+        Ok(config)
     }
 
+    /// Starts a session with `skills`, warning on stderr about protections not in force.
+    fn start(&self, actions: Option<&ActionOpts>, skills: SkillSet) -> Result<Session> {
+        let session =
+            Session::start(self.config(actions)?, skills).context("starting the executor")?;
+        for p in session.protections().iter().filter(|p| !p.active) {
+            eprintln!(
+                "warning: protection '{}' is not in force: {}",
+                p.name, p.detail
+            );
+        }
+        Ok(session)
+    }
+}
+
+impl TargetOpts {
     /// The world as given (`None` with --skills or --robot): a run records it for replay.
     pub fn world_spec(&self) -> Option<String> {
         match (&self.skills, &self.robot) {
@@ -146,11 +196,12 @@ impl ExecOpts {
         self.skills.as_deref()
     }
 
-    /// The skills, and the simulated robot behind them when a world is used.
-    fn skill_set(&self) -> Result<(SkillSet, Option<Arc<sim::SimRobot>>)> {
+    /// The skills, and the simulated robot behind them when a world is used;
+    /// `realtime` makes its time follow the clock.
+    fn skill_set(&self, realtime: Option<f64>) -> Result<(SkillSet, Option<Arc<sim::SimRobot>>)> {
         if let Some(skills) = &self.skills {
-            if self.picture.is_some() || self.realtime.is_some() {
-                bail!("--picture and --realtime need a simulated world (--world), not --skills {skills}");
+            if realtime.is_some() {
+                bail!("--realtime needs a simulated world (--world), not --skills {skills}");
             }
             return match skills.as_str() {
                 "test" => Ok((robot_api::testing::test_skills().0, None)),
@@ -158,14 +209,14 @@ impl ExecOpts {
             };
         }
         if let Some(profile) = &self.robot {
-            if self.picture.is_some() || self.realtime.is_some() {
-                bail!("--picture and --realtime need the built-in simulator (--world), not a ROS robot");
+            if realtime.is_some() {
+                bail!("--realtime needs the built-in simulator (--world), not a ROS robot");
             }
             return Ok((ros_skills(profile)?, None));
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
         let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
-        if let Some(factor) = self.realtime {
+        if let Some(factor) = realtime {
             if !(factor > 0.0 && factor <= 1000.0) {
                 bail!("--realtime takes a factor between 0 and 1000 (1 = real time), got {factor}");
             }
@@ -173,17 +224,16 @@ impl ExecOpts {
         }
         Ok((robot_api::skills::robot_skills(robot.clone()), Some(robot)))
     }
+}
 
+impl ExecOpts {
     /// Starts a session, warning on stderr about protections not in force.
     pub fn start(&self) -> Result<Started> {
-        let (skills, robot) = self.skill_set()?;
-        let session = Session::start(self.config()?, skills).context("starting the executor")?;
-        for p in session.protections().iter().filter(|p| !p.active) {
-            eprintln!(
-                "warning: protection '{}' is not in force: {}",
-                p.name, p.detail
-            );
+        let (skills, robot) = self.target.skill_set(self.realtime)?;
+        if self.picture.is_some() && robot.is_none() {
+            bail!("--picture needs a simulated world (--world), not --skills or --robot");
         }
+        let session = self.sandbox.start(Some(&self.actions), skills)?;
         Ok(Started {
             session,
             robot,
@@ -225,8 +275,9 @@ impl Started {
             return Ok(());
         };
         let sim = robot.sim();
-        render::write(sim.world(), Some(&sim), path)?;
-        eprintln!("picture of the run: {}", path.display());
+        for written in render::write(sim.world(), Some(&sim), path)? {
+            eprintln!("picture of the run: {}", written.display());
+        }
         Ok(())
     }
 }
@@ -259,7 +310,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Repl(opts) => repl::run(&opts),
         Command::Doctor(opts) => doctor::run(&opts),
         Command::Api(opts) => {
-            print!("{}", opts.skill_set()?.0.api_text());
+            print!("{}", opts.skill_set(None)?.0.api_text());
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(opts) => render::run(&opts),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use super::ExecOpts;
+use super::{ActionOpts, SandboxOpts};
 
 /// Options of `codeact node`.
 #[derive(clap::Args, Debug)]
@@ -13,8 +13,14 @@ pub struct NodeOpts {
     /// Serve over ROS 2 (the only interface of the node).
     #[arg(long)]
     ros: bool,
+    /// The ROS 2 robot, by robot profile: a built-in name (sim, turtlebot3)
+    /// or a profile file (see launch/profiles/README.md).
+    #[arg(long, default_value = "sim")]
+    robot: String,
     #[command(flatten)]
-    exec: ExecOpts,
+    sandbox: SandboxOpts,
+    #[command(flatten)]
+    actions: ActionOpts,
     /// The node's name; its services and action live under it.
     #[arg(long, default_value = "codeact")]
     name: String,
@@ -38,9 +44,6 @@ pub fn run(opts: &NodeOpts) -> Result<ExitCode> {
     if !opts.ros {
         bail!("codeact node needs --ros (it serves the agent over ROS 2); without ROS, use codeact session or codeact repl");
     }
-    if opts.exec.world.is_some() || opts.exec.skills.is_some() {
-        bail!("codeact node drives a ROS 2 robot: give --robot PROFILE (sim for `codeact sim --ros`), not --world or --skills");
-    }
     serve(opts)
 }
 
@@ -58,12 +61,11 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
         )?)?)),
         None => None,
     };
-    let profile = opts.exec.robot.as_deref().unwrap_or("sim");
-    let connected = connect(profile, &opts.name)?;
+    let connected = connect(&opts.robot, &opts.name)?;
     crate::ros::node::run(
         connected,
         NodeOptions {
-            executor: opts.exec.config()?,
+            executor: opts.sandbox.config(Some(&opts.actions))?,
             llm,
             no_llm: format!(
                 "codeact node: {}",

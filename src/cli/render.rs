@@ -17,15 +17,23 @@ pub struct RenderOpts {
 
 /// Writes `path` as PNG, or as SVG when it ends in `.svg`; for a PNG, an
 /// SVG of the same picture goes next to it.
-pub fn write(world: &sim::World, run: Option<&sim::Simulator>, path: &Path) -> Result<()> {
+pub fn write(
+    world: &sim::World,
+    run: Option<&sim::Simulator>,
+    path: &Path,
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
     let svg_path = if path.extension().is_some_and(|e| e == "svg") {
         path.to_owned()
     } else {
         sim::render::write_png(world, run, path)?;
+        written.push(path.to_owned());
         path.with_extension("svg")
     };
     std::fs::write(&svg_path, sim::render::svg(world, run))
-        .with_context(|| format!("writing {}", svg_path.display()))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
+    written.push(svg_path);
+    Ok(written)
 }
 
 /// Runs `codeact render`.
@@ -35,11 +43,8 @@ pub fn run(opts: &RenderOpts) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.png", world.name)));
-    write(&world, None, &out)?;
-    println!(
-        "{} (and {})",
-        out.display(),
-        out.with_extension("svg").display()
-    );
+    for written in write(&world, None, &out)? {
+        println!("{}", written.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

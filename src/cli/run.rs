@@ -9,20 +9,28 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::ExecOpts;
+use super::{ActionOpts, SandboxOpts, TargetOpts};
 use crate::agent::actions::{tool_specs, ActionFormat};
 use crate::agent::episode::{add_done, Budget, Episode, Progress, Review, Supervisor};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
 use crate::agent::prompt::system_prompt_for;
 use crate::agent::transcript::{timestamp, Transcript};
-use crate::executor::{Observation, Session, Stream};
+use crate::executor::{Observation, Stream};
 
 /// Options of `codeact run`. Each setting comes from its flag, else its
 /// environment variable, else the config file, else the default.
 #[derive(clap::Args, Debug)]
 pub struct RunOpts {
     #[command(flatten)]
-    exec: ExecOpts,
+    target: TargetOpts,
+    #[command(flatten)]
+    sandbox: SandboxOpts,
+    #[command(flatten)]
+    actions: ActionOpts,
+    /// Let simulated time follow the wall clock (FACTOR times real time,
+    /// default 1) instead of running as fast as possible: for watching.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
+    realtime: Option<f64>,
     /// The task, in words ("bring the red box to the packing zone").
     #[arg(long)]
     task: String,
@@ -143,7 +151,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     config.backoff = Duration::from_secs_f64(opts.retry_backoff.clamp(0.0, 60.0));
     let llm = Llm::new(config)?;
 
-    let (mut skills, robot) = opts.exec.skill_set()?;
+    let (mut skills, robot) = opts.target.skill_set(opts.realtime)?;
     let done = add_done(&mut skills);
     let world = robot.as_ref().map(|r| r.sim().world().clone());
     let system = system_prompt_for(
@@ -156,14 +164,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
-    let mut session =
-        Session::start(opts.exec.config()?, skills).context("starting the executor")?;
-    for p in session.protections().iter().filter(|p| !p.active) {
-        eprintln!(
-            "warning: protection '{}' is not in force: {}",
-            p.name, p.detail
-        );
-    }
+    let mut session = opts.sandbox.start(Some(&opts.actions), skills)?;
 
     let label = world
         .as_ref()
@@ -181,7 +182,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         "start",
         json!({
             "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
-            "world": label, "world_spec": opts.exec.world_spec(), "skills": opts.exec.skills_spec(),
+            "world": label, "world_spec": opts.target.world_spec(), "skills": opts.target.skills_spec(),
             "max_turns": budget.max_turns, "action_format": action_format, "max_tokens": budget.tokens,
             "max_seconds": max_seconds, "system_prompt": system,
         }),
