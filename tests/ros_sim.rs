@@ -560,3 +560,29 @@ fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[test]
+fn the_ros_binary_starts_without_the_ros_environment() {
+    // Built with `source .ros/env.sh`, run without it: the library paths are in the binary.
+    let mut c = ros_command(common::exe(), domain(4));
+    for var in [
+        "LD_LIBRARY_PATH",
+        "AMENT_PREFIX_PATH",
+        "CMAKE_PREFIX_PATH",
+        "PYTHONPATH",
+        "ROS_DISTRO",
+    ] {
+        c.env_remove(var);
+    }
+    let out = c
+        .args(["sim", "--ros", "--world", "small_room", "--seconds", "1"])
+        .output()
+        .expect("codeact runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("on ROS 2"), "{said}");
+}

@@ -386,8 +386,9 @@ impl Simulator {
         self.charging = self.docked && self.battery < 100.0;
         match (was_docked, self.docked) {
             (false, true) if before < 100.0 => self.push_event(format!(
-                "charging in {} ({before:.0}%)",
-                charger.unwrap_or_default()
+                "charging in {} ({:.0}%)",
+                charger.unwrap_or_default(),
+                before.floor()
             )),
             (false, true) => self.push_event(format!(
                 "on the charger in {}; the battery is full",

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use rustyline::error::ReadlineError;
-use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Completer, Editor, Helper, Highlighter, Hinter};
+use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::ExecOpts;
 use crate::executor::{Observation, Status, Stream};
@@ -26,17 +25,26 @@ A block (a line ending in ':') ends with an empty line. Variables persist.
   :quit          leave (or Ctrl-D)
 Ctrl-C interrupts a running action; at the prompt it clears the line.";
 
-#[derive(Helper, Completer, Hinter, Highlighter)]
+#[derive(Helper, Completer, Hinter, Highlighter, Validator)]
 struct PythonInput;
 
-impl Validator for PythonInput {
-    fn validate(&self, ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
-        Ok(if is_complete(ctx.input()) {
-            ValidationResult::Valid(None)
-        } else {
-            ValidationResult::Incomplete
-        })
+/// Reads one action as Python's own prompt does: `[n]>>> ` for its first
+/// line and a `...` continuation prompt for each further line, until the
+/// input is complete ([`is_complete`]). `readline` shows a prompt and
+/// returns a line (a paste may bring several at once).
+fn read_action(
+    n: usize,
+    mut readline: impl FnMut(&str) -> rustyline::Result<String>,
+) -> rustyline::Result<String> {
+    let first = format!("[{n}]>>> ");
+    let more = format!("{:>width$} ", "...", width = first.len() - 1);
+    let mut input = readline(&first)?;
+    while !is_complete(&input) {
+        let line = readline(&more)?;
+        input.push('\n');
+        input.push_str(&line);
     }
+    Ok(input)
 }
 
 /// Whether the typed text is a complete action: brackets and triple-quoted
@@ -176,8 +184,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let mut timeout: Option<Duration> = None;
     let mut n = 1;
     loop {
-        let prompt = format!("[{n}]>>> ");
-        let input = match editor.readline(&prompt) {
+        let input = match read_action(n, |prompt| editor.readline(prompt)) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
@@ -186,7 +193,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         if input.trim().is_empty() {
             continue;
         }
-        let _ = editor.add_history_entry(input.as_str());
+        let _ = editor.add_history_entry(input.trim_end());
         let command = input.trim();
         if let Some(cmd) = command.strip_prefix(':') {
             let mut words = cmd.split_whitespace();
@@ -273,12 +280,25 @@ fn show(obs: &Observation, style: &Style) {
             "{}",
             style.paint(
                 "2",
-                &format!("[{} skill calls, {failed} failed]", obs.skill_calls.len())
+                &format!(
+                    "[{} skill call{}, {failed} failed]",
+                    obs.skill_calls.len(),
+                    if obs.skill_calls.len() == 1 { "" } else { "s" }
+                )
             )
         );
     }
     for note in &obs.notes {
         println!("{}", style.paint("33", &format!("note: {note}")));
+    }
+    if obs.status == Status::Timeout {
+        println!(
+            "{}",
+            style.paint(
+                "33",
+                "note: `:timeout SECONDS` gives actions a longer time limit"
+            )
+        );
     }
     for event in &obs.robot_events {
         println!("{}", style.paint("36", &format!("robot: {event}")));
@@ -309,7 +329,23 @@ fn show(obs: &Observation, style: &Style) {
 
 #[cfg(test)]
 mod tests {
-    use super::is_complete;
+    use super::{is_complete, read_action};
+
+    #[test]
+    fn blocks_are_read_with_a_continuation_prompt() {
+        let mut lines = vec!["for i in range(3):", "    print(i)", ""].into_iter();
+        let mut prompts = Vec::new();
+        let action = read_action(4, |p| {
+            prompts.push(p.to_owned());
+            Ok(lines.next().unwrap().to_owned())
+        })
+        .unwrap();
+        assert_eq!(action, "for i in range(3):\n    print(i)\n");
+        assert_eq!(prompts, ["[4]>>> ", "   ... ", "   ... "]);
+        // One complete line needs no more.
+        let action = read_action(1, |_| Ok("x = 1".into())).unwrap();
+        assert_eq!(action, "x = 1");
+    }
 
     #[test]
     fn input_is_complete_like_at_pythons_prompt() {

@@ -611,7 +611,7 @@ fn run_action(
     };
     if status == Status::Timeout {
         notes.push(format!(
-            "the action was stopped after its time limit of {:.1} s; pass a larger timeout if it needs longer",
+            "the action was stopped after its time limit of {:.1} s",
             timeout.as_secs_f64()
         ));
     }
