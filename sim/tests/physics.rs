@@ -179,10 +179,10 @@ fn a_picture_shows_the_trajectory() {
         }
     }
     assert!(on_path >= 4, "only {on_path} of 5 path points drawn");
-    // And the empty world has no trajectory colour at all.
+    // And the empty world has no trajectory colour on its map (the legend shows it below).
     let empty = render::draw(&w, None);
-    let blue = empty
-        .pixels()
+    let map_pixels = (view.map_bottom() as usize) * empty.width() as usize;
+    let blue = empty.pixels()[..map_pixels]
         .iter()
         .filter(|p| p.red() == tr && p.green() == tg && p.blue() == tb)
         .count();
@@ -192,6 +192,108 @@ fn a_picture_shows_the_trajectory() {
     assert!(std::fs::metadata(&png).unwrap().len() > 1000);
     let _ = std::fs::remove_file(png);
     assert!(render::svg(&w, Some(&s)).contains("<polyline"));
+}
+
+/// Dark pixels (text, lines) in a rectangle of a picture.
+fn dark_pixels(pm: &tiny_skia::Pixmap, (x0, y0): (f32, f32), (w, h): (f32, f32)) -> usize {
+    let mut n = 0;
+    for y in y0.max(0.0) as u32..((y0 + h) as u32).min(pm.height()) {
+        for x in x0.max(0.0) as u32..((x0 + w) as u32).min(pm.width()) {
+            let p = pm.pixel(x, y).unwrap();
+            if (p.red() as u32 + p.green() as u32 + p.blue() as u32) < 150 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn rgb_at(pm: &tiny_skia::Pixmap, view: &render::View, p: P2) -> (u8, u8, u8) {
+    let (x, y) = view.px(p);
+    let px = pm.pixel(x.round() as u32, y.round() as u32).unwrap();
+    (px.red(), px.green(), px.blue())
+}
+
+#[test]
+fn a_picture_is_labelled_with_names_a_scale_bar_and_a_legend() {
+    let w = world("name: labelled\nboundary: [8, 5]\nobstacles:\n  - {name: crate, rect: [1, 3, 2, 1]}\n  - {name: bench, rect: [4, 3, 3, 1], surface: true}\n  - {name: lost, rect: [5, 0.5, 2, 1], unmapped: true}\nzones:\n  - {name: lab, rect: [0, 0, 4, 2.5]}\n  - {name: store, rect: [4, 0, 4, 2.5]}\nobjects:\n  - {name: ghost, colour: white, size: 0.2, at: [2, 1]}\nrobot: {start: [0.5, 0.5, 0]}\n");
+    let pm = render::draw(&w, None);
+    let view = render::View::of(&w);
+    let blank = render::draw(
+        &world("name: x\nboundary: [8, 5]\nrobot: {start: [0.5, 0.5, 0]}\n"),
+        None,
+    );
+    // The title in the top margin (nothing else is drawn there).
+    assert!(dark_pixels(&pm, (20.0, 0.0), (60.0, 18.0)) > 40);
+    // Zone names in their top-left corners: "lab" at (0, 2.5), "store" at (4, 2.5).
+    for corner in [P2::new(0.0, 2.5), P2::new(4.0, 2.5)] {
+        let (x, y) = view.px(corner);
+        let here = dark_pixels(&pm, (x + 4.0, y + 4.0), (32.0, 12.0));
+        let empty = dark_pixels(&blank, (x + 4.0, y + 4.0), (32.0, 12.0));
+        assert!(
+            here > 15 + empty,
+            "zone name at {corner:?}: {here} dark pixels"
+        );
+    }
+    // The object's name beside it, and a dark outline around the white object.
+    let (x, y) = view.px(P2::new(2.0, 1.0));
+    assert!(dark_pixels(&pm, (x + 10.0, y - 6.0), (30.0, 12.0)) > 15);
+    let outline = (0..18u32)
+        .flat_map(|i| [(i, 0), (i, 17), (0, i), (17, i)])
+        .filter(|&(dx, dy)| {
+            let p = pm.pixel(x as u32 - 9 + dx, y as u32 - 9 + dy).unwrap();
+            (p.red() as u32 + p.green() as u32 + p.blue() as u32) < 500
+        })
+        .count();
+    assert!(
+        outline > 40,
+        "white object outlined: {outline} grey pixels around it"
+    );
+    // The scale bar: a dark line of the stated length.
+    let key = view.key();
+    let (bx, by, len, metres) = key.scale_bar;
+    assert!((len as f64 - metres * view.scale()).abs() < 0.5);
+    for k in 0..=10 {
+        let x = bx + len * k as f32 / 10.0;
+        assert!(
+            dark_pixels(&pm, (x - 1.0, by - 1.5), (2.0, 3.0)) > 0,
+            "scale bar at {x}"
+        );
+    }
+    // Its label and every legend entry are written.
+    assert!(dark_pixels(&pm, (bx + len + 5.0, by - 8.0), (20.0, 12.0)) > 10);
+    assert!(key.entries.len() >= 9);
+    for &(x, y, name, _) in &key.entries {
+        assert!(
+            dark_pixels(&pm, (x + 16.0, y - 5.0), (6.0 * name.len() as f32, 10.0)) > 10,
+            "legend {name}"
+        );
+    }
+    // Mapped, unmapped and surface obstacles differ, and so do the two rooms' tints.
+    let crate_rgb = rgb_at(&pm, &view, P2::new(1.2, 3.2));
+    assert_eq!(crate_rgb, render::colours::OBSTACLE);
+    assert_eq!(
+        rgb_at(&pm, &view, P2::new(4.2, 3.2)),
+        render::colours::SURFACE
+    );
+    assert_eq!(
+        rgb_at(&pm, &view, P2::new(5.2, 0.7)),
+        render::colours::UNMAPPED
+    );
+    assert_ne!(
+        rgb_at(&pm, &view, P2::new(3.5, 0.3)),
+        rgb_at(&pm, &view, P2::new(4.5, 0.3))
+    );
+    let svg = render::svg(&w, None);
+    for words in [
+        ">labelled<",
+        ">lab<",
+        ">ghost<",
+        ">furniture with a top<",
+        "stroke-dasharray",
+    ] {
+        assert!(svg.contains(words), "{words} in the SVG");
+    }
 }
 
 #[test]

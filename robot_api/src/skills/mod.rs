@@ -488,7 +488,7 @@ fn add_sensing(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     if caps.map_image {
         let r = robot.clone();
         set.add(
-            SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up: walls and obstacles (grey), zones (tinted), objects (coloured squares), the robot (orange, a line for its heading), its trajectory (blue) and latest lidar hits (red). For looking with a vision model, or saving: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
+            SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up, with names, a scale bar and a legend: walls, obstacles (grey; furniture with a top brown), zones (tinted), objects (coloured squares), the robot (orange, a line for its heading), its trajectory (blue) and latest lidar hits (red). For looking with a vision model, or saving: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
                 .param_default("radius", ParamType::Float, 4.0)
                 .returns("bytes"),
             move |args, _| {
