@@ -114,3 +114,32 @@ fn commands_offer_only_the_options_they_use() {
         assert!(help.contains(suite), "bench -h names {suite}: {help}");
     }
 }
+
+#[test]
+fn the_api_text_takes_its_examples_from_the_world_in_use() {
+    let api = |world: &str| {
+        String::from_utf8_lossy(&codeact(&["api", "--world", world]).stdout).into_owned()
+    };
+    let warehouse = api("warehouse");
+    // small_room's places appear nowhere else.
+    for other in ["blue_zone", "(0.5, 0.5)", "red_cube"] {
+        assert!(
+            !warehouse.contains(other),
+            "{other} in the warehouse's API text"
+        );
+    }
+    assert!(warehouse.contains("go_to(\"packing\")"), "{warehouse}");
+    assert!(
+        warehouse.contains("['dock', 'packing', 'aisle_1']"),
+        "{warehouse}"
+    );
+    let apartment = api("apartment");
+    assert!(
+        apartment.contains("get_zone(\"living_room\")"),
+        "{apartment}"
+    );
+    // What the model needs to know about time, the camera and place().
+    assert!(apartment.contains("simulated seconds"));
+    assert!(apartment.contains("The camera sees objects within 50 degrees"));
+    assert!(apartment.contains("down 0.33 m in front of the robot's centre"));
+}
