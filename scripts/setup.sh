@@ -32,7 +32,7 @@ apt_install setup $(printf '%s\n' "${need_apt[@]}" | sort -u)
 if [ "$(python3 -c 'import sys; print(sys.prefix)')" != "/usr" ] &&
     { setup_forced || ! python3 -c 'import numpy' 2>/dev/null; }; then
     echo "setup: installing numpy for $(command -v python3)"
-    python3 -m pip install -q numpy
+    python3 -m pip install -q --root-user-action=ignore numpy
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
