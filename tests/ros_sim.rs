@@ -496,6 +496,16 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
 
+/// Asserts an observation ended with exception `kind` and its text has `words`.
+fn assert_failed(obs: &Json, kind: &str, words: &str) {
+    assert_eq!(obs["error"]["type"], kind, "{}", obs["text"]);
+    assert!(
+        obs["text"].as_str().unwrap().contains(words),
+        "{}",
+        obs["text"]
+    );
+}
+
 #[test]
 fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
     let domain = domain(3);
@@ -515,12 +525,7 @@ fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
     let mut session = RosSession::start(profile.to_str().unwrap(), domain);
     // Towards the fence at x = 2.5: stopped at its edge.
     let obs = session.execute("drive(0.5, 0.0, 8.0)", 30.0);
-    assert_eq!(obs["error"]["type"], "Blocked", "{}", obs["text"]);
-    assert!(
-        obs["text"].as_str().unwrap().contains("geofence"),
-        "{}",
-        obs["text"]
-    );
+    assert_failed(&obs, "Blocked", "geofence");
     // At once, without waiting for the governor: turning and driving back inside work.
     let obs = session.execute(
         "p = rotate(math.pi)\nq = drive(0.3, 0.0, 1.0)\nwait(1.0)\nr = get_pose()\nprint(round(p.x, 1), round(q.x, 1), round(abs(r.x - q.x) + abs(r.y - q.y), 2))",
@@ -541,12 +546,7 @@ fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
     assert_eq!(xs[2], 0.0, "moved on after drive returned: {xs:?}");
     // A goal outside the fence is refused before moving; one inside is reached.
     let obs = session.execute("move_to(4.5, 1.0)", 30.0);
-    assert_eq!(obs["error"]["type"], "Unreachable", "{}", obs["text"]);
-    assert!(
-        obs["text"].as_str().unwrap().contains("geofence"),
-        "{}",
-        obs["text"]
-    );
+    assert_failed(&obs, "Unreachable", "geofence");
     let obs = session.execute(
         "p = move_to(2.2, 2.0)\nprint(round(p.x, 1), round(p.y, 1))",
         60.0,

@@ -112,6 +112,15 @@ pub struct ActionOpts {
     grace: f64,
 }
 
+/// How simulated time passes.
+#[derive(Args, Clone, Debug)]
+pub struct ClockOpts {
+    /// Let simulated time follow the wall clock (FACTOR times real time,
+    /// default 1) instead of running as fast as possible: for watching.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
+    realtime: Option<f64>,
+}
+
 /// Options of the commands that run code actions interactively (session, repl).
 #[derive(Args, Clone, Debug)]
 pub struct ExecOpts {
@@ -121,10 +130,8 @@ pub struct ExecOpts {
     sandbox: SandboxOpts,
     #[command(flatten)]
     actions: ActionOpts,
-    /// Let simulated time follow the wall clock (FACTOR times real time,
-    /// default 1) instead of running as fast as possible: for watching.
-    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
-    realtime: Option<f64>,
+    #[command(flatten)]
+    clock: ClockOpts,
     /// When the session ends, write a picture of the run (trajectory, lidar
     /// hits, objects, zones) to FILE as PNG, and as SVG beside it with the
     /// extension .svg; only the SVG when FILE ends in .svg. Simulated worlds only.
@@ -229,7 +236,7 @@ impl TargetOpts {
 impl ExecOpts {
     /// Starts a session, warning on stderr about protections not in force.
     pub fn start(&self) -> Result<Started> {
-        let (skills, robot) = self.target.skill_set(self.realtime)?;
+        let (skills, robot) = self.target.skill_set(self.clock.realtime)?;
         if self.picture.is_some() && robot.is_none() {
             bail!("--picture needs a simulated world (--world), not --skills or --robot");
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{ActionOpts, SandboxOpts, TargetOpts};
+use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
 use crate::agent::actions::{tool_specs, ActionFormat};
 use crate::agent::episode::{add_done, Budget, Episode, Progress, Review, Supervisor};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
@@ -27,10 +27,8 @@ pub struct RunOpts {
     sandbox: SandboxOpts,
     #[command(flatten)]
     actions: ActionOpts,
-    /// Let simulated time follow the wall clock (FACTOR times real time,
-    /// default 1) instead of running as fast as possible: for watching.
-    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
-    realtime: Option<f64>,
+    #[command(flatten)]
+    clock: ClockOpts,
     /// The task, in words ("bring the red box to the packing zone").
     #[arg(long)]
     task: String,
@@ -151,7 +149,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     config.backoff = Duration::from_secs_f64(opts.retry_backoff.clamp(0.0, 60.0));
     let llm = Llm::new(config)?;
 
-    let (mut skills, robot) = opts.target.skill_set(opts.realtime)?;
+    let (mut skills, robot) = opts.target.skill_set(opts.clock.realtime)?;
     let done = add_done(&mut skills);
     let world = robot.as_ref().map(|r| r.sim().world().clone());
     let system = system_prompt_for(
