@@ -361,6 +361,13 @@ fn observations_stay_short_whatever_the_action_makes() {
     );
     assert!(obs.robot_events[40].ends_with("message 4999"));
     assert!(obs.render().len() < 6000, "{} bytes", obs.render().len());
+    let obs = run(
+        &mut s,
+        "for i in range(500):\n    move_to(0.7, 0.7, theta=100 + i)",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.notes.len(), 7, "{:?}", obs.notes);
+    assert!(obs.notes[3].contains("494 more notes"), "{:?}", obs.notes);
 }
 
 #[test]

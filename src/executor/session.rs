@@ -328,9 +328,11 @@ impl Session {
             observation.safe_stop = self.skills.safe_stop();
         }
         if let Some(report) = self.skills.report() {
-            observation.robot_events = bounded_events(report.events);
+            observation.robot_events = bounded(report.events, MAX_EVENTS, "events");
             observation.robot_state = Some(report.state);
-            observation.notes.extend(report.notes);
+            observation
+                .notes
+                .extend(bounded(report.notes, MAX_ROBOT_NOTES, "notes"));
         }
         Ok(observation)
     }
@@ -339,19 +341,21 @@ impl Session {
 /// Robot events kept in one observation: the first and last halves of this
 /// many, so an action that makes many events still gets a short observation.
 const MAX_EVENTS: usize = 40;
+/// The same for the robot's notes about how skills were called.
+const MAX_ROBOT_NOTES: usize = 6;
 
-/// Keeps the first and last `MAX_EVENTS / 2` events with a line that says
-/// how many were left out between them.
-fn bounded_events(mut events: Vec<String>) -> Vec<String> {
-    if events.len() <= MAX_EVENTS {
-        return events;
+/// Keeps the first and last `max / 2` lines with one that says how many
+/// `what` were left out between them.
+fn bounded(mut lines: Vec<String>, max: usize, what: &str) -> Vec<String> {
+    if lines.len() <= max {
+        return lines;
     }
-    let cut = events.len() - MAX_EVENTS;
-    let tail = events.split_off(events.len() - MAX_EVENTS / 2);
-    events.truncate(MAX_EVENTS / 2);
-    events.push(format!("... {cut} more events ..."));
-    events.extend(tail);
-    events
+    let cut = lines.len() - max;
+    let tail = lines.split_off(lines.len() - max / 2);
+    lines.truncate(max / 2);
+    lines.push(format!("... {cut} more {what} ..."));
+    lines.extend(tail);
+    lines
 }
 
 impl Drop for Session {
