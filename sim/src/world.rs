@@ -195,14 +195,35 @@ impl Default for CameraConfig {
     }
 }
 
-/// Everything about a world that does not change while it runs.
+/// Everything about a world that does not change while it runs: its parts
+/// (read through `Deref`: `world.zones`) and the indexes built from them.
 #[derive(Debug, Clone)]
 pub struct World {
+    /// What the world is made of.
+    pub parts: WorldParts,
+    /// Every solid edge (walls and obstacle outlines), bucketed in 1 m cells
+    /// for collision, line-of-sight and lidar queries.
+    pub grid: SegmentGrid,
+    /// Bounds of everything.
+    pub bounds: Aabb,
+}
+
+impl std::ops::Deref for World {
+    type Target = WorldParts;
+
+    fn deref(&self) -> &WorldParts {
+        &self.parts
+    }
+}
+
+/// The parts a world is built from; [`World::build`] indexes them.
+#[derive(Debug, Clone, Default)]
+pub struct WorldParts {
     /// Name, for pictures and the API text.
     pub name: String,
     /// Seed of the noise.
     pub seed: u64,
-    /// Physics steps per second.
+    /// Physics steps per second (0 when built: 100).
     pub physics_rate: f64,
     /// Wall segments given as walls.
     pub walls: Vec<Segment>,
@@ -218,41 +239,14 @@ pub struct World {
     pub lidar: LidarConfig,
     /// The camera.
     pub camera: CameraConfig,
-    /// Every solid edge (walls and obstacle outlines), bucketed in 1 m cells
-    /// for collision, line-of-sight and lidar queries.
-    pub grid: SegmentGrid,
-    /// Bounds of everything.
-    pub bounds: Aabb,
-}
-
-/// The parts a world is built from; [`World::build`] indexes them.
-#[derive(Debug, Clone, Default)]
-pub struct WorldParts {
-    /// Name.
-    pub name: String,
-    /// Seed.
-    pub seed: u64,
-    /// Physics rate, Hz (0: 100).
-    pub physics_rate: f64,
-    /// Walls.
-    pub walls: Vec<Segment>,
-    /// Obstacles.
-    pub obstacles: Vec<Obstacle>,
-    /// Zones.
-    pub zones: Vec<Zone>,
-    /// Objects.
-    pub objects: Vec<ObjectSpec>,
-    /// Robot settings.
-    pub robot: RobotConfig,
-    /// Lidar settings.
-    pub lidar: LidarConfig,
-    /// Camera settings.
-    pub camera: CameraConfig,
 }
 
 impl World {
     /// Builds the world's indexes from its parts.
-    pub fn build(parts: WorldParts) -> World {
+    pub fn build(mut parts: WorldParts) -> World {
+        if parts.physics_rate <= 0.0 {
+            parts.physics_rate = 100.0;
+        }
         let mut segments = parts.walls.clone();
         let mut one_sided = vec![false; segments.len()];
         for o in &parts.obstacles {
@@ -279,20 +273,7 @@ impl World {
         // Cells of about a metre keep a 360-ray scan to a few segments per ray.
         let grid = SegmentGrid::with_sides(segments, one_sided, bounds, 1.0);
         World {
-            name: parts.name,
-            seed: parts.seed,
-            physics_rate: if parts.physics_rate > 0.0 {
-                parts.physics_rate
-            } else {
-                100.0
-            },
-            walls: parts.walls,
-            obstacles: parts.obstacles,
-            zones: parts.zones,
-            objects: parts.objects,
-            robot: parts.robot,
-            lidar: parts.lidar,
-            camera: parts.camera,
+            parts,
             grid,
             bounds,
         }
