@@ -88,6 +88,8 @@ pub struct Simulator {
     /// Scratch: ray directions in the world frame.
     world_dirs: Vec<(f64, f64)>,
     distance_driven: f64,
+    /// Collisions so far (each new contact counts once).
+    collisions: u32,
 }
 
 impl Simulator {
@@ -160,6 +162,7 @@ impl Simulator {
             world_dirs: Vec::with_capacity(ray_dirs.len()),
             ray_dirs,
             distance_driven: 0.0,
+            collisions: 0,
             world,
         };
         sim.take_scan();
@@ -214,6 +217,11 @@ impl Simulator {
     pub fn take_bump(&mut self) -> bool {
         std::mem::take(&mut self.bumped)
     }
+    /// How many times the robot has run into something since the start.
+    pub fn collisions(&self) -> u32 {
+        self.collisions
+    }
+
     /// Takes the events since the last call.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
@@ -312,6 +320,7 @@ impl Simulator {
         self.distance_driven += ds.abs();
 
         if hit && !self.in_contact {
+            self.collisions += 1;
             self.push_event(format!(
                 "collision at ({:.2}, {:.2})",
                 moved_to.x, moved_to.y

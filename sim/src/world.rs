@@ -225,7 +225,9 @@ pub struct WorldParts {
     pub seed: u64,
     /// Physics steps per second (0 when built: 100).
     pub physics_rate: f64,
-    /// Wall segments given as walls.
+    /// The rectangle [0, w] x [0, h] walled around, if the world has one.
+    pub boundary: Option<(f64, f64)>,
+    /// Wall segments given as walls (the boundary's included).
     pub walls: Vec<Segment>,
     /// Solid obstacles.
     pub obstacles: Vec<Obstacle>,
@@ -277,6 +279,49 @@ impl World {
             grid,
             bounds,
         }
+    }
+
+    /// The first thing out of place, as (its name, what is wrong): a zone
+    /// entirely outside the boundary, or an object outside it, in a wall, in
+    /// a solid obstacle or hanging over the edge of a surface.
+    pub fn misplaced(&self) -> Option<(String, String)> {
+        let inside = |p: P2| {
+            self.boundary
+                .is_none_or(|(w, h)| (0.0..=w).contains(&p.x) && (0.0..=h).contains(&p.y))
+        };
+        if let Some((w, h)) = self.boundary {
+            for z in &self.zones {
+                let (lo, hi) = z.polygon.iter().fold(
+                    ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
+                    |(lo, hi), p| ((lo.0.min(p.x), lo.1.min(p.y)), (hi.0.max(p.x), hi.1.max(p.y))),
+                );
+                if hi.0 <= 0.0 || hi.1 <= 0.0 || lo.0 >= w || lo.1 >= h {
+                    let why = format!("zone {:?} lies entirely outside the boundary [0, {w}] x [0, {h}]", z.name);
+                    return Some((z.name.clone(), why));
+                }
+            }
+        }
+        for o in &self.objects {
+            let here = format!("object {:?} at ({}, {})", o.name, o.at.x, o.at.y);
+            let why = if !inside(o.at) {
+                let (w, h) = self.boundary.unwrap_or_default();
+                Some(format!("{here} is outside the boundary [0, {w}] x [0, {h}]"))
+            } else {
+                match self.inside_obstacle(o.at) {
+                    Some(ob) if !ob.surface => Some(format!("{here} is inside obstacle {:?}; move it, or mark the obstacle `surface: true` if things can lie on it", ob.name)),
+                    Some(ob) if ob.depth(o.at) < o.size / 2.0 => Some(format!("{here} hangs over the edge of {:?}; move it at least {} m inside", ob.name, o.size / 2.0)),
+                    Some(_) => None,
+                    None => {
+                        let clearance = self.clearance(o.at, o.size / 2.0);
+                        (clearance < o.size / 2.0).then(|| format!("{here} (size {} m) is inside a wall or an obstacle's edge ({clearance:.3} m from it); move it", o.size))
+                    }
+                }
+            };
+            if let Some(why) = why {
+                return Some((o.name.clone(), why));
+            }
+        }
+        None
     }
 
     /// The clearance from a point to the nearest solid edge, metres (up to `limit`).

@@ -459,6 +459,7 @@ impl Checker<'_> {
             }),
             seed: f.seed,
             physics_rate,
+            boundary: f.boundary.map(|[w, h]| (w, h)),
             walls,
             obstacles,
             zones,
@@ -482,72 +483,10 @@ impl Checker<'_> {
         if clearance < world.robot.radius {
             return Err(self.error("start:", format!("the robot (radius {} m) at its start ({}, {}) overlaps a wall ({clearance:.3} m away); move robot.start", world.robot.radius, start.0, start.1)));
         }
-        self.check_places(&world, f.boundary)?;
+        if let Some((name, why)) = world.misplaced() {
+            return Err(self.error(&format!("name: {name}"), why));
+        }
         Ok(world)
-    }
-
-    /// Every zone overlaps the boundary, and every object lies inside it,
-    /// clear of walls, and either on the floor or on a surface.
-    fn check_places(&self, world: &World, boundary: Option<[f64; 2]>) -> Result<(), WorldError> {
-        let inside = |p: P2| {
-            boundary.is_none_or(|[w, h]| (0.0..=w).contains(&p.x) && (0.0..=h).contains(&p.y))
-        };
-        if let Some([w, h]) = boundary {
-            for z in &world.zones {
-                let (lo, hi) = z.polygon.iter().fold(
-                    ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
-                    |(lo, hi), p| {
-                        (
-                            (lo.0.min(p.x), lo.1.min(p.y)),
-                            (hi.0.max(p.x), hi.1.max(p.y)),
-                        )
-                    },
-                );
-                if hi.0 <= 0.0 || hi.1 <= 0.0 || lo.0 >= w || lo.1 >= h {
-                    return Err(self.error(
-                        &format!("name: {}", z.name),
-                        format!(
-                            "zone {:?} lies entirely outside the boundary [0, {w}] x [0, {h}]",
-                            z.name
-                        ),
-                    ));
-                }
-            }
-        }
-        for o in &world.objects {
-            let at = format!("name: {}", o.name);
-            let here = format!("object {:?} at ({}, {})", o.name, o.at.x, o.at.y);
-            if !inside(o.at) {
-                let [w, h] = boundary.unwrap_or_default();
-                return Err(self.error(
-                    &at,
-                    format!("{here} is outside the boundary [0, {w}] x [0, {h}]"),
-                ));
-            }
-            match world.inside_obstacle(o.at) {
-                Some(ob) if !ob.surface => {
-                    return Err(self.error(&at, format!("{here} is inside obstacle {:?}; move it, or mark the obstacle `surface: true` if things can lie on it", ob.name)));
-                }
-                Some(ob) if ob.depth(o.at) < o.size / 2.0 => {
-                    return Err(self.error(
-                        &at,
-                        format!(
-                            "{here} hangs over the edge of {:?}; move it at least {} m inside",
-                            ob.name,
-                            o.size / 2.0
-                        ),
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    let clearance = world.clearance(o.at, o.size / 2.0);
-                    if clearance < o.size / 2.0 {
-                        return Err(self.error(&at, format!("{here} (size {} m) is inside a wall or an obstacle's edge ({clearance:.3} m from it); move it", o.size)));
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
