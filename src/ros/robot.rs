@@ -25,8 +25,8 @@ type SetBool = r2r::std_srvs::srv::SetBool::Service;
 
 /// How long a gripper service call may take.
 const GRIPPER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long connecting waits for the first odometry.
-const FIRST_ODOM_WAIT: Duration = Duration::from_secs(10);
+/// How long connecting waits for the first odometry and scan.
+const FIRST_DATA_WAIT: Duration = Duration::from_secs(10);
 /// Zero commands sent after motion stops, so a lost message cannot leave the robot moving.
 const TRAILING_ZEROS: u32 = 3;
 
@@ -343,17 +343,28 @@ impl RosRobot {
             shared,
             gripper,
         };
-        // Discovery takes a moment: give the robot's odometry a chance to arrive first.
-        let deadline = Instant::now() + FIRST_ODOM_WAIT;
-        while lock(&robot.shared.latest).odom.is_none() && Instant::now() < deadline {
+        // Discovery takes a moment: give the robot's odometry and scans (which
+        // motion needs) a chance to arrive first.
+        let wants_scan = robot.profile.topics.scan.is_some();
+        let arrived = || {
+            let l = lock(&robot.shared.latest);
+            (l.odom.is_some(), l.scan.is_some() || !wants_scan)
+        };
+        let deadline = Instant::now() + FIRST_DATA_WAIT;
+        while arrived() != (true, true) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        if lock(&robot.shared.latest).odom.is_none() {
-            eprintln!(
-                "warning: no odometry on {} after {} s; skills that need the pose will fail until it arrives",
-                robot.profile.topics.odom,
-                FIRST_ODOM_WAIT.as_secs()
-            );
+        let (odom, scan) = arrived();
+        for (missing, topic, what) in [
+            (!odom, robot.profile.topics.odom.as_str(), "skills that need the pose"),
+            (!scan, robot.profile.topics.scan.as_deref().unwrap_or(""), "motion"),
+        ] {
+            if missing {
+                eprintln!(
+                    "warning: nothing on {topic} after {} s; {what} will fail until it arrives",
+                    FIRST_DATA_WAIT.as_secs()
+                );
+            }
         }
         Ok(robot)
     }
