@@ -15,6 +15,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("small_room", include_str!("../worlds/small_room.yaml")),
     ("warehouse", include_str!("../worlds/warehouse.yaml")),
     ("apartment", include_str!("../worlds/apartment.yaml")),
+    ("lab", include_str!("../worlds/lab.yaml")),
 ];
 
 /// Why a world could not be loaded.

@@ -67,7 +67,7 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct TargetOpts {
     /// Simulated world to drive: a built-in name (small_room, warehouse,
-    /// apartment) or a world file. The default when no --skills or --robot is given: small_room.
+    /// apartment, lab) or a world file. The default when no --skills or --robot is given: small_room.
     #[arg(long, conflicts_with_all = ["skills", "robot"])]
     world: Option<String>,
     /// A ROS 2 robot instead of the simulator, by robot profile: a built-in

@@ -13,7 +13,7 @@ pub struct SimOpts {
     /// Serve the simulated robot over ROS 2 (the only interface for now).
     #[arg(long)]
     ros: bool,
-    /// A built-in world (small_room, warehouse, apartment) or a world file.
+    /// A built-in world (small_room, warehouse, apartment, lab) or a world file.
     #[arg(long, default_value = "small_room")]
     world: String,
     /// Seconds without a /cmd_vel message after which the robot stops.
