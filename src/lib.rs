@@ -2,11 +2,13 @@
 //!
 //! # Layout
 //! - [`agent`]: the LLM agent loop (endpoints, prompt, episodes, transcripts).
+//! - [`eval`]: the robot task suite (tasks, variations, predicates, trials).
 //! - [`executor`]: runs code actions in a supervised, sandboxed embedded Python.
 //! - [`ros`]: the ROS 2 side (robot profiles, safety; the r2r node behind feature `ros`).
 //! - `robot_api` (its own crate): how skills are declared and called.
 
 pub mod agent;
 pub mod cli;
+pub mod eval;
 pub mod executor;
 pub mod ros;

@@ -141,5 +141,5 @@ fn the_api_text_takes_its_examples_from_the_world_in_use() {
     // What the model needs to know about time, the camera and place().
     assert!(apartment.contains("simulated seconds"));
     assert!(apartment.contains("The camera sees objects within 50 degrees"));
-    assert!(apartment.contains("down 0.33 m in front of the robot's centre"));
+    assert!(apartment.contains("down 0.40 m in front of the robot's centre"));
 }

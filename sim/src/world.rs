@@ -293,10 +293,18 @@ impl World {
             for z in &self.zones {
                 let (lo, hi) = z.polygon.iter().fold(
                     ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
-                    |(lo, hi), p| ((lo.0.min(p.x), lo.1.min(p.y)), (hi.0.max(p.x), hi.1.max(p.y))),
+                    |(lo, hi), p| {
+                        (
+                            (lo.0.min(p.x), lo.1.min(p.y)),
+                            (hi.0.max(p.x), hi.1.max(p.y)),
+                        )
+                    },
                 );
                 if hi.0 <= 0.0 || hi.1 <= 0.0 || lo.0 >= w || lo.1 >= h {
-                    let why = format!("zone {:?} lies entirely outside the boundary [0, {w}] x [0, {h}]", z.name);
+                    let why = format!(
+                        "zone {:?} lies entirely outside the boundary [0, {w}] x [0, {h}]",
+                        z.name
+                    );
                     return Some((z.name.clone(), why));
                 }
             }
@@ -305,7 +313,9 @@ impl World {
             let here = format!("object {:?} at ({}, {})", o.name, o.at.x, o.at.y);
             let why = if !inside(o.at) {
                 let (w, h) = self.boundary.unwrap_or_default();
-                Some(format!("{here} is outside the boundary [0, {w}] x [0, {h}]"))
+                Some(format!(
+                    "{here} is outside the boundary [0, {w}] x [0, {h}]"
+                ))
             } else {
                 match self.inside_obstacle(o.at) {
                     Some(ob) if !ob.surface => Some(format!("{here} is inside obstacle {:?}; move it, or mark the obstacle `surface: true` if things can lie on it", ob.name)),

@@ -159,7 +159,8 @@ impl DoneSignal {
         self.take();
     }
 
-    fn take(&self) -> Option<String> {
+    /// The summary given to `done`, if it was called since the last take.
+    pub fn take(&self) -> Option<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }

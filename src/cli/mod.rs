@@ -6,6 +6,7 @@ mod bench_agent;
 mod bench_ros;
 mod bench_sim;
 mod doctor;
+mod eval;
 mod node_cmd;
 mod render;
 mod repl;
@@ -51,6 +52,10 @@ enum Command {
     Sim(sim_cmd::SimOpts),
     /// The agent as a ROS 2 node: Execute, RunTask, live output, e-stop (needs the `ros` feature).
     Node(Box<node_cmd::NodeOpts>),
+    /// The robot task suite: list tasks, show one, check their start states.
+    Tasks(eval::TasksOpts),
+    /// Run a policy on the task suite (oracle solutions or a do-nothing policy) and judge each trial.
+    Eval(eval::EvalOpts),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
     /// Measure the executor, the simulator, the agent loop or the ROS side; print medians and p99.
@@ -321,6 +326,8 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Render(opts) => render::run(&opts),
+        Command::Tasks(opts) => eval::tasks(&opts),
+        Command::Eval(opts) => eval::eval(&opts),
         Command::Run(opts) => run::run(&opts),
         Command::Replay(opts) => replay::run(&opts),
         Command::Sim(opts) => sim_cmd::run(&opts),

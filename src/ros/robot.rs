@@ -356,8 +356,16 @@ impl RosRobot {
         }
         let (odom, scan) = arrived();
         for (missing, topic, what) in [
-            (!odom, robot.profile.topics.odom.as_str(), "skills that need the pose"),
-            (!scan, robot.profile.topics.scan.as_deref().unwrap_or(""), "motion"),
+            (
+                !odom,
+                robot.profile.topics.odom.as_str(),
+                "skills that need the pose",
+            ),
+            (
+                !scan,
+                robot.profile.topics.scan.as_deref().unwrap_or(""),
+                "motion",
+            ),
         ] {
             if missing {
                 eprintln!(

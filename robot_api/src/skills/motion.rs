@@ -409,8 +409,8 @@ pub(super) fn surface_goals(
             .unwrap_or(q)
     };
     // Close enough that place() reaches well onto the top.
-    let band = limits.radius + PLAN_CLEARANCE + 1.5 * map.resolution;
-    let mut points: Vec<((f64, f64), f64)> = (0..map.height)
+    let band = (limits.reach - 0.06).max(limits.radius + PLAN_CLEARANCE + map.resolution);
+    let mut points: Vec<(Stance, f64)> = (0..map.height)
         .flat_map(|r| (0..map.width).map(move |c| (c, r)))
         .filter(|&cell| !map.is_occupied(cell))
         .map(|cell| map.centre_of(cell))
@@ -420,10 +420,27 @@ pub(super) fn surface_goals(
             // Facing an edge, not a corner, so what is put down lands well on the top.
             let off_corner = polygon.iter().all(|&v| dist(v, edge) >= CORNER_MARGIN);
             (d <= band && off_corner && !point_in_polygon(q, polygon, |v| v))
-                .then(|| (q, (edge.1 - q.1).atan2(edge.0 - q.0)))
+                .then(|| ((q, (edge.1 - q.1).atan2(edge.0 - q.0)), d))
         })
         .collect();
-    points.sort_by(|a, b| dist(a.0, (p.x, p.y)).total_cmp(&dist(b.0, (p.x, p.y))));
+    if points.is_empty() {
+        return Err(SkillError::new(
+            ErrorKind::Unreachable,
+            format!(
+                "there is no free place within the gripper's reach ({:.2} m) of that furniture's edge; {}",
+                limits.reach,
+                whereabouts(robot)
+            ),
+        ));
+    }
+    // Nearest the furniture first (a cell's width counts as the same), then nearest the robot.
+    let ring = |d: f64| (d / map.resolution).round() as i64;
+    points.sort_by(|a, b| {
+        ring(a.1)
+            .cmp(&ring(b.1))
+            .then(dist(a.0 .0, (p.x, p.y)).total_cmp(&dist(b.0 .0, (p.x, p.y))))
+    });
+    let points: Vec<Stance> = points.into_iter().map(|(s, _)| s).collect();
     let kept = spread(points.iter().map(|g| g.0).collect(), 0.3, 4);
     Ok(points.into_iter().filter(|g| kept.contains(&g.0)).collect())
 }

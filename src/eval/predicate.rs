@@ -1,0 +1,530 @@
+//! Success predicates: what must be true of the world at the end of a trial
+//! (goals) or throughout it (constraints). They read the simulator's state
+//! and its record of the run (trajectory, collisions) and the answer given
+//! to `done(...)`; never what the model says it did.
+
+use serde::{Deserialize, Serialize};
+use sim::geometry::P2;
+use sim::Simulator;
+
+/// One condition of a task, in the task file's vocabulary.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Predicate {
+    /// The object lies in the zone (not held).
+    ObjectInZone {
+        /// Object name.
+        object: String,
+        /// Zone name.
+        zone: String,
+    },
+    /// Every object of this kind and/or colour lies in the zone (not held).
+    AllInZone {
+        /// Zone name.
+        zone: String,
+        /// Only objects of this kind.
+        #[serde(default)]
+        kind: Option<String>,
+        /// Only objects of this colour.
+        #[serde(default)]
+        colour: Option<String>,
+    },
+    /// The object lies on the furniture (not held).
+    ObjectOn {
+        /// Object name.
+        object: String,
+        /// Name of an obstacle with `surface: true`.
+        surface: String,
+    },
+    /// Every object of this kind and/or colour lies on the furniture (not held).
+    AllOn {
+        /// Name of an obstacle with `surface: true`.
+        surface: String,
+        /// Only objects of this kind.
+        #[serde(default)]
+        kind: Option<String>,
+        /// Only objects of this colour.
+        #[serde(default)]
+        colour: Option<String>,
+    },
+    /// The robot (its centre) is in the zone.
+    RobotInZone(String),
+    /// The robot's centre is within this distance of the object.
+    RobotNear {
+        /// Object name.
+        object: String,
+        /// Metres.
+        within: f64,
+    },
+    /// The robot holds this object.
+    Holding(String),
+    /// The battery is above this many percent.
+    BatteryAbove(f64),
+    /// The robot went through these zones in this order (others between are fine).
+    VisitedInOrder(Vec<String>),
+    /// The answer given to `done(...)` equals this, after normalising case,
+    /// spacing and numbers ("3", "three", "3.0" are the same).
+    Answer(String),
+    /// The answer is the number of objects of this kind and/or colour in
+    /// the zone, counted in the world when the trial ends.
+    AnswerCount {
+        /// Zone name.
+        zone: String,
+        /// Only objects of this kind.
+        #[serde(default)]
+        kind: Option<String>,
+        /// Only objects of this colour.
+        #[serde(default)]
+        colour: Option<String>,
+    },
+    /// The answer names the zone, of those listed, that the object is in.
+    AnswerZoneOf {
+        /// Object name.
+        object: String,
+        /// The zones the answer chooses from.
+        among: Vec<String>,
+    },
+    /// Constraint: the robot never ran into anything.
+    NoCollision,
+    /// Constraint: the robot (its centre) never entered the zone.
+    NeverEntered(String),
+}
+
+/// What a predicate said about one trial.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The predicate, in words.
+    pub what: String,
+    /// Whether it holds.
+    pub ok: bool,
+    /// What was found, when it does not.
+    pub detail: String,
+}
+
+impl Predicate {
+    /// Whether it is a constraint (true from the start, must stay so) rather than a goal.
+    pub fn is_constraint(&self) -> bool {
+        matches!(self, Predicate::NoCollision | Predicate::NeverEntered(_))
+    }
+
+    /// The predicate in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Predicate::ObjectInZone { object, zone } => format!("{object} in {zone}"),
+            Predicate::AllInZone { zone, kind, colour } => {
+                format!("every {} in {zone}", what(kind, colour))
+            }
+            Predicate::ObjectOn { object, surface } => format!("{object} on {surface}"),
+            Predicate::AllOn {
+                surface,
+                kind,
+                colour,
+            } => format!("every {} on {surface}", what(kind, colour)),
+            Predicate::RobotInZone(z) => format!("robot in {z}"),
+            Predicate::RobotNear { object, within } => {
+                format!("robot within {within} m of {object}")
+            }
+            Predicate::AnswerCount { zone, kind, colour } => {
+                format!("answer: how many {} in {zone}", what(kind, colour))
+            }
+            Predicate::AnswerZoneOf { object, among } => {
+                format!("answer: which of {} {object} is in", among.join(", "))
+            }
+            Predicate::Holding(o) => format!("holding {o}"),
+            Predicate::BatteryAbove(p) => format!("battery above {p}%"),
+            Predicate::VisitedInOrder(zs) => format!("visited {}", zs.join(" then ")),
+            Predicate::Answer(a) => format!("answer {a:?}"),
+            Predicate::NoCollision => "no collision".into(),
+            Predicate::NeverEntered(z) => format!("never entered {z}"),
+        }
+    }
+
+    /// Checks every name the predicate uses against the world; says which is unknown.
+    pub fn check_names(&self, world: &sim::World) -> Result<(), String> {
+        let zone = |z: &str| {
+            world
+                .zones
+                .iter()
+                .any(|x| x.name == z)
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "{}: world {:?} has no zone {z:?}",
+                        self.describe(),
+                        world.name
+                    )
+                })
+        };
+        let object = |o: &str| {
+            world
+                .objects
+                .iter()
+                .any(|x| x.name == o)
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "{}: world {:?} has no object {o:?}",
+                        self.describe(),
+                        world.name
+                    )
+                })
+        };
+        let surface_named = |surface: &str| {
+            world
+                .obstacles
+                .iter()
+                .any(|x| x.surface && x.name == surface)
+                .then_some(())
+                .ok_or_else(|| {
+                    format!(
+                        "{}: world {:?} has no surface {surface:?}",
+                        self.describe(),
+                        world.name
+                    )
+                })
+        };
+        match self {
+            Predicate::ObjectInZone { object: o, zone: z } => object(o).and(zone(z)),
+            Predicate::AllInZone { zone: z, .. }
+            | Predicate::RobotInZone(z)
+            | Predicate::NeverEntered(z)
+            | Predicate::AnswerCount { zone: z, .. } => zone(z),
+            Predicate::ObjectOn { object: o, surface } => object(o).and(surface_named(surface)),
+            Predicate::AllOn { surface, .. } => surface_named(surface),
+            Predicate::Holding(o) | Predicate::RobotNear { object: o, .. } => object(o),
+            Predicate::AnswerZoneOf { object: o, among } => {
+                object(o).and(among.iter().try_for_each(|z| zone(z)))
+            }
+            Predicate::VisitedInOrder(zs) => zs.iter().try_for_each(|z| zone(z)),
+            Predicate::BatteryAbove(_) | Predicate::Answer(_) | Predicate::NoCollision => Ok(()),
+        }
+    }
+
+    /// Judges the predicate on the simulation as it is, its record of the
+    /// run, and the answer given to `done(...)`.
+    pub fn judge(&self, sim: &Simulator, answer: Option<&str>) -> Verdict {
+        let (ok, detail) = self.check(sim, answer);
+        Verdict {
+            what: self.describe(),
+            ok,
+            detail: if ok { String::new() } else { detail },
+        }
+    }
+
+    fn check(&self, sim: &Simulator, answer: Option<&str>) -> (bool, String) {
+        let world = sim.world();
+        let in_zone = |p: P2, z: &str| world.zones.iter().any(|x| x.name == z && x.contains(p));
+        let object = |name: &str| {
+            world
+                .objects
+                .iter()
+                .position(|o| o.name == name)
+                .map(|i| (&world.objects[i], &sim.objects()[i]))
+        };
+        let pose = sim.true_pose();
+        let robot_at = P2::new(pose.x, pose.y);
+        match self {
+            Predicate::ObjectInZone { object: o, zone } => match object(o) {
+                Some((_, s)) if s.held => (false, format!("{o} is still held")),
+                Some((_, s)) => (
+                    in_zone(s.at, zone),
+                    format!(
+                        "{o} is at ({:.2}, {:.2}){}",
+                        s.at.x,
+                        s.at.y,
+                        where_(sim, s.at)
+                    ),
+                ),
+                None => (false, format!("no object {o}")),
+            },
+            Predicate::AllInZone { zone, kind, colour } => {
+                all_where(sim, kind, colour, |at| in_zone(at, zone), zone)
+            }
+            Predicate::AllOn {
+                surface,
+                kind,
+                colour,
+            } => all_where(
+                sim,
+                kind,
+                colour,
+                |at| world.surface_at(at).is_some_and(|x| &x.name == surface),
+                surface,
+            ),
+            Predicate::RobotNear { object: o, within } => match object(o) {
+                Some((_, s)) => {
+                    let d = (s.at - robot_at).norm();
+                    (d <= *within, format!("the robot is {d:.2} m from {o}"))
+                }
+                None => (false, format!("no object {o}")),
+            },
+            Predicate::AnswerCount { zone, kind, colour } => {
+                let n = matching(sim, kind, colour)
+                    .filter(|(_, s)| !s.held && in_zone(s.at, zone))
+                    .count();
+                match answer {
+                    Some(a) => (
+                        answers_match(&n.to_string(), a),
+                        format!("the answer was {a:?}; there are {n}"),
+                    ),
+                    None => (false, format!("done() was not called; there are {n}")),
+                }
+            }
+            Predicate::AnswerZoneOf { object: o, among } => {
+                let Some((_, s)) = object(o) else {
+                    return (false, format!("no object {o}"));
+                };
+                let truth = among.iter().find(|z| in_zone(s.at, z));
+                let named: Vec<&String> = among
+                    .iter()
+                    .filter(|z| answer.is_some_and(|a| answers_match(z, a)))
+                    .collect();
+                match (truth, answer) {
+                    (Some(t), Some(a)) => {
+                        (named == [t], format!("the answer was {a:?}; {o} is in {t}"))
+                    }
+                    (None, _) => (false, format!("{o} is in none of them")),
+                    (Some(t), None) => (false, format!("done() was not called; {o} is in {t}")),
+                }
+            }
+            Predicate::ObjectOn { object: o, surface } => match object(o) {
+                Some((_, s)) if s.held => (false, format!("{o} is still held")),
+                Some((_, s)) => {
+                    let on = world.surface_at(s.at).map(|x| x.name.as_str());
+                    (
+                        on == Some(surface.as_str()),
+                        format!(
+                            "{o} is at ({:.2}, {:.2}){}",
+                            s.at.x,
+                            s.at.y,
+                            where_(sim, s.at)
+                        ),
+                    )
+                }
+                None => (false, format!("no object {o}")),
+            },
+            Predicate::RobotInZone(z) => (
+                in_zone(robot_at, z),
+                format!(
+                    "the robot is at ({:.2}, {:.2}){}",
+                    pose.x,
+                    pose.y,
+                    where_(sim, robot_at)
+                ),
+            ),
+            Predicate::Holding(o) => (
+                sim.holding() == Some(o.as_str()),
+                format!("holding {}", sim.holding().unwrap_or("nothing")),
+            ),
+            Predicate::BatteryAbove(p) => (
+                sim.battery().percent > *p,
+                format!("battery {:.1}%", sim.battery().percent),
+            ),
+            Predicate::VisitedInOrder(zones) => {
+                let mut next = 0;
+                for &p in sim.trajectory() {
+                    if next < zones.len() && in_zone(p, &zones[next]) {
+                        next += 1;
+                    }
+                }
+                (
+                    next == zones.len(),
+                    format!("reached {} of them in order", next),
+                )
+            }
+            Predicate::Answer(expected) => match answer {
+                Some(a) => (answers_match(expected, a), format!("the answer was {a:?}")),
+                None => (false, "done() was not called".into()),
+            },
+            Predicate::NoCollision => (
+                sim.collisions() == 0,
+                format!("{} collisions", sim.collisions()),
+            ),
+            Predicate::NeverEntered(z) => {
+                let entered = sim.trajectory().iter().find(|&&p| in_zone(p, z));
+                (
+                    entered.is_none(),
+                    entered
+                        .map(|p| format!("entered at ({:.2}, {:.2})", p.x, p.y))
+                        .unwrap_or_default(),
+                )
+            }
+        }
+    }
+}
+
+/// "red box": an object description for predicates in words.
+fn what(kind: &Option<String>, colour: &Option<String>) -> String {
+    format!(
+        "{}{}",
+        colour
+            .as_deref()
+            .map(|c| format!("{c} "))
+            .unwrap_or_default(),
+        kind.as_deref().unwrap_or("object")
+    )
+}
+
+/// The objects of this kind and/or colour, with their state.
+fn matching<'a>(
+    sim: &'a Simulator,
+    kind: &'a Option<String>,
+    colour: &'a Option<String>,
+) -> impl Iterator<Item = (&'a sim::world::ObjectSpec, &'a sim::simulator::ObjectState)> + 'a {
+    sim.world()
+        .objects
+        .iter()
+        .zip(sim.objects())
+        .filter(move |(spec, _)| {
+            kind.as_ref().is_none_or(|k| &spec.kind == k)
+                && colour.as_ref().is_none_or(|c| &spec.colour == c)
+        })
+}
+
+/// Whether every matching object lies (not held) where `placed` says; which do not.
+fn all_where(
+    sim: &Simulator,
+    kind: &Option<String>,
+    colour: &Option<String>,
+    placed: impl Fn(P2) -> bool,
+    place: &str,
+) -> (bool, String) {
+    let wanted: Vec<_> = matching(sim, kind, colour).collect();
+    let astray: Vec<&str> = wanted
+        .iter()
+        .filter(|(_, s)| s.held || !placed(s.at))
+        .map(|(spec, _)| spec.name.as_str())
+        .collect();
+    if wanted.is_empty() {
+        return (false, "there are no such objects".into());
+    }
+    (
+        astray.is_empty(),
+        format!("not on or in {place}: {}", astray.join(", ")),
+    )
+}
+
+/// " in kitchen, on kitchen_table": where a point is, for verdicts.
+fn where_(sim: &Simulator, p: P2) -> String {
+    let mut out = String::new();
+    if let Some(s) = sim.world().surface_at(p) {
+        out.push_str(&format!(" on {}", s.name));
+    }
+    let zones: Vec<&str> = sim
+        .world()
+        .zones
+        .iter()
+        .filter(|z| z.contains(p))
+        .map(|z| z.name.as_str())
+        .collect();
+    if !zones.is_empty() {
+        out.push_str(&format!(" in {}", zones.join(", ")));
+    }
+    out
+}
+
+/// Whether an answer matches the expected one. A number matches when the
+/// answer states that number and no other ("3", "three", "There are 3.");
+/// words match as whole words, ignoring case and punctuation.
+pub fn answers_match(expected: &str, answer: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '-'))
+            .map(|w| w.trim_matches(|c: char| c == '.' || c == '-').to_owned())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let number = |w: &str| -> Option<f64> {
+        const NAMES: [&str; 21] = [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ];
+        w.parse::<f64>()
+            .ok()
+            .or_else(|| NAMES.iter().position(|n| *n == w).map(|i| i as f64))
+    };
+    let expected_words = words(expected);
+    let answer_words = words(answer);
+    if let [e] = expected_words.as_slice() {
+        if let Some(want) = number(e) {
+            let said: Vec<f64> = answer_words.iter().filter_map(|w| number(w)).collect();
+            return !said.is_empty() && said.iter().all(|n| (n - want).abs() < 1e-9);
+        }
+    }
+    !expected_words.is_empty()
+        && answer_words
+            .windows(expected_words.len())
+            .any(|w| w == expected_words.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_normalised() {
+        assert!(answers_match(
+            "3",
+            "There are 3 red objects in the kitchen."
+        ));
+        assert!(answers_match("3", "three"));
+        assert!(answers_match("3", "3.0"));
+        assert!(!answers_match("3", "2 or 3"));
+        assert!(!answers_match("3", "I could not count them"));
+        assert!(answers_match(
+            "3",
+            "red_cube_1, red_cube_2 and red_cube_3: 3 in all"
+        ));
+        assert!(answers_match("blue_box", "The heaviest is the BLUE_BOX."));
+        assert!(answers_match("kitchen", "It is in the kitchen"));
+        assert!(!answers_match("kitchen", "It is in the kitchenette"));
+    }
+
+    #[test]
+    fn predicates_read_the_world_not_the_claims() {
+        let world = std::sync::Arc::new(sim::load("small_room").unwrap());
+        let mut s = Simulator::new(world.clone());
+        let in_zone = Predicate::ObjectInZone {
+            object: "red_cube".into(),
+            zone: "blue_zone".into(),
+        };
+        let v = in_zone.judge(&s, Some("The red cube is in the blue zone."));
+        assert!(!v.ok && v.detail.contains("(4.50, 1.00)"), "{v:?}");
+        assert!(Predicate::NoCollision.judge(&s, None).ok);
+        assert!(Predicate::RobotInZone("dock".into()).judge(&s, None).ok);
+        assert!(
+            !Predicate::VisitedInOrder(vec!["dock".into(), "blue_zone".into()])
+                .judge(&s, None)
+                .ok
+        );
+        assert!(!Predicate::Answer("3".into()).judge(&s, None).ok);
+        s.command(-0.5, 0.0);
+        s.run_for(3.0);
+        let v = Predicate::NoCollision.judge(&s, None);
+        assert!(!v.ok && v.detail == "1 collisions", "{v:?}");
+        assert!(in_zone.check_names(&world).is_ok());
+        let bad = Predicate::RobotInZone("garage".into())
+            .check_names(&world)
+            .unwrap_err();
+        assert!(bad.contains("no zone \"garage\""), "{bad}");
+    }
+}

@@ -1,0 +1,297 @@
+//! How a task's world starts for one seed: the task's world file changed by
+//! its `setup` (objects moved, added or removed; obstacles, walls; the
+//! robot's start and battery), with every range drawn from the seed. The
+//! same task and seed give the same world, bit for bit.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sim::geometry::{Segment, P2};
+use sim::rng::Rng;
+use sim::world::{ObjectSpec, Obstacle, World};
+
+/// A number, or a range `[low, high]` it is drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Num {
+    /// Exactly this.
+    Fixed(f64),
+    /// Drawn uniformly from `[low, high]`.
+    Range([f64; 2]),
+}
+
+impl Num {
+    fn draw(self, rng: &mut Rng) -> f64 {
+        match self {
+            Num::Fixed(v) => v,
+            Num::Range([lo, hi]) => lo + (hi - lo) * rng.uniform(),
+        }
+    }
+}
+
+/// A position: `[x, y]` (each a number or a range), or one of several places.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Place {
+    /// `[x, y]`.
+    Point([Num; 2]),
+    /// `{one_of: [[x, y], ...]}`: one of these, drawn.
+    OneOf {
+        /// The candidates.
+        one_of: Vec<[Num; 2]>,
+    },
+}
+
+impl Place {
+    fn draw(&self, rng: &mut Rng) -> P2 {
+        let [x, y] = match self {
+            Place::Point(p) => *p,
+            Place::OneOf { one_of } => {
+                let i = ((rng.uniform() * one_of.len() as f64) as usize).min(one_of.len() - 1);
+                one_of[i]
+            }
+        };
+        P2::new(x.draw(rng), y.draw(rng))
+    }
+}
+
+/// An object of the world moved, or a new one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSetup {
+    /// Its name: an object of the world (moved) or a new one (added).
+    pub name: String,
+    /// What it is (new objects; default "object").
+    pub kind: Option<String>,
+    /// Its colour (needed for new objects).
+    pub colour: Option<String>,
+    /// Its size, metres (new objects; default 0.1).
+    pub size: Option<f64>,
+    /// Where it is.
+    pub at: Place,
+}
+
+/// An obstacle added (a box in an aisle, a closed door).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObstacleSetup {
+    /// Its name.
+    pub name: String,
+    /// `[x, y, width, height]`, each a number or a range.
+    pub rect: [Num; 4],
+    /// Left off the robot's map: only the lidar finds it.
+    #[serde(default)]
+    pub unmapped: bool,
+    /// Furniture with a top.
+    #[serde(default)]
+    pub surface: bool,
+}
+
+/// The robot's start.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotSetup {
+    /// `[x, y, theta]`.
+    pub start: Option<[Num; 3]>,
+    /// Battery at the start, percent.
+    pub battery: Option<Num>,
+}
+
+/// How a task changes its world; every range is drawn from the seed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// The robot's start and battery.
+    #[serde(default)]
+    pub robot: RobotSetup,
+    /// Objects removed from the world first.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Objects moved or added.
+    #[serde(default)]
+    pub objects: Vec<ObjectSetup>,
+    /// Obstacles added.
+    #[serde(default)]
+    pub obstacles: Vec<ObstacleSetup>,
+    /// Wall segments added: `[[x1, y1], [x2, y2]]`.
+    #[serde(default)]
+    pub walls: Vec<[[f64; 2]; 2]>,
+}
+
+/// Draws of a task whose ranges keep putting things where they cannot be.
+const TRIES: u64 = 50;
+
+/// The world of `task_id`'s `setup` applied to `base` for `seed`. Things
+/// drawn into obstacles or walls are drawn again (deterministically).
+pub fn world_for(
+    base: &World,
+    setup: &Setup,
+    task_id: &str,
+    seed: u64,
+) -> Result<Arc<World>, String> {
+    let mut last = String::new();
+    for attempt in 0..TRIES {
+        let mut rng = Rng::new(mix(task_id, seed, attempt));
+        let world = apply(base, setup, &mut rng, seed)?;
+        match problem(&world) {
+            None => return Ok(Arc::new(world)),
+            Some(why) => last = why,
+        }
+    }
+    Err(format!(
+        "task {task_id}, seed {seed}: no valid world after {TRIES} draws; the last: {last}. Narrow the task's ranges"
+    ))
+}
+
+/// A seed for the draws of one task, seed and attempt.
+fn mix(task_id: &str, seed: u64, attempt: u64) -> u64 {
+    // FNV-1a over the id, then the numbers.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in task_id
+        .bytes()
+        .chain(seed.to_le_bytes())
+        .chain(attempt.to_le_bytes())
+    {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World, String> {
+    let mut parts = base.parts.clone();
+    parts.seed = parts.seed.wrapping_add(seed);
+    for name in &setup.remove {
+        let before = parts.objects.len();
+        parts.objects.retain(|o| &o.name != name);
+        if parts.objects.len() == before {
+            return Err(format!(
+                "setup removes {name:?}, which world {:?} does not have",
+                base.name
+            ));
+        }
+    }
+    for o in &setup.objects {
+        let at = o.at.draw(rng);
+        match parts.objects.iter_mut().find(|x| x.name == o.name) {
+            Some(existing) => {
+                existing.at = at;
+                if let Some(c) = &o.colour {
+                    existing.colour = c.clone();
+                }
+                if let Some(k) = &o.kind {
+                    existing.kind = k.clone();
+                }
+                if let Some(s) = o.size {
+                    existing.size = s;
+                }
+            }
+            None => parts.objects.push(ObjectSpec {
+                name: o.name.clone(),
+                kind: o.kind.clone().unwrap_or_else(|| "object".into()),
+                colour: o
+                    .colour
+                    .clone()
+                    .ok_or_else(|| format!("setup adds object {:?}: give its colour", o.name))?,
+                size: o.size.unwrap_or(0.1),
+                at,
+            }),
+        }
+    }
+    for ob in &setup.obstacles {
+        let [x, y, w, h] = ob.rect.map(|n| n.draw(rng));
+        parts.obstacles.push(Obstacle {
+            name: ob.name.clone(),
+            polygon: vec![
+                P2::new(x, y),
+                P2::new(x + w, y),
+                P2::new(x + w, y + h),
+                P2::new(x, y + h),
+            ],
+            unmapped: ob.unmapped,
+            surface: ob.surface,
+        });
+    }
+    for [a, b] in &setup.walls {
+        parts
+            .walls
+            .push(Segment::new(P2::new(a[0], a[1]), P2::new(b[0], b[1])));
+    }
+    if let Some([x, y, th]) = setup.robot.start {
+        parts.robot.start = (x.draw(rng), y.draw(rng), th.draw(rng));
+    }
+    if let Some(b) = setup.robot.battery {
+        parts.robot.battery_start = b.draw(rng).clamp(0.0, 100.0);
+    }
+    Ok(World::build(parts))
+}
+
+/// What is wrong with a drawn world, if anything: misplaced objects or
+/// zones, a robot that starts in something, objects too close together.
+fn problem(world: &World) -> Option<String> {
+    if let Some((_, why)) = world.misplaced() {
+        return Some(why);
+    }
+    let (x, y, _) = world.robot.start;
+    let start = P2::new(x, y);
+    if world.inside_obstacle(start).is_some()
+        || world.clearance(start, world.robot.radius) < world.robot.radius
+    {
+        return Some(format!(
+            "the robot's start ({x:.2}, {y:.2}) is in or against something"
+        ));
+    }
+    for (i, a) in world.objects.iter().enumerate() {
+        if let Some(b) = world.objects[i + 1..]
+            .iter()
+            .find(|b| (b.at - a.at).norm() < (a.size + b.size) / 2.0 + 0.05)
+        {
+            return Some(format!("objects {:?} and {:?} overlap", a.name, b.name));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(text: &str) -> Setup {
+        serde_norway::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_seed_fixes_the_variation_and_ranges_are_honoured() {
+        let base = sim::load("small_room").unwrap();
+        let s = setup("robot: {start: [[0.6, 1.0], 0.8, [-1, 1]], battery: [20, 30]}\nobjects:\n  - {name: red_cube, at: [[3.8, 5.5], [0.4, 1.5]]}\n  - {name: spare, colour: white, at: {one_of: [[1, 4], [2, 4]]}}\nremove: [green_ball]\n");
+        let a = world_for(&base, &s, "t", 1).unwrap();
+        let b = world_for(&base, &s, "t", 1).unwrap();
+        let c = world_for(&base, &s, "t", 2).unwrap();
+        assert_eq!(a.objects, b.objects);
+        assert_ne!(a.objects, c.objects);
+        for w in [&a, &c] {
+            assert!((20.0..=30.0).contains(&w.robot.battery_start));
+            assert!((0.6..=1.0).contains(&w.robot.start.0));
+            let red = w.objects.iter().find(|o| o.name == "red_cube").unwrap();
+            assert!((3.8..=5.5).contains(&red.at.x) && (0.4..=1.5).contains(&red.at.y));
+            let spare = w.objects.iter().find(|o| o.name == "spare").unwrap();
+            assert!(spare.at.y == 4.0 && [1.0, 2.0].contains(&spare.at.x));
+            assert!(!w.objects.iter().any(|o| o.name == "green_ball"));
+        }
+    }
+
+    #[test]
+    fn impossible_setups_say_why() {
+        let base = sim::load("small_room").unwrap();
+        let e = world_for(&base, &setup("remove: [nothing]\n"), "t", 0).unwrap_err();
+        assert!(e.contains("does not have"), "{e}");
+        let e = world_for(
+            &base,
+            &setup("objects:\n  - {name: red_cube, at: [0.01, 2.4]}\n"),
+            "t",
+            0,
+        )
+        .unwrap_err();
+        assert!(e.contains("Narrow the task's ranges"), "{e}");
+    }
+}
