@@ -68,8 +68,12 @@ pub enum Predicate {
     /// The answer is the number of objects of this kind and/or colour in
     /// the zone, counted in the world when the trial ends.
     AnswerCount {
-        /// Zone name.
-        zone: String,
+        /// Count in this zone...
+        #[serde(default)]
+        zone: Option<String>,
+        /// ...or on this furniture.
+        #[serde(default)]
+        surface: Option<String>,
         /// Only objects of this kind.
         #[serde(default)]
         kind: Option<String>,
@@ -77,12 +81,23 @@ pub enum Predicate {
         #[serde(default)]
         colour: Option<String>,
     },
-    /// The answer names the zone, of those listed, that the object is in.
+    /// The answer names the place, of those listed (zones or furniture),
+    /// that the object is in or on, and no other.
     AnswerZoneOf {
         /// Object name.
         object: String,
-        /// The zones the answer chooses from.
+        /// The zones and furniture the answer chooses from.
         among: Vec<String>,
+    },
+    /// The goals that apply depend on how the variation started: `then`
+    /// when `when` held at the start, `otherwise` when it did not.
+    IfAtStart {
+        /// Judged on the world as the trial started.
+        when: Box<Predicate>,
+        /// Goals when it held.
+        then: Vec<Predicate>,
+        /// Goals when it did not.
+        otherwise: Vec<Predicate>,
     },
     /// Constraint: the robot never ran into anything.
     NoCollision,
@@ -124,9 +139,33 @@ impl Predicate {
             Predicate::RobotNear { object, within } => {
                 format!("robot within {within} m of {object}")
             }
-            Predicate::AnswerCount { zone, kind, colour } => {
-                format!("answer: how many {} in {zone}", what(kind, colour))
-            }
+            Predicate::AnswerCount {
+                zone,
+                surface,
+                kind,
+                colour,
+            } => format!(
+                "answer: how many {} {}",
+                what(kind, colour),
+                place_words(zone, surface)
+            ),
+            Predicate::IfAtStart {
+                when,
+                then,
+                otherwise,
+            } => format!(
+                "if at the start {}: {}; otherwise: {}",
+                when.describe(),
+                then.iter()
+                    .map(Predicate::describe)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                otherwise
+                    .iter()
+                    .map(Predicate::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Predicate::AnswerZoneOf { object, among } => {
                 format!("answer: which of {} {object} is in", among.join(", "))
             }
@@ -187,8 +226,26 @@ impl Predicate {
             Predicate::ObjectInZone { object: o, zone: z } => object(o).and(zone(z)),
             Predicate::AllInZone { zone: z, .. }
             | Predicate::RobotInZone(z)
-            | Predicate::NeverEntered(z)
-            | Predicate::AnswerCount { zone: z, .. } => zone(z),
+            | Predicate::NeverEntered(z) => zone(z),
+            Predicate::AnswerCount {
+                zone: z,
+                surface: f,
+                ..
+            } => match (z, f) {
+                (Some(z), None) => zone(z),
+                (None, Some(f)) => surface_named(f),
+                _ => Err(format!("{}: give either zone or surface", self.describe())),
+            },
+            Predicate::IfAtStart {
+                when,
+                then,
+                otherwise,
+            } => {
+                when.check_names(world)?;
+                then.iter()
+                    .chain(otherwise)
+                    .try_for_each(|p| p.check_names(world))
+            }
             Predicate::ObjectOn { object: o, surface } => object(o).and(surface_named(surface)),
             Predicate::AllOn { surface, .. } => surface_named(surface),
             Predicate::Holding(o) | Predicate::RobotNear { object: o, .. } => object(o),
@@ -258,9 +315,19 @@ impl Predicate {
                 }
                 None => (false, format!("no object {o}")),
             },
-            Predicate::AnswerCount { zone, kind, colour } => {
+            Predicate::AnswerCount {
+                zone,
+                surface,
+                kind,
+                colour,
+            } => {
+                let here = |at: P2| match (zone, surface) {
+                    (Some(z), _) => in_zone(at, z),
+                    (None, Some(f)) => world.surface_at(at).is_some_and(|x| &x.name == f),
+                    (None, None) => false,
+                };
                 let n = matching(sim, kind, colour)
-                    .filter(|(_, s)| !s.held && in_zone(s.at, zone))
+                    .filter(|(_, s)| !s.held && here(s.at))
                     .count();
                 match answer {
                     Some(a) => (
@@ -274,7 +341,10 @@ impl Predicate {
                 let Some((_, s)) = object(o) else {
                     return (false, format!("no object {o}"));
                 };
-                let truth = among.iter().find(|z| in_zone(s.at, z));
+                let on = world.surface_at(s.at).map(|x| x.name.as_str());
+                let truth = among
+                    .iter()
+                    .find(|z| in_zone(s.at, z) || on == Some(z.as_str()));
                 let named: Vec<&String> = among
                     .iter()
                     .filter(|z| answer.is_some_and(|a| answers_match(z, a)))
@@ -336,6 +406,30 @@ impl Predicate {
                 Some(a) => (answers_match(expected, a), format!("the answer was {a:?}")),
                 None => (false, "done() was not called".into()),
             },
+            Predicate::IfAtStart {
+                when,
+                then,
+                otherwise,
+            } => {
+                let start = Simulator::new(world.clone());
+                let held = when.check(&start, None).0;
+                let goals = if held { then } else { otherwise };
+                let failed: Vec<String> = goals
+                    .iter()
+                    .map(|p| p.judge(sim, answer))
+                    .filter(|v| !v.ok)
+                    .map(|v| format!("{}: {}", v.what, v.detail))
+                    .collect();
+                let branch = if held { "it did" } else { "it did not" };
+                (
+                    failed.is_empty(),
+                    format!(
+                        "{} at the start? {branch}; {}",
+                        when.describe(),
+                        failed.join("; ")
+                    ),
+                )
+            }
             Predicate::NoCollision => (
                 sim.collisions() == 0,
                 format!("{} collisions", sim.collisions()),
@@ -350,6 +444,15 @@ impl Predicate {
                 )
             }
         }
+    }
+}
+
+/// "in kitchen" or "on bench_a".
+fn place_words(zone: &Option<String>, surface: &Option<String>) -> String {
+    match (zone, surface) {
+        (Some(z), _) => format!("in {z}"),
+        (None, Some(f)) => format!("on {f}"),
+        (None, None) => "nowhere".into(),
     }
 }
 
