@@ -291,5 +291,11 @@ fn print_trial(r: &TrialReport, policy: Policy) {
         if let Some(e) = &r.error {
             println!("     error: {e}");
         }
+        if policy == Policy::Oracle {
+            println!("     observation:");
+            for line in r.observation_tail.lines() {
+                println!("       {line}");
+            }
+        }
     }
 }

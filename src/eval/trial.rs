@@ -45,6 +45,8 @@ pub struct TrialReport {
     pub answer: Option<String>,
     /// The action's error, if it raised one.
     pub error: Option<String>,
+    /// The end of the observation, as a model would have read it.
+    pub observation_tail: String,
     /// Collisions during the trial.
     pub collisions: u32,
     /// Simulated seconds.
@@ -163,7 +165,11 @@ pub fn run(
             .map(|v| format!("{}: {}", v.what, v.detail)),
         verdicts,
         answer,
-        error: obs.error.map(|e| format!("{}: {}", e.type_name, e.message)),
+        error: obs
+            .error
+            .as_ref()
+            .map(|e| format!("{}: {}", e.type_name, e.message)),
+        observation_tail: tail(&obs.render(), 1500),
         collisions: sim.collisions(),
         sim_seconds: sim.time(),
         wall_seconds: started.elapsed().as_secs_f64(),
@@ -181,4 +187,17 @@ pub fn true_at_start(task: &Task, seed: u64) -> Result<Vec<String>, TrialError> 
         .filter(|p| p.judge(&sim, None).ok)
         .map(|p| p.describe())
         .collect())
+}
+
+/// The last `max` characters of `text`, from a line start.
+fn tail(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let rest: String = text.chars().skip(count - max).collect();
+    match rest.find('\n') {
+        Some(i) => format!("[...]\n{}", &rest[i + 1..]),
+        None => rest,
+    }
 }
