@@ -249,9 +249,11 @@ impl Predicate {
             Predicate::ObjectOn { object: o, surface } => object(o).and(surface_named(surface)),
             Predicate::AllOn { surface, .. } => surface_named(surface),
             Predicate::Holding(o) | Predicate::RobotNear { object: o, .. } => object(o),
-            Predicate::AnswerZoneOf { object: o, among } => {
-                object(o).and(among.iter().try_for_each(|z| zone(z)))
-            }
+            Predicate::AnswerZoneOf { object: o, among } => object(o).and(
+                among
+                    .iter()
+                    .try_for_each(|z| zone(z).or_else(|_| surface_named(z))),
+            ),
             Predicate::VisitedInOrder(zs) => zs.iter().try_for_each(|z| zone(z)),
             Predicate::BatteryAbove(_) | Predicate::Answer(_) | Predicate::NoCollision => Ok(()),
         }
