@@ -68,7 +68,7 @@ fn tasks_are_listed_shown_and_chosen() {
     );
     let (ok, text) = codeact(&["eval", "--oracle", "--tasks", "nav-*", "--seeds", "1"]);
     assert!(
-        ok && text.contains("3 trials (3 tasks x 1 seeds)"),
+        ok && text.contains("5 trials (5 tasks x 1 seeds)"),
         "{text}"
     );
     let (ok, text) = codeact(&["eval", "--oracle", "--tasks", "no-such-*"]);
