@@ -15,7 +15,7 @@ pub struct BenchOpts {
     /// Fewer repetitions (for CI): the same measurements, noisier figures.
     #[arg(long)]
     quick: bool,
-    /// Which figures: executor, sim, agent, ros, or all (every suite but ros).
+    /// Which figures: executor, sim, agent, eval, ros, or all (every suite but ros).
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
 }
@@ -29,6 +29,8 @@ pub enum Suite {
     Sim,
     /// The agent loop's own cost per turn.
     Agent,
+    /// The task suite: harness cost per trial, the oracle suite's wall time.
+    Eval,
     /// ROS 2: odometry reads, command-to-odometry loop, e-stop (needs the `ros` feature).
     Ros,
     /// All but ros.
@@ -171,6 +173,9 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     }
     if matches!(opts.suite, Suite::Agent | Suite::All) {
         super::bench_agent::run(&reps)?;
+    }
+    if matches!(opts.suite, Suite::Eval | Suite::All) {
+        super::bench_eval::run(&reps)?;
     }
     if opts.suite == Suite::Ros {
         ros_suite(&reps)?;

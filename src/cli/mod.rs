@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_agent;
+mod bench_eval;
 #[cfg(feature = "ros")]
 mod bench_ros;
 mod bench_sim;

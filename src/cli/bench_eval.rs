@@ -1,0 +1,84 @@
+//! The task suite's figures: the harness's own cost per trial (task, world
+//! for the seed, skills, predicates; no model, no action) and the wall time
+//! of the whole oracle suite with two workers.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use super::bench::{report, stats};
+use crate::eval::task::{self, Task};
+use crate::eval::trial::{self, Policy};
+use crate::executor::ExecutorConfig;
+
+/// Runs the task-suite benchmarks and prints the figures.
+pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    println!("codeact task-suite benchmarks (built-in tasks, seeds 0-2)");
+    let tasks = task::builtin()?;
+    let mut harness = Vec::new();
+    for _ in 0..reps(20) {
+        for t in &tasks {
+            let started = Instant::now();
+            let prepared = trial::prepare(t, 0)?;
+            let (success, _) = trial::judge(t, &prepared.robot, None);
+            harness.push(started.elapsed().as_secs_f64() * 1e3);
+            if success {
+                bail!("task {} is done before anything happened", t.id);
+            }
+        }
+    }
+    report(
+        "harness per trial (task, world, skills, predicates)",
+        "ms",
+        &stats(harness),
+        "<= 20 ms",
+    );
+
+    // The whole oracle suite, as `codeact eval --oracle --workers 2` runs it.
+    let runs = if reps(10) < 10 { 1 } else { 3 };
+    let mut walls = Vec::new();
+    for _ in 0..runs {
+        let (wall, passed, total) = oracle_suite(&tasks, 3, 2)?;
+        if passed != total {
+            bail!("{} of {total} oracle trials failed", total - passed);
+        }
+        walls.push(wall);
+    }
+    report(
+        &format!("oracle suite, {} trials, 2 workers", tasks.len() * 3),
+        "s",
+        &stats(walls),
+        "<= 60 s",
+    );
+    Ok(())
+}
+
+/// Runs every task's oracle on `seeds` seeds with `workers` threads;
+/// returns the wall time, the trials passed and the trials run.
+fn oracle_suite(tasks: &[Task], seeds: u64, workers: usize) -> Result<(f64, usize, usize)> {
+    let trials: Vec<(&Task, u64)> = tasks
+        .iter()
+        .flat_map(|t| (0..seeds).map(move |s| (t, s)))
+        .collect();
+    let config = ExecutorConfig::default();
+    let next = AtomicUsize::new(0);
+    let passed = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(&(t, seed)) = trials.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    if trial::run(t, seed, Policy::Oracle, &config).is_ok_and(|r| r.success) {
+                        passed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    Ok((
+        started.elapsed().as_secs_f64(),
+        passed.into_inner(),
+        trials.len(),
+    ))
+}
