@@ -99,6 +99,10 @@ pub struct Outcome {
     pub usage: Usage,
     /// Wall-clock duration, seconds.
     pub seconds: f64,
+    /// Of which waiting for the model, seconds.
+    pub model_seconds: f64,
+    /// Actions that ended badly, so the robot's safe stop was called.
+    pub safe_stops: u32,
 }
 
 /// What the loop reports as it goes (the terminal shows it; tests ignore it).
@@ -248,6 +252,8 @@ impl Episode<'_> {
         let mut sent = 0; // messages already recorded with an earlier request
         let mut last_fingerprint: Option<String> = None;
         let mut repeats = 0;
+        let model_seconds = std::cell::Cell::new(0.0);
+        let safe_stops = std::cell::Cell::new(0);
         let end =
             |reason: StopReason, summary: Option<String>, turns: usize, usage: Usage| Outcome {
                 success: reason == StopReason::Done,
@@ -256,6 +262,8 @@ impl Episode<'_> {
                 turns,
                 usage,
                 seconds: started.elapsed().as_secs_f64(),
+                model_seconds: model_seconds.get(),
+                safe_stops: safe_stops.get(),
             };
         let outcome = loop {
             if self
@@ -315,6 +323,7 @@ impl Episode<'_> {
             usage.input_tokens += completion.usage.input_tokens;
             usage.output_tokens += completion.usage.output_tokens;
             progress.reply(&completion, &usage);
+            model_seconds.set(model_seconds.get() + completion.latency_ms / 1e3);
             self.record("reply", json!({"turn": turns, "text": completion.text, "tool_calls": completion.tool_calls, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
             // The turn's actions: the code to run (or why there is none) and,
             // for tool calls, the call's id.
@@ -422,6 +431,9 @@ impl Episode<'_> {
                                         progress.observation(&obs, &text);
                                         self.record("observation", json!({"turn": turns, "index": i, "observation": &obs, "shown": &text}));
                                         print.push_str(&fingerprint(&code, &obs));
+                                        if obs.safe_stop {
+                                            safe_stops.set(safe_stops.get() + 1);
+                                        }
                                         summary = self.done.take();
                                         stop_here = summary.is_some() || obs.status != Status::Ok;
                                         text

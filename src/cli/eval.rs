@@ -1,15 +1,22 @@
 //! `codeact tasks` (list, show, check) and `codeact eval` (run a policy on
 //! every chosen task and seed, in parallel, and say how each trial went).
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use super::SandboxOpts;
+use crate::agent::actions::ActionFormat;
+use crate::agent::llm::{Llm, LlmConfig, Model};
+use crate::agent::transcript::timestamp;
+use crate::eval::summary;
 use crate::eval::task::{self, Task, Tier};
-use crate::eval::trial::{self, Policy, TrialReport};
+use crate::eval::trial::{self, ModelSetup, Policy, TrialReport};
 
 /// Which tasks: by id pattern, tier, or task files.
 #[derive(clap::Args, Debug, Clone)]
@@ -180,13 +187,28 @@ pub fn tasks(opts: &TasksOpts) -> Result<ExitCode> {
 
 /// Options of `codeact eval`.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EvalOpts {
+    #[command(subcommand)]
+    report: Option<ReportCommand>,
     /// Run each task's oracle solution (no LLM): every trial must succeed.
-    #[arg(long, conflicts_with = "nothing")]
+    #[arg(long, conflicts_with_all = ["nothing", "llm"])]
     oracle: bool,
     /// Run a policy that calls done() at once (no LLM): every trial must fail.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "llm")]
     nothing: bool,
+    /// The model: openai:MODEL (any OpenAI-compatible server) or anthropic:MODEL.
+    #[arg(long, env = "CODEACT_LLM")]
+    llm: Option<String>,
+    /// The endpoint's base URL (default: the provider's, or OPENAI_BASE_URL / ANTHROPIC_BASE_URL).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// How the model acts, one or more of code, json, text (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "code")]
+    action_format: Vec<ActionFormat>,
+    /// Which phrasings of each instruction: the first, or all of them.
+    #[arg(long, value_enum, default_value = "first")]
+    paraphrase: Paraphrase,
     #[command(flatten)]
     choice: TaskChoice,
     /// Seeds (variations) per task: 0, 1, ...
@@ -195,48 +217,190 @@ pub struct EvalOpts {
     /// Trials run at once, each with its own simulator and sandboxed worker.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Where results go [default: evals/<time>-<who>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Skip the trials that --out already has results for.
+    #[arg(long, requires = "out")]
+    resume: bool,
+    /// Seconds one network operation may take before the request is retried.
+    #[arg(long, default_value_t = 120.0)]
+    request_timeout: f64,
+    /// Retries of a failed request (429s back off as the server says).
+    #[arg(long, default_value_t = 6)]
+    retries: u32,
     #[command(flatten)]
     sandbox: SandboxOpts,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum ReportCommand {
+    /// Merge result folders (models, shards) into one summary.
+    Report {
+        /// Folders written by `codeact eval`.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged summary goes [default: print it].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Which phrasings of each task's instruction to run.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq)]
+enum Paraphrase {
+    First,
+    All,
+}
+
+/// One trial to run.
+#[derive(Debug, Clone)]
+struct Planned<'a> {
+    task: &'a Task,
+    seed: u64,
+    paraphrase: usize,
+    format: Option<ActionFormat>,
+}
+
+impl Planned<'_> {
+    /// The key a result is known by, for --resume.
+    fn key(&self) -> String {
+        key(&self.task.id, self.seed, self.paraphrase, self.format)
+    }
+
+    /// The trial's folder name.
+    fn folder(&self) -> String {
+        let format = self.format.map(format_name).unwrap_or("policy");
+        format!(
+            "{}-s{}-p{}-{format}",
+            self.task.id, self.seed, self.paraphrase
+        )
+    }
+}
+
+fn key(task: &str, seed: u64, paraphrase: usize, format: Option<ActionFormat>) -> String {
+    format!(
+        "{task}/{seed}/{paraphrase}/{}",
+        format.map(format_name).unwrap_or("-")
+    )
+}
+
+fn format_name(f: ActionFormat) -> &'static str {
+    match f {
+        ActionFormat::Code => "code",
+        ActionFormat::Json => "json",
+        ActionFormat::Text => "text",
+    }
+}
+
 /// Runs `codeact eval`.
 pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
-    let policy = match (opts.oracle, opts.nothing) {
-        (true, _) => Policy::Oracle,
-        (_, true) => Policy::Nothing,
-        _ => bail!("say who acts: --oracle (each task's solution) or --nothing (calls done at once); model runs come next"),
-    };
-    if opts.workers == 0 || opts.seeds == 0 {
-        bail!("--workers and --seeds must be at least 1");
+    if let Some(ReportCommand::Report { dirs, out }) = &opts.report {
+        return report(dirs, out.as_deref());
     }
+    let policy = match (opts.oracle, opts.nothing, &opts.llm) {
+        (true, _, _) => Policy::Oracle,
+        (_, true, _) => Policy::Nothing,
+        (_, _, Some(_)) => Policy::Model,
+        _ => bail!("say who acts: --llm openai:MODEL or anthropic:MODEL (a model), --oracle (each task's solution) or --nothing (calls done at once)"),
+    };
+    if opts.workers == 0 || opts.seeds == 0 || opts.action_format.is_empty() {
+        bail!("--workers, --seeds and --action-format need at least one each");
+    }
+    let llm = match &opts.llm {
+        Some(spec) if policy == Policy::Model => {
+            let mut config = LlmConfig::from_spec(spec, opts.base_url.as_deref())?;
+            config.timeout = Duration::from_secs_f64(opts.request_timeout.clamp(0.1, 3600.0));
+            config.max_retries = opts.retries;
+            Some(Llm::new(config)?)
+        }
+        _ => None,
+    };
     let chosen = opts.choice.load()?;
-    let config = opts.sandbox.config(None)?;
-    let trials: Vec<(&Task, u64)> = chosen
+    let plan = plan(&chosen, opts, policy);
+    let who = llm.as_ref().map_or_else(
+        || format!("{policy:?}").to_lowercase(),
+        |l| l.name().replace([':', '/'], "_"),
+    );
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("evals").join(format!("{}-{who}", timestamp())));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let results_path = out.join("results.jsonl");
+    let mut done_before = Vec::new();
+    if opts.resume {
+        done_before = read_results(&results_path)?;
+    }
+    let known: std::collections::HashSet<String> = done_before
         .iter()
-        .flat_map(|t| (0..opts.seeds).map(move |s| (t, s)))
+        .map(|r| key(&r.task, r.seed, r.paraphrase, r.format))
         .collect();
+    let todo: Vec<&Planned> = plan.iter().filter(|p| !known.contains(&p.key())).collect();
+    println!(
+        "codeact eval: {} trials ({} tasks{}); {} to run, results in {}",
+        plan.len(),
+        chosen.len(),
+        if opts.resume {
+            format!(", {} done before", plan.len() - todo.len())
+        } else {
+            String::new()
+        },
+        todo.len(),
+        out.display()
+    );
+    let stop = stop_on_ctrl_c()?;
+    let config = opts.sandbox.config(None)?;
+    let results = Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&results_path)
+            .with_context(|| format!("opening {}", results_path.display()))?,
+    );
     let next = AtomicUsize::new(0);
     let reports: Mutex<Vec<TrialReport>> = Mutex::new(Vec::new());
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..opts.workers.min(trials.len()) {
+        for _ in 0..opts.workers.min(todo.len()) {
             scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&(task, seed)) = trials.get(i) else {
+                let Some(p) = todo.get(i) else {
                     break;
                 };
-                match trial::run(task, seed, policy, &config) {
+                let result = match (&llm, p.format) {
+                    (Some(llm), Some(format)) => {
+                        let dir = out.join("trials").join(p.folder());
+                        let setup = ModelSetup {
+                            llm,
+                            format,
+                            paraphrase: p.paraphrase,
+                            dir: Some(&dir),
+                        };
+                        trial::run_model(p.task, p.seed, &setup, &config)
+                    }
+                    _ => trial::run(p.task, p.seed, policy, &config),
+                };
+                match result {
                     Ok(report) => {
-                        print_trial(&report, policy);
+                        print_trial(&report, policy, i + 1, todo.len());
+                        if let Ok(line) = serde_json::to_string(&report) {
+                            let mut f = results.lock().unwrap_or_else(|e| e.into_inner());
+                            let _ = writeln!(f, "{line}");
+                            let _ = f.flush();
+                        }
                         reports
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .push(report);
                     }
                     Err(e) => {
-                        println!("ERROR {} seed {seed}: {e}", task.id);
-                        failures
+                        println!("ERROR {} seed {}: {e}", p.task.id, p.seed);
+                        errors
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
                             .push(e.to_string());
@@ -245,57 +409,168 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
             });
         }
     });
-    let reports = reports.into_inner().unwrap_or_default();
-    let errors = failures.into_inner().unwrap_or_default();
-    let passed = reports.iter().filter(|r| r.success).count();
-    let expected = match policy {
-        Policy::Oracle => reports.len(),
-        Policy::Nothing => 0,
-    };
+    let new = reports.into_inner().unwrap_or_default();
+    let errors = errors.into_inner().unwrap_or_default();
+    let passed = new.iter().filter(|r| r.success).count();
+    let mut all = done_before;
+    all.extend(new.iter().cloned());
+    std::fs::write(out.join("summary.md"), summary::markdown(&all))
+        .with_context(|| format!("writing {}", out.join("summary.md").display()))?;
+    let stopped = stop.load(Ordering::SeqCst);
     println!(
-        "{} trials ({} tasks x {} seeds) in {:.1} s: {passed} passed, {} failed{}",
-        trials.len(),
-        chosen.len(),
-        opts.seeds,
+        "{} trials in {:.1} s: {passed} passed, {} failed{}{}; summary in {}",
+        new.len(),
         started.elapsed().as_secs_f64(),
-        reports.len() - passed,
+        new.len() - passed,
         if errors.is_empty() {
             String::new()
         } else {
             format!(", {} could not run", errors.len())
-        }
+        },
+        if stopped {
+            format!(
+                "; stopped early, {} not run (--resume runs them)",
+                todo.len() - new.len() - errors.len()
+            )
+        } else {
+            String::new()
+        },
+        out.join("summary.md").display()
     );
-    Ok(if passed == expected && errors.is_empty() {
+    let as_expected = match policy {
+        Policy::Oracle => passed == new.len(),
+        Policy::Nothing => passed == 0,
+        Policy::Model => true,
+    };
+    Ok(if as_expected && errors.is_empty() && !stopped {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
+/// Every trial of the chosen tasks: seeds, phrasings and formats.
+fn plan<'a>(tasks: &'a [Task], opts: &EvalOpts, policy: Policy) -> Vec<Planned<'a>> {
+    let mut out = Vec::new();
+    for task in tasks {
+        for seed in 0..opts.seeds {
+            if policy != Policy::Model {
+                out.push(Planned {
+                    task,
+                    seed,
+                    paraphrase: 0,
+                    format: None,
+                });
+                continue;
+            }
+            let phrasings = if opts.paraphrase == Paraphrase::All {
+                task.instructions.len()
+            } else {
+                1
+            };
+            for paraphrase in 0..phrasings {
+                for &format in &opts.action_format {
+                    out.push(Planned {
+                        task,
+                        seed,
+                        paraphrase,
+                        format: Some(format),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reads a results.jsonl (a missing file has none).
+fn read_results(path: &Path) -> Result<Vec<TrialReport>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a trial result", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// `codeact eval report DIR...`: one summary of several result folders.
+fn report(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
+    let mut all = Vec::new();
+    for d in dirs {
+        let found = read_results(&d.join("results.jsonl"))?;
+        if found.is_empty() {
+            bail!("{} has no results.jsonl with trials", d.display());
+        }
+        all.extend(found);
+    }
+    let text = summary::markdown(&all);
+    match out {
+        Some(path) => {
+            std::fs::create_dir_all(path)?;
+            std::fs::write(path.join("summary.md"), &text)?;
+            println!(
+                "{} trials merged; summary in {}",
+                all.len(),
+                path.join("summary.md").display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A flag set by Ctrl-C: workers take no new trial and the results so far
+/// are kept. A second Ctrl-C ends the program at once.
+fn stop_on_ctrl_c() -> Result<std::sync::Arc<AtomicBool>> {
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // SAFETY: the handler only touches atomics and calls _exit, both async-signal-safe.
+    unsafe {
+        signal_hook::low_level::register(signal_hook::consts::SIGINT, move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                signal_hook::low_level::exit(130);
+            }
+        })?;
+    }
+    Ok(stop)
+}
+
 /// One line per trial; for an unexpected outcome, why.
-fn print_trial(r: &TrialReport, policy: Policy) {
+fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
     let expected = match policy {
         Policy::Oracle => r.success,
         Policy::Nothing => !r.success,
+        Policy::Model => true,
     };
     let mark = if r.success { "pass" } else { "fail" };
     let flag = if expected { "" } else { "  <- unexpected" };
+    let format = r
+        .format
+        .map(|f| format!(" {}", format_name(f)))
+        .unwrap_or_default();
     println!(
-        "{mark} {:<28} seed {}  {:>6.1} s simulated, {:>5.2} s{flag}",
-        r.task, r.seed, r.sim_seconds, r.wall_seconds
+        "[{i}/{n}] {mark} {:<28} seed {} p{}{format}  {} turns, {:>6.1} s simulated, {:>5.2} s{flag}",
+        r.task, r.seed, r.paraphrase, r.turns, r.sim_seconds, r.wall_seconds
     );
-    if !expected || (policy == Policy::Oracle && !r.success) {
+    if !r.success && policy != Policy::Nothing {
         if let Some(why) = &r.failed {
             println!("     failed: {why}");
         }
         if let Some(e) = &r.error {
             println!("     error: {e}");
         }
-        if policy == Policy::Oracle {
-            println!("     observation:");
-            for line in r.observation_tail.lines() {
-                println!("       {line}");
-            }
+    }
+    if !expected && policy == Policy::Oracle {
+        println!("     observation:");
+        for line in r.observation_tail.lines() {
+            println!("       {line}");
         }
     }
 }

@@ -5,9 +5,11 @@
 //! - [`task`]: the task files (`tasks/*.yaml`, compiled in) and their schema.
 //! - [`setup`]: a task's world for one seed.
 //! - [`predicate`]: goals and constraints, judged on the simulator.
-//! - [`trial`]: one trial of a policy on a task and seed.
+//! - [`trial`]: one trial of a policy or a model on a task and seed.
+//! - [`summary`]: success rates with intervals, per model, format and tier.
 
 pub mod predicate;
 pub mod setup;
+pub mod summary;
 pub mod task;
 pub mod trial;

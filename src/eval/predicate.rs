@@ -106,7 +106,7 @@ pub enum Predicate {
 }
 
 /// What a predicate said about one trial.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The predicate, in words.
     pub what: String,

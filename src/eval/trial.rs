@@ -4,26 +4,47 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::predicate::Verdict;
 use super::setup::world_for;
 use super::task::{Task, Tier};
-use crate::agent::episode::{add_done, DoneSignal};
+use std::path::Path;
+
+use crate::agent::actions::{tool_specs, ActionFormat};
+use crate::agent::episode::{add_done, Budget, DoneSignal, Episode, Quiet};
+use crate::agent::llm::Model;
+use crate::agent::prompt::system_prompt_for;
+use crate::agent::transcript::Transcript;
 use crate::executor::{ExecutorConfig, Session};
 
-/// Who acts in a trial without an LLM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Who acts in a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
     /// The task's oracle solution.
     Oracle,
     /// Calls `done` at once: every task must fail it.
     Nothing,
+    /// A model, through the agent loop.
+    Model,
+}
+
+/// A model acting in a trial: which, how, with which instruction, and
+/// where the run folder goes.
+pub struct ModelSetup<'a> {
+    /// The model.
+    pub llm: &'a dyn Model,
+    /// How it acts.
+    pub format: ActionFormat,
+    /// Which of the task's instructions it is given.
+    pub paraphrase: usize,
+    /// The trial's run folder (transcript, picture, verdict).
+    pub dir: Option<&'a Path>,
 }
 
 /// How one trial went.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrialReport {
     /// Task id.
     pub task: String,
@@ -53,6 +74,24 @@ pub struct TrialReport {
     pub sim_seconds: f64,
     /// Wall-clock seconds.
     pub wall_seconds: f64,
+    /// The model, for model trials.
+    pub model: Option<String>,
+    /// How the model acted.
+    pub format: Option<ActionFormat>,
+    /// Model replies.
+    pub turns: usize,
+    /// Tokens sent to the model.
+    pub tokens_in: u64,
+    /// Tokens the model wrote.
+    pub tokens_out: u64,
+    /// Seconds spent waiting for the model.
+    pub model_seconds: f64,
+    /// Why the episode stopped (done, max_turns, ...), for model trials.
+    pub stop_reason: Option<String>,
+    /// Actions that ended badly, so the robot was safe-stopped.
+    pub safe_stops: u32,
+    /// The trial's run folder.
+    pub dir: Option<String>,
 }
 
 /// Why a trial could not be run at all (as opposed to failing).
@@ -119,7 +158,8 @@ pub fn judge(task: &Task, robot: &sim::SimRobot, answer: Option<&str>) -> (bool,
     (verdicts.iter().all(|v| v.ok), verdicts)
 }
 
-/// Runs `policy` on `task` for `seed` through a sandboxed session.
+/// Runs `policy` (the oracle or the do-nothing one) on `task` for `seed`
+/// through a sandboxed session.
 pub fn run(
     task: &Task,
     seed: u64,
@@ -139,7 +179,7 @@ pub fn run(
     let mut session = Session::start(config.clone(), skills).map_err(executor)?;
     let code = match policy {
         Policy::Oracle => task.oracle.as_str(),
-        Policy::Nothing => "done('Done.')",
+        _ => "done('Done.')",
     };
     let obs = session
         .execute(
@@ -149,10 +189,143 @@ pub fn run(
         )
         .map_err(executor)?;
     drop(session);
-    let answer = done.take();
-    let (success, verdicts) = judge(task, &robot, answer.as_deref());
+    let mut report = report(task, seed, policy, &robot, done.take(), started);
+    report.error = obs
+        .error
+        .as_ref()
+        .map(|e| format!("{}: {}", e.type_name, e.message));
+    report.observation_tail = tail(&obs.render(), 1500);
+    report.safe_stops = u32::from(obs.safe_stop);
+    report.turns = 1;
+    Ok(report)
+}
+
+/// Runs a model on `task` for `seed` through the agent loop, with the
+/// task's budgets, and writes the trial's run folder when one is given.
+pub fn run_model(
+    task: &Task,
+    seed: u64,
+    m: &ModelSetup<'_>,
+    config: &ExecutorConfig,
+) -> Result<TrialReport, TrialError> {
+    let started = Instant::now();
+    let Prepared {
+        robot,
+        skills,
+        done,
+    } = prepare(task, seed)?;
+    let fail = |message: String| TrialError::Task {
+        task: task.id.clone(),
+        message,
+    };
+    let instruction = task
+        .instructions
+        .get(m.paraphrase)
+        .ok_or_else(|| fail(format!("has no instruction number {}", m.paraphrase)))?
+        .clone();
+    let world = robot.sim().world().clone();
+    // The same prompt, API text and budgets for every format; only the way of acting differs.
+    let system = system_prompt_for(m.format, &skills, Some(&world.summary()));
+    let tools = if m.format == ActionFormat::Json {
+        tool_specs(&skills)
+    } else {
+        Vec::new()
+    };
+    let mut session =
+        Session::start(config.clone(), skills).map_err(|source| TrialError::Executor {
+            task: task.id.clone(),
+            source,
+        })?;
+    let mut transcript = match m.dir {
+        Some(dir) => Some(Transcript::create(dir).map_err(|e| {
+            fail(format!(
+                "cannot create the run folder {}: {e}",
+                dir.display()
+            ))
+        })?),
+        None => None,
+    };
+    if let Some(t) = transcript.as_mut() {
+        t.record(
+            "start",
+            serde_json::json!({
+                "task": instruction, "task_id": task.id, "seed": seed, "paraphrase": m.paraphrase,
+                "llm": m.llm.name(), "world": world.name, "world_spec": task.world,
+                "max_turns": task.turns, "action_format": m.format, "max_seconds": task.seconds,
+                "system_prompt": system,
+            }),
+        );
+    }
+    let outcome = Episode {
+        llm: m.llm,
+        session: &mut session,
+        done: done.clone(),
+        system,
+        budget: Budget {
+            max_turns: task.turns,
+            wall: Some(Duration::from_secs_f64(task.seconds)),
+            ..Budget::default()
+        },
+        transcript: transcript.as_mut(),
+        supervisor: None,
+        format: m.format,
+        tools,
+    }
+    .run(&instruction, &mut Quiet);
+    drop(session);
+    let mut report = report(
+        task,
+        seed,
+        Policy::Model,
+        &robot,
+        outcome.summary.clone(),
+        started,
+    );
+    report.paraphrase = m.paraphrase;
+    report.model = Some(m.llm.name());
+    report.format = Some(m.format);
+    report.turns = outcome.turns;
+    report.tokens_in = outcome.usage.input_tokens;
+    report.tokens_out = outcome.usage.output_tokens;
+    report.model_seconds = outcome.model_seconds;
+    report.safe_stops = outcome.safe_stops;
+    report.stop_reason = Some(match &outcome.reason {
+        crate::agent::episode::StopReason::LlmFailed(_) => "llm_failed".to_owned(),
+        r => serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v["reason"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    });
+    if let crate::agent::episode::StopReason::LlmFailed(why) = &outcome.reason {
+        report.error = Some(why.clone());
+    }
+    if let (Some(dir), Some(mut t)) = (m.dir, transcript) {
+        let sim = robot.sim();
+        t.record("world_state", serde_json::json!({"state": sim.snapshot()}));
+        t.record(
+            "verdict",
+            serde_json::json!({"success": report.success, "verdicts": report.verdicts}),
+        );
+        drop(t);
+        sim::render::write_png(sim.world(), Some(&sim), &dir.join("picture.png"))
+            .map_err(|e| fail(e.to_string()))?;
+        report.dir = Some(dir.display().to_string());
+    }
+    Ok(report)
+}
+
+/// The report of a trial that has ended: the predicates judged on the robot's world.
+fn report(
+    task: &Task,
+    seed: u64,
+    policy: Policy,
+    robot: &sim::SimRobot,
+    answer: Option<String>,
+    started: Instant,
+) -> TrialReport {
+    let (success, verdicts) = judge(task, robot, answer.as_deref());
     let sim = robot.sim();
-    Ok(TrialReport {
+    TrialReport {
         task: task.id.clone(),
         tier: task.tier,
         seed,
@@ -165,15 +338,21 @@ pub fn run(
             .map(|v| format!("{}: {}", v.what, v.detail)),
         verdicts,
         answer,
-        error: obs
-            .error
-            .as_ref()
-            .map(|e| format!("{}: {}", e.type_name, e.message)),
-        observation_tail: tail(&obs.render(), 1500),
+        error: None,
+        observation_tail: String::new(),
         collisions: sim.collisions(),
         sim_seconds: sim.time(),
         wall_seconds: started.elapsed().as_secs_f64(),
-    })
+        model: None,
+        format: None,
+        turns: 0,
+        tokens_in: 0,
+        tokens_out: 0,
+        model_seconds: 0.0,
+        stop_reason: None,
+        safe_stops: 0,
+        dir: None,
+    }
 }
 
 /// The goals of `task` that already hold where `seed` starts: each must be

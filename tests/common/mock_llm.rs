@@ -25,7 +25,14 @@ pub enum Step {
     Hang,
     /// A streamed reply of native tool calls: (name, arguments).
     Tools(Vec<(&'static str, Json)>),
+    /// A streamed reply with this text (made at run time).
+    Text(String),
+    /// Native tool calls made at run time.
+    Calls(Vec<(String, Json)>),
 }
+
+/// Makes the answer to a request from its body (a model that reads the conversation).
+pub type Responder = Arc<dyn Fn(&Json) -> Step + Send + Sync>;
 
 /// A request the server saw.
 #[derive(Debug, Clone)]
@@ -43,16 +50,27 @@ pub struct MockLlm {
 
 impl MockLlm {
     pub fn start(steps: Vec<Step>) -> Self {
+        let queue = Mutex::new(VecDeque::from(steps));
+        Self::answering(Arc::new(move |_| {
+            queue
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Step::Status(500, None))
+        }))
+    }
+
+    /// A server whose every answer `responder` makes from the request body.
+    pub fn answering(responder: Responder) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let queue = Arc::new(Mutex::new(VecDeque::from(steps)));
         let log = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let (log, queue) = (log.clone(), queue.clone());
-                std::thread::spawn(move || serve(stream, &log, &queue));
+                let (log, responder) = (log.clone(), responder.clone());
+                std::thread::spawn(move || serve(stream, &log, &responder));
             }
         });
         MockLlm { port, seen }
@@ -63,7 +81,7 @@ impl MockLlm {
     }
 }
 
-pub fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, queue: &Mutex<VecDeque<Step>>) {
+pub fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, responder: &Responder) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -93,17 +111,13 @@ pub fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, queue: &Mutex<VecDeque<S
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();
     let body: Json = serde_json::from_slice(&body).unwrap();
+    let step = responder(&body);
     log.lock().unwrap().push(Seen {
         at: Instant::now(),
         path: path.clone(),
         headers,
         body,
     });
-    let step = queue
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or(Step::Status(500, None));
     let anthropic = path.ends_with("/v1/messages");
     let mut out = stream;
     let sse_head =
@@ -130,6 +144,16 @@ pub fn serve(stream: TcpStream, log: &Mutex<Vec<Seen>>, queue: &Mutex<VecDeque<S
         }
         Step::Hang => std::thread::sleep(Duration::from_secs(30)),
         Step::Tools(calls) => {
+            let _ = out.write_all(sse_head.as_bytes());
+            let _ = out.write_all(tool_sse(&calls, anthropic).as_bytes());
+        }
+        Step::Text(text) => {
+            let _ = out.write_all(sse_head.as_bytes());
+            let _ = out.write_all(sse(&text, anthropic, true).as_bytes());
+        }
+        Step::Calls(calls) => {
+            let calls: Vec<(&str, Json)> =
+                calls.iter().map(|(n, a)| (n.as_str(), a.clone())).collect();
             let _ = out.write_all(sse_head.as_bytes());
             let _ = out.write_all(tool_sse(&calls, anthropic).as_bytes());
         }

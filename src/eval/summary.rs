@@ -1,0 +1,204 @@
+//! What a set of trials says: success rates with 95% Wilson intervals per
+//! model and action format and per tier, turns of the successful trials and
+//! tokens per success, as a Markdown table a person reads at a glance.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::task::Tier;
+use super::trial::TrialReport;
+
+/// The 95% Wilson score interval of `k` successes in `n` trials, as fractions.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Who acted in a trial, for grouping: the model and format, or the policy.
+pub fn actor(r: &TrialReport) -> String {
+    match (&r.model, r.format) {
+        (Some(m), Some(f)) => format!(
+            "{m} ({})",
+            serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+        _ => serde_json::to_value(r.policy)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+/// Totals of a group of trials.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    /// Trials.
+    pub n: usize,
+    /// Successful trials.
+    pub ok: usize,
+    /// Turns of the successful trials.
+    pub ok_turns: usize,
+    /// Tokens of all trials.
+    pub tokens: u64,
+    /// Collisions in all trials.
+    pub collisions: u32,
+}
+
+impl Tally {
+    fn add(&mut self, r: &TrialReport) {
+        self.n += 1;
+        if r.success {
+            self.ok += 1;
+            self.ok_turns += r.turns;
+        }
+        self.tokens += r.tokens_in + r.tokens_out;
+        self.collisions += r.collisions;
+    }
+
+    /// "62.5% [40.1, 80.9]": the rate and its 95% interval.
+    pub fn rate(&self) -> String {
+        if self.n == 0 {
+            return "-".into();
+        }
+        let (lo, hi) = wilson(self.ok, self.n);
+        format!(
+            "{:.1}% [{:.1}, {:.1}]",
+            100.0 * self.ok as f64 / self.n as f64,
+            100.0 * lo,
+            100.0 * hi
+        )
+    }
+}
+
+/// The tallies of `reports` per actor, and per actor and tier.
+pub fn tally(
+    reports: &[TrialReport],
+) -> (BTreeMap<String, Tally>, BTreeMap<(String, Tier), Tally>) {
+    let mut by_actor: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut by_tier: BTreeMap<(String, Tier), Tally> = BTreeMap::new();
+    for r in reports {
+        let a = actor(r);
+        by_actor.entry(a.clone()).or_default().add(r);
+        by_tier.entry((a, r.tier)).or_default().add(r);
+    }
+    (by_actor, by_tier)
+}
+
+/// The summary as Markdown.
+pub fn markdown(reports: &[TrialReport]) -> String {
+    let (by_actor, by_tier) = tally(reports);
+    let mut out = String::from("# Task suite results\n\n");
+    let tasks: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.task.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "{} trials of {} tasks. Success: every goal and constraint of the task held at the end, judged on the simulator. Intervals are 95% Wilson intervals.\n",
+        reports.len(),
+        tasks.len()
+    );
+    out.push_str("| who | trials | success | mean turns (successes) | tokens per success | collisions |\n|---|---|---|---|---|---|\n");
+    for (who, t) in &by_actor {
+        let turns = if t.ok > 0 {
+            format!("{:.1}", t.ok_turns as f64 / t.ok as f64)
+        } else {
+            "-".into()
+        };
+        let per = if t.ok > 0 && t.tokens > 0 {
+            format!("{:.0}", t.tokens as f64 / t.ok as f64)
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(
+            out,
+            "| {who} | {} | {} | {turns} | {per} | {} |",
+            t.n,
+            t.rate(),
+            t.collisions
+        );
+    }
+    out.push_str("\n## By tier\n\n| who |");
+    let tiers: Vec<Tier> = Tier::ALL
+        .into_iter()
+        .filter(|tier| by_tier.keys().any(|(_, t)| t == tier))
+        .collect();
+    for tier in &tiers {
+        let _ = write!(out, " {} |", tier.name());
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(tiers.len()));
+    out.push('\n');
+    for who in by_actor.keys() {
+        let _ = write!(out, "| {who} |");
+        for tier in &tiers {
+            let cell = by_tier.get(&(who.clone(), *tier)).map_or("-".into(), |t| {
+                format!(
+                    "{}/{} ({:.0}%)",
+                    t.ok,
+                    t.n,
+                    100.0 * t.ok as f64 / t.n.max(1) as f64
+                )
+            });
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    let failed: Vec<&TrialReport> = reports.iter().filter(|r| !r.success).collect();
+    if !failed.is_empty() {
+        out.push_str(
+            "\n## Failed trials\n\n| who | task | seed | phrasing | why |\n|---|---|---|---|---|\n",
+        );
+        for r in failed.iter().take(200) {
+            let why = r
+                .failed
+                .as_deref()
+                .or(r.error.as_deref())
+                .unwrap_or("-")
+                .replace('|', "/");
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                actor(r),
+                r.task,
+                r.seed,
+                r.paraphrase,
+                why
+            );
+        }
+        if failed.len() > 200 {
+            let _ = writeln!(
+                out,
+                "\n... and {} more (results.jsonl has them all).",
+                failed.len() - 200
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_intervals_match_known_values() {
+        // 37 of 50: 74% [60.4, 84.1] (a standard worked example).
+        let (lo, hi) = wilson(37, 50);
+        assert!(
+            (lo - 0.6041).abs() < 1e-3 && (hi - 0.8409).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+        assert_eq!(wilson(0, 0), (0.0, 1.0));
+        let (lo, hi) = wilson(10, 10);
+        assert!(hi == 1.0 && (lo - 0.7225).abs() < 1e-3, "{lo}");
+        let (lo, _) = wilson(0, 10);
+        assert_eq!(lo, 0.0);
+    }
+}
