@@ -10,9 +10,16 @@ use std::sync::Arc;
 use common::mock_llm::{MockLlm, Step};
 use serde_json::{json, Value as Json};
 
+/// Runs codeact; `eval` writes its results into a temporary folder.
 fn codeact(args: &[&str]) -> (bool, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args: Vec<&str> = args.to_vec();
+    let out_dir = tmp.path().join("out");
+    if args[0] == "eval" && !args.contains(&"--out") {
+        args.extend(["--out", out_dir.to_str().unwrap()]);
+    }
     let out = Command::new(common::exe())
-        .args(args)
+        .args(&args)
         .output()
         .expect("codeact runs");
     let text =
@@ -72,7 +79,7 @@ fn tasks_are_listed_shown_and_chosen() {
     );
     let (ok, text) = codeact(&["eval", "--oracle", "--tasks", "nav-*", "--seeds", "1"]);
     assert!(
-        ok && text.contains("5 trials (5 tasks x 1 seeds)"),
+        ok && text.contains("codeact eval: 5 trials (5 tasks)"),
         "{text}"
     );
     let (ok, text) = codeact(&["eval", "--oracle", "--tasks", "no-such-*"]);
