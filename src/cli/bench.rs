@@ -138,7 +138,7 @@ pub(super) fn stats(mut samples: Vec<f64>) -> Stats {
 }
 
 /// Width of the name column of the figures.
-const NAME_WIDTH: usize = 48;
+const NAME_WIDTH: usize = 54;
 
 /// One figure: name, median and p99 in `unit`, and the target, in aligned columns.
 pub(super) fn report(name: &str, unit: &str, s: &Stats, target: &str) {
