@@ -213,6 +213,18 @@ fn a_model_on_loopback_runs_the_suite_in_code_json_and_text() {
             && transcript.contains("\"task_id\":\"pp-mug-on-table\"")
     );
     assert!(std::fs::metadata(dir.join("picture.png")).unwrap().len() > 1000);
+    // A trial folder replays in its task's world for its seed, without the model.
+    let replay = Command::new(common::exe())
+        .args(["replay", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        replay.status.success()
+            && said.contains("task pp-mug-on-table: succeeded in the replay as recorded"),
+        "{said}{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
     let summary = std::fs::read_to_string(code.join("summary.md")).unwrap();
     assert!(
         summary.contains("| openai:suite-mock (code) | 40 | 100.0% ["),

@@ -20,8 +20,11 @@ use crate::executor::{ExecutorConfig, Observation, Session};
 /// Options of `codeact replay`.
 #[derive(clap::Args, Debug)]
 pub struct ReplayOpts {
-    /// A run folder written by `codeact run`.
+    /// A run folder written by `codeact run`, or a trial folder written by `codeact eval`.
     run: PathBuf,
+    /// For a trial of a task from a task file: that file (built-in tasks are found by id).
+    #[arg(long = "task-file", value_name = "FILE")]
+    task_files: Vec<String>,
 }
 
 /// Answers with the replies of a recording, in order.
@@ -114,12 +117,32 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         .filter(|r| r["type"] == "observation")
         .map(|r| essence(&r["observation"]))
         .collect();
-    let task = start["task"].as_str().unwrap_or_default();
+    let instruction = start["task"].as_str().unwrap_or_default();
 
-    let world = sim::load(world_spec)?;
-    let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
-    let mut skills = robot_api::skills::robot_skills(robot.clone());
-    let done = add_done(&mut skills);
+    // A trial of the task suite replays in its task's world for its seed.
+    let task = match start["task_id"].as_str() {
+        Some(id) => {
+            let tasks = crate::eval::task::load(&opts.task_files)?;
+            Some(tasks.into_iter().find(|t| t.id == id).with_context(|| {
+                format!("task {id:?} is not among the tasks given; pass its file with --task-file")
+            })?)
+        }
+        None => None,
+    };
+    let (robot, skills, done) = match &task {
+        Some(t) => {
+            let seed = start["seed"].as_u64().unwrap_or(0);
+            let p = crate::eval::trial::prepare(t, seed)?;
+            (p.robot, p.skills, p.done)
+        }
+        None => {
+            let world = sim::load(world_spec)?;
+            let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+            let mut skills = robot_api::skills::robot_skills(robot.clone());
+            let done = add_done(&mut skills);
+            (robot, skills, done)
+        }
+    };
     let session_skills = std::sync::Arc::new(skills.clone());
     let mut session =
         Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
@@ -149,7 +172,24 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         },
         format,
     }
-    .run(task, &mut collect);
+    .run(instruction, &mut collect);
+    if let Some(t) = &task {
+        let (success, verdicts) = crate::eval::trial::judge(t, &robot, outcome.summary.as_deref());
+        let recorded = find("verdict").map(|r| r["success"].clone());
+        println!(
+            "task {}: {} in the replay{}",
+            t.id,
+            if success { "succeeded" } else { "failed" },
+            match recorded {
+                Some(r) if r == success => " as recorded".to_owned(),
+                Some(r) => format!(" (recorded: success {r})"),
+                None => String::new(),
+            }
+        );
+        for v in verdicts.iter().filter(|v| !v.ok) {
+            println!("  {}: {}", v.what, v.detail);
+        }
+    }
 
     let mut differences = Vec::new();
     let now: Vec<Json> = collect
