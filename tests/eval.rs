@@ -318,3 +318,52 @@ fn resume_skips_finished_trials() {
     assert!(ok && text.contains("5 done before); 5 to run"), "{text}");
     assert_eq!(results(&out).len(), 10);
 }
+
+#[test]
+fn shards_cover_the_trials_once_and_merge_into_the_same_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let (ok, text) = codeact(&[
+        "eval",
+        "--oracle",
+        "--tier",
+        "navigation",
+        "--seeds",
+        "2",
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let mut shards = Vec::new();
+    for i in 1..=3 {
+        let dir = tmp.path().join(format!("shard{i}"));
+        let (ok, text) = codeact(&[
+            "eval",
+            "--oracle",
+            "--tier",
+            "navigation",
+            "--seeds",
+            "2",
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+        shards.push(dir);
+    }
+    let counts: Vec<usize> = shards.iter().map(|d| results(d).len()).collect();
+    assert_eq!(counts, [4, 3, 3]);
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["eval", "report"];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+    args.extend(["--out", merged.to_str().unwrap()]);
+    let (ok, text) = codeact(&args);
+    assert!(ok, "{text}");
+    let summary = |d: &std::path::Path| std::fs::read_to_string(d.join("summary.md")).unwrap();
+    assert_eq!(summary(&merged), summary(&whole));
+    let png = std::fs::read(merged.join("summary.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (ok, text) = codeact(&["eval", "--oracle", "--shard", "4/3"]);
+    assert!(!ok && text.contains("1 <= I <= N"), "{text}");
+}

@@ -217,6 +217,11 @@ pub struct EvalOpts {
     /// Trials run at once, each with its own simulator and sandboxed worker.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Run only shard I of N (1-based, "2/4"): trial k of the full list
+    /// goes to shard k mod N, so shards on any machines cover the list
+    /// once; `codeact eval report` merges their folders.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
     /// Where results go [default: evals/<time>-<who>].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -317,7 +322,15 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
         _ => None,
     };
     let chosen = opts.choice.load()?;
-    let plan = plan(&chosen, opts, policy);
+    let mut plan = plan(&chosen, opts, policy);
+    if let Some((i, n)) = opts.shard {
+        plan = plan
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % n == i - 1)
+            .map(|(_, p)| p)
+            .collect();
+    }
     let who = llm.as_ref().map_or_else(
         || format!("{policy:?}").to_lowercase(),
         |l| l.name().replace([':', '/'], "_"),
@@ -414,11 +427,10 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
     let passed = new.iter().filter(|r| r.success).count();
     let mut all = done_before;
     all.extend(new.iter().cloned());
-    std::fs::write(out.join("summary.md"), summary::markdown(&all))
-        .with_context(|| format!("writing {}", out.join("summary.md").display()))?;
+    write_summary(&all, &out)?;
     let stopped = stop.load(Ordering::SeqCst);
     println!(
-        "{} trials in {:.1} s: {passed} passed, {} failed{}{}; summary in {}",
+        "{} trials in {:.1} s: {passed} passed, {} failed{}{}; summary.md and summary.png in {}",
         new.len(),
         started.elapsed().as_secs_f64(),
         new.len() - passed,
@@ -435,7 +447,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
         } else {
             String::new()
         },
-        out.join("summary.md").display()
+        out.display()
     );
     let as_expected = match policy {
         Policy::Oracle => passed == new.len(),
@@ -447,6 +459,20 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// "2/4" as (2, 4), with 1 <= I <= N.
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--shard takes I/N with 1 <= I <= N, such as 2/4; got {text:?}");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 /// Every trial of the chosen tasks: seeds, phrasings and formats.
@@ -510,20 +536,28 @@ fn report(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
         }
         all.extend(found);
     }
-    let text = summary::markdown(&all);
     match out {
         Some(path) => {
             std::fs::create_dir_all(path)?;
-            std::fs::write(path.join("summary.md"), &text)?;
+            write_summary(&all, path)?;
             println!(
-                "{} trials merged; summary in {}",
+                "{} trials merged; summary.md and summary.png in {}",
                 all.len(),
-                path.join("summary.md").display()
+                path.display()
             );
         }
-        None => print!("{text}"),
+        None => print!("{}", summary::markdown(&all)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes summary.md and summary.png of `reports` into `dir`.
+fn write_summary(reports: &[TrialReport], dir: &Path) -> Result<()> {
+    let md = dir.join("summary.md");
+    std::fs::write(&md, summary::markdown(reports))
+        .with_context(|| format!("writing {}", md.display()))?;
+    let png = dir.join("summary.png");
+    crate::eval::chart::write(reports, &png).with_context(|| format!("writing {}", png.display()))
 }
 
 /// A flag set by Ctrl-C: workers take no new trial and the results so far

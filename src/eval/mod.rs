@@ -7,7 +7,9 @@
 //! - [`predicate`]: goals and constraints, judged on the simulator.
 //! - [`trial`]: one trial of a policy or a model on a task and seed.
 //! - [`summary`]: success rates with intervals, per model, format and tier.
+//! - [`chart`]: the same at a glance, as `summary.png`.
 
+pub mod chart;
 pub mod predicate;
 pub mod setup;
 pub mod summary;

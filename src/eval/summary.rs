@@ -95,6 +95,13 @@ pub fn tally(
 
 /// The summary as Markdown.
 pub fn markdown(reports: &[TrialReport]) -> String {
+    // The same trials give the same text, whatever order they finished in.
+    let mut reports: Vec<&TrialReport> = reports.iter().collect();
+    reports.sort_by(|a, b| {
+        (&a.task, a.seed, a.paraphrase, actor(a)).cmp(&(&b.task, b.seed, b.paraphrase, actor(b)))
+    });
+    let reports: Vec<TrialReport> = reports.into_iter().cloned().collect();
+    let reports = reports.as_slice();
     let (by_actor, by_tier) = tally(reports);
     let mut out = String::from("# Task suite results\n\n");
     let tasks: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.task.as_str()).collect();

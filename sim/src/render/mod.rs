@@ -8,7 +8,7 @@
 
 mod key;
 mod svg;
-mod text;
+pub mod text;
 
 pub use svg::svg;
 
