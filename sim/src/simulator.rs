@@ -27,6 +27,8 @@ pub struct ObjectState {
     pub at: P2,
     /// Whether the robot holds it.
     pub held: bool,
+    /// Picks that will still slip.
+    pub slips_left: u32,
 }
 
 /// The state of a run at one moment, for comparing two runs (replay).
@@ -144,6 +146,7 @@ impl Simulator {
                 .map(|o| ObjectState {
                     at: o.at,
                     held: false,
+                    slips_left: o.slips,
                 })
                 .collect(),
             holding: None,
@@ -533,6 +536,13 @@ impl Simulator {
         }
         if bearing.abs() > 1.0 {
             return Err(GripperFailure::NotInReach(format!("{name} is not in front of the robot (bearing {bearing:.2} rad); turn towards it first")));
+        }
+        if self.objects[i].slips_left > 0 {
+            self.objects[i].slips_left -= 1;
+            self.push_event(format!("{name} slipped out of the gripper"));
+            return Err(GripperFailure::Gripper(format!(
+                "{name} slipped out of the gripper; it is still there, try again"
+            )));
         }
         self.holding = Some(i);
         self.objects[i].held = true;

@@ -91,6 +91,9 @@ pub struct ObjectSpec {
     pub size: f64,
     /// Where it starts.
     pub at: P2,
+    /// How many times it slips out of the gripper before a pick holds
+    /// (a wet bottle, a heavy box): each failed pick is a `GripperError`.
+    pub slips: u32,
 }
 
 /// The differential-drive robot's settings.

@@ -113,6 +113,9 @@ struct FileObject {
     #[serde(default = "default_size")]
     size: f64,
     at: [f64; 2],
+    /// Picks that fail before one holds.
+    #[serde(default)]
+    slips: u32,
 }
 
 fn default_kind() -> String {
@@ -352,6 +355,7 @@ impl Checker<'_> {
                 colour: o.colour,
                 size: o.size,
                 at: P2::new(o.at[0], o.at[1]),
+                slips: o.slips,
             });
         }
 

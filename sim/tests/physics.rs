@@ -137,6 +137,30 @@ fn the_gripper_picks_only_within_reach_and_carries_the_object() {
 }
 
 #[test]
+fn a_slippery_object_slips_as_often_as_its_world_says() {
+    let w = world("boundary: [6, 4]\nobjects:\n  - {name: wet, colour: blue, at: [1.4, 2], slips: 2}\nrobot: {start: [1, 2, 0]}\n");
+    let mut s = Simulator::new(w);
+    for _ in 0..2 {
+        match s.pick("wet") {
+            Err(sim::simulator::GripperFailure::Gripper(m)) => {
+                assert!(m.contains("slipped"), "{m}")
+            }
+            other => panic!("expected a slip, got {other:?}"),
+        }
+        assert!(s.holding().is_none());
+    }
+    s.pick("wet").unwrap();
+    assert_eq!(s.holding(), Some("wet"));
+    assert_eq!(
+        s.take_events()
+            .iter()
+            .filter(|e| e.text.contains("slipped"))
+            .count(),
+        2
+    );
+}
+
+#[test]
 fn the_battery_drains_with_motion_and_charges_on_the_dock() {
     let w = world("boundary: [20, 4]\nzones:\n  - {name: dock, rect: [0, 0, 2, 4], charger: true}\nrobot: {start: [3, 2, 0], battery_start: 50, battery_drain_per_m: 1.0, battery_low: 45}\n");
     let mut s = Simulator::new(w);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sim::geometry::{Segment, P2};
 use sim::rng::Rng;
-use sim::world::{ObjectSpec, Obstacle, World};
+use sim::world::{ObjectSpec, Obstacle, World, Zone};
 
 /// A number, or a range `[low, high]` it is drawn from.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -69,6 +69,8 @@ pub struct ObjectSetup {
     pub size: Option<f64>,
     /// Where it is.
     pub at: Place,
+    /// Picks that fail before one holds (a slippery object).
+    pub slips: Option<u32>,
 }
 
 /// An obstacle added (a box in an aisle, a closed door).
@@ -116,6 +118,19 @@ pub struct Setup {
     /// Wall segments added: `[[x1, y1], [x2, y2]]`.
     #[serde(default)]
     pub walls: Vec<[[f64; 2]; 2]>,
+    /// Zones added (for the task's predicates, and known to the robot).
+    #[serde(default)]
+    pub zones: Vec<ZoneSetup>,
+}
+
+/// A zone added: `[x, y, width, height]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSetup {
+    /// Its name.
+    pub name: String,
+    /// `[x, y, width, height]`.
+    pub rect: [f64; 4],
 }
 
 /// Draws of a task whose ranges keep putting things where they cannot be.
@@ -185,6 +200,9 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
                 if let Some(s) = o.size {
                     existing.size = s;
                 }
+                if let Some(n) = o.slips {
+                    existing.slips = n;
+                }
             }
             None => parts.objects.push(ObjectSpec {
                 name: o.name.clone(),
@@ -195,6 +213,7 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
                     .ok_or_else(|| format!("setup adds object {:?}: give its colour", o.name))?,
                 size: o.size.unwrap_or(0.1),
                 at,
+                slips: o.slips.unwrap_or(0),
             }),
         }
     }
@@ -210,6 +229,19 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
             ],
             unmapped: ob.unmapped,
             surface: ob.surface,
+        });
+    }
+    for z in &setup.zones {
+        let [x, y, w, h] = z.rect;
+        parts.zones.push(Zone {
+            name: z.name.clone(),
+            polygon: vec![
+                P2::new(x, y),
+                P2::new(x + w, y),
+                P2::new(x + w, y + h),
+                P2::new(x, y + h),
+            ],
+            charger: false,
         });
     }
     for [a, b] in &setup.walls {

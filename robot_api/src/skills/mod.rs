@@ -536,7 +536,7 @@ fn add_gripper(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     let limits = robot.backend.limits();
     let r = robot.clone();
     set.add(
-        SkillSpec::new("pick", &*format!("Pick up the named object, which the camera must have seen (detect_objects()). It must be within {:.2} m of the robot's centre and in front of it; go_to(name) first. Objects on furniture (tables, benches, shelves) can be picked from beside it.\n\nExample: o = detect_objects()[0]; go_to(o.name); pick(o.name)", limits.reach))
+        SkillSpec::new("pick", &*format!("Pick up the named object, which the camera must have seen (detect_objects()). It must be within {:.2} m of the robot's centre and in front of it; go_to(name) first. Objects on furniture (tables, benches, shelves) can be picked from beside it. A slippery object can slip out (GripperError): try again.\n\nExample: o = detect_objects()[0]; go_to(o.name); pick(o.name)", limits.reach))
             .param("name", ParamType::Str)
             .raises(ErrorKind::ObjectNotSeen)
             .raises(ErrorKind::NotInReach)
