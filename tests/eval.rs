@@ -367,3 +367,43 @@ fn shards_cover_the_trials_once_and_merge_into_the_same_summary() {
     let (ok, text) = codeact(&["eval", "--oracle", "--shard", "4/3"]);
     assert!(!ok && text.contains("1 <= I <= N"), "{text}");
 }
+
+#[test]
+fn ctrl_c_stops_taking_trials_and_keeps_what_finished() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("stopped");
+    let child = Command::new(common::exe())
+        .args([
+            "eval",
+            "--oracle",
+            "--seeds",
+            "5",
+            "--workers",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once a few trials have finished, as a person would press Ctrl-C.
+    let results = out.join("results.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&results).map_or(0, |t| t.lines().count()) < 3
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let done = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(!done.status.success(), "{said}");
+    assert!(
+        said.contains("stopped early") && said.contains("--resume runs them"),
+        "{said}"
+    );
+    let kept = std::fs::read_to_string(&results).unwrap().lines().count();
+    assert!((3..210).contains(&kept), "{kept} trials kept");
+    assert!(out.join("summary.md").exists());
+}

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use super::bench::{report, stats};
+use crate::agent::transcript::Transcript;
 use crate::eval::task::{self, Task};
 use crate::eval::trial::{self, Policy};
 use crate::executor::ExecutorConfig;
@@ -16,20 +17,32 @@ use crate::executor::ExecutorConfig;
 pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     println!("codeact task-suite benchmarks (built-in tasks, seeds 0-2)");
     let tasks = task::builtin()?;
+    let tmp = std::env::temp_dir().join(format!("codeact-bench-eval-{}", std::process::id()));
     let mut harness = Vec::new();
     for _ in 0..reps(20) {
         for t in &tasks {
             let started = Instant::now();
             let prepared = trial::prepare(t, 0)?;
-            let (success, _) = trial::judge(t, &prepared.robot, None);
+            let (success, verdicts) = trial::judge(t, &prepared.robot, None);
+            // The trial's folder, as a model trial writes it: transcript records and the picture.
+            let dir = tmp.join(&t.id);
+            let mut transcript = Transcript::create(&dir)?;
+            transcript.record(
+                "verdict",
+                serde_json::json!({"success": success, "verdicts": verdicts}),
+            );
+            drop(transcript);
+            let sim = prepared.robot.sim();
+            sim::render::write_png(sim.world(), Some(&sim), &dir.join("picture.png"))?;
             harness.push(started.elapsed().as_secs_f64() * 1e3);
             if success {
                 bail!("task {} is done before anything happened", t.id);
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&tmp);
     report(
-        "harness per trial (task, world, skills, predicates)",
+        "harness per trial (task, world, predicates, folder)",
         "ms",
         &stats(harness),
         "<= 20 ms",
