@@ -103,6 +103,8 @@ pub struct Outcome {
     pub model_seconds: f64,
     /// Actions that ended badly, so the robot's safe stop was called.
     pub safe_stops: u32,
+    /// Skill calls the actions made, all turns.
+    pub skill_calls: usize,
 }
 
 /// What the loop reports as it goes (the terminal shows it; tests ignore it).
@@ -254,6 +256,7 @@ impl Episode<'_> {
         let mut repeats = 0;
         let model_seconds = std::cell::Cell::new(0.0);
         let safe_stops = std::cell::Cell::new(0);
+        let skill_calls = std::cell::Cell::new(0);
         let end =
             |reason: StopReason, summary: Option<String>, turns: usize, usage: Usage| Outcome {
                 success: reason == StopReason::Done,
@@ -264,6 +267,7 @@ impl Episode<'_> {
                 seconds: started.elapsed().as_secs_f64(),
                 model_seconds: model_seconds.get(),
                 safe_stops: safe_stops.get(),
+                skill_calls: skill_calls.get(),
             };
         let outcome = loop {
             if self
@@ -434,6 +438,7 @@ impl Episode<'_> {
                                         if obs.safe_stop {
                                             safe_stops.set(safe_stops.get() + 1);
                                         }
+                                        skill_calls.set(skill_calls.get() + obs.skill_calls.len());
                                         summary = self.done.take();
                                         stop_here = summary.is_some() || obs.status != Status::Ok;
                                         text

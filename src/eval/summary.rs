@@ -51,6 +51,8 @@ pub struct Tally {
     pub tokens: u64,
     /// Collisions in all trials.
     pub collisions: u32,
+    /// Skill calls of the successful trials.
+    pub ok_calls: usize,
 }
 
 impl Tally {
@@ -59,6 +61,7 @@ impl Tally {
         if r.success {
             self.ok += 1;
             self.ok_turns += r.turns;
+            self.ok_calls += r.skill_calls;
         }
         self.tokens += r.tokens_in + r.tokens_out;
         self.collisions += r.collisions;
@@ -111,7 +114,7 @@ pub fn markdown(reports: &[TrialReport]) -> String {
         reports.len(),
         tasks.len()
     );
-    out.push_str("| who | trials | success | mean turns (successes) | tokens per success | collisions |\n|---|---|---|---|---|---|\n");
+    out.push_str("| who | trials | success | mean turns (successes) | skill calls (successes) | tokens per success | collisions |\n|---|---|---|---|---|---|---|\n");
     for (who, t) in &by_actor {
         let turns = if t.ok > 0 {
             format!("{:.1}", t.ok_turns as f64 / t.ok as f64)
@@ -123,9 +126,14 @@ pub fn markdown(reports: &[TrialReport]) -> String {
         } else {
             "-".into()
         };
+        let calls = if t.ok > 0 {
+            format!("{:.1}", t.ok_calls as f64 / t.ok as f64)
+        } else {
+            "-".into()
+        };
         let _ = writeln!(
             out,
-            "| {who} | {} | {} | {turns} | {per} | {} |",
+            "| {who} | {} | {} | {turns} | {calls} | {per} | {} |",
             t.n,
             t.rate(),
             t.collisions

@@ -90,6 +90,10 @@ pub struct TrialReport {
     pub stop_reason: Option<String>,
     /// Actions that ended badly, so the robot was safe-stopped.
     pub safe_stops: u32,
+    /// Skill calls made (each tool call or Action line is one; a code
+    /// action makes as many as it runs).
+    #[serde(default)]
+    pub skill_calls: usize,
     /// The trial's run folder.
     pub dir: Option<String>,
 }
@@ -196,6 +200,7 @@ pub fn run(
         .map(|e| format!("{}: {}", e.type_name, e.message));
     report.observation_tail = tail(&obs.render(), 1500);
     report.safe_stops = u32::from(obs.safe_stop);
+    report.skill_calls = obs.skill_calls.len();
     report.turns = 1;
     Ok(report)
 }
@@ -289,6 +294,7 @@ pub fn run_model(
     report.tokens_out = outcome.usage.output_tokens;
     report.model_seconds = outcome.model_seconds;
     report.safe_stops = outcome.safe_stops;
+    report.skill_calls = outcome.skill_calls;
     report.stop_reason = Some(match &outcome.reason {
         crate::agent::episode::StopReason::LlmFailed(_) => "llm_failed".to_owned(),
         r => serde_json::to_value(r)
@@ -351,6 +357,7 @@ fn report(
         model_seconds: 0.0,
         stop_reason: None,
         safe_stops: 0,
+        skill_calls: 0,
         dir: None,
     }
 }
