@@ -26,39 +26,10 @@ pub struct TaskChoice {
     tasks: Option<String>,
     /// Only tasks of this tier.
     #[arg(long, value_enum)]
-    tier: Option<TierArg>,
+    tier: Option<Tier>,
     /// Task files instead of the built-in tasks (schema: tasks/README.md).
     #[arg(long = "task-file", value_name = "FILE")]
     files: Vec<String>,
-}
-
-/// A tier on the command line.
-#[derive(clap::ValueEnum, Debug, Clone, Copy)]
-#[value(rename_all = "snake_case")]
-enum TierArg {
-    Navigation,
-    Search,
-    PickPlace,
-    Loops,
-    Conditions,
-    Recovery,
-    LongHorizon,
-    Questions,
-}
-
-impl TierArg {
-    fn tier(self) -> Tier {
-        match self {
-            TierArg::Navigation => Tier::Navigation,
-            TierArg::Search => Tier::Search,
-            TierArg::PickPlace => Tier::PickPlace,
-            TierArg::Loops => Tier::Loops,
-            TierArg::Conditions => Tier::Conditions,
-            TierArg::Recovery => Tier::Recovery,
-            TierArg::LongHorizon => Tier::LongHorizon,
-            TierArg::Questions => Tier::Questions,
-        }
-    }
 }
 
 impl TaskChoice {
@@ -72,7 +43,7 @@ impl TaskChoice {
                     .as_deref()
                     .is_none_or(|p| task::matches(p, &t.id))
             })
-            .filter(|t| self.tier.is_none_or(|tier| tier.tier() == t.tier))
+            .filter(|t| self.tier.is_none_or(|tier| tier == t.tier))
             .collect();
         if chosen.is_empty() {
             bail!("no task matches; `codeact tasks` lists them");
