@@ -270,7 +270,23 @@ impl SkillSet {
                 ),
             ));
         }
-        handler(&args, ctx)
+        // A panicking handler is a bug in that skill: it fails this call with
+        // a robot error, and the skill thread (and the session) go on.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&args, ctx)))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                Err(SkillError::new(
+                    ErrorKind::Robot,
+                    format!(
+                        "{}() failed inside the skill itself ({why}); this is a bug in the skill, not in the code that called it",
+                        spec.name
+                    ),
+                ))
+            })
     }
 
     /// The API text an LLM reads: Python stubs with docstrings for every
