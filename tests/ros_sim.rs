@@ -442,6 +442,21 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     assert_eq!(r["first"]["skills"], json!(["get_pose"]));
     assert_eq!(r["second"]["result"], "42", "variables persist: {r}");
     assert_eq!(r["error"]["type"], "ZeroDivisionError");
+    // A timeout that is no time limit is refused, not replaced by the default.
+    let bad = &r["bad_timeout"];
+    assert_eq!(
+        (bad["status"].as_str(), bad["type"].as_str()),
+        (Some("error"), Some("ValueError")),
+        "{bad}"
+    );
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .contains("0 (the node's default)"),
+        "{bad}"
+    );
+    assert_eq!(bad["output"], "");
     assert!(r["error"]["traceback"].as_str().unwrap().contains("1 / 0"));
     let stop = &r["stops"][0];
     // The e-stop interrupts the action; the skill may see it first and raise EStopped.

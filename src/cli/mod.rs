@@ -158,7 +158,7 @@ impl SandboxOpts {
     /// The executor's configuration: these limits and, when given, the action time limits.
     fn config(&self, actions: Option<&ActionOpts>) -> Result<ExecutorConfig> {
         let secs = |v: f64, what: &str| -> Result<Duration> {
-            if !(v > 0.0 && v <= 604_800.0) {
+            if !crate::executor::valid_time_limit(v) {
                 bail!("--{what} must be between 0 and 604800 seconds, got {v}");
             }
             Ok(Duration::from_secs_f64(v))

@@ -216,7 +216,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                     Err(e) => eprintln!("{}", style.paint("31", &format!("reset failed: {e}"))),
                 },
                 (Some("timeout"), Some(v)) => match v.parse::<f64>() {
-                    Ok(s) if s > 0.0 && s <= 604_800.0 => {
+                    Ok(s) if crate::executor::valid_time_limit(s) => {
                         timeout = Some(Duration::from_secs_f64(s));
                         println!("actions now stop after {s} s");
                     }

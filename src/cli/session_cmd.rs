@@ -211,7 +211,7 @@ fn handle(session: &mut Session, request: Request, requests: &mut Requests) {
     match request {
         Request::Execute { id, code, timeout } => {
             let timeout = match timeout {
-                Some(t) if !(t > 0.0 && t <= 604_800.0) => {
+                Some(t) if !crate::executor::valid_time_limit(t) => {
                     emit(&json!({"type": "error", "id": id, "message": format!(
                         "timeout must be between 0 and 604800 seconds, got {t}")}));
                     return;

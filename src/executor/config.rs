@@ -81,3 +81,12 @@ pub struct WorkerConfig {
     /// `cgroup.procs` of a pids cgroup made for this worker, if the supervisor could make one.
     pub cgroup_procs: Option<PathBuf>,
 }
+
+/// The longest time limit an action may have, seconds (a week): longer is
+/// a mistake (milliseconds for seconds), not a plan.
+pub const MAX_ACTION_SECONDS: f64 = 604_800.0;
+
+/// Whether `seconds` is a valid time limit: positive, finite, at most [`MAX_ACTION_SECONDS`].
+pub fn valid_time_limit(seconds: f64) -> bool {
+    seconds > 0.0 && seconds <= MAX_ACTION_SECONDS
+}

@@ -17,7 +17,7 @@ pub mod session;
 pub mod wire;
 pub mod worker;
 
-pub use config::{ExecutorConfig, Limits, WorkerConfig};
+pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACTION_SECONDS};
 pub use observation::{Chunk, ErrorReport, Observation, SkillCall, Status, Stream};
 pub use session::{ExecutorError, InputWatch, Interrupter, Session};
 pub use wire::{OutputLimits, Protection};

@@ -290,9 +290,10 @@ impl Session {
         input: Option<&mut dyn InputWatch>,
     ) -> Result<Observation, ExecutorError> {
         let timeout = timeout.unwrap_or(self.config.timeout);
-        if timeout.is_zero() || timeout > Duration::from_secs(7 * 86_400) {
+        if !super::valid_time_limit(timeout.as_secs_f64()) {
             return Err(ExecutorError::InvalidRequest(format!(
-                "timeout must be between 0 and 604800 seconds, got {} s",
+                "timeout must be between 0 and {} seconds, got {} s",
+                super::MAX_ACTION_SECONDS,
                 timeout.as_secs_f64()
             )));
         }

@@ -281,8 +281,25 @@ fn execute(
     request: &Execute::Request,
 ) -> Execute::Response {
     let action = session.next_action();
-    let timeout = (request.timeout > 0.0 && request.timeout.is_finite())
-        .then(|| Duration::from_secs_f64(request.timeout));
+    let t = request.timeout;
+    let timeout = if t == 0.0 {
+        None
+    } else if crate::executor::valid_time_limit(t) {
+        Some(Duration::from_secs_f64(t))
+    } else {
+        let why = format!(
+            "timeout must be 0 (the node's default) or between 0 and {} seconds, got {t}",
+            crate::executor::MAX_ACTION_SECONDS
+        );
+        return Execute::Response {
+            action,
+            status: "error".into(),
+            error_type: "ValueError".into(),
+            error_message: why.clone(),
+            observation: why,
+            ..Default::default()
+        };
+    };
     publish_output(output, action, "started", &request.code);
     let result = session.execute(&request.code, timeout, &mut |stream, text| {
         publish_output(output, action, stream_kind(stream), text);

@@ -50,6 +50,8 @@ r = call("x * 2")
 report["second"] = {"status": r.status, "result": r.result, "has_result": r.has_result}
 r = call("1 / 0")
 report["error"] = {"status": r.status, "type": r.error_type, "traceback": r.traceback}
+r = wait(execute.call_async(Execute.Request(code="print('never')", timeout=-1.0)), 20)
+report["bad_timeout"] = {"status": r.status, "type": r.error_type, "message": r.error_message, "output": r.output}
 
 latencies, stops = [], []
 for cycle in range(cycles):
