@@ -198,6 +198,30 @@ fn robot_errors_are_exception_classes_an_action_can_except() {
 }
 
 #[test]
+fn every_error_kind_round_trips_as_its_python_class() {
+    let (mut s, _) = session();
+    for kind in robot_api::ErrorKind::ALL {
+        let name = kind.python_name();
+        let obs = run(
+            &mut s,
+            &format!("try:\n    fail('why', {name:?})\nexcept BaseException as e:\n    r = (type(e).__name__, type(e).__mro__[1].__name__, str(e))\nr"),
+        );
+        // ValueError is Python's own, whose base is Exception.
+        let base = if kind.is_builtin() {
+            "Exception"
+        } else {
+            kind.python_base()
+        };
+        assert_eq!(
+            obs.result.as_deref(),
+            Some(format!("('{name}', '{base}', 'why')").as_str()),
+            "{}",
+            obs.render()
+        );
+    }
+}
+
+#[test]
 fn skills_have_real_signatures_and_docstrings() {
     let (mut s, _) = session();
     let obs = run(

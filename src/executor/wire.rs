@@ -78,6 +78,38 @@ pub enum InterruptReason {
     Request,
 }
 
+impl InterruptReason {
+    /// Both reasons.
+    pub const ALL: [InterruptReason; 2] = [InterruptReason::Timeout, InterruptReason::Request];
+
+    /// The number the worker's signal handler reads (0 means none); the
+    /// runner gets the same numbers from `_codeact.INTERRUPT_*`.
+    pub fn code(self) -> u8 {
+        match self {
+            InterruptReason::Timeout => 1,
+            InterruptReason::Request => 2,
+        }
+    }
+
+    /// The reason a code stands for.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+
+    /// The Python exception the code gets, and its message.
+    pub fn exception(self) -> (&'static str, &'static str) {
+        match self {
+            InterruptReason::Timeout => (
+                "ActionTimeout",
+                "the action ran past its time limit and was stopped",
+            ),
+            InterruptReason::Request => {
+                ("KeyboardInterrupt", "the action was interrupted on request")
+            }
+        }
+    }
+}
+
 /// Messages from the worker to the supervisor (control channel).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromWorker {
@@ -372,6 +404,16 @@ pub fn socket_pair() -> io::Result<(UnixStream, UnixStream)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interrupt_reasons_round_trip_through_their_codes() {
+        for r in InterruptReason::ALL {
+            assert_eq!(InterruptReason::from_code(r.code()), Some(r));
+            assert_ne!(r.code(), 0, "0 means no interrupt");
+        }
+        assert_eq!(InterruptReason::from_code(0), None);
+        assert_eq!(InterruptReason::Timeout.exception().0, "ActionTimeout");
+    }
 
     #[test]
     fn frames_round_trip_and_garbage_is_rejected() {

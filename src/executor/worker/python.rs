@@ -150,10 +150,7 @@ impl WorkerState {
     /// running now (then the caller signals the main thread); an interrupt
     /// for a later action is kept until it starts.
     pub fn request_interrupt(&self, action: u64, reason: InterruptReason) -> bool {
-        let code = match reason {
-            InterruptReason::Timeout => 1,
-            InterruptReason::Request => 2,
-        };
+        let code = reason.code();
         let mut early = lock(&self.early_interrupt);
         let running = self.action.load(Ordering::SeqCst);
         if running == action {
@@ -317,6 +314,15 @@ impl Stream_ {
 /// The runner registers the exception and record classes it built.
 #[pyfunction]
 fn register(errors: Bound<'_, PyDict>, records: Bound<'_, PyDict>) -> PyResult<()> {
+    // Every error kind must have its class: a missing one would be a broken contract.
+    for kind in ErrorKind::ALL {
+        if errors.get_item(kind.python_name())?.is_none() {
+            return Err(PyRuntimeError::new_err(format!(
+                "internal error: the runner made no exception class {}",
+                kind.python_name()
+            )));
+        }
+    }
     let mut record_fields = std::collections::HashMap::new();
     for (name, class) in records.iter() {
         let fields: Vec<String> = class.getattr("_codeact_fields")?.extract()?;
@@ -342,9 +348,9 @@ fn after_fork_in_child() {
     }
 }
 
-/// Called by the SIGUSR1 handler: 1 timeout, 2 interrupt request, 0 nothing
-/// (a stale signal, or one that arrives after the user's code has finished:
-/// it must not hit the runner's own reporting).
+/// Called by the SIGUSR1 handler: an [`InterruptReason`] code, or 0 for
+/// nothing (a stale signal, or one that arrives after the user's code has
+/// finished: it must not hit the runner's own reporting).
 #[pyfunction]
 fn take_interrupt() -> u8 {
     let st = state();
@@ -380,10 +386,11 @@ fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
         .classes
         .get()
         .ok_or_else(|| PyRuntimeError::new_err("skills are not initialised"))?;
-    match classes.errors.bind(py).get_item(name)? {
-        Some(class) => Ok(class),
-        None => Ok(py.get_type::<PyRuntimeError>().into_any()),
-    }
+    classes.errors.bind(py).get_item(name)?.ok_or_else(|| {
+        PyRuntimeError::new_err(format!(
+            "internal error: the runner made no exception class {name}"
+        ))
+    })
 }
 
 fn refuse(py: Python<'_>, skill: &str, why: &str) -> PyErr {
@@ -478,19 +485,16 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
                     py.detach(|| std::thread::sleep(Duration::from_millis(1)));
                     reason = take_interrupt();
                 }
-                match reason {
-                    1 => {
-                        return Err(PyErr::from_type(
-                            error_class(py, "ActionTimeout")?.cast_into()?,
-                            "the action ran past its time limit and was stopped",
-                        ))
-                    }
-                    2 => {
-                        return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
-                            "the action was interrupted on request",
-                        ))
-                    }
-                    _ => {}
+                if let Some(reason) = InterruptReason::from_code(reason) {
+                    let (class, message) = reason.exception();
+                    return Err(match reason {
+                        InterruptReason::Request => {
+                            pyo3::exceptions::PyKeyboardInterrupt::new_err(message)
+                        }
+                        InterruptReason::Timeout => {
+                            PyErr::from_type(error_class(py, class)?.cast_into()?, message)
+                        }
+                    });
                 }
             }
             let class = error_class(py, err.kind.python_name())?;
@@ -662,6 +666,14 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(call_skill, &m)?)?;
     m.add_function(wrap_pyfunction!(register, &m)?)?;
     m.add_function(wrap_pyfunction!(take_interrupt, &m)?)?;
+    for reason in InterruptReason::ALL {
+        let (class, message) = reason.exception();
+        let name = match reason {
+            InterruptReason::Timeout => "INTERRUPT_TIMEOUT",
+            InterruptReason::Request => "INTERRUPT_REQUEST",
+        };
+        m.add(name, (reason.code(), class, message))?;
+    }
     m.add_function(wrap_pyfunction!(after_fork_in_child, &m)?)?;
     m.add_function(wrap_pyfunction!(set_in_user_code, &m)?)?;
     m.add("Stream", py.get_type::<Stream_>())?;

@@ -108,12 +108,15 @@ def init(errors, records, skills_source):
     os.register_at_fork(after_in_child=_codeact.after_fork_in_child)
 
 
+# (code, exception class name, message) of each interrupt reason, from Rust.
+_INTERRUPTS = (_codeact.INTERRUPT_TIMEOUT, _codeact.INTERRUPT_REQUEST)
+
+
 def _on_interrupt(signum, frame):
     reason = _codeact.take_interrupt()
-    if reason == 1:
-        raise ActionTimeout("the action ran past its time limit and was stopped")
-    if reason == 2:
-        raise KeyboardInterrupt("the action was interrupted on request")
+    for code, name, message in _INTERRUPTS:
+        if reason == code:
+            raise (ActionTimeout if name == "ActionTimeout" else KeyboardInterrupt)(message)
 
 
 def _restore_protected():
