@@ -115,3 +115,39 @@ fn requests_are_answered_with_their_ids_and_bad_input_gets_clear_errors() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn logs_go_to_stderr_and_stdout_carries_only_the_protocol() {
+    let mut child = Command::new(common::exe())
+        .args(["-v", "session", "--skills", "test"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"type":"execute","id":1,"code":"echo(1)\nfail('no', 'Blocked')"}}"#
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout.lines() {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("not protocol: {line:?}: {e}"));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("action{n=1}") && stderr.contains("finished status=\"error\""),
+        "{stderr}"
+    );
+    // Without -v, the session says nothing on stderr.
+    let quiet = Command::new(common::exe())
+        .args(["session", "--skills", "test"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+}

@@ -308,6 +308,7 @@ impl Episode<'_> {
                     &mut |d| shared.borrow_mut().text(d),
                     &mut |why, wait| {
                         attempt += 1;
+                        tracing::debug!(turn = turns, attempt, wait_s = wait.as_secs_f64(), "retrying: {why}");
                         shared.borrow_mut().retry(why, wait);
                         // Recorded as it happens, so each failed attempt has its own time.
                         if let Some(t) = transcript.as_deref_mut() {
@@ -328,6 +329,14 @@ impl Episode<'_> {
             usage.output_tokens += completion.usage.output_tokens;
             progress.reply(&completion, &usage);
             model_seconds.set(model_seconds.get() + completion.latency_ms / 1e3);
+            tracing::debug!(
+                turn = turns,
+                ms = completion.latency_ms,
+                tokens_in = completion.usage.input_tokens,
+                tokens_out = completion.usage.output_tokens,
+                attempts = completion.attempts,
+                "reply"
+            );
             self.record("reply", json!({"turn": turns, "text": completion.text, "tool_calls": completion.tool_calls, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
             // The turn's actions: the code to run (or why there is none) and,
             // for tool calls, the call's id.

@@ -31,8 +31,33 @@ use crate::executor::{ExecutorConfig, Limits, Session, WorkerConfig};
 #[derive(Parser)]
 #[command(name = "codeact", version, about)]
 struct Cli {
+    /// More log lines on stderr: -v debug (each action, turn and request),
+    /// -vv trace; RUST_LOG, if set, wins. Logs never go to stdout, which
+    /// carries protocols and results.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Sends `tracing` events to stderr at the level `-v` asks for (info by
+/// default: warnings and the few lines a person starting a server wants),
+/// or as `RUST_LOG` says.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("codeact={level},sim={level},robot_api={level}"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
 }
 
 #[derive(Subcommand)]
@@ -308,6 +333,7 @@ pub fn main() -> ExitCode {
         };
         crate::executor::worker::main(config);
     }
+    init_logging(cli.verbose);
     match try_main(cli) {
         Ok(code) => code,
         Err(e) => {

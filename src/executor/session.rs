@@ -302,6 +302,8 @@ impl Session {
         }
         let action = self.next_action;
         self.next_action += 1;
+        let _span = tracing::debug_span!("action", n = action).entered();
+        tracing::debug!(timeout_s = timeout.as_secs_f64(), "running");
         let worker = self.worker.as_mut().expect("worker started above");
         let run = run_action(
             worker,
@@ -315,6 +317,7 @@ impl Session {
 
         let mut observation = run.observation;
         if let Some(why) = &run.worker_lost {
+            tracing::warn!("the worker was lost ({why}); starting a fresh one");
             observation.worker_restart = Some(why.clone());
             if let Some(worker) = self.worker.take() {
                 kill_worker(worker);
@@ -327,6 +330,7 @@ impl Session {
         }
         if observation.status != Status::Ok || run.abnormal {
             observation.safe_stop = self.skills.safe_stop();
+            tracing::debug!(safe_stop = observation.safe_stop, "the action ended badly");
         }
         if let Some(report) = self.skills.report() {
             observation.robot_events = bounded(report.events, MAX_EVENTS, "events");
@@ -335,6 +339,12 @@ impl Session {
                 .notes
                 .extend(bounded(report.notes, MAX_ROBOT_NOTES, "notes"));
         }
+        tracing::debug!(
+            status = observation.status.as_str(),
+            ms = observation.duration_ms,
+            skill_calls = observation.skill_calls.len(),
+            "finished"
+        );
         Ok(observation)
     }
 }

@@ -126,10 +126,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     let done = add_done(&mut skills);
     let mut session = Session::start(options.executor.clone(), skills)?;
     for p in session.protections().iter().filter(|p| !p.active) {
-        eprintln!(
-            "warning: protection '{}' is not in force: {}",
-            p.name, p.detail
-        );
+        tracing::warn!("protection '{}' is not in force: {}", p.name, p.detail);
     }
     let interrupter = session.interrupter();
     let running_task: Arc<Mutex<Option<CancelToken>>> = Arc::default();
@@ -209,7 +206,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         .map_err(|e| RosError::R2r(format!("cannot create the node's services: {e}")))?
     };
     drop(jobs_tx);
-    eprintln!(
+    tracing::info!(
         "codeact node: {} serving {n}/execute, {n}/run_task, {n}/output, {n}/clear_e_stop; e-stop on {}",
         robot.describe(),
         robot.profile().topics.e_stop,

@@ -368,8 +368,8 @@ impl RosRobot {
             ),
         ] {
             if missing {
-                eprintln!(
-                    "warning: nothing on {topic} after {} s; {what} will fail until it arrives",
+                tracing::warn!(
+                    "nothing on {topic} after {} s; {what} will fail until it arrives",
                     FIRST_DATA_WAIT.as_secs()
                 );
             }
@@ -803,7 +803,7 @@ impl RobotBackend for RosRobot {
     }
 
     fn say(&self, text: &str) {
-        eprintln!("robot says: {text}");
+        tracing::info!("robot says: {text}");
         self.shared.event(format!("said: {text}"));
     }
 
