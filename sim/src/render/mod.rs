@@ -400,17 +400,15 @@ fn draw_names(pm: &mut Pixmap, world: &World, sim: Option<&Simulator>, view: &Vi
             },
         );
         let room = ((hi.x - lo.x) * view.scale) as f32;
-        if text::extent(&o.name, SMALL).0 <= room {
-            let centre = P2::new((lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0);
-            label(
-                pm,
-                &o.name,
-                view.px(centre),
-                Anchor::Centre,
-                SMALL,
-                colours::TEXT,
-            );
-        }
+        let centre = P2::new((lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0);
+        // Inside when it fits, else just above (a bin, a pillar).
+        let at = if text::extent(&o.name, SMALL).0 <= room {
+            view.px(centre)
+        } else {
+            let (x, y) = view.px(P2::new(centre.x, hi.y));
+            (x, y - 8.0)
+        };
+        label(pm, &o.name, at, Anchor::Centre, SMALL, colours::TEXT);
     }
     for (i, o) in world.objects.iter().enumerate() {
         let half = ((o.size * view.scale) as f32 / 2.0).max(3.0);
