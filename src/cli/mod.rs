@@ -57,6 +57,7 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        .without_time()
         .try_init();
 }
 
@@ -206,17 +207,9 @@ impl SandboxOpts {
         Ok(config)
     }
 
-    /// Starts a session with `skills`, warning on stderr about protections not in force.
+    /// Starts a session with `skills` (it warns about protections not in force).
     fn start(&self, actions: Option<&ActionOpts>, skills: SkillSet) -> Result<Session> {
-        let session =
-            Session::start(self.config(actions)?, skills).context("starting the executor")?;
-        for p in session.protections().iter().filter(|p| !p.active) {
-            eprintln!(
-                "warning: protection '{}' is not in force: {}",
-                p.name, p.detail
-            );
-        }
-        Ok(session)
+        Session::start(self.config(actions)?, skills).context("starting the executor")
     }
 }
 

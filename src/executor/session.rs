@@ -212,6 +212,9 @@ impl Session {
             python_version: String::new(),
         };
         session.start_worker()?;
+        for p in session.protections.iter().filter(|p| !p.active) {
+            tracing::warn!("protection '{}' is not in force: {}", p.name, p.detail);
+        }
         Ok(session)
     }
 

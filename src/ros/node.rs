@@ -125,9 +125,6 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     } = connected;
     let done = add_done(&mut skills);
     let mut session = Session::start(options.executor.clone(), skills)?;
-    for p in session.protections().iter().filter(|p| !p.active) {
-        tracing::warn!("protection '{}' is not in force: {}", p.name, p.detail);
-    }
     let interrupter = session.interrupter();
     let running_task: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
