@@ -67,6 +67,19 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// Its name in transcripts and results ("done", "max_turns", ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::Done => "done",
+            StopReason::MaxTurns => "max_turns",
+            StopReason::WallBudget => "wall_budget",
+            StopReason::TokenBudget => "token_budget",
+            StopReason::Stuck => "stuck",
+            StopReason::LlmFailed(_) => "llm_failed",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+
     /// Why the episode stopped, in words for a person.
     pub fn describe(&self) -> String {
         match self {
@@ -550,6 +563,21 @@ impl Episode<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stop_reason_names_are_the_serialized_tags() {
+        for r in [
+            StopReason::Done,
+            StopReason::MaxTurns,
+            StopReason::WallBudget,
+            StopReason::TokenBudget,
+            StopReason::Stuck,
+            StopReason::LlmFailed("x".into()),
+            StopReason::Cancelled,
+        ] {
+            assert_eq!(serde_json::to_value(&r).unwrap()["reason"], r.name());
+        }
+    }
 
     #[test]
     fn long_observations_keep_head_and_tail() {

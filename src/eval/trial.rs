@@ -295,13 +295,7 @@ pub fn run_model(
     report.model_seconds = outcome.model_seconds;
     report.safe_stops = outcome.safe_stops;
     report.skill_calls = outcome.skill_calls;
-    report.stop_reason = Some(match &outcome.reason {
-        crate::agent::episode::StopReason::LlmFailed(_) => "llm_failed".to_owned(),
-        r => serde_json::to_value(r)
-            .ok()
-            .and_then(|v| v["reason"].as_str().map(str::to_owned))
-            .unwrap_or_default(),
-    });
+    report.stop_reason = Some(outcome.reason.name().to_owned());
     if let crate::agent::episode::StopReason::LlmFailed(why) = &outcome.reason {
         report.error = Some(why.clone());
     }

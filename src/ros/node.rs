@@ -31,7 +31,7 @@ use super::profile::{self, ProfileError};
 use super::robot::RosRobot;
 use super::spin::{RosError, RosThread};
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Budget, DoneSignal, Episode, Outcome, Progress, StopReason};
+use crate::agent::episode::{add_done, Budget, DoneSignal, Episode, Outcome, Progress};
 use crate::agent::llm::{Completion, Model, Usage};
 use crate::agent::prompt::system_prompt_for;
 use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
@@ -410,18 +410,6 @@ impl Progress for Feedback<'_> {
     }
 }
 
-fn stop_reason(reason: &StopReason) -> &'static str {
-    match reason {
-        StopReason::Done => "done",
-        StopReason::MaxTurns => "max_turns",
-        StopReason::WallBudget => "wall_budget",
-        StopReason::TokenBudget => "token_budget",
-        StopReason::Stuck => "stuck",
-        StopReason::LlmFailed(_) => "llm_failed",
-        StopReason::Cancelled => "cancelled",
-    }
-}
-
 fn run_task(
     session: &mut Session,
     done: &DoneSignal,
@@ -481,7 +469,7 @@ fn run_task(
     };
     RunTask::Result {
         success: outcome.success,
-        stop_reason: stop_reason(&outcome.reason).into(),
+        stop_reason: outcome.reason.name().into(),
         summary,
         turns: outcome.turns as u32,
         tokens: outcome.usage.total(),
