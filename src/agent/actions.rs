@@ -23,6 +23,17 @@ pub enum ActionFormat {
     Text,
 }
 
+impl ActionFormat {
+    /// Its name on the command line and in results ("code", "json", "text").
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionFormat::Code => "code",
+            ActionFormat::Json => "json",
+            ActionFormat::Text => "text",
+        }
+    }
+}
+
 fn schema(ty: &ParamType) -> Json {
     match ty {
         ParamType::Float => json!({"type": "number"}),

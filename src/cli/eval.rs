@@ -246,7 +246,7 @@ impl Planned<'_> {
 
     /// The trial's folder name.
     fn folder(&self) -> String {
-        let format = self.format.map(format_name).unwrap_or("policy");
+        let format = self.format.map(ActionFormat::name).unwrap_or("policy");
         format!(
             "{}-s{}-p{}-{format}",
             self.task.id, self.seed, self.paraphrase
@@ -257,16 +257,8 @@ impl Planned<'_> {
 fn key(task: &str, seed: u64, paraphrase: usize, format: Option<ActionFormat>) -> String {
     format!(
         "{task}/{seed}/{paraphrase}/{}",
-        format.map(format_name).unwrap_or("-")
+        format.map(ActionFormat::name).unwrap_or("-")
     )
-}
-
-fn format_name(f: ActionFormat) -> &'static str {
-    match f {
-        ActionFormat::Code => "code",
-        ActionFormat::Json => "json",
-        ActionFormat::Text => "text",
-    }
 }
 
 /// Runs `codeact eval`.
@@ -303,7 +295,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
             .collect();
     }
     let who = llm.as_ref().map_or_else(
-        || format!("{policy:?}").to_lowercase(),
+        || policy.name().to_owned(),
         |l| l.name().replace([':', '/'], "_"),
     );
     let out = opts
@@ -558,7 +550,7 @@ fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
     let flag = if expected { "" } else { "  <- unexpected" };
     let format = r
         .format
-        .map(|f| format!(" {}", format_name(f)))
+        .map(|f| format!(" {}", f.name()))
         .unwrap_or_default();
     println!(
         "[{i}/{n}] {mark} {:<28} seed {} p{}{format}  {} turns, {:>6.1} s simulated, {:>5.2} s{flag}",

@@ -24,17 +24,8 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
 /// Who acted in a trial, for grouping: the model and format, or the policy.
 pub fn actor(r: &TrialReport) -> String {
     match (&r.model, r.format) {
-        (Some(m), Some(f)) => format!(
-            "{m} ({})",
-            serde_json::to_value(f)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        ),
-        _ => serde_json::to_value(r.policy)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        (Some(m), Some(f)) => format!("{m} ({})", f.name()),
+        _ => r.policy.name().to_owned(),
     }
 }
 

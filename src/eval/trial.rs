@@ -30,6 +30,17 @@ pub enum Policy {
     Model,
 }
 
+impl Policy {
+    /// Its name in results ("oracle", "nothing", "model").
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Oracle => "oracle",
+            Policy::Nothing => "nothing",
+            Policy::Model => "model",
+        }
+    }
+}
+
 /// A model acting in a trial: which, how, with which instruction, and
 /// where the run folder goes.
 pub struct ModelSetup<'a> {
