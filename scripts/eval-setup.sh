@@ -10,13 +10,5 @@ if setup_forced || ! python3 -m venv --help >/dev/null 2>&1; then
     apt_install eval-setup python3-venv
 fi
 prefix="$PWD/.eval/venv"
-if setup_forced || [[ ! -x "$prefix/bin/python" ]]; then
-    python3 -m venv "$prefix"
-fi
-stamp="$prefix/.requirements"
-if setup_forced || ! cmp -s scripts/eval-requirements.txt "$stamp"; then
-    echo "eval-setup: installing Ray (about 70 MB)"
-    "$prefix/bin/pip" install -q -r scripts/eval-requirements.txt
-    cp scripts/eval-requirements.txt "$stamp"
-fi
+venv_install eval-setup "$prefix" scripts/eval-requirements.txt "Ray (about 70 MB)"
 echo "eval-setup: ready; Ray's Python is $prefix/bin/python"

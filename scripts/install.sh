@@ -21,3 +21,19 @@ apt_install() {
     "${sudo[@]}" apt-get update -qq
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
+
+# Makes the virtualenv PREFIX (for the CPython found as python3) and installs
+# REQUIREMENTS into it when they changed since the last install. Arguments: a
+# tag for the messages, PREFIX, REQUIREMENTS, what is installed (for the message).
+venv_install() {
+    local tag=$1 prefix=$2 requirements=$3 what=$4
+    if setup_forced || [[ ! -x "$prefix/bin/python" ]]; then
+        python3 -m venv "$prefix"
+    fi
+    local stamp="$prefix/.requirements"
+    if setup_forced || ! cmp -s "$requirements" "$stamp"; then
+        echo "$tag: installing $what"
+        "$prefix/bin/pip" install -q -r "$requirements"
+        cp "$requirements" "$stamp"
+    fi
+}

