@@ -172,6 +172,17 @@ impl Aabb {
     }
 }
 
+/// The outline of the rectangle with lower-left corner (x, y), width and
+/// height, counter-clockwise (world files' and tasks' `rect`).
+pub fn rect_outline(x: f64, y: f64, w: f64, h: f64) -> Vec<P2> {
+    vec![
+        P2::new(x, y),
+        P2::new(x + w, y),
+        P2::new(x + w, y + h),
+        P2::new(x, y + h),
+    ]
+}
+
 /// The rays of one scan.
 #[derive(Debug, Clone, Copy)]
 pub struct RayFan<'a> {

@@ -294,16 +294,8 @@ impl World {
         };
         if let Some((w, h)) = self.boundary {
             for z in &self.zones {
-                let (lo, hi) = z.polygon.iter().fold(
-                    ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN)),
-                    |(lo, hi), p| {
-                        (
-                            (lo.0.min(p.x), lo.1.min(p.y)),
-                            (hi.0.max(p.x), hi.1.max(p.y)),
-                        )
-                    },
-                );
-                if hi.0 <= 0.0 || hi.1 <= 0.0 || lo.0 >= w || lo.1 >= h {
+                let b = Aabb::around(z.polygon.iter().copied());
+                if b.max.x <= 0.0 || b.max.y <= 0.0 || b.min.x >= w || b.min.y >= h {
                     let why = format!(
                         "zone {:?} lies entirely outside the boundary [0, {w}] x [0, {h}]",
                         z.name

@@ -242,7 +242,7 @@ impl Checker<'_> {
                 if !(w > 0.0 && h > 0.0 && [x, y].iter().all(|v| v.is_finite())) {
                     return Err(self.error(&at, format!("{kind} {name:?}: rect is [x, y, width, height] with positive width and height, got [{x}, {y}, {w}, {h}]")));
                 }
-                Ok(vec![P2::new(x, y), P2::new(x + w, y), P2::new(x + w, y + h), P2::new(x, y + h)])
+                Ok(crate::geometry::rect_outline(x, y, w, h))
             }
             (Some(_), Some(_)) => Err(self.error(&at, format!("{kind} {name:?}: give either polygon or rect, not both"))),
             (None, None) => Err(self.error(&at, format!("{kind} {name:?}: needs a shape: polygon: [[x, y], ...] or rect: [x, y, width, height]"))),

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sim::geometry::{Segment, P2};
+use sim::geometry::{rect_outline, Segment, P2};
 use sim::rng::Rng;
 use sim::world::{ObjectSpec, Obstacle, World, Zone};
 
@@ -221,12 +221,7 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
         let [x, y, w, h] = ob.rect.map(|n| n.draw(rng));
         parts.obstacles.push(Obstacle {
             name: ob.name.clone(),
-            polygon: vec![
-                P2::new(x, y),
-                P2::new(x + w, y),
-                P2::new(x + w, y + h),
-                P2::new(x, y + h),
-            ],
+            polygon: rect_outline(x, y, w, h),
             unmapped: ob.unmapped,
             surface: ob.surface,
         });
@@ -235,12 +230,7 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
         let [x, y, w, h] = z.rect;
         parts.zones.push(Zone {
             name: z.name.clone(),
-            polygon: vec![
-                P2::new(x, y),
-                P2::new(x + w, y),
-                P2::new(x + w, y + h),
-                P2::new(x, y + h),
-            ],
+            polygon: rect_outline(x, y, w, h),
             charger: false,
         });
     }

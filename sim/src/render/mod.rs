@@ -18,7 +18,7 @@ use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Stroke, StrokeDash,
 
 use text::{label, Anchor, SMALL, TITLE};
 
-use crate::geometry::P2;
+use crate::geometry::{Aabb, P2};
 use crate::simulator::Simulator;
 use crate::world::World;
 
@@ -309,9 +309,8 @@ fn draw_places(pm: &mut Pixmap, world: &World, view: &View) {
 
 /// The top-left corner of a zone's bounding box (world frame: least x, most y).
 fn zone_corner(z: &crate::world::Zone) -> P2 {
-    z.polygon.iter().fold(P2::new(f64::MAX, f64::MIN), |c, p| {
-        P2::new(c.x.min(p.x), c.y.max(p.y))
-    })
+    let b = Aabb::around(z.polygon.iter().copied());
+    P2::new(b.min.x, b.max.y)
 }
 
 /// Where object `i` is: in the run, or where the world puts it.
@@ -390,15 +389,7 @@ fn draw_names(pm: &mut Pixmap, world: &World, sim: Option<&Simulator>, view: &Vi
         );
     }
     for o in &world.obstacles {
-        let (lo, hi) = o.polygon.iter().fold(
-            (P2::new(f64::MAX, f64::MAX), P2::new(f64::MIN, f64::MIN)),
-            |(lo, hi), p| {
-                (
-                    P2::new(lo.x.min(p.x), lo.y.min(p.y)),
-                    P2::new(hi.x.max(p.x), hi.y.max(p.y)),
-                )
-            },
-        );
+        let Aabb { min: lo, max: hi } = Aabb::around(o.polygon.iter().copied());
         let room = ((hi.x - lo.x) * view.scale) as f32;
         let centre = P2::new((lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0);
         // Inside when it fits, else just above (a bin, a pillar).
