@@ -2,7 +2,7 @@
 //! for the seed, skills, predicates; no model, no action) and the wall time
 //! of the whole oracle suite with two workers.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -75,20 +75,18 @@ fn oracle_suite(tasks: &[Task], seeds: u64, workers: usize) -> Result<(f64, usiz
         .flat_map(|t| (0..seeds).map(move |s| (t, s)))
         .collect();
     let config = ExecutorConfig::default();
-    let next = AtomicUsize::new(0);
     let passed = AtomicUsize::new(0);
     let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(&(t, seed)) = trials.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    if trial::run(t, seed, Policy::Oracle, &config).is_ok_and(|r| r.success) {
-                        passed.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            });
-        }
-    });
+    crate::eval::run_parallel(
+        &trials,
+        workers,
+        &AtomicBool::new(false),
+        |_, &(t, seed)| {
+            if trial::run(t, seed, Policy::Oracle, &config).is_ok_and(|r| r.success) {
+                passed.fetch_add(1, Ordering::SeqCst);
+            }
+        },
+    );
     Ok((
         started.elapsed().as_secs_f64(),
         passed.into_inner(),

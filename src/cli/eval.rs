@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -334,55 +334,43 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
             .open(&results_path)
             .with_context(|| format!("opening {}", results_path.display()))?,
     );
-    let next = AtomicUsize::new(0);
     let reports: Mutex<Vec<TrialReport>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let started = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..opts.workers.min(todo.len()) {
-            scope.spawn(|| loop {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(p) = todo.get(i) else {
-                    break;
+    crate::eval::run_parallel(&todo, opts.workers, &stop, |i, p| {
+        let result = match (&llm, p.format) {
+            (Some(llm), Some(format)) => {
+                let dir = out.join("trials").join(p.folder());
+                let setup = ModelSetup {
+                    llm,
+                    format,
+                    paraphrase: p.paraphrase,
+                    dir: Some(&dir),
                 };
-                let result = match (&llm, p.format) {
-                    (Some(llm), Some(format)) => {
-                        let dir = out.join("trials").join(p.folder());
-                        let setup = ModelSetup {
-                            llm,
-                            format,
-                            paraphrase: p.paraphrase,
-                            dir: Some(&dir),
-                        };
-                        trial::run_model(p.task, p.seed, &setup, &config)
-                    }
-                    _ => trial::run(p.task, p.seed, policy, &config),
-                };
-                match result {
-                    Ok(report) => {
-                        print_trial(&report, policy, i + 1, todo.len());
-                        if let Ok(line) = serde_json::to_string(&report) {
-                            let mut f = results.lock().unwrap_or_else(|e| e.into_inner());
-                            let _ = writeln!(f, "{line}");
-                            let _ = f.flush();
-                        }
-                        reports
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(report);
-                    }
-                    Err(e) => {
-                        println!("ERROR {} seed {}: {e}", p.task.id, p.seed);
-                        errors
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push(e.to_string());
-                    }
+                trial::run_model(p.task, p.seed, &setup, &config)
+            }
+            _ => trial::run(p.task, p.seed, policy, &config),
+        };
+        match result {
+            Ok(report) => {
+                print_trial(&report, policy, i + 1, todo.len());
+                if let Ok(line) = serde_json::to_string(&report) {
+                    let mut f = results.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = writeln!(f, "{line}");
+                    let _ = f.flush();
                 }
-            });
+                reports
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(report);
+            }
+            Err(e) => {
+                println!("ERROR {} seed {}: {e}", p.task.id, p.seed);
+                errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(e.to_string());
+            }
         }
     });
     let new = reports.into_inner().unwrap_or_default();

@@ -15,3 +15,30 @@ pub mod setup;
 pub mod summary;
 pub mod task;
 pub mod trial;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Runs `each(index, item)` for every item on `workers` threads, items
+/// taken in order as threads come free, until all are done or `stop` is
+/// set (items not yet taken are then skipped).
+pub fn run_parallel<T: Sync>(
+    items: &[T],
+    workers: usize,
+    stop: &AtomicBool,
+    each: impl Fn(usize, &T) + Sync,
+) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(items.len()) {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(item) = items.get(i) else {
+                        break;
+                    };
+                    each(i, item);
+                }
+            });
+        }
+    });
+}
