@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use sim::render::text::{extent, label, Anchor, SMALL, TITLE};
-use tiny_skia::{Color, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};
+use sim::render::{paint, stroke};
+use tiny_skia::{Color, PathBuilder, Pixmap, Rect, Transform};
 
 use super::summary::{tally, wilson, Tally};
 use super::task::Tier;
@@ -28,29 +29,18 @@ const RIGHT: f32 = 16.0;
 /// Heights of the success and turns panels, pixels.
 const PANELS: (f32, f32) = (300.0, 150.0);
 
-fn paint(rgb: (u8, u8, u8)) -> Paint<'static> {
-    let mut p = Paint::default();
-    p.set_color(Color::from_rgba8(rgb.0, rgb.1, rgb.2, 255));
-    p.anti_alias = true;
-    p
-}
-
 fn line(pm: &mut Pixmap, a: (f32, f32), b: (f32, f32), rgb: (u8, u8, u8), width: f32) {
     let mut pb = PathBuilder::new();
     pb.move_to(a.0, a.1);
     pb.line_to(b.0, b.1);
     if let Some(path) = pb.finish() {
-        let stroke = Stroke {
-            width,
-            ..Stroke::default()
-        };
-        pm.stroke_path(&path, &paint(rgb), &stroke, Transform::identity(), None);
+        stroke(pm, &path, rgb, width, false);
     }
 }
 
 fn bar(pm: &mut Pixmap, x: f32, w: f32, top: f32, bottom: f32, rgb: (u8, u8, u8)) {
     if let Some(r) = Rect::from_ltrb(x, top.min(bottom - 0.5), x + w, bottom) {
-        pm.fill_rect(r, &paint(rgb), Transform::identity(), None);
+        pm.fill_rect(r, &paint(rgb, 255), Transform::identity(), None);
     }
 }
 

@@ -193,7 +193,8 @@ fn obstacle_rgb(o: &crate::world::Obstacle) -> (u8, u8, u8) {
     }
 }
 
-fn paint(rgb: (u8, u8, u8), alpha: u8) -> Paint<'static> {
+/// A solid, anti-aliased paint of `rgb` at `alpha`.
+pub fn paint(rgb: (u8, u8, u8), alpha: u8) -> Paint<'static> {
     let mut p = Paint::default();
     p.set_color(Color::from_rgba8(rgb.0, rgb.1, rgb.2, alpha));
     p.anti_alias = true;
@@ -272,7 +273,8 @@ fn fill(pm: &mut Pixmap, path: &tiny_skia::Path, rgb: (u8, u8, u8), alpha: u8) {
     );
 }
 
-fn stroke(pm: &mut Pixmap, path: &tiny_skia::Path, rgb: (u8, u8, u8), width: f32, dash: bool) {
+/// Strokes `path` in `rgb`, `width` pixels wide, dashed or solid.
+pub fn stroke(pm: &mut Pixmap, path: &tiny_skia::Path, rgb: (u8, u8, u8), width: f32, dash: bool) {
     let stroke = Stroke {
         width,
         dash: if dash {
