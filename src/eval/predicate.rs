@@ -280,22 +280,24 @@ impl Predicate {
                 .position(|o| o.name == name)
                 .map(|i| (&world.objects[i], &sim.objects()[i]))
         };
+        // Whether the object lies (not held) where `placed` says, and where it is.
+        let lies = |o: &str, placed: &dyn Fn(P2) -> bool| match object(o) {
+            Some((_, s)) if s.held => (false, format!("{o} is still held")),
+            Some((_, s)) => (
+                placed(s.at),
+                format!(
+                    "{o} is at ({:.2}, {:.2}){}",
+                    s.at.x,
+                    s.at.y,
+                    where_(sim, s.at)
+                ),
+            ),
+            None => (false, format!("no object {o}")),
+        };
         let pose = sim.true_pose();
         let robot_at = P2::new(pose.x, pose.y);
         match self {
-            Predicate::ObjectInZone { object: o, zone } => match object(o) {
-                Some((_, s)) if s.held => (false, format!("{o} is still held")),
-                Some((_, s)) => (
-                    in_zone(s.at, zone),
-                    format!(
-                        "{o} is at ({:.2}, {:.2}){}",
-                        s.at.x,
-                        s.at.y,
-                        where_(sim, s.at)
-                    ),
-                ),
-                None => (false, format!("no object {o}")),
-            },
+            Predicate::ObjectInZone { object: o, zone } => lies(o, &|at| in_zone(at, zone)),
             Predicate::AllInZone { zone, kind, colour } => {
                 all_where(sim, kind, colour, |at| in_zone(at, zone), zone)
             }
@@ -359,22 +361,9 @@ impl Predicate {
                     (Some(t), None) => (false, format!("done() was not called; {o} is in {t}")),
                 }
             }
-            Predicate::ObjectOn { object: o, surface } => match object(o) {
-                Some((_, s)) if s.held => (false, format!("{o} is still held")),
-                Some((_, s)) => {
-                    let on = world.surface_at(s.at).map(|x| x.name.as_str());
-                    (
-                        on == Some(surface.as_str()),
-                        format!(
-                            "{o} is at ({:.2}, {:.2}){}",
-                            s.at.x,
-                            s.at.y,
-                            where_(sim, s.at)
-                        ),
-                    )
-                }
-                None => (false, format!("no object {o}")),
-            },
+            Predicate::ObjectOn { object: o, surface } => lies(o, &|at| {
+                world.surface_at(at).is_some_and(|x| &x.name == surface)
+            }),
             Predicate::RobotInZone(z) => (
                 in_zone(robot_at, z),
                 format!(
