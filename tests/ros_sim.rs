@@ -252,13 +252,7 @@ fn the_ros_backend_drives_the_simulator_to_a_goal_and_survives_its_death() {
     );
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
     let text = obs["text"].as_str().unwrap();
-    let xy: Vec<f64> = text
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let xy = first_line_numbers(&obs);
     assert!(
         (xy[0] - 3.0).hypot(xy[1] - 3.75) < 0.1,
         "did not reach the goal: {text}"
@@ -511,6 +505,15 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
 
+/// The numbers the action printed on its first line.
+fn first_line_numbers(obs: &Json) -> Vec<f64> {
+    let first = obs["text"].as_str().unwrap().lines().next().unwrap();
+    first
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("not numbers: {first}")))
+        .collect()
+}
+
 /// Asserts an observation ended with exception `kind` and its text has `words`.
 fn assert_failed(obs: &Json, kind: &str, words: &str) {
     assert_eq!(obs["error"]["type"], kind, "{}", obs["text"]);
@@ -547,15 +550,7 @@ fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
         30.0,
     );
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
-    let xs: Vec<f64> = obs["text"]
-        .as_str()
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let xs = first_line_numbers(&obs);
     assert!(xs[1] < xs[0] - 0.2, "drove back inside: {xs:?}");
     // drive returned at rest: where it said it was, the robot stayed.
     assert_eq!(xs[2], 0.0, "moved on after drive returned: {xs:?}");
