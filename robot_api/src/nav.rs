@@ -134,6 +134,19 @@ impl GridMap {
         c >= self.width || r >= self.height || self.occupied[r * self.width + c]
     }
 
+    /// Whether the world point lies on the grid in a free cell.
+    pub fn is_free_at(&self, x: f64, y: f64) -> bool {
+        self.cell_of(x, y).is_some_and(|c| !self.is_occupied(c))
+    }
+
+    /// The centres of the free cells, row by row.
+    pub fn free_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        (0..self.height)
+            .flat_map(move |r| (0..self.width).map(move |c| (c, r)))
+            .filter(|&cell| !self.is_occupied(cell))
+            .map(|cell| self.centre_of(cell))
+    }
+
     /// Marks the cell containing a world point.
     pub fn mark_point(&mut self, x: f64, y: f64) {
         if let Some((c, r)) = self.cell_of(x, y) {

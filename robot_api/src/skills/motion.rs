@@ -280,13 +280,7 @@ pub(super) fn navigate(
             ));
         }
     }
-    // Outside the geofence counts as occupied, so paths keep the footprint inside it.
-    let base = robot.map().map(|mut map| {
-        if let Some(area) = &area {
-            map.mark_outside(area);
-        }
-        map
-    });
+    let base = known_map(robot);
     for attempt in 0..=MAX_REPLANS {
         let start = robot.pose()?;
         let path = match &base {
@@ -327,6 +321,22 @@ pub(super) fn navigate(
     unreachable!("the loop returns on its last attempt")
 }
 
+/// The robot's map of known obstacles, where outside its geofence counts as
+/// occupied (so paths and goals keep the footprint inside it).
+fn known_map(robot: &dyn RobotBackend) -> Option<GridMap> {
+    let mut map = robot.map()?;
+    if let Some(area) = robot.allowed_area() {
+        map.mark_outside(&area);
+    }
+    Some(map)
+}
+
+/// The known map inflated by the footprint and clearance: a free cell is a
+/// place the robot's centre can be.
+fn fit_map(robot: &dyn RobotBackend) -> Option<GridMap> {
+    known_map(robot).map(|m| m.inflated(robot.limits().radius + PLAN_CLEARANCE))
+}
+
 /// Where to drive for a zone: its centre, or when the robot does not fit
 /// there (furniture), the free points of the zone nearest the centre, a few
 /// spread out, nearest first.
@@ -335,18 +345,14 @@ pub(super) fn zone_goals(
     polygon: &[(f64, f64)],
     centre: (f64, f64),
 ) -> Vec<(f64, f64)> {
-    let Some(map) = robot.map() else {
+    let Some(map) = fit_map(robot) else {
         return vec![centre];
     };
-    let map = map.inflated(robot.limits().radius + PLAN_CLEARANCE);
-    let free = |p: (f64, f64)| map.cell_of(p.0, p.1).is_some_and(|c| !map.is_occupied(c));
-    if free(centre) {
+    if map.is_free_at(centre.0, centre.1) {
         return vec![centre];
     }
-    let mut points: Vec<(f64, f64)> = (0..map.height)
-        .flat_map(|r| (0..map.width).map(move |c| (c, r)))
-        .filter(|&cell| !map.is_occupied(cell))
-        .map(|cell| map.centre_of(cell))
+    let mut points: Vec<(f64, f64)> = map
+        .free_points()
         .filter(|&p| point_in_polygon(p, polygon, |q| q))
         .collect();
     let d = |p: &(f64, f64)| (p.0 - centre.0).hypot(p.1 - centre.1);
@@ -365,13 +371,8 @@ pub(super) fn stand_points(
     let p = robot.pose()?;
     let near = (limits.reach * 0.7).max(limits.radius + 0.05);
     let far = (limits.reach - 0.03).max(near);
-    let map = robot
-        .map()
-        .map(|m| m.inflated(limits.radius + PLAN_CLEARANCE));
-    let free = |q: (f64, f64)| {
-        map.as_ref()
-            .is_none_or(|m| m.cell_of(q.0, q.1).is_some_and(|c| !m.is_occupied(c)))
-    };
+    let map = fit_map(robot);
+    let free = |q: (f64, f64)| map.as_ref().is_none_or(|m| m.is_free_at(q.0, q.1));
     let base = (p.y - at.1).atan2(p.x - at.0);
     let mut points = Vec::new();
     for k in 0..4 {
@@ -398,10 +399,9 @@ pub(super) fn surface_goals(
 ) -> Result<Vec<Stance>, SkillError> {
     let limits = robot.limits();
     let p = robot.pose()?;
-    let Some(map) = robot.map() else {
+    let Some(map) = fit_map(robot) else {
         return Ok(Vec::new());
     };
-    let map = map.inflated(limits.radius + PLAN_CLEARANCE);
     let nearest_on_outline = |q: (f64, f64)| {
         (0..polygon.len())
             .map(|i| closest_point_on_segment(q, polygon[i], polygon[(i + 1) % polygon.len()]))
@@ -410,10 +410,8 @@ pub(super) fn surface_goals(
     };
     // Close enough that place() reaches well onto the top.
     let band = (limits.reach - 0.06).max(limits.radius + PLAN_CLEARANCE + map.resolution);
-    let mut points: Vec<(Stance, f64)> = (0..map.height)
-        .flat_map(|r| (0..map.width).map(move |c| (c, r)))
-        .filter(|&cell| !map.is_occupied(cell))
-        .map(|cell| map.centre_of(cell))
+    let mut points: Vec<(Stance, f64)> = map
+        .free_points()
         .filter_map(|q| {
             let edge = nearest_on_outline(q);
             let d = dist(edge, q);
