@@ -1,7 +1,12 @@
 //! The code-action executor: a persistent Python namespace in a supervised,
 //! sandboxed worker process.
 //!
-//! - [`session`]: [`Session`], the supervisor: runs actions, enforces limits, serves skills.
+//! - [`session`]: [`Session`], the supervisor: a workspace, a worker, actions in turn.
+//!   - `action`: runs one action (the event loop around its [`lifecycle`]).
+//!   - [`lifecycle`]: an action's life as a pure state machine (running, stopping, settling, done).
+//!   - `process`: the worker process: spawn, ready, describe its end, kill.
+//!   - `skill_server`: the thread that runs the worker's skill calls.
+//!   - [`interrupter`]: stopping an action from another thread or from watched input.
 //! - [`worker`]: the worker process (`codeact __worker`): isolation and embedded CPython.
 //! - [`wire`]: the messages between them and their framing.
 //! - [`observation`]: [`Observation`], what an action produced, as data and as text.
@@ -9,15 +14,21 @@
 //! - [`config`]: [`ExecutorConfig`] and [`Limits`].
 //! - [`cgroup`]: the per-worker pids cgroup.
 
+mod action;
 pub mod cgroup;
 pub mod config;
+pub mod interrupter;
+pub mod lifecycle;
 pub mod observation;
 pub mod output;
+mod process;
 pub mod session;
+mod skill_server;
 pub mod wire;
 pub mod worker;
 
 pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACTION_SECONDS};
+pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{Chunk, ErrorReport, Observation, SkillCall, Status, Stream};
-pub use session::{ExecutorError, InputWatch, Interrupter, Session};
+pub use session::{ExecutorError, Session};
 pub use wire::{OutputLimits, Protection};
