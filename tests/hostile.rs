@@ -231,42 +231,29 @@ fn printing_a_gigabyte_hits_the_output_limit() {
 fn a_secret_in_the_supervisors_environment_is_out_of_reach() {
     // The secret is planted in the environment of a real `codeact session`
     // process, and the action searches everything it can read for it.
-    use std::io::{BufRead, BufReader, Write};
     let secret = format!("hunter2-{}", std::process::id());
-    let mut child = std::process::Command::new(common::exe())
+    let mut command = std::process::Command::new(common::exe());
+    command
         .args(["session", "--skills", "test"])
         .env("CODEACT_TEST_SECRET", &secret)
-        .env("OPENAI_API_KEY", &secret)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env("OPENAI_API_KEY", &secret);
+    let mut client = codeact::executor::client::SessionClient::start(command).unwrap();
     let code = format!(
         "import os, glob\nfound = [k for k, v in os.environ.items() if {secret:?} in v]\nfor p in glob.glob('/proc/*/environ') + glob.glob('/proc/*/cmdline'):\n    try:\n        if {secret:?}.encode() in open(p, 'rb').read(): found.append(p)\n    except OSError:\n        pass\nassert found, 'secret not found'\nfound"
     );
-    let request = serde_json::json!({"type": "execute", "id": 1, "code": code});
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{request}").unwrap();
-    writeln!(stdin, r#"{{"type": "execute", "id": 2, "code": "1 + 1"}}"#).unwrap();
-    drop(stdin);
-    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
-    child.wait().unwrap();
-    let obs: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| l["type"] == "observation")
-        .collect();
-    assert_eq!(obs.len(), 2);
-    assert_eq!(obs[0]["status"], "error", "{}", obs[0]["text"]);
+    let searched = client.execute(&code, None, &mut |_, _| {}).unwrap();
+    let obs = &searched.observation;
+    assert_eq!(obs.status, Status::Error, "{}", searched.text);
     assert_eq!(
-        obs[0]["error"]["type"], "AssertionError",
+        obs.error.as_ref().map(|e| e.type_name.as_str()),
+        Some("AssertionError"),
         "{}",
-        obs[0]["text"]
+        searched.text
     );
-    assert_eq!(obs[0]["safe_stop"], true);
-    assert_eq!(obs[1]["result"], "2");
+    assert!(obs.safe_stop);
+    let after = client.execute("1 + 1", None, &mut |_, _| {}).unwrap();
+    assert_eq!(after.observation.result.as_deref(), Some("2"));
+    assert!(client.close().unwrap().success());
 }
 
 #[test]

@@ -8,9 +8,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
+use codeact::executor::client::SessionClient;
 use common::mock_llm::{MockLlm, Step};
 use serde_json::{json, Value as Json};
 
@@ -182,60 +183,27 @@ fn spawn_sim(world: &str, domain: u32) -> Child {
 }
 
 /// `codeact session --robot PROFILE`: the ROS backend behind the JSON-lines protocol.
-struct RosSession {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    next: u64,
-}
+/// `codeact session --robot PROFILE`, driven through the protocol's client.
+struct RosSession(SessionClient);
 
 impl RosSession {
     fn start(profile: &str, domain: u32) -> Self {
-        let mut child = ros_command(common::exe(), domain)
+        let mut command = ros_command(common::exe(), domain);
+        command
             .args(["session", "--robot", profile])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("codeact session starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let ready: Json = serde_json::from_str(&line).unwrap();
-        assert_eq!(ready["type"], "ready", "{line}");
-        RosSession {
-            child,
-            stdin,
-            stdout,
-            next: 1,
-        }
+            .stderr(Stdio::inherit());
+        RosSession(SessionClient::start(command).expect("codeact session starts"))
     }
 
-    /// Runs `code`; returns its observation.
+    /// Runs `code`; returns its observation as JSON, with its text.
     fn execute(&mut self, code: &str, timeout: f64) -> Json {
-        let id = self.next;
-        self.next += 1;
-        let request = json!({"type": "execute", "id": id, "code": code, "timeout": timeout});
-        writeln!(self.stdin, "{request}").unwrap();
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.stdout.read_line(&mut line).unwrap() > 0,
-                "the session ended"
-            );
-            let msg: Json = serde_json::from_str(&line).unwrap();
-            if msg["type"] == "observation" && msg["id"] == id {
-                return msg;
-            }
-        }
-    }
-}
-
-impl Drop for RosSession {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let done = self
+            .0
+            .execute(code, Some(timeout), &mut |_, _| {})
+            .expect("the session answers");
+        let mut obs = serde_json::to_value(&done.observation).unwrap();
+        obs["text"] = json!(done.text);
+        obs
     }
 }
 

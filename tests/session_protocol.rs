@@ -2,118 +2,122 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use codeact::executor::client::{ClientError, SessionClient};
+use codeact::executor::protocol::{Reply, Request};
+use codeact::executor::{Status, Stream};
+use serde_json::{json, Value as Json};
+
+fn start() -> SessionClient {
+    let mut command = Command::new(common::exe());
+    command.args(["session", "--skills", "test"]);
+    SessionClient::start(command).expect("the session starts")
+}
+
+/// The message of an error reply, with the id it answers.
+fn error(reply: Reply) -> (Json, String) {
+    match reply {
+        Reply::Error { id, message } => (id, message),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
 
 #[test]
 fn requests_are_answered_with_their_ids_and_bad_input_gets_clear_errors() {
-    let mut child = Command::new(common::exe())
-        .args(["session", "--skills", "test"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+    let mut client = start();
+    assert!(client.ready().skills.iter().any(|s| s == "echo"));
+
+    client
+        .send(&Request::Execute {
+            id: json!("a"),
+            code: "print('hi')\n6 * 7".into(),
+            timeout: None,
+        })
         .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next =
-        move || -> Value { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
-
-    let ready = next();
-    assert_eq!(ready["type"], "ready");
-    assert!(ready["skills"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|s| s == "echo"));
-
-    writeln!(
-        stdin,
-        r#"{{"type":"execute","id":"a","code":"print('hi')\n6 * 7"}}"#
-    )
-    .unwrap();
-    let out = next();
     assert_eq!(
-        (
-            out["type"].as_str(),
-            out["id"].as_str(),
-            out["text"].as_str()
-        ),
-        (Some("output"), Some("a"), Some("hi\n"))
+        client.recv().unwrap(),
+        Reply::Output {
+            id: json!("a"),
+            stream: Stream::Stdout,
+            text: "hi\n".into()
+        }
     );
-    let obs = next();
-    assert_eq!(obs["type"], "observation");
-    assert_eq!(obs["id"], "a");
-    assert_eq!(obs["status"], "ok");
-    assert_eq!(obs["result"], "42");
-    assert!(obs["text"].as_str().unwrap().contains("Out: 42"));
+    let Reply::Observation {
+        id,
+        text,
+        observation,
+    } = client.recv().unwrap()
+    else {
+        panic!("expected an observation")
+    };
+    assert_eq!(id, "a");
+    assert_eq!(observation.status, Status::Ok);
+    assert_eq!(observation.result.as_deref(), Some("42"));
+    assert!(text.contains("Out: 42"));
 
     // Not JSON, not UTF-8, unknown type, bad timeout: each an error, and the session goes on.
-    writeln!(stdin, "this is not json").unwrap();
-    assert!(next()["message"].as_str().unwrap().contains("bad request"));
+    client.send_raw(b"this is not json\n").unwrap();
+    assert!(error(client.recv().unwrap()).1.contains("bad request"));
     // A lone surrogate escape (as Python's json.dumps writes): the error still names the id.
-    writeln!(
-        stdin,
-        r#"{{"type":"execute","id":"s1","code":"print('\ud800')"}}"#
-    )
-    .unwrap();
-    let err = next();
-    assert_eq!(
-        (err["type"].as_str(), err["id"].as_str()),
-        (Some("error"), Some("s1")),
-        "{err}"
-    );
-    assert!(
-        err["message"].as_str().unwrap().contains("surrogate"),
-        "{err}"
-    );
-    stdin
-        .write_all(b"{\"type\":\"execute\",\"id\":1,\"code\":\"\xff\"}\n")
+    client
+        .send_raw(b"{\"type\":\"execute\",\"id\":\"s1\",\"code\":\"print('\\ud800')\"}\n")
         .unwrap();
-    assert!(next()["message"]
-        .as_str()
-        .unwrap()
-        .contains("not valid UTF-8"));
-    writeln!(stdin, r#"{{"type":"launch","id":7}}"#).unwrap();
-    let err = next();
-    assert_eq!(
-        (err["type"].as_str(), err["id"].as_i64()),
-        (Some("error"), Some(7))
+    let (id, message) = error(client.recv().unwrap());
+    assert_eq!(id, "s1");
+    assert!(message.contains("surrogate"), "{message}");
+    client
+        .send_raw(b"{\"type\":\"execute\",\"id\":1,\"code\":\"\xff\"}\n")
+        .unwrap();
+    assert!(error(client.recv().unwrap()).1.contains("not valid UTF-8"));
+    client
+        .send_raw(b"{\"type\":\"launch\",\"id\":7}\n")
+        .unwrap();
+    assert_eq!(error(client.recv().unwrap()).0, 7);
+    let refused = client.execute("1", Some(-1.0), &mut |_, _| {});
+    assert!(
+        matches!(&refused, Err(ClientError::Refused(m)) if m.contains("timeout")),
+        "{refused:?}"
     );
-    writeln!(
-        stdin,
-        r#"{{"type":"execute","id":8,"code":"1","timeout":-1}}"#
-    )
-    .unwrap();
-    assert!(next()["message"].as_str().unwrap().contains("timeout"));
 
-    writeln!(stdin, r#"{{"type":"skills","id":9}}"#).unwrap();
-    let skills = next();
-    assert!(skills["api_text"]
-        .as_str()
-        .unwrap()
-        .contains("def echo(value: object) -> object:"));
+    client.send(&Request::Skills { id: json!(9) }).unwrap();
+    let Reply::Skills { id, api_text, .. } = client.recv().unwrap() else {
+        panic!("expected the skills")
+    };
+    assert_eq!(id, 9);
+    assert!(api_text.contains("def echo(value: object) -> object:"));
 
     // An interrupt arriving while an action runs stops it.
-    writeln!(
-        stdin,
-        r#"{{"type":"execute","id":10,"code":"print('go', flush=True)\nblock()"}}"#
-    )
-    .unwrap();
-    assert_eq!(next()["text"], "go\n");
-    writeln!(stdin, r#"{{"type":"interrupt"}}"#).unwrap();
-    let mut msg = next();
-    while msg["type"] != "observation" {
-        msg = next();
-    }
-    assert_eq!(msg["id"], 10);
-    assert_eq!(msg["status"], "interrupted");
+    client
+        .send(&Request::Execute {
+            id: json!(10),
+            code: "print('go', flush=True)\nblock()".into(),
+            timeout: None,
+        })
+        .unwrap();
+    assert!(matches!(client.recv().unwrap(), Reply::Output { text, .. } if text == "go\n"));
+    client.send(&Request::Interrupt { id: Json::Null }).unwrap();
+    let observation = loop {
+        if let Reply::Observation {
+            id, observation, ..
+        } = client.recv().unwrap()
+        {
+            assert_eq!(id, 10);
+            break observation;
+        }
+    };
+    assert_eq!(observation.status, Status::Interrupted);
 
-    writeln!(stdin, r#"{{"type":"reset","id":11}}"#).unwrap();
-    assert_eq!(next()["ok"], true);
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    client.send(&Request::Reset { id: json!(11) }).unwrap();
+    assert_eq!(
+        client.recv().unwrap(),
+        Reply::Reset {
+            id: json!(11),
+            ok: true
+        }
+    );
+    assert!(client.close().unwrap().success());
 }
 
 #[test]
@@ -135,7 +139,7 @@ fn logs_go_to_stderr_and_stdout_carries_only_the_protocol() {
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     for line in stdout.lines() {
-        serde_json::from_str::<Value>(line)
+        serde_json::from_str::<Reply>(line)
             .unwrap_or_else(|e| panic!("not protocol: {line:?}: {e}"));
     }
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -2,12 +2,13 @@
 //! protocol (a child `codeact session` process, JSON lines, worker boundary
 //! included). Prints medians and p99; never fails on a time.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde_json::Value as Json;
+
+use crate::executor::client::{Executed, SessionClient};
+use crate::executor::Status;
 
 /// Options of `codeact bench`.
 #[derive(clap::Args, Debug)]
@@ -37,89 +38,30 @@ pub enum Suite {
     All,
 }
 
-/// A `codeact session` child process driven over JSON lines.
-pub(super) struct Driver {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-    next_id: u64,
-    line: String,
-}
+/// A `codeact session` child process, driven through the protocol's client.
+pub(super) struct Driver(SessionClient);
 
 impl Driver {
     /// Starts `codeact session` with the given skill options; returns it and
     /// how long it took to say it is ready.
     pub(super) fn start(args: &[&str]) -> Result<(Self, Duration)> {
-        let exe = std::env::current_exe()?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("session").args(args);
         let started = Instant::now();
-        let mut child = Command::new(exe)
-            .arg("session")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting `codeact session`")?;
-        let stdin = child.stdin.take().context("stdin")?;
-        let stdout = BufReader::new(child.stdout.take().context("stdout")?);
-        let mut driver = Driver {
-            child,
-            stdin: Some(stdin),
-            stdout,
-            next_id: 0,
-            line: String::new(),
-        };
-        let ready = driver.read()?;
-        if ready["type"] != "ready" {
-            bail!("expected a ready message, got {ready}");
-        }
-        Ok((driver, started.elapsed()))
+        let client = SessionClient::start(command).context("starting `codeact session`")?;
+        Ok((Driver(client), started.elapsed()))
     }
 
-    fn read(&mut self) -> Result<Json> {
-        self.line.clear();
-        if self.stdout.read_line(&mut self.line)? == 0 {
-            bail!("the session ended unexpectedly");
-        }
-        Ok(serde_json::from_str(&self.line)?)
-    }
-
-    /// Sends one action and waits for its observation; returns the round trip.
-    pub(super) fn execute(&mut self, code: &str) -> Result<(Duration, Json)> {
-        self.next_id += 1;
-        let request = serde_json::json!({"type": "execute", "id": self.next_id, "code": code});
+    /// Sends one action and waits for its observation; returns the round
+    /// trip. An action that did not end by itself (ok or error) is a failure.
+    pub(super) fn execute(&mut self, code: &str) -> Result<(Duration, Executed)> {
         let started = Instant::now();
-        let stdin = self
-            .stdin
-            .as_mut()
-            .context("the session's stdin is closed")?;
-        writeln!(stdin, "{request}")?;
-        stdin.flush()?;
-        loop {
-            let msg = self.read()?;
-            if msg["type"] == "observation" {
-                let took = started.elapsed();
-                if msg["status"] != "ok" && msg["status"] != "error" {
-                    bail!("benchmark action failed: {}", msg["text"]);
-                }
-                return Ok((took, msg));
-            }
+        let done = self.0.execute(code, None, &mut |_, _| {})?;
+        let took = started.elapsed();
+        if !matches!(done.observation.status, Status::Ok | Status::Error) {
+            bail!("benchmark action failed: {}", done.text);
         }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // Closing stdin ends the session cleanly (its worker and cgroup go
-        // with it); a kill is the fallback.
-        drop(self.stdin.take());
-        for _ in 0..500 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Ok((took, done))
     }
 }
 
@@ -232,8 +174,8 @@ fn executor(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     for _ in 0..reps(30) {
         let (empty, _) = d.execute(&loop_code)?;
         let (calls, obs) = d.execute(&call_code)?;
-        if obs["status"] != "ok" {
-            bail!("skill-call benchmark failed: {}", obs["text"]);
+        if obs.observation.status != Status::Ok {
+            bail!("skill-call benchmark failed: {}", obs.text);
         }
         whole.push(calls.as_secs_f64() * 1e3);
         per_call.push(micros(calls.saturating_sub(empty)) / CALLS as f64);
@@ -263,11 +205,9 @@ fn executor(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let errors: Vec<f64> = (0..reps(1000))
         .map(|_| {
             let (t, obs) = d.execute("y = 2\nf(0)")?;
-            if obs["error"]["traceback"]
-                .as_str()
-                .is_none_or(|t| !t.contains("1 / n"))
-            {
-                bail!("the error benchmark got no traceback: {}", obs["text"]);
+            let traceback = obs.observation.error.as_ref().map(|e| &e.traceback);
+            if traceback.is_none_or(|t| !t.contains("1 / n")) {
+                bail!("the error benchmark got no traceback: {}", obs.text);
             }
             Ok(micros(t))
         })

@@ -48,9 +48,9 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         reps(2000)
     );
     let (_, obs) = driver.execute(&code)?;
-    let text = obs["output"][0]["text"].as_str().unwrap_or_default();
+    let text = obs.observation.output_text();
     let figures: Vec<f64> = serde_json::from_str(text.trim())
-        .with_context(|| format!("get_pose timing: {}", obs["text"]))?;
+        .with_context(|| format!("get_pose timing: {}", obs.text))?;
     report(
         "get_pose() over ROS (skill reads /odom)",
         "ms",

@@ -103,8 +103,8 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
             "move_to(1.0, 1.0)"
         };
         let (took, obs) = d.execute(code)?;
-        if obs["status"] != "ok" {
-            bail!("move_to benchmark failed: {}", obs["text"]);
+        if obs.observation.status != crate::executor::Status::Ok {
+            bail!("move_to benchmark failed: {}", obs.text);
         }
         moves.push(micros(took) / 1e3);
     }

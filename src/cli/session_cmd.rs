@@ -1,5 +1,6 @@
 //! `codeact session`: the executor over JSON lines on stdin/stdout, so any
-//! program can drive it. The protocol is documented in docs/protocol.md.
+//! program can drive it. The protocol is documented in docs/protocol.md; its
+//! types are [`crate::executor::protocol`].
 //!
 //! One thread reads requests and runs actions: while an action runs, the
 //! session watches stdin (an [`InputWatch`]) for interrupts and queues other
@@ -12,44 +13,20 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use serde::Deserialize;
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
 
 use super::ExecOpts;
+use crate::executor::protocol::{Ready, Reply, Request, SkillDoc};
 use crate::executor::{InputWatch, Interrupter, Session, Stream};
-
-/// A request line. `id` is echoed back in every reply to it.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum Request {
-    Execute {
-        #[serde(default)]
-        id: Json,
-        code: String,
-        timeout: Option<f64>,
-    },
-    Interrupt {
-        #[serde(default)]
-        id: Json,
-    },
-    Reset {
-        #[serde(default)]
-        id: Json,
-    },
-    Skills {
-        #[serde(default)]
-        id: Json,
-    },
-}
 
 /// How long the session polls stdin for the next request before sleeping:
 /// a program driving the session in a loop sends it within this, and waking
 /// a sleeping process costs tens of microseconds on a virtual machine.
 const REQUEST_SPIN: Duration = Duration::from_micros(200);
 
-fn emit(value: &Json) {
+fn emit(reply: &Reply) {
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, value);
+    let _ = serde_json::to_writer(&mut out, reply);
     let _ = out.write_all(b"\n");
     let _ = out.flush();
 }
@@ -105,9 +82,13 @@ impl Requests {
         let text = match std::str::from_utf8(line) {
             Ok(t) => t.trim(),
             Err(e) => {
-                emit(&json!({"type": "error", "message": format!(
-                    "request is not valid UTF-8 (invalid byte at offset {}); send one JSON object per line",
-                    e.valid_up_to())}));
+                emit(&Reply::Error {
+                    id: Json::Null,
+                    message: format!(
+                        "request is not valid UTF-8 (invalid byte at offset {}); send one JSON object per line",
+                        e.valid_up_to()
+                    ),
+                });
                 return false;
             }
         };
@@ -117,7 +98,7 @@ impl Requests {
         match serde_json::from_str::<Request>(text) {
             Ok(Request::Interrupt { id }) => {
                 self.interrupter.interrupt();
-                emit(&json!({"type": "interrupt", "id": id}));
+                emit(&Reply::Interrupt { id });
                 true
             }
             Ok(request) => {
@@ -131,8 +112,13 @@ impl Requests {
                 } else {
                     e.to_string()
                 };
-                emit(&json!({"type": "error", "id": id, "message": format!(
-                    "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: execute, interrupt, reset, skills")}));
+                emit(&Reply::Error {
+                    id,
+                    message: format!(
+                        "bad request: {e}. Expected e.g. {{\"type\": \"execute\", \"id\": 1, \"code\": \"print(1)\"}}; types: {}",
+                        Request::TYPES
+                    ),
+                });
                 false
             }
         }
@@ -186,12 +172,11 @@ impl InputWatch for Requests {
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let mut started = opts.start()?;
     let session = &mut started.session;
-    emit(&json!({
-        "type": "ready",
-        "python": session.python_version(),
-        "workspace": session.workspace(),
-        "skills": session.skills().specs().map(|s| s.name.clone()).collect::<Vec<_>>(),
-        "protections": session.protections(),
+    emit(&Reply::Ready(Ready {
+        python: session.python_version().to_owned(),
+        workspace: session.workspace().to_owned(),
+        skills: session.skills().specs().map(|s| s.name.clone()).collect(),
+        protections: session.protections().to_vec(),
     }));
     let mut requests = Requests {
         fd: libc::STDIN_FILENO,
@@ -212,42 +197,59 @@ fn handle(session: &mut Session, request: Request, requests: &mut Requests) {
         Request::Execute { id, code, timeout } => {
             let timeout = match timeout {
                 Some(t) if !crate::executor::valid_time_limit(t) => {
-                    emit(&json!({"type": "error", "id": id, "message": format!(
-                        "timeout must be between 0 and 604800 seconds, got {t}")}));
+                    emit(&Reply::Error {
+                        id,
+                        message: format!(
+                            "timeout must be between 0 and {} seconds, got {t}",
+                            crate::executor::MAX_ACTION_SECONDS
+                        ),
+                    });
                     return;
                 }
                 Some(t) => Some(Duration::from_secs_f64(t)),
                 None => None,
             };
             let mut on_output = |stream: Stream, text: &str| {
-                emit(&json!({"type": "output", "id": id, "stream": stream, "text": text}));
+                emit(&Reply::Output {
+                    id: id.clone(),
+                    stream,
+                    text: text.to_owned(),
+                });
             };
             match session.execute_watching(&code, timeout, &mut on_output, Some(requests)) {
-                Ok(obs) => {
-                    let mut value = serde_json::to_value(&obs).unwrap_or_default();
-                    if let Json::Object(map) = &mut value {
-                        map.insert("type".into(), json!("observation"));
-                        map.insert("id".into(), id.clone());
-                        map.insert("text".into(), json!(obs.render()));
-                    }
-                    emit(&value);
-                }
-                Err(e) => emit(&json!({"type": "error", "id": id, "message": e.to_string()})),
+                Ok(obs) => emit(&Reply::Observation {
+                    id,
+                    text: obs.render(),
+                    observation: Box::new(obs),
+                }),
+                Err(e) => emit(&Reply::Error {
+                    id,
+                    message: e.to_string(),
+                }),
             }
         }
         Request::Reset { id } => match session.reset() {
-            Ok(()) => emit(&json!({"type": "reset", "id": id, "ok": true})),
-            Err(e) => emit(&json!({"type": "error", "id": id, "message": e.to_string()})),
+            Ok(()) => emit(&Reply::Reset { id, ok: true }),
+            Err(e) => emit(&Reply::Error {
+                id,
+                message: e.to_string(),
+            }),
         },
         Request::Skills { id } => {
-            let skills: Vec<Json> = session
+            let skills = session
                 .skills()
                 .specs()
-                .map(|s| json!({"name": s.name, "signature": s.python_def(), "doc": s.full_doc()}))
+                .map(|s| SkillDoc {
+                    name: s.name.clone(),
+                    signature: s.python_def(),
+                    doc: s.full_doc(),
+                })
                 .collect();
-            emit(
-                &json!({"type": "skills", "id": id, "skills": skills, "api_text": session.skills().api_text()}),
-            );
+            emit(&Reply::Skills {
+                id,
+                skills,
+                api_text: session.skills().api_text(),
+            });
         }
         Request::Interrupt { .. } => {}
     }
@@ -291,6 +293,7 @@ fn request_id(text: &str) -> (Json, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_id_is_read_even_past_a_lone_surrogate() {

@@ -9,6 +9,7 @@
 //!   - [`interrupter`]: stopping an action from another thread or from watched input.
 //! - [`worker`]: the worker process (`codeact __worker`): isolation and embedded CPython.
 //! - [`wire`]: the messages between them and their framing.
+//! - [`protocol`]: the `codeact session` JSON-lines protocol as types; [`client`]: its client.
 //! - [`observation`]: [`Observation`], what an action produced, as data and as text.
 //! - [`output`]: head-and-tail output keeping.
 //! - [`config`]: [`ExecutorConfig`] and [`Limits`].
@@ -16,12 +17,14 @@
 
 mod action;
 pub mod cgroup;
+pub mod client;
 pub mod config;
 pub mod interrupter;
 pub mod lifecycle;
 pub mod observation;
 pub mod output;
 mod process;
+pub mod protocol;
 pub mod session;
 mod skill_server;
 pub mod wire;
