@@ -9,7 +9,7 @@ use robot_api::{ParamType, SkillSet, SkillSpec, Value};
 use serde::Serialize;
 use serde_json::json;
 
-use super::actions::{call_code, text_action, ActionFormat, TextAction};
+use super::actions::{call_code, text_action, tool_specs, ActionFormat, TextAction};
 use super::llm::{Completion, Message, Model, ToolResult, ToolSpec, Usage};
 use super::prompt;
 use super::reply::code_actions;
@@ -229,6 +229,69 @@ fn fingerprint(code: &str, obs: &Observation) -> String {
     )
 }
 
+/// How the model is set up to act: the system prompt, the tools offered, the
+/// action format and the `done` signal. One builder for every place that
+/// runs an episode (run, replay, eval, bench, the ROS node).
+#[derive(Clone)]
+pub struct Agent {
+    /// How the model acts.
+    pub format: ActionFormat,
+    /// The system prompt.
+    pub system: String,
+    /// The tools offered (JSON tool calls only; empty otherwise).
+    pub tools: Vec<ToolSpec>,
+    /// Set when the model calls `done`.
+    pub done: DoneSignal,
+}
+
+impl Agent {
+    /// Adds `done(summary)` to `skills` and sets the model up for `format`,
+    /// with the world's summary in the prompt when there is a world.
+    pub fn new(skills: &mut SkillSet, format: ActionFormat, world: Option<&str>) -> Self {
+        let done = add_done(skills);
+        Agent::with_done(skills, done, format, world)
+    }
+
+    /// The same for skills that already have `done` (its signal given).
+    pub fn with_done(
+        skills: &SkillSet,
+        done: DoneSignal,
+        format: ActionFormat,
+        world: Option<&str>,
+    ) -> Self {
+        Agent {
+            format,
+            system: prompt::system_prompt_for(format, skills, world),
+            tools: if format == ActionFormat::Json {
+                tool_specs(skills)
+            } else {
+                Vec::new()
+            },
+            done,
+        }
+    }
+
+    /// An episode of this agent with `llm` acting through `session`.
+    pub fn episode<'a>(
+        &self,
+        llm: &'a dyn Model,
+        session: &'a mut Session,
+        budget: Budget,
+    ) -> Episode<'a> {
+        Episode {
+            llm,
+            session,
+            done: self.done.clone(),
+            system: self.system.clone(),
+            budget,
+            transcript: None,
+            supervisor: None,
+            format: self.format,
+            tools: self.tools.clone(),
+        }
+    }
+}
+
 /// Everything an episode needs.
 pub struct Episode<'a> {
     /// The model.
@@ -251,129 +314,450 @@ pub struct Episode<'a> {
     pub tools: Vec<ToolSpec>,
 }
 
+/// One action a reply asked for: the code to run (or why there is none)
+/// and, for a tool call, the call's id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    /// The code, or why the reply's action cannot run.
+    pub code: Result<String, String>,
+    /// The tool call's id (JSON tool calls only).
+    pub call_id: Option<String>,
+}
+
+/// What one action gave the turn.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Acted {
+    /// What the model is shown for it.
+    pub text: String,
+    /// What it did, for telling a repeated turn (code and result, no times).
+    pub fingerprint: String,
+    /// The rest of the turn's actions must not run (an error, a refusal, `done`).
+    pub stop_turn: bool,
+    /// The summary, when the action called `done`.
+    pub done: Option<String>,
+    /// The robot's safe stop was called.
+    pub safe_stop: bool,
+    /// Skill calls the action made.
+    pub skill_calls: usize,
+}
+
+/// Whether the model keeps doing the same thing: a nudge at the second
+/// repeat, a stop at the third.
+#[derive(Debug, Default)]
+pub struct StuckWatch {
+    last: Option<String>,
+    repeats: u32,
+}
+
+/// What [`StuckWatch::see`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stuckness {
+    /// Carry on.
+    Fine,
+    /// Tell the model it is repeating itself.
+    Nudge,
+    /// End the episode.
+    Stuck,
+}
+
+impl StuckWatch {
+    /// Takes one turn's fingerprint.
+    pub fn see(&mut self, fingerprint: String) -> Stuckness {
+        if self.last.as_deref() == Some(fingerprint.as_str()) {
+            self.repeats += 1;
+        } else {
+            self.repeats = 0;
+        }
+        self.last = Some(fingerprint);
+        match self.repeats {
+            0 | 1 => Stuckness::Fine,
+            2 => Stuckness::Nudge,
+            _ => Stuckness::Stuck,
+        }
+    }
+}
+
+/// The running totals of an episode.
+struct Tally {
+    started: Instant,
+    turns: usize,
+    usage: Usage,
+    model_seconds: f64,
+    safe_stops: u32,
+    skill_calls: usize,
+}
+
+impl Tally {
+    fn outcome(&self, reason: StopReason, summary: Option<String>) -> Outcome {
+        Outcome {
+            success: reason == StopReason::Done,
+            summary,
+            reason,
+            turns: self.turns,
+            usage: self.usage,
+            seconds: self.started.elapsed().as_secs_f64(),
+            model_seconds: self.model_seconds,
+            safe_stops: self.safe_stops,
+            skill_calls: self.skill_calls,
+        }
+    }
+}
+
+/// The budget that is spent, if one is, before a turn `turns + 1`.
+pub fn spent(
+    budget: &Budget,
+    elapsed: Duration,
+    turns: usize,
+    usage: &Usage,
+) -> Option<StopReason> {
+    if budget.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+        Some(StopReason::Cancelled)
+    } else if turns >= budget.max_turns {
+        Some(StopReason::MaxTurns)
+    } else if budget.wall.is_some_and(|w| elapsed >= w) {
+        Some(StopReason::WallBudget)
+    } else if budget.tokens.is_some_and(|t| usage.total() >= t) {
+        Some(StopReason::TokenBudget)
+    } else {
+        None
+    }
+}
+
+/// The actions a reply asks for in `format`, and the assistant message that
+/// records the reply in the conversation.
+pub fn parse(
+    format: ActionFormat,
+    skills: &SkillSet,
+    completion: &Completion,
+) -> (Message, Vec<Planned>) {
+    let mut assistant = Message::assistant(completion.text.clone());
+    let plain = |code| Planned {
+        code,
+        call_id: None,
+    };
+    let planned = match format {
+        ActionFormat::Code => code_actions(&completion.text)
+            .into_iter()
+            .map(|c| plain(Ok(c)))
+            .collect(),
+        ActionFormat::Json => {
+            assistant.tool_calls = completion.tool_calls.clone();
+            completion
+                .tool_calls
+                .iter()
+                .map(|c| Planned {
+                    code: call_code(skills, &c.name, &c.arguments),
+                    call_id: Some(c.id.clone()),
+                })
+                .collect()
+        }
+        ActionFormat::Text => match text_action(&completion.text) {
+            TextAction::None => Vec::new(),
+            TextAction::Bad(why) => vec![plain(Err(why))],
+            TextAction::Call(name, args) => vec![plain(call_code(skills, &name, &args))],
+        },
+    };
+    (assistant, planned)
+}
+
+/// What a turn's actions gave, gathered into the message that answers the reply.
+#[derive(Debug, Default)]
+pub struct Feedback {
+    shown: Vec<String>,
+    results: Vec<ToolResult>,
+}
+
+impl Feedback {
+    /// Adds the result of action `index` of `planned`; when it stopped the
+    /// turn early, says which actions did not run.
+    pub fn add(&mut self, format: ActionFormat, planned: &[Planned], index: usize, acted: &Acted) {
+        let n = planned.len();
+        let unit = unit(format);
+        match &planned[index].call_id {
+            Some(id) => self.results.push(ToolResult {
+                id: id.clone(),
+                content: acted.text.clone(),
+            }),
+            None if n > 1 => {
+                self.shown
+                    .push(format!("[{unit} {} of {n}]\n{}", index + 1, acted.text))
+            }
+            None => self.shown.push(acted.text.clone()),
+        }
+        if !acted.stop_turn || acted.done.is_some() || index + 1 >= n {
+            return;
+        }
+        let skipped = format!("not run: {unit} {} did not end normally", index + 1);
+        for id in planned[index + 1..]
+            .iter()
+            .filter_map(|p| p.call_id.as_ref())
+        {
+            self.results.push(ToolResult {
+                id: id.clone(),
+                content: skipped.clone(),
+            });
+        }
+        if format != ActionFormat::Json {
+            self.shown.push(format!(
+                "[{unit}s {} to {n} were not run: {unit} {} did not end normally]",
+                index + 2,
+                index + 1
+            ));
+        }
+    }
+
+    /// The user message for the model, with `extra` (a person's message, a nudge).
+    pub fn message(self, format: ActionFormat, extra: String) -> Message {
+        if format == ActionFormat::Json {
+            return Message {
+                tool_results: self.results,
+                ..Message::user(extra)
+            };
+        }
+        let mut text = format!("Observation:\n{}", self.shown.join("\n"));
+        if !extra.is_empty() {
+            text.push_str("\n\n");
+            text.push_str(&extra);
+        }
+        Message::user(text)
+    }
+}
+
+/// What one action is called in the format ("block" of code, tool "call").
+fn unit(format: ActionFormat) -> &'static str {
+    if format == ActionFormat::Json {
+        "call"
+    } else {
+        "block"
+    }
+}
+
 impl Episode<'_> {
-    fn record(&mut self, kind: &str, fields: serde_json::Value) {
+    /// Records into the transcript, if there is one.
+    pub fn record(&mut self, kind: &str, fields: serde_json::Value) {
         if let Some(t) = self.transcript.as_deref_mut() {
             t.record(kind, fields);
         }
     }
 
-    /// Runs the episode for `task`.
+    /// Asks the model for turn `turn`'s reply to `messages`, reporting the
+    /// stream and retries; on failure, says why.
+    pub fn ask(
+        &mut self,
+        turn: usize,
+        messages: &[Message],
+        progress: &mut dyn Progress,
+    ) -> Result<Completion, String> {
+        let llm = self.llm;
+        let transcript = &mut self.transcript;
+        let mut attempt = 0;
+        // Both callbacks report progress; they never run at the same time.
+        let shared = std::cell::RefCell::new(&mut *progress);
+        let result = llm.complete(
+            &self.system,
+            messages,
+            &self.tools,
+            &mut |d| shared.borrow_mut().text(d),
+            &mut |why, wait| {
+                attempt += 1;
+                tracing::debug!(turn, attempt, wait_s = wait.as_secs_f64(), "retrying: {why}");
+                shared.borrow_mut().retry(why, wait);
+                // Recorded as it happens, so each failed attempt has its own time.
+                if let Some(t) = transcript.as_deref_mut() {
+                    t.record("retry", json!({"turn": turn, "attempt": attempt, "why": why, "wait_s": wait.as_secs_f64()}));
+                }
+            },
+        );
+        result.map_err(|e| {
+            let why = e.to_string();
+            self.record("llm_error", json!({"turn": turn, "error": why}));
+            why
+        })
+    }
+
+    /// Runs action `index` of turn `turn`: the person's review, the code,
+    /// its observation as the model will see it.
+    pub fn act(
+        &mut self,
+        turn: usize,
+        index: usize,
+        planned: &Planned,
+        progress: &mut dyn Progress,
+    ) -> Acted {
+        let proposed = match &planned.code {
+            Err(why) => {
+                self.record(
+                    "invalid_action",
+                    json!({"turn": turn, "index": index, "error": why}),
+                );
+                return Acted {
+                    text: format!("Error: {why}"),
+                    fingerprint: why.clone(),
+                    stop_turn: true,
+                    ..Acted::default()
+                };
+            }
+            Ok(code) => code,
+        };
+        let review = self
+            .supervisor
+            .as_deref_mut()
+            .map(|s| s.review(turn, index, proposed));
+        let code = match review {
+            Some(Review::Reject(reason)) => {
+                self.record(
+                    "rejected",
+                    json!({"turn": turn, "index": index, "reason": reason}),
+                );
+                return Acted {
+                    text: format!(
+                        "The person supervising the robot did not allow {} {} to run: {reason}",
+                        unit(self.format),
+                        index + 1
+                    ),
+                    fingerprint: reason,
+                    stop_turn: true,
+                    ..Acted::default()
+                };
+            }
+            Some(Review::Run(code)) => {
+                if &code != proposed {
+                    self.record(
+                        "edited",
+                        json!({"turn": turn, "index": index, "code": code}),
+                    );
+                }
+                code
+            }
+            None => proposed.clone(),
+        };
+        progress.action(index, &code);
+        self.record(
+            "action",
+            json!({"turn": turn, "index": index, "code": code}),
+        );
+        let executed = self
+            .session
+            .execute(&code, self.budget.action_timeout, &mut |s, t| {
+                progress.output(s, t)
+            });
+        match executed {
+            Ok(obs) => self.observe(turn, index, &code, &obs, progress),
+            Err(e) => {
+                let why = format!("the executor failed: {e}");
+                self.record("executor_error", json!({"turn": turn, "error": why}));
+                progress.note(&why);
+                Acted {
+                    text: why,
+                    stop_turn: true,
+                    ..Acted::default()
+                }
+            }
+        }
+    }
+
+    /// What the model is shown of an observation, and what it means for the turn.
+    fn observe(
+        &mut self,
+        turn: usize,
+        index: usize,
+        code: &str,
+        obs: &Observation,
+        progress: &mut dyn Progress,
+    ) -> Acted {
+        let text = trim_middle(&obs.render(), self.budget.observation_chars);
+        progress.observation(obs, &text);
+        self.record(
+            "observation",
+            json!({"turn": turn, "index": index, "observation": obs, "shown": &text}),
+        );
+        let done = self.done.take();
+        Acted {
+            text,
+            fingerprint: fingerprint(code, obs),
+            stop_turn: done.is_some() || obs.status != Status::Ok,
+            done,
+            safe_stop: obs.safe_stop,
+            skill_calls: obs.skill_calls.len(),
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.budget
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.is_cancelled())
+    }
+
+    /// Runs a turn's actions in order until one stops the turn; returns the
+    /// feedback, the turn's fingerprint and `done`'s summary if it was called.
+    fn act_all(
+        &mut self,
+        turn: usize,
+        planned: &[Planned],
+        tally: &mut Tally,
+        progress: &mut dyn Progress,
+    ) -> (Feedback, String, Option<String>) {
+        let mut feedback = Feedback::default();
+        let mut fingerprint = String::new();
+        for index in 0..planned.len() {
+            if self.cancelled() {
+                break;
+            }
+            let acted = self.act(turn, index, &planned[index], progress);
+            fingerprint.push_str(&acted.fingerprint);
+            tally.safe_stops += u32::from(acted.safe_stop);
+            tally.skill_calls += acted.skill_calls;
+            feedback.add(self.format, planned, index, &acted);
+            if acted.stop_turn {
+                return (feedback, fingerprint, acted.done);
+            }
+        }
+        (feedback, fingerprint, None)
+    }
+
+    /// The person's message after turn `turn`, if any, as text for the model.
+    fn person_says(&mut self, turn: usize) -> String {
+        let Some(message) = self.supervisor.as_deref_mut().and_then(|s| s.message(turn)) else {
+            return String::new();
+        };
+        self.record("message", json!({"turn": turn, "text": message}));
+        format!("Message from the person: {message}")
+    }
+
+    /// Runs the episode for `task`: ask, parse, act, observe, judge, until
+    /// `done` or a budget ends it.
     pub fn run(&mut self, task: &str, progress: &mut dyn Progress) -> Outcome {
-        let started = Instant::now();
+        let mut tally = Tally {
+            started: Instant::now(),
+            turns: 0,
+            usage: Usage::default(),
+            model_seconds: 0.0,
+            safe_stops: 0,
+            skill_calls: 0,
+        };
         let mut messages = vec![Message::user(prompt::task_message(task))];
-        let mut usage = Usage::default();
-        let mut turns = 0;
         let mut sent = 0; // messages already recorded with an earlier request
-        let mut last_fingerprint: Option<String> = None;
-        let mut repeats = 0;
-        let model_seconds = std::cell::Cell::new(0.0);
-        let safe_stops = std::cell::Cell::new(0);
-        let skill_calls = std::cell::Cell::new(0);
-        let end =
-            |reason: StopReason, summary: Option<String>, turns: usize, usage: Usage| Outcome {
-                success: reason == StopReason::Done,
-                summary,
-                reason,
-                turns,
-                usage,
-                seconds: started.elapsed().as_secs_f64(),
-                model_seconds: model_seconds.get(),
-                safe_stops: safe_stops.get(),
-                skill_calls: skill_calls.get(),
-            };
+        let mut stuck = StuckWatch::default();
         let outcome = loop {
-            if self
-                .budget
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.is_cancelled())
-            {
-                break end(StopReason::Cancelled, None, turns, usage);
+            let elapsed = tally.started.elapsed();
+            if let Some(reason) = spent(&self.budget, elapsed, tally.turns, &tally.usage) {
+                break tally.outcome(reason, None);
             }
-            if turns >= self.budget.max_turns {
-                break end(StopReason::MaxTurns, None, turns, usage);
-            }
-            if self.budget.wall.is_some_and(|w| started.elapsed() >= w) {
-                break end(StopReason::WallBudget, None, turns, usage);
-            }
-            if self.budget.tokens.is_some_and(|t| usage.total() >= t) {
-                break end(StopReason::TokenBudget, None, turns, usage);
-            }
-            turns += 1;
-            progress.turn(turns, self.budget.max_turns);
+            tally.turns += 1;
+            let turn = tally.turns;
+            progress.turn(turn, self.budget.max_turns);
             self.record(
                 "request",
-                json!({"turn": turns, "messages": messages.len(), "new": &messages[sent..]}),
+                json!({"turn": turn, "messages": messages.len(), "new": &messages[sent..]}),
             );
             sent = messages.len();
-            let completion = {
-                let llm = self.llm;
-                let system = &self.system;
-                let transcript = &mut self.transcript;
-                let mut attempt = 0;
-                // Both callbacks report progress; they never run at the same time.
-                let shared = std::cell::RefCell::new(&mut *progress);
-                let result = llm.complete(
-                    system,
-                    &messages,
-                    &self.tools,
-                    &mut |d| shared.borrow_mut().text(d),
-                    &mut |why, wait| {
-                        attempt += 1;
-                        tracing::debug!(turn = turns, attempt, wait_s = wait.as_secs_f64(), "retrying: {why}");
-                        shared.borrow_mut().retry(why, wait);
-                        // Recorded as it happens, so each failed attempt has its own time.
-                        if let Some(t) = transcript.as_deref_mut() {
-                            t.record("retry", json!({"turn": turns, "attempt": attempt, "why": why, "wait_s": wait.as_secs_f64()}));
-                        }
-                    },
-                );
-                match result {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let why = e.to_string();
-                        self.record("llm_error", json!({"turn": turns, "error": why}));
-                        break end(StopReason::LlmFailed(why), None, turns, usage);
-                    }
-                }
+            let completion = match self.ask(turn, &messages, progress) {
+                Ok(c) => c,
+                Err(why) => break tally.outcome(StopReason::LlmFailed(why), None),
             };
-            usage.input_tokens += completion.usage.input_tokens;
-            usage.output_tokens += completion.usage.output_tokens;
-            progress.reply(&completion, &usage);
-            model_seconds.set(model_seconds.get() + completion.latency_ms / 1e3);
-            tracing::debug!(
-                turn = turns,
-                ms = completion.latency_ms,
-                tokens_in = completion.usage.input_tokens,
-                tokens_out = completion.usage.output_tokens,
-                attempts = completion.attempts,
-                "reply"
-            );
-            self.record("reply", json!({"turn": turns, "text": completion.text, "tool_calls": completion.tool_calls, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
-            // The turn's actions: the code to run (or why there is none) and,
-            // for tool calls, the call's id.
-            let mut assistant = Message::assistant(completion.text.clone());
-            let skills = self.session.skills();
-            let planned: Vec<(Result<String, String>, Option<String>)> = match self.format {
-                ActionFormat::Code => code_actions(&completion.text)
-                    .into_iter()
-                    .map(|c| (Ok(c), None))
-                    .collect(),
-                ActionFormat::Json => {
-                    assistant.tool_calls = completion.tool_calls.clone();
-                    completion
-                        .tool_calls
-                        .iter()
-                        .map(|c| (call_code(skills, &c.name, &c.arguments), Some(c.id.clone())))
-                        .collect()
-                }
-                ActionFormat::Text => match text_action(&completion.text) {
-                    TextAction::None => Vec::new(),
-                    TextAction::Bad(why) => vec![(Err(why), None)],
-                    TextAction::Call(name, args) => vec![(call_code(skills, &name, &args), None)],
-                },
-            };
+            self.took_reply(&completion, &mut tally, progress);
+            let (assistant, planned) = parse(self.format, self.session.skills(), &completion);
             messages.push(assistant);
             if planned.is_empty() {
                 let nudge = prompt::nudge(self.format);
@@ -381,182 +765,48 @@ impl Episode<'_> {
                 messages.push(Message::user(nudge));
                 continue;
             }
-            let n = planned.len();
-            let unit = if self.format == ActionFormat::Json {
-                "call"
-            } else {
-                "block"
-            };
-            let mut shown: Vec<String> = Vec::new();
-            let mut results: Vec<ToolResult> = Vec::new();
-            let mut print = String::new();
-            let mut summary = None;
-            for (i, (planned_code, call_id)) in planned.iter().enumerate() {
-                if self
-                    .budget
-                    .cancel
-                    .as_ref()
-                    .is_some_and(|c| c.is_cancelled())
-                {
-                    break;
-                }
-                let stop_here: bool;
-                let text = match planned_code {
-                    Err(why) => {
-                        self.record(
-                            "invalid_action",
-                            json!({"turn": turns, "index": i, "error": why}),
-                        );
-                        print.push_str(why);
-                        stop_here = true;
-                        format!("Error: {why}")
-                    }
-                    Ok(proposed) => {
-                        let review = self
-                            .supervisor
-                            .as_deref_mut()
-                            .map(|s| s.review(turns, i, proposed));
-                        match review {
-                            Some(Review::Reject(reason)) => {
-                                self.record(
-                                    "rejected",
-                                    json!({"turn": turns, "index": i, "reason": reason}),
-                                );
-                                print.push_str(&reason);
-                                stop_here = true;
-                                format!("The person supervising the robot did not allow {unit} {} to run: {reason}", i + 1)
-                            }
-                            review => {
-                                let code = match review {
-                                    Some(Review::Run(code)) => {
-                                        if &code != proposed {
-                                            self.record(
-                                                "edited",
-                                                json!({"turn": turns, "index": i, "code": code}),
-                                            );
-                                        }
-                                        code
-                                    }
-                                    _ => proposed.clone(),
-                                };
-                                progress.action(i, &code);
-                                self.record(
-                                    "action",
-                                    json!({"turn": turns, "index": i, "code": code}),
-                                );
-                                match self.session.execute(
-                                    &code,
-                                    self.budget.action_timeout,
-                                    &mut |s, t| progress.output(s, t),
-                                ) {
-                                    Ok(obs) => {
-                                        let text = trim_middle(
-                                            &obs.render(),
-                                            self.budget.observation_chars,
-                                        );
-                                        progress.observation(&obs, &text);
-                                        self.record("observation", json!({"turn": turns, "index": i, "observation": &obs, "shown": &text}));
-                                        print.push_str(&fingerprint(&code, &obs));
-                                        if obs.safe_stop {
-                                            safe_stops.set(safe_stops.get() + 1);
-                                        }
-                                        skill_calls.set(skill_calls.get() + obs.skill_calls.len());
-                                        summary = self.done.take();
-                                        stop_here = summary.is_some() || obs.status != Status::Ok;
-                                        text
-                                    }
-                                    Err(e) => {
-                                        let why = format!("the executor failed: {e}");
-                                        self.record(
-                                            "executor_error",
-                                            json!({"turn": turns, "error": why}),
-                                        );
-                                        progress.note(&why);
-                                        stop_here = true;
-                                        why
-                                    }
-                                }
-                            }
-                        }
-                    }
-                };
-                match call_id {
-                    Some(id) => results.push(ToolResult {
-                        id: id.clone(),
-                        content: text,
-                    }),
-                    None if n > 1 => shown.push(format!("[{unit} {} of {n}]\n{text}", i + 1)),
-                    None => shown.push(text),
-                }
-                if stop_here && summary.is_none() && i + 1 < n {
-                    let skipped = format!("not run: {unit} {} did not end normally", i + 1);
-                    for (_, id) in &planned[i + 1..] {
-                        if let Some(id) = id {
-                            results.push(ToolResult {
-                                id: id.clone(),
-                                content: skipped.clone(),
-                            });
-                        }
-                    }
-                    if self.format != ActionFormat::Json {
-                        shown.push(format!(
-                            "[{unit}s {} to {n} were not run: {unit} {} did not end normally]",
-                            i + 2,
-                            i + 1
-                        ));
-                    }
-                }
-                if stop_here {
-                    break;
-                }
+            let (feedback, fingerprint, done) = self.act_all(turn, &planned, &mut tally, progress);
+            if let Some(summary) = done {
+                break tally.outcome(StopReason::Done, Some(summary));
             }
-            if let Some(summary) = summary {
-                break end(StopReason::Done, Some(summary), turns, usage);
-            }
-            if last_fingerprint.as_deref() == Some(print.as_str()) {
-                repeats += 1;
-            } else {
-                repeats = 0;
-            }
-            last_fingerprint = Some(print);
-            let mut extra = String::new();
-            if let Some(message) = self
-                .supervisor
-                .as_deref_mut()
-                .and_then(|s| s.message(turns))
-            {
-                self.record("message", json!({"turn": turns, "text": message}));
-                extra.push_str("Message from the person: ");
-                extra.push_str(&message);
-            }
-            match repeats {
-                0 | 1 => {}
-                2 => {
+            let mut extra = self.person_says(turn);
+            match stuck.see(fingerprint) {
+                Stuckness::Fine => {}
+                Stuckness::Nudge => {
                     progress.note(prompt::STUCK_NUDGE);
                     if !extra.is_empty() {
                         extra.push_str("\n\n");
                     }
                     extra.push_str(prompt::STUCK_NUDGE);
                 }
-                _ => break end(StopReason::Stuck, None, turns, usage),
+                Stuckness::Stuck => break tally.outcome(StopReason::Stuck, None),
             }
-            let feedback = if self.format == ActionFormat::Json {
-                Message {
-                    tool_results: results,
-                    ..Message::user(extra)
-                }
-            } else {
-                let mut text = format!("Observation:\n{}", shown.join("\n"));
-                if !extra.is_empty() {
-                    text.push_str("\n\n");
-                    text.push_str(&extra);
-                }
-                Message::user(text)
-            };
-            messages.push(feedback);
+            messages.push(feedback.message(self.format, extra));
         };
         self.record("end", json!({"outcome": &outcome}));
         outcome
+    }
+
+    /// Counts a reply's tokens and time, and records it.
+    fn took_reply(
+        &mut self,
+        completion: &Completion,
+        tally: &mut Tally,
+        progress: &mut dyn Progress,
+    ) {
+        tally.usage.input_tokens += completion.usage.input_tokens;
+        tally.usage.output_tokens += completion.usage.output_tokens;
+        progress.reply(completion, &tally.usage);
+        tally.model_seconds += completion.latency_ms / 1e3;
+        tracing::debug!(
+            turn = tally.turns,
+            ms = completion.latency_ms,
+            tokens_in = completion.usage.input_tokens,
+            tokens_out = completion.usage.output_tokens,
+            attempts = completion.attempts,
+            "reply"
+        );
+        self.record("reply", json!({"turn": tally.turns, "text": completion.text, "tool_calls": completion.tool_calls, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
     }
 }
 
@@ -577,6 +827,158 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(&r).unwrap()["reason"], r.name());
         }
+    }
+
+    fn reply(text: &str) -> Completion {
+        Completion {
+            text: text.into(),
+            tool_calls: Vec::new(),
+            usage: Usage::default(),
+            attempts: 1,
+            latency_ms: 0.0,
+        }
+    }
+
+    fn skills() -> SkillSet {
+        robot_api::testing::test_skills().0
+    }
+
+    #[test]
+    fn a_reply_is_parsed_into_the_actions_of_its_format() {
+        let skills = skills();
+        let text = "Look:\n```python\nx = 1\n```\nthen\n```python\necho(x)\n```";
+        let (assistant, planned) = parse(ActionFormat::Code, &skills, &reply(text));
+        assert_eq!(assistant.content, text);
+        let codes: Vec<_> = planned.iter().map(|p| p.code.clone()).collect();
+        assert_eq!(codes, [Ok("x = 1".to_owned()), Ok("echo(x)".to_owned())]);
+
+        let mut calls = reply("");
+        calls.tool_calls = vec![
+            super::super::llm::ToolCall {
+                id: "c1".into(),
+                name: "add".into(),
+                arguments: json!({"a": 1, "b": 2}),
+            },
+            super::super::llm::ToolCall {
+                id: "c2".into(),
+                name: "fly".into(),
+                arguments: json!({}),
+            },
+        ];
+        let (assistant, planned) = parse(ActionFormat::Json, &skills, &calls);
+        assert_eq!(assistant.tool_calls.len(), 2);
+        assert_eq!(planned[0].call_id.as_deref(), Some("c1"));
+        assert!(planned[0].code.as_ref().unwrap().contains("add("));
+        assert!(planned[1].code.as_ref().unwrap_err().contains("fly"));
+
+        let (_, planned) = parse(
+            ActionFormat::Text,
+            &skills,
+            &reply("Thought: add.\nAction: add {\"a\": 1, \"b\": 2}"),
+        );
+        assert_eq!(planned.len(), 1);
+        assert!(planned[0].code.is_ok(), "{planned:?}");
+        let (_, planned) = parse(ActionFormat::Text, &skills, &reply("no action here"));
+        assert!(planned.is_empty());
+    }
+
+    #[test]
+    fn the_same_turn_three_times_is_nudged_then_four_times_stuck() {
+        let mut watch = StuckWatch::default();
+        assert_eq!(watch.see("a".into()), Stuckness::Fine);
+        assert_eq!(watch.see("a".into()), Stuckness::Fine);
+        assert_eq!(watch.see("a".into()), Stuckness::Nudge);
+        assert_eq!(watch.see("b".into()), Stuckness::Fine, "a change resets");
+        for _ in 0..2 {
+            watch.see("b".into());
+        }
+        assert_eq!(watch.see("b".into()), Stuckness::Stuck);
+    }
+
+    #[test]
+    fn budgets_are_checked_cancel_first() {
+        let cancel = robot_api::CancelToken::new();
+        let budget = Budget {
+            max_turns: 3,
+            wall: Some(Duration::from_secs(10)),
+            tokens: Some(100),
+            cancel: Some(cancel.clone()),
+            ..Budget::default()
+        };
+        let used = |n| Usage {
+            input_tokens: n,
+            output_tokens: 0,
+        };
+        let second = Duration::from_secs(1);
+        assert_eq!(spent(&budget, second, 2, &used(99)), None);
+        assert_eq!(
+            spent(&budget, second, 3, &used(0)),
+            Some(StopReason::MaxTurns)
+        );
+        assert_eq!(
+            spent(&budget, 10 * second, 0, &used(0)),
+            Some(StopReason::WallBudget)
+        );
+        assert_eq!(
+            spent(&budget, second, 0, &used(100)),
+            Some(StopReason::TokenBudget)
+        );
+        cancel.cancel();
+        assert_eq!(
+            spent(&budget, second, 3, &used(0)),
+            Some(StopReason::Cancelled)
+        );
+    }
+
+    #[test]
+    fn feedback_numbers_blocks_and_says_which_did_not_run() {
+        let blocks: Vec<Planned> = (0..3)
+            .map(|i| Planned {
+                code: Ok(format!("step{i}()")),
+                call_id: None,
+            })
+            .collect();
+        let ok = Acted {
+            text: "fine".into(),
+            ..Acted::default()
+        };
+        let failed = Acted {
+            text: "Blocked".into(),
+            stop_turn: true,
+            ..Acted::default()
+        };
+        let mut feedback = Feedback::default();
+        feedback.add(ActionFormat::Code, &blocks, 0, &ok);
+        feedback.add(ActionFormat::Code, &blocks, 1, &failed);
+        let message = feedback.message(ActionFormat::Code, "Message from the person: hi".into());
+        assert_eq!(
+            message.content,
+            "Observation:\n[block 1 of 3]\nfine\n[block 2 of 3]\nBlocked\n[blocks 3 to 3 were not run: block 2 did not end normally]\n\nMessage from the person: hi"
+        );
+
+        // Tool calls: every call gets a result, those not run say so.
+        let calls: Vec<Planned> = (0..3)
+            .map(|i| Planned {
+                code: Ok(String::new()),
+                call_id: Some(format!("c{i}")),
+            })
+            .collect();
+        let mut feedback = Feedback::default();
+        feedback.add(ActionFormat::Json, &calls, 0, &failed);
+        let message = feedback.message(ActionFormat::Json, String::new());
+        let results: Vec<_> = message
+            .tool_results
+            .iter()
+            .map(|r| (r.id.as_str(), r.content.as_str()))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                ("c0", "Blocked"),
+                ("c1", "not run: call 1 did not end normally"),
+                ("c2", "not run: call 1 did not end normally")
+            ]
+        );
     }
 
     #[test]

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::bench::{report, stats};
-use crate::agent::episode::{add_done, Budget, Episode, Progress};
+use crate::agent::actions::ActionFormat;
+use crate::agent::episode::{Agent, Budget, Progress};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Provider, Usage};
-use crate::agent::prompt::system_prompt;
 use crate::agent::transcript::Transcript;
 use crate::executor::{ExecutorConfig, Session};
 
@@ -72,8 +72,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let world = Arc::new(sim::load("warehouse")?);
     let robot = Arc::new(sim::SimRobot::new(world.clone()));
     let mut skills = robot_api::skills::robot_skills(robot);
-    let done = add_done(&mut skills);
-    let system = system_prompt(&skills, Some(&world.summary()));
+    let agent = Agent::new(&mut skills, ActionFormat::Code, Some(&world.summary()));
     let mut session =
         Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
     let dir = std::env::temp_dir().join(format!("codeact-bench-{}", std::process::id()));
@@ -110,18 +109,9 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         max_turns: reps(200),
         ..Budget::default()
     };
-    Episode {
-        llm: &llm,
-        session: &mut session,
-        done,
-        system,
-        budget,
-        transcript: Some(&mut transcript),
-        supervisor: None,
-        format: crate::agent::actions::ActionFormat::Code,
-        tools: Vec::new(),
-    }
-    .run("benchmark: keep going", &mut timer);
+    let mut episode = agent.episode(&llm, &mut session, budget);
+    episode.transcript = Some(&mut transcript);
+    episode.run("benchmark: keep going", &mut timer);
     timer.close_turn();
     let _ = std::fs::remove_dir_all(&dir);
     // The first turns warm caches; keep the rest.

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde_json::Value as Json;
 
-use crate::agent::actions::{tool_specs, ActionFormat};
-use crate::agent::episode::{add_done, Budget, Episode, Progress};
+use crate::agent::actions::ActionFormat;
+use crate::agent::episode::{add_done, Agent, Budget, Progress};
 use crate::agent::llm::{Completion, LlmError, Message, Model, ToolCall, ToolSpec, Usage};
 use crate::agent::transcript;
 use crate::executor::{ExecutorConfig, Observation, Session};
@@ -143,7 +143,12 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             (robot, skills, done)
         }
     };
-    let session_skills = std::sync::Arc::new(skills.clone());
+    let mut agent = Agent::with_done(&skills, done, format, None);
+    // The replay shows the model the prompt it was shown.
+    agent.system = start["system_prompt"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut session =
         Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
     let model = Recorded {
@@ -154,25 +159,9 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         ..Budget::default()
     };
     let mut collect = Collect::default();
-    let outcome = Episode {
-        llm: &model,
-        session: &mut session,
-        done,
-        system: start["system_prompt"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        budget,
-        transcript: None,
-        supervisor: None,
-        tools: if format == ActionFormat::Json {
-            tool_specs(session_skills.as_ref())
-        } else {
-            Vec::new()
-        },
-        format,
-    }
-    .run(instruction, &mut collect);
+    let outcome = agent
+        .episode(&model, &mut session, budget)
+        .run(instruction, &mut collect);
     if let Some(t) = &task {
         let (success, verdicts) = crate::eval::trial::judge(t, &robot, outcome.summary.as_deref());
         let recorded = find("verdict").map(|r| r["success"].clone());

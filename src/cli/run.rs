@@ -10,10 +10,9 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
-use crate::agent::actions::{tool_specs, ActionFormat};
-use crate::agent::episode::{add_done, Budget, Episode, Progress, Review, Supervisor};
+use crate::agent::actions::ActionFormat;
+use crate::agent::episode::{Agent, Budget, Progress, Review, Supervisor};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
-use crate::agent::prompt::system_prompt_for;
 use crate::agent::transcript::{timestamp, Transcript};
 use crate::executor::{Observation, Stream};
 
@@ -150,18 +149,12 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     let llm = Llm::new(config)?;
 
     let (mut skills, robot) = opts.target.skill_set(opts.clock.realtime)?;
-    let done = add_done(&mut skills);
     let world = robot.as_ref().map(|r| r.sim().world().clone());
-    let system = system_prompt_for(
+    let agent = Agent::new(
+        &mut skills,
         action_format,
-        &skills,
         world.as_ref().map(|w| w.summary()).as_deref(),
     );
-    let tools = if action_format == ActionFormat::Json {
-        tool_specs(&skills)
-    } else {
-        Vec::new()
-    };
     let mut session = opts.sandbox.start(Some(&opts.actions), skills)?;
 
     let label = world
@@ -182,7 +175,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
             "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
             "world": label, "world_spec": opts.target.world_spec(), "skills": opts.target.skills_spec(),
             "max_turns": budget.max_turns, "action_format": action_format, "max_tokens": budget.tokens,
-            "max_seconds": max_seconds, "system_prompt": system,
+            "max_seconds": max_seconds, "system_prompt": agent.system,
         }),
     );
     println!(
@@ -201,18 +194,12 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     };
     let supervisor: Option<&mut dyn Supervisor> =
         (opts.approve || opts.interactive).then_some(&mut person as &mut dyn Supervisor);
-    let outcome = Episode {
-        llm: &llm,
-        session: &mut session,
-        done,
-        system,
-        budget,
-        transcript: Some(&mut transcript),
-        supervisor,
-        format: action_format,
-        tools,
-    }
-    .run(&opts.task, &mut progress);
+    let outcome = {
+        let mut episode = agent.episode(&llm, &mut session, budget);
+        episode.transcript = Some(&mut transcript);
+        episode.supervisor = supervisor;
+        episode.run(&opts.task, &mut progress)
+    };
     if let Some(robot) = &robot {
         let sim = robot.sim();
         transcript.record("world_state", json!({"state": sim.snapshot()}));

@@ -11,10 +11,9 @@ use super::setup::world_for;
 use super::task::{Task, Tier};
 use std::path::Path;
 
-use crate::agent::actions::{tool_specs, ActionFormat};
-use crate::agent::episode::{add_done, Budget, DoneSignal, Episode, Quiet};
+use crate::agent::actions::ActionFormat;
+use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet};
 use crate::agent::llm::Model;
-use crate::agent::prompt::system_prompt_for;
 use crate::agent::transcript::Transcript;
 use crate::executor::{ExecutorConfig, Session};
 
@@ -241,12 +240,7 @@ pub fn run_model(
         .clone();
     let world = robot.sim().world().clone();
     // The same prompt, API text and budgets for every format; only the way of acting differs.
-    let system = system_prompt_for(m.format, &skills, Some(&world.summary()));
-    let tools = if m.format == ActionFormat::Json {
-        tool_specs(&skills)
-    } else {
-        Vec::new()
-    };
+    let agent = Agent::with_done(&skills, done.clone(), m.format, Some(&world.summary()));
     let mut session =
         Session::start(config.clone(), skills).map_err(|source| TrialError::Executor {
             task: task.id.clone(),
@@ -268,26 +262,18 @@ pub fn run_model(
                 "task": instruction, "task_id": task.id, "seed": seed, "paraphrase": m.paraphrase,
                 "llm": m.llm.name(), "world": world.name, "world_spec": task.world,
                 "max_turns": task.turns, "action_format": m.format, "max_seconds": task.seconds,
-                "system_prompt": system,
+                "system_prompt": agent.system,
             }),
         );
     }
-    let outcome = Episode {
-        llm: m.llm,
-        session: &mut session,
-        done: done.clone(),
-        system,
-        budget: Budget {
-            max_turns: task.turns,
-            wall: Some(Duration::from_secs_f64(task.seconds)),
-            ..Budget::default()
-        },
-        transcript: transcript.as_mut(),
-        supervisor: None,
-        format: m.format,
-        tools,
-    }
-    .run(&instruction, &mut Quiet);
+    let budget = Budget {
+        max_turns: task.turns,
+        wall: Some(Duration::from_secs_f64(task.seconds)),
+        ..Budget::default()
+    };
+    let mut episode = agent.episode(m.llm, &mut session, budget);
+    episode.transcript = transcript.as_mut();
+    let outcome = episode.run(&instruction, &mut Quiet);
     drop(session);
     let mut report = report(
         task,

@@ -31,9 +31,8 @@ use super::profile::{self, ProfileError};
 use super::robot::RosRobot;
 use super::spin::{RosError, RosThread};
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Budget, DoneSignal, Episode, Outcome, Progress};
+use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Progress};
 use crate::agent::llm::{Completion, Model, Usage};
-use crate::agent::prompt::system_prompt_for;
 use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
 
 /// Errors starting the node.
@@ -440,7 +439,7 @@ fn run_task(
         ..Budget::default()
     };
     done.clear();
-    let system = system_prompt_for(ActionFormat::Code, session.skills(), None);
+    let agent = Agent::with_done(session.skills(), done.clone(), ActionFormat::Code, None);
     let mut feedback = Feedback {
         goal,
         output,
@@ -450,18 +449,9 @@ fn run_task(
         observation: String::new(),
         tokens: 0,
     };
-    let outcome: Outcome = Episode {
-        llm: llm.as_ref(),
-        session,
-        done: done.clone(),
-        system,
-        budget,
-        transcript: None,
-        supervisor: None,
-        format: ActionFormat::Code,
-        tools: Vec::new(),
-    }
-    .run(&g.task, &mut feedback);
+    let outcome: Outcome = agent
+        .episode(llm.as_ref(), session, budget)
+        .run(&g.task, &mut feedback);
     feedback.flush();
     let summary = match (&outcome.summary, &outcome.reason) {
         (Some(s), _) => s.clone(),

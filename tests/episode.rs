@@ -1,0 +1,252 @@
+//! The episode's steps (ask, parse, act, observe, judge) called one by one
+//! and as a whole, with an in-process model that answers from a script, and
+//! a real session driving the simulator.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codeact::agent::actions::ActionFormat;
+use codeact::agent::episode::{
+    parse, Agent, Budget, Progress, Quiet, Review, StopReason, Supervisor,
+};
+use codeact::agent::llm::{Completion, LlmError, Message, Model, ToolSpec, Usage};
+use codeact::executor::{ExecutorConfig, Session};
+
+/// Answers from a script; remembers what it was asked.
+#[derive(Default)]
+struct Scripted {
+    replies: RefCell<VecDeque<Result<String, String>>>,
+    asked: RefCell<Vec<Vec<Message>>>,
+}
+
+impl Scripted {
+    fn new(replies: &[Result<&str, &str>]) -> Self {
+        Scripted {
+            replies: RefCell::new(
+                replies
+                    .iter()
+                    .map(|r| r.map(str::to_owned).map_err(str::to_owned))
+                    .collect(),
+            ),
+            asked: RefCell::default(),
+        }
+    }
+
+    /// The last user message of request `n` (from 0).
+    fn last_user_message(&self, n: usize) -> String {
+        self.asked.borrow()[n].last().unwrap().content.clone()
+    }
+}
+
+impl Model for Scripted {
+    fn name(&self) -> String {
+        "scripted".into()
+    }
+
+    fn complete(
+        &self,
+        _system: &str,
+        messages: &[Message],
+        _tools: &[ToolSpec],
+        on_text: &mut dyn FnMut(&str),
+        _on_retry: &mut dyn FnMut(&str, Duration),
+    ) -> Result<Completion, LlmError> {
+        self.asked.borrow_mut().push(messages.to_vec());
+        let next = self.replies.borrow_mut().pop_front();
+        let text = match next {
+            Some(Ok(text)) => text,
+            Some(Err(why)) => return Err(LlmError::Malformed(why)),
+            None => return Err(LlmError::Malformed("the script has ended".into())),
+        };
+        on_text(&text);
+        Ok(Completion {
+            text,
+            tool_calls: Vec::new(),
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+            },
+            attempts: 1,
+            latency_ms: 1.0,
+        })
+    }
+}
+
+/// A session with the robot skills and `done`, and the agent set up for code.
+fn setup() -> (Session, Agent, Arc<sim::SimRobot>) {
+    let world = sim::load("small_room").unwrap();
+    let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+    let mut skills = robot_api::skills::robot_skills(robot.clone());
+    let agent = Agent::new(&mut skills, ActionFormat::Code, None);
+    let config = ExecutorConfig {
+        worker_exe: Some(common::exe()),
+        ..ExecutorConfig::default()
+    };
+    (Session::start(config, skills).unwrap(), agent, robot)
+}
+
+fn block(code: &str) -> String {
+    format!("```python\n{code}\n```")
+}
+
+#[test]
+fn each_step_can_be_called_alone() {
+    let (mut session, agent, robot) = setup();
+    let start = robot.sim().snapshot().pose;
+    let reply = format!(
+        "{}\n{}",
+        block("x = get_pose().x\nprint(round(x, 1))"),
+        block("done(f'at {x:.1}')")
+    );
+    let model = Scripted::new(&[Ok(&reply)]);
+    let mut episode = agent.episode(&model, &mut session, Budget::default());
+
+    // ask
+    let completion = episode
+        .ask(1, &[Message::user("go")], &mut Quiet)
+        .expect("the model answers");
+    assert_eq!(completion.text, reply);
+    // parse
+    let (_, planned) = parse(ActionFormat::Code, episode.session.skills(), &completion);
+    assert_eq!(planned.len(), 2);
+    // act and observe
+    let first = episode.act(1, 0, &planned[0], &mut Quiet);
+    let x = format!("{:.1}", start.0);
+    assert!(first.text.starts_with(&format!("{x}\n")), "{}", first.text);
+    assert!(!first.stop_turn && first.done.is_none());
+    assert_eq!(first.skill_calls, 1);
+    // Variables persist between actions; done ends the turn with its summary.
+    let second = episode.act(1, 1, &planned[1], &mut Quiet);
+    assert_eq!(second.done, Some(format!("at {x}")));
+    assert!(second.stop_turn);
+    // A failed ask says why.
+    let why = episode.ask(2, &[Message::user("again")], &mut Quiet);
+    assert!(why.unwrap_err().contains("the script has ended"));
+    drop(episode);
+    assert_eq!(robot.sim().snapshot().pose, start, "nothing drove");
+}
+
+#[test]
+fn a_failing_block_stops_its_turn_and_the_model_is_told_then_done_ends_the_episode() {
+    let (mut session, agent, _robot) = setup();
+    let first = format!("{}\n{}", block("1 / 0"), block("print('never')"));
+    let second = block("done('recovered')");
+    let model = Scripted::new(&[Ok(&first), Ok("no code, just words"), Ok(&second)]);
+    let outcome = agent
+        .episode(&model, &mut session, Budget::default())
+        .run("test", &mut Quiet);
+    assert!(outcome.success);
+    assert_eq!(outcome.reason, StopReason::Done);
+    assert_eq!(outcome.summary.as_deref(), Some("recovered"));
+    assert_eq!(outcome.turns, 3);
+    assert_eq!(outcome.usage.total(), 45);
+    assert_eq!(
+        outcome.safe_stops, 1,
+        "the failed block called the safe stop"
+    );
+    let told = model.last_user_message(1);
+    assert!(told.contains("ZeroDivisionError"), "{told}");
+    assert!(
+        told.contains("[blocks 2 to 2 were not run: block 1 did not end normally]"),
+        "{told}"
+    );
+    assert!(!told.contains("never"));
+    // A reply without code is answered with the nudge.
+    assert!(model.last_user_message(2).contains("no code"));
+}
+
+#[test]
+fn the_same_turn_again_and_again_is_nudged_then_stopped() {
+    let (mut session, agent, _robot) = setup();
+    let same = block("print('hello')");
+    let model = Scripted::new(&[Ok(same.as_str()); 6]);
+    let outcome = agent
+        .episode(&model, &mut session, Budget::default())
+        .run("test", &mut Quiet);
+    assert_eq!(outcome.reason, StopReason::Stuck);
+    assert_eq!(outcome.turns, 4);
+    assert!(model
+        .last_user_message(3)
+        .contains("same code with the same result"));
+}
+
+#[test]
+fn budgets_and_a_failing_model_end_the_episode_with_their_reason() {
+    let (mut session, agent, _robot) = setup();
+    let model = Scripted::new(&[Ok(&block("x = 1")), Ok(&block("x = 2"))]);
+    let budget = Budget {
+        max_turns: 2,
+        ..Budget::default()
+    };
+    let outcome = agent
+        .episode(&model, &mut session, budget)
+        .run("test", &mut Quiet);
+    assert_eq!((outcome.reason, outcome.turns), (StopReason::MaxTurns, 2));
+
+    let model = Scripted::new(&[Err("the endpoint broke")]);
+    let outcome = agent
+        .episode(&model, &mut session, Budget::default())
+        .run("test", &mut Quiet);
+    assert!(
+        matches!(&outcome.reason, StopReason::LlmFailed(why) if why.contains("the endpoint broke")),
+        "{:?}",
+        outcome.reason
+    );
+}
+
+/// Refuses every action that drives; lets the rest run.
+struct NoDriving {
+    reviewed: usize,
+}
+
+impl Supervisor for NoDriving {
+    fn review(&mut self, _turn: usize, _index: usize, code: &str) -> Review {
+        self.reviewed += 1;
+        if code.contains("drive(") {
+            Review::Reject("no driving today".into())
+        } else {
+            Review::Run(code.to_owned())
+        }
+    }
+}
+
+/// Counts what the loop reports.
+#[derive(Default)]
+struct Counted {
+    actions: usize,
+    observations: usize,
+}
+
+impl Progress for Counted {
+    fn action(&mut self, _index: usize, _code: &str) {
+        self.actions += 1;
+    }
+    fn observation(&mut self, _o: &codeact::executor::Observation, _shown: &str) {
+        self.observations += 1;
+    }
+}
+
+#[test]
+fn a_refused_action_does_not_run_and_the_model_hears_why() {
+    let (mut session, agent, robot) = setup();
+    let start = robot.sim().snapshot().pose;
+    let model = Scripted::new(&[Ok(&block("drive(0.5, 0, 2)")), Ok(&block("done('ok')"))]);
+    let mut person = NoDriving { reviewed: 0 };
+    let mut counted = Counted::default();
+    let mut episode = agent.episode(&model, &mut session, Budget::default());
+    episode.supervisor = Some(&mut person);
+    let outcome = episode.run("test", &mut counted);
+    assert!(outcome.success);
+    assert_eq!(person.reviewed, 2);
+    assert_eq!((counted.actions, counted.observations), (1, 1));
+    let told = model.last_user_message(1);
+    assert!(
+        told.contains("did not allow block 1 to run: no driving today"),
+        "{told}"
+    );
+    assert_eq!(robot.sim().snapshot().pose, start, "the robot did not move");
+}
