@@ -11,6 +11,7 @@
 //! - [`spec`]: [`SkillSpec`], [`Param`], [`ParamType`], [`RecordType`]: declarations.
 //! - [`error`]: [`ErrorKind`] (each one a Python exception class) and [`SkillError`].
 //! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
+//! - [`params`]: typed skill parameters ([`skill_params!`]), checked against their declaration.
 //! - [`registry`]: [`SkillSet`], the skills of one robot with their handlers and safe stop.
 //! - [`backend`]: [`RobotBackend`], what skills need from a robot (simulated or ROS).
 //! - [`memory`]: [`ObjectMemory`], the objects the robot has seen.
@@ -23,6 +24,7 @@ pub mod cancel;
 pub mod error;
 pub mod memory;
 pub mod nav;
+pub mod params;
 pub mod registry;
 pub mod skills;
 pub mod spec;
@@ -36,6 +38,7 @@ pub use backend::{
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
+pub use params::{FromArgs, FromValue};
 pub use registry::{Args, CallContext, RobotReport, SkillHandler, SkillSet};
 pub use spec::{Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

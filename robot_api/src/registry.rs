@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
+use crate::params::FromArgs;
 use crate::spec::{RecordType, SkillSpec};
 use crate::value::Value;
 
-/// Checked arguments of one call, in declaration order, with typed getters.
+/// Checked arguments of one call, in declaration order; handlers get them
+/// decoded into their parameter struct ([`crate::params::FromArgs`]).
 #[derive(Debug, Clone)]
 pub struct Args<'a> {
     spec: &'a SkillSpec,
@@ -57,31 +59,15 @@ impl<'a> Args<'a> {
             .collect()
     }
 
-    /// The value of a declared parameter.
-    ///
-    /// # Panics
-    /// If `name` is not a parameter of the skill: that is a bug in the handler.
-    pub fn get(&self, name: &str) -> &Value {
-        let index = self
-            .spec
-            .params
-            .iter()
-            .position(|p| p.name == name)
-            .unwrap_or_else(|| panic!("skill {} has no parameter {name}", self.spec.name));
-        &self.values[index]
+    /// The skill's declaration.
+    pub fn spec(&self) -> &SkillSpec {
+        self.spec
     }
 
-    /// A `float` (or `float | None` that is set) parameter.
-    pub fn f64(&self, name: &str) -> Option<f64> {
-        self.get(name).as_f64()
-    }
-
-    /// A `str` parameter.
-    pub fn str(&self, name: &str) -> Option<&str> {
-        match self.get(name) {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
+    /// The value of the parameter `name`, if the skill declares one.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        let index = self.spec.params.iter().position(|p| p.name == name)?;
+        self.values.get(index)
     }
 }
 
@@ -144,16 +130,22 @@ impl SkillSet {
         }
     }
 
-    /// Adds a skill.
+    /// Adds a skill whose handler takes its parameters as the struct `P`
+    /// (`()` for none; see [`crate::skill_params!`]).
     ///
     /// # Panics
-    /// On a duplicate name or a parameter without default after one with a default:
-    /// declarations are static, so these are programming errors.
-    pub fn add(
+    /// On a duplicate name, a parameter without default after one with a
+    /// default, or a parameter struct that does not match the declaration:
+    /// declarations are static, so these are programming errors, found by
+    /// any test that builds the skill set.
+    pub fn add<P: FromArgs + 'static>(
         &mut self,
         spec: SkillSpec,
-        handler: impl Fn(&Args<'_>, &CallContext) -> Result<Value, SkillError> + Send + Sync + 'static,
+        handler: impl Fn(P, &CallContext) -> Result<Value, SkillError> + Send + Sync + 'static,
     ) -> &mut Self {
+        if let Err(why) = P::check_spec(&spec) {
+            panic!("{}(): {why}", spec.name);
+        }
         assert!(
             self.skills.iter().all(|(s, _)| s.name != spec.name),
             "skill {} declared twice",
@@ -169,6 +161,7 @@ impl SkillSet {
                 p.name
             );
         }
+        let handler = move |args: &Args<'_>, ctx: &CallContext| handler(P::from_args(args)?, ctx);
         self.skills.push((spec, Arc::new(handler)));
         self
     }
@@ -348,17 +341,17 @@ mod tests {
     use super::*;
     use crate::spec::ParamType;
 
+    crate::skill_params! {
+        struct Add { a: f64, b: f64 }
+    }
+
     fn set() -> SkillSet {
         let mut s = SkillSet::new("test");
         s.add(
             SkillSpec::new("add", "Add.")
                 .param("a", ParamType::Float)
                 .param("b", ParamType::Float),
-            |args, _| {
-                Ok(Value::Float(
-                    args.f64("a").unwrap() + args.f64("b").unwrap(),
-                ))
-            },
+            |p: Add, _| Ok(Value::Float(p.a + p.b)),
         );
         s
     }
@@ -393,6 +386,6 @@ mod tests {
     #[should_panic(expected = "declared twice")]
     fn duplicate_names_are_rejected() {
         let mut s = set();
-        s.add(SkillSpec::new("add", "again"), |_, _| Ok(Value::None));
+        s.add(SkillSpec::new("add", "again"), |(), _| Ok(Value::None));
     }
 }

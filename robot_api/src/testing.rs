@@ -33,6 +33,27 @@ impl TestProbe {
     }
 }
 
+crate::skill_params! {
+    /// `echo`'s parameters.
+    pub struct Echo { value: Value }
+}
+crate::skill_params! {
+    /// `add`'s parameters.
+    pub struct Add { a: f64, b: f64 }
+}
+crate::skill_params! {
+    /// `sleep`'s parameters.
+    pub struct Sleep { seconds: f64 }
+}
+crate::skill_params! {
+    /// `fail`'s parameters.
+    pub struct Fail { message: String, kind: String }
+}
+crate::skill_params! {
+    /// `pose`'s parameters.
+    pub struct TestPose { x: f64, y: f64, theta: f64 }
+}
+
 /// The test skill set and the probe that watches it.
 pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
     let probe = Arc::new(TestProbe::default());
@@ -56,9 +77,9 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
         )
         .param("value", ParamType::Any)
         .returns("object"),
-        move |args, _| {
+        move |e: Echo, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
-            Ok(args.get("value").clone())
+            Ok(e.value)
         },
     );
     let p = probe.clone();
@@ -67,11 +88,9 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
             .param("a", ParamType::Float)
             .param("b", ParamType::Float)
             .returns("float"),
-        move |args, _| {
+        move |sum: Add, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
-            Ok(Value::Float(
-                args.f64("a").unwrap_or(0.0) + args.f64("b").unwrap_or(0.0),
-            ))
+            Ok(Value::Float(sum.a + sum.b))
         },
     );
     let p = probe.clone();
@@ -83,9 +102,8 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
         .param("seconds", ParamType::Float)
         .returns("float")
         .raises(ErrorKind::Robot),
-        move |args, ctx| {
+        move |Sleep { seconds }, ctx| {
             p.calls.fetch_add(1, Ordering::SeqCst);
-            let seconds = args.f64("seconds").unwrap_or(0.0);
             if !(0.0..=86_400.0).contains(&seconds) {
                 return Err(SkillError::invalid(format!(
                     "sleep(): seconds must be between 0 and 86400, got {seconds}"
@@ -114,14 +132,13 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
         .param("message", ParamType::Str)
         .param_default("kind", ParamType::Str, "RobotError")
         .raises(ErrorKind::Robot),
-        move |args, _| {
+        move |Fail { message, kind }, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
-            let name = args.str("kind").unwrap_or("RobotError");
-            let kind = ErrorKind::ALL
+            let class = ErrorKind::ALL
                 .into_iter()
-                .find(|k| k.python_name() == name)
-                .ok_or_else(|| SkillError::invalid(format!("fail(): unknown kind {name:?}")))?;
-            Err(SkillError::new(kind, args.str("message").unwrap_or("")))
+                .find(|k| k.python_name() == kind)
+                .ok_or_else(|| SkillError::invalid(format!("fail(): unknown kind {kind:?}")))?;
+            Err(SkillError::new(class, message))
         },
     );
     let p = probe.clone();
@@ -130,7 +147,7 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
             "block",
             "Block in Rust until the action is cancelled (timeout or interrupt).\n\nExample: block()",
         ),
-        move |_, ctx| {
+        move |(), ctx| {
             p.calls.fetch_add(1, Ordering::SeqCst);
             while !ctx.cancel.sleep(Duration::from_secs(3600)) {}
             Err(SkillError::new(ErrorKind::Cancelled, "block() was cancelled"))
@@ -146,12 +163,12 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
         .param_default("y", ParamType::Float, 0.0)
         .param_default("theta", ParamType::Float, 0.0)
         .returns("TestPose"),
-        move |args, _| {
+        move |TestPose { x, y, theta }, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
-            let field = |n: &str| (n.to_owned(), Value::Float(args.f64(n).unwrap_or(0.0)));
+            let field = |n: &str, v: f64| (n.to_owned(), Value::Float(v));
             Ok(Value::Record(Record {
                 type_name: "TestPose".into(),
-                fields: vec![field("x"), field("y"), field("theta")],
+                fields: vec![field("x", x), field("y", y), field("theta", theta)],
             }))
         },
     );

@@ -184,6 +184,11 @@ impl DoneSignal {
     }
 }
 
+robot_api::skill_params! {
+    /// `done`'s parameters.
+    struct Done { summary: String }
+}
+
 /// Adds `done(summary)` to a skill set; the returned signal tells the loop.
 pub fn add_done(skills: &mut SkillSet) -> DoneSignal {
     let signal = DoneSignal::default();
@@ -194,8 +199,8 @@ pub fn add_done(skills: &mut SkillSet) -> DoneSignal {
             "End the task: call this once it is complete (or certainly impossible), with a short summary of what was done and the final state. Ends the episode after this code block.\n\nExample: done(\"The red cube is in the blue zone.\")",
         )
         .param("summary", ParamType::Str),
-        move |args, _| {
-            *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(args.str("summary").unwrap_or_default().to_owned());
+        move |Done { summary }, _| {
+            *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(summary);
             Ok(Value::None)
         },
     );

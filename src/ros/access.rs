@@ -266,14 +266,30 @@ impl GenericAccess {
     }
 }
 
-fn positive_timeout(v: Option<f64>, skill: &str) -> Result<f64, SkillError> {
-    match v {
-        Some(t) if t > 0.0 && t <= 3600.0 => Ok(t),
-        other => Err(SkillError::new(
+fn positive_timeout(t: f64, skill: &str) -> Result<f64, SkillError> {
+    if t > 0.0 && t <= 3600.0 {
+        Ok(t)
+    } else {
+        Err(SkillError::new(
             ErrorKind::InvalidArgument,
-            format!("{skill}: timeout must be between 0 and 3600 seconds, got {other:?}"),
-        )),
+            format!("{skill}: timeout must be between 0 and 3600 seconds, got {t}"),
+        ))
     }
+}
+
+robot_api::skill_params! {
+    /// `ros_read`'s parameters.
+    pub struct RosRead { topic: String, r#type: Option<String>, timeout: f64 }
+}
+
+robot_api::skill_params! {
+    /// `ros_publish`'s parameters.
+    pub struct RosPublish { topic: String, message: Value, r#type: Option<String> }
+}
+
+robot_api::skill_params! {
+    /// `ros_call`'s parameters.
+    pub struct RosCall { service: String, r#type: String, request: Value, timeout: f64 }
 }
 
 /// Adds `ros_topics`, `ros_read`, `ros_publish` and `ros_call` to `skills`.
@@ -297,7 +313,7 @@ pub fn add_ros_access(
             "List the ROS 2 topics visible now: a list of dicts with name, type and allowed (whether code may read or publish it; the robot profile decides).\n\nExample: [t['name'] for t in ros_topics() if t['allowed']]",
         )
         .returns("list"),
-        move |_, _| a.topics(),
+        move |(), _| a.topics(),
     );
     let a = access.clone();
     skills.add(
@@ -309,9 +325,9 @@ pub fn add_ros_access(
         .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
         .param_default("timeout", ParamType::Float, 2.0)
         .returns("dict"),
-        move |args, _| {
-            let timeout = positive_timeout(args.f64("timeout"), "ros_read")?;
-            a.read(args.str("topic").unwrap_or_default(), args.str("type"), timeout)
+        move |p: RosRead, _| {
+            let timeout = positive_timeout(p.timeout, "ros_read")?;
+            a.read(&p.topic, p.r#type.as_deref(), timeout)
         },
     );
     let a = access.clone();
@@ -323,7 +339,7 @@ pub fn add_ros_access(
         .param("topic", ParamType::Str)
         .param("message", ParamType::Any)
         .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None),
-        move |args, _| a.publish(args.str("topic").unwrap_or_default(), args.get("message"), args.str("type")),
+        move |p: RosPublish, _| a.publish(&p.topic, &p.message, p.r#type.as_deref()),
     );
     let a = access;
     skills.add(
@@ -336,14 +352,9 @@ pub fn add_ros_access(
         .param_default("request", ParamType::Any, Value::Dict(Vec::new()))
         .param_default("timeout", ParamType::Float, 5.0)
         .returns("dict"),
-        move |args, _| {
-            let timeout = positive_timeout(args.f64("timeout"), "ros_call")?;
-            a.call(
-                args.str("service").unwrap_or_default(),
-                args.str("type").unwrap_or_default(),
-                args.get("request"),
-                timeout,
-            )
+        move |p: RosCall, _| {
+            let timeout = positive_timeout(p.timeout, "ros_call")?;
+            a.call(&p.service, &p.r#type, &p.request, timeout)
         },
     );
 }

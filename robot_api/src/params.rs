@@ -1,0 +1,261 @@
+//! Typed skill parameters. A skill's handler takes a struct (declared with
+//! [`skill_params!`]) decoded once from the checked arguments, never a
+//! fallback value. When a skill is added, the struct is checked against the
+//! skill's declaration: a renamed or retyped parameter is a failure at
+//! start-up, in every test that builds the skill set, not a silent `0.0`.
+
+use crate::error::{ErrorKind, SkillError};
+use crate::registry::Args;
+use crate::spec::{ParamType, SkillSpec};
+use crate::value::Value;
+
+/// A Rust type a parameter decodes into.
+pub trait FromValue: Sized {
+    /// Whether every value a parameter declared as `ty` accepts decodes into this type.
+    fn fits(ty: &ParamType) -> bool;
+    /// The decoded value; `None` if the value is of another type.
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+impl FromValue for f64 {
+    fn fits(ty: &ParamType) -> bool {
+        *ty == ParamType::Float
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for i64 {
+    fn fits(ty: &ParamType) -> bool {
+        *ty == ParamType::Int
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn fits(ty: &ParamType) -> bool {
+        *ty == ParamType::Bool
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for String {
+    fn fits(ty: &ParamType) -> bool {
+        *ty == ParamType::Str
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Any value, as it came.
+impl FromValue for Value {
+    fn fits(_: &ParamType) -> bool {
+        true
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        Some(value.clone())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn fits(ty: &ParamType) -> bool {
+        matches!(ty, ParamType::Optional(inner) if T::fits(inner))
+    }
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::None => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// A skill's parameters as one typed struct.
+pub trait FromArgs: Sized {
+    /// Checks the struct against a declaration: the same names, fitting types.
+    fn check_spec(spec: &SkillSpec) -> Result<(), String>;
+    /// Decodes checked arguments.
+    fn from_args(args: &Args<'_>) -> Result<Self, SkillError>;
+}
+
+/// No parameters.
+impl FromArgs for () {
+    fn check_spec(spec: &SkillSpec) -> Result<(), String> {
+        match spec.params.first() {
+            None => Ok(()),
+            Some(p) => Err(format!(
+                "the handler takes no parameters, but '{}' is declared",
+                p.name
+            )),
+        }
+    }
+    fn from_args(_: &Args<'_>) -> Result<Self, SkillError> {
+        Ok(())
+    }
+}
+
+/// Checks one field of a parameter struct against a declaration (used by [`skill_params!`]).
+pub fn check_field<T: FromValue>(spec: &SkillSpec, name: &str) -> Result<(), String> {
+    let param =
+        spec.params.iter().find(|p| p.name == name).ok_or_else(|| {
+            format!("the handler reads '{name}', which is not a declared parameter")
+        })?;
+    if T::fits(&param.ty) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the handler reads '{name}' as {}, which a parameter declared as {} does not always give",
+            std::any::type_name::<T>(),
+            param.ty.annotation()
+        ))
+    }
+}
+
+/// Decodes one field (used by [`skill_params!`]): an error, never a panic or a default.
+pub fn take<T: FromValue>(args: &Args<'_>, name: &str) -> Result<T, SkillError> {
+    let skill = &args.spec().name;
+    let value = args.value(name).ok_or_else(|| {
+        SkillError::new(
+            ErrorKind::Robot,
+            format!("{skill}(): the skill reads a parameter '{name}' it does not declare; this is a bug in the skill"),
+        )
+    })?;
+    T::from_value(value).ok_or_else(|| {
+        SkillError::invalid(format!(
+            "{skill}(): argument '{name}' is {}, which this skill cannot take",
+            value.type_name()
+        ))
+    })
+}
+
+/// Declares a struct of skill parameters and its [`FromArgs`] decoding.
+/// Field names are the Python parameter names (`r#type` for `type`).
+///
+/// ```
+/// robot_api::skill_params! {
+///     /// `move_to`'s parameters.
+///     pub struct MoveTo { x: f64, y: f64, theta: Option<f64> }
+/// }
+/// ```
+#[macro_export]
+macro_rules! skill_params {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(missing_docs)]
+        $vis struct $name { $(pub $field: $ty),* }
+
+        impl $crate::params::FromArgs for $name {
+            fn check_spec(spec: &$crate::SkillSpec) -> Result<(), String> {
+                let fields: &[&str] = &[$(stringify!($field).trim_start_matches("r#")),*];
+                $( $crate::params::check_field::<$ty>(spec, stringify!($field).trim_start_matches("r#"))?; )*
+                if let Some(p) = spec.params.iter().find(|p| !fields.contains(&p.name.as_str())) {
+                    return Err(format!("the parameter '{}' is declared but the handler never reads it", p.name));
+                }
+                Ok(())
+            }
+            fn from_args(args: &$crate::Args<'_>) -> Result<Self, $crate::SkillError> {
+                Ok($name { $($field: $crate::params::take(args, stringify!($field).trim_start_matches("r#"))?),* })
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{CallContext, SkillSet};
+    use crate::CancelToken;
+
+    skill_params! {
+        struct Go { x: f64, name: String, theta: Option<f64>, r#type: Option<String>, any: Value }
+    }
+
+    fn spec() -> SkillSpec {
+        SkillSpec::new("go", "Go.")
+            .param("x", ParamType::Float)
+            .param("name", ParamType::Str)
+            .param_default(
+                "theta",
+                ParamType::Optional(Box::new(ParamType::Float)),
+                Value::None,
+            )
+            .param_default(
+                "type",
+                ParamType::Optional(Box::new(ParamType::Str)),
+                Value::None,
+            )
+            .param_default("any", ParamType::Any, Value::None)
+    }
+
+    #[test]
+    fn parameters_decode_into_their_struct_with_ints_as_floats() {
+        let mut set = SkillSet::new("t");
+        set.add(spec(), |go: Go, _| Ok(Value::Str(format!("{go:?}"))));
+        let ctx = CallContext {
+            cancel: CancelToken::new(),
+        };
+        let out = set
+            .call(
+                0,
+                vec![
+                    Value::Int(2),
+                    Value::Str("a".into()),
+                    Value::None,
+                    Value::Str("t".into()),
+                    Value::Bool(true),
+                ],
+                &ctx,
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            Value::Str(
+                r#"Go { x: 2.0, name: "a", theta: None, type: Some("t"), any: Bool(true) }"#.into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_struct_that_does_not_match_its_declaration_is_refused_with_the_reason() {
+        assert_eq!(Go::check_spec(&spec()), Ok(()));
+        let renamed = SkillSpec::new("go", "Go.")
+            .param("x_m", ParamType::Float)
+            .param("name", ParamType::Str);
+        assert!(Go::check_spec(&renamed).unwrap_err().contains("'x'"));
+        let retyped = SkillSpec::new("go", "Go.")
+            .param("x", ParamType::Str)
+            .param("name", ParamType::Str);
+        assert!(Go::check_spec(&retyped)
+            .unwrap_err()
+            .contains("declared as str"));
+        let extra = spec().param_default("speed", ParamType::Float, 1.0);
+        assert!(Go::check_spec(&extra).unwrap_err().contains("'speed'"));
+        assert!(<()>::check_spec(&spec()).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "go(): the handler reads 'x'")]
+    fn adding_a_mismatched_skill_fails_at_once() {
+        let mut set = SkillSet::new("t");
+        let renamed = SkillSpec::new("go", "Go.").param("x_m", ParamType::Float);
+        set.add(renamed, |go: Go, _| Ok(Value::Float(go.x)));
+    }
+}

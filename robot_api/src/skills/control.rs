@@ -1,0 +1,462 @@
+//! Motion control: the controller every motion skill shares ([`Mover`]), path
+//! following with re-planning ([`navigate`]), coming to rest, and where to
+//! stand for a zone or an object.
+
+use crate::backend::{Pose2, RobotBackend};
+use crate::cancel::CancelToken;
+use crate::error::{ErrorKind, SkillError};
+use crate::nav::{
+    closest_point_on_segment, point_in_polygon, point_segment_distance, wrap_angle, GridMap,
+    PlanError,
+};
+use std::time::Duration;
+/// Control period of the motion skills, seconds.
+pub(super) const CONTROL_DT: f64 = 0.05;
+/// How close to an intermediate waypoint counts as passing it, metres.
+const WAYPOINT_TOLERANCE: f64 = 0.15;
+/// Slowest turn the heading controller commands, rad/s (so the last bit converges quickly).
+const MIN_TURN_SPEED: f64 = 0.15;
+/// Free space `move_to` keeps ahead of the footprint before it stops and re-plans, metres.
+const OBSTACLE_MARGIN: f64 = 0.12;
+/// Clearance kept beyond the footprint when planning, so paths keep off the walls, metres.
+const PLAN_CLEARANCE: f64 = 0.05;
+/// How far from a corner of furniture the robot faces when it stands beside it, metres.
+const CORNER_MARGIN: f64 = 0.12;
+/// Re-plans `move_to` attempts around obstacles its map did not show.
+const MAX_REPLANS: usize = 8;
+pub(super) fn whereabouts(robot: &dyn RobotBackend) -> String {
+    match robot.pose() {
+        Ok(p) => p.whereabouts(),
+        Err(_) => "the robot's position is unknown".into(),
+    }
+}
+
+/// Angular speed to close a heading error: proportional, limited, never too slow.
+pub(super) fn turn_speed(err: f64, max_w: f64) -> f64 {
+    (3.0 * err)
+        .clamp(-max_w, max_w)
+        .abs()
+        .max(MIN_TURN_SPEED.min(max_w))
+        * err.signum()
+}
+
+/// Motion helpers shared by the motion skills.
+pub(super) struct Mover<'a> {
+    pub(super) robot: &'a dyn RobotBackend,
+    pub(super) cancel: &'a CancelToken,
+    pub(super) deadline: f64,
+    pub(super) what: String,
+}
+
+impl Mover<'_> {
+    pub(super) fn step(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
+        self.step_for(linear, angular, CONTROL_DT)
+    }
+
+    /// Commands the velocities and lets `dt` seconds pass; stops the robot
+    /// and says so on a bump, a cancellation or the deadline.
+    pub(super) fn step_for(&self, linear: f64, angular: f64, dt: f64) -> Result<(), SkillError> {
+        self.robot.command(linear, angular)?;
+        let result = self.robot.advance(Duration::from_secs_f64(dt), self.cancel);
+        if result.is_err() {
+            self.robot.stop();
+        }
+        result?;
+        if self.robot.take_bump() {
+            self.robot.stop();
+            return Err(SkillError::new(
+                ErrorKind::Blocked,
+                format!(
+                    "{}: the robot bumped into something and stopped; {}",
+                    self.what,
+                    whereabouts(self.robot)
+                ),
+            ));
+        }
+        if self.robot.time() > self.deadline {
+            self.robot.stop();
+            return Err(SkillError::new(
+                ErrorKind::SkillTimeout,
+                format!(
+                    "{} did not finish within its time limit; {}",
+                    self.what,
+                    whereabouts(self.robot)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Commands zero and lets time pass until the robot is at rest (by its
+    /// measured velocities), so the pose a motion skill returns is where the
+    /// robot stays. Gives up with `RobotError` if it is still moving after
+    /// twice its braking time plus a second.
+    pub(super) fn come_to_rest(&self) -> Result<Pose2, SkillError> {
+        let limits = self.robot.limits();
+        let rest = self.robot.tolerances();
+        let give_up = self.robot.time() + 2.0 * limits.max_linear / limits.max_linear_accel + 1.0;
+        loop {
+            self.robot.command(0.0, 0.0)?;
+            let (v, w) = self.robot.velocity();
+            if v.abs() <= rest.rest_linear && w.abs() <= rest.rest_angular {
+                // A touch while braking stopped the robot too: nothing to report.
+                self.robot.take_bump();
+                return self.robot.pose();
+            }
+            if self.robot.time() > give_up {
+                self.robot.stop();
+                return Err(SkillError::new(
+                    ErrorKind::Robot,
+                    format!(
+                        "{}: the robot was told to stop but still moves ({v:.2} m/s, {w:.2} rad/s); {}",
+                        self.what,
+                        whereabouts(self.robot)
+                    ),
+                ));
+            }
+            let step = self
+                .robot
+                .advance(Duration::from_secs_f64(CONTROL_DT), self.cancel);
+            if step.is_err() {
+                self.robot.stop();
+            }
+            step?;
+        }
+    }
+
+    /// Turns in place to an absolute heading.
+    fn turn_to(&self, heading: f64) -> Result<(), SkillError> {
+        let max_w = self.robot.limits().max_angular;
+        loop {
+            let err = wrap_angle(heading - self.robot.pose()?.theta);
+            if err.abs() < self.robot.tolerances().heading {
+                self.robot.command(0.0, 0.0)?;
+                return Ok(());
+            }
+            self.step(0.0, turn_speed(err, max_w))?;
+        }
+    }
+
+    /// Whether the lidar sees something the footprint would touch on the
+    /// path ahead (`ahead`: from the robot through the next waypoints), up to
+    /// `margin` plus the distance needed to brake from `speed`. Obstacles the
+    /// plan already avoids sit further from the path than the footprint, so
+    /// only new ones count. Returns the scan's hit points (world frame).
+    fn obstacle_ahead(
+        &self,
+        ahead: &[(f64, f64)],
+        margin: f64,
+        speed: f64,
+    ) -> Option<Vec<(f64, f64)>> {
+        if !self.robot.capabilities().lidar {
+            return None;
+        }
+        let scan = self.robot.scan().ok()?;
+        let limits = self.robot.limits();
+        let radius = limits.radius;
+        // Braking distance, plus the way covered while the scan ages and the command takes effect.
+        let mut budget = limits.radius
+            + margin
+            + speed * speed / (2.0 * limits.max_linear_accel)
+            + speed * 3.0 * CONTROL_DT;
+        let mut segments = Vec::new();
+        for pair in ahead.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let len = (b.0 - a.0).hypot(b.1 - a.1);
+            if len >= budget {
+                let t = budget / len;
+                segments.push((a, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)));
+                break;
+            }
+            segments.push((a, b));
+            budget -= len;
+        }
+        let hits: Vec<(f64, f64)> = scan
+            .ranges
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_finite())
+            .map(|(i, &r)| {
+                let (s, c) =
+                    (scan.pose.theta + scan.angle_min + i as f64 * scan.angle_increment).sin_cos();
+                (scan.pose.x + r * c, scan.pose.y + r * s)
+            })
+            .collect();
+        let blocked = hits.iter().any(|&h| {
+            segments
+                .iter()
+                .any(|&(a, b)| point_segment_distance(h, a, b) < radius + 0.01)
+        });
+        blocked.then_some(hits)
+    }
+
+    /// Follows a planned path. Returns `Err(hits)` when the lidar finds the
+    /// way blocked, so the caller can re-plan around what it saw.
+    fn follow(&self, path: &[(f64, f64)]) -> Result<Result<(), Vec<(f64, f64)>>, SkillError> {
+        let limits = self.robot.limits();
+        for (i, &(gx, gy)) in path.iter().enumerate() {
+            let last = i + 1 == path.len();
+            let tolerance = if last {
+                self.robot.tolerances().goal
+            } else {
+                WAYPOINT_TOLERANCE
+            };
+            loop {
+                let p = self.robot.pose()?;
+                let dist = p.distance_to(gx, gy);
+                if dist < tolerance {
+                    break;
+                }
+                let err = wrap_angle((gy - p.y).atan2(gx - p.x) - p.theta);
+                let (v, w) = if err.abs() > 0.6 {
+                    (
+                        0.0,
+                        (3.0 * err).clamp(-limits.max_angular, limits.max_angular),
+                    )
+                } else {
+                    let remaining = dist
+                        + path[i..]
+                            .windows(2)
+                            .map(|s| (s[1].0 - s[0].0).hypot(s[1].1 - s[0].1))
+                            .sum::<f64>();
+                    let v = (1.2 * remaining).min(limits.max_linear) * err.cos();
+                    (
+                        v.max(0.05),
+                        (3.0 * err).clamp(-limits.max_angular, limits.max_angular),
+                    )
+                };
+                if v > 0.0 {
+                    let (speed, _) = self.robot.velocity();
+                    let mut ahead = vec![(p.x, p.y)];
+                    ahead.extend_from_slice(&path[i..]);
+                    if let Some(hits) = self.obstacle_ahead(&ahead, OBSTACLE_MARGIN, speed.max(v)) {
+                        self.robot.command(0.0, 0.0)?;
+                        return Ok(Err(hits));
+                    }
+                }
+                self.step(v, w)?;
+            }
+        }
+        self.robot.command(0.0, 0.0)?;
+        Ok(Ok(()))
+    }
+}
+
+fn plan_error(e: PlanError, robot: &dyn RobotBackend) -> SkillError {
+    SkillError::new(
+        ErrorKind::Unreachable,
+        format!("{e}; {}", whereabouts(robot)),
+    )
+}
+
+/// Plans and drives to (x, y), re-planning around obstacles the lidar finds.
+pub(super) fn navigate(
+    robot: &dyn RobotBackend,
+    cancel: &CancelToken,
+    goal: (f64, f64),
+    theta: Option<f64>,
+    timeout: f64,
+    what: String,
+) -> Result<Pose2, SkillError> {
+    let mover = Mover {
+        robot,
+        cancel,
+        deadline: robot.time() + timeout,
+        what,
+    };
+    let radius = robot.limits().radius;
+    let mut seen: Vec<(f64, f64)> = Vec::new();
+    let area = robot.allowed_area();
+    if let Some(area) = &area {
+        if !point_in_polygon(goal, area, |p| p) {
+            return Err(SkillError::new(
+                ErrorKind::Unreachable,
+                format!(
+                    "{}: the goal is outside the robot's geofence (the area its profile allows: {}); {}",
+                    mover.what,
+                    area.iter().map(|p| format!("({:.1}, {:.1})", p.0, p.1)).collect::<Vec<_>>().join(", "),
+                    whereabouts(robot)
+                ),
+            ));
+        }
+    }
+    let base = known_map(robot);
+    for attempt in 0..=MAX_REPLANS {
+        let start = robot.pose()?;
+        let path = match &base {
+            Some(map) => {
+                let mut map: GridMap = map.clone();
+                for &(x, y) in &seen {
+                    map.mark_point(x, y);
+                }
+                map.inflated(radius + PLAN_CLEARANCE)
+                    .plan((start.x, start.y), goal)
+                    .map_err(|e| plan_error(e, robot))?
+            }
+            None => vec![goal],
+        };
+        match mover.follow(&path)? {
+            Ok(()) => {
+                if let Some(theta) = theta {
+                    mover.turn_to(theta)?;
+                }
+                return mover.come_to_rest();
+            }
+            Err(hits) => {
+                if base.is_none() || attempt == MAX_REPLANS {
+                    robot.stop();
+                    return Err(SkillError::new(
+                        ErrorKind::Blocked,
+                        format!(
+                            "{}: an obstacle blocks the way and no way around it was found; {}",
+                            mover.what,
+                            whereabouts(robot)
+                        ),
+                    ));
+                }
+                seen.extend(hits);
+            }
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// The robot's map of known obstacles, where outside its geofence counts as
+/// occupied (so paths and goals keep the footprint inside it).
+fn known_map(robot: &dyn RobotBackend) -> Option<GridMap> {
+    let mut map = robot.map()?;
+    if let Some(area) = robot.allowed_area() {
+        map.mark_outside(&area);
+    }
+    Some(map)
+}
+
+/// The known map inflated by the footprint and clearance: a free cell is a
+/// place the robot's centre can be.
+fn fit_map(robot: &dyn RobotBackend) -> Option<GridMap> {
+    known_map(robot).map(|m| m.inflated(robot.limits().radius + PLAN_CLEARANCE))
+}
+
+/// Where to drive for a zone: its centre, or when the robot does not fit
+/// there (furniture), the free points of the zone nearest the centre, a few
+/// spread out, nearest first.
+pub(super) fn zone_goals(
+    robot: &dyn RobotBackend,
+    polygon: &[(f64, f64)],
+    centre: (f64, f64),
+) -> Vec<(f64, f64)> {
+    let Some(map) = fit_map(robot) else {
+        return vec![centre];
+    };
+    if map.is_free_at(centre.0, centre.1) {
+        return vec![centre];
+    }
+    let mut points: Vec<(f64, f64)> = map
+        .free_points()
+        .filter(|&p| point_in_polygon(p, polygon, |q| q))
+        .collect();
+    let d = |p: &(f64, f64)| (p.0 - centre.0).hypot(p.1 - centre.1);
+    points.sort_by(|a, b| d(a).total_cmp(&d(b)));
+    spread(points, 0.5, 3)
+}
+
+/// Where to stand to reach an object at `at`: points around it within the
+/// gripper's reach that the robot fits on (free on the inflated map), the
+/// comfortable distance first and the side the robot comes from first.
+pub(super) fn stand_points(
+    robot: &dyn RobotBackend,
+    at: (f64, f64),
+) -> Result<Vec<(f64, f64)>, SkillError> {
+    let limits = robot.limits();
+    let p = robot.pose()?;
+    let near = (limits.reach * 0.7).max(limits.radius + 0.05);
+    let far = (limits.reach - 0.03).max(near);
+    let map = fit_map(robot);
+    let free = |q: (f64, f64)| map.as_ref().is_none_or(|m| m.is_free_at(q.0, q.1));
+    let base = (p.y - at.1).atan2(p.x - at.0);
+    let mut points = Vec::new();
+    for k in 0..4 {
+        let radius = near + (far - near) * k as f64 / 3.0;
+        for j in [0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8] {
+            let a = base + j as f64 * std::f64::consts::PI / 8.0;
+            let q = (at.0 + radius * a.cos(), at.1 + radius * a.sin());
+            if free(q) {
+                points.push(q);
+            }
+        }
+    }
+    Ok(spread(points, 0.25, 4))
+}
+
+/// A place to stand and the heading to face there (radians).
+pub(super) type Stance = ((f64, f64), f64);
+
+/// Where to stand beside furniture: free points just clear of its outline,
+/// nearest the robot first, each with the heading that faces the outline.
+pub(super) fn surface_goals(
+    robot: &dyn RobotBackend,
+    polygon: &[(f64, f64)],
+) -> Result<Vec<Stance>, SkillError> {
+    let limits = robot.limits();
+    let p = robot.pose()?;
+    let Some(map) = fit_map(robot) else {
+        return Ok(Vec::new());
+    };
+    let nearest_on_outline = |q: (f64, f64)| {
+        (0..polygon.len())
+            .map(|i| closest_point_on_segment(q, polygon[i], polygon[(i + 1) % polygon.len()]))
+            .min_by(|a, b| dist(*a, q).total_cmp(&dist(*b, q)))
+            .unwrap_or(q)
+    };
+    // Close enough that place() reaches well onto the top.
+    let band = (limits.reach - 0.06).max(limits.radius + PLAN_CLEARANCE + map.resolution);
+    let mut points: Vec<(Stance, f64)> = map
+        .free_points()
+        .filter_map(|q| {
+            let edge = nearest_on_outline(q);
+            let d = dist(edge, q);
+            // Facing an edge, not a corner, so what is put down lands well on the top.
+            let off_corner = polygon.iter().all(|&v| dist(v, edge) >= CORNER_MARGIN);
+            (d <= band && off_corner && !point_in_polygon(q, polygon, |v| v))
+                .then(|| ((q, (edge.1 - q.1).atan2(edge.0 - q.0)), d))
+        })
+        .collect();
+    if points.is_empty() {
+        return Err(SkillError::new(
+            ErrorKind::Unreachable,
+            format!(
+                "there is no free place within the gripper's reach ({:.2} m) of that furniture's edge; {}",
+                limits.reach,
+                whereabouts(robot)
+            ),
+        ));
+    }
+    // Nearest the furniture first (a cell's width counts as the same), then nearest the robot.
+    let ring = |d: f64| (d / map.resolution).round() as i64;
+    points.sort_by(|a, b| {
+        ring(a.1)
+            .cmp(&ring(b.1))
+            .then(dist(a.0 .0, (p.x, p.y)).total_cmp(&dist(b.0 .0, (p.x, p.y))))
+    });
+    let points: Vec<Stance> = points.into_iter().map(|(s, _)| s).collect();
+    let kept = spread(points.iter().map(|g| g.0).collect(), 0.3, 4);
+    Ok(points.into_iter().filter(|g| kept.contains(&g.0)).collect())
+}
+
+fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.0 - b.0).hypot(a.1 - b.1)
+}
+
+/// The first `n` points, skipping any closer than `gap` to one already kept.
+fn spread(points: Vec<(f64, f64)>, gap: f64, n: usize) -> Vec<(f64, f64)> {
+    let mut kept: Vec<(f64, f64)> = Vec::new();
+    for p in points {
+        if kept.iter().all(|k| (k.0 - p.0).hypot(k.1 - p.1) >= gap) {
+            kept.push(p);
+            if kept.len() == n {
+                break;
+            }
+        }
+    }
+    kept
+}
