@@ -6,6 +6,7 @@ mod common;
 
 use codeact::executor::Status;
 use common::{assert_error, run, run_timeout, sim_session};
+use robot_api::geometry::P2;
 
 /// A 6 m x 4 m room with a table, a dock, a goal zone, two objects and a
 /// box the map does not show.
@@ -44,7 +45,7 @@ fn move_to_reaches_the_goal_around_the_table() {
     assert_eq!(obs.result.as_deref(), Some("(5.0, 2.0, 1.6)"));
     let sim = robot.sim();
     let p = sim.true_pose();
-    assert!(p.distance_to(5.0, 2.0) < 0.06, "{p:?}");
+    assert!(p.distance_to(P2::new(5.0, 2.0)) < 0.06, "{p:?}");
     assert!(!sim.world().grid.segments().is_empty());
     let state = obs.robot_state.as_deref().unwrap();
     assert!(
@@ -77,7 +78,7 @@ fn move_to_replans_around_a_box_missing_from_its_map() {
     let obs = run(&mut s, "move_to(4.5, 0.7)");
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
     let sim = robot.sim();
-    assert!(sim.true_pose().distance_to(4.5, 0.7) < 0.06);
+    assert!(sim.true_pose().distance_to(P2::new(4.5, 0.7)) < 0.06);
     assert!(
         !obs.robot_events.iter().any(|e| e.contains("collision")),
         "{:?}",
@@ -416,7 +417,7 @@ fn go_to_a_zone_whose_centre_is_furniture_stops_at_its_nearest_free_point() {
         .unwrap();
     assert!(zone.contains(sim::geometry::P2::new(p.x, p.y)), "{p:?}");
     // The nearest free point: the table's edge (1 m square at the centre) plus the footprint.
-    let from_centre = p.distance_to(3.0, 2.0);
+    let from_centre = p.distance_to(P2::new(3.0, 2.0));
     assert!(
         (0.7..0.95).contains(&from_centre),
         "{from_centre} from the centre: {p:?}"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::cancel::CancelToken;
 use crate::error::SkillError;
+use crate::geometry::P2;
 use crate::nav::GridMap;
 
 /// A planar pose: metres and radians, in the world (map) frame.
@@ -34,9 +35,14 @@ impl Pose2 {
         )
     }
 
-    /// Straight-line distance to a point.
-    pub fn distance_to(&self, x: f64, y: f64) -> f64 {
-        (self.x - x).hypot(self.y - y)
+    /// Its position.
+    pub fn point(&self) -> P2 {
+        P2::new(self.x, self.y)
+    }
+
+    /// Straight-line distance from its position to `p`, metres.
+    pub fn distance_to(&self, p: P2) -> f64 {
+        (p - self.point()).norm()
     }
 }
 
@@ -95,9 +101,9 @@ pub struct ZoneInfo {
     /// Name ("dock", "kitchen").
     pub name: String,
     /// Outline, world frame, metres.
-    pub polygon: Vec<(f64, f64)>,
+    pub polygon: Vec<P2>,
     /// A point inside the zone to drive to.
-    pub centre: (f64, f64),
+    pub centre: P2,
     /// Whether the robot charges here.
     pub charger: bool,
 }
@@ -110,7 +116,7 @@ pub struct SurfaceInfo {
     /// Name ("kitchen_table").
     pub name: String,
     /// Outline, world frame, metres.
-    pub polygon: Vec<(f64, f64)>,
+    pub polygon: Vec<P2>,
 }
 
 /// The robot's physical limits, which the skills respect.
@@ -224,7 +230,7 @@ pub trait RobotBackend: Send + Sync {
     }
     /// The area the robot must stay in (a geofence), if any: motion skills
     /// plan inside it.
-    fn allowed_area(&self) -> Option<Vec<(f64, f64)>> {
+    fn allowed_area(&self) -> Option<Vec<P2>> {
         None
     }
     /// Its pose estimate (odometry or localisation).
@@ -248,10 +254,10 @@ pub trait RobotBackend: Send + Sync {
     fn battery(&self) -> Result<BatteryState, SkillError>;
     /// Picks up the named object, which the robot last saw at `seen_at`; it
     /// must be within reach.
-    fn pick(&self, name: &str, seen_at: (f64, f64)) -> Result<(), SkillError>;
+    fn pick(&self, name: &str, seen_at: P2) -> Result<(), SkillError>;
     /// Puts the held object down at `at` (or [`RobotLimits::place_distance`]
     /// in front of the robot). Returns its name and where it was put.
-    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError>;
+    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError>;
     /// The held object, if any.
     fn holding(&self) -> Option<String>;
     /// The named zones.

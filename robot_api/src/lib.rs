@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`value`]: [`Value`], the data that crosses the worker boundary.
 //! - [`spec`]: [`SkillSpec`], [`Param`], [`ParamType`], [`RecordType`]: declarations.
+//! - [`geometry`]: points ([`geometry::P2`], nalgebra), segments, polygons, angles: one geometry for skills, simulator and ROS side.
 //! - [`error`]: [`ErrorKind`] (each one a Python exception class) and [`SkillError`].
 //! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
 //! - [`params`]: typed skill parameters ([`skill_params!`]), checked against their declaration.
@@ -22,6 +23,7 @@
 pub mod backend;
 pub mod cancel;
 pub mod error;
+pub mod geometry;
 pub mod memory;
 pub mod nav;
 pub mod params;

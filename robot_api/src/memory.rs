@@ -5,6 +5,7 @@
 //! when it was seen), `pick` and `place` keep the memory up to date, and
 //! `go_to`/`pick` of a name the robot has not seen raise `ObjectNotSeen`.
 
+use crate::geometry::{wrap_angle, P2};
 use std::collections::BTreeMap;
 
 use crate::backend::{Detection, Pose2};
@@ -71,12 +72,12 @@ impl ObjectMemory {
         }
     }
 
-    /// Notes that the robot put `name` down at `(x, y)` at time `now`.
-    pub fn placed(&mut self, name: &str, (x, y): (f64, f64), now: f64) {
+    /// Notes that the robot put `name` down at `at` at time `now`.
+    pub fn placed(&mut self, name: &str, at: P2, now: f64) {
         if let Some(o) = self.objects.get_mut(name) {
             o.held = false;
-            o.last.x = x;
-            o.last.y = y;
+            o.last.x = at.x;
+            o.last.y = at.y;
             o.seen_at = now;
         }
     }
@@ -87,10 +88,9 @@ impl ObjectMemory {
             .values()
             .map(|o| {
                 let mut o = o.clone();
-                o.last.distance = pose.distance_to(o.last.x, o.last.y);
-                o.last.bearing = crate::nav::wrap_angle(
-                    (o.last.y - pose.y).atan2(o.last.x - pose.x) - pose.theta,
-                );
+                o.last.distance = pose.distance_to(P2::new(o.last.x, o.last.y));
+                o.last.bearing =
+                    wrap_angle((o.last.y - pose.y).atan2(o.last.x - pose.x) - pose.theta);
                 o
             })
             .collect()
@@ -124,7 +124,7 @@ mod tests {
         assert_eq!(m.get("red", "pick").unwrap().seen_at, 3.0);
         m.picked("red");
         assert!(m.get("red", "pick").unwrap().held);
-        m.placed("red", (4.0, 5.0), 9.0);
+        m.placed("red", P2::new(4.0, 5.0), 9.0);
         let all = m.all_from(Pose2::new(4.0, 4.0, 0.0));
         assert_eq!(
             (all[0].last.x, all[0].last.y, all[0].held),

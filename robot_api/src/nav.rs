@@ -5,11 +5,13 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use crate::geometry::{point_in_polygon, P2};
+
 /// An occupancy grid: square cells, row-major from the lower-left corner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridMap {
     /// World position of the lower-left corner of cell (0, 0), metres.
-    pub origin: (f64, f64),
+    pub origin: P2,
     /// Cell edge, metres.
     pub resolution: f64,
     /// Cells along x.
@@ -40,62 +42,12 @@ pub enum PlanError {
 
 type Cell = (usize, usize);
 
-/// Whether `p` lies inside the polygon (even-odd rule; vertices in order).
-/// `xy` reads a vertex, so any point type serves without copying the polygon.
-pub fn point_in_polygon<P: Copy>(
-    p: (f64, f64),
-    polygon: &[P],
-    xy: impl Fn(P) -> (f64, f64),
-) -> bool {
-    let mut inside = false;
-    let n = polygon.len();
-    for i in 0..n {
-        let (a, b) = (xy(polygon[i]), xy(polygon[(i + 1) % n]));
-        if (a.1 > p.1) != (b.1 > p.1) {
-            let x = a.0 + (p.1 - a.1) * (b.0 - a.0) / (b.1 - a.1);
-            if p.0 < x {
-                inside = !inside;
-            }
-        }
-    }
-    inside
-}
-
-/// Wraps an angle to (-pi, pi].
-pub fn wrap_angle(a: f64) -> f64 {
-    let mut a = a % std::f64::consts::TAU;
-    if a <= -std::f64::consts::PI {
-        a += std::f64::consts::TAU;
-    } else if a > std::f64::consts::PI {
-        a -= std::f64::consts::TAU;
-    }
-    a
-}
-
-/// Distance from point `p` to the segment `a`-`b`.
-pub fn point_segment_distance(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
-    let c = closest_point_on_segment(p, a, b);
-    (p.0 - c.0).hypot(p.1 - c.1)
-}
-
-/// The point of the segment `a`–`b` closest to `p`.
-pub fn closest_point_on_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
-    let (ex, ey) = (b.0 - a.0, b.1 - a.1);
-    let len2 = ex * ex + ey * ey;
-    let t = if len2 > 0.0 {
-        (((p.0 - a.0) * ex + (p.1 - a.1) * ey) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    (a.0 + ex * t, a.1 + ey * t)
-}
-
 impl GridMap {
     /// Marks every cell whose centre lies outside `polygon` as occupied.
-    pub fn mark_outside(&mut self, polygon: &[(f64, f64)]) {
+    pub fn mark_outside(&mut self, polygon: &[P2]) {
         for r in 0..self.height {
             for c in 0..self.width {
-                if !point_in_polygon(self.centre_of((c, r)), polygon, |p| p) {
+                if !point_in_polygon(self.centre_of((c, r)), polygon) {
                     self.occupied[r * self.width + c] = true;
                 }
             }
@@ -103,7 +55,7 @@ impl GridMap {
     }
 
     /// An empty (all free) grid covering `width * resolution` by `height * resolution` metres.
-    pub fn new(origin: (f64, f64), resolution: f64, width: usize, height: usize) -> Self {
+    pub fn new(origin: P2, resolution: f64, width: usize, height: usize) -> Self {
         GridMap {
             origin,
             resolution,
@@ -114,18 +66,18 @@ impl GridMap {
     }
 
     /// The cell containing a world point, if on the map.
-    pub fn cell_of(&self, x: f64, y: f64) -> Option<Cell> {
-        let c = ((x - self.origin.0) / self.resolution).floor();
-        let r = ((y - self.origin.1) / self.resolution).floor();
+    pub fn cell_of(&self, p: P2) -> Option<Cell> {
+        let c = ((p.x - self.origin.x) / self.resolution).floor();
+        let r = ((p.y - self.origin.y) / self.resolution).floor();
         (c >= 0.0 && r >= 0.0 && (c as usize) < self.width && (r as usize) < self.height)
             .then_some((c as usize, r as usize))
     }
 
     /// The world position of a cell's centre.
-    pub fn centre_of(&self, (c, r): Cell) -> (f64, f64) {
-        (
-            self.origin.0 + (c as f64 + 0.5) * self.resolution,
-            self.origin.1 + (r as f64 + 0.5) * self.resolution,
+    pub fn centre_of(&self, (c, r): Cell) -> P2 {
+        P2::new(
+            self.origin.x + (c as f64 + 0.5) * self.resolution,
+            self.origin.y + (r as f64 + 0.5) * self.resolution,
         )
     }
 
@@ -135,12 +87,12 @@ impl GridMap {
     }
 
     /// Whether the world point lies on the grid in a free cell.
-    pub fn is_free_at(&self, x: f64, y: f64) -> bool {
-        self.cell_of(x, y).is_some_and(|c| !self.is_occupied(c))
+    pub fn is_free_at(&self, p: P2) -> bool {
+        self.cell_of(p).is_some_and(|c| !self.is_occupied(c))
     }
 
     /// The centres of the free cells, row by row.
-    pub fn free_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+    pub fn free_points(&self) -> impl Iterator<Item = P2> + '_ {
         (0..self.height)
             .flat_map(move |r| (0..self.width).map(move |c| (c, r)))
             .filter(|&cell| !self.is_occupied(cell))
@@ -148,19 +100,17 @@ impl GridMap {
     }
 
     /// Marks the cell containing a world point.
-    pub fn mark_point(&mut self, x: f64, y: f64) {
-        if let Some((c, r)) = self.cell_of(x, y) {
+    pub fn mark_point(&mut self, p: P2) {
+        if let Some((c, r)) = self.cell_of(p) {
             self.occupied[r * self.width + c] = true;
         }
     }
 
     /// Marks every cell a segment passes through (sampled at a quarter cell).
-    pub fn mark_segment(&mut self, a: (f64, f64), b: (f64, f64)) {
-        let len = (b.0 - a.0).hypot(b.1 - a.1);
-        let n = (len / (self.resolution * 0.25)).ceil().max(1.0) as usize;
+    pub fn mark_segment(&mut self, a: P2, b: P2) {
+        let n = ((b - a).norm() / (self.resolution * 0.25)).ceil().max(1.0) as usize;
         for i in 0..=n {
-            let t = i as f64 / n as f64;
-            self.mark_point(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+            self.mark_point(a + (b - a) * (i as f64 / n as f64));
         }
     }
 
@@ -279,16 +229,16 @@ impl GridMap {
     ///
     /// A start inside an inflated obstacle (the robot touching a wall) leaves
     /// from the nearest free cell.
-    pub fn plan(&self, start: (f64, f64), goal: (f64, f64)) -> Result<Vec<(f64, f64)>, PlanError> {
+    pub fn plan(&self, start: P2, goal: P2) -> Result<Vec<P2>, PlanError> {
         let goal_cell = self
-            .cell_of(goal.0, goal.1)
-            .ok_or(PlanError::OffMap(goal.0, goal.1))?;
+            .cell_of(goal)
+            .ok_or(PlanError::OffMap(goal.x, goal.y))?;
         if self.is_occupied(goal_cell) {
-            return Err(PlanError::GoalBlocked(goal.0, goal.1));
+            return Err(PlanError::GoalBlocked(goal.x, goal.y));
         }
-        let no_path = || PlanError::NoPath(start.0, start.1, goal.0, goal.1);
+        let no_path = || PlanError::NoPath(start.x, start.y, goal.x, goal.y);
         let start_cell = self
-            .cell_of(start.0, start.1)
+            .cell_of(start)
             .and_then(|c| self.nearest_free(c, 4))
             .ok_or_else(no_path)?;
         let cells = self.astar(start_cell, goal_cell).ok_or_else(no_path)?;
@@ -304,8 +254,7 @@ impl GridMap {
             corners.push(cells[j]);
             i = j;
         }
-        let mut path: Vec<(f64, f64)> =
-            corners.iter().skip(1).map(|&c| self.centre_of(c)).collect();
+        let mut path: Vec<P2> = corners.iter().skip(1).map(|&c| self.centre_of(c)).collect();
         if let Some(last) = path.last_mut() {
             *last = goal;
         } else {
@@ -414,7 +363,7 @@ mod tests {
 
     fn maze(text: &str) -> GridMap {
         let rows: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-        let mut m = GridMap::new((0.0, 0.0), 1.0, rows[0].len(), rows.len());
+        let mut m = GridMap::new(P2::origin(), 1.0, rows[0].len(), rows.len());
         for (i, row) in rows.iter().enumerate() {
             let r = rows.len() - 1 - i; // first text line is the top
             for (c, ch) in row.chars().enumerate() {
@@ -424,10 +373,10 @@ mod tests {
         m
     }
 
-    fn path_is_free(m: &GridMap, start: (f64, f64), path: &[(f64, f64)]) -> bool {
-        let mut prev = m.cell_of(start.0, start.1).unwrap();
+    fn path_is_free(m: &GridMap, start: P2, path: &[P2]) -> bool {
+        let mut prev = m.cell_of(start).unwrap();
         path.iter().all(|p| {
-            let c = m.cell_of(p.0, p.1).unwrap();
+            let c = m.cell_of(*p).unwrap();
             let ok = m.line_free(prev, c);
             prev = c;
             ok
@@ -446,8 +395,8 @@ mod tests {
 #.......#
 #########",
         );
-        let start = (1.5, 5.5);
-        let goal = (7.5, 5.5);
+        let start = P2::new(1.5, 5.5);
+        let goal = P2::new(7.5, 5.5);
         let path = m.plan(start, goal).unwrap();
         assert_eq!(*path.last().unwrap(), goal);
         assert!(path_is_free(&m, start, &path), "{path:?}");
@@ -464,26 +413,26 @@ mod tests {
 #######",
         );
         assert_eq!(
-            m.plan((1.5, 1.5), (4.5, 1.5)),
+            m.plan(P2::new(1.5, 1.5), P2::new(4.5, 1.5)),
             Err(PlanError::NoPath(1.5, 1.5, 4.5, 1.5))
         );
         assert_eq!(
-            m.plan((1.5, 1.5), (3.5, 1.5)),
+            m.plan(P2::new(1.5, 1.5), P2::new(3.5, 1.5)),
             Err(PlanError::GoalBlocked(3.5, 1.5))
         );
         assert_eq!(
-            m.plan((1.5, 1.5), (30.0, 1.5)),
+            m.plan(P2::new(1.5, 1.5), P2::new(30.0, 1.5)),
             Err(PlanError::OffMap(30.0, 1.5))
         );
     }
 
     #[test]
     fn inflation_grows_obstacles_by_the_radius() {
-        let mut m = GridMap::new((0.0, 0.0), 0.1, 50, 50);
-        m.mark_point(2.5, 2.5);
+        let mut m = GridMap::new(P2::origin(), 0.1, 50, 50);
+        m.mark_point(P2::new(2.5, 2.5));
         let inflated = m.inflated(0.3);
-        assert!(inflated.is_occupied(inflated.cell_of(2.75, 2.5).unwrap()));
-        assert!(!inflated.is_occupied(inflated.cell_of(3.0, 2.5).unwrap()));
+        assert!(inflated.is_occupied(inflated.cell_of(P2::new(2.75, 2.5)).unwrap()));
+        assert!(!inflated.is_occupied(inflated.cell_of(P2::new(3.0, 2.5)).unwrap()));
     }
 
     #[test]
@@ -496,7 +445,7 @@ mod tests {
             (seed >> 33) as f64 / (1u64 << 31) as f64
         };
         for _ in 0..50 {
-            let mut m = GridMap::new((0.0, 0.0), 1.0, 30, 30);
+            let mut m = GridMap::new(P2::origin(), 1.0, 30, 30);
             for v in m.occupied.iter_mut() {
                 *v = rnd() < 0.3;
             }
@@ -525,10 +474,10 @@ mod tests {
                     stack.push((c, r + 1));
                 }
             }
-            let result = m.plan((0.5, 0.5), (29.5, 29.5));
+            let result = m.plan(P2::new(0.5, 0.5), P2::new(29.5, 29.5));
             assert_eq!(result.is_ok(), seen[last], "{result:?}");
             if let Ok(path) = result {
-                assert!(path_is_free(&m, (0.5, 0.5), &path));
+                assert!(path_is_free(&m, P2::new(0.5, 0.5), &path));
             }
         }
     }

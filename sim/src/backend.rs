@@ -90,26 +90,21 @@ pub fn occupancy_map(world: &World, resolution: f64) -> GridMap {
     let b = world.bounds;
     let width = ((b.max.x - b.min.x) / resolution).ceil() as usize + 1;
     let height = ((b.max.y - b.min.y) / resolution).ceil() as usize + 1;
-    let mut map = GridMap::new((b.min.x, b.min.y), resolution, width, height);
+    let mut map = GridMap::new(b.min, resolution, width, height);
     for s in &world.walls {
-        map.mark_segment((s.a.x, s.a.y), (s.b.x, s.b.y));
+        map.mark_segment(s.a, s.b);
     }
     for o in world.obstacles.iter().filter(|o| !o.unmapped) {
         for s in crate::geometry::polygon_edges(&o.polygon) {
-            map.mark_segment((s.a.x, s.a.y), (s.b.x, s.b.y));
+            map.mark_segment(s.a, s.b);
         }
-        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
-        for p in &o.polygon {
-            lo = (lo.0.min(p.x), lo.1.min(p.y));
-            hi = (hi.0.max(p.x), hi.1.max(p.y));
-        }
-        let (Some(c0), Some(c1)) = (map.cell_of(lo.0, lo.1), map.cell_of(hi.0, hi.1)) else {
+        let bounds = crate::geometry::Aabb::around(o.polygon.iter().copied());
+        let (Some(c0), Some(c1)) = (map.cell_of(bounds.min), map.cell_of(bounds.max)) else {
             continue;
         };
         for r in c0.1..=c1.1 {
             for c in c0.0..=c1.0 {
-                let (x, y) = map.centre_of((c, r));
-                if point_in_polygon(P2::new(x, y), &o.polygon) {
+                if point_in_polygon(map.centre_of((c, r)), &o.polygon) {
                     map.occupied[r * width + c] = true;
                 }
             }
@@ -255,16 +250,14 @@ impl RobotBackend for SimRobot {
         Ok(self.sim().battery())
     }
 
-    fn pick(&self, name: &str, _seen_at: (f64, f64)) -> Result<(), SkillError> {
+    fn pick(&self, name: &str, _seen_at: P2) -> Result<(), SkillError> {
         let mut sim = self.sim();
         sim.pick(name).map_err(|f| gripper_error(&sim, f))
     }
 
-    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError> {
+    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
         let mut sim = self.sim();
-        sim.place(at.map(|(x, y)| P2::new(x, y)))
-            .map(|(name, spot)| (name, (spot.x, spot.y)))
-            .map_err(|f| gripper_error(&sim, f))
+        sim.place(at).map_err(|f| gripper_error(&sim, f))
     }
 
     fn holding(&self) -> Option<String> {
@@ -280,8 +273,8 @@ impl RobotBackend for SimRobot {
                 let c = z.centre();
                 ZoneInfo {
                     name: z.name.clone(),
-                    polygon: z.polygon.iter().map(|p| (p.x, p.y)).collect(),
-                    centre: (c.x, c.y),
+                    polygon: z.polygon.clone(),
+                    centre: c,
                     charger: z.charger,
                 }
             })
@@ -296,7 +289,7 @@ impl RobotBackend for SimRobot {
             .filter(|o| o.surface)
             .map(|o| SurfaceInfo {
                 name: o.name.clone(),
-                polygon: o.polygon.iter().map(|p| (p.x, p.y)).collect(),
+                polygon: o.polygon.clone(),
             })
             .collect()
     }

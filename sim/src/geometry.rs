@@ -1,118 +1,8 @@
-//! Plane geometry the simulator is built on: segments, polygons, rays and a
-//! uniform grid that finds the segments near a point or along a ray quickly.
+//! Plane geometry the simulator is built on: the shared geometry of
+//! [`robot_api::geometry`] (re-exported here), rays, and a uniform grid that
+//! finds the segments near a point or along a ray quickly.
 
-use nalgebra::{Point2, Vector2};
-
-/// A point in the world frame, metres.
-pub type P2 = Point2<f64>;
-/// A vector in the world frame, metres.
-pub type V2 = Vector2<f64>;
-
-/// A wall segment (polygon edges become segments too).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Segment {
-    /// One end.
-    pub a: P2,
-    /// The other end.
-    pub b: P2,
-}
-
-impl Segment {
-    /// A segment from `a` to `b`.
-    pub fn new(a: P2, b: P2) -> Self {
-        Segment { a, b }
-    }
-
-    /// Distance along the ray `origin + t * dir` (`dir` of unit length) to
-    /// this segment, if the ray meets it at `t >= 0`.
-    #[inline]
-    pub fn ray_distance(&self, origin: P2, dir: V2) -> Option<f64> {
-        let e = self.b - self.a;
-        let denom = cross(dir, e);
-        if denom.abs() < 1e-12 {
-            return None; // parallel: a grazing ray does not count as a hit
-        }
-        let w = self.a - origin;
-        let t = cross(w, e) / denom;
-        let u = cross(w, dir) / denom;
-        (t >= 0.0 && (0.0..=1.0).contains(&u)).then_some(t)
-    }
-
-    /// The point of this segment closest to `p`.
-    pub fn closest_point(&self, p: P2) -> P2 {
-        let e = self.b - self.a;
-        let len2 = e.norm_squared();
-        if len2 < 1e-18 {
-            return self.a;
-        }
-        let t = ((p - self.a).dot(&e) / len2).clamp(0.0, 1.0);
-        self.a + e * t
-    }
-
-    /// Distance from `p` to this segment.
-    pub fn distance_to(&self, p: P2) -> f64 {
-        (p - self.closest_point(p)).norm()
-    }
-
-    /// Shortest distance between this segment and `other` (0 when they cross).
-    pub fn distance_to_segment(&self, other: &Segment) -> f64 {
-        if self.intersects(other) {
-            return 0.0;
-        }
-        self.distance_to(other.a)
-            .min(self.distance_to(other.b))
-            .min(other.distance_to(self.a))
-            .min(other.distance_to(self.b))
-    }
-
-    /// Whether the two segments cross or touch.
-    pub fn intersects(&self, other: &Segment) -> bool {
-        let d1 = cross(other.b - other.a, self.a - other.a);
-        let d2 = cross(other.b - other.a, self.b - other.a);
-        let d3 = cross(self.b - self.a, other.a - self.a);
-        let d4 = cross(self.b - self.a, other.b - self.a);
-        if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
-            && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
-        {
-            return true;
-        }
-        let on = |s: &Segment, p: P2, d: f64| d.abs() < 1e-12 && s.distance_to(p) < 1e-9;
-        on(other, self.a, d1)
-            || on(other, self.b, d2)
-            || on(self, other.a, d3)
-            || on(self, other.b, d4)
-    }
-}
-
-/// The z component of the cross product of two plane vectors.
-#[inline]
-pub fn cross(a: V2, b: V2) -> f64 {
-    a.x * b.y - a.y * b.x
-}
-
-/// Whether `p` lies inside the polygon (even-odd rule; vertices in order).
-pub fn point_in_polygon(p: P2, polygon: &[P2]) -> bool {
-    robot_api::nav::point_in_polygon((p.x, p.y), polygon, |q| (q.x, q.y))
-}
-
-/// The edges of a closed polygon.
-pub fn polygon_edges(polygon: &[P2]) -> impl Iterator<Item = Segment> + '_ {
-    (0..polygon.len()).map(move |i| Segment::new(polygon[i], polygon[(i + 1) % polygon.len()]))
-}
-
-/// Twice the signed area of a polygon: positive when counter-clockwise.
-pub fn signed_area2(polygon: &[P2]) -> f64 {
-    (0..polygon.len())
-        .map(|i| cross(polygon[i].coords, polygon[(i + 1) % polygon.len()].coords))
-        .sum()
-}
-
-/// The centroid (mean of the vertices) of a polygon: good enough to aim at.
-pub fn polygon_centre(polygon: &[P2]) -> P2 {
-    let n = polygon.len().max(1) as f64;
-    let sum = polygon.iter().fold(V2::zeros(), |acc, p| acc + p.coords);
-    P2::from(sum / n)
-}
+pub use robot_api::geometry::*;
 
 /// atan2 to within 0.004 rad, several times cheaper than the exact one;
 /// the lidar sweep only needs it to pick which rays to test.
@@ -140,47 +30,6 @@ pub fn fast_atan2(y: f64, x: f64) -> f64 {
     } else {
         a
     }
-}
-
-pub use robot_api::nav::wrap_angle;
-
-/// An axis-aligned box, for bounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Aabb {
-    /// Lower-left corner.
-    pub min: P2,
-    /// Upper-right corner.
-    pub max: P2,
-}
-
-impl Aabb {
-    /// The box around the given points (an empty list gives a unit box at the origin).
-    pub fn around(points: impl IntoIterator<Item = P2>) -> Self {
-        let mut min = P2::new(f64::INFINITY, f64::INFINITY);
-        let mut max = P2::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
-        for p in points {
-            min = P2::new(min.x.min(p.x), min.y.min(p.y));
-            max = P2::new(max.x.max(p.x), max.y.max(p.y));
-        }
-        if !min.x.is_finite() {
-            return Aabb {
-                min: P2::origin(),
-                max: P2::new(1.0, 1.0),
-            };
-        }
-        Aabb { min, max }
-    }
-}
-
-/// The outline of the rectangle with lower-left corner (x, y), width and
-/// height, counter-clockwise (world files' and tasks' `rect`).
-pub fn rect_outline(x: f64, y: f64, w: f64, h: f64) -> Vec<P2> {
-    vec![
-        P2::new(x, y),
-        P2::new(x + w, y),
-        P2::new(x + w, y + h),
-        P2::new(x, y + h),
-    ]
 }
 
 /// The rays of one scan.
@@ -494,22 +343,6 @@ mod tests {
 
     fn p(x: f64, y: f64) -> P2 {
         P2::new(x, y)
-    }
-
-    #[test]
-    fn a_ray_meets_a_segment_at_the_analytic_distance() {
-        let s = Segment::new(p(2.0, -1.0), p(2.0, 1.0));
-        let t = s.ray_distance(p(0.0, 0.0), V2::new(1.0, 0.0)).unwrap();
-        assert!((t - 2.0).abs() < 1e-12);
-        assert!(s.ray_distance(p(0.0, 0.0), V2::new(-1.0, 0.0)).is_none());
-        let d = V2::new(1.0, 1.0).normalize();
-        assert!(
-            s.ray_distance(p(0.0, 0.0), d).is_none(),
-            "passes above the segment's end"
-        );
-        let s = Segment::new(p(2.0, -1.0), p(2.0, 3.0));
-        let t = s.ray_distance(p(0.0, 0.0), d).unwrap();
-        assert!((t - 2.0 * 2f64.sqrt()).abs() < 1e-12);
     }
 
     #[test]

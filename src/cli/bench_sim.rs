@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
+use robot_api::geometry::P2;
 use sim::Simulator;
 
 use super::bench::{micros, report, stats, Driver};
@@ -80,7 +81,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let mut plans = Vec::new();
     for _ in 0..reps(100) {
         let started = Instant::now();
-        let path = inflated.plan((1.0, 1.0), (18.5, 18.5))?;
+        let path = inflated.plan(P2::new(1.0, 1.0), P2::new(18.5, 18.5))?;
         plans.push(micros(started.elapsed()) / 1e3);
         std::hint::black_box(path);
     }

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use robot_api::geometry::P2;
 use serde::Deserialize;
 
 /// Built-in profiles, by name.
@@ -225,7 +226,7 @@ pub struct SafetySettings {
     pub rate: f64,
     /// The robot must stay inside this polygon (odometry frame), if given.
     #[serde(default)]
-    pub geofence: Option<Vec<[f64; 2]>>,
+    pub geofence: Option<Vec<P2>>,
 }
 
 fn default_watchdog() -> f64 {
@@ -260,7 +261,7 @@ pub struct ProfileZone {
     /// Name ("dock").
     pub name: String,
     /// Outline, odometry frame, metres.
-    pub polygon: Vec<[f64; 2]>,
+    pub polygon: Vec<P2>,
     /// Whether the robot charges here.
     #[serde(default)]
     pub charger: bool,

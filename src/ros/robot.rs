@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
-use robot_api::nav::{wrap_angle, GridMap};
+use robot_api::geometry::{polygon_centre, wrap_angle, P2};
+use robot_api::nav::GridMap;
 use robot_api::{
     BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
     RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
@@ -204,11 +205,7 @@ impl RosRobot {
             watchdog: profile.safety.watchdog,
             odom_stale: profile.safety.odom_stale,
             scan_stale: topics.scan.as_ref().map(|_| profile.safety.scan_stale),
-            geofence: profile.safety.geofence.as_ref().map(|f| {
-                f.iter()
-                    .map(|p| sim::geometry::P2::new(p[0], p[1]))
-                    .collect()
-            }),
+            geofence: profile.safety.geofence.clone(),
         };
         let shared = Arc::new(Shared {
             started: Instant::now(),
@@ -286,7 +283,7 @@ impl RosRobot {
                 spawn(spawner, map, move |m| {
                     let info = &m.info;
                     let mut grid = GridMap::new(
-                        (info.origin.position.x, info.origin.position.y),
+                        P2::new(info.origin.position.x, info.origin.position.y),
                         info.resolution as f64,
                         info.width as usize,
                         info.height as usize,
@@ -532,12 +529,8 @@ impl RobotBackend for RosRobot {
         self.odom().map(|o| o.0)
     }
 
-    fn allowed_area(&self) -> Option<Vec<(f64, f64)>> {
-        self.profile
-            .safety
-            .geofence
-            .as_ref()
-            .map(|f| f.iter().map(|p| (p[0], p[1])).collect())
+    fn allowed_area(&self) -> Option<Vec<P2>> {
+        self.profile.safety.geofence.clone()
     }
 
     fn velocity(&self) -> (f64, f64) {
@@ -689,7 +682,7 @@ impl RobotBackend for RosRobot {
                     x: o.x,
                     y: o.y,
                     size: o.size,
-                    distance: pose.distance_to(o.x, o.y),
+                    distance: pose.distance_to(P2::new(o.x, o.y)),
                     bearing: wrap_angle(bearing),
                 }
             })
@@ -710,7 +703,7 @@ impl RobotBackend for RosRobot {
             .ok_or_else(|| stale_error("battery state", topic, None, 0.0))
     }
 
-    fn pick(&self, name: &str, seen_at: (f64, f64)) -> Result<(), SkillError> {
+    fn pick(&self, name: &str, seen_at: P2) -> Result<(), SkillError> {
         if let Some(held) = self.holding() {
             return Err(SkillError::new(
                 ErrorKind::GripperError,
@@ -718,7 +711,7 @@ impl RobotBackend for RosRobot {
             ));
         }
         if let Ok(pose) = self.pose() {
-            let d = pose.distance_to(seen_at.0, seen_at.1);
+            let d = pose.distance_to(seen_at);
             if d > self.profile.limits.reach {
                 return Err(SkillError::new(
                     ErrorKind::NotInReach,
@@ -740,15 +733,16 @@ impl RobotBackend for RosRobot {
         Ok(())
     }
 
-    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError> {
+    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
         let Some(held) = self.holding() else {
             return Err(SkillError::new(
                 ErrorKind::GripperError,
                 "the gripper holds nothing",
             ));
         };
-        if let (Some((x, y)), Ok(pose)) = (at, self.pose()) {
-            let d = pose.distance_to(x, y);
+        if let (Some(spot), Ok(pose)) = (at, self.pose()) {
+            let d = pose.distance_to(spot);
+            let (x, y) = (spot.x, spot.y);
             if d > self.profile.limits.reach {
                 return Err(SkillError::new(
                     ErrorKind::NotInReach,
@@ -762,7 +756,7 @@ impl RobotBackend for RosRobot {
         let pose = self.pose()?;
         let spot = at.unwrap_or_else(|| {
             let d = self.limits().place_distance();
-            (pose.x + d * pose.theta.cos(), pose.y + d * pose.theta.sin())
+            P2::new(pose.x + d * pose.theta.cos(), pose.y + d * pose.theta.sin())
         });
         self.call_gripper(false)?;
         *lock(&self.shared.holding) = None;
@@ -778,18 +772,11 @@ impl RobotBackend for RosRobot {
         self.profile
             .zones
             .iter()
-            .map(|z| {
-                let n = z.polygon.len() as f64;
-                let centre = (
-                    z.polygon.iter().map(|p| p[0]).sum::<f64>() / n,
-                    z.polygon.iter().map(|p| p[1]).sum::<f64>() / n,
-                );
-                ZoneInfo {
-                    name: z.name.clone(),
-                    polygon: z.polygon.iter().map(|p| (p[0], p[1])).collect(),
-                    centre,
-                    charger: z.charger,
-                }
+            .map(|z| ZoneInfo {
+                name: z.name.clone(),
+                polygon: z.polygon.clone(),
+                centre: polygon_centre(&z.polygon),
+                charger: z.charger,
             })
             .collect()
     }

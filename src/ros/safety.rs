@@ -10,8 +10,8 @@
 //! It is plain logic over times in seconds, so it is tested without ROS; the
 //! node calls [`Governor::tick`] at the profile's rate and publishes the result.
 
+use robot_api::geometry::{point_in_polygon, polygon_edges, P2};
 use robot_api::Pose2;
-use sim::geometry::{point_in_polygon, polygon_edges, P2};
 
 /// The limits and settings the governor enforces.
 #[derive(Debug, Clone)]

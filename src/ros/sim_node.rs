@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt};
 use r2r::QosProfile;
+use robot_api::geometry::P2;
 use robot_api::RobotBackend;
 
 /// Topic names (remappable with flags).
@@ -237,7 +238,7 @@ fn gripper(robot: &sim::SimRobot, close: bool) -> r2r::std_srvs::srv::SetBool::R
                 .min_by(|a, b| a.distance.total_cmp(&b.distance))
         });
         match nearest {
-            Some(d) => robot.pick(&d.name, (d.x, d.y)).map(|()| d.name),
+            Some(d) => robot.pick(&d.name, P2::new(d.x, d.y)).map(|()| d.name),
             None => Err(robot_api::SkillError::new(
                 robot_api::ErrorKind::NotInReach,
                 format!("no object within the gripper's reach ({reach:.2} m)"),
@@ -265,8 +266,8 @@ fn occupancy_grid(map: &robot_api::nav::GridMap) -> r2r::nav_msgs::msg::Occupanc
     msg.info.resolution = map.resolution as f32;
     msg.info.width = map.width as u32;
     msg.info.height = map.height as u32;
-    msg.info.origin.position.x = map.origin.0;
-    msg.info.origin.position.y = map.origin.1;
+    msg.info.origin.position.x = map.origin.x;
+    msg.info.origin.position.y = map.origin.y;
     msg.info.origin.orientation.w = 1.0;
     msg.data = map
         .occupied

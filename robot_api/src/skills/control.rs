@@ -5,10 +5,8 @@
 use crate::backend::{Pose2, RobotBackend};
 use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
-use crate::nav::{
-    closest_point_on_segment, point_in_polygon, point_segment_distance, wrap_angle, GridMap,
-    PlanError,
-};
+use crate::geometry::{distance, point_in_polygon, polygon_edges, wrap_angle, Segment, P2};
+use crate::nav::{GridMap, PlanError};
 use std::time::Duration;
 /// Control period of the motion skills, seconds.
 pub(super) const CONTROL_DT: f64 = 0.05;
@@ -142,12 +140,7 @@ impl Mover<'_> {
     /// `margin` plus the distance needed to brake from `speed`. Obstacles the
     /// plan already avoids sit further from the path than the footprint, so
     /// only new ones count. Returns the scan's hit points (world frame).
-    fn obstacle_ahead(
-        &self,
-        ahead: &[(f64, f64)],
-        margin: f64,
-        speed: f64,
-    ) -> Option<Vec<(f64, f64)>> {
+    fn obstacle_ahead(&self, ahead: &[P2], margin: f64, speed: f64) -> Option<Vec<P2>> {
         if !self.robot.capabilities().lidar {
             return None;
         }
@@ -162,16 +155,15 @@ impl Mover<'_> {
         let mut segments = Vec::new();
         for pair in ahead.windows(2) {
             let (a, b) = (pair[0], pair[1]);
-            let len = (b.0 - a.0).hypot(b.1 - a.1);
+            let len = distance(a, b);
             if len >= budget {
-                let t = budget / len;
-                segments.push((a, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)));
+                segments.push(Segment::new(a, a + (b - a) * (budget / len)));
                 break;
             }
-            segments.push((a, b));
+            segments.push(Segment::new(a, b));
             budget -= len;
         }
-        let hits: Vec<(f64, f64)> = scan
+        let hits: Vec<P2> = scan
             .ranges
             .iter()
             .enumerate()
@@ -179,22 +171,20 @@ impl Mover<'_> {
             .map(|(i, &r)| {
                 let (s, c) =
                     (scan.pose.theta + scan.angle_min + i as f64 * scan.angle_increment).sin_cos();
-                (scan.pose.x + r * c, scan.pose.y + r * s)
+                P2::new(scan.pose.x + r * c, scan.pose.y + r * s)
             })
             .collect();
-        let blocked = hits.iter().any(|&h| {
-            segments
-                .iter()
-                .any(|&(a, b)| point_segment_distance(h, a, b) < radius + 0.01)
-        });
+        let blocked = hits
+            .iter()
+            .any(|&h| segments.iter().any(|s| s.distance_to(h) < radius + 0.01));
         blocked.then_some(hits)
     }
 
     /// Follows a planned path. Returns `Err(hits)` when the lidar finds the
     /// way blocked, so the caller can re-plan around what it saw.
-    fn follow(&self, path: &[(f64, f64)]) -> Result<Result<(), Vec<(f64, f64)>>, SkillError> {
+    fn follow(&self, path: &[P2]) -> Result<Result<(), Vec<P2>>, SkillError> {
         let limits = self.robot.limits();
-        for (i, &(gx, gy)) in path.iter().enumerate() {
+        for (i, &goal) in path.iter().enumerate() {
             let last = i + 1 == path.len();
             let tolerance = if last {
                 self.robot.tolerances().goal
@@ -203,11 +193,11 @@ impl Mover<'_> {
             };
             loop {
                 let p = self.robot.pose()?;
-                let dist = p.distance_to(gx, gy);
+                let dist = distance(p.point(), goal);
                 if dist < tolerance {
                     break;
                 }
-                let err = wrap_angle((gy - p.y).atan2(gx - p.x) - p.theta);
+                let err = wrap_angle((goal.y - p.y).atan2(goal.x - p.x) - p.theta);
                 let (v, w) = if err.abs() > 0.6 {
                     (
                         0.0,
@@ -217,7 +207,7 @@ impl Mover<'_> {
                     let remaining = dist
                         + path[i..]
                             .windows(2)
-                            .map(|s| (s[1].0 - s[0].0).hypot(s[1].1 - s[0].1))
+                            .map(|s| distance(s[0], s[1]))
                             .sum::<f64>();
                     let v = (1.2 * remaining).min(limits.max_linear) * err.cos();
                     (
@@ -227,7 +217,7 @@ impl Mover<'_> {
                 };
                 if v > 0.0 {
                     let (speed, _) = self.robot.velocity();
-                    let mut ahead = vec![(p.x, p.y)];
+                    let mut ahead = vec![p.point()];
                     ahead.extend_from_slice(&path[i..]);
                     if let Some(hits) = self.obstacle_ahead(&ahead, OBSTACLE_MARGIN, speed.max(v)) {
                         self.robot.command(0.0, 0.0)?;
@@ -253,7 +243,7 @@ fn plan_error(e: PlanError, robot: &dyn RobotBackend) -> SkillError {
 pub(super) fn navigate(
     robot: &dyn RobotBackend,
     cancel: &CancelToken,
-    goal: (f64, f64),
+    goal: P2,
     theta: Option<f64>,
     timeout: f64,
     what: String,
@@ -265,16 +255,16 @@ pub(super) fn navigate(
         what,
     };
     let radius = robot.limits().radius;
-    let mut seen: Vec<(f64, f64)> = Vec::new();
+    let mut seen: Vec<P2> = Vec::new();
     let area = robot.allowed_area();
     if let Some(area) = &area {
-        if !point_in_polygon(goal, area, |p| p) {
+        if !point_in_polygon(goal, area) {
             return Err(SkillError::new(
                 ErrorKind::Unreachable,
                 format!(
                     "{}: the goal is outside the robot's geofence (the area its profile allows: {}); {}",
                     mover.what,
-                    area.iter().map(|p| format!("({:.1}, {:.1})", p.0, p.1)).collect::<Vec<_>>().join(", "),
+                    area.iter().map(|p| format!("({:.1}, {:.1})", p.x, p.y)).collect::<Vec<_>>().join(", "),
                     whereabouts(robot)
                 ),
             ));
@@ -286,11 +276,11 @@ pub(super) fn navigate(
         let path = match &base {
             Some(map) => {
                 let mut map: GridMap = map.clone();
-                for &(x, y) in &seen {
-                    map.mark_point(x, y);
+                for &hit in &seen {
+                    map.mark_point(hit);
                 }
                 map.inflated(radius + PLAN_CLEARANCE)
-                    .plan((start.x, start.y), goal)
+                    .plan(start.point(), goal)
                     .map_err(|e| plan_error(e, robot))?
             }
             None => vec![goal],
@@ -340,46 +330,38 @@ fn fit_map(robot: &dyn RobotBackend) -> Option<GridMap> {
 /// Where to drive for a zone: its centre, or when the robot does not fit
 /// there (furniture), the free points of the zone nearest the centre, a few
 /// spread out, nearest first.
-pub(super) fn zone_goals(
-    robot: &dyn RobotBackend,
-    polygon: &[(f64, f64)],
-    centre: (f64, f64),
-) -> Vec<(f64, f64)> {
+pub(super) fn zone_goals(robot: &dyn RobotBackend, polygon: &[P2], centre: P2) -> Vec<P2> {
     let Some(map) = fit_map(robot) else {
         return vec![centre];
     };
-    if map.is_free_at(centre.0, centre.1) {
+    if map.is_free_at(centre) {
         return vec![centre];
     }
-    let mut points: Vec<(f64, f64)> = map
+    let mut points: Vec<P2> = map
         .free_points()
-        .filter(|&p| point_in_polygon(p, polygon, |q| q))
+        .filter(|&p| point_in_polygon(p, polygon))
         .collect();
-    let d = |p: &(f64, f64)| (p.0 - centre.0).hypot(p.1 - centre.1);
-    points.sort_by(|a, b| d(a).total_cmp(&d(b)));
+    points.sort_by(|a, b| distance(*a, centre).total_cmp(&distance(*b, centre)));
     spread(points, 0.5, 3)
 }
 
 /// Where to stand to reach an object at `at`: points around it within the
 /// gripper's reach that the robot fits on (free on the inflated map), the
 /// comfortable distance first and the side the robot comes from first.
-pub(super) fn stand_points(
-    robot: &dyn RobotBackend,
-    at: (f64, f64),
-) -> Result<Vec<(f64, f64)>, SkillError> {
+pub(super) fn stand_points(robot: &dyn RobotBackend, at: P2) -> Result<Vec<P2>, SkillError> {
     let limits = robot.limits();
     let p = robot.pose()?;
     let near = (limits.reach * 0.7).max(limits.radius + 0.05);
     let far = (limits.reach - 0.03).max(near);
     let map = fit_map(robot);
-    let free = |q: (f64, f64)| map.as_ref().is_none_or(|m| m.is_free_at(q.0, q.1));
-    let base = (p.y - at.1).atan2(p.x - at.0);
+    let free = |q: P2| map.as_ref().is_none_or(|m| m.is_free_at(q));
+    let base = (p.y - at.y).atan2(p.x - at.x);
     let mut points = Vec::new();
     for k in 0..4 {
         let radius = near + (far - near) * k as f64 / 3.0;
         for j in [0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8] {
             let a = base + j as f64 * std::f64::consts::PI / 8.0;
-            let q = (at.0 + radius * a.cos(), at.1 + radius * a.sin());
+            let q = P2::new(at.x + radius * a.cos(), at.y + radius * a.sin());
             if free(q) {
                 points.push(q);
             }
@@ -389,23 +371,23 @@ pub(super) fn stand_points(
 }
 
 /// A place to stand and the heading to face there (radians).
-pub(super) type Stance = ((f64, f64), f64);
+pub(super) type Stance = (P2, f64);
 
 /// Where to stand beside furniture: free points just clear of its outline,
 /// nearest the robot first, each with the heading that faces the outline.
 pub(super) fn surface_goals(
     robot: &dyn RobotBackend,
-    polygon: &[(f64, f64)],
+    polygon: &[P2],
 ) -> Result<Vec<Stance>, SkillError> {
     let limits = robot.limits();
     let p = robot.pose()?;
     let Some(map) = fit_map(robot) else {
         return Ok(Vec::new());
     };
-    let nearest_on_outline = |q: (f64, f64)| {
-        (0..polygon.len())
-            .map(|i| closest_point_on_segment(q, polygon[i], polygon[(i + 1) % polygon.len()]))
-            .min_by(|a, b| dist(*a, q).total_cmp(&dist(*b, q)))
+    let nearest_on_outline = |q: P2| {
+        polygon_edges(polygon)
+            .map(|edge| edge.closest_point(q))
+            .min_by(|a, b| distance(*a, q).total_cmp(&distance(*b, q)))
             .unwrap_or(q)
     };
     // Close enough that place() reaches well onto the top.
@@ -414,11 +396,11 @@ pub(super) fn surface_goals(
         .free_points()
         .filter_map(|q| {
             let edge = nearest_on_outline(q);
-            let d = dist(edge, q);
+            let d = distance(edge, q);
             // Facing an edge, not a corner, so what is put down lands well on the top.
-            let off_corner = polygon.iter().all(|&v| dist(v, edge) >= CORNER_MARGIN);
-            (d <= band && off_corner && !point_in_polygon(q, polygon, |v| v))
-                .then(|| ((q, (edge.1 - q.1).atan2(edge.0 - q.0)), d))
+            let off_corner = polygon.iter().all(|&v| distance(v, edge) >= CORNER_MARGIN);
+            (d <= band && off_corner && !point_in_polygon(q, polygon))
+                .then(|| ((q, (edge.y - q.y).atan2(edge.x - q.x)), d))
         })
         .collect();
     if points.is_empty() {
@@ -436,22 +418,18 @@ pub(super) fn surface_goals(
     points.sort_by(|a, b| {
         ring(a.1)
             .cmp(&ring(b.1))
-            .then(dist(a.0 .0, (p.x, p.y)).total_cmp(&dist(b.0 .0, (p.x, p.y))))
+            .then(distance(a.0 .0, p.point()).total_cmp(&distance(b.0 .0, p.point())))
     });
     let points: Vec<Stance> = points.into_iter().map(|(s, _)| s).collect();
     let kept = spread(points.iter().map(|g| g.0).collect(), 0.3, 4);
     Ok(points.into_iter().filter(|g| kept.contains(&g.0)).collect())
 }
 
-fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
-    (a.0 - b.0).hypot(a.1 - b.1)
-}
-
 /// The first `n` points, skipping any closer than `gap` to one already kept.
-fn spread(points: Vec<(f64, f64)>, gap: f64, n: usize) -> Vec<(f64, f64)> {
-    let mut kept: Vec<(f64, f64)> = Vec::new();
+fn spread(points: Vec<P2>, gap: f64, n: usize) -> Vec<P2> {
+    let mut kept: Vec<P2> = Vec::new();
     for p in points {
-        if kept.iter().all(|k| (k.0 - p.0).hypot(k.1 - p.1) >= gap) {
+        if kept.iter().all(|&k| distance(k, p) >= gap) {
             kept.push(p);
             if kept.len() == n {
                 break;

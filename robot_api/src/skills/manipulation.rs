@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Examples, Robot};
 use crate::error::{ErrorKind, SkillError};
+use crate::geometry::P2;
 use crate::registry::SkillSet;
 use crate::spec::{ParamType, SkillSpec};
 use crate::value::Value;
@@ -33,7 +34,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             let seen_at = {
                 let memory = r.memory();
                 let seen = memory.get(&p.name, "pick")?;
-                (seen.last.x, seen.last.y)
+                P2::new(seen.last.x, seen.last.y)
             };
             r.backend.pick(&p.name, seen_at)?;
             r.memory().picked(&p.name);
@@ -53,7 +54,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             .returns("str")
             .raises(ErrorKind::NotInReach)
             .raises(ErrorKind::GripperError),
-        move |p: PlaceAt, _| place(&r, Some((p.x, p.y))),
+        move |p: PlaceAt, _| place(&r, Some(P2::new(p.x, p.y))),
     );
     let r = robot.clone();
     set.add(
@@ -67,7 +68,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
 }
 
 /// Puts the held object down (in front, or at a point) and remembers where.
-fn place(r: &Robot, at: Option<(f64, f64)>) -> Result<Value, SkillError> {
+fn place(r: &Robot, at: Option<P2>) -> Result<Value, SkillError> {
     let (name, spot) = r.backend.place(at)?;
     let now = r.backend.time();
     r.memory().placed(&name, spot, now);

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::RobotBackend;
 use crate::error::SkillError;
+use crate::geometry::P2;
 use crate::memory::ObjectMemory;
 use crate::registry::SkillSet;
 use crate::spec::{ParamType, SkillSpec};
@@ -62,7 +63,7 @@ impl Robot {
 /// name a place another world has.
 struct Examples {
     zone: String,
-    zone_centre: (f64, f64),
+    zone_centre: P2,
     /// The first few zone names as a Python list literal.
     zone_names: String,
 }
@@ -73,7 +74,7 @@ impl Examples {
         let pick = zones.iter().find(|z| !z.charger).or(zones.first()).cloned();
         Examples {
             zone: pick.as_ref().map_or("kitchen".into(), |z| z.name.clone()),
-            zone_centre: pick.map_or((2.0, 1.0), |z| z.centre),
+            zone_centre: pick.map_or(P2::new(2.0, 1.0), |z| z.centre),
             zone_names: format!(
                 "[{}]",
                 zones

@@ -11,7 +11,7 @@ use super::values::pose_value;
 use super::{positive, Examples, Robot};
 use crate::backend::Pose2;
 use crate::error::{ErrorKind, SkillError};
-use crate::nav::wrap_angle;
+use crate::geometry::{wrap_angle, P2};
 use crate::registry::SkillSet;
 use crate::spec::{ParamType, SkillSpec};
 use crate::value::Value;
@@ -66,7 +66,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
                 r.check_radians(&format!("move_to(theta={t})"), t);
             }
             let what = format!("move_to({:.2}, {:.2})", p.x, p.y);
-            navigate(&*r.backend, &ctx.cancel, (p.x, p.y), p.theta, timeout, what).map(pose_value)
+            navigate(&*r.backend, &ctx.cancel, P2::new(p.x, p.y), p.theta, timeout, what).map(pose_value)
         },
     );
 
@@ -74,7 +74,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     set.add(
         SkillSpec::new(
             "go_to",
-            &*format!("Drive to a named zone (its centre, or the free point of the zone nearest it when furniture stands there), to furniture objects can be put on (stopping beside it, facing it: then place() puts the held object on it), or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.0, ex.zone_centre.1),
+            &*format!("Drive to a named zone (its centre, or the free point of the zone nearest it when furniture stands there), to furniture objects can be put on (stopping beside it, facing it: then place() puts the held object on it), or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.x, ex.zone_centre.y),
         )
         .param("name", ParamType::Str)
         .param_default("timeout", ParamType::Float, 120.0)
@@ -209,42 +209,41 @@ fn go_to(r: &Robot, name: &str, timeout: f64, cancel: &CancelToken) -> Result<Po
     let what = format!("go_to({name:?})");
     let zones = b.zones();
     let surfaces = b.surfaces();
-    let goals: Vec<((f64, f64), Option<f64>)> =
-        if let Some(zone) = zones.iter().find(|z| z.name == name) {
-            zone_goals(b, &zone.polygon, zone.centre)
-                .into_iter()
-                .map(|g| (g, None))
-                .collect()
-        } else if let Some(surface) = surfaces.iter().find(|s| s.name == name) {
-            surface_goals(b, &surface.polygon)?
-                .into_iter()
-                .map(|(g, h)| (g, Some(h)))
-                .collect()
-        } else {
-            let at = {
-                let memory = r.memory();
-                let seen = memory.get(name, "go_to").map_err(|mut e| {
-                    let names: Vec<&str> = zones
-                        .iter()
-                        .map(|z| z.name.as_str())
-                        .chain(surfaces.iter().map(|s| s.name.as_str()))
-                        .collect();
-                    e.message = format!("{}; zones and furniture: {}", e.message, names.join(", "));
-                    e
-                })?;
-                if seen.held {
-                    return Err(SkillError::new(
-                        ErrorKind::GripperError,
-                        format!("{what}: the robot is holding {name}"),
-                    ));
-                }
-                (seen.last.x, seen.last.y)
-            };
-            stand_points(b, at)?
-                .into_iter()
-                .map(|g| (g, Some((at.1 - g.1).atan2(at.0 - g.0))))
-                .collect()
+    let goals: Vec<(P2, Option<f64>)> = if let Some(zone) = zones.iter().find(|z| z.name == name) {
+        zone_goals(b, &zone.polygon, zone.centre)
+            .into_iter()
+            .map(|g| (g, None))
+            .collect()
+    } else if let Some(surface) = surfaces.iter().find(|s| s.name == name) {
+        surface_goals(b, &surface.polygon)?
+            .into_iter()
+            .map(|(g, h)| (g, Some(h)))
+            .collect()
+    } else {
+        let at = {
+            let memory = r.memory();
+            let seen = memory.get(name, "go_to").map_err(|mut e| {
+                let names: Vec<&str> = zones
+                    .iter()
+                    .map(|z| z.name.as_str())
+                    .chain(surfaces.iter().map(|s| s.name.as_str()))
+                    .collect();
+                e.message = format!("{}; zones and furniture: {}", e.message, names.join(", "));
+                e
+            })?;
+            if seen.held {
+                return Err(SkillError::new(
+                    ErrorKind::GripperError,
+                    format!("{what}: the robot is holding {name}"),
+                ));
+            }
+            P2::new(seen.last.x, seen.last.y)
         };
+        stand_points(b, at)?
+            .into_iter()
+            .map(|g| (g, Some((at.y - g.y).atan2(at.x - g.x))))
+            .collect()
+    };
     let mut last_err = None;
     for (goal, heading) in goals {
         match navigate(b, cancel, goal, heading, timeout, what.clone()) {

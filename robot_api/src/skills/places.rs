@@ -36,7 +36,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
 
     let r = robot.clone();
     set.add(
-        SkillSpec::new("get_zone", &*format!("The zone called name.\n\nExample: get_zone(\"{}\") -> Zone(name='{}', x={:.1}, y={:.1}, ...)", ex.zone, ex.zone, ex.zone_centre.0, ex.zone_centre.1)).param("name", ParamType::Str).returns("Zone"),
+        SkillSpec::new("get_zone", &*format!("The zone called name.\n\nExample: get_zone(\"{}\") -> Zone(name='{}', x={:.1}, y={:.1}, ...)", ex.zone, ex.zone, ex.zone_centre.x, ex.zone_centre.y)).param("name", ParamType::Str).returns("Zone"),
         move |p: GetZone, _| {
             let zones = r.backend.zones();
             zones.iter().find(|z| z.name == p.name).map(zone_value).ok_or_else(|| {

@@ -11,7 +11,8 @@ use crate::backend::{
     BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, ZoneInfo,
 };
 use crate::error::{ErrorKind, SkillError};
-use crate::nav::{wrap_angle, GridMap};
+use crate::geometry::{wrap_angle, P2};
+use crate::nav::GridMap;
 use crate::registry::{CallContext, SkillSet};
 use crate::value::Value;
 use crate::CancelToken;
@@ -152,7 +153,7 @@ impl RobotBackend for Fake {
             charging: false,
         })
     }
-    fn pick(&self, name: &str, _seen_at: (f64, f64)) -> Result<(), SkillError> {
+    fn pick(&self, name: &str, _seen_at: P2) -> Result<(), SkillError> {
         let mut s = self.state();
         let (x, y, _) = s.pose;
         let at = s.objects.iter().position(|(n, ..)| n == name);
@@ -167,7 +168,7 @@ impl RobotBackend for Fake {
         s.holding = Some(name.to_owned());
         Ok(())
     }
-    fn place(&self, at: Option<(f64, f64)>) -> Result<(String, (f64, f64)), SkillError> {
+    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
         let mut s = self.state();
         let name = s
             .holding
@@ -175,8 +176,8 @@ impl RobotBackend for Fake {
             .ok_or_else(|| SkillError::new(ErrorKind::GripperError, "holding nothing"))?;
         let (x, y, theta) = s.pose;
         let d = self.limits().place_distance();
-        let spot = at.unwrap_or((x + d * theta.cos(), y + d * theta.sin()));
-        s.objects.push((name.clone(), spot.0, spot.1));
+        let spot = at.unwrap_or(P2::new(x + d * theta.cos(), y + d * theta.sin()));
+        s.objects.push((name.clone(), spot.x, spot.y));
         Ok((name, spot))
     }
     fn holding(&self) -> Option<String> {
@@ -185,13 +186,13 @@ impl RobotBackend for Fake {
     fn zones(&self) -> Vec<ZoneInfo> {
         vec![ZoneInfo {
             name: "dock".into(),
-            polygon: vec![(7.0, 7.0), (8.0, 7.0), (8.0, 8.0), (7.0, 8.0)],
-            centre: (7.5, 7.5),
+            polygon: crate::geometry::rect_outline(7.0, 7.0, 1.0, 1.0),
+            centre: P2::new(7.5, 7.5),
             charger: false,
         }]
     }
     fn map(&self) -> Option<GridMap> {
-        Some(GridMap::new((0.0, 0.0), 0.05, 200, 200))
+        Some(GridMap::new(P2::origin(), 0.05, 200, 200))
     }
     fn map_image(&self, _radius: f64) -> Option<Vec<u8>> {
         None

@@ -56,14 +56,14 @@ pub(super) fn zone_value(z: &ZoneInfo) -> Value {
         "Zone",
         vec![
             ("name", Value::Str(z.name.clone())),
-            ("x", float(round(z.centre.0))),
-            ("y", float(round(z.centre.1))),
+            ("x", float(round(z.centre.x))),
+            ("y", float(round(z.centre.y))),
             (
                 "polygon",
                 Value::List(
                     z.polygon
                         .iter()
-                        .map(|p| Value::List(vec![float(p.0), float(p.1)]))
+                        .map(|p| Value::List(vec![float(p.x), float(p.y)]))
                         .collect(),
                 ),
             ),
