@@ -125,7 +125,10 @@ fn each_step_can_be_called_alone() {
     assert!(second.stop_turn);
     // A failed ask says why.
     let why = episode.ask(2, &[Message::user("again")], &mut Quiet);
-    assert!(why.unwrap_err().contains("the script has ended"));
+    assert!(why
+        .unwrap_err()
+        .to_string()
+        .contains("the script has ended"));
     drop(episode);
     assert_eq!(robot.sim().snapshot().pose, start, "nothing drove");
 }

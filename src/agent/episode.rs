@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::actions::{call_code, text_action, tool_specs, ActionFormat, TextAction};
-use super::llm::{Completion, Message, Model, ToolResult, ToolSpec, Usage};
+use super::llm::{Completion, LlmError, Message, Model, ToolResult, ToolSpec, Usage};
 use super::prompt;
 use super::reply::code_actions;
 use super::transcript::Transcript;
@@ -546,13 +546,13 @@ impl Episode<'_> {
     }
 
     /// Asks the model for turn `turn`'s reply to `messages`, reporting the
-    /// stream and retries; on failure, says why.
+    /// stream and retries (a failure is recorded).
     pub fn ask(
         &mut self,
         turn: usize,
         messages: &[Message],
         progress: &mut dyn Progress,
-    ) -> Result<Completion, String> {
+    ) -> Result<Completion, LlmError> {
         let llm = self.llm;
         let transcript = &mut self.transcript;
         let mut attempt = 0;
@@ -573,11 +573,10 @@ impl Episode<'_> {
                 }
             },
         );
-        result.map_err(|e| {
-            let why = e.to_string();
-            self.record("llm_error", json!({"turn": turn, "error": why}));
-            why
-        })
+        if let Err(e) = &result {
+            self.record("llm_error", json!({"turn": turn, "error": e.to_string()}));
+        }
+        result
     }
 
     /// Runs action `index` of turn `turn`: the person's review, the code,
@@ -751,6 +750,7 @@ impl Episode<'_> {
             }
             tally.turns += 1;
             let turn = tally.turns;
+            let _turn = tracing::debug_span!("turn", n = turn).entered();
             progress.turn(turn, self.budget.max_turns);
             self.record(
                 "request",
@@ -759,7 +759,7 @@ impl Episode<'_> {
             sent = messages.len();
             let completion = match self.ask(turn, &messages, progress) {
                 Ok(c) => c,
-                Err(why) => break tally.outcome(StopReason::LlmFailed(why), None),
+                Err(e) => break tally.outcome(StopReason::LlmFailed(e.to_string()), None),
             };
             self.took_reply(&completion, &mut tally, progress);
             let (assistant, planned) = parse(self.format, self.session.skills(), &completion);

@@ -58,11 +58,16 @@ pub struct Session {
     next_action: u64,
     protections: Vec<Protection>,
     python_version: String,
+    /// Every log line of the session's actions carries it.
+    span: tracing::Span,
 }
 
 impl Session {
     /// Starts a session: makes the workspace and starts a worker.
     pub fn start(config: ExecutorConfig, skills: SkillSet) -> Result<Self, ExecutorError> {
+        static SESSIONS: AtomicU64 = AtomicU64::new(1);
+        let span = tracing::debug_span!("session", id = SESSIONS.fetch_add(1, Ordering::Relaxed));
+        let _entered = span.clone().entered();
         let workspace = match &config.workspace {
             Some(path) => {
                 std::fs::create_dir_all(path)?;
@@ -94,6 +99,7 @@ impl Session {
             next_action: 1,
             protections: Vec::new(),
             python_version: String::new(),
+            span,
         };
         session.start_worker()?;
         for p in session.protections.iter().filter(|p| !p.active) {
@@ -189,6 +195,7 @@ impl Session {
         }
         let action = self.next_action;
         self.next_action += 1;
+        let _session = self.span.clone().entered();
         let _span = tracing::debug_span!("action", n = action).entered();
         tracing::debug!(timeout_s = timeout.as_secs_f64(), "running");
         let worker = self.worker.as_mut().expect("worker started above");
