@@ -1,6 +1,8 @@
 //! Plane geometry shared by the skills, the simulator and the ROS side, on
 //! nalgebra's types: points, segments, polygons, boxes, angles. One
-//! definition of a point ([`P2`]) for all of them.
+//! definition of a point ([`P2`]) for all of them. Everything small is
+//! `#[inline]`: the simulator calls these across the crate boundary in its
+//! inner loops.
 
 use nalgebra::{Point2, Vector2};
 
@@ -20,6 +22,7 @@ pub struct Segment {
 
 impl Segment {
     /// A segment from `a` to `b`.
+    #[inline]
     pub fn new(a: P2, b: P2) -> Self {
         Segment { a, b }
     }
@@ -40,6 +43,7 @@ impl Segment {
     }
 
     /// The point of this segment closest to `p`.
+    #[inline]
     pub fn closest_point(&self, p: P2) -> P2 {
         let e = self.b - self.a;
         let len2 = e.norm_squared();
@@ -51,11 +55,13 @@ impl Segment {
     }
 
     /// Distance from `p` to this segment.
+    #[inline]
     pub fn distance_to(&self, p: P2) -> f64 {
         (p - self.closest_point(p)).norm()
     }
 
     /// Shortest distance between this segment and `other` (0 when they cross).
+    #[inline]
     pub fn distance_to_segment(&self, other: &Segment) -> f64 {
         if self.intersects(other) {
             return 0.0;
@@ -67,6 +73,7 @@ impl Segment {
     }
 
     /// Whether the two segments cross or touch.
+    #[inline]
     pub fn intersects(&self, other: &Segment) -> bool {
         let d1 = cross(other.b - other.a, self.a - other.a);
         let d2 = cross(other.b - other.a, self.b - other.a);
@@ -98,6 +105,7 @@ pub fn distance(a: P2, b: P2) -> f64 {
 }
 
 /// Whether `p` lies inside the polygon (even-odd rule; vertices in order).
+#[inline]
 pub fn point_in_polygon(p: P2, polygon: &[P2]) -> bool {
     let mut inside = false;
     for edge in polygon_edges(polygon) {
@@ -110,6 +118,7 @@ pub fn point_in_polygon(p: P2, polygon: &[P2]) -> bool {
 }
 
 /// Wraps an angle to (-pi, pi].
+#[inline]
 pub fn wrap_angle(a: f64) -> f64 {
     let mut a = a % std::f64::consts::TAU;
     if a <= -std::f64::consts::PI {
@@ -121,11 +130,13 @@ pub fn wrap_angle(a: f64) -> f64 {
 }
 
 /// The edges of a closed polygon.
+#[inline]
 pub fn polygon_edges(polygon: &[P2]) -> impl Iterator<Item = Segment> + '_ {
     (0..polygon.len()).map(move |i| Segment::new(polygon[i], polygon[(i + 1) % polygon.len()]))
 }
 
 /// Twice the signed area of a polygon: positive when counter-clockwise.
+#[inline]
 pub fn signed_area2(polygon: &[P2]) -> f64 {
     (0..polygon.len())
         .map(|i| cross(polygon[i].coords, polygon[(i + 1) % polygon.len()].coords))
@@ -133,6 +144,7 @@ pub fn signed_area2(polygon: &[P2]) -> f64 {
 }
 
 /// The centroid (mean of the vertices) of a polygon: good enough to aim at.
+#[inline]
 pub fn polygon_centre(polygon: &[P2]) -> P2 {
     let n = polygon.len().max(1) as f64;
     let sum = polygon.iter().fold(V2::zeros(), |acc, p| acc + p.coords);
@@ -150,6 +162,7 @@ pub struct Aabb {
 
 impl Aabb {
     /// The box around the given points (an empty list gives a unit box at the origin).
+    #[inline]
     pub fn around(points: impl IntoIterator<Item = P2>) -> Self {
         let mut min = P2::new(f64::INFINITY, f64::INFINITY);
         let mut max = P2::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
@@ -169,6 +182,7 @@ impl Aabb {
 
 /// The outline of the rectangle with lower-left corner (x, y), width and
 /// height, counter-clockwise (world files' and tasks' `rect`).
+#[inline]
 pub fn rect_outline(x: f64, y: f64, w: f64, h: f64) -> Vec<P2> {
     vec![
         P2::new(x, y),
