@@ -18,7 +18,7 @@ use robot_api::{
     RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
 };
 
-use super::profile::RobotProfile;
+use super::profile::{ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
 use super::spin::{RosError, RosThread};
 
@@ -186,8 +186,7 @@ fn stale_error(what: &str, topic: &str, age: Option<f64>, limit: f64) -> SkillEr
 impl RosRobot {
     /// Connects to the robot the profile describes, on `ros`'s node.
     pub fn connect(ros: Arc<RosThread>, profile: RobotProfile) -> Result<Self, RosError> {
-        let topics = profile.topics.clone();
-        let cmd_topic = topics.cmd_vel.clone();
+        let cmd_topic = profile.topics.cmd_vel.clone();
         let publisher = ros
             .run(move |node, _| {
                 node.create_publisher::<r2r::geometry_msgs::msg::Twist>(
@@ -195,23 +194,14 @@ impl RosRobot {
                     QosProfile::default(),
                 )
             })?
-            .map_err(|e| RosError::R2r(format!("cannot publish on {}: {e}", topics.cmd_vel)))?;
-        let config = SafetyConfig {
-            max_linear: profile.limits.max_linear,
-            max_angular: profile.limits.max_angular,
-            max_linear_accel: profile.limits.max_linear_accel,
-            max_angular_accel: profile.limits.max_angular_accel,
-            radius: profile.limits.radius,
-            watchdog: profile.safety.watchdog,
-            odom_stale: profile.safety.odom_stale,
-            scan_stale: topics.scan.as_ref().map(|_| profile.safety.scan_stale),
-            geofence: profile.safety.geofence.clone(),
-        };
+            .map_err(|e| {
+                RosError::R2r(format!("cannot publish on {}: {e}", profile.topics.cmd_vel))
+            })?;
         let shared = Arc::new(Shared {
             started: Instant::now(),
             latest: Mutex::new(Latest::default()),
             safety: Mutex::new(SafetyCore {
-                governor: Governor::new(config),
+                governor: Governor::new(safety_config(&profile)),
                 publisher,
                 hold: None,
                 zeros_left: 0,
@@ -221,109 +211,11 @@ impl RosRobot {
             on_e_stop: Mutex::new(Vec::new()),
         });
         let s = shared.clone();
+        let topics = profile.topics.clone();
         let odom_frame = profile.frames.odom.clone();
         let period = Duration::from_secs_f64(1.0 / profile.safety.rate);
-        ros.run(move |node, spawner| -> r2r::Result<()> {
-            let sh = s.clone();
-            let odom = node.subscribe::<r2r::nav_msgs::msg::Odometry>(&topics.odom, QosProfile::default())?;
-            spawn(spawner, odom, move |m| {
-                let p = &m.pose.pose;
-                let pose = Pose2::new(p.position.x, p.position.y, yaw(&p.orientation));
-                let v = (m.twist.twist.linear.x, m.twist.twist.angular.z);
-                let mut l = lock(&sh.latest);
-                if !l.odom_frame_warned && !m.header.frame_id.is_empty() && m.header.frame_id.trim_start_matches('/') != odom_frame {
-                    l.odom_frame_warned = true;
-                    sh.event(format!("odometry arrives in frame '{}', the profile says '{odom_frame}'; poses are taken as they come", m.header.frame_id));
-                }
-                l.odom = Some(Stamped { value: (pose, v), at: Instant::now() });
-            });
-            if let Some(topic) = &topics.scan {
-                let sh = s.clone();
-                let scan = node.subscribe::<r2r::sensor_msgs::msg::LaserScan>(topic, QosProfile::sensor_data())?;
-                spawn(spawner, scan, move |m| {
-                    let mut l = lock(&sh.latest);
-                    let pose = l.odom.as_ref().map(|o| o.value.0).unwrap_or_default();
-                    let range_max = m.range_max as f64;
-                    let range_min = m.range_min as f64;
-                    let ranges = m.ranges.iter().map(|&r| {
-                        let r = r as f64;
-                        // LaserScan marks no return as inf, NaN or out of [min, max].
-                        if r.is_finite() && r >= range_min && r <= range_max { r } else { f64::INFINITY }
-                    }).collect();
-                    l.scan = Some(Stamped {
-                        value: ScanData {
-                            angle_min: m.angle_min as f64,
-                            angle_increment: m.angle_increment as f64,
-                            range_min,
-                            range_max,
-                            ranges,
-                            pose,
-                            stamp: sh.now(),
-                        },
-                        at: Instant::now(),
-                    });
-                });
-            }
-            if let Some(topic) = &topics.battery {
-                let sh = s.clone();
-                let battery = node.subscribe::<r2r::sensor_msgs::msg::BatteryState>(topic, QosProfile::default())?;
-                spawn(spawner, battery, move |m| {
-                    // sensor_msgs/BatteryState: percentage 0-1 (NaN if unknown); status 1 = charging.
-                    let percent = if m.percentage.is_finite() { m.percentage as f64 * 100.0 } else { f64::NAN };
-                    lock(&sh.latest).battery = Some(Stamped {
-                        value: BatteryState { percent, charging: m.power_supply_status == 1 },
-                        at: Instant::now(),
-                    });
-                });
-            }
-            if let Some(topic) = &topics.map {
-                let sh = s.clone();
-                let qos = QosProfile::default().reliable().transient_local();
-                let map = node.subscribe::<r2r::nav_msgs::msg::OccupancyGrid>(topic, qos)?;
-                spawn(spawner, map, move |m| {
-                    let info = &m.info;
-                    let mut grid = GridMap::new(
-                        P2::new(info.origin.position.x, info.origin.position.y),
-                        info.resolution as f64,
-                        info.width as usize,
-                        info.height as usize,
-                    );
-                    // Occupancy 0-100, -1 unknown: unknown counts as free; the lidar re-plans around what is there.
-                    for (cell, &v) in grid.occupied.iter_mut().zip(&m.data) {
-                        *cell = v >= 50;
-                    }
-                    lock(&sh.latest).map = Some(grid);
-                });
-            }
-            if let Some(topic) = &topics.detections {
-                let sh = s.clone();
-                let det = node.subscribe::<r2r::std_msgs::msg::String>(topic, QosProfile::default())?;
-                spawn(spawner, det, move |m| {
-                    if let Ok(objects) = serde_json::from_str::<Vec<SeenObject>>(&m.data) {
-                        lock(&sh.latest).detections = Some(Stamped { value: objects, at: Instant::now() });
-                    }
-                });
-            }
-            let sh = s.clone();
-            let e_stop = node.subscribe::<r2r::std_msgs::msg::Bool>(&topics.e_stop, QosProfile::default())?;
-            let e_stop_topic = topics.e_stop.clone();
-            spawn(spawner, e_stop, move |m| {
-                if m.data {
-                    sh.engage_e_stop(&e_stop_topic);
-                }
-            });
-            let sh = s.clone();
-            let mut timer = node.create_wall_timer(period)?;
-            spawner
-                .spawn_local(async move {
-                    while timer.tick().await.is_ok() {
-                        sh.tick();
-                    }
-                })
-                .map_err(|_| r2r::Error::RCL_RET_ERROR)?;
-            Ok(())
-        })?
-        .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
+        ros.run(move |node, spawner| subscribe(node, spawner, &s, &topics, odom_frame, period))?
+            .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
 
         let gripper = match profile.services.gripper.clone() {
             Some(name) => Some(
@@ -340,11 +232,16 @@ impl RosRobot {
             shared,
             gripper,
         };
-        // Discovery takes a moment: give the robot's odometry and scans (which
-        // motion needs) a chance to arrive first.
-        let wants_scan = robot.profile.topics.scan.is_some();
+        robot.wait_for_first_data();
+        Ok(robot)
+    }
+
+    /// Discovery takes a moment: gives the robot's odometry and scans (which
+    /// motion needs) a chance to arrive first, and warns about what did not.
+    fn wait_for_first_data(&self) {
+        let wants_scan = self.profile.topics.scan.is_some();
         let arrived = || {
-            let l = lock(&robot.shared.latest);
+            let l = lock(&self.shared.latest);
             (l.odom.is_some(), l.scan.is_some() || !wants_scan)
         };
         let deadline = Instant::now() + FIRST_DATA_WAIT;
@@ -355,12 +252,12 @@ impl RosRobot {
         for (missing, topic, what) in [
             (
                 !odom,
-                robot.profile.topics.odom.as_str(),
+                self.profile.topics.odom.as_str(),
                 "skills that need the pose",
             ),
             (
                 !scan,
-                robot.profile.topics.scan.as_deref().unwrap_or(""),
+                self.profile.topics.scan.as_deref().unwrap_or(""),
                 "motion",
             ),
         ] {
@@ -371,7 +268,6 @@ impl RosRobot {
                 );
             }
         }
-        Ok(robot)
     }
 
     /// The profile it was made from.
@@ -476,6 +372,173 @@ fn spawn<T: 'static>(
         each(m);
         futures::future::ready(())
     }));
+}
+
+/// The safety governor's settings from a profile.
+fn safety_config(profile: &RobotProfile) -> SafetyConfig {
+    SafetyConfig {
+        max_linear: profile.limits.max_linear,
+        max_angular: profile.limits.max_angular,
+        max_linear_accel: profile.limits.max_linear_accel,
+        max_angular_accel: profile.limits.max_angular_accel,
+        radius: profile.limits.radius,
+        watchdog: profile.safety.watchdog,
+        odom_stale: profile.safety.odom_stale,
+        scan_stale: profile
+            .topics
+            .scan
+            .as_ref()
+            .map(|_| profile.safety.scan_stale),
+        geofence: profile.safety.geofence.clone(),
+    }
+}
+
+/// On the ROS thread: subscribes to the robot's topics (each message kept
+/// as the latest, stamped) and starts the safety governor's timer.
+fn subscribe(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    s: &Arc<Shared>,
+    topics: &ProfileTopics,
+    odom_frame: String,
+    period: Duration,
+) -> r2r::Result<()> {
+    let sh = s.clone();
+    let odom =
+        node.subscribe::<r2r::nav_msgs::msg::Odometry>(&topics.odom, QosProfile::default())?;
+    spawn(spawner, odom, move |m| {
+        let p = &m.pose.pose;
+        let pose = Pose2::new(p.position.x, p.position.y, yaw(&p.orientation));
+        let v = (m.twist.twist.linear.x, m.twist.twist.angular.z);
+        let mut l = lock(&sh.latest);
+        if !l.odom_frame_warned
+            && !m.header.frame_id.is_empty()
+            && m.header.frame_id.trim_start_matches('/') != odom_frame
+        {
+            l.odom_frame_warned = true;
+            sh.event(format!("odometry arrives in frame '{}', the profile says '{odom_frame}'; poses are taken as they come", m.header.frame_id));
+        }
+        l.odom = Some(Stamped {
+            value: (pose, v),
+            at: Instant::now(),
+        });
+    });
+    if let Some(topic) = &topics.scan {
+        let sh = s.clone();
+        let scan =
+            node.subscribe::<r2r::sensor_msgs::msg::LaserScan>(topic, QosProfile::sensor_data())?;
+        spawn(spawner, scan, move |m| {
+            let mut l = lock(&sh.latest);
+            let pose = l.odom.as_ref().map(|o| o.value.0).unwrap_or_default();
+            l.scan = Some(Stamped {
+                value: scan_data(&m, pose, sh.now()),
+                at: Instant::now(),
+            });
+        });
+    }
+    if let Some(topic) = &topics.battery {
+        let sh = s.clone();
+        let battery =
+            node.subscribe::<r2r::sensor_msgs::msg::BatteryState>(topic, QosProfile::default())?;
+        spawn(spawner, battery, move |m| {
+            // sensor_msgs/BatteryState: percentage 0-1 (NaN if unknown); status 1 = charging.
+            let percent = if m.percentage.is_finite() {
+                m.percentage as f64 * 100.0
+            } else {
+                f64::NAN
+            };
+            lock(&sh.latest).battery = Some(Stamped {
+                value: BatteryState {
+                    percent,
+                    charging: m.power_supply_status == 1,
+                },
+                at: Instant::now(),
+            });
+        });
+    }
+    if let Some(topic) = &topics.map {
+        let sh = s.clone();
+        let qos = QosProfile::default().reliable().transient_local();
+        let map = node.subscribe::<r2r::nav_msgs::msg::OccupancyGrid>(topic, qos)?;
+        spawn(spawner, map, move |m| {
+            lock(&sh.latest).map = Some(grid_map(&m))
+        });
+    }
+    if let Some(topic) = &topics.detections {
+        let sh = s.clone();
+        let det = node.subscribe::<r2r::std_msgs::msg::String>(topic, QosProfile::default())?;
+        spawn(spawner, det, move |m| {
+            if let Ok(objects) = serde_json::from_str::<Vec<SeenObject>>(&m.data) {
+                lock(&sh.latest).detections = Some(Stamped {
+                    value: objects,
+                    at: Instant::now(),
+                });
+            }
+        });
+    }
+    let sh = s.clone();
+    let e_stop =
+        node.subscribe::<r2r::std_msgs::msg::Bool>(&topics.e_stop, QosProfile::default())?;
+    let e_stop_topic = topics.e_stop.clone();
+    spawn(spawner, e_stop, move |m| {
+        if m.data {
+            sh.engage_e_stop(&e_stop_topic);
+        }
+    });
+    let sh = s.clone();
+    let mut timer = node.create_wall_timer(period)?;
+    spawner
+        .spawn_local(async move {
+            while timer.tick().await.is_ok() {
+                sh.tick();
+            }
+        })
+        .map_err(|_| r2r::Error::RCL_RET_ERROR)?;
+    Ok(())
+}
+
+/// A LaserScan as the skills see it: no return (inf, NaN or outside
+/// [min, max]) as infinity, taken at `pose`.
+fn scan_data(m: &r2r::sensor_msgs::msg::LaserScan, pose: Pose2, stamp: f64) -> ScanData {
+    let range_max = m.range_max as f64;
+    let range_min = m.range_min as f64;
+    let ranges = m
+        .ranges
+        .iter()
+        .map(|&r| {
+            let r = r as f64;
+            if r.is_finite() && r >= range_min && r <= range_max {
+                r
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
+    ScanData {
+        angle_min: m.angle_min as f64,
+        angle_increment: m.angle_increment as f64,
+        range_min,
+        range_max,
+        ranges,
+        pose,
+        stamp,
+    }
+}
+
+/// An OccupancyGrid as a planning grid: occupancy 0-100 with -1 unknown;
+/// unknown counts as free (the lidar re-plans around what is there).
+fn grid_map(m: &r2r::nav_msgs::msg::OccupancyGrid) -> GridMap {
+    let info = &m.info;
+    let mut grid = GridMap::new(
+        P2::new(info.origin.position.x, info.origin.position.y),
+        info.resolution as f64,
+        info.width as usize,
+        info.height as usize,
+    );
+    for (cell, &v) in grid.occupied.iter_mut().zip(&m.data) {
+        *cell = v >= 50;
+    }
+    grid
 }
 
 impl RobotBackend for RosRobot {
