@@ -4,6 +4,7 @@
 //! - [`agent`]: the LLM agent loop (endpoints, prompt, episodes, transcripts).
 //! - [`eval`]: the robot task suite (tasks, variations, predicates, trials).
 //! - [`executor`]: runs code actions in a supervised, sandboxed embedded Python.
+//! - [`mcp`]: `codeact mcp`, the robot as an MCP server (tools, resources, stdio and HTTP).
 //! - [`ros`]: the ROS 2 side (robot profiles, safety; the r2r node behind feature `ros`).
 //! - `robot_api` (its own crate): how skills are declared and called.
 
@@ -11,4 +12,5 @@ pub mod agent;
 pub mod cli;
 pub mod eval;
 pub mod executor;
+pub mod mcp;
 pub mod ros;

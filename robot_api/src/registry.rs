@@ -84,6 +84,7 @@ pub type SkillHandler =
 
 type SafeStop = Arc<dyn Fn() + Send + Sync>;
 type Reporter = Arc<dyn Fn() -> RobotReport + Send + Sync>;
+type StateLine = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// What the robot reports after each action, for the observation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,6 +108,7 @@ pub struct SkillSet {
     records: Vec<RecordType>,
     safe_stop: Option<SafeStop>,
     reporter: Option<Reporter>,
+    state: Option<StateLine>,
 }
 
 impl std::fmt::Debug for SkillSet {
@@ -205,6 +207,21 @@ impl SkillSet {
     /// The robot's events since the last report and its state, if a reporter is registered.
     pub fn report(&self) -> Option<RobotReport> {
         self.reporter.as_ref().map(|r| r())
+    }
+
+    /// Registers what says the robot's state in one line, at any time
+    /// (without taking its events, which belong to the next observation).
+    pub fn set_state_line(
+        &mut self,
+        state: impl Fn() -> String + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.state = Some(Arc::new(state));
+        self
+    }
+
+    /// The robot's state in one line, if the skill set drives a robot.
+    pub fn state_line(&self) -> Option<String> {
+        self.state.as_ref().map(|s| s())
     }
 
     /// Calls the safe stop, if one is registered. Returns whether one was.

@@ -8,6 +8,7 @@ mod bench_ros;
 mod bench_sim;
 mod doctor;
 mod eval;
+mod mcp_cmd;
 mod node_cmd;
 mod render;
 mod repl;
@@ -85,6 +86,8 @@ enum Command {
     Eval(eval::EvalOpts),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
+    /// Serve the robot to MCP clients (Claude Desktop, Claude Code, Cursor, ...) over stdio or HTTP.
+    Mcp(Box<mcp_cmd::McpOpts>),
     /// Measure the executor, the simulator, the agent loop or the ROS side; print medians and p99.
     Bench(bench::BenchOpts),
     /// Internal: the sandboxed worker process (started by the supervisor).
@@ -352,6 +355,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Replay(opts) => replay::run(&opts),
         Command::Sim(opts) => sim_cmd::run(&opts),
         Command::Node(opts) => node_cmd::run(&opts),
+        Command::Mcp(opts) => mcp_cmd::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
         Command::Worker { .. } => unreachable!("handled before"),
     }

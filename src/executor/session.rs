@@ -123,6 +123,12 @@ impl Session {
         &self.skills
     }
 
+    /// The same skills, shared: for a thread that must reach the robot
+    /// (its safe stop, its state) while an action runs.
+    pub fn shared_skills(&self) -> Arc<SkillSet> {
+        self.skills.clone()
+    }
+
     /// The directory the code may write in.
     pub fn workspace(&self) -> &Path {
         &self.workspace.path

@@ -121,6 +121,8 @@ pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
     add_say(&mut set, &robot);
     let b = backend.clone();
     set.set_safe_stop(move || b.stop());
+    let b = backend.clone();
+    set.set_state_line(move || b.state_line());
     let r = robot;
     set.set_reporter(move || crate::registry::RobotReport {
         events: r.backend.take_events(),

@@ -1,0 +1,114 @@
+//! `codeact mcp`: serves the robot to MCP clients over stdio (the default)
+//! or streamable HTTP (`--http 127.0.0.1:PORT`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use rmcp::ServiceExt;
+
+use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
+use crate::mcp::http::{self, HttpOptions};
+use crate::mcp::{Robot, RobotServer};
+
+/// Options of `codeact mcp`.
+#[derive(clap::Args, Debug)]
+pub struct McpOpts {
+    #[command(flatten)]
+    target: TargetOpts,
+    #[command(flatten)]
+    sandbox: SandboxOpts,
+    #[command(flatten)]
+    actions: ActionOpts,
+    #[command(flatten)]
+    clock: ClockOpts,
+    /// Serve streamable HTTP at ADDR (e.g. 127.0.0.1:8765; port 0 picks a
+    /// free one) on the path /mcp, instead of stdio. Any address but
+    /// loopback needs --token-file.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// A file holding the bearer token every HTTP request must carry
+    /// (Authorization: Bearer TOKEN); requests without it get 401.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    token_file: Option<PathBuf>,
+    /// A browser origin allowed to call the HTTP endpoint besides the
+    /// loopback ones, e.g. https://app.example.com:443 (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN", requires = "http")]
+    origins: Vec<String>,
+    /// A host name the HTTP endpoint answers to besides loopback and the
+    /// bound address, e.g. robot.lab.example (repeatable).
+    #[arg(long = "allow-host", value_name = "HOST", requires = "http")]
+    hosts: Vec<String>,
+    /// Characters of an observation's text a client gets at most; the
+    /// middle of a longer one is cut (the whole is in the structured result).
+    #[arg(long, value_name = "CHARS", default_value_t = 20_000)]
+    max_output: usize,
+}
+
+/// Serves until the client leaves (stdio) or Ctrl-C (HTTP).
+pub fn run(opts: &McpOpts) -> Result<ExitCode> {
+    if opts.max_output < 200 {
+        bail!(
+            "--max-output must be at least 200 characters, got {}",
+            opts.max_output
+        );
+    }
+    let token = match &opts.token_file {
+        Some(path) => Some(read_token(path)?),
+        None => None,
+    };
+    let (skills, _sim) = opts.target.skill_set(opts.clock.realtime)?;
+    let session = opts.sandbox.start(Some(&opts.actions), skills)?;
+    let physical = opts.target.robot.is_some();
+    let server = RobotServer::new(Robot::start(session), opts.max_output, physical);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match opts.http {
+            None => {
+                let lines = crate::mcp::stdio::split(tokio::io::stdin(), tokio::io::stdout());
+                let running = server
+                    .serve(lines)
+                    .await
+                    .context("starting the MCP session on stdio")?;
+                running.waiting().await.context("serving MCP on stdio")?;
+            }
+            Some(addr) => {
+                let options = HttpOptions {
+                    addr,
+                    token,
+                    origins: opts.origins.clone(),
+                    hosts: opts.hosts.clone(),
+                };
+                let (listener, bound) = http::bind(&options).await?;
+                eprintln!("codeact mcp: serving http://{bound}/mcp (Ctrl-C stops)");
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                http::serve(server, listener, options, shutdown).await?;
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The token in `path`: its first line, which must not be empty.
+fn read_token(path: &PathBuf) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    if token.len() < 16 {
+        bail!(
+            "the token in {} is {} characters long; use at least 16 (e.g. `openssl rand -hex 32 > {}`)",
+            path.display(),
+            token.len(),
+            path.display()
+        );
+    }
+    Ok(token)
+}

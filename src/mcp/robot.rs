@@ -1,0 +1,193 @@
+//! [`Robot`]: the one executor session an MCP server serves, on a thread of
+//! its own. One action runs at a time; a second is refused at once as busy.
+//! Stopping never waits for that thread: it interrupts the action through
+//! the session's interrupter and calls the robot's safe stop directly.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use robot_api::{CallContext, CancelToken, SkillSet, Value};
+use tokio::sync::{mpsc as live, oneshot};
+
+use crate::executor::{ExecutorError, Interrupter, Observation, Session, Stream};
+
+/// Why the robot could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum RobotError {
+    /// An action is running.
+    #[error("the robot is busy with another action; wait for it to finish, or call stop_robot to stop it")]
+    Busy,
+    /// The executor could not run the action (no worker could be started).
+    #[error("{0}")]
+    Executor(#[from] ExecutorError),
+    /// The session's thread has ended.
+    #[error("the robot's session has ended; restart the server")]
+    Gone,
+    /// The robot cannot draw its map.
+    #[error("{0}")]
+    NoPicture(String),
+}
+
+/// Output of a running action, as it is printed.
+pub type Output = live::UnboundedSender<(Stream, String)>;
+
+enum Job {
+    Execute {
+        code: String,
+        timeout: Option<Duration>,
+        output: Output,
+        done: oneshot::Sender<Result<Observation, ExecutorError>>,
+    },
+    Reset {
+        done: oneshot::Sender<Result<(), ExecutorError>>,
+    },
+}
+
+/// The robot behind an MCP server: its session (on its own thread), its
+/// skills, and whether an action is running.
+pub struct Robot {
+    jobs: mpsc::Sender<Job>,
+    busy: AtomicBool,
+    interrupter: Interrupter,
+    skills: Arc<SkillSet>,
+}
+
+/// Clears the busy flag when the job that set it ends, however it ends.
+struct BusyGuard<'a>(&'a AtomicBool);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Robot {
+    /// Moves `session` onto a thread of its own and serves it.
+    pub fn start(session: Session) -> Arc<Robot> {
+        let (jobs, queue) = mpsc::channel();
+        let robot = Arc::new(Robot {
+            jobs,
+            busy: AtomicBool::new(false),
+            interrupter: session.interrupter(),
+            skills: session.shared_skills(),
+        });
+        std::thread::Builder::new()
+            .name("codeact-mcp-session".into())
+            .spawn(move || serve(session, queue))
+            .expect("a thread can be started");
+        robot
+    }
+
+    /// The skills, for the API text and direct calls.
+    pub fn skills(&self) -> &SkillSet {
+        &self.skills
+    }
+
+    fn claim(&self) -> Result<BusyGuard<'_>, RobotError> {
+        if self.busy.swap(true, Ordering::SeqCst) {
+            return Err(RobotError::Busy);
+        }
+        Ok(BusyGuard(&self.busy))
+    }
+
+    /// Whether an action is running now.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// Runs one code action; its output goes to `output` as it is printed.
+    pub async fn execute(
+        &self,
+        code: String,
+        timeout: Option<Duration>,
+        output: Output,
+    ) -> Result<Observation, RobotError> {
+        let _busy = self.claim()?;
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send(Job::Execute {
+                code,
+                timeout,
+                output,
+                done,
+            })
+            .map_err(|_| RobotError::Gone)?;
+        Ok(result.await.map_err(|_| RobotError::Gone)??)
+    }
+
+    /// Asks the running action, if any, to stop (its exception, then the
+    /// hard stop after the grace period).
+    pub fn interrupt(&self) {
+        self.interrupter.interrupt();
+    }
+
+    /// Stops the robot now: interrupts the running action and calls the
+    /// safe stop. Returns whether an action was running.
+    pub fn stop(&self) -> bool {
+        let running = self.is_busy();
+        if running {
+            self.interrupter.interrupt();
+        }
+        self.skills.safe_stop();
+        running
+    }
+
+    /// Replaces the worker: every variable is gone.
+    pub async fn reset(&self) -> Result<(), RobotError> {
+        let _busy = self.claim()?;
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send(Job::Reset { done })
+            .map_err(|_| RobotError::Gone)?;
+        Ok(result.await.map_err(|_| RobotError::Gone)??)
+    }
+
+    /// The robot's state in one line (`None` without a robot).
+    pub fn state_line(&self) -> Option<String> {
+        self.skills.state_line()
+    }
+
+    /// A PNG picture of the map within `radius` metres of the robot, made
+    /// by the robot's own `get_map_image` skill.
+    pub fn picture(&self, radius: f64) -> Result<Vec<u8>, RobotError> {
+        let index = self
+            .skills
+            .specs()
+            .position(|s| s.name == "get_map_image")
+            .ok_or_else(|| RobotError::NoPicture("this robot cannot draw its map".into()))?;
+        let ctx = CallContext {
+            cancel: CancelToken::new(),
+        };
+        match self.skills.call(index, vec![Value::Float(radius)], &ctx) {
+            Ok(Value::Bytes(png)) => Ok(png),
+            Ok(other) => Err(RobotError::NoPicture(format!(
+                "the map skill returned {} instead of a picture",
+                other.type_name()
+            ))),
+            Err(e) => Err(RobotError::NoPicture(e.to_string())),
+        }
+    }
+}
+
+/// The session's thread: runs jobs in turn until every sender is gone.
+fn serve(mut session: Session, queue: mpsc::Receiver<Job>) {
+    while let Ok(job) = queue.recv() {
+        match job {
+            Job::Execute {
+                code,
+                timeout,
+                output,
+                done,
+            } => {
+                let mut on_output = |stream: Stream, text: &str| {
+                    let _ = output.send((stream, text.to_owned()));
+                };
+                let _ = done.send(session.execute(&code, timeout, &mut on_output));
+            }
+            Job::Reset { done } => {
+                let _ = done.send(session.reset());
+            }
+        }
+    }
+}
