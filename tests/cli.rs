@@ -110,7 +110,7 @@ fn commands_offer_only_the_options_they_use() {
         "{help}"
     );
     let help = String::from_utf8_lossy(&codeact(&["bench", "-h"]).stdout).into_owned();
-    for suite in ["executor", "sim", "agent", "eval", "ros", "all"] {
+    for suite in ["executor", "sim", "agent", "eval", "mcp", "ros", "all"] {
         assert!(help.contains(suite), "bench -h names {suite}: {help}");
     }
 }

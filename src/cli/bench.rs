@@ -16,7 +16,7 @@ pub struct BenchOpts {
     /// Fewer repetitions (for CI): the same measurements, noisier figures.
     #[arg(long)]
     quick: bool,
-    /// Which figures: executor, sim, agent, eval, ros, or all (every suite but ros).
+    /// Which figures: executor, sim, agent, eval, mcp, ros, or all (every suite but mcp and ros).
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
 }
@@ -32,9 +32,11 @@ pub enum Suite {
     Agent,
     /// The task suite: harness cost per trial, the oracle suite's wall time.
     Eval,
+    /// MCP: an execute round trip and start-up, seen by the MCP Python SDK (scripts/mcp-setup.sh).
+    Mcp,
     /// ROS 2: odometry reads, command-to-odometry loop, e-stop (needs the `ros` feature).
     Ros,
-    /// All but ros.
+    /// All but mcp and ros.
     All,
 }
 
@@ -118,6 +120,9 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     }
     if matches!(opts.suite, Suite::Eval | Suite::All) {
         super::bench_eval::run(&reps)?;
+    }
+    if opts.suite == Suite::Mcp {
+        super::bench_mcp::run(&reps)?;
     }
     if opts.suite == Suite::Ros {
         ros_suite(&reps)?;

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_agent;
 mod bench_eval;
+mod bench_mcp;
 #[cfg(feature = "ros")]
 mod bench_ros;
 mod bench_sim;

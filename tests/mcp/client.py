@@ -5,7 +5,7 @@ tests/mcp.rs runs one scenario per call and asserts on the JSON it prints:
     client.py SCENARIO stdio CODEACT [ARGS...]   # spawns `CODEACT mcp ARGS...`
     client.py SCENARIO http URL TOKEN|-          # connects to a running server
 
-Scenarios: basics, progress, cancel, stop, busy, bench.
+Scenarios: basics, progress, cancel, stop, busy, ready, bench.
 """
 
 import base64
@@ -151,6 +151,11 @@ async def busy(session, init):
     return out
 
 
+async def ready(session, init):
+    """Nothing more than the handshake and tools/list (timed by the caller)."""
+    return {}
+
+
 async def bench(session, init):
     """Round trips of a trivial execute, seen by this client (milliseconds)."""
     for _ in range(20):
@@ -163,7 +168,7 @@ async def bench(session, init):
     return {"round_trips_ms": times}
 
 
-SCENARIOS = {f.__name__: f for f in [basics, progress, cancel, stop, busy, bench]}
+SCENARIOS = {f.__name__: f for f in [basics, progress, cancel, stop, busy, ready, bench]}
 
 
 async def with_session(streams, scenario):
