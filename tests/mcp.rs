@@ -3,12 +3,16 @@
 //! and streamable HTTP, and raw JSON-RPC lines and HTTP requests for what
 //! no well-behaved client sends.
 //!
-//! The SDK tests need `CODEACT_MCP_PYTHON` (scripts/test.sh sets it):
-//! `CODEACT_MCP_PYTHON=.mcp/venv/bin/python cargo test --test mcp -- --ignored`.
+//! A second client, the MCP Inspector's CLI, guards against testing only
+//! against one implementation. The client tests need what
+//! scripts/mcp-setup.sh installs (scripts/test.sh sets both variables):
+//! `CODEACT_MCP_PYTHON=.mcp/venv/bin/python CODEACT_MCP_INSPECTOR=.mcp/inspector
+//! cargo test --test mcp -- --ignored`.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value as Json};
@@ -330,4 +334,82 @@ fn stdio_answers_a_line_that_is_not_json_and_goes_on_for_old_and_new_clients() {
         drop(stdin);
         assert!(child.wait().unwrap().success());
     }
+}
+
+/// The MCP Inspector's CLI (a second, independent client): its JSON answer.
+fn inspector(args: &[&str]) -> Json {
+    let dir = PathBuf::from(
+        std::env::var("CODEACT_MCP_INSPECTOR")
+            .expect("CODEACT_MCP_INSPECTOR: the folder scripts/mcp-setup.sh installs it in"),
+    );
+    let catalog = tempfile::tempdir().unwrap();
+    let out =
+        Command::new(dir.join("node"))
+            .arg(dir.join(
+                "node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js",
+            ))
+            .arg("--cli")
+            .args(args)
+            .env("MCP_CATALOG_PATH", catalog.path().join("mcp.json"))
+            .output()
+            .expect("the Inspector runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+#[ignore = "needs the MCP Inspector: CODEACT_MCP_INSPECTOR=.mcp/inspector (scripts/mcp-setup.sh)"]
+fn the_mcp_inspector_lists_and_calls_tools_over_stdio_and_http() {
+    let exe = common::exe();
+    let exe = exe.to_str().unwrap();
+    let tools = inspector(&[exe, "mcp", "--skills", "test", "--method", "tools/list"]);
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["execute", "stop_robot", "reset", "robot_state", "picture"]
+    );
+    let call = [
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "execute",
+        "--tool-arg",
+        "code=add(40, 2)",
+    ];
+    let mut args = vec![exe, "mcp", "--skills", "test"];
+    args.extend(call);
+    let done = inspector(&args);
+    assert_eq!(done["structuredContent"]["result"], "42.0", "{done}");
+    assert_eq!(done["isError"], false);
+
+    let (_dir, token, path) = token_file();
+    let server = HttpServer::start(&[
+        "--skills",
+        "test",
+        "--http",
+        "127.0.0.1:0",
+        "--token-file",
+        &path,
+    ]);
+    let header = format!("Authorization: Bearer {token}");
+    let mut args = vec![
+        server.url.as_str(),
+        "--transport",
+        "http",
+        "--header",
+        &header,
+    ];
+    args.extend(call);
+    let done = inspector(&args);
+    assert_eq!(done["structuredContent"]["result"], "42.0", "{done}");
 }
