@@ -61,13 +61,14 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     let (skills, _sim) = opts.target.skill_set(opts.clock.realtime)?;
     let session = opts.sandbox.start(Some(&opts.actions), skills)?;
     let physical = opts.target.robot.is_some();
-    let server = RobotServer::new(Robot::start(session), opts.max_output, physical);
+    let robot = Robot::start(session);
+    let server = RobotServer::new(robot.clone(), opts.max_output, physical);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         match opts.http {
             None => {
                 let lines = crate::mcp::stdio::split(tokio::io::stdin(), tokio::io::stdout());
@@ -93,7 +94,13 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
             }
         }
         anyhow::Ok(())
-    })?;
+    });
+    // In order, before the process exits: the server's tasks, the session,
+    // then the robot's connection (a ROS node must not be torn down by exit).
+    drop(runtime);
+    robot.close();
+    drop(robot);
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

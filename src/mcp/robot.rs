@@ -42,6 +42,7 @@ enum Job {
     Reset {
         done: oneshot::Sender<Result<(), ExecutorError>>,
     },
+    Close,
 }
 
 /// The robot behind an MCP server: its session (on its own thread), its
@@ -51,6 +52,7 @@ pub struct Robot {
     busy: AtomicBool,
     interrupter: Interrupter,
     skills: Arc<SkillSet>,
+    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Clears the busy flag when the job that set it ends, however it ends.
@@ -66,17 +68,32 @@ impl Robot {
     /// Moves `session` onto a thread of its own and serves it.
     pub fn start(session: Session) -> Arc<Robot> {
         let (jobs, queue) = mpsc::channel();
-        let robot = Arc::new(Robot {
-            jobs,
-            busy: AtomicBool::new(false),
-            interrupter: session.interrupter(),
-            skills: session.shared_skills(),
-        });
-        std::thread::Builder::new()
+        let interrupter = session.interrupter();
+        let skills = session.shared_skills();
+        let thread = std::thread::Builder::new()
             .name("codeact-mcp-session".into())
             .spawn(move || serve(session, queue))
             .expect("a thread can be started");
-        robot
+        Arc::new(Robot {
+            jobs,
+            busy: AtomicBool::new(false),
+            interrupter,
+            skills,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Ends the session: stops the running action, if any, and waits until
+    /// its worker is gone. A robot's connection (a ROS node) goes when the
+    /// last handle to the robot is dropped; call this first, so that nothing
+    /// runs while the process exits.
+    pub fn close(&self) {
+        self.stop();
+        let _ = self.jobs.send(Job::Close);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 
     /// The skills, for the API text and direct calls.
@@ -188,6 +205,7 @@ fn serve(mut session: Session, queue: mpsc::Receiver<Job>) {
             Job::Reset { done } => {
                 let _ = done.send(session.reset());
             }
+            Job::Close => break,
         }
     }
 }
