@@ -134,6 +134,13 @@ fn check_basics(out: &Json) {
         json!(["codeact://api", "codeact://map.png", "codeact://state"])
     );
     assert!(out["api"].as_str().unwrap().contains("def get_pose()"));
+    assert_eq!(out["state_resource"]["busy"], false);
+    assert!(out["state_resource"]["state"]
+        .as_str()
+        .unwrap()
+        .starts_with("pose ("));
+    assert_eq!(out["map_resource"]["mime"], "image/png");
+    assert_eq!(out["map_resource"]["head"], "89504e470d0a1a0a");
     // A long observation is cut in the middle to --max-output, its end kept.
     let long = &out["long"];
     assert!(long["chars"].as_u64().unwrap() <= 20_100, "{long}");

@@ -65,6 +65,11 @@ async def basics(session, init):
     out["resources"] = sorted(str(r.uri) for r in resources.resources)
     api = await session.read_resource("codeact://api")
     out["api"] = api.contents[0].text
+    state = await session.read_resource("codeact://state")
+    out["state_resource"] = json.loads(state.contents[0].text)
+    png = await session.read_resource("codeact://map.png")
+    out["map_resource"] = {"mime": png.contents[0].mime_type,
+                           "head": base64.b64decode(png.contents[0].blob)[:8].hex()}
     long = await execute(session, "for i in range(100000):\n    print(i)")
     out["long"] = {"chars": len(text_of(long)), "tail": text_of(long)[-200:]}
     reset = await session.call_tool("reset", {})
