@@ -2,7 +2,7 @@
 //! or streamable HTTP (`--http 127.0.0.1:PORT`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -23,10 +23,10 @@ pub struct McpOpts {
     actions: ActionOpts,
     #[command(flatten)]
     clock: ClockOpts,
-    /// Serve streamable HTTP at ADDR (e.g. 127.0.0.1:8765; port 0 picks a
-    /// free one) on the path /mcp, instead of stdio. Any address but
-    /// loopback needs --token-file.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve streamable HTTP on the path /mcp instead of stdio, at PORT on
+    /// loopback (127.0.0.1) or at ADDR:PORT; port 0 picks a free one. Any
+    /// address but loopback needs --token-file.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = http_address)]
     http: Option<SocketAddr>,
     /// A file holding the bearer token every HTTP request must carry
     /// (Authorization: Bearer TOKEN); requests without it get 401.
@@ -104,8 +104,18 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `PORT` (on loopback) or `ADDR:PORT`.
+fn http_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("expected a port (8765, on loopback) or an address with a port (127.0.0.1:8765, [::1]:8765), got {text:?}")
+    })
+}
+
 /// The token in `path`: its first line, which must not be empty.
-fn read_token(path: &PathBuf) -> Result<String> {
+fn read_token(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the token file {}", path.display()))?;
     let token = text.lines().next().unwrap_or("").trim().to_owned();
@@ -118,4 +128,19 @@ fn read_token(path: &PathBuf) -> Result<String> {
         );
     }
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_address;
+
+    #[test]
+    fn a_bare_port_means_loopback() {
+        assert_eq!(http_address("8765").unwrap().to_string(), "127.0.0.1:8765");
+        assert_eq!(http_address("0.0.0.0:1").unwrap().to_string(), "0.0.0.0:1");
+        assert_eq!(http_address("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert!(http_address("localhost")
+            .unwrap_err()
+            .contains("expected a port"));
+    }
 }
