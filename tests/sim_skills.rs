@@ -266,6 +266,22 @@ fn the_map_image_is_a_png_of_the_surroundings() {
 }
 
 #[test]
+fn the_camera_image_is_a_png_of_the_asked_size() {
+    let (mut s, _) = sim_session(ROOM);
+    // The PNG header says the size: width and height in the IHDR chunk.
+    let obs = run(
+        &mut s,
+        "import struct\npng = get_camera_image(160, 90)\n(png[:8], struct.unpack('>II', png[16:24]))",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(b'\\x89PNG\\r\\n\\x1a\\n', (160, 90))")
+    );
+    assert_error(&run(&mut s, "get_camera_image(5000, 10)"), "ValueError");
+}
+
+#[test]
 fn go_to_an_unknown_name_lists_the_zones_and_stop_stops() {
     let (mut s, robot) = sim_session(ROOM);
     let msg = assert_error(&run(&mut s, "go_to('kitchen')"), "ObjectNotSeen");

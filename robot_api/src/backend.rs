@@ -198,6 +198,8 @@ pub struct Capabilities {
     pub battery: bool,
     /// Pictures of its map (`get_map_image`).
     pub map_image: bool,
+    /// Pictures from its camera (`get_camera_image`).
+    pub camera_image: bool,
 }
 
 /// A robot the skills can drive. Implementations are shared between the
@@ -271,6 +273,11 @@ pub trait RobotBackend: Send + Sync {
     /// A PNG picture of the map within `radius` metres of the robot (walls,
     /// obstacles, zones, objects, the robot, its latest scan), if it can draw one.
     fn map_image(&self, radius: f64) -> Option<Vec<u8>>;
+    /// A PNG picture of what the camera sees now, `width` × `height`
+    /// pixels, if it can take one.
+    fn camera_image(&self, _width: u32, _height: u32) -> Option<Vec<u8>> {
+        None
+    }
     /// Passes a message to the user (kept in the events).
     fn say(&self, text: &str);
     /// Robot events since the last call (collision, picked X, battery low).

@@ -128,6 +128,7 @@ impl RobotBackend for SimRobot {
             gripper: true,
             battery: true,
             map_image: true,
+            camera_image: true,
         }
     }
 
@@ -300,6 +301,11 @@ impl RobotBackend for SimRobot {
 
     fn map_image(&self, radius: f64) -> Option<Vec<u8>> {
         Some(crate::render::map_crop_png(&self.sim(), radius))
+    }
+
+    fn camera_image(&self, width: u32, height: u32) -> Option<Vec<u8>> {
+        let view = crate::camera::view(&self.sim(), width as usize, height as usize);
+        Some(view.png())
     }
 
     fn say(&self, text: &str) {

@@ -10,9 +10,11 @@
 //! - [`simulator`]: the physics step, sensors, gripper, events.
 //! - [`backend`]: [`SimRobot`], the simulator as a `RobotBackend`.
 //! - [`render`]: PNG and SVG pictures of a world and a run.
+//! - [`camera`]: the robot camera's first-person view, ray-cast from the world.
 //! - [`rng`]: the seeded noise source.
 
 pub mod backend;
+pub mod camera;
 pub mod geometry;
 pub mod render;
 pub mod rng;

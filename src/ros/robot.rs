@@ -561,6 +561,7 @@ impl RobotBackend for RosRobot {
             gripper: self.profile.services.gripper.is_some(),
             battery: t.battery.is_some(),
             map_image: false,
+            camera_image: false,
         }
     }
 

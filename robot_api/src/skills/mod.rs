@@ -1,7 +1,7 @@
 //! The skills an agent composes, written once against [`RobotBackend`], by
 //! group: [`motion`] (`move_to`, `go_to`, `drive`, `rotate`, `stop`,
 //! `wait`), [`perception`] (`get_pose`, `get_scan`, `get_battery`,
-//! `detect_objects`, `known_objects`, `get_map_image`), [`places`]
+//! `detect_objects`, `known_objects`, `get_camera_image`, `get_map_image`), [`places`]
 //! (`list_zones`, `get_zone`), [`manipulation`] (`pick`, `place`,
 //! `place_at`, `holding`) and `say`; the shared controller is `control`,
 //! the result records `values`. Each handler takes its parameters as a typed

@@ -74,7 +74,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     set.add(
         SkillSpec::new(
             "go_to",
-            &*format!("Drive to a named zone (its centre, or the free point of the zone nearest it when furniture stands there), to furniture objects can be put on (stopping beside it, facing it: then place() puts the held object on it), or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.x, ex.zone_centre.y),
+            &*format!("Drive to a named zone (its free point nearest the centre), to furniture objects can be put on (stopping beside it, facing it: then place() puts the held object on it), or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.x, ex.zone_centre.y),
         )
         .param("name", ParamType::Str)
         .param_default("timeout", ParamType::Float, 120.0)

@@ -1,5 +1,5 @@
 //! Perception skills: `get_pose`, `get_scan`, `get_battery`,
-//! `detect_objects`, `known_objects` and `get_map_image`. Only what the
+//! `detect_objects`, `known_objects`, `get_camera_image` and `get_map_image`. Only what the
 //! robot's own sensors report; objects become known through the camera.
 
 use std::sync::Arc;
@@ -14,6 +14,11 @@ use crate::value::Value;
 crate::skill_params! {
     /// `get_map_image`'s parameters.
     pub struct MapImage { radius: f64 }
+}
+
+crate::skill_params! {
+    /// `get_camera_image`'s parameters.
+    pub struct CameraImage { width: i64, height: i64 }
 }
 
 /// Adds the perception skills the robot's sensors allow.
@@ -66,10 +71,26 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
         add_camera(set, robot);
     }
 
+    if caps.camera_image {
+        let r = robot.clone();
+        set.add(
+            SkillSpec::new("get_camera_image", "A PNG picture (bytes) of what the camera sees now; objects show as blocks of their colour. For a vision model, or to save.\n\nExample: png = get_camera_image()")
+                .param_default("width", ParamType::Int, 320i64)
+                .param_default("height", ParamType::Int, 240i64)
+                .returns("bytes"),
+            move |p: CameraImage, _| {
+                if !(16..=1920).contains(&p.width) || !(16..=1080).contains(&p.height) {
+                    return Err(SkillError::invalid(format!("get_camera_image(): width must be 16 to 1920 and height 16 to 1080 pixels, got {} x {}", p.width, p.height)));
+                }
+                r.backend.camera_image(p.width as u32, p.height as u32).map(Value::Bytes).ok_or_else(|| SkillError::new(ErrorKind::Robot, "this robot's camera gives no pictures"))
+            },
+        );
+    }
+
     if caps.map_image {
         let r = robot.clone();
         set.add(
-            SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up, with names, a scale bar and a legend: walls, obstacles (grey; furniture with a top brown), zones (tinted), objects (coloured squares), the robot (orange, a line for its heading), its trajectory (blue) and latest lidar hits (red). For looking with a vision model, or saving: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
+            SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up, with names, a scale bar and a legend. For a vision model, or to save: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
                 .param_default("radius", ParamType::Float, 4.0)
                 .returns("bytes"),
             move |p: MapImage, _| {

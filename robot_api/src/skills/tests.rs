@@ -64,6 +64,7 @@ impl RobotBackend for Fake {
             gripper: true,
             battery: true,
             map_image: false,
+            camera_image: false,
         }
     }
     fn limits(&self) -> RobotLimits {

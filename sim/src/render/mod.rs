@@ -161,7 +161,7 @@ pub fn colour_rgb(name: &str) -> (u8, u8, u8) {
 
 /// The tint of each zone of `world`: a charger's green, the colour a name
 /// names ("blue_zone"), or else the room tints in turn.
-fn zone_tints(world: &World) -> Vec<(u8, u8, u8)> {
+pub(crate) fn zone_tints(world: &World) -> Vec<(u8, u8, u8)> {
     let mut next = 0;
     world
         .zones

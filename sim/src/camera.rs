@@ -1,0 +1,277 @@
+//! The robot's camera view: a first-person picture ray-cast from the 2D
+//! world, so a vision model can find the red mug by looking. Walls and
+//! solid obstacles stand [`WALL_HEIGHT`] tall, furniture with a top
+//! [`SURFACE_HEIGHT`] (the camera, lower than a table top, sees objects on
+//! it over its front); objects are coloured blocks at their place; the
+//! floor is tinted where it lies in a zone. Shading darkens with distance.
+//! Every pixel has a depth, so nothing behind a wall is drawn.
+
+use crate::geometry::{point_in_polygon, Aabb, P2, V2};
+use crate::render::{colour_rgb, colours, zone_tints};
+use crate::simulator::Simulator;
+
+/// Height of walls and solid obstacles, metres.
+pub const WALL_HEIGHT: f64 = 1.0;
+/// Height of furniture with a top (tables, benches), metres.
+pub const SURFACE_HEIGHT: f64 = 0.75;
+/// Height of the camera above the floor, metres.
+pub const CAMERA_HEIGHT: f64 = 0.5;
+/// How far the picture shows walls and floor, metres.
+const VIEW_DISTANCE: f64 = 30.0;
+/// Layers (furniture, then what stands behind it) followed along one ray.
+const MAX_LAYERS: usize = 4;
+
+const SKY: (u8, u8, u8) = (205, 220, 235);
+const FLOOR: (u8, u8, u8) = (190, 190, 185);
+
+/// An RGB picture, row by row from the top-left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// `width * height * 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+impl Image {
+    /// The colour at a pixel.
+    pub fn pixel(&self, x: usize, y: usize) -> (u8, u8, u8) {
+        let i = (y * self.width + x) * 3;
+        (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
+    }
+
+    /// The picture as PNG bytes, compressed fast: a camera frame is made
+    /// often and read once.
+    pub fn png(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.rgb.len() / 4);
+        let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
+        let written = encoder
+            .write_header()
+            .and_then(|mut w| w.write_image_data(&self.rgb));
+        match written {
+            Ok(()) => out,
+            Err(e) => unreachable!("encoding a PNG into memory cannot fail: {e}"),
+        }
+    }
+}
+
+/// Something a ray meets: where, how tall, what colour.
+#[derive(Debug, Clone, Copy)]
+struct Face {
+    distance: f64,
+    height: f64,
+    rgb: (u8, u8, u8),
+}
+
+/// The faces along one ray, nearest first.
+fn faces(sim: &Simulator, origin: P2, dir: V2) -> Vec<Face> {
+    let world = sim.world();
+    let mut out = Vec::new();
+    let mut from = origin;
+    let mut travelled = 0.0;
+    for _ in 0..MAX_LAYERS {
+        let Some(t) = world.grid.cast(from, dir, VIEW_DISTANCE - travelled) else {
+            break;
+        };
+        let hit = from + dir * t;
+        let distance = travelled + t;
+        let inside = hit + dir * 1e-4;
+        match world.surface_at(inside) {
+            Some(surface) if world.surface_at(from).is_none() => {
+                out.push(Face {
+                    distance,
+                    height: SURFACE_HEIGHT,
+                    rgb: colours::SURFACE,
+                });
+                // Past the furniture: the ray leaves it through its far edge.
+                let Some(across) = world.grid.cast(inside, dir, VIEW_DISTANCE) else {
+                    break;
+                };
+                let exit = inside + dir * across;
+                if !point_in_polygon(exit + dir * 1e-4, &surface.polygon) {
+                    from = exit + dir * 1e-4;
+                    travelled = distance + 1e-4 + across + 1e-4;
+                    continue;
+                }
+                break;
+            }
+            _ => {
+                let rgb = match world.inside_obstacle(inside) {
+                    Some(o) if o.unmapped => colours::UNMAPPED,
+                    Some(_) => colours::OBSTACLE,
+                    None => (150, 150, 155),
+                };
+                out.push(Face {
+                    distance,
+                    height: WALL_HEIGHT,
+                    rgb,
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Darker with distance, as a lamp on the robot would light it.
+fn shade(rgb: (u8, u8, u8), distance: f64) -> (u8, u8, u8) {
+    let k = 1.0 / (1.0 + 0.12 * distance.max(0.0));
+    let s = |c: u8| (c as f64 * (0.35 + 0.65 * k)) as u8;
+    (s(rgb.0), s(rgb.1), s(rgb.2))
+}
+
+/// What the robot's camera sees now, `width` × `height` pixels, across the
+/// camera's field of view.
+pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
+    let world = sim.world();
+    let pose = sim.true_pose();
+    let origin = P2::new(pose.x, pose.y);
+    let half_fov = world.camera.fov / 2.0;
+    // A pinhole with square pixels: the focal length in pixels, the horizon mid-height.
+    let focal = (width as f64 / 2.0) / half_fov.tan();
+    let horizon = height as f64 / 2.0;
+    let row_of = |h: f64, d: f64| horizon - focal * (h - CAMERA_HEIGHT) / d;
+    let mut rgb = vec![0u8; width * height * 3];
+    let mut depth = vec![f64::INFINITY; width * height];
+    let floor = Floor::new(world);
+    let (heading_sin, heading_cos) = pose.theta.sin_cos();
+    for x in 0..width {
+        // Column x looks at this angle off the heading (left positive), through the image plane.
+        let offset = ((width as f64 / 2.0) - (x as f64 + 0.5)) / focal;
+        let dir = V2::new(
+            heading_cos - heading_sin * offset,
+            heading_sin + heading_cos * offset,
+        )
+        .normalize();
+        // Depth along the heading (not the ray), so straight walls stay straight.
+        let along = 1.0 / (1.0 + offset * offset).sqrt();
+        let layers = faces(sim, origin, dir);
+        for y in 0..height {
+            let yc = y as f64 + 0.5;
+            let face = layers.iter().find(|f| {
+                let d = f.distance * along;
+                yc >= row_of(f.height, d) && yc <= row_of(0.0, d)
+            });
+            let (colour, d) = match face {
+                Some(f) => (shade(f.rgb, f.distance), f.distance),
+                None if yc > horizon => {
+                    let ground = focal * CAMERA_HEIGHT / (yc - horizon) / along;
+                    let tint = floor.at(origin + dir * ground);
+                    (shade(tint, ground), ground)
+                }
+                None => (SKY, f64::INFINITY),
+            };
+            let i = y * width + x;
+            rgb[i * 3..i * 3 + 3].copy_from_slice(&[colour.0, colour.1, colour.2]);
+            depth[i] = d;
+        }
+    }
+    let mut image = Image { width, height, rgb };
+    draw_objects(sim, &mut image, &mut depth, focal, horizon);
+    image
+}
+
+/// The floor's colour, tinted in zones as in the map picture.
+struct Floor<'w> {
+    zones: Vec<ZoneTint<'w>>,
+}
+
+/// A zone's bounds (a quick test first), outline and tint.
+type ZoneTint<'w> = (Aabb, &'w [P2], (u8, u8, u8));
+
+impl<'w> Floor<'w> {
+    fn new(world: &'w crate::world::World) -> Self {
+        let zones = world
+            .zones
+            .iter()
+            .zip(zone_tints(world))
+            .map(|(z, tint)| {
+                (
+                    Aabb::around(z.polygon.iter().copied()),
+                    &z.polygon[..],
+                    tint,
+                )
+            })
+            .collect();
+        Floor { zones }
+    }
+
+    /// The colour of the floor at `p`.
+    fn at(&self, p: P2) -> (u8, u8, u8) {
+        let inside = |(b, polygon, _): &&ZoneTint| {
+            p.x >= b.min.x
+                && p.x <= b.max.x
+                && p.y >= b.min.y
+                && p.y <= b.max.y
+                && point_in_polygon(p, polygon)
+        };
+        self.zones
+            .iter()
+            .find(inside)
+            .map_or(FLOOR, |(_, _, tint)| mix(FLOOR, *tint, 0.55))
+    }
+}
+
+/// Blends `b` into `a` by `k`.
+fn mix(a: (u8, u8, u8), b: (u8, u8, u8), k: f64) -> (u8, u8, u8) {
+    let m = |x: u8, y: u8| (x as f64 * (1.0 - k) + y as f64 * k) as u8;
+    (m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
+}
+
+/// The objects as blocks of their colour, each pixel drawn only where it is
+/// nearer than what is already there.
+fn draw_objects(sim: &Simulator, image: &mut Image, depth: &mut [f64], focal: f64, horizon: f64) {
+    let world = sim.world();
+    let pose = sim.true_pose();
+    let origin = P2::new(pose.x, pose.y);
+    let (s, c) = pose.theta.sin_cos();
+    let width = image.width as f64;
+    for (spec, state) in world.objects.iter().zip(sim.objects()) {
+        if state.held {
+            continue;
+        }
+        let rel = state.at - origin;
+        // Camera frame: forward along the heading, left positive.
+        let forward = rel.x * c + rel.y * s;
+        let left = -rel.x * s + rel.y * c;
+        if forward <= 0.05 {
+            continue;
+        }
+        let base = if world.surface_at(state.at).is_some() {
+            SURFACE_HEIGHT
+        } else {
+            0.0
+        };
+        let half = spec.size / 2.0;
+        let col = |l: f64| width / 2.0 - focal * l / forward;
+        let row = |h: f64| horizon - focal * (h - CAMERA_HEIGHT) / forward;
+        let (x0, x1) = (
+            col(left + half).floor().max(0.0),
+            col(left - half).ceil().min(width),
+        );
+        let (y0, y1) = (
+            row(base + spec.size).floor().max(0.0),
+            row(base).ceil().min(image.height as f64),
+        );
+        let rgb = shade(colour_rgb(&spec.colour), rel.norm());
+        for y in y0 as usize..y1.max(0.0) as usize {
+            for x in x0 as usize..x1.max(0.0) as usize {
+                let i = y * image.width + x;
+                // Depth in the same measure as the walls: distance along the ray.
+                let along = {
+                    let offset = ((width / 2.0) - (x as f64 + 0.5)) / focal;
+                    (1.0 + offset * offset).sqrt()
+                };
+                if forward * along < depth[i] {
+                    image.rgb[i * 3..i * 3 + 3].copy_from_slice(&[rgb.0, rgb.1, rgb.2]);
+                    depth[i] = forward * along;
+                }
+            }
+        }
+    }
+}
