@@ -125,6 +125,11 @@ fn check_basics(out: &Json) {
         failed.contains("return 1 / n") && failed.contains("ZeroDivisionError"),
         "{failed}"
     );
+    // A picture the code shows comes as image content.
+    assert_eq!(
+        out["shown"],
+        json!([{"mime": "image/png", "head": "89504e470d0a1a0a"}])
+    );
     // The picture is a PNG.
     assert_eq!(out["picture"]["mime"], "image/png");
     assert_eq!(out["picture"]["head"], "89504e470d0a1a0a");

@@ -282,6 +282,67 @@ fn the_camera_image_is_a_png_of_the_asked_size() {
 }
 
 #[test]
+fn show_attaches_pictures_from_bytes_arrays_and_files_and_refuses_what_is_not_one() {
+    let (mut s, _) = sim_session(ROOM);
+    let obs = run(
+        &mut s,
+        "import numpy as np\npng = get_camera_image(64, 48)\nshow(png, 'the view')\na = np.zeros((10, 20, 3), dtype=np.uint8)\na[:, :10, 0] = 255\nshow(a)\nopen('view.png', 'wb').write(png)\nshow('view.png')",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let sizes: Vec<_> = obs
+        .images
+        .iter()
+        .map(|p| (p.size(), p.caption.as_deref()))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            (Some((64, 48)), Some("the view")),
+            (Some((20, 10)), None),
+            (Some((64, 48)), None)
+        ]
+    );
+    assert_eq!(
+        obs.images[0].data, obs.images[2].data,
+        "the file holds the same picture"
+    );
+    let text = obs.render();
+    assert!(
+        text.contains("[picture 1: PNG 64x48, ") && text.contains(": the view]"),
+        "{text}"
+    );
+    // The array's pixels survive: decode the PNG the array became.
+    let decoder = png::Decoder::new(std::io::Cursor::new(obs.images[1].data.clone()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(&pixels[..3], &[255, 0, 0], "red on the left");
+    assert_eq!(&pixels[30..33], &[0, 0, 0], "black on the right");
+
+    // What is not a picture is an error in the observation, with what to do.
+    for (code, words) in [
+        ("show(b'hello')", "not a PNG or JPEG"),
+        ("import numpy as np\nshow(np.zeros((4, 4)))", "dtype uint8"),
+        (
+            "import numpy as np\nshow(np.zeros((4, 4, 2), dtype=np.uint8))",
+            "H x W x 3",
+        ),
+        ("show(42)", "not int"),
+        ("show('missing.png')", "No such file"),
+        (
+            "for _ in range(9):\n    show(get_camera_image(16, 16))",
+            "at most 8 pictures",
+        ),
+    ] {
+        let obs = run(&mut s, code);
+        assert_eq!(obs.status, Status::Error, "{code}");
+        let message = obs.error.as_ref().unwrap().message.clone();
+        assert!(message.contains(words), "{code}: {message}");
+        assert!(obs.images.is_empty() || code.starts_with("for"), "{code}");
+    }
+}
+
+#[test]
 fn go_to_an_unknown_name_lists_the_zones_and_stop_stops() {
     let (mut s, robot) = sim_session(ROOM);
     let msg = assert_error(&run(&mut s, "go_to('kitchen')"), "ObjectNotSeen");

@@ -309,7 +309,7 @@ impl SkillSet {
         }
         let _ = writeln!(
             out,
-            "# These functions, classes and exceptions, and the math module, are already defined in your namespace; helper modules import them with `from robot import ...`.\n"
+            "# These functions, classes, exceptions and the math module are defined in your namespace; helper modules import them with `from robot import ...`. show(picture, caption=None) shows you a picture (PNG bytes, array, path).\n"
         );
         for r in &self.records {
             let _ = writeln!(out, "class {}:  # fields: {}", r.name, r.fields.join(", "));

@@ -265,12 +265,12 @@ fn observe(run: Run<'_>, outcome: &Outcome, timeout: Duration, started: Instant)
             skill_calls.len()
         ));
     }
-    let (result, error) = match report {
+    let (result, error, images) = match report {
         Some(r) => {
             notes.extend(r.notes);
-            (r.result, r.error)
+            (r.result, r.error, r.images)
         }
-        None => (None, None),
+        None => (None, None, Vec::new()),
     };
     if outcome.status == Status::Timeout {
         notes.push(format!(
@@ -293,6 +293,7 @@ fn observe(run: Run<'_>, outcome: &Outcome, timeout: Duration, started: Instant)
         notes,
         robot_events: Vec::new(),
         robot_state: None,
+        images,
     }
 }
 

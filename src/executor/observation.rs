@@ -82,6 +82,65 @@ pub struct SkillCall {
     pub duration_ms: f64,
 }
 
+/// A picture an action attached with `show()`: PNG or JPEG bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Picture {
+    /// `image/png` or `image/jpeg`.
+    pub mime: String,
+    /// What the code said it shows. (Never skipped when empty: the worker's
+    /// wire format has no field names to skip by.)
+    #[serde(default)]
+    pub caption: Option<String>,
+    /// The image file's bytes (base64 in JSON).
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
+}
+
+impl Picture {
+    /// Width and height, read from a PNG's header (`None` for other kinds).
+    pub fn size(&self) -> Option<(u32, u32)> {
+        let d = &self.data;
+        (self.mime == "image/png" && d.len() >= 24).then(|| {
+            let be = |i: usize| u32::from_be_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
+            (be(16), be(20))
+        })
+    }
+
+    /// One line for the text of an observation: kind, size, caption.
+    pub fn describe(&self, index: usize) -> String {
+        let kind = if self.mime == "image/png" {
+            "PNG"
+        } else {
+            "JPEG"
+        };
+        let size = self
+            .size()
+            .map_or(String::new(), |(w, h)| format!(" {w}x{h}"));
+        let bytes = human_bytes(self.data.len() as u64);
+        match &self.caption {
+            Some(c) => format!("[picture {index}: {kind}{size}, {bytes}: {c}]"),
+            None => format!("[picture {index}: {kind}{size}, {bytes}]"),
+        }
+    }
+}
+
+/// Bytes as a base64 string in JSON.
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(data: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(data))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Everything one code action produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
@@ -115,6 +174,9 @@ pub struct Observation {
     /// The robot after the action, one line (pose, battery, holding).
     #[serde(default)]
     pub robot_state: Option<String>,
+    /// Pictures the action attached with `show()`.
+    #[serde(default)]
+    pub images: Vec<Picture>,
 }
 
 impl Observation {
@@ -153,6 +215,9 @@ impl Observation {
         }
         if !self.skill_calls.is_empty() {
             out.push_str(&self.render_skill_calls());
+        }
+        for (i, picture) in self.images.iter().enumerate() {
+            let _ = writeln!(out, "{}", picture.describe(i + 1));
         }
         for note in &self.notes {
             let _ = writeln!(out, "Note: {note}");

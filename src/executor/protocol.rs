@@ -149,6 +149,7 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::executor::observation::Picture;
     use crate::executor::Status;
     use serde_json::json;
 
@@ -188,6 +189,11 @@ mod tests {
             notes: vec!["n".into()],
             robot_events: Vec::new(),
             robot_state: None,
+            images: vec![Picture {
+                mime: "image/png".into(),
+                caption: Some("a view".into()),
+                data: vec![0x89, b'P', b'N', b'G', 0, 1, 2],
+            }],
         };
         let reply = Reply::Observation {
             id: json!("a"),

@@ -17,7 +17,7 @@ use robot_api::{RecordType, SkillError, SkillSpec, Value};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::observation::{Chunk, ErrorReport};
+use super::observation::{Chunk, ErrorReport, Picture};
 
 /// Frames larger than this are refused: no legitimate message comes close.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -155,6 +155,8 @@ pub struct ActionReport {
     pub notes: Vec<String>,
     /// Something the action did calls for the safe stop even if it ended without an error.
     pub abnormal: bool,
+    /// Pictures attached with `show()`.
+    pub images: Vec<Picture>,
 }
 
 /// One isolation measure and whether it is in force.

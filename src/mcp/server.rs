@@ -179,7 +179,13 @@ impl RobotServer {
     /// output limit) and the whole of it as structured content.
     fn observation_result(&self, obs: &Observation) -> CallToolResult {
         let text = trim_middle(&obs.render(), self.max_output);
-        let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+        let mut content = vec![ContentBlock::text(text)];
+        // Pictures the code attached with show(), for clients that show images.
+        for picture in &obs.images {
+            let data = base64::engine::general_purpose::STANDARD.encode(&picture.data);
+            content.push(ContentBlock::image(data, picture.mime.clone()));
+        }
+        let mut result = CallToolResult::success(content);
         result.structured_content = serde_json::to_value(obs).ok();
         result.is_error = Some(obs.status != Status::Ok);
         result

@@ -56,6 +56,9 @@ async def basics(session, init):
     failed = await execute(session, "def f(n):\n    return 1 / n\nf(0)")
     out["failed"] = {"text": text_of(failed), "is_error": failed.is_error,
                      "error": failed.structured_content["error"]}
+    shown = await execute(session, "show(get_camera_image(32, 24), 'look')")
+    images = [c for c in shown.content if c.type == "image"]
+    out["shown"] = [{"mime": i.mime_type, "head": base64.b64decode(i.data)[:8].hex()} for i in images]
     picture = await session.call_tool("picture", {"radius": 3.0})
     image = [c for c in picture.content if c.type == "image"][0]
     out["picture"] = {"mime": image.mime_type, "head": base64.b64decode(image.data)[:8].hex()}

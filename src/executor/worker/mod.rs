@@ -24,10 +24,10 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBytes, PyTuple};
 
 use super::config::WorkerConfig;
-use super::observation::ErrorReport;
+use super::observation::{ErrorReport, Picture};
 use super::wire::{
     ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
     ToWorker, WorkerInit,
@@ -286,12 +286,14 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
     let leftovers_before = !census.processes.is_empty();
     state.begin_action(request.action, request.limits, &census.threads);
 
+    type Shown = Vec<(Vec<u8>, String, Option<String>)>;
     type RunResult = (
         Option<String>,
         Option<(String, String, String, Option<u32>)>,
         u8,
         Vec<String>,
         bool,
+        Shown,
     );
     let outcome: Result<RunResult, String> = Python::attach(|py| {
         let run = runner.bind(py).getattr("run").map_err(|e| e.to_string())?;
@@ -307,7 +309,22 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
                 )
             })?;
         let tuple = out.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
-        tuple.extract::<RunResult>().map_err(|e| e.to_string())
+        // Pictures are bytes objects: copied whole, not byte by byte as a sequence.
+        type Raw = (
+            Option<String>,
+            Option<(String, String, String, Option<u32>)>,
+            u8,
+            Vec<String>,
+            bool,
+            Vec<(Py<PyBytes>, String, Option<String>)>,
+        );
+        let (result, error, interrupted, notes, abnormal, shown) =
+            tuple.extract::<Raw>().map_err(|e| e.to_string())?;
+        let shown: Shown = shown
+            .into_iter()
+            .map(|(data, mime, caption)| (data.as_bytes(py).to_vec(), mime, caption))
+            .collect();
+        Ok((result, error, interrupted, notes, abnormal, shown))
     });
     if state.is_forked() {
         // A child forked by the action's code reached the end of the action: it
@@ -316,7 +333,7 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
         unsafe { libc::_exit(0) }
     }
     let mut notes = state.end_action();
-    let (result, error, interrupted, run_notes, mut abnormal) = match outcome {
+    let (result, error, interrupted, run_notes, mut abnormal, shown) = match outcome {
         Ok(r) => r,
         // The runner itself was hit (an interrupt landing after the code ended).
         Err(message) => (
@@ -330,6 +347,7 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
             0,
             Vec::new(),
             true,
+            Vec::new(),
         ),
     };
     notes.extend(run_notes);
@@ -374,5 +392,13 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
         tail,
         notes,
         abnormal,
+        images: shown
+            .into_iter()
+            .map(|(data, mime, caption)| Picture {
+                mime,
+                caption,
+                data,
+            })
+            .collect(),
     }
 }

@@ -660,6 +660,49 @@ pub fn to_python(py: Python<'_>, value: &Value) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// PNG bytes of raw 8-bit pixels, `channels` per pixel (1 grey, 3 RGB,
+/// 4 RGBA), row by row: what `show()` makes of a numpy array.
+#[pyfunction]
+fn encode_png(
+    py: Python<'_>,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    channels: u8,
+) -> PyResult<Py<pyo3::types::PyBytes>> {
+    let colour = match channels {
+        1 => png::ColorType::Grayscale,
+        3 => png::ColorType::Rgb,
+        4 => png::ColorType::Rgba,
+        n => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "an image has 1, 3 or 4 channels, not {n}"
+            )))
+        }
+    };
+    if pixels.len() as u64 != width as u64 * height as u64 * channels as u64
+        || width == 0
+        || height == 0
+    {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{} bytes are not {width} x {height} pixels of {channels} channels",
+            pixels.len()
+        )));
+    }
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(colour);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let written = py.detach(|| {
+        encoder
+            .write_header()
+            .and_then(|mut w| w.write_image_data(pixels))
+    });
+    written.map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok(pyo3::types::PyBytes::new(py, &out).unbind())
+}
+
 /// Builds the `_codeact` module and puts it in `sys.modules`.
 pub fn add_module(py: Python<'_>) -> PyResult<()> {
     let m = PyModule::new(py, "_codeact")?;
@@ -676,6 +719,7 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(after_fork_in_child, &m)?)?;
     m.add_function(wrap_pyfunction!(set_in_user_code, &m)?)?;
+    m.add_function(wrap_pyfunction!(encode_png, &m)?)?;
     m.add("Stream", py.get_type::<Stream_>())?;
     py.import("sys")?
         .getattr("modules")?

@@ -92,6 +92,7 @@ def init(errors, records, skills_source):
     _protected.update(_skills)
     _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
+    _protected["show"] = show
     namespace.update(_protected)
     # Helper modules reach the skills as `from robot import move_to`, the
     # module the skill functions say they belong to.
@@ -314,6 +315,57 @@ def _describe_bytes(data):
     return f"<{kind}, {size} of {type(data).__name__}; open('picture.{ext}', 'wb').write(_) saves it>"
 
 
+# Pictures one action may attach with show(), and their bytes in all.
+MAX_SHOWN = 8
+MAX_SHOWN_BYTES = 16 << 20
+_shown = []
+
+
+def _array_png(image):
+    import numpy
+    a = numpy.ascontiguousarray(image)
+    if a.dtype != numpy.uint8:
+        raise ValueError(f"show(): a numpy array must have dtype uint8 (0-255), not {a.dtype}; try (a * 255).astype('uint8') for values in 0-1")
+    if a.ndim == 2:
+        channels = 1
+    elif a.ndim == 3 and a.shape[2] in (1, 3, 4):
+        channels = a.shape[2]
+    else:
+        raise ValueError(f"show(): a numpy array must be H x W (grey) or H x W x 3 (RGB) or x 4 (RGBA), not of shape {a.shape}")
+    return _codeact.encode_png(a.tobytes(), a.shape[1], a.shape[0], channels)
+
+
+def show(image, caption=None):
+    """Attach a picture to this action's observation, for you to look at:
+    PNG or JPEG bytes (such as get_camera_image() returns), a numpy array
+    (H x W grey, H x W x 3 RGB or H x W x 4 RGBA, uint8), or the path of a
+    PNG or JPEG file. caption: a few words on what it shows.
+
+    Example: show(get_camera_image(), "looking for the red mug")"""
+    if caption is not None and not isinstance(caption, str):
+        raise TypeError(f"show(): caption must be a str, not {type(caption).__name__}")
+    if isinstance(image, (str, os.PathLike)):
+        with open(image, "rb") as f:
+            data = f.read()
+    elif isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+    elif hasattr(image, "__array_interface__"):
+        data = _array_png(image)
+    else:
+        raise TypeError(f"show() takes PNG or JPEG bytes, a numpy array or a file path, not {type(image).__name__}")
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        mime = "image/png"
+    elif data.startswith(b"\xff\xd8\xff"):
+        mime = "image/jpeg"
+    else:
+        raise ValueError(f"show(): that is not a PNG or JPEG picture (it starts with {bytes(data[:8])!r})")
+    if len(_shown) >= MAX_SHOWN:
+        raise ValueError(f"show(): at most {MAX_SHOWN} pictures per action; show fewer, or combine them")
+    if sum(len(d) for d, _, _ in _shown) + len(data) > MAX_SHOWN_BYTES:
+        raise ValueError(f"show(): the pictures of one action may have {MAX_SHOWN_BYTES >> 20} MiB in all; make them smaller")
+    _shown.append((data, mime, caption))
+
+
 def _safe_repr(value):
     if isinstance(value, (bytes, bytearray)):
         described = _describe_bytes(value)
@@ -330,9 +382,10 @@ def _safe_repr(value):
 
 
 def run(code, action):
-    """Runs one action. Returns (result_repr, error, interrupted, notes, abnormal)."""
+    """Runs one action. Returns (result_repr, error, interrupted, notes, abnormal, shown)."""
     filename = f"<action {action}>"
     notes = []
+    _shown.clear()
     # Threads running Python code (native ones, such as numpy's, are not listed).
     threads_before = sys._current_frames().keys()
     if len(threads_before) > 1:
@@ -383,4 +436,4 @@ def run(code, action):
             abnormal = True
             notes.append("this action replaced sys.stdout or sys.stderr; they were restored")
         sys.stdout, sys.stderr = _streams
-    return (result, error, interrupted, notes, abnormal)
+    return (result, error, interrupted, notes, abnormal, list(_shown))
