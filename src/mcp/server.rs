@@ -166,13 +166,7 @@ impl RobotServer {
             }
         };
         let _ = forward.await;
-        match observation {
-            Ok(obs) => Ok(self.observation_result(&obs)),
-            Err(RobotError::Busy) => Ok(CallToolResult::error(vec![ContentBlock::text(
-                RobotError::Busy.to_string(),
-            )])),
-            Err(e) => Err(McpError::internal_error(e.to_string(), None)),
-        }
+        observation.map_or_else(robot_failure, |obs| Ok(self.observation_result(&obs)))
     }
 
     /// An observation as a tool result: its text (cut in the middle to the
@@ -226,11 +220,11 @@ impl RobotServer {
                 };
                 Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
             }
-            "reset" => match self.robot.reset().await {
-                Ok(()) => Ok(CallToolResult::success(vec![ContentBlock::text("a fresh Python session is ready; every variable is gone")])),
-                Err(RobotError::Busy) => Ok(CallToolResult::error(vec![ContentBlock::text(RobotError::Busy.to_string())])),
-                Err(e) => Err(McpError::internal_error(e.to_string(), None)),
-            },
+            "reset" => self.robot.reset().await.map_or_else(robot_failure, |()| {
+                Ok(CallToolResult::success(vec![ContentBlock::text(
+                    "a fresh Python session is ready; every variable is gone",
+                )]))
+            }),
             "robot_state" => {
                 let state = self.state();
                 let text = state["state"].as_str().unwrap_or("no robot: this server drives a test skill set").to_owned();
@@ -248,6 +242,17 @@ impl RobotServer {
                 None,
             )),
         }
+    }
+}
+
+/// What the robot could not do: busy is the tool's answer (the client may
+/// try again), anything else a failure of the server.
+fn robot_failure(e: RobotError) -> Result<CallToolResult, McpError> {
+    match e {
+        RobotError::Busy => Ok(CallToolResult::error(vec![ContentBlock::text(
+            e.to_string(),
+        )])),
+        e => Err(McpError::internal_error(e.to_string(), None)),
     }
 }
 

@@ -286,16 +286,16 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
     let leftovers_before = !census.processes.is_empty();
     state.begin_action(request.action, request.limits, &census.threads);
 
-    type Shown = Vec<(Vec<u8>, String, Option<String>)>;
-    type RunResult = (
+    /// What `runner.run` returns; `B` holds a shown picture's bytes.
+    type RunResult<B> = (
         Option<String>,
         Option<(String, String, String, Option<u32>)>,
         u8,
         Vec<String>,
         bool,
-        Shown,
+        Vec<(B, String, Option<String>)>,
     );
-    let outcome: Result<RunResult, String> = Python::attach(|py| {
+    let outcome: Result<RunResult<Vec<u8>>, String> = Python::attach(|py| {
         let run = runner.bind(py).getattr("run").map_err(|e| e.to_string())?;
         let out = run
             .call1((request.code.as_str(), request.action))
@@ -310,17 +310,10 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
             })?;
         let tuple = out.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
         // Pictures are bytes objects: copied whole, not byte by byte as a sequence.
-        type Raw = (
-            Option<String>,
-            Option<(String, String, String, Option<u32>)>,
-            u8,
-            Vec<String>,
-            bool,
-            Vec<(Py<PyBytes>, String, Option<String>)>,
-        );
-        let (result, error, interrupted, notes, abnormal, shown) =
-            tuple.extract::<Raw>().map_err(|e| e.to_string())?;
-        let shown: Shown = shown
+        let (result, error, interrupted, notes, abnormal, shown) = tuple
+            .extract::<RunResult<Py<PyBytes>>>()
+            .map_err(|e| e.to_string())?;
+        let shown = shown
             .into_iter()
             .map(|(data, mime, caption)| (data.as_bytes(py).to_vec(), mime, caption))
             .collect();
