@@ -7,7 +7,7 @@
 //! Every pixel has a depth, so nothing behind a wall is drawn.
 
 use crate::geometry::{point_in_polygon, Aabb, P2, V2};
-use crate::render::{colour_rgb, colours, zone_tints};
+use crate::render::{colour_rgb, colours, encode_png, zone_tints};
 use crate::simulator::Simulator;
 
 /// Height of walls and solid obstacles, metres.
@@ -42,20 +42,11 @@ impl Image {
         (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
     }
 
-    /// The picture as PNG bytes, compressed fast: a camera frame is made
-    /// often and read once.
+    /// The picture as PNG bytes.
     pub fn png(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.rgb.len() / 4);
-        let mut encoder = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder.set_compression(png::Compression::Fast);
-        let written = encoder
-            .write_header()
-            .and_then(|mut w| w.write_image_data(&self.rgb));
-        match written {
-            Ok(()) => out,
-            Err(e) => unreachable!("encoding a PNG into memory cannot fail: {e}"),
+        match encode_png(&self.rgb, self.width as u32, self.height as u32, 3) {
+            Ok(png) => png,
+            Err(e) => unreachable!("a camera picture always encodes: {e}"),
         }
     }
 }
@@ -66,6 +57,14 @@ struct Face {
     distance: f64,
     height: f64,
     rgb: (u8, u8, u8),
+}
+
+/// A face as one column shows it: its rows and shaded colour.
+struct Span {
+    top: f64,
+    bottom: f64,
+    rgb: (u8, u8, u8),
+    distance: f64,
 }
 
 /// The faces along one ray, nearest first.
@@ -150,15 +149,24 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
         .normalize();
         // Depth along the heading (not the ray), so straight walls stay straight.
         let along = 1.0 / (1.0 + offset * offset).sqrt();
-        let layers = faces(sim, origin, dir);
+        // Each face's rows and shaded colour, once per column, nearest first.
+        let spans: Vec<Span> = faces(sim, origin, dir)
+            .iter()
+            .map(|f| {
+                let d = f.distance * along;
+                Span {
+                    top: row_of(f.height, d),
+                    bottom: row_of(0.0, d),
+                    rgb: shade(f.rgb, f.distance),
+                    distance: f.distance,
+                }
+            })
+            .collect();
         for y in 0..height {
             let yc = y as f64 + 0.5;
-            let face = layers.iter().find(|f| {
-                let d = f.distance * along;
-                yc >= row_of(f.height, d) && yc <= row_of(0.0, d)
-            });
+            let face = spans.iter().find(|s| yc >= s.top && yc <= s.bottom);
             let (colour, d) = match face {
-                Some(f) => (shade(f.rgb, f.distance), f.distance),
+                Some(span) => (span.rgb, span.distance),
                 None if yc > horizon => {
                     let ground = focal * CAMERA_HEIGHT / (yc - horizon) / along;
                     let tint = floor.at(origin + dir * ground);
@@ -259,17 +267,15 @@ fn draw_objects(sim: &Simulator, image: &mut Image, depth: &mut [f64], focal: f6
             row(base).ceil().min(image.height as f64),
         );
         let rgb = shade(colour_rgb(&spec.colour), rel.norm());
-        for y in y0 as usize..y1.max(0.0) as usize {
-            for x in x0 as usize..x1.max(0.0) as usize {
+        for x in x0 as usize..x1.max(0.0) as usize {
+            // Depth in the same measure as the walls: distance along the ray.
+            let offset = ((width / 2.0) - (x as f64 + 0.5)) / focal;
+            let distance = forward * (1.0 + offset * offset).sqrt();
+            for y in y0 as usize..y1.max(0.0) as usize {
                 let i = y * image.width + x;
-                // Depth in the same measure as the walls: distance along the ray.
-                let along = {
-                    let offset = ((width / 2.0) - (x as f64 + 0.5)) / focal;
-                    (1.0 + offset * offset).sqrt()
-                };
-                if forward * along < depth[i] {
+                if distance < depth[i] {
                     image.rgb[i * 3..i * 3 + 3].copy_from_slice(&[rgb.0, rgb.1, rgb.2]);
-                    depth[i] = forward * along;
+                    depth[i] = distance;
                 }
             }
         }

@@ -77,6 +77,37 @@ pub enum RenderError {
     },
 }
 
+/// PNG bytes of raw 8-bit pixels, `channels` per pixel (1 grey, 3 RGB,
+/// 4 RGBA), row by row from the top, compressed fast: for pictures made
+/// often and read once (a camera frame, an array an action shows).
+pub fn encode_png(pixels: &[u8], width: u32, height: u32, channels: u8) -> Result<Vec<u8>, String> {
+    let colour = match channels {
+        1 => png::ColorType::Grayscale,
+        3 => png::ColorType::Rgb,
+        4 => png::ColorType::Rgba,
+        n => return Err(format!("an image has 1, 3 or 4 channels, not {n}")),
+    };
+    if width == 0
+        || height == 0
+        || pixels.len() as u64 != width as u64 * height as u64 * channels as u64
+    {
+        return Err(format!(
+            "{} bytes are not {width} x {height} pixels of {channels} channels",
+            pixels.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(pixels.len() / 4);
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(colour);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder
+        .write_header()
+        .and_then(|mut w| w.write_image_data(pixels))
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 /// Maps world coordinates to picture pixels (y up in the world, down in the
 /// picture); the key (scale bar, legend) goes below the map.
 #[derive(Debug, Clone, Copy)]

@@ -670,37 +670,10 @@ fn encode_png(
     height: u32,
     channels: u8,
 ) -> PyResult<Py<pyo3::types::PyBytes>> {
-    let colour = match channels {
-        1 => png::ColorType::Grayscale,
-        3 => png::ColorType::Rgb,
-        4 => png::ColorType::Rgba,
-        n => {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "an image has 1, 3 or 4 channels, not {n}"
-            )))
-        }
-    };
-    if pixels.len() as u64 != width as u64 * height as u64 * channels as u64
-        || width == 0
-        || height == 0
-    {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
-            "{} bytes are not {width} x {height} pixels of {channels} channels",
-            pixels.len()
-        )));
-    }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(colour);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Fast);
-    let written = py.detach(|| {
-        encoder
-            .write_header()
-            .and_then(|mut w| w.write_image_data(pixels))
-    });
-    written.map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    Ok(pyo3::types::PyBytes::new(py, &out).unbind())
+    let png = py
+        .detach(|| sim::render::encode_png(pixels, width, height, channels))
+        .map_err(pyo3::exceptions::PyValueError::new_err)?;
+    Ok(pyo3::types::PyBytes::new(py, &png).unbind())
 }
 
 /// Builds the `_codeact` module and puts it in `sys.modules`.
