@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -308,43 +308,27 @@ fn http_needs_its_token_refuses_a_bad_origin_and_answers_malformed_json_with_a_p
 #[test]
 fn stdio_answers_a_line_that_is_not_json_and_goes_on_for_old_and_new_clients() {
     for version in ["2024-11-05", "2025-06-18", "2025-11-25"] {
-        let mut child = Command::new(common::exe())
-            .args(["mcp", "--skills", "test"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut next =
-            || -> Json { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
-        let init = INITIALIZE.replace("2025-06-18", version);
-        writeln!(stdin, "{init}").unwrap();
-        let ready = next();
+        let mut command = Command::new(common::exe());
+        command.args(["mcp", "--skills", "test"]);
+        let mut server = common::JsonLines::spawn(command);
+        server.send(&INITIALIZE.replace("2025-06-18", version));
+        let ready = server.next();
         assert_eq!(ready["result"]["protocolVersion"], version, "{ready}");
-        writeln!(
-            stdin,
-            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-        )
-        .unwrap();
-        writeln!(stdin, "this is not json").unwrap();
-        let error = next();
+        server.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        server.send("this is not json");
+        let error = server.next();
         assert_eq!(error["error"]["code"], -32700, "{error}");
         assert_eq!(error["id"], Json::Null);
-        writeln!(
-            stdin,
-            r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"execute","arguments":{{"code":"add(40, 2)"}}}}}}"#
-        )
-        .unwrap();
-        let done = next();
+        server.send(
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"execute","arguments":{"code":"add(40, 2)"}}}"#,
+        );
+        let done = server.next();
         assert_eq!(done["id"], 2, "{done}");
         assert_eq!(
             done["result"]["structuredContent"]["result"], "42.0",
             "{done}"
         );
-        drop(stdin);
-        assert!(child.wait().unwrap().success());
+        assert!(server.close().success());
     }
 }
 

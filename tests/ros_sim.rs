@@ -569,45 +569,34 @@ fn the_ros_binary_starts_without_the_ros_environment() {
 fn codeact_mcp_on_a_ros_robot_marks_execute_destructive_and_drives_it() {
     let domain = domain(5);
     let mut sim = spawn_sim("small_room", domain);
-    let mut child = ros_command(common::exe(), domain)
-        .args(["mcp", "--robot", "sim"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // Owns stdin: dropping it closes stdin, which ends the server.
-    let mut send = move |line: Json| {
-        use std::io::Write;
-        writeln!(stdin, "{line}").unwrap();
-    };
-    let mut next = || -> Json { serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap() };
-    send(
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}),
+    let mut command = ros_command(common::exe(), domain);
+    command.args(["mcp", "--robot", "sim"]);
+    let mut server = common::JsonLines::spawn(command);
+    server.send(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}})
+        .to_string(),
     );
-    assert_eq!(next()["id"], 1);
-    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
-    let tools = next();
+    assert_eq!(server.next()["id"], 1);
+    server.send(r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#);
+    server.send(r#"{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}"#);
+    let tools = server.next();
     let execute = &tools["result"]["tools"][0];
     assert_eq!(execute["name"], "execute");
     assert_eq!(
         execute["annotations"]["destructiveHint"], true,
         "a real robot's execute asks the person first: {execute}"
     );
-    send(
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "name": "execute", "arguments": {"code": "drive(0.2, 0.0, 1.0)\np = get_pose()\nround(p.x, 1) > 0.9"}}}),
+    server.send(
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "execute", "arguments": {"code": "drive(0.2, 0.0, 1.0)\np = get_pose()\nround(p.x, 1) > 0.9"}}})
+        .to_string(),
     );
-    let done = next();
+    let done = server.next();
     let result = &done["result"]["structuredContent"];
     assert_eq!(result["status"], "ok", "{done}");
     assert_eq!(result["result"], "True", "{done}");
-    drop(send);
-    assert!(child.wait().unwrap().success());
+    assert!(server.close().success());
     let _ = sim.kill();
     let _ = sim.wait();
 }

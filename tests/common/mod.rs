@@ -94,3 +94,50 @@ pub fn assert_alive(session: &mut Session) {
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
     assert_eq!(obs.result.as_deref(), Some("45"), "{}", obs.render());
 }
+
+/// A child process spoken to in JSON lines on its stdin and stdout (as an
+/// MCP client speaks to a server over stdio).
+pub struct JsonLines {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl JsonLines {
+    /// Starts `command` with its stdin and stdout piped (stderr dropped).
+    pub fn spawn(mut command: std::process::Command) -> Self {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the process starts");
+        let stdin = child.stdin.take();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        JsonLines {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Writes one line (a newline is added).
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin.as_mut().expect("stdin is open"), "{line}").unwrap();
+    }
+
+    /// Reads the next line as JSON.
+    pub fn next(&mut self) -> serde_json::Value {
+        let line = self.lines.next().expect("a line comes").unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// Closes stdin and waits for the process to end.
+    pub fn close(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        self.child.wait().unwrap()
+    }
+}
