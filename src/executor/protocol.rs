@@ -131,21 +131,6 @@ pub enum Reply {
     },
 }
 
-impl Reply {
-    /// The id of the request this answers (`null` for `ready`).
-    pub fn id(&self) -> &Json {
-        match self {
-            Reply::Ready(_) => &Json::Null,
-            Reply::Output { id, .. }
-            | Reply::Observation { id, .. }
-            | Reply::Reset { id, .. }
-            | Reply::Skills { id, .. }
-            | Reply::Interrupt { id }
-            | Reply::Error { id, .. } => id,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,6 @@ pub(super) struct SkillShared {
     pub(super) cancel: Mutex<CancelToken>,
     pub(super) calls: Mutex<Vec<SkillCall>>,
     pub(super) calls_total: AtomicU64,
-    pub(super) refused: AtomicU64,
     pub(super) protocol_error: Mutex<Option<String>>,
     /// Held while a handler runs: the action loop takes it before returning,
     /// so no skill call of an action is still running after the action ended.
@@ -36,7 +35,6 @@ impl SkillShared {
         *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = CancelToken::new();
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
         self.calls_total.store(0, Ordering::SeqCst);
-        self.refused.store(0, Ordering::SeqCst);
         self.action.store(action, Ordering::SeqCst);
     }
 
@@ -91,7 +89,6 @@ pub(super) fn serve_skills(
             _ => String::new(),
         };
         let reply: SkillReply = if current == 0 || request.action != current {
-            shared.refused.fetch_add(1, Ordering::SeqCst);
             Err(SkillError::new(
                 robot_api::ErrorKind::Cancelled,
                 format!("{name}() refused: the action that made this call has ended"),
