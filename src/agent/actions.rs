@@ -70,22 +70,30 @@ pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
 
 /// Python that calls skill `name` with keyword arguments from a JSON object.
 /// The arguments travel as a JSON string literal and are decoded in the
-/// worker, so nothing the model wrote is run as code.
+/// worker, so nothing the model wrote is run as code. A skill that returns
+/// a picture (`bytes`) is wrapped in `show()`.
 pub fn call_code(skills: &SkillSet, name: &str, arguments: &Json) -> Result<String, String> {
-    if !skills.specs().any(|s| s.name == name) {
+    let Some(spec) = skills.specs().find(|s| s.name == name) else {
         let names: Vec<&str> = skills.specs().map(|s| s.name.as_str()).collect();
         return Err(format!(
             "there is no skill named {name:?}; skills: {}",
             names.join(", ")
         ));
-    }
+    };
     if !arguments.is_object() {
         return Err(format!(
             "the arguments of {name} must be a JSON object, got {arguments}"
         ));
     }
     let literal = Value::Str(arguments.to_string()).python_literal();
-    Ok(format!("{name}(**__import__('json').loads({literal}))"))
+    let call = format!("{name}(**__import__('json').loads({literal}))");
+    // A call can only ask for a picture by calling the skill that makes it,
+    // so the picture is attached, as code would with show().
+    Ok(if spec.returns == "bytes" {
+        format!("show({call})")
+    } else {
+        call
+    })
 }
 
 /// What a text-action reply asks for.

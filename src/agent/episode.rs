@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::actions::{call_code, text_action, tool_specs, ActionFormat, TextAction};
+use super::images::{self, Image, ImageMode, ImagePolicy};
 use super::llm::{Completion, LlmError, Message, Model, ToolResult, ToolSpec, Usage};
 use super::prompt;
 use super::reply::code_actions;
@@ -247,6 +248,8 @@ pub struct Agent {
     pub tools: Vec<ToolSpec>,
     /// Set when the model calls `done`.
     pub done: DoneSignal,
+    /// Whether and how pictures reach the model.
+    pub images: ImagePolicy,
 }
 
 impl Agent {
@@ -273,6 +276,7 @@ impl Agent {
                 Vec::new()
             },
             done,
+            images: ImagePolicy::default(),
         }
     }
 
@@ -293,6 +297,7 @@ impl Agent {
             supervisor: None,
             format: self.format,
             tools: self.tools.clone(),
+            images: self.images,
         }
     }
 }
@@ -317,6 +322,8 @@ pub struct Episode<'a> {
     pub format: ActionFormat,
     /// The tools offered (JSON tool calls only; empty otherwise).
     pub tools: Vec<ToolSpec>,
+    /// Whether and how pictures reach the model.
+    pub images: ImagePolicy,
 }
 
 /// One action a reply asked for: the code to run (or why there is none)
@@ -344,6 +351,8 @@ pub struct Acted {
     pub safe_stop: bool,
     /// Skill calls the action made.
     pub skill_calls: usize,
+    /// The pictures it attached, ready to send.
+    pub images: Vec<Image>,
 }
 
 /// Whether the model keeps doing the same thing: a nudge at the second
@@ -470,6 +479,7 @@ pub fn parse(
 pub struct Feedback {
     shown: Vec<String>,
     results: Vec<ToolResult>,
+    images: Vec<Image>,
 }
 
 impl Feedback {
@@ -478,6 +488,7 @@ impl Feedback {
     pub fn add(&mut self, format: ActionFormat, planned: &[Planned], index: usize, acted: &Acted) {
         let n = planned.len();
         let unit = unit(format);
+        self.images.extend(acted.images.iter().cloned());
         match &planned[index].call_id {
             Some(id) => self.results.push(ToolResult {
                 id: id.clone(),
@@ -511,11 +522,31 @@ impl Feedback {
         }
     }
 
-    /// The user message for the model, with `extra` (a person's message, a nudge).
-    pub fn message(self, format: ActionFormat, extra: String) -> Message {
+    /// The user message for the model, with `extra` (a person's message, a
+    /// nudge) and the turn's pictures as `policy` allows: the latest
+    /// `per_turn` of them, and a line saying which were left out.
+    pub fn message(mut self, format: ActionFormat, extra: String, policy: &ImagePolicy) -> Message {
+        let mut extra = extra;
+        if policy.mode == ImageMode::Off {
+            self.images.clear();
+        }
+        let dropped = self.images.len().saturating_sub(policy.per_turn);
+        if dropped > 0 {
+            self.images.drain(..dropped);
+            let note = format!(
+                "[the first {dropped} pictures of this turn are not shown: at most {} per turn]",
+                policy.per_turn
+            );
+            extra = if extra.is_empty() {
+                note
+            } else {
+                format!("{note}\n\n{extra}")
+            };
+        }
         if format == ActionFormat::Json {
             return Message {
                 tool_results: self.results,
+                images: self.images,
                 ..Message::user(extra)
             };
         }
@@ -524,7 +555,10 @@ impl Feedback {
             text.push_str("\n\n");
             text.push_str(&extra);
         }
-        Message::user(text)
+        Message {
+            images: self.images,
+            ..Message::user(text)
+        }
     }
 }
 
@@ -577,6 +611,39 @@ impl Episode<'_> {
             self.record("llm_error", json!({"turn": turn, "error": e.to_string()}));
         }
         result
+    }
+
+    /// [`ask`](Self::ask), and in [`ImageMode::Auto`], when the endpoint
+    /// refuses a request that carries pictures (a model without vision), the
+    /// same request again without them; the rest of the episode is text only.
+    pub fn ask_seeing(
+        &mut self,
+        turn: usize,
+        messages: &mut [Message],
+        progress: &mut dyn Progress,
+    ) -> Result<Completion, LlmError> {
+        let result = self.ask(turn, messages, progress);
+        let refused = match &result {
+            Err(LlmError::Status { status, .. }) => matches!(status, 400 | 413 | 415 | 422),
+            _ => false,
+        };
+        if !refused
+            || self.images.mode != ImageMode::Auto
+            || messages.iter().all(|m| m.images.is_empty())
+        {
+            return result;
+        }
+        let why = format!(
+            "{}; asking again without pictures (the model reads only the line describing each from now on; --images on makes this an error)",
+            result.as_ref().err().map(ToString::to_string).unwrap_or_default()
+        );
+        progress.note(&why);
+        self.record("images_refused", json!({"turn": turn, "why": why}));
+        self.images.mode = ImageMode::Off;
+        for m in messages.iter_mut() {
+            m.images.clear();
+        }
+        self.ask(turn, messages, progress)
     }
 
     /// Runs action `index` of turn `turn`: the person's review, the code,
@@ -669,14 +736,19 @@ impl Episode<'_> {
         obs: &Observation,
         progress: &mut dyn Progress,
     ) -> Acted {
-        let text = trim_middle(&obs.render(), self.budget.observation_chars);
+        let mut text = trim_middle(&obs.render(), self.budget.observation_chars);
+        let (images, refs) = self.pictures(turn, index, obs, &mut text);
         progress.observation(obs, &text);
+        let mut recorded = serde_json::to_value(obs).unwrap_or_default();
+        // The transcript refers to the picture files instead of holding their bytes.
+        recorded["images"] = serde_json::Value::Array(refs);
         self.record(
             "observation",
-            json!({"turn": turn, "index": index, "observation": obs, "shown": &text}),
+            json!({"turn": turn, "index": index, "observation": recorded, "shown": &text}),
         );
         let done = self.done.take();
         Acted {
+            images,
             text,
             fingerprint: fingerprint(code, obs),
             stop_turn: done.is_some() || obs.status != Status::Ok,
@@ -684,6 +756,41 @@ impl Episode<'_> {
             safe_stop: obs.safe_stop,
             skill_calls: obs.skill_calls.len(),
         }
+    }
+
+    /// The observation's pictures, scaled for the model and saved in the run
+    /// folder, and for the transcript one record of each (its file, or why it
+    /// cannot be shown); a picture that cannot be sent gets a line in `text`.
+    fn pictures(
+        &mut self,
+        turn: usize,
+        index: usize,
+        obs: &Observation,
+        text: &mut String,
+    ) -> (Vec<Image>, Vec<serde_json::Value>) {
+        let mut ready = Vec::new();
+        let mut refs = Vec::new();
+        for (k, picture) in obs.images.iter().enumerate() {
+            let mut image = match images::prepare(picture, self.images.max_side) {
+                Ok(image) => image,
+                Err(why) => {
+                    text.push_str(&format!("\n[picture {} cannot be shown: {why}]", k + 1));
+                    refs.push(
+                        json!({"mime": picture.mime, "caption": picture.caption, "error": why}),
+                    );
+                    continue;
+                }
+            };
+            if let Some(t) = self.transcript.as_deref_mut() {
+                let name = format!("turn{turn}-{}{}-{}", unit(self.format), index + 1, k + 1);
+                if let Err(e) = images::save(&mut image, t.dir(), &name) {
+                    tracing::warn!("saving picture {name} in the run folder: {e}");
+                }
+            }
+            refs.push(serde_json::to_value(&image).unwrap_or_default());
+            ready.push(image);
+        }
+        (ready, refs)
     }
 
     fn cancelled(&self) -> bool {
@@ -757,7 +864,7 @@ impl Episode<'_> {
                 json!({"turn": turn, "messages": messages.len(), "new": &messages[sent..]}),
             );
             sent = messages.len();
-            let completion = match self.ask(turn, &messages, progress) {
+            let completion = match self.ask_seeing(turn, &mut messages, progress) {
                 Ok(c) => c,
                 Err(e) => break tally.outcome(StopReason::LlmFailed(e.to_string()), None),
             };
@@ -786,7 +893,7 @@ impl Episode<'_> {
                 }
                 Stuckness::Stuck => break tally.outcome(StopReason::Stuck, None),
             }
-            messages.push(feedback.message(self.format, extra));
+            messages.push(feedback.message(self.format, extra, &self.images));
         };
         self.record("end", json!({"outcome": &outcome}));
         outcome
@@ -955,7 +1062,11 @@ mod tests {
         let mut feedback = Feedback::default();
         feedback.add(ActionFormat::Code, &blocks, 0, &ok);
         feedback.add(ActionFormat::Code, &blocks, 1, &failed);
-        let message = feedback.message(ActionFormat::Code, "Message from the person: hi".into());
+        let message = feedback.message(
+            ActionFormat::Code,
+            "Message from the person: hi".into(),
+            &ImagePolicy::default(),
+        );
         assert_eq!(
             message.content,
             "Observation:\n[block 1 of 3]\nfine\n[block 2 of 3]\nBlocked\n[blocks 3 to 3 were not run: block 2 did not end normally]\n\nMessage from the person: hi"
@@ -970,7 +1081,7 @@ mod tests {
             .collect();
         let mut feedback = Feedback::default();
         feedback.add(ActionFormat::Json, &calls, 0, &failed);
-        let message = feedback.message(ActionFormat::Json, String::new());
+        let message = feedback.message(ActionFormat::Json, String::new(), &ImagePolicy::default());
         let results: Vec<_> = message
             .tool_results
             .iter()

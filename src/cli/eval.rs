@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use super::SandboxOpts;
+use super::{ImageOpts, SandboxOpts};
 use crate::agent::actions::ActionFormat;
 use crate::agent::llm::{Llm, LlmConfig, Model};
 use crate::agent::transcript::timestamp;
@@ -207,6 +207,8 @@ pub struct EvalOpts {
     retries: u32,
     #[command(flatten)]
     sandbox: SandboxOpts,
+    #[command(flatten)]
+    images: ImageOpts,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -327,6 +329,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
     );
     let stop = stop_on_ctrl_c()?;
     let config = opts.sandbox.config(None)?;
+    let images = opts.images.policy(&ImageOpts::default())?;
     let results = Mutex::new(
         std::fs::OpenOptions::new()
             .create(true)
@@ -346,6 +349,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
                     format,
                     paraphrase: p.paraphrase,
                     dir: Some(&dir),
+                    images,
                 };
                 trial::run_model(p.task, p.seed, &setup, &config)
             }

@@ -27,6 +27,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use robot_api::SkillSet;
 
+use crate::agent::images::{ImageMode, ImagePolicy};
 use crate::executor::{ExecutorConfig, Limits, Session, WorkerConfig};
 
 /// Let an LLM control a robot by writing Python code actions.
@@ -155,6 +156,47 @@ pub struct ClockOpts {
     /// default 1) instead of running as fast as possible: for watching.
     #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "1.0")]
     realtime: Option<f64>,
+}
+
+/// How pictures that actions attach with `show()` reach the model.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ImageOpts {
+    /// Send the pictures actions attach to the model: auto (send them; if the
+    /// endpoint refuses them, go on without), on (a refusal is an error) or
+    /// off (the model reads only a line describing each) [default: auto].
+    #[arg(long, value_enum)]
+    pub images: Option<ImageMode>,
+    /// Longest side of a picture sent, pixels; larger ones are scaled down [default: 1024].
+    #[arg(long, value_name = "PIXELS")]
+    pub image_max_side: Option<u32>,
+    /// Pictures sent per turn at most; the latest are kept [default: 4].
+    #[arg(long, value_name = "N")]
+    pub max_images: Option<usize>,
+}
+
+impl ImageOpts {
+    /// The policy these flags give, over `fallback` (a config file's).
+    pub fn policy(&self, fallback: &ImageOpts) -> Result<ImagePolicy> {
+        let default = ImagePolicy::default();
+        let policy = ImagePolicy {
+            mode: self.images.or(fallback.images).unwrap_or(default.mode),
+            max_side: self
+                .image_max_side
+                .or(fallback.image_max_side)
+                .unwrap_or(default.max_side),
+            per_turn: self
+                .max_images
+                .or(fallback.max_images)
+                .unwrap_or(default.per_turn),
+        };
+        if !(16..=8192).contains(&policy.max_side) {
+            bail!(
+                "--image-max-side {} is out of range: give 16 to 8192 pixels (vision models use about 768 to 1568)",
+                policy.max_side
+            );
+        }
+        Ok(policy)
+    }
 }
 
 /// Options of the commands that run code actions interactively (session, repl).

@@ -86,6 +86,10 @@ fn essence(obs: &Json) -> Json {
         "error": obs["error"]["type"],
         "error_message": obs["error"]["message"],
         "robot_events": obs["robot_events"],
+        // The pictures themselves are made again; which were shown must match.
+        "images": obs["images"].as_array().map_or(Vec::new(), |images| {
+            images.iter().map(|i| i["caption"].clone()).collect()
+        }),
     })
 }
 
@@ -194,6 +198,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             "error",
             "error_message",
             "robot_events",
+            "images",
         ] {
             if a[key] != b[key] {
                 differences.push(format!(

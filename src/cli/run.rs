@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
+use super::{ActionOpts, ClockOpts, ImageOpts, SandboxOpts, TargetOpts};
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{Agent, Budget, Progress, Review, Supervisor};
+use crate::agent::images::ImageMode;
 use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
 use crate::agent::transcript::{timestamp, Transcript};
 use crate::executor::{Observation, Stream};
@@ -28,12 +29,15 @@ pub struct RunOpts {
     actions: ActionOpts,
     #[command(flatten)]
     clock: ClockOpts,
+    #[command(flatten)]
+    images: ImageOpts,
     /// The task, in words ("bring the red box to the packing zone").
     #[arg(long)]
     task: String,
     /// A YAML file with any of: llm, base_url, max_turns, max_tokens,
     /// max_seconds, request_timeout, retries, action_format, runs_dir,
-    /// temperature, max_reply_tokens. (Keys stay in the environment.)
+    /// temperature, max_reply_tokens, images, image_max_side, max_images.
+    /// (Keys stay in the environment.)
     #[arg(long, env = "CODEACT_CONFIG")]
     config: Option<PathBuf>,
     /// The model: openai:MODEL (any OpenAI-compatible server) or anthropic:MODEL.
@@ -97,6 +101,9 @@ struct FileConfig {
     action_format: Option<ActionFormat>,
     temperature: Option<f64>,
     max_reply_tokens: Option<u32>,
+    images: Option<ImageMode>,
+    image_max_side: Option<u32>,
+    max_images: Option<usize>,
 }
 
 fn load_config(path: &std::path::Path) -> Result<FileConfig> {
@@ -150,11 +157,16 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
 
     let (mut skills, robot) = opts.target.skill_set(opts.clock.realtime)?;
     let world = robot.as_ref().map(|r| r.sim().world().clone());
-    let agent = Agent::new(
+    let mut agent = Agent::new(
         &mut skills,
         action_format,
         world.as_ref().map(|w| w.summary()).as_deref(),
     );
+    agent.images = opts.images.policy(&ImageOpts {
+        images: file.images,
+        image_max_side: file.image_max_side,
+        max_images: file.max_images,
+    })?;
     let mut session = opts.sandbox.start(Some(&opts.actions), skills)?;
 
     let label = world
@@ -175,7 +187,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
             "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
             "world": label, "world_spec": opts.target.world_spec(), "skills": opts.target.skills_spec(),
             "max_turns": budget.max_turns, "action_format": action_format, "max_tokens": budget.tokens,
-            "max_seconds": max_seconds, "system_prompt": agent.system,
+            "max_seconds": max_seconds, "system_prompt": agent.system, "images": agent.images,
         }),
     );
     println!(

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet};
+use crate::agent::images::ImagePolicy;
 use crate::agent::llm::Model;
 use crate::agent::transcript::Transcript;
 use crate::executor::{ExecutorConfig, Session};
@@ -51,6 +52,8 @@ pub struct ModelSetup<'a> {
     pub paraphrase: usize,
     /// The trial's run folder (transcript, picture, verdict).
     pub dir: Option<&'a Path>,
+    /// Whether and how pictures reach the model.
+    pub images: ImagePolicy,
 }
 
 /// How one trial went.
@@ -240,7 +243,8 @@ pub fn run_model(
         .clone();
     let world = robot.sim().world().clone();
     // The same prompt, API text and budgets for every format; only the way of acting differs.
-    let agent = Agent::with_done(&skills, done.clone(), m.format, Some(&world.summary()));
+    let mut agent = Agent::with_done(&skills, done.clone(), m.format, Some(&world.summary()));
+    agent.images = m.images;
     let mut session =
         Session::start(config.clone(), skills).map_err(|source| TrialError::Executor {
             task: task.id.clone(),
@@ -261,7 +265,7 @@ pub fn run_model(
             serde_json::json!({
                 "task": instruction, "task_id": task.id, "seed": seed, "paraphrase": m.paraphrase,
                 "llm": m.llm.name(), "world": world.name, "world_spec": task.world,
-                "max_turns": task.turns, "action_format": m.format, "max_seconds": task.seconds,
+                "max_turns": task.turns, "action_format": m.format, "max_seconds": task.seconds, "images": m.images,
                 "system_prompt": agent.system,
             }),
         );

@@ -16,7 +16,7 @@ fn wire_messages(messages: &[Message]) -> Vec<Json> {
     messages
         .iter()
         .map(|m| {
-            if m.tool_calls.is_empty() && m.tool_results.is_empty() {
+            if m.tool_calls.is_empty() && m.tool_results.is_empty() && m.images.is_empty() {
                 return json!({"role": m.role, "content": m.content});
             }
             let mut blocks = Vec::new();
@@ -27,6 +27,10 @@ fn wire_messages(messages: &[Message]) -> Vec<Json> {
             }
             if !m.content.is_empty() {
                 blocks.push(json!({"type": "text", "text": m.content}));
+            }
+            // After any tool results, as the API requires of a user message.
+            for i in &m.images {
+                blocks.push(json!({"type": "image", "source": {"type": "base64", "media_type": i.mime, "data": i.base64()}}));
             }
             for c in &m.tool_calls {
                 let input = if c.arguments.is_object() {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::images::Image;
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +37,9 @@ pub struct Message {
     /// Results of those calls, sent back in a user message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_results: Vec<ToolResult>,
+    /// Pictures that go with the message (observations of vision models).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
 }
 
 impl Message {
@@ -45,6 +50,7 @@ impl Message {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_results: Vec::new(),
+            images: Vec::new(),
         }
     }
     /// An assistant message.
@@ -54,6 +60,7 @@ impl Message {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_results: Vec::new(),
+            images: Vec::new(),
         }
     }
 }

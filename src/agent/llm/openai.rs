@@ -28,11 +28,31 @@ fn wire_messages(system: &str, messages: &[Message]) -> Vec<Json> {
                 json!(m.content)
             };
             all.push(json!({"role": "assistant", "content": content, "tool_calls": calls}));
+        } else if !m.images.is_empty() {
+            all.push(json!({"role": m.role, "content": parts(m)}));
         } else if !m.content.is_empty() || m.tool_results.is_empty() {
             all.push(json!({"role": m.role, "content": m.content}));
         }
     }
     all
+}
+
+/// A message with pictures as content parts: its text, then each picture as
+/// an `image_url` with a data URL. Tool messages carry text only, so the
+/// pictures of tool calls come in the user message after them.
+fn parts(m: &Message) -> Json {
+    let text = if m.content.is_empty() {
+        "Pictures the calls above attached, in order:"
+    } else {
+        &m.content
+    };
+    let mut parts = vec![json!({"type": "text", "text": text})];
+    parts.extend(
+        m.images
+            .iter()
+            .map(|i| json!({"type": "image_url", "image_url": {"url": i.data_url()}})),
+    );
+    Json::Array(parts)
 }
 
 /// A tool call being streamed: pieces of its arguments arrive one by one.
