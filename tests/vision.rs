@@ -158,7 +158,10 @@ fn pictures_reach_an_openai_model_scaled_saved_and_referenced() {
         .unwrap();
     let refs = obs["observation"]["images"].as_array().unwrap();
     assert_eq!(refs.len(), 3);
-    assert!(refs[2]["error"].as_str().unwrap().contains("cannot be decoded"));
+    assert!(refs[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("cannot be decoded"));
     assert!(refs[0].get("data").is_none(), "no bytes in the transcript");
     assert_eq!(refs[1]["caption"], "half red");
     assert_eq!(

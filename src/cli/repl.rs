@@ -3,7 +3,7 @@
 //! running action (not the program), Ctrl-D quits.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use rustyline::error::ReadlineError;
 use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::ExecOpts;
-use crate::executor::{Observation, Status, Stream};
+use crate::executor::{Observation, Picture, Status, Stream};
 
 const HELP: &str = "\
 Type Python; skills are functions in your namespace (see :skills).
@@ -23,7 +23,9 @@ A block (a line ending in ':') ends with an empty line. Variables persist.
   :protections   the sandbox measures in force
   :help          this text
   :quit          leave (or Ctrl-D)
-Ctrl-C interrupts a running action; at the prompt it clears the line.";
+Ctrl-C interrupts a running action; at the prompt it clears the line.
+Pictures an action attaches with show() are saved in the workspace's
+pictures/ folder and, on a terminal, drawn inline (CODEACT_INLINE_IMAGES=0: not).";
 
 #[derive(Helper, Completer, Hinter, Highlighter, Validator)]
 struct PythonInput;
@@ -155,6 +157,8 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let style = Style {
         color: std::io::stdout().is_terminal(),
     };
+    let inline = std::io::stdout().is_terminal()
+        && std::env::var("CODEACT_INLINE_IMAGES").map_or(true, |v| v != "0");
     let interrupter = session.interrupter();
     // While an action runs the terminal is in normal mode, so Ctrl-C is a
     // SIGINT: turn it into an interrupt of the action. At the prompt the line
@@ -236,7 +240,10 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
             }
         };
         match session.execute(&input, timeout, &mut on_output) {
-            Ok(obs) => show(&obs, &style),
+            Ok(obs) => {
+                show(&obs, &style);
+                pictures(&obs, session.workspace(), inline, &style);
+            }
             Err(e) => eprintln!("{}", style.paint("31", &format!("error: {e}"))),
         }
         n += 1;
@@ -246,6 +253,84 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     }
     started.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Saves each picture the action attached in the workspace's `pictures/`
+/// folder, says where, and draws it on the terminal when `inline`.
+fn pictures(obs: &Observation, workspace: &Path, inline: bool, style: &Style) {
+    for (k, picture) in obs.images.iter().enumerate() {
+        let line = picture.describe(k + 1);
+        match save_picture(picture, workspace, obs.action, k + 1) {
+            Ok(path) => println!("{} {}", style.paint("35", &line), path.display()),
+            Err(e) => eprintln!("{}", style.paint("31", &format!("{line} not saved: {e}"))),
+        }
+        if inline {
+            draw(picture, style);
+        }
+    }
+}
+
+/// `pictures/action{n}-{k}.png` (or `.jpg`) in the workspace.
+fn save_picture(
+    picture: &Picture,
+    workspace: &Path,
+    action: u64,
+    k: usize,
+) -> std::io::Result<PathBuf> {
+    let ext = if picture.mime == "image/png" {
+        "png"
+    } else {
+        "jpg"
+    };
+    let dir = workspace.join("pictures");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("action{action}-{k}.{ext}"));
+    std::fs::write(&path, &picture.data)?;
+    Ok(path)
+}
+
+/// Draws a picture in the terminal: the kitty or iTerm image protocol where
+/// the terminal has one, coloured half blocks elsewhere; at most 60 columns.
+fn draw(picture: &Picture, style: &Style) {
+    let image = match image::load_from_memory(&picture.data) {
+        Ok(image) => image,
+        Err(e) => {
+            eprintln!(
+                "{}",
+                style.paint("33", &format!("the picture cannot be drawn: {e}"))
+            );
+            return;
+        }
+    };
+    let (columns, _) = viuer::terminal_size();
+    let config = viuer::Config {
+        absolute_offset: false,
+        // A terminal that does not say its size (some ptys) gets the most.
+        width: Some(if columns < 8 {
+            60
+        } else {
+            u32::from(columns).min(60)
+        }),
+        // Only where the environment names a kitty-protocol terminal: asking
+        // the terminal instead reads stdin, and a terminal that never answers
+        // (a pipe into a pty, a serial console) would swallow the next lines.
+        use_kitty: kitty_terminal(),
+        ..viuer::Config::default()
+    };
+    if let Err(e) = viuer::print(&image, &config) {
+        eprintln!(
+            "{}",
+            style.paint("33", &format!("the picture cannot be drawn: {e}"))
+        );
+    }
+}
+
+/// Whether the environment says the terminal speaks kitty's image protocol.
+fn kitty_terminal() -> bool {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    std::env::var_os("KITTY_WINDOW_ID").is_some()
+        || var("TERM") == "xterm-kitty"
+        || matches!(var("TERM_PROGRAM").as_str(), "WezTerm" | "ghostty")
 }
 
 /// What follows the live output: result, traceback, skill calls, notes, status.

@@ -1,0 +1,124 @@
+//! `codeact repl` and pictures: what `show()` attaches is saved in the
+//! workspace with its path printed, and drawn inline on a terminal (a real
+//! pseudo-terminal, through util-linux's `script`).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SHOW: &str = "show(get_camera_image(64, 48), 'the view')\n";
+
+/// Runs `program` with `args`, types SHOW, and once `wait_for` is out
+/// (input typed while an action runs is not kept), `:quit`; returns stdout.
+fn repl_with(program: &str, args: &[&str], env: &[(&str, &str)], wait_for: &str) -> String {
+    let mut child = Command::new(program)
+        .args(args)
+        .env("TERM", "xterm-256color")
+        .env("COLORTERM", "truecolor")
+        .env_remove("KITTY_WINDOW_ID")
+        .env_remove("TERM_PROGRAM")
+        .env_remove("LC_TERMINAL")
+        .env_remove("KONSOLE_VERSION")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    stdin.write_all(SHOW.as_bytes()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains(wait_for) {
+        assert!(Instant::now() < deadline, "{wait_for:?} never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stdin.write_all(b":quit\n").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    assert!(status.success(), "{status:?}\n{out}");
+    out
+}
+
+#[test]
+fn a_shown_picture_is_saved_in_the_workspace_and_its_path_printed() {
+    let ws = tempfile::tempdir().unwrap();
+    let exe = common::exe();
+    let out = repl_with(
+        exe.to_str().unwrap(),
+        &[
+            "repl",
+            "--world",
+            "small_room",
+            "--workspace",
+            ws.path().to_str().unwrap(),
+        ],
+        &[],
+        "action1-1.png",
+    );
+    let path = ws.path().join("pictures/action1-1.png");
+    assert!(out.contains(&format!("[picture 1: PNG 64x48, ")), "{out}");
+    assert!(
+        out.contains(&format!("the view] {}", path.display())),
+        "{out}"
+    );
+    let data = std::fs::read(&path).unwrap();
+    let info = png::Decoder::new(std::io::Cursor::new(data))
+        .read_info()
+        .unwrap()
+        .info()
+        .clone();
+    assert_eq!((info.width, info.height), (64, 48));
+    assert!(
+        !out.contains('▄'),
+        "not drawn when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn on_a_terminal_the_picture_is_drawn_inline() {
+    let ws = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{} repl --world small_room --workspace {}",
+        common::exe().display(),
+        ws.path().display()
+    );
+    // `script` runs the REPL on a pseudo-terminal of its own.
+    let out = repl_with("script", &["-qfec", &command, "/dev/null"], &[], "[2]>>>");
+    assert!(out.contains("pictures/action1-1.png"), "{out}");
+    let blocks = out.matches('▄').count();
+    assert!(
+        blocks >= 60 * 10,
+        "drawn in coloured half blocks, 60 columns wide: {blocks} blocks\n{out}"
+    );
+    assert!(out.contains("\x1b[38;2;"), "in true colour");
+
+    let out = repl_with(
+        "script",
+        &["-qfec", &command, "/dev/null"],
+        &[("CODEACT_INLINE_IMAGES", "0")],
+        "[2]>>>",
+    );
+    assert!(out.contains("pictures/action1-1.png"), "{out}");
+    assert!(
+        !out.contains('▄'),
+        "CODEACT_INLINE_IMAGES=0 turns drawing off"
+    );
+}
