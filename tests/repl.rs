@@ -74,7 +74,7 @@ fn a_shown_picture_is_saved_in_the_workspace_and_its_path_printed() {
         "action1-1.png",
     );
     let path = ws.path().join("pictures/action1-1.png");
-    assert!(out.contains(&format!("[picture 1: PNG 64x48, ")), "{out}");
+    assert!(out.contains("[picture 1: PNG 64x48, "), "{out}");
     assert!(
         out.contains(&format!("the view] {}", path.display())),
         "{out}"
