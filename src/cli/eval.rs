@@ -209,6 +209,9 @@ pub struct EvalOpts {
     sandbox: SandboxOpts,
     #[command(flatten)]
     images: ImageOpts,
+    /// Record each model trial as MCAP (episode.mcap in its trial folder) for Foxglove.
+    #[arg(long)]
+    record: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -350,6 +353,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
                     paraphrase: p.paraphrase,
                     dir: Some(&dir),
                     images,
+                    record: opts.record,
                 };
                 trial::run_model(p.task, p.seed, &setup, &config)
             }

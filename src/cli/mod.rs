@@ -18,7 +18,7 @@ mod run;
 mod session_cmd;
 mod sim_cmd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,7 @@ use robot_api::SkillSet;
 
 use crate::agent::images::{ImageMode, ImagePolicy};
 use crate::executor::{ExecutorConfig, Limits, Session, WorkerConfig};
+use crate::record::{recorded, Recorded, Recorder};
 
 /// Let an LLM control a robot by writing Python code actions.
 #[derive(Parser)]
@@ -215,6 +216,8 @@ pub struct ExecOpts {
     /// extension .svg; only the SVG when FILE ends in .svg. Simulated worlds only.
     #[arg(long, value_name = "FILE")]
     picture: Option<PathBuf>,
+    #[command(flatten)]
+    record: RecordOpts,
 }
 
 /// Options of `codeact doctor`: a worker is started in the sandbox to look at.
@@ -276,12 +279,23 @@ impl TargetOpts {
     /// The skills, and the simulated robot behind them when a world is used;
     /// `realtime` makes its time follow the clock.
     fn skill_set(&self, realtime: Option<f64>) -> Result<(SkillSet, Option<Arc<sim::SimRobot>>)> {
+        let target = self.target(realtime, None)?;
+        Ok((target.skills, target.robot))
+    }
+
+    /// The skills, the simulated robot behind them when a world is used, and
+    /// a recording of the robot into `record` when asked; `realtime` makes
+    /// simulated time follow the clock.
+    fn target(&self, realtime: Option<f64>, record: Option<&Path>) -> Result<Target> {
         if let Some(skills) = &self.skills {
             if realtime.is_some() {
                 bail!("--realtime needs a simulated world (--world), not --skills {skills}");
             }
+            if record.is_some() {
+                bail!("--record records a robot: give --world or --robot, not --skills {skills}");
+            }
             return match skills.as_str() {
-                "test" => Ok((robot_api::testing::test_skills().0, None)),
+                "test" => Ok(Target::skills(robot_api::testing::test_skills().0)),
                 other => bail!("unknown skill set {other:?}; available: test (or use --world)"),
             };
         }
@@ -289,7 +303,7 @@ impl TargetOpts {
             if realtime.is_some() {
                 bail!("--realtime needs the built-in simulator (--world), not a ROS robot");
             }
-            return Ok((ros_skills(profile)?, None));
+            return ros_target(profile, record);
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
         let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
@@ -299,36 +313,88 @@ impl TargetOpts {
             }
             robot.set_realtime(Some(factor));
         }
-        Ok((robot_api::skills::robot_skills(robot.clone()), Some(robot)))
+        let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
+        Ok(Target {
+            skills: robot_api::skills::robot_skills(backend),
+            robot: Some(robot),
+            recorder,
+        })
     }
+}
+
+/// What the code drives, as started.
+pub struct Target {
+    /// The skills.
+    pub skills: SkillSet,
+    /// The simulated robot, when a world is used.
+    pub robot: Option<Arc<sim::SimRobot>>,
+    /// The recording, when asked for.
+    pub recorder: Option<Arc<Recorder>>,
+}
+
+impl Target {
+    fn skills(skills: SkillSet) -> Self {
+        Target {
+            skills,
+            robot: None,
+            recorder: None,
+        }
+    }
+
+    /// A session with these skills, recorded when asked for.
+    fn session(self, sandbox: &SandboxOpts, actions: Option<&ActionOpts>) -> Result<Started> {
+        let mut session = sandbox.start(actions, self.skills)?;
+        if let Some(r) = &self.recorder {
+            session.watch(r.clone());
+        }
+        Ok(Started {
+            session,
+            robot: self.robot,
+            recorder: self.recorder,
+            picture: None,
+        })
+    }
+}
+
+/// Where an episode is recorded.
+#[derive(Args, Clone, Debug, Default)]
+pub struct RecordOpts {
+    /// Record the episode as MCAP into FILE (a new file): the robot's pose,
+    /// lidar scans, velocity commands, the map, camera pictures, each code
+    /// action and its observation, and robot events, for Foxglove
+    /// (docs/foxglove-layout.json).
+    #[arg(long, value_name = "FILE.mcap")]
+    pub record: Option<PathBuf>,
 }
 
 impl ExecOpts {
     /// Starts a session, warning on stderr about protections not in force.
     pub fn start(&self) -> Result<Started> {
-        let (skills, robot) = self.target.skill_set(self.clock.realtime)?;
-        if self.picture.is_some() && robot.is_none() {
+        if self.picture.is_some() && self.target.world_spec().is_none() {
             bail!("--picture needs a simulated world (--world), not --skills or --robot");
         }
-        let session = self.sandbox.start(Some(&self.actions), skills)?;
-        Ok(Started {
-            session,
-            robot,
-            picture: self.picture.clone(),
-        })
+        let target = self
+            .target
+            .target(self.clock.realtime, self.record.record.as_deref())?;
+        let mut started = target.session(&self.sandbox, Some(&self.actions))?;
+        started.picture = self.picture.clone();
+        Ok(started)
     }
 }
 
 /// The skills of the ROS 2 robot a profile describes.
 #[cfg(feature = "ros")]
-fn ros_skills(profile: &str) -> Result<SkillSet> {
+fn ros_target(profile: &str, record: Option<&Path>) -> Result<Target> {
+    if record.is_some() {
+        bail!("--record does not yet record a ROS robot; record the robot's topics with `ros2 bag record -s mcap` meanwhile");
+    }
     let connected = crate::ros::node::connect(profile, "codeact")?;
     // The skills hold the robot and its ROS thread; they live as long as the session.
-    Ok(connected.skills)
+    Ok(Target::skills(connected.skills))
 }
 
 #[cfg(not(feature = "ros"))]
-fn ros_skills(_profile: &str) -> Result<SkillSet> {
+fn ros_target(_profile: &str, _record: Option<&Path>) -> Result<Target> {
     bail!("{}", NO_ROS)
 }
 
@@ -342,12 +408,19 @@ pub struct Started {
     pub session: Session,
     /// The simulated robot, when a world is used.
     pub robot: Option<Arc<sim::SimRobot>>,
+    /// The recording, when asked for.
+    pub recorder: Option<Arc<Recorder>>,
     picture: Option<PathBuf>,
 }
 
 impl Started {
-    /// Writes the picture asked for with --picture; says where on stderr.
+    /// Finishes the recording and writes the picture asked for with
+    /// --picture; says where on stderr.
     pub fn finish(&self) -> Result<()> {
+        if let Some(r) = &self.recorder {
+            r.close()?;
+            eprintln!("recording: {}", r.path().display());
+        }
         let (Some(path), Some(robot)) = (&self.picture, &self.robot) else {
             return Ok(());
         };

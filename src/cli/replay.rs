@@ -16,6 +16,7 @@ use crate::agent::episode::{add_done, Agent, Budget, Progress};
 use crate::agent::llm::{Completion, LlmError, Message, Model, ToolCall, ToolSpec, Usage};
 use crate::agent::transcript;
 use crate::executor::{ExecutorConfig, Observation, Session};
+use crate::record;
 
 /// Options of `codeact replay`.
 #[derive(clap::Args, Debug)]
@@ -25,6 +26,10 @@ pub struct ReplayOpts {
     /// For a trial of a task from a task file: that file (built-in tasks are found by id).
     #[arg(long = "task-file", value_name = "FILE")]
     task_files: Vec<String>,
+    /// Record the replay as MCAP into FILE (a new file), for Foxglove: the
+    /// recorded run's actions, made again in a fresh simulator.
+    #[arg(long, value_name = "FILE.mcap")]
+    record: Option<PathBuf>,
 }
 
 /// Answers with the replies of a recording, in order.
@@ -133,18 +138,21 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         }
         None => None,
     };
-    let (robot, skills, done) = match &task {
+    let record_to = opts.record.as_deref();
+    let (robot, skills, done, recorder) = match &task {
         Some(t) => {
             let seed = start["seed"].as_u64().unwrap_or(0);
-            let p = crate::eval::trial::prepare(t, seed)?;
-            (p.robot, p.skills, p.done)
+            let p = crate::eval::trial::prepare(t, seed, record_to)?;
+            (p.robot, p.skills, p.done, p.recorder)
         }
         None => {
             let world = sim::load(world_spec)?;
             let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
-            let mut skills = robot_api::skills::robot_skills(robot.clone());
+            let record::Recorded { backend, recorder } =
+                record::recorded(robot.clone(), record_to)?;
+            let mut skills = robot_api::skills::robot_skills(backend);
             let done = add_done(&mut skills);
-            (robot, skills, done)
+            (robot, skills, done, recorder)
         }
     };
     let mut agent = Agent::with_done(&skills, done, format, None);
@@ -155,6 +163,9 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         .to_owned();
     let mut session =
         Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
+    if let Some(r) = &recorder {
+        session.watch(r.clone());
+    }
     let model = Recorded {
         replies: RefCell::new(replies),
     };
@@ -184,6 +195,11 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         }
     }
 
+    drop(session);
+    if let Some(r) = &recorder {
+        r.close()?;
+        println!("recording: {}", r.path().display());
+    }
     let mut differences = Vec::new();
     let now: Vec<Json> = collect
         .observations

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::{ActionOpts, ClockOpts, ImageOpts, SandboxOpts, TargetOpts};
+use super::{ActionOpts, ClockOpts, ImageOpts, RecordOpts, SandboxOpts, TargetOpts};
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{Agent, Budget, Progress, Review, Supervisor};
 use crate::agent::images::ImageMode;
@@ -31,6 +31,8 @@ pub struct RunOpts {
     clock: ClockOpts,
     #[command(flatten)]
     images: ImageOpts,
+    #[command(flatten)]
+    record: RecordOpts,
     /// The task, in words ("bring the red box to the packing zone").
     #[arg(long)]
     task: String,
@@ -155,10 +157,13 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     config.backoff = Duration::from_secs_f64(opts.retry_backoff.clamp(0.0, 60.0));
     let llm = Llm::new(config)?;
 
-    let (mut skills, robot) = opts.target.skill_set(opts.clock.realtime)?;
+    let mut target = opts
+        .target
+        .target(opts.clock.realtime, opts.record.record.as_deref())?;
+    let robot = target.robot.clone();
     let world = robot.as_ref().map(|r| r.sim().world().clone());
     let mut agent = Agent::new(
-        &mut skills,
+        &mut target.skills,
         action_format,
         world.as_ref().map(|w| w.summary()).as_deref(),
     );
@@ -167,7 +172,8 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         image_max_side: file.image_max_side,
         max_images: file.max_images,
     })?;
-    let mut session = opts.sandbox.start(Some(&opts.actions), skills)?;
+    let started = target.session(&opts.sandbox, Some(&opts.actions))?;
+    let (mut session, recorder) = (started.session, started.recorder);
 
     let label = world
         .as_ref()
@@ -218,6 +224,10 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         super::render::write(sim.world(), Some(&sim), &dir.join("picture.png"))?;
     }
     drop(transcript);
+    if let Some(r) = &recorder {
+        r.close()?;
+        println!("recording: {}", r.path().display());
+    }
     println!();
     match (&outcome.success, &outcome.summary) {
         (true, Some(summary)) => println!("done: {summary}"),

@@ -17,6 +17,7 @@ use crate::agent::images::ImagePolicy;
 use crate::agent::llm::Model;
 use crate::agent::transcript::Transcript;
 use crate::executor::{ExecutorConfig, Session};
+use crate::record::{recorded, RecordError, Recorded, Recorder};
 
 /// Who acts in a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +55,8 @@ pub struct ModelSetup<'a> {
     pub dir: Option<&'a Path>,
     /// Whether and how pictures reach the model.
     pub images: ImagePolicy,
+    /// Record the trial as `episode.mcap` in its run folder.
+    pub record: bool,
 }
 
 /// How one trial went.
@@ -130,6 +133,9 @@ pub enum TrialError {
         /// Why.
         source: crate::executor::ExecutorError,
     },
+    /// The recording could not be made.
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 /// A task's world for one seed, ready to act in.
@@ -140,10 +146,13 @@ pub struct Prepared {
     pub skills: robot_api::SkillSet,
     /// What `done` was called with.
     pub done: DoneSignal,
+    /// The recording, when one was asked for.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
-/// Builds the world of `task` for `seed` and the skills to act in it.
-pub fn prepare(task: &Task, seed: u64) -> Result<Prepared, TrialError> {
+/// Builds the world of `task` for `seed` and the skills to act in it,
+/// recorded into `record` when given.
+pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared, TrialError> {
     let fail = |message: String| TrialError::Task {
         task: task.id.clone(),
         message,
@@ -154,12 +163,14 @@ pub fn prepare(task: &Task, seed: u64) -> Result<Prepared, TrialError> {
         p.check_names(&world).map_err(fail)?;
     }
     let robot = Arc::new(sim::SimRobot::new(world));
-    let mut skills = robot_api::skills::robot_skills(robot.clone());
+    let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
+    let mut skills = robot_api::skills::robot_skills(backend);
     let done = add_done(&mut skills);
     Ok(Prepared {
         robot,
         skills,
         done,
+        recorder,
     })
 }
 
@@ -188,7 +199,8 @@ pub fn run(
         robot,
         skills,
         done,
-    } = prepare(task, seed)?;
+        ..
+    } = prepare(task, seed, None)?;
     let executor = |source| TrialError::Executor {
         task: task.id.clone(),
         source,
@@ -227,11 +239,13 @@ pub fn run_model(
     config: &ExecutorConfig,
 ) -> Result<TrialReport, TrialError> {
     let started = Instant::now();
+    let record = m.dir.filter(|_| m.record).map(|d| d.join("episode.mcap"));
     let Prepared {
         robot,
         skills,
         done,
-    } = prepare(task, seed)?;
+        recorder,
+    } = prepare(task, seed, record.as_deref())?;
     let fail = |message: String| TrialError::Task {
         task: task.id.clone(),
         message,
@@ -250,6 +264,9 @@ pub fn run_model(
             task: task.id.clone(),
             source,
         })?;
+    if let Some(r) = &recorder {
+        session.watch(r.clone());
+    }
     let mut transcript = match m.dir {
         Some(dir) => Some(Transcript::create(dir).map_err(|e| {
             fail(format!(
@@ -279,6 +296,9 @@ pub fn run_model(
     episode.transcript = transcript.as_mut();
     let outcome = episode.run(&instruction, &mut Quiet);
     drop(session);
+    if let Some(r) = recorder {
+        r.close()?;
+    }
     let mut report = report(
         task,
         seed,
@@ -360,7 +380,7 @@ fn report(
 /// The goals of `task` that already hold where `seed` starts: each must be
 /// false there, or the task can be passed without doing anything.
 pub fn true_at_start(task: &Task, seed: u64) -> Result<Vec<String>, TrialError> {
-    let prepared = prepare(task, seed)?;
+    let prepared = prepare(task, seed, None)?;
     let sim = prepared.robot.sim();
     Ok(task
         .success

@@ -33,5 +33,5 @@ pub mod worker;
 pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACTION_SECONDS};
 pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream};
-pub use session::{ExecutorError, Session};
+pub use session::{ActionWatcher, ExecutorError, Session};
 pub use wire::{OutputLimits, Protection};

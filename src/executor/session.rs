@@ -48,6 +48,14 @@ impl Drop for Workspace {
     }
 }
 
+/// Told of each action a session runs (a recording, for instance).
+pub trait ActionWatcher: Send + Sync {
+    /// Action number `action` is about to run `code`.
+    fn started(&self, action: u64, code: &str);
+    /// It ended with `observation`.
+    fn finished(&self, observation: &Observation);
+}
+
 /// One executor session: a persistent Python namespace in a supervised worker.
 pub struct Session {
     config: ExecutorConfig,
@@ -60,6 +68,7 @@ pub struct Session {
     python_version: String,
     /// Every log line of the session's actions carries it.
     span: tracing::Span,
+    watchers: Vec<Arc<dyn ActionWatcher>>,
 }
 
 impl Session {
@@ -100,6 +109,7 @@ impl Session {
             protections: Vec::new(),
             python_version: String::new(),
             span,
+            watchers: Vec::new(),
         };
         session.start_worker()?;
         for p in session.protections.iter().filter(|p| !p.active) {
@@ -166,6 +176,11 @@ impl Session {
         Ok(())
     }
 
+    /// Tells `watcher` of every action from now on.
+    pub fn watch(&mut self, watcher: Arc<dyn ActionWatcher>) {
+        self.watchers.push(watcher);
+    }
+
     /// Runs one code action and returns its observation. `on_output` sees
     /// printed text as it arrives. `timeout` overrides the session default.
     ///
@@ -204,6 +219,9 @@ impl Session {
         let _session = self.span.clone().entered();
         let _span = tracing::debug_span!("action", n = action).entered();
         tracing::debug!(timeout_s = timeout.as_secs_f64(), "running");
+        for w in &self.watchers {
+            w.started(action, code);
+        }
         let worker = self.worker.as_mut().expect("worker started above");
         let run = run_action(
             worker,
@@ -245,6 +263,9 @@ impl Session {
             skill_calls = observation.skill_calls.len(),
             "finished"
         );
+        for w in &self.watchers {
+            w.finished(&observation);
+        }
         Ok(observation)
     }
 }

@@ -1,0 +1,72 @@
+"""Reads an MCAP recording with the official `mcap` reader and its protobuf
+decoder, and prints what the tests check as one JSON object: channels with
+their schemas and message counts, whether log times are in order, and the
+decoded messages of the small channels."""
+
+import json
+import math
+import sys
+
+from mcap.reader import make_reader
+from mcap_protobuf.decoder import DecoderFactory
+
+
+def finite(x):
+    return x if math.isfinite(x) else None
+
+
+def pose(m):
+    q = m.pose.orientation
+    return {"x": m.pose.position.x, "y": m.pose.position.y,
+            "theta": 2 * math.atan2(q.z, q.w), "frame": m.frame_id}
+
+
+def main(path):
+    out = {"channels": {}, "in_order": True, "messages": 0}
+    last_time = {}
+    decoded = {}
+    with open(path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        summary = reader.get_summary()
+        out["library"] = reader.get_header().library
+        for cid, ch in summary.channels.items():
+            schema = summary.schemas[ch.schema_id]
+            out["channels"][ch.topic] = {
+                "schema": schema.name, "schema_encoding": schema.encoding,
+                "encoding": ch.message_encoding,
+                "count": summary.statistics.channel_message_counts.get(cid, 0),
+            }
+        for schema, channel, message in reader.iter_messages(log_time_order=False):
+            out["messages"] += 1
+            if message.log_time < last_time.get(channel.topic, 0):
+                out["in_order"] = False
+            last_time[channel.topic] = message.log_time
+            value = json.loads(message.data) if channel.message_encoding == "json" else None
+            decoded.setdefault(channel.topic, []).append((schema, channel, message, value))
+    with open(path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        poses, scans, logs, images, grid = [], [], {}, {}, None
+        cmd = [v for (_, _, _, v) in decoded.get("/cmd_vel", [])]
+        protobuf = [t for t, c in out["channels"].items() if c["encoding"] == "protobuf"]
+        for schema, channel, message, m in reader.iter_decoded_messages(topics=protobuf, log_time_order=False):
+            t = message.log_time
+            if channel.topic == "/pose":
+                poses.append(dict(pose(m), t=t, stamp=m.timestamp.seconds * 10**9 + m.timestamp.nanos))
+            elif channel.topic == "/scan":
+                scans.append({"t": t, "frame": m.frame_id, "start_angle": m.start_angle,
+                              "end_angle": m.end_angle, "ranges": [finite(r) for r in m.ranges]})
+            elif schema.name == "foxglove.Log":
+                logs.setdefault(channel.topic, []).append(
+                    {"t": t, "level": m.level, "name": m.name, "line": m.line, "message": m.message})
+            elif schema.name == "foxglove.CompressedImage":
+                images.setdefault(channel.topic, []).append(
+                    {"t": t, "format": m.format, "bytes": len(m.data), "png": m.data[:8] == b"\x89PNG\r\n\x1a\n"})
+            elif channel.topic == "/map":
+                grid = {"columns": m.column_count, "cells": len(m.data), "occupied": sum(1 for b in m.data if b),
+                        "cell": m.cell_size.x, "frame": m.frame_id}
+    out.update(poses=poses, scans=scans[-1:], scan_count=len(scans), logs=logs, images=images, grid=grid, cmd_vel=cmd)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
