@@ -265,3 +265,44 @@ fn a_run_and_its_replay_are_recorded_action_by_action() {
         "lockstep: the same poses at the same times"
     );
 }
+
+#[test]
+#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn eval_records_each_model_trial_in_its_folder() {
+    let mock = MockLlm::answering(std::sync::Arc::new(|_: &Json| {
+        Step::Reply("```python\nmove_to(2.0, 2.0)\ndone('moved')\n```")
+    }));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(common::exe())
+        .args(["eval", "--tasks", "nav-packing", "--seeds", "2", "--record"])
+        .args([
+            "--llm",
+            "openai:mock",
+            "--base-url",
+            &format!("http://127.0.0.1:{}/v1", mock.port),
+        ])
+        .args(["--out", tmp.path().to_str().unwrap()])
+        .env("OPENAI_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<_> = std::fs::read_dir(tmp.path().join("trials"))
+        .unwrap()
+        .map(|d| d.unwrap().path().join("episode.mcap"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in &files {
+        let r = read(file);
+        assert_eq!(r["channels"]["/code"]["count"], 1, "{}", file.display());
+        assert!(r["logs"]["/code"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("move_to(2.0, 2.0)"));
+        assert_eq!(r["channels"]["/map"]["count"], 1);
+    }
+}

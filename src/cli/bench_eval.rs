@@ -64,7 +64,74 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         &stats(walls),
         "<= 60 s",
     );
+    recording(&tasks, reps)
+}
+
+/// The cost of `--record`: a warehouse episode (the two-orders task's
+/// oracle through a sandboxed session, from the world's making to the file's
+/// end) with and without recording, interleaved; and the action alone.
+fn recording(tasks: &[Task], reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    let task = tasks
+        .iter()
+        .find(|t| t.id == "lh-warehouse-two-orders")
+        .ok_or_else(|| anyhow::anyhow!("the task lh-warehouse-two-orders is missing"))?;
+    let tmp = tempfile_dir("record")?;
+    let config = ExecutorConfig::default();
+    let (mut plain, mut recorded, mut plain_action, mut recorded_action) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut bytes = 0;
+    for i in 0..reps(20) {
+        for record in [false, true] {
+            let file = tmp.join(format!("episode-{i}.mcap"));
+            let started = Instant::now();
+            let prepared = trial::prepare(task, 0, record.then_some(file.as_path()))?;
+            let mut session = crate::executor::Session::start(config.clone(), prepared.skills)?;
+            if let Some(r) = &prepared.recorder {
+                session.watch(r.clone());
+            }
+            let action = Instant::now();
+            let obs = session.execute(&task.oracle, None, &mut |_, _| {})?;
+            if let Some(r) = &prepared.recorder {
+                r.close()?;
+            }
+            let action = action.elapsed().as_secs_f64() * 1e3;
+            drop(session);
+            let whole = started.elapsed().as_secs_f64() * 1e3;
+            if obs.status != crate::executor::Status::Ok {
+                bail!("the oracle of {} failed: {}", task.id, obs.render());
+            }
+            if record {
+                bytes = std::fs::metadata(&file)?.len();
+                recorded.push(whole);
+                recorded_action.push(action);
+            } else {
+                plain.push(whole);
+                plain_action.push(action);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (p, r) = (stats(plain), stats(recorded));
+    report("warehouse episode (session + oracle)", "ms", &p, "-");
+    report("warehouse episode, --record", "ms", &r, "within 10%");
+    let (pa, ra) = (stats(plain_action), stats(recorded_action));
+    report("  its action alone", "ms", &pa, "-");
+    report("  its action alone, recorded (file closed)", "ms", &ra, "-");
+    println!(
+        "recording cost: {:+.1}% of the episode, {:+.1}% of the action; file {} KiB",
+        (r.median / p.median - 1.0) * 100.0,
+        (ra.median / pa.median - 1.0) * 100.0,
+        bytes / 1024
+    );
     Ok(())
+}
+
+/// A fresh scratch folder for one benchmark.
+fn tempfile_dir(what: &str) -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("codeact-bench-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// Runs every task's oracle on `seeds` seeds with `workers` threads;

@@ -43,6 +43,28 @@ pub mod topics {
 /// JSON schema of a velocity command.
 const TWIST_SCHEMA: &str = r#"{"title":"codeact.VelocityCommand","description":"A velocity command to the robot's base","type":"object","properties":{"linear":{"type":"number","description":"forward speed, m/s"},"angular":{"type":"number","description":"turn rate, rad/s (counter-clockwise)"}},"required":["linear","angular"]}"#;
 
+/// One thing to record, as the robot's thread hands it to the writer.
+pub enum Message {
+    /// The occupancy grid.
+    Map(GridMap),
+    /// The pose estimate.
+    Pose(Pose2),
+    /// A lidar scan.
+    Scan(ScanData),
+    /// A velocity command: linear, angular.
+    Command(f64, f64),
+    /// A camera picture (PNG).
+    Camera(Vec<u8>),
+    /// A code action: its number and code.
+    Code(u64, String),
+    /// An observation: the action's number, the text, how it ended.
+    Observation(u64, String, Level),
+    /// A picture an action attached.
+    Picture(Picture),
+    /// A robot event.
+    Event(String),
+}
+
 /// Every channel of one recording, on its own context.
 pub struct Channels {
     map: Channel<Grid>,
@@ -108,8 +130,23 @@ impl Channels {
         }
     }
 
+    /// Writes `message` at `ns` on its channel.
+    pub fn write(&self, ns: u64, message: Message) {
+        match message {
+            Message::Map(map) => self.map(&map, ns),
+            Message::Pose(pose) => self.pose(pose, ns),
+            Message::Scan(scan) => self.scan(&scan, ns),
+            Message::Command(linear, angular) => self.command(linear, angular, ns),
+            Message::Camera(png) => self.camera(png, ns),
+            Message::Code(action, code) => self.code(action, &code, ns),
+            Message::Observation(action, text, level) => self.observation(action, &text, level, ns),
+            Message::Picture(picture) => self.picture(picture, ns),
+            Message::Event(text) => self.event(&text, ns),
+        }
+    }
+
     /// The occupancy grid: 100 where occupied, 0 where free.
-    pub fn map(&self, map: &GridMap, ns: u64) {
+    fn map(&self, map: &GridMap, ns: u64) {
         let data: Vec<u8> = map
             .occupied
             .iter()
@@ -137,7 +174,7 @@ impl Channels {
     }
 
     /// The pose, and the transform that places the robot's frame.
-    pub fn pose(&self, pose: Pose2, ns: u64) {
+    fn pose(&self, pose: Pose2, ns: u64) {
         let p = pose3(pose.x, pose.y, pose.theta);
         self.pose.log_with_meta(
             &PoseInFrame {
@@ -166,7 +203,7 @@ impl Channels {
     }
 
     /// A lidar scan in the robot's frame.
-    pub fn scan(&self, scan: &ScanData, ns: u64) {
+    fn scan(&self, scan: &ScanData, ns: u64) {
         let end =
             scan.angle_min + scan.angle_increment * scan.ranges.len().saturating_sub(1) as f64;
         self.scan.log_with_meta(
@@ -184,19 +221,19 @@ impl Channels {
     }
 
     /// A velocity command.
-    pub fn command(&self, linear: f64, angular: f64, ns: u64) {
+    fn command(&self, linear: f64, angular: f64, ns: u64) {
         let json = serde_json::json!({"linear": linear, "angular": angular});
         self.cmd_vel
             .log_with_meta(json.to_string().as_bytes(), at(ns));
     }
 
     /// A camera picture (PNG).
-    pub fn camera(&self, png: &[u8], ns: u64) {
+    fn camera(&self, png: Vec<u8>, ns: u64) {
         self.camera.log_with_meta(
             &CompressedImage {
                 timestamp: stamp(ns),
                 frame_id: "camera".into(),
-                data: png.to_vec().into(),
+                data: png.into(),
                 format: "png".into(),
             },
             at(ns),
@@ -204,17 +241,17 @@ impl Channels {
     }
 
     /// A code action, with its number as the line.
-    pub fn code(&self, action: u64, code: &str, ns: u64) {
+    fn code(&self, action: u64, code: &str, ns: u64) {
         self.log(&self.code, "code", action, code, Level::Info, ns);
     }
 
     /// An observation as the model reads it.
-    pub fn observation(&self, action: u64, text: &str, level: Level, ns: u64) {
+    fn observation(&self, action: u64, text: &str, level: Level, ns: u64) {
         self.log(&self.observation, "observation", action, text, level, ns);
     }
 
     /// A picture an action attached.
-    pub fn picture(&self, picture: &Picture, ns: u64) {
+    fn picture(&self, picture: Picture, ns: u64) {
         let format = if picture.mime == "image/png" {
             "png"
         } else {
@@ -224,7 +261,7 @@ impl Channels {
             &CompressedImage {
                 timestamp: stamp(ns),
                 frame_id: "camera".into(),
-                data: picture.data.clone().into(),
+                data: picture.data.into(),
                 format: format.into(),
             },
             at(ns),
@@ -232,7 +269,7 @@ impl Channels {
     }
 
     /// A robot event.
-    pub fn event(&self, text: &str, ns: u64) {
+    fn event(&self, text: &str, ns: u64) {
         self.log(&self.events, "robot", 0, text, Level::Info, ns);
     }
 
@@ -256,5 +293,53 @@ impl Channels {
             },
             at(ns),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::topics;
+
+    /// Every topic the Foxglove layout in docs/ shows is one the recording writes.
+    #[test]
+    fn the_layout_shows_recorded_topics() {
+        let layout: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/foxglove-layout.json")).unwrap();
+        let recorded = [
+            topics::MAP,
+            topics::POSE,
+            topics::TF,
+            topics::SCAN,
+            topics::CMD_VEL,
+            topics::CAMERA,
+            topics::CODE,
+            topics::OBSERVATION,
+            topics::PICTURES,
+            topics::EVENTS,
+        ];
+        let mut shown = Vec::new();
+        for panel in layout["configById"].as_object().unwrap().values() {
+            shown.extend(panel["topicToRender"].as_str().map(str::to_owned));
+            shown.extend(panel["imageMode"]["imageTopic"].as_str().map(str::to_owned));
+            if let Some(t) = panel["topics"].as_object() {
+                shown.extend(t.keys().cloned());
+            }
+            for path in panel["paths"].as_array().into_iter().flatten() {
+                let value = path["value"].as_str().unwrap();
+                shown.push(value.split('.').next().unwrap().to_owned());
+            }
+        }
+        assert!(shown.len() >= 9, "{shown:?}");
+        for topic in &shown {
+            assert!(
+                recorded.contains(&topic.as_str()),
+                "{topic} is not recorded"
+            );
+        }
+        // Every panel in the configuration is placed in the layout tree.
+        let tree = layout["layout"].to_string();
+        for id in layout["configById"].as_object().unwrap().keys() {
+            assert!(tree.contains(&format!("\"{id}\"")), "{id} is not placed");
+        }
     }
 }
