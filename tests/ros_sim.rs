@@ -600,3 +600,63 @@ fn codeact_mcp_on_a_ros_robot_marks_execute_destructive_and_drives_it() {
     let _ = sim.kill();
     let _ = sim.wait();
 }
+
+#[test]
+fn a_profile_camera_topic_gives_pictures_and_a_stale_one_fails() {
+    let domain = domain(6);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("camera.yaml");
+    std::fs::write(
+        &profile,
+        "name: camera
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan, camera: /camera/image_raw}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+ros_access:
+  allow: [/camera_off]
+",
+    )
+    .unwrap();
+    let robot = ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fake_robot.py"
+        ))
+        .arg("20")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy robot runs");
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+    let obs = session.execute(
+        "import time\nfor _ in range(50):\n    try:\n        png = get_camera_image(32, 24)\n        break\n    except RobotError:\n        time.sleep(0.1)\nshow(png, 'the robot camera')",
+        30.0,
+    );
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    let data = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        obs["images"][0]["data"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(data))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (32, 24));
+    let px = |x: usize, y: usize| &buf[(y * 32 + x) * 3..(y * 32 + x) * 3 + 3];
+    assert_eq!(px(2, 12), [255, 0, 0], "bgr8 read as bgr: red on the left");
+    assert_eq!(px(29, 12), [0, 0, 255], "blue on the right");
+
+    let obs = session.execute(
+        "ros_publish('/camera_off', {'data': 'off'}, type='std_msgs/msg/String')\nimport time\ntime.sleep(2.5)\nget_camera_image()",
+        30.0,
+    );
+    drop(session);
+    let _ = robot.wait_with_output();
+    let text = obs["text"].as_str().unwrap();
+    assert_eq!(obs["status"], "error", "{text}");
+    assert!(
+        text.contains("the camera image on /camera/image_raw is") && text.contains("s old"),
+        "the same stale-data error as odometry: {text}"
+    );
+}

@@ -274,9 +274,12 @@ pub trait RobotBackend: Send + Sync {
     /// obstacles, zones, objects, the robot, its latest scan), if it can draw one.
     fn map_image(&self, radius: f64) -> Option<Vec<u8>>;
     /// A PNG picture of what the camera sees now, `width` × `height`
-    /// pixels, if it can take one.
-    fn camera_image(&self, _width: u32, _height: u32) -> Option<Vec<u8>> {
-        None
+    /// pixels; an error when it has no camera or the last frame is stale.
+    fn camera_image(&self, _width: u32, _height: u32) -> Result<Vec<u8>, SkillError> {
+        Err(SkillError::new(
+            crate::ErrorKind::Robot,
+            "this robot's camera gives no pictures",
+        ))
     }
     /// Passes a message to the user (kept in the events).
     fn say(&self, text: &str);

@@ -303,9 +303,9 @@ impl RobotBackend for SimRobot {
         Some(crate::render::map_crop_png(&self.sim(), radius))
     }
 
-    fn camera_image(&self, width: u32, height: u32) -> Option<Vec<u8>> {
+    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
         let view = crate::camera::view(&self.sim(), width as usize, height as usize);
-        Some(view.png())
+        Ok(view.png())
     }
 
     fn say(&self, text: &str) {

@@ -106,9 +106,9 @@ impl RobotBackend for RecordingBackend {
     fn map_image(&self, radius: f64) -> Option<Vec<u8>> {
         self.inner.map_image(radius)
     }
-    fn camera_image(&self, width: u32, height: u32) -> Option<Vec<u8>> {
+    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
         let png = self.inner.camera_image(width, height);
-        if let Some(png) = &png {
+        if let Ok(png) = &png {
             self.recorder.camera(png);
         }
         png

@@ -2,6 +2,7 @@
 //! plain logic (always built, tested without ROS); the r2r parts need the
 //! cargo feature `ros`.
 //!
+//! - [`camera`]: camera frames (raw or compressed) as PNG.
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
 //! - [`safety`]: the governor every velocity command passes through.
 //! - [`policy`]: which topics and services code actions may reach.
@@ -13,6 +14,7 @@
 
 #[cfg(feature = "ros")]
 pub mod access;
+pub mod camera;
 #[cfg(feature = "ros")]
 pub mod node;
 pub mod policy;

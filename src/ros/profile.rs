@@ -108,6 +108,12 @@ pub struct ProfileTopics {
     /// std_msgs/String in, a JSON list of detected objects (the simulator's camera).
     #[serde(default)]
     pub detections: Option<String>,
+    /// sensor_msgs/Image in (rgb8, bgr8, rgba8, bgra8, mono8): `get_camera_image()`.
+    #[serde(default)]
+    pub camera: Option<String>,
+    /// sensor_msgs/CompressedImage in (JPEG or PNG), instead of `camera`.
+    #[serde(default)]
+    pub camera_compressed: Option<String>,
     /// std_msgs/Bool in: true engages the e-stop (latched until cleared).
     #[serde(default = "default_e_stop")]
     pub e_stop: String,
@@ -339,6 +345,12 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
                 format!("{key} must be a positive number, got {value}"),
             ));
         }
+    }
+    if profile.topics.camera.is_some() && profile.topics.camera_compressed.is_some() {
+        return Err(invalid(
+            "camera_compressed",
+            "give camera (sensor_msgs/Image) or camera_compressed (sensor_msgs/CompressedImage), not both".into(),
+        ));
     }
     if !(l.reach >= 0.0 && l.reach.is_finite()) {
         return Err(invalid(

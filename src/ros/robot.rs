@@ -18,6 +18,7 @@ use robot_api::{
     RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
 };
 
+use super::camera::Frame;
 use super::profile::{ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
 use super::spin::{RosError, RosThread};
@@ -67,6 +68,7 @@ struct Latest {
     scan: Option<Stamped<ScanData>>,
     battery: Option<Stamped<BatteryState>>,
     detections: Option<Stamped<Vec<SeenObject>>>,
+    camera: Option<Stamped<Frame>>,
     map: Option<GridMap>,
     odom_frame_warned: bool,
 }
@@ -464,6 +466,36 @@ fn subscribe(
             lock(&sh.latest).map = Some(grid_map(&m))
         });
     }
+    if let Some(topic) = &topics.camera {
+        let sh = s.clone();
+        let camera =
+            node.subscribe::<r2r::sensor_msgs::msg::Image>(topic, QosProfile::sensor_data())?;
+        spawn(spawner, camera, move |m| {
+            lock(&sh.latest).camera = Some(Stamped {
+                value: Frame::Raw {
+                    width: m.width,
+                    height: m.height,
+                    encoding: m.encoding,
+                    step: m.step,
+                    data: m.data,
+                },
+                at: Instant::now(),
+            });
+        });
+    }
+    if let Some(topic) = &topics.camera_compressed {
+        let sh = s.clone();
+        let camera = node.subscribe::<r2r::sensor_msgs::msg::CompressedImage>(
+            topic,
+            QosProfile::sensor_data(),
+        )?;
+        spawn(spawner, camera, move |m| {
+            lock(&sh.latest).camera = Some(Stamped {
+                value: Frame::Compressed(m.data),
+                at: Instant::now(),
+            });
+        });
+    }
     if let Some(topic) = &topics.detections {
         let sh = s.clone();
         let det = node.subscribe::<r2r::std_msgs::msg::String>(topic, QosProfile::default())?;
@@ -561,7 +593,7 @@ impl RobotBackend for RosRobot {
             gripper: self.profile.services.gripper.is_some(),
             battery: t.battery.is_some(),
             map_image: false,
-            camera_image: false,
+            camera_image: t.camera.is_some() || t.camera_compressed.is_some(),
         }
     }
 
@@ -851,6 +883,31 @@ impl RobotBackend for RosRobot {
 
     fn map_image(&self, _radius: f64) -> Option<Vec<u8>> {
         None
+    }
+
+    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
+        let t = &self.profile.topics;
+        let Some(topic) = t.camera.as_ref().or(t.camera_compressed.as_ref()) else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no camera topic in its profile",
+            ));
+        };
+        // Cameras run slower than lidars; a frame may be twice as old as a scan.
+        let limit = (self.profile.safety.scan_stale * 2.0).max(1.0);
+        let frame = match &lock(&self.shared.latest).camera {
+            Some(f) if f.age() <= limit => f.value.clone(),
+            f => {
+                return Err(stale_error(
+                    "camera image",
+                    topic,
+                    f.as_ref().map(Stamped::age),
+                    limit,
+                ))
+            }
+        };
+        crate::ros::camera::to_png(&frame, width, height)
+            .map_err(|why| SkillError::new(ErrorKind::Robot, format!("{topic}: {why}")))
     }
 
     fn say(&self, text: &str) {

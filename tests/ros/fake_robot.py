@@ -1,7 +1,9 @@
 """An rclpy node that plays a robot for the ROS backend: integrates the
 /cmd_vel it receives into /odom (50 Hz), publishes a 360-ray /scan (10 Hz)
-with a wall 5 m ahead, and a latched-ish /chatter string, and records every
-command. After `seconds` it prints what it recorded as one JSON line."""
+with a wall 5 m ahead, a camera frame on /camera/image_raw (10 Hz, bgr8
+16x12: left half red, right half blue) until something arrives on
+/camera_off, and a latched-ish /chatter string, and records every command.
+After `seconds` it prints what it recorded as one JSON line."""
 import json
 import math
 import sys
@@ -12,7 +14,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import String
 
 seconds = float(sys.argv[1])
@@ -33,6 +35,11 @@ scan_pub = node.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
 chatter = node.create_publisher(String, "/chatter", 10)
 heard = []
 node.create_subscription(String, "/from_code", lambda m: heard.append(m.data), 10)
+camera_pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+camera_on = [True]
+node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(0, False), 10)
+frame = Image(width=16, height=12, encoding="bgr8", step=16 * 3)
+frame.data = bytes(([0, 0, 255] * 8 + [255, 0, 0] * 8) * 12)
 
 end = time.time() + seconds
 last = time.time()
@@ -58,6 +65,8 @@ while time.time() < end:
         s.range_min, s.range_max = 0.1, 10.0
         s.ranges = [5.0] * 360
         scan_pub.publish(s)
+        if camera_on[0]:
+            camera_pub.publish(frame)
         chatter.publish(String(data="hello from the robot"))
 
 print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"]}))

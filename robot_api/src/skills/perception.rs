@@ -82,7 +82,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
                 if !(16..=1920).contains(&p.width) || !(16..=1080).contains(&p.height) {
                     return Err(SkillError::invalid(format!("get_camera_image(): width must be 16 to 1920 and height 16 to 1080 pixels, got {} x {}", p.width, p.height)));
                 }
-                r.backend.camera_image(p.width as u32, p.height as u32).map(Value::Bytes).ok_or_else(|| SkillError::new(ErrorKind::Robot, "this robot's camera gives no pictures"))
+                r.backend.camera_image(p.width as u32, p.height as u32).map(Value::Bytes)
             },
         );
     }
