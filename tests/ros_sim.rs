@@ -3,7 +3,9 @@
 //! backend driving an rclpy robot and the simulator, `codeact node --ros`
 //! called by an rclpy client with the generated codeact_interfaces types.
 //! DDS stays on loopback (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, checked
-//! with tcpdump) and each test has its own ROS_DOMAIN_ID.
+//! with tcpdump) and each test has its own ROS_DOMAIN_ID. The recording test
+//! reads MCAP with the Python reader of scripts/record-setup.sh
+//! (CODEACT_RECORD_PYTHON, which scripts/test.sh sets).
 #![cfg(feature = "ros")]
 
 mod common;
@@ -161,9 +163,10 @@ fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
     );
 }
 
-/// A domain of this test's own: `slot` keeps the tests of one run apart.
+/// A domain of this test's own: `slot` (0 to 8) keeps the tests of one run
+/// apart; DDS takes domain ids up to 232.
 fn domain(slot: u32) -> u32 {
-    std::process::id() % 30 + 1 + 30 * slot
+    std::process::id() % 25 + 1 + 25 * slot
 }
 
 fn ros_command(program: impl AsRef<std::ffi::OsStr>, domain: u32) -> Command {
@@ -659,4 +662,110 @@ ros_access:
         text.contains("the camera image on /camera/image_raw is") && text.contains("s old"),
         "the same stale-data error as odometry: {text}"
     );
+}
+
+#[test]
+fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
+    let python = std::env::var("CODEACT_RECORD_PYTHON")
+        .expect("CODEACT_RECORD_PYTHON: the Python of scripts/record-setup.sh's venv");
+    let read = |file: &std::path::Path| -> Json {
+        let out = Command::new(&python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/record/read.py"))
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let domain = domain(7);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("fake.yaml");
+    std::fs::write(&profile, FAKE_PROFILE).unwrap();
+    let robot = ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fake_robot.py"
+        ))
+        .arg("30")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy robot runs");
+
+    // A session on the robot.
+    let file = tmp.path().join("session.mcap");
+    let mut command = ros_command(common::exe(), domain);
+    command
+        .args([
+            "session",
+            "--robot",
+            profile.to_str().unwrap(),
+            "--record",
+            file.to_str().unwrap(),
+        ])
+        .stderr(Stdio::inherit());
+    let mut session = RosSession(SessionClient::start(command).expect("codeact session starts"));
+    let obs = session.execute("p = drive(0.2, 0.0, 2.0)\nprint(p.x)", 30.0);
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    drop(session);
+    let r = read(&file);
+    assert_eq!(r["channels"]["/code"]["count"], 1, "{}", r["channels"]);
+    assert!(
+        r["channels"]["/pose"]["count"].as_u64().unwrap() >= 5,
+        "{}",
+        r["channels"]
+    );
+    assert!(r["channels"]["/scan"]["count"].as_u64().unwrap() >= 1);
+    let cmd = r["cmd_vel"].as_array().unwrap();
+    assert!(
+        cmd.iter().any(|c| c["linear"].as_f64().unwrap() > 0.1),
+        "{cmd:?}"
+    );
+    assert_eq!(cmd.last().unwrap(), &json!({"linear": 0.0, "angular": 0.0}));
+    let last = r["poses"].as_array().unwrap().last().unwrap()["x"]
+        .as_f64()
+        .unwrap();
+    assert!(last > 0.2, "the robot drove about 0.4 m: {last}");
+    assert!(r["in_order"].as_bool().unwrap());
+
+    // The node, stopped by SIGTERM, finishes its file.
+    let node_file = tmp.path().join("node.mcap");
+    let node = ros_command(common::exe(), domain)
+        .args([
+            "node",
+            "--ros",
+            "--robot",
+            profile.to_str().unwrap(),
+            "--name",
+            "rec",
+        ])
+        .args(["--record", node_file.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut node = node;
+    let mut lines = BufReader::new(node.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    while !said.contains("serving") {
+        said = lines.next().expect("the node says it serves").unwrap();
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(node.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = node.wait().unwrap();
+    assert!(status.success(), "{status:?}: {rest:?}");
+    let r = read(&node_file);
+    assert_eq!(
+        r["channels"]["/pose"]["count"], 2,
+        "start and end: {}",
+        r["channels"]
+    );
+    drop(robot);
 }

@@ -63,7 +63,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     drop(driver);
 
     // Command to odometry: the time from a skill's command until /odom shows motion.
-    let connected = crate::ros::node::connect("sim", "codeact_bench")?;
+    let connected = crate::ros::node::connect("sim", "codeact_bench", None)?;
     let robot = connected.robot;
     let mut loop_ms = Vec::new();
     for _ in 0..reps(30) {

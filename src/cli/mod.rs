@@ -385,12 +385,13 @@ impl ExecOpts {
 /// The skills of the ROS 2 robot a profile describes.
 #[cfg(feature = "ros")]
 fn ros_target(profile: &str, record: Option<&Path>) -> Result<Target> {
-    if record.is_some() {
-        bail!("--record does not yet record a ROS robot; record the robot's topics with `ros2 bag record -s mcap` meanwhile");
-    }
-    let connected = crate::ros::node::connect(profile, "codeact")?;
+    let connected = crate::ros::node::connect(profile, "codeact", record)?;
     // The skills hold the robot and its ROS thread; they live as long as the session.
-    Ok(Target::skills(connected.skills))
+    Ok(Target {
+        skills: connected.skills,
+        robot: None,
+        recorder: connected.recorder,
+    })
 }
 
 #[cfg(not(feature = "ros"))]

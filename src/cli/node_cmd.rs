@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use super::{ActionOpts, SandboxOpts};
+use super::{ActionOpts, RecordOpts, SandboxOpts};
 
 /// Options of `codeact node`.
 #[derive(clap::Args, Debug)]
@@ -34,9 +34,11 @@ pub struct NodeOpts {
     /// Turns of a RunTask goal that gives 0.
     #[arg(long, default_value_t = 10)]
     max_turns: usize,
-    /// Stop after this many seconds (default: run until killed).
+    /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
     #[arg(long)]
     seconds: Option<f64>,
+    #[command(flatten)]
+    record: RecordOpts,
 }
 
 /// Runs `codeact node`.
@@ -51,6 +53,8 @@ pub fn run(opts: &NodeOpts) -> Result<ExitCode> {
 fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     use crate::agent::llm::{Llm, LlmConfig, Model};
     use crate::ros::node::{connect, NodeOptions};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
     use std::time::Duration;
 
     // An empty CODEACT_LLM (a launch file's default) means none.
@@ -61,7 +65,13 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
         )?)?)),
         None => None,
     };
-    let connected = connect(&opts.robot, &opts.name)?;
+    // Ctrl-C or SIGTERM end the node in order: the robot stopped, the
+    // recording finished (a killed writer leaves an MCAP file without its index).
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    let connected = connect(&opts.robot, &opts.name, opts.record.record.as_deref())?;
     crate::ros::node::run(
         connected,
         NodeOptions {
@@ -73,6 +83,7 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
             ),
             default_max_turns: opts.max_turns,
             run_for: opts.seconds.map(Duration::from_secs_f64),
+            stop,
         },
     )?;
     Ok(ExitCode::SUCCESS)

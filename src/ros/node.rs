@@ -14,6 +14,7 @@
 //! Requests are queued to the one thread that owns the session: actions run
 //! one at a time, in order, whichever interface sent them.
 
+use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Progress};
 use crate::agent::llm::{Completion, Model, Usage};
 use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
+use crate::record::{recorded, RecordError, Recorded, Recorder};
 
 /// Errors starting the node.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,9 @@ pub enum NodeError {
     /// A profile names skills that do not exist.
     #[error("the robot profile lists skills that do not exist: {0}. Known: {1}")]
     UnknownSkills(String, String),
+    /// The recording.
+    #[error(transparent)]
+    Record(#[from] RecordError),
 }
 
 /// A ROS robot's skills, with the handles that keep it connected.
@@ -60,15 +65,22 @@ pub struct RosSkills {
     pub ros: Arc<RosThread>,
     /// The robot.
     pub robot: Arc<RosRobot>,
+    /// Its recording, when one was asked for.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// Starts a ROS node `node_name` and connects to the robot of `profile_name`
-/// (a built-in profile or a file).
-pub fn connect(profile_name: &str, node_name: &str) -> Result<RosSkills, NodeError> {
+/// (a built-in profile or a file), recorded into `record` when given.
+pub fn connect(
+    profile_name: &str,
+    node_name: &str,
+    record: Option<&Path>,
+) -> Result<RosSkills, NodeError> {
     let profile = profile::load(profile_name)?;
     let ros = Arc::new(RosThread::start(node_name)?);
     let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);
-    let mut skills = robot_api::skills::robot_skills(robot.clone());
+    let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
+    let mut skills = robot_api::skills::robot_skills(backend);
     if let Some(wanted) = &profile.skills {
         let known: Vec<String> = skills.specs().map(|s| s.name.clone()).collect();
         let unknown: Vec<&str> = wanted
@@ -87,7 +99,12 @@ pub fn connect(profile_name: &str, node_name: &str) -> Result<RosSkills, NodeErr
     let clear = format!("{}/clear_e_stop", ros.node_name.trim_end_matches('/'));
     let policy = AccessPolicy::new(&profile, &[clear]);
     add_ros_access(&mut skills, ros.clone(), robot.clone(), policy);
-    Ok(RosSkills { skills, ros, robot })
+    Ok(RosSkills {
+        skills,
+        ros,
+        robot,
+        recorder,
+    })
 }
 
 /// Settings of `codeact node --ros`.
@@ -100,8 +117,11 @@ pub struct NodeOptions {
     pub no_llm: String,
     /// Turns when a goal says 0.
     pub default_max_turns: usize,
-    /// Stop after this long (tests, benchmarks); `None` runs until killed.
+    /// Stop after this long (tests, benchmarks); `None` runs until `stop`.
     pub run_for: Option<Duration>,
+    /// Set (by Ctrl-C or SIGTERM, say) to end the node in order: the robot
+    /// stopped, the recording finished.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 enum Job {
@@ -121,9 +141,13 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         mut skills,
         ros,
         robot,
+        recorder,
     } = connected;
     let done = add_done(&mut skills);
     let mut session = Session::start(options.executor.clone(), skills)?;
+    if let Some(r) = &recorder {
+        session.watch(r.clone());
+    }
     let interrupter = session.interrupter();
     let running_task: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
@@ -210,13 +234,13 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     );
 
     let started = std::time::Instant::now();
-    loop {
+    while !options.stop.load(std::sync::atomic::Ordering::Relaxed) {
         let wait = match options.run_for {
             Some(limit) => match limit.checked_sub(started.elapsed()) {
-                Some(left) => left,
+                Some(left) => left.min(Duration::from_millis(100)),
                 None => break,
             },
-            None => Duration::from_secs(3600),
+            None => Duration::from_millis(100),
         };
         let job = match jobs.recv_timeout(wait) {
             Ok(job) => job,
@@ -250,6 +274,11 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         }
     }
     robot.stop();
+    drop(session);
+    let closed = recorder.map(|r| r.close()).transpose();
+    // The node's own callbacks hold the ROS handle, so it is never the last.
+    ros.shutdown();
+    closed?;
     Ok(())
 }
 

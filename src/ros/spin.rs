@@ -48,7 +48,7 @@ pub enum RosError {
 /// The thread that owns the node.
 pub struct RosThread {
     jobs: mpsc::Sender<Job>,
-    thread: Option<JoinHandle<()>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     shutdown: Arc<std::sync::atomic::AtomicBool>,
     /// The node's fully qualified name ("/codeact").
     pub node_name: String,
@@ -102,7 +102,7 @@ impl RosThread {
             })?;
         Ok(RosThread {
             jobs,
-            thread: Some(thread),
+            thread: std::sync::Mutex::new(Some(thread)),
             shutdown,
             node_name: fq,
         })
@@ -123,12 +123,27 @@ impl RosThread {
     }
 }
 
-impl Drop for RosThread {
-    fn drop(&mut self) {
+impl RosThread {
+    /// Stops spinning and waits for the thread, whoever else still holds
+    /// this handle: a process must not exit with the node spinning (its
+    /// exit-time destructors race the thread and corrupt the heap). Jobs
+    /// sent later are not run.
+    pub fn shutdown(&self) {
         self.shutdown
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
+    }
+}
+
+impl Drop for RosThread {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
