@@ -34,6 +34,11 @@ build_interfaces() {
         cmake --install .ros/build/codeact_interfaces >>.ros/build-interfaces.log 2>&1 ||
         { tail -30 .ros/build-interfaces.log >&2; echo "ros-setup: building codeact_interfaces failed; the whole log is .ros/build-interfaces.log" >&2; exit 1; }
     echo "$sum" > "$iface/.sources"
+    # r2r caches its generated Rust types by the environment, not by the
+    # interfaces' contents: make the next `cargo build --features ros` see the change.
+    if [[ -d target ]]; then
+        cargo clean -q -p r2r -p r2r_msg_gen 2>/dev/null || true
+    fi
 }
 
 # The generated package's paths, for env.sh. Argument: the Python's X.Y.

@@ -357,7 +357,7 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     let mut sim = spawn_sim("small_room", domain);
     let mock = MockLlm::start(vec![
         Step::Reply(
-            "Let me look.\n```python\np = get_pose()\nprint('at', p.x, p.y)\ndone('I am at the start')\n```",
+            "Let me look.\n```python\np = get_pose()\nprint('at', round(p.x, 1), round(p.y, 1))\ndone('I am at the start')\n```",
         ),
         Step::Reply("Driving.\n```python\ndrive(0.3, 0.0, 30.0)\n```"),
     ]);
@@ -408,6 +408,11 @@ fn an_rclpy_client_uses_the_node_execute_e_stop_and_run_task() {
     assert_eq!(r["second"]["result"], "42", "variables persist: {r}");
     assert_eq!(r["error"]["type"], "ZeroDivisionError");
     // A timeout that is no time limit is refused, not replaced by the default.
+    assert_eq!(
+        r["picture"],
+        json!({"status": "ok", "formats": ["png"], "captions": ["black"], "png": [true]}),
+        "a shown picture in the Execute result"
+    );
     let bad = &r["bad_timeout"];
     assert_eq!(
         (bad["status"].as_str(), bad["type"].as_str()),

@@ -376,6 +376,20 @@ pub fn response(obs: &Observation) -> Execute::Response {
         robot_state: obs.robot_state.clone().unwrap_or_default(),
         observation: obs.render(),
         observation_json: serde_json::to_string(obs).unwrap_or_default(),
+        images: obs
+            .images
+            .iter()
+            .map(|p| r2r::sensor_msgs::msg::CompressedImage {
+                format: if p.mime == "image/png" { "png" } else { "jpeg" }.into(),
+                data: p.data.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        image_captions: obs
+            .images
+            .iter()
+            .map(|p| p.caption.clone().unwrap_or_default())
+            .collect(),
     }
 }
 

@@ -50,6 +50,9 @@ r = call("x * 2")
 report["second"] = {"status": r.status, "result": r.result, "has_result": r.has_result}
 r = call("1 / 0")
 report["error"] = {"status": r.status, "type": r.error_type, "traceback": r.traceback}
+r = call("import numpy as np\nshow(np.zeros((4, 6, 3), dtype=np.uint8), 'black')")
+report["picture"] = {"status": r.status, "formats": [i.format for i in r.images], "captions": list(r.image_captions),
+                     "png": [bytes(i.data[:8]) == b"\x89PNG\r\n\x1a\n" for i in r.images]}
 r = wait(execute.call_async(Execute.Request(code="print('never')", timeout=-1.0)), 20)
 report["bad_timeout"] = {"status": r.status, "type": r.error_type, "message": r.error_message, "output": r.output}
 
