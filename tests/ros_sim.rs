@@ -218,11 +218,13 @@ fn the_ros_backend_drives_the_simulator_to_a_goal_and_survives_its_death() {
     let mut session = RosSession::start("sim", domain);
     // Behind shelf A1 from the start: the planner must go around it, on /odom, /scan and /map.
     let obs = session.execute(
-        "p = move_to(3.0, 3.75)\nprint(round(p.x, 2), round(p.y, 2))\nprint(len(get_scan().ranges), get_battery().percent > 50)",
+        "p = move_to(3.0, 3.75)\nprint(round(p.x, 2), round(p.y, 2))\nprint(len(get_scan().ranges), get_battery().percent > 50)\nshow(get_camera_image(160, 120), 'over ROS')",
         90.0,
     );
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
     let text = obs["text"].as_str().unwrap();
+    // The simulator's camera over /camera/image_raw, as the sim profile reads it.
+    assert!(text.contains("[picture 1: PNG 160x120"), "{text}");
     let xy = first_line_numbers(&obs);
     assert!(
         (xy[0] - 3.0).hypot(xy[1] - 3.75) < 0.1,

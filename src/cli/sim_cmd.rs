@@ -40,6 +40,9 @@ pub struct SimOpts {
     /// Topic for camera detections.
     #[arg(long, default_value = "/detections")]
     detections_topic: String,
+    /// Topic for camera pictures (sensor_msgs/Image, rgb8, 320 x 240, 5 Hz).
+    #[arg(long, default_value = "/camera/image_raw")]
+    camera_topic: String,
     /// Service that closes and opens the gripper.
     #[arg(long, default_value = "/gripper")]
     gripper_service: String,
@@ -75,6 +78,7 @@ fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
             cmd_vel: opts.cmd_vel_topic.clone(),
             map: opts.map_topic.clone(),
             detections: opts.detections_topic.clone(),
+            camera: opts.camera_topic.clone(),
             gripper: opts.gripper_service.clone(),
             e_stop: opts.e_stop_topic.clone(),
         },

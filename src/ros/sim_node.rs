@@ -33,6 +33,8 @@ pub struct Topics {
     pub map: String,
     /// Camera detections out.
     pub detections: String,
+    /// Camera pictures out (sensor_msgs/Image, rgb8, 320 x 240, 5 Hz).
+    pub camera: String,
     /// Gripper service.
     pub gripper: String,
     /// E-stop in.
@@ -48,6 +50,7 @@ impl Default for Topics {
             cmd_vel: "/cmd_vel".into(),
             map: "/map".into(),
             detections: "/detections".into(),
+            camera: "/camera/image_raw".into(),
             gripper: "/gripper".into(),
             e_stop: "/e_stop".into(),
         }
@@ -107,6 +110,8 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
         node.subscribe::<r2r::std_msgs::msg::Bool>(&t.e_stop, QosProfile::default())?;
     let detections_pub =
         node.create_publisher::<r2r::std_msgs::msg::String>(&t.detections, QosProfile::default())?;
+    let camera_pub = node
+        .create_publisher::<r2r::sensor_msgs::msg::Image>(&t.camera, QosProfile::sensor_data())?;
     let mut gripper_srv = node.create_service::<r2r::std_srvs::srv::SetBool::Service>(
         &t.gripper,
         QosProfile::default(),
@@ -164,6 +169,7 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
                     data: serde_json::Value::Array(list).to_string(),
                 });
             }
+            let _ = camera_pub.publish(&camera_frame(&robot));
         }
         if last_cmd.is_some_and(|t| t.elapsed() > options.watchdog) {
             robot.stop();
@@ -275,4 +281,21 @@ fn occupancy_grid(map: &robot_api::nav::GridMap) -> r2r::nav_msgs::msg::Occupanc
         .map(|&o| if o { 100 } else { 0 })
         .collect();
     msg
+}
+
+/// What the camera sees now, as a 320 x 240 rgb8 image in the camera's frame.
+fn camera_frame(robot: &sim::SimRobot) -> r2r::sensor_msgs::msg::Image {
+    let sim = robot.sim();
+    let view = sim::camera::view(&sim, 320, 240);
+    let mut image = r2r::sensor_msgs::msg::Image {
+        width: view.width as u32,
+        height: view.height as u32,
+        encoding: "rgb8".into(),
+        step: view.width as u32 * 3,
+        data: view.rgb,
+        ..Default::default()
+    };
+    image.header.stamp = stamp(sim.time());
+    image.header.frame_id = "camera".into();
+    image
 }
