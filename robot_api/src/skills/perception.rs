@@ -74,7 +74,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
     if caps.camera_image {
         let r = robot.clone();
         set.add(
-            SkillSpec::new("get_camera_image", "The camera's view now as PNG bytes; objects are coloured blocks.\n\nExample: show(get_camera_image())")
+            SkillSpec::new("get_camera_image", "What the camera sees now, as PNG bytes; show() it to look.\n\nExample: show(get_camera_image())")
                 .param_default("width", ParamType::Int, 320i64)
                 .param_default("height", ParamType::Int, 240i64)
                 .returns("bytes"),
