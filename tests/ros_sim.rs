@@ -776,3 +776,76 @@ fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
     );
     drop(robot);
 }
+
+#[test]
+fn a_twist_stamped_robot_is_driven_stamped_and_a_mismatch_is_reported_at_start() {
+    let domain = domain(8);
+    let tmp = tempfile::tempdir().unwrap();
+    let stamped = tmp.path().join("stamped.yaml");
+    std::fs::write(
+        &stamped,
+        FAKE_PROFILE.replace(
+            "cmd_vel: /cmd_vel,",
+            "cmd_vel: /cmd_vel, cmd_vel_type: twist_stamped,",
+        ),
+    )
+    .unwrap();
+    let plain = tmp.path().join("plain.yaml");
+    std::fs::write(&plain, FAKE_PROFILE).unwrap();
+    let robot = ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fake_robot.py"
+        ))
+        .arg("15")
+        .env("FAKE_STAMPED", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy robot runs");
+
+    // A profile that sends plain Twist to this robot is refused at start.
+    let out = ros_command(common::exe(), domain)
+        .args(["session", "--robot", plain.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("/cmd_vel carries geometry_msgs/msg/TwistStamped")
+            && said.contains("cmd_vel_type: twist_stamped"),
+        "{said}"
+    );
+
+    // The stamped profile drives it, through the same governor.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut session = RosSession::start(stamped.to_str().unwrap(), domain);
+    let obs = session.execute("p = drive(5.0, 0.0, 1.5)\nprint(round(p.x, 1))", 30.0);
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    drop(session);
+    let out = robot.wait_with_output().unwrap();
+    let report: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let cmds = report["cmds"].as_array().unwrap();
+    assert!(
+        cmds.iter().any(|c| c[1].as_f64().unwrap() > 0.1),
+        "{report}"
+    );
+    assert!(
+        cmds.iter().all(|c| c[1].as_f64().unwrap() <= 0.3 + 1e-9),
+        "clamped to the profile's 0.3 m/s: {report}"
+    );
+    let headers = report["headers"].as_array().unwrap();
+    assert_eq!(headers.len(), cmds.len());
+    for h in headers {
+        assert_eq!(h[0], "base_link", "{h}");
+        let stamp = h[1].as_f64().unwrap();
+        assert!(
+            stamp >= started - 1.0 && stamp < started + 60.0,
+            "stamped now: {stamp}"
+        );
+    }
+}

@@ -94,8 +94,13 @@ pub struct RobotProfile {
 pub struct ProfileTopics {
     /// nav_msgs/Odometry in.
     pub odom: String,
-    /// geometry_msgs/Twist out.
+    /// Velocity commands out, as `cmd_vel_type` says.
     pub cmd_vel: String,
+    /// The message `cmd_vel` takes: `twist` (geometry_msgs/Twist) or
+    /// `twist_stamped` (geometry_msgs/TwistStamped, stamped now in the base
+    /// frame), as ros2_control's diff_drive_controller and Nav2 expect from Jazzy on.
+    #[serde(default)]
+    pub cmd_vel_type: CmdVelType,
     /// sensor_msgs/LaserScan in.
     #[serde(default)]
     pub scan: Option<String>,
@@ -121,6 +126,35 @@ pub struct ProfileTopics {
 
 fn default_e_stop() -> String {
     "/e_stop".into()
+}
+
+/// The message type of a robot's velocity commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmdVelType {
+    /// geometry_msgs/Twist.
+    #[default]
+    Twist,
+    /// geometry_msgs/TwistStamped.
+    TwistStamped,
+}
+
+impl CmdVelType {
+    /// The ROS type name, as the graph lists it.
+    pub fn ros_type(self) -> &'static str {
+        match self {
+            CmdVelType::Twist => "geometry_msgs/msg/Twist",
+            CmdVelType::TwistStamped => "geometry_msgs/msg/TwistStamped",
+        }
+    }
+
+    /// The profile's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CmdVelType::Twist => "twist",
+            CmdVelType::TwistStamped => "twist_stamped",
+        }
+    }
 }
 
 /// Service names.
@@ -429,6 +463,27 @@ mod tests {
         assert_eq!(p.topics.e_stop, "/e_stop");
         assert!(p.topics.scan.is_none());
         assert!(p.skills.is_none());
+        assert_eq!(p.topics.cmd_vel_type, CmdVelType::Twist);
+        let stamped = MINIMAL.replace(
+            "  cmd_vel: /cmd_vel\n",
+            "  cmd_vel: /cmd_vel\n  cmd_vel_type: twist_stamped\n",
+        );
+        let p = parse(&stamped, "p.yaml").unwrap();
+        assert_eq!(
+            p.topics.cmd_vel_type.ros_type(),
+            "geometry_msgs/msg/TwistStamped"
+        );
+        let (line, msg) = error_of(&stamped.replace("twist_stamped", "twiststamped"));
+        assert_eq!(line, 5);
+        assert!(
+            msg.contains("twist_stamped"),
+            "the choices are named: {msg}"
+        );
+        assert_eq!(
+            load("turtlebot3").unwrap().topics.cmd_vel_type,
+            CmdVelType::TwistStamped
+        );
+        assert_eq!(load("sim").unwrap().topics.cmd_vel_type, CmdVelType::Twist);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use robot_api::{
 };
 
 use super::camera::Frame;
-use super::profile::{ProfileTopics, RobotProfile};
+use super::profile::{CmdVelType, ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
 use super::spin::{RosError, RosThread};
 
@@ -73,9 +73,19 @@ struct Latest {
     odom_frame_warned: bool,
 }
 
+/// The velocity command publisher, in the type the robot takes.
+enum CmdPublisher {
+    Twist(r2r::Publisher<r2r::geometry_msgs::msg::Twist>),
+    /// Stamped with the time of sending in the robot's base frame.
+    Stamped(
+        r2r::Publisher<r2r::geometry_msgs::msg::TwistStamped>,
+        String,
+    ),
+}
+
 struct SafetyCore {
     governor: Governor,
-    publisher: r2r::Publisher<r2r::geometry_msgs::msg::Twist>,
+    publisher: CmdPublisher,
     hold: Option<Hold>,
     zeros_left: u32,
 }
@@ -91,7 +101,18 @@ impl SafetyCore {
         let mut twist = r2r::geometry_msgs::msg::Twist::default();
         twist.linear.x = linear;
         twist.angular.z = angular;
-        let _ = self.publisher.publish(&twist);
+        let _ = match &self.publisher {
+            CmdPublisher::Twist(p) => p.publish(&twist),
+            CmdPublisher::Stamped(p, frame) => {
+                let mut stamped = r2r::geometry_msgs::msg::TwistStamped {
+                    twist,
+                    ..Default::default()
+                };
+                stamped.header.frame_id = frame.clone();
+                stamped.header.stamp = ros_now();
+                p.publish(&stamped)
+            }
+        };
     }
 }
 
@@ -189,16 +210,18 @@ impl RosRobot {
     /// Connects to the robot the profile describes, on `ros`'s node.
     pub fn connect(ros: Arc<RosThread>, profile: RobotProfile) -> Result<Self, RosError> {
         let cmd_topic = profile.topics.cmd_vel.clone();
-        let publisher = ros
-            .run(move |node, _| {
-                node.create_publisher::<r2r::geometry_msgs::msg::Twist>(
-                    &cmd_topic,
-                    QosProfile::default(),
-                )
-            })?
-            .map_err(|e| {
-                RosError::R2r(format!("cannot publish on {}: {e}", profile.topics.cmd_vel))
-            })?;
+        let base = profile.frames.base.clone();
+        let publisher = match profile.topics.cmd_vel_type {
+            CmdVelType::Twist => ros.run(move |node, _| {
+                node.create_publisher(&cmd_topic, QosProfile::default())
+                    .map(CmdPublisher::Twist)
+            })?,
+            CmdVelType::TwistStamped => ros.run(move |node, _| {
+                node.create_publisher(&cmd_topic, QosProfile::default())
+                    .map(|p| CmdPublisher::Stamped(p, base))
+            })?,
+        }
+        .map_err(|e| RosError::R2r(format!("cannot publish on {}: {e}", profile.topics.cmd_vel)))?;
         let shared = Arc::new(Shared {
             started: Instant::now(),
             latest: Mutex::new(Latest::default()),
@@ -235,7 +258,48 @@ impl RosRobot {
             gripper,
         };
         robot.wait_for_first_data();
+        robot.check_cmd_vel_type()?;
         Ok(robot)
+    }
+
+    /// A robot that takes another velocity message type than the profile
+    /// says would silently never move: what the graph shows on the command
+    /// topic (after discovery) must be the profile's type.
+    fn check_cmd_vel_type(&self) -> Result<(), RosError> {
+        let topic = self.profile.topics.cmd_vel.clone();
+        let ours = self.profile.topics.cmd_vel_type;
+        let types = self
+            .ros
+            .run(|node, _| node.get_topic_names_and_types())?
+            .map_err(|e| RosError::R2r(format!("cannot list the ROS graph: {e}")))?;
+        // r2r 0.9 gets a topic's type list right only in its length and its
+        // first entry (the rest are the next topics' first types); the
+        // middleware lists a topic's types sorted, so Twist comes first.
+        let Some(listed) = types.get(&topic) else {
+            return Ok(());
+        };
+        let theirs = match listed.first() {
+            Some(first) if first != ours.ros_type() => first.clone(),
+            _ if listed.len() > 1 => match ours {
+                CmdVelType::Twist => CmdVelType::TwistStamped.ros_type().to_owned(),
+                CmdVelType::TwistStamped => CmdVelType::Twist.ros_type().to_owned(),
+            },
+            _ => return Ok(()),
+        };
+        let fix = match theirs.as_str() {
+            "geometry_msgs/msg/TwistStamped" => {
+                "set `cmd_vel_type: twist_stamped` under topics in the robot profile"
+            }
+            "geometry_msgs/msg/Twist" => {
+                "set `cmd_vel_type: twist` under topics in the robot profile"
+            }
+            _ => "point `cmd_vel` in the robot profile at the robot's velocity command topic",
+        };
+        Err(RosError::R2r(format!(
+            "{topic} carries {theirs} on the ROS graph, but the profile sends {} ({}): the robot would ignore every command; {fix}",
+            ours.ros_type(),
+            ours.name()
+        )))
     }
 
     /// Discovery takes a moment: gives the robot's odometry and scans (which
@@ -950,5 +1014,17 @@ impl RobotBackend for RosRobot {
             "{pose}{battery}, holding {}{e_stop}",
             self.holding().unwrap_or_else(|| "nothing".into())
         )
+    }
+}
+
+/// The time now as a ROS stamp (the system clock, which is ROS time on a
+/// robot that does not run on simulated time).
+fn ros_now() -> r2r::builtin_interfaces::msg::Time {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    r2r::builtin_interfaces::msg::Time {
+        sec: now.as_secs() as i32,
+        nanosec: now.subsec_nanos(),
     }
 }

@@ -3,16 +3,19 @@
 with a wall 5 m ahead, a camera frame on /camera/image_raw (10 Hz, bgr8
 16x12: left half red, right half blue) until something arrives on
 /camera_off, and a latched-ish /chatter string, and records every command.
-After `seconds` it prints what it recorded as one JSON line."""
+After `seconds` it prints what it recorded as one JSON line. With
+FAKE_STAMPED=1 it takes geometry_msgs/TwistStamped on /cmd_vel instead, as
+Jazzy's diff_drive_controller does, and records each command's frame and stamp."""
 import json
 import math
+import os
 import sys
 import time
 
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import String
@@ -24,12 +27,19 @@ state = {"x": 0.0, "y": 0.0, "th": 0.0, "v": 0.0, "w": 0.0}
 cmds = []
 
 
+stamped = os.environ.get("FAKE_STAMPED") == "1"
+headers = []
+
+
 def on_cmd(m):
+    if stamped:
+        headers.append((m.header.frame_id, m.header.stamp.sec + m.header.stamp.nanosec * 1e-9))
+        m = m.twist
     cmds.append((time.time(), m.linear.x, m.angular.z))
     state["v"], state["w"] = m.linear.x, m.angular.z
 
 
-node.create_subscription(Twist, "/cmd_vel", on_cmd, 10)
+node.create_subscription(TwistStamped if stamped else Twist, "/cmd_vel", on_cmd, 10)
 odom_pub = node.create_publisher(Odometry, "/odom", 10)
 scan_pub = node.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
 chatter = node.create_publisher(String, "/chatter", 10)
@@ -69,6 +79,6 @@ while time.time() < end:
             camera_pub.publish(frame)
         chatter.publish(String(data="hello from the robot"))
 
-print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"]}))
+print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"], "headers": headers}))
 node.destroy_node()
 rclpy.shutdown()
