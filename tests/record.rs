@@ -5,25 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::mock_llm::{MockLlm, Step};
 use serde_json::{json, Value as Json};
-
-/// What tests/record/read.py says of a recording.
-fn read(path: &Path) -> Json {
-    let python = std::env::var("CODEACT_RECORD_PYTHON")
-        .expect("CODEACT_RECORD_PYTHON: the Python of scripts/record-setup.sh's venv");
-    let reader = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/record/read.py");
-    let out = Command::new(python).arg(reader).arg(path).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// Runs `codeact session` with `args`, sending each code as an execute request.
 fn session(args: &[&str], codes: &[&str]) -> (Vec<Json>, String) {
@@ -77,7 +62,7 @@ fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
         .find(|r| r["type"] == "observation" && r["id"] == 3)
         .expect("the third action's observation");
     let said: Json = serde_json::from_str(printed(third).trim()).unwrap();
-    let r = read(&file);
+    let r = common::read_recording(&file);
 
     let schema = |topic: &str| r["channels"][topic]["schema"].as_str().unwrap_or("none");
     let count = |topic: &str| r["channels"][topic]["count"].as_u64().unwrap_or(0);
@@ -216,7 +201,7 @@ fn a_run_and_its_replay_are_recorded_action_by_action() {
         "{said}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = read(&file);
+    let r = common::read_recording(&file);
     let codes: Vec<&str> = r["logs"]["/code"]
         .as_array()
         .unwrap()
@@ -258,7 +243,7 @@ fn a_run_and_its_replay_are_recorded_action_by_action() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let replayed = read(&again);
+    let replayed = common::read_recording(&again);
     assert_eq!(replayed["logs"]["/code"], r["logs"]["/code"]);
     assert_eq!(
         replayed["poses"], r["poses"],
@@ -297,7 +282,7 @@ fn eval_records_each_model_trial_in_its_folder() {
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
     for file in &files {
-        let r = read(file);
+        let r = common::read_recording(file);
         assert_eq!(r["channels"]["/code"]["count"], 1, "{}", file.display());
         assert!(r["logs"]["/code"][0]["message"]
             .as_str()

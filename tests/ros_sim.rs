@@ -163,6 +163,24 @@ fn an_rclpy_peer_drives_the_simulated_robot_and_the_watchdog_stops_it() {
     );
 }
 
+/// tests/ros/fake_robot.py for `seconds` in `domain`, taking TwistStamped
+/// commands when `stamped`; it prints its report on stdout at the end.
+fn fake_robot(domain: u32, seconds: u32, stamped: bool) -> Child {
+    let mut command = ros_command(ros_python(), domain);
+    command
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fake_robot.py"
+        ))
+        .arg(seconds.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if stamped {
+        command.env("FAKE_STAMPED", "1");
+    }
+    command.spawn().expect("the rclpy robot runs")
+}
+
 /// A domain of this test's own: `slot` (0 to 8) keeps the tests of one run
 /// apart; DDS takes domain ids up to 232.
 fn domain(slot: u32) -> u32 {
@@ -270,16 +288,7 @@ fn the_ros_backend_drives_an_rclpy_robot_within_its_clamps() {
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("fake.yaml");
     std::fs::write(&profile, FAKE_PROFILE).unwrap();
-    let robot = ros_command(ros_python(), domain)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fake_robot.py"
-        ))
-        .arg("25")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy robot runs");
+    let robot = fake_robot(domain, 25, false);
     let mut session = RosSession::start(profile.to_str().unwrap(), domain);
     let code = r#"
 print(ros_read('/chatter', timeout=10.0)['data'])
@@ -626,16 +635,7 @@ ros_access:
 ",
     )
     .unwrap();
-    let robot = ros_command(ros_python(), domain)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fake_robot.py"
-        ))
-        .arg("20")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy robot runs");
+    let robot = fake_robot(domain, 20, false);
     let mut session = RosSession::start(profile.to_str().unwrap(), domain);
     let obs = session.execute(
         "import time\nfor _ in range(50):\n    try:\n        png = get_camera_image(32, 24)\n        break\n    except RobotError:\n        time.sleep(0.1)\nshow(png, 'the robot camera')",
@@ -673,35 +673,11 @@ ros_access:
 
 #[test]
 fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
-    let python = std::env::var("CODEACT_RECORD_PYTHON")
-        .expect("CODEACT_RECORD_PYTHON: the Python of scripts/record-setup.sh's venv");
-    let read = |file: &std::path::Path| -> Json {
-        let out = Command::new(&python)
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/record/read.py"))
-            .arg(file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
     let domain = domain(7);
     let tmp = tempfile::tempdir().unwrap();
     let profile = tmp.path().join("fake.yaml");
     std::fs::write(&profile, FAKE_PROFILE).unwrap();
-    let robot = ros_command(ros_python(), domain)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fake_robot.py"
-        ))
-        .arg("30")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy robot runs");
+    let robot = fake_robot(domain, 30, false);
 
     // A session on the robot.
     let file = tmp.path().join("session.mcap");
@@ -719,7 +695,7 @@ fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
     let obs = session.execute("p = drive(0.2, 0.0, 2.0)\nprint(p.x)", 30.0);
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
     drop(session);
-    let r = read(&file);
+    let r = common::read_recording(&file);
     assert_eq!(r["channels"]["/code"]["count"], 1, "{}", r["channels"]);
     assert!(
         r["channels"]["/pose"]["count"].as_u64().unwrap() >= 5,
@@ -768,7 +744,7 @@ fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = node.wait().unwrap();
     assert!(status.success(), "{status:?}: {rest:?}");
-    let r = read(&node_file);
+    let r = common::read_recording(&node_file);
     assert_eq!(
         r["channels"]["/pose"]["count"], 2,
         "start and end: {}",
@@ -792,17 +768,7 @@ fn a_twist_stamped_robot_is_driven_stamped_and_a_mismatch_is_reported_at_start()
     .unwrap();
     let plain = tmp.path().join("plain.yaml");
     std::fs::write(&plain, FAKE_PROFILE).unwrap();
-    let robot = ros_command(ros_python(), domain)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fake_robot.py"
-        ))
-        .arg("15")
-        .env("FAKE_STAMPED", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy robot runs");
+    let robot = fake_robot(domain, 15, true);
 
     // A profile that sends plain Twist to this robot is refused at start.
     let out = ros_command(common::exe(), domain)

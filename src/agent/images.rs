@@ -9,6 +9,7 @@ use std::sync::Arc;
 use image::{imageops::FilterType, ImageFormat};
 use serde::{Deserialize, Serialize};
 
+use crate::executor::observation::picture_extension;
 use crate::executor::Picture;
 
 /// Whether pictures reach the model.
@@ -116,11 +117,7 @@ pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, String> {
 /// Writes `image` into `dir` as `name` plus its extension, and remembers the
 /// file (relative to `dir`, under `images/`).
 pub fn save(image: &mut Image, dir: &Path, name: &str) -> std::io::Result<()> {
-    let ext = if image.mime == "image/png" {
-        "png"
-    } else {
-        "jpg"
-    };
+    let ext = picture_extension(&image.mime);
     let relative = format!("images/{name}.{ext}");
     std::fs::create_dir_all(dir.join("images"))?;
     std::fs::write(dir.join(&relative), &image.data)?;

@@ -12,6 +12,7 @@ use rustyline::error::ReadlineError;
 use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::ExecOpts;
+use crate::executor::observation::picture_extension;
 use crate::executor::{Observation, Picture, Status, Stream};
 
 const HELP: &str = "\
@@ -277,11 +278,7 @@ fn save_picture(
     action: u64,
     k: usize,
 ) -> std::io::Result<PathBuf> {
-    let ext = if picture.mime == "image/png" {
-        "png"
-    } else {
-        "jpg"
-    };
+    let ext = picture_extension(&picture.mime);
     let dir = workspace.join("pictures");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("action{action}-{k}.{ext}"));

@@ -96,6 +96,25 @@ pub struct Picture {
     pub data: Vec<u8>,
 }
 
+/// `png` or `jpeg` for a picture's MIME type: the format name Foxglove's
+/// and ROS's CompressedImage use.
+pub fn picture_format(mime: &str) -> &'static str {
+    if mime == "image/png" {
+        "png"
+    } else {
+        "jpeg"
+    }
+}
+
+/// `png` or `jpg` for a picture's MIME type: the file extension.
+pub fn picture_extension(mime: &str) -> &'static str {
+    if mime == "image/png" {
+        "png"
+    } else {
+        "jpg"
+    }
+}
+
 impl Picture {
     /// Width and height, read from a PNG's header (`None` for other kinds).
     pub fn size(&self) -> Option<(u32, u32)> {

@@ -12,6 +12,7 @@ use foxglove::{Channel, Context, PartialMetadata, RawChannel, Schema};
 use robot_api::nav::GridMap;
 use robot_api::{Pose2, ScanData};
 
+use crate::executor::observation::picture_format;
 use crate::executor::Picture;
 
 pub use foxglove::schemas::log::Level;
@@ -252,11 +253,7 @@ impl Channels {
 
     /// A picture an action attached.
     fn picture(&self, picture: Picture, ns: u64) {
-        let format = if picture.mime == "image/png" {
-            "png"
-        } else {
-            "jpeg"
-        };
+        let format = picture_format(&picture.mime);
         self.pictures.log_with_meta(
             &CompressedImage {
                 timestamp: stamp(ns),

@@ -34,6 +34,7 @@ use super::spin::{RosError, RosThread};
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Progress};
 use crate::agent::llm::{Completion, Model, Usage};
+use crate::executor::observation::picture_format;
 use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
 use crate::record::{recorded, RecordError, Recorded, Recorder};
 
@@ -380,7 +381,7 @@ pub fn response(obs: &Observation) -> Execute::Response {
             .images
             .iter()
             .map(|p| r2r::sensor_msgs::msg::CompressedImage {
-                format: if p.mime == "image/png" { "png" } else { "jpeg" }.into(),
+                format: picture_format(&p.mime).into(),
                 data: p.data.clone(),
                 ..Default::default()
             })

@@ -15,6 +15,26 @@ pub fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_codeact"))
 }
 
+/// What tests/record/read.py, the official Python MCAP reader, says of a
+/// recording (channels, counts, decoded messages), as JSON. Its Python is
+/// CODEACT_RECORD_PYTHON (scripts/record-setup.sh's venv).
+pub fn read_recording(path: &std::path::Path) -> serde_json::Value {
+    let python = std::env::var("CODEACT_RECORD_PYTHON")
+        .expect("CODEACT_RECORD_PYTHON: the Python of scripts/record-setup.sh's venv");
+    let reader = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/record/read.py");
+    let out = std::process::Command::new(python)
+        .arg(reader)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// A session with the test skills and short limits.
 pub fn session() -> (Session, Arc<TestProbe>) {
     session_with(|_| {})
