@@ -15,6 +15,7 @@ use super::llm::{Completion, LlmError, Message, Model, ToolResult, ToolSpec, Usa
 use super::prompt;
 use super::reply::code_actions;
 use super::transcript::Transcript;
+use crate::executor::library::LibraryReport;
 use crate::executor::{Observation, Session, Status, Stream};
 
 /// Limits of an episode.
@@ -278,6 +279,20 @@ impl Agent {
             done,
             images: ImagePolicy::default(),
         }
+    }
+
+    /// Adds the skill library's functions (loaded by `session`) to the
+    /// prompt's API text; only code actions can call them.
+    pub fn add_library(&mut self, library: &LibraryReport) {
+        if self.format != ActionFormat::Code {
+            return;
+        }
+        // After the skills, before the world (see `prompt::system_prompt_for`).
+        let at = self
+            .system
+            .find(prompt::WORLD_HEADING)
+            .unwrap_or(self.system.len());
+        self.system.insert_str(at, &library.api_text());
     }
 
     /// An episode of this agent with `llm` acting through `session`.

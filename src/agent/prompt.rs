@@ -55,12 +55,15 @@ pub fn system_prompt_for(
         out.push_str(&skills.api_text());
     }
     if let Some(summary) = world_summary {
-        out.push_str("\n# The world\n");
+        out.push_str(WORLD_HEADING);
         out.push_str(summary.trim_end());
         out.push('\n');
     }
     out
 }
+
+/// The heading of the world's summary in the system prompt.
+pub const WORLD_HEADING: &str = "\n# The world\n";
 
 /// The first user message: the task.
 pub fn task_message(task: &str) -> String {

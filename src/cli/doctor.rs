@@ -8,7 +8,11 @@ use super::DoctorOpts;
 
 /// Prints each protection with ✔/✘ and what it does or why it is missing.
 pub fn run(opts: &DoctorOpts) -> Result<ExitCode> {
-    let session = opts.sandbox.start(None, opts.target.skill_set(None)?.0)?;
+    let session = opts
+        .target
+        .target(None, None)?
+        .session(&opts.sandbox, None)?
+        .session;
     println!("codeact doctor");
     println!(
         "  python     {}",
@@ -23,6 +27,18 @@ pub fn run(opts: &DoctorOpts) -> Result<ExitCode> {
             missing += 1;
         }
         println!("  [{mark}] {:<14} {}", p.name, p.detail);
+    }
+    let library = session.library();
+    if let Some(dir) = &library.dir {
+        let names: Vec<&str> = library.functions.iter().map(|f| f.name.as_str()).collect();
+        println!(
+            "skill library {}: {} function(s){}{}",
+            dir.display(),
+            names.len(),
+            if names.is_empty() { "" } else { ": " },
+            names.join(", ")
+        );
+        print!("{}", library.broken_text());
     }
     if missing == 0 {
         println!("all protections are in force.");

@@ -58,8 +58,11 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
         Some(path) => Some(read_token(path)?),
         None => None,
     };
-    let (skills, _sim) = opts.target.skill_set(opts.clock.realtime)?;
-    let session = opts.sandbox.start(Some(&opts.actions), skills)?;
+    let session = opts
+        .target
+        .target(opts.clock.realtime, None)?
+        .session(&opts.sandbox, Some(&opts.actions))?
+        .session;
     let physical = opts.target.robot.is_some();
     let robot = Robot::start(session);
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);

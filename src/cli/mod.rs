@@ -17,6 +17,7 @@ mod replay;
 mod run;
 mod session_cmd;
 mod sim_cmd;
+mod skills_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +76,8 @@ enum Command {
     Doctor(DoctorOpts),
     /// Print the robot API text an LLM reads.
     Api(TargetOpts),
+    /// List the skill library: the functions saved with save_skill and the modules that do not load.
+    Skills(skills_cmd::SkillsOpts),
     /// An LLM works on a task until it is done: live progress, a run folder.
     Run(Box<run::RunOpts>),
     /// Run a recorded run's replies again in a fresh simulator, without an LLM; report differences.
@@ -117,6 +120,15 @@ pub struct TargetOpts {
     /// (echo, add, sleep, fail, block, pose) for exercising the executor.
     #[arg(long)]
     skills: Option<String>,
+    /// The skill library: a folder of Python modules whose functions are
+    /// loaded into the namespace at start and listed in the API text;
+    /// save_skill(fn) adds to it. Default for a world or robot:
+    /// $XDG_DATA_HOME/codeact/skills/<world or profile name> (~/.local/share/...).
+    #[arg(long, value_name = "DIR")]
+    library: Option<PathBuf>,
+    /// Start without a skill library (and without save_skill).
+    #[arg(long, conflicts_with = "library")]
+    no_library: bool,
 }
 
 /// The sandbox the worker runs in.
@@ -255,11 +267,6 @@ impl SandboxOpts {
         }
         Ok(config)
     }
-
-    /// Starts a session with `skills` (it warns about protections not in force).
-    fn start(&self, actions: Option<&ActionOpts>, skills: SkillSet) -> Result<Session> {
-        Session::start(self.config(actions)?, skills).context("starting the executor")
-    }
 }
 
 impl TargetOpts {
@@ -295,7 +302,8 @@ impl TargetOpts {
                 bail!("--record records a robot: give --world or --robot, not --skills {skills}");
             }
             return match skills.as_str() {
-                "test" => Ok(Target::skills(robot_api::testing::test_skills().0)),
+                "test" => Ok(Target::skills(robot_api::testing::test_skills().0)
+                    .with_library(self.library.clone())),
                 other => bail!("unknown skill set {other:?}; available: test (or use --world)"),
             };
         }
@@ -303,7 +311,12 @@ impl TargetOpts {
             if realtime.is_some() {
                 bail!("--realtime needs the built-in simulator (--world), not a ROS robot");
             }
-            return ros_target(profile, record);
+            let target = ros_target(profile, record)?;
+            let name = Path::new(profile)
+                .file_stem()
+                .map_or_else(|| profile.clone(), |s| s.to_string_lossy().into_owned());
+            let library = self.library_dir(&name)?;
+            return Ok(target.with_library(library));
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
         let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
@@ -313,12 +326,44 @@ impl TargetOpts {
             }
             robot.set_realtime(Some(factor));
         }
+        let library = self.library_dir(&robot.sim().world().name)?;
         let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
         Ok(Target {
             skills: robot_api::skills::robot_skills(backend),
             robot: Some(robot),
             recorder,
-        })
+            library: None,
+        }
+        .with_library(library))
+    }
+
+    /// The skill library for the world or robot `name`: --library, none with
+    /// --no-library, else a folder per name in the user's data directory.
+    fn library_dir(&self, name: &str) -> Result<Option<PathBuf>> {
+        if self.no_library {
+            return Ok(None);
+        }
+        if let Some(dir) = &self.library {
+            return Ok(Some(dir.clone()));
+        }
+        let data = match std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+            Some(d) => PathBuf::from(d),
+            None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+                Some(home) => PathBuf::from(home).join(".local/share"),
+                None => bail!("no HOME or XDG_DATA_HOME to keep the skill library in: give --library DIR or --no-library"),
+            },
+        };
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Ok(Some(data.join("codeact/skills").join(safe)))
     }
 }
 
@@ -330,6 +375,8 @@ pub struct Target {
     pub robot: Option<Arc<sim::SimRobot>>,
     /// The recording, when asked for.
     pub recorder: Option<Arc<Recorder>>,
+    /// The skill library folder, if the session has one.
+    pub library: Option<PathBuf>,
 }
 
 impl Target {
@@ -338,12 +385,25 @@ impl Target {
             skills,
             robot: None,
             recorder: None,
+            library: None,
         }
+    }
+
+    /// Gives the skills `save_skill` and the session the library's modules,
+    /// when there is a library.
+    fn with_library(mut self, library: Option<PathBuf>) -> Self {
+        if let Some(dir) = &library {
+            crate::executor::library::add_save_skill(&mut self.skills, dir.clone());
+        }
+        self.library = library;
+        self
     }
 
     /// A session with these skills, recorded when asked for.
     fn session(self, sandbox: &SandboxOpts, actions: Option<&ActionOpts>) -> Result<Started> {
-        let mut session = sandbox.start(actions, self.skills)?;
+        let mut config = sandbox.config(actions)?;
+        config.library = self.library;
+        let mut session = Session::start(config, self.skills).context("starting the executor")?;
         if let Some(r) = &self.recorder {
             session.watch(r.clone());
         }
@@ -391,6 +451,7 @@ fn ros_target(profile: &str, record: Option<&Path>) -> Result<Target> {
         skills: connected.skills,
         robot: None,
         recorder: connected.recorder,
+        library: None,
     })
 }
 
@@ -465,6 +526,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
             print!("{}", opts.skill_set(None)?.0.api_text());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Skills(opts) => skills_cmd::run(&opts),
         Command::Render(opts) => render::run(&opts),
         Command::Tasks(opts) => eval::tasks(&opts),
         Command::Eval(opts) => eval::eval(&opts),

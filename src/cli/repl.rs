@@ -13,12 +13,13 @@ use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::ExecOpts;
 use crate::executor::observation::picture_extension;
-use crate::executor::{Observation, Picture, Status, Stream};
+use crate::executor::{Observation, Picture, Session, Status, Stream};
 
 const HELP: &str = "\
 Type Python; skills are functions in your namespace (see :skills).
 A block (a line ending in ':') ends with an empty line. Variables persist.
-  :skills        the robot API text
+  :skills        the robot API text, with the skill library's functions
+  :save NAME     save the function NAME in the skill library (save_skill)
   :timeout S     set the time limit of each action, seconds
   :reset         start a fresh worker (variables are lost)
   :protections   the sandbox measures in force
@@ -186,6 +187,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         session.skills().len(),
         session.skills().title
     );
+    library_banner(session);
     let mut timeout: Option<Duration> = None;
     let mut n = 1;
     loop {
@@ -200,12 +202,19 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         }
         let _ = editor.add_history_entry(input.trim_end());
         let command = input.trim();
+        let mut code = input.clone();
         if let Some(cmd) = command.strip_prefix(':') {
             let mut words = cmd.split_whitespace();
             match (words.next(), words.next()) {
                 (Some("quit" | "q" | "exit"), _) => break,
                 (Some("help" | "h"), _) => println!("{HELP}"),
-                (Some("skills"), _) => print!("{}", session.skills().api_text()),
+                (Some("skills"), _) => print!("{}", session.api_text()),
+                (Some("save"), Some(name)) if is_identifier(name) => {
+                    code = format!("save_skill({name})");
+                }
+                (Some("save"), _) => {
+                    eprintln!("usage: :save NAME, where NAME is a function you defined with def")
+                }
                 (Some("protections"), _) => {
                     for p in session.protections() {
                         println!(
@@ -229,7 +238,9 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                 },
                 _ => eprintln!("unknown command {command:?}; :help lists them"),
             }
-            continue;
+            if code == input {
+                continue;
+            }
         }
         let mut on_output = |stream: Stream, text: &str| match stream {
             Stream::Stdout => {
@@ -240,7 +251,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                 eprint!("{text}");
             }
         };
-        match session.execute(&input, timeout, &mut on_output) {
+        match session.execute(&code, timeout, &mut on_output) {
             Ok(obs) => {
                 show(&obs, &style);
                 pictures(&obs, session.workspace(), inline, &style);
@@ -254,6 +265,32 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     }
     started.finish()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says at start what the skill library gave, and which modules did not load.
+fn library_banner(session: &Session) {
+    let library = session.library();
+    let Some(dir) = &library.dir else {
+        return;
+    };
+    let names: Vec<&str> = library.functions.iter().map(|f| f.name.as_str()).collect();
+    if names.is_empty() {
+        println!(
+            "skill library {}: empty (save_skill(fn) or :save NAME adds to it)",
+            dir.display()
+        );
+    } else {
+        println!("skill library {}: {}", dir.display(), names.join(", "));
+    }
+    eprint!("{}", library.broken_text());
+}
+
+/// Whether `name` is a plain Python name (what `:save` accepts).
+fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Saves each picture the action attached in the workspace's `pictures/`

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,32 @@ fn essence(obs: &Json) -> Json {
     })
 }
 
+/// A copy of a run's skill library, deleted when dropped.
+struct ReplayLibrary {
+    path: PathBuf,
+}
+
+impl Drop for ReplayLibrary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Copies `<run>/library` (as the run started) into a fresh temporary folder.
+fn replay_library(run: &Path) -> Result<ReplayLibrary> {
+    let path = std::env::temp_dir().join(format!("codeact-replay-library-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path)?;
+    let library = ReplayLibrary { path };
+    crate::executor::library::snapshot(&run.join("library"), &library.path).with_context(|| {
+        format!(
+            "copying the run's skill library from {}",
+            run.join("library").display()
+        )
+    })?;
+    Ok(library)
+}
+
 /// Runs `codeact replay`.
 pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     let records = transcript::read(&opts.run)
@@ -155,14 +181,27 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             (robot, skills, done, recorder)
         }
     };
+    let mut skills = skills;
+    // A run with a skill library kept a copy of it as it started; the replay
+    // loads that copy, in a folder of its own, since the replay saves again.
+    let library = match start["library"].is_string() {
+        true => Some(replay_library(&opts.run)?),
+        false => None,
+    };
+    if let Some(dir) = &library {
+        crate::executor::library::add_save_skill(&mut skills, dir.path.clone());
+    }
     let mut agent = Agent::with_done(&skills, done, format, None);
     // The replay shows the model the prompt it was shown.
     agent.system = start["system_prompt"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let mut session =
-        Session::start(ExecutorConfig::default(), skills).context("starting the executor")?;
+    let config = ExecutorConfig {
+        library: library.as_ref().map(|d| d.path.clone()),
+        ..ExecutorConfig::default()
+    };
+    let mut session = Session::start(config, skills).context("starting the executor")?;
     if let Some(r) = &recorder {
         session.watch(r.clone());
     }

@@ -162,6 +162,11 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         .target(opts.clock.realtime, opts.record.record.as_deref())?;
     let robot = target.robot.clone();
     let world = robot.as_ref().map(|r| r.sim().world().clone());
+    if action_format != ActionFormat::Code {
+        // Tool calls and Action lines cannot pass a function.
+        target.skills.retain(|s| s.name != "save_skill");
+    }
+    let library = target.library.clone();
     let mut agent = Agent::new(
         &mut target.skills,
         action_format,
@@ -174,6 +179,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     })?;
     let started = target.session(&opts.sandbox, Some(&opts.actions))?;
     let (mut session, recorder) = (started.session, started.recorder);
+    agent.add_library(session.library());
 
     let label = world
         .as_ref()
@@ -181,6 +187,15 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     let dir = runs_dir.join(format!("{}-{label}", timestamp()));
     let mut transcript = Transcript::create(&dir)
         .with_context(|| format!("creating the run folder {}", dir.display()))?;
+    if let Some(library) = &library {
+        // The library as the run started, for its replay.
+        crate::executor::library::snapshot(library, &dir.join("library")).with_context(|| {
+            format!(
+                "copying the skill library {} into the run folder",
+                library.display()
+            )
+        })?;
+    }
     let budget = Budget {
         max_turns: opts.max_turns.or(file.max_turns).unwrap_or(10),
         wall: max_seconds.map(Duration::from_secs_f64),
@@ -194,6 +209,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
             "world": label, "world_spec": opts.target.world_spec(), "skills": opts.target.skills_spec(),
             "max_turns": budget.max_turns, "action_format": action_format, "max_tokens": budget.tokens,
             "max_seconds": max_seconds, "system_prompt": agent.system, "images": agent.images,
+            "library": library,
         }),
     );
     println!(

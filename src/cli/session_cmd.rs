@@ -177,7 +177,9 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         workspace: session.workspace().to_owned(),
         skills: session.skills().specs().map(|s| s.name.clone()).collect(),
         protections: session.protections().to_vec(),
+        library: session.library().clone(),
     }));
+    eprint!("{}", session.library().broken_text());
     let mut requests = Requests {
         fd: libc::STDIN_FILENO,
         buf: Vec::new(),
@@ -248,7 +250,8 @@ fn handle(session: &mut Session, request: Request, requests: &mut Requests) {
             emit(&Reply::Skills {
                 id,
                 skills,
-                api_text: session.skills().api_text(),
+                api_text: session.api_text(),
+                library: session.library().clone(),
             });
         }
         Request::Interrupt { .. } => {}

@@ -80,12 +80,7 @@ impl SessionClient {
             stdout,
             line: String::new(),
             next_id: 0,
-            ready: Ready {
-                python: String::new(),
-                workspace: Default::default(),
-                skills: Vec::new(),
-                protections: Vec::new(),
-            },
+            ready: Ready::default(),
         };
         match client.recv()? {
             Reply::Ready(ready) => client.ready = ready,

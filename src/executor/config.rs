@@ -49,6 +49,9 @@ pub struct ExecutorConfig {
     pub sandbox: bool,
     /// The `codeact` executable to start workers from. `None`: this executable.
     pub worker_exe: Option<PathBuf>,
+    /// The skill library folder whose modules every worker loads at start
+    /// (`None`: no library). Saving needs [`super::library::add_save_skill`].
+    pub library: Option<PathBuf>,
 }
 
 impl Default for ExecutorConfig {
@@ -65,6 +68,7 @@ impl Default for ExecutorConfig {
             workspace: None,
             sandbox: true,
             worker_exe: None,
+            library: None,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod cgroup;
 pub mod client;
 pub mod config;
 pub mod interrupter;
+pub mod library;
 pub mod lifecycle;
 pub mod observation;
 pub mod output;

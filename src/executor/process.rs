@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,6 +17,7 @@ use robot_api::SkillSet;
 
 use super::cgroup::PidsCgroup;
 use super::config::{ExecutorConfig, WorkerConfig};
+use super::library::LibraryReport;
 use super::session::ExecutorError;
 use super::skill_server::{serve_skills, SkillShared};
 use super::wire::{socket_pair, FromWorker, Protection, Receiver, Sender, ToWorker, WorkerInit};
@@ -88,13 +89,22 @@ fn describe_status(code: Option<i32>, signal: Option<i32>) -> String {
     }
 }
 
-/// Starts a worker and waits until it is ready; returns it, the isolation
-/// measures in force and the Python version.
+/// What a worker said when it was ready.
+pub(super) struct Ready {
+    /// The isolation measures in force.
+    pub(super) protections: Vec<Protection>,
+    /// `sys.version` of its Python.
+    pub(super) python: String,
+    /// What its skill library loaded.
+    pub(super) library: LibraryReport,
+}
+
+/// Starts a worker and waits until it is ready; returns it and what it said.
 pub(super) fn spawn_worker(
     config: &ExecutorConfig,
     workspace: &Path,
     skills: &Arc<SkillSet>,
-) -> Result<(Worker, Vec<Protection>, String), ExecutorError> {
+) -> Result<(Worker, Ready), ExecutorError> {
     let exe = match &config.worker_exe {
         Some(exe) => exe.clone(),
         None => std::env::current_exe().map_err(|e| {
@@ -147,11 +157,11 @@ pub(super) fn spawn_worker(
         shared: Arc::new(SkillShared::default()),
         cgroup,
     };
-    let (mut protections, python) = match wait_ready(&mut worker, skills) {
+    let mut ready = match wait_ready(&mut worker, skills, config.library.clone()) {
         Ok(ready) => ready,
         Err(message) => return Err(start_failure(worker, &message)),
     };
-    protections.push(Protection {
+    ready.protections.push(Protection {
         name: "environment".into(),
         active: true,
         detail: format!(
@@ -167,7 +177,7 @@ pub(super) fn spawn_worker(
             .name("codeact-skills".into())
             .spawn(move || serve_skills(skill_rx, skill_tx, &skills, &shared))?,
     );
-    Ok((worker, protections, python))
+    Ok((worker, ready))
 }
 
 /// The `codeact __worker` command with a scrubbed environment (only
@@ -228,10 +238,15 @@ fn pass_fds(cmd: &mut Command, ends: [(RawFd, RawFd); 3]) {
 }
 
 /// Sends the skill declarations and waits for the worker's ready message.
-fn wait_ready(worker: &mut Worker, skills: &SkillSet) -> Result<(Vec<Protection>, String), String> {
+fn wait_ready(
+    worker: &mut Worker,
+    skills: &SkillSet,
+    library: Option<PathBuf>,
+) -> Result<Ready, String> {
     let init = ToWorker::Init(Box::new(WorkerInit {
         skills: skills.specs().cloned().collect(),
         records: skills.records().to_vec(),
+        library,
     }));
     worker
         .control_tx
@@ -243,7 +258,14 @@ fn wait_ready(worker: &mut Worker, skills: &SkillSet) -> Result<(Vec<Protection>
             Ok(Some(FromWorker::Ready {
                 protections,
                 python,
-            })) => return Ok((protections, python)),
+                library,
+            })) => {
+                return Ok(Ready {
+                    protections,
+                    python,
+                    library,
+                })
+            }
             Ok(Some(FromWorker::Fatal { message })) => return Err(message),
             Ok(Some(_)) => {}
             Ok(None) => {

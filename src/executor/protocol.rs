@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::library::LibraryReport;
 use super::observation::{Observation, Stream};
 use super::wire::Protection;
 
@@ -52,7 +53,7 @@ impl Request {
 }
 
 /// What the session says once it can take actions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ready {
     /// `sys.version` of the embedded Python.
     pub python: String,
@@ -62,6 +63,9 @@ pub struct Ready {
     pub skills: Vec<String>,
     /// The isolation measures and whether each is in force.
     pub protections: Vec<Protection>,
+    /// The skill library: its folder, the functions it loaded and the
+    /// modules that did not load.
+    pub library: LibraryReport,
 }
 
 /// One skill as listed by a `skills` reply.
@@ -113,8 +117,10 @@ pub enum Reply {
         id: Json,
         /// Each skill.
         skills: Vec<SkillDoc>,
-        /// The API text a model reads.
+        /// The API text a model reads (the skill library's functions included).
         api_text: String,
+        /// The skill library as the current worker loaded it.
+        library: LibraryReport,
     },
     /// An interrupt request was taken.
     Interrupt {

@@ -13,6 +13,7 @@ use robot_api::SkillSet;
 use super::action::{run_action, ActionIo};
 use super::config::ExecutorConfig;
 use super::interrupter::{InputWatch, Interrupter};
+use super::library::LibraryReport;
 use super::observation::{Observation, Status, Stream};
 use super::process::{kill_worker, spawn_worker, Worker};
 use super::wire::Protection;
@@ -66,6 +67,7 @@ pub struct Session {
     next_action: u64,
     protections: Vec<Protection>,
     python_version: String,
+    library: LibraryReport,
     /// Every log line of the session's actions carries it.
     span: tracing::Span,
     watchers: Vec<Arc<dyn ActionWatcher>>,
@@ -108,6 +110,7 @@ impl Session {
             next_action: 1,
             protections: Vec::new(),
             python_version: String::new(),
+            library: LibraryReport::default(),
             span,
             watchers: Vec::new(),
         };
@@ -126,6 +129,17 @@ impl Session {
     /// `sys.version` of the embedded Python.
     pub fn python_version(&self) -> &str {
         &self.python_version
+    }
+
+    /// What the skill library gave the current worker's namespace, and what
+    /// did not load (refreshed when a worker starts).
+    pub fn library(&self) -> &LibraryReport {
+        &self.library
+    }
+
+    /// The API text: the skills', then the skill library's functions.
+    pub fn api_text(&self) -> String {
+        self.skills.api_text() + &self.library.api_text()
     }
 
     /// The skills this session offers.
@@ -168,11 +182,11 @@ impl Session {
     }
 
     fn start_worker(&mut self) -> Result<(), ExecutorError> {
-        let (worker, protections, python) =
-            spawn_worker(&self.config, &self.workspace.path, &self.skills)?;
+        let (worker, ready) = spawn_worker(&self.config, &self.workspace.path, &self.skills)?;
         self.worker = Some(worker);
-        self.protections = protections;
-        self.python_version = python;
+        self.protections = ready.protections;
+        self.python_version = ready.python;
+        self.library = ready.library;
         Ok(())
     }
 

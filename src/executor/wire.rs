@@ -10,6 +10,7 @@
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -17,6 +18,7 @@ use robot_api::{RecordType, SkillError, SkillSpec, Value};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::library::LibraryReport;
 use super::observation::{Chunk, ErrorReport, Picture};
 
 /// Frames larger than this are refused: no legitimate message comes close.
@@ -45,6 +47,8 @@ pub struct WorkerInit {
     pub skills: Vec<SkillSpec>,
     /// Record types skills return.
     pub records: Vec<RecordType>,
+    /// The skill library folder whose modules to load, if the session has one.
+    pub library: Option<PathBuf>,
 }
 
 /// One code action to run.
@@ -119,6 +123,8 @@ pub enum FromWorker {
         protections: Vec<Protection>,
         /// `sys.version` of the embedded interpreter.
         python: String,
+        /// What the skill library gave the namespace, and what failed.
+        library: LibraryReport,
     },
     /// Output written by the action (the kept head part, in order).
     Output {

@@ -52,6 +52,8 @@ pub struct Robot {
     busy: AtomicBool,
     interrupter: Interrupter,
     skills: Arc<SkillSet>,
+    /// The API text, the skill library's functions included (as loaded at start).
+    api_text: String,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -70,6 +72,7 @@ impl Robot {
         let (jobs, queue) = mpsc::channel();
         let interrupter = session.interrupter();
         let skills = session.shared_skills();
+        let api_text = session.api_text();
         let thread = std::thread::Builder::new()
             .name("codeact-mcp-session".into())
             .spawn(move || serve(session, queue))
@@ -79,6 +82,7 @@ impl Robot {
             busy: AtomicBool::new(false),
             interrupter,
             skills,
+            api_text,
             thread: std::sync::Mutex::new(Some(thread)),
         })
     }
@@ -96,7 +100,12 @@ impl Robot {
         }
     }
 
-    /// The skills, for the API text and direct calls.
+    /// The API text a model reads: the skills and the skill library's functions.
+    pub fn api_text(&self) -> &str {
+        &self.api_text
+    }
+
+    /// The skills, for direct calls.
     pub fn skills(&self) -> &SkillSet {
         &self.skills
     }

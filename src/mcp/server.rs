@@ -51,7 +51,7 @@ impl RobotServer {
     }
 
     fn api_text(&self) -> String {
-        self.robot.skills().api_text()
+        self.robot.api_text().to_owned()
     }
 
     /// The tools, with their schemas and descriptions.

@@ -27,6 +27,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
 use super::config::WorkerConfig;
+use super::library::{BrokenModule, LibraryFunction, LibraryReport};
 use super::observation::{ErrorReport, Picture};
 use super::wire::{
     ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
@@ -164,8 +165,8 @@ fn python_main(protections: Vec<Protection>) -> i32 {
         init.skills.clone(),
     );
     Python::initialize();
-    let runner = match Python::attach(|py| start_python(py, &init)) {
-        Ok(runner) => runner,
+    let (runner, library) = match Python::attach(|py| start_python(py, &init)) {
+        Ok(started) => started,
         Err(message) => fatal(&message),
     };
     let state = python::state();
@@ -173,6 +174,7 @@ fn python_main(protections: Vec<Protection>) -> i32 {
     if python::lock_send(&FromWorker::Ready {
         protections,
         python: version,
+        library,
     })
     .is_err()
     {
@@ -206,7 +208,14 @@ fn python_main(protections: Vec<Protection>) -> i32 {
     }
 }
 
-fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, String> {
+/// What `runner.init` returns about the skill library: the functions
+/// loaded `(name, signature, doc, module)` and the failures `(module, error)`.
+type LibraryLoaded = (Vec<(String, String, String, String)>, Vec<(String, String)>);
+
+fn start_python(
+    py: Python<'_>,
+    init: &WorkerInit,
+) -> Result<(Py<PyModule>, LibraryReport), String> {
     let describe = |e: PyErr| {
         let tb = e
             .traceback(py)
@@ -235,11 +244,42 @@ fn start_python(py: Python<'_>, init: &WorkerInit) -> Result<Py<PyModule>, Strin
             )
         })
         .collect();
-    runner
+    let library_dir = init
+        .library
+        .as_ref()
+        .map(|d| d.to_string_lossy().into_owned());
+    let (functions, broken): LibraryLoaded = runner
         .getattr("init")
-        .and_then(|f| f.call1((errors, records, python::skills_source(&init.skills))))
+        .and_then(|f| {
+            f.call1((
+                errors,
+                records,
+                python::skills_source(&init.skills),
+                library_dir,
+            ))
+        })
+        .and_then(|r| r.extract())
         .map_err(describe)?;
-    Ok(runner.unbind())
+    let library = LibraryReport {
+        dir: init.library.clone(),
+        functions: functions
+            .into_iter()
+            .map(|(name, signature, doc, module)| LibraryFunction {
+                name,
+                signature,
+                doc,
+                module: module.into(),
+            })
+            .collect(),
+        broken: broken
+            .into_iter()
+            .map(|(module, error)| BrokenModule {
+                module: module.into(),
+                error,
+            })
+            .collect(),
+    };
+    Ok((runner.unbind(), library))
 }
 
 /// An embedded interpreter ignores `VIRTUAL_ENV`; honour it so the packages

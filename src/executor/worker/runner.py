@@ -4,11 +4,15 @@
 import ast
 import builtins
 import io
+import keyword
 import linecache
 import math
 import os
+import re
 import signal
+import symtable
 import sys
+import textwrap
 import traceback
 import types
 
@@ -64,9 +68,11 @@ def _make_record(name, fields, doc, methods):
     return scope[name]
 
 
-def init(errors, records, skills_source):
+def init(errors, records, skills_source, library_dir):
     """errors: [(name, base, doc)]; records: [(name, fields, doc, methods)];
-    skills_source: generated `def` statements calling `__codeact_call`."""
+    skills_source: generated `def` statements calling `__codeact_call`;
+    library_dir: the skill library folder or None. Returns what the library
+    loaded (see `_load_library`)."""
     classes = {"ValueError": ValueError, "ActionTimeout": ActionTimeout,
                "SkillCallRefused": SkillCallRefused,
                "OutputLimitExceeded": OutputLimitExceeded}
@@ -89,6 +95,12 @@ def init(errors, records, skills_source):
         obj = scope[name]
         if callable(obj) and getattr(obj, "__module__", None) == "robot" and not isinstance(obj, type):
             _skills[name] = obj
+    if "save_skill" in _skills:
+        # The declared skill takes (source, name); people pass the function.
+        global _save_source
+        _save_source = _skills["save_skill"]
+        save_skill.__doc__ = _save_source.__doc__
+        _skills["save_skill"] = save_skill
     _protected.update(_skills)
     _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
@@ -107,6 +119,148 @@ def init(errors, records, skills_source):
     sys.stdout, sys.stderr = _streams
     signal.signal(signal.SIGUSR1, _on_interrupt)
     os.register_at_fork(after_in_child=_codeact.after_fork_in_child)
+    return _load_library(library_dir)
+
+
+# The skill library: modules of functions composed of skills, loaded at start.
+LIBRARY_LOAD_SECONDS = 5.0  # per module; one that loops when loaded is reported, not waited for
+_library = {}  # name -> function the library (or save_skill) gave the namespace
+_save_source = None  # the declared save_skill(source, name), served by the supervisor
+
+
+class LibraryLoadTimeout(Exception):
+    """A library module took too long to load."""
+    __module__ = "builtins"
+
+
+def _on_load_alarm(signum, frame):
+    raise LibraryLoadTimeout(f"loading took more than {LIBRARY_LOAD_SECONDS:g} s; a library module should only define functions")
+
+
+def _run_module(path, scope):
+    """Runs one library module in `scope`, its output discarded, under a time limit."""
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    code = compile(source, path, "exec")
+    sys.stdout = sys.stderr = io.StringIO()
+    # Repeating: a module that catches the first alarm gets another.
+    signal.setitimer(signal.ITIMER_REAL, LIBRARY_LOAD_SECONDS, 0.5)
+    try:
+        exec(code, scope)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.stdout, sys.stderr = _streams
+
+
+def _load_library(directory):
+    """Runs each module of the library folder (in name order) with the skills,
+    records, exceptions and math predefined, and puts their public functions
+    in the namespace. A module that fails is reported and skipped; the rest
+    load. Returns ([(name, signature, doc, module)], [(module, error)])."""
+    functions, broken = [], []
+    if not directory or not os.path.isdir(directory):
+        return functions, broken
+    files = sorted(f for f in os.listdir(directory) if f.endswith(".py") and not f.startswith((".", "_")))
+    scopes = []
+    previous = signal.signal(signal.SIGALRM, _on_load_alarm)
+    try:
+        for file in files:
+            path = os.path.join(directory, file)
+            module = "library." + file[:-3]
+            scope = {"__name__": module, "__file__": path, "__builtins__": builtins, "math": math}
+            scope.update(_protected)
+            try:
+                _run_module(path, scope)
+            except BaseException as exc:
+                broken.append((path, _format_exception(exc)))
+                continue
+            scopes.append(scope)
+            for name, obj in list(scope.items()):
+                if not isinstance(obj, types.FunctionType) or obj.__module__ != module or name.startswith("_"):
+                    continue
+                if name in _protected:
+                    broken.append((path, f"{name}() was not loaded: it would shadow the skill {name}(); rename it"))
+                elif name in _library:
+                    broken.append((path, f"{name}() was not loaded: {_library[name].__globals__['__file__']} defines it already; keep one"))
+                else:
+                    _library[name] = obj
+                    functions.append((name, *_describe_function(obj), path))
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    # Each module sees the others' functions, as the namespace does.
+    for scope in scopes:
+        for name, fn in _library.items():
+            scope.setdefault(name, fn)
+    namespace.update(_library)
+    return functions, broken
+
+
+def _describe_function(fn):
+    """(signature, docstring) as `help()` would show them."""
+    import inspect
+    try:
+        signature = str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        signature = "(...)"
+    return signature, inspect.cleandoc(fn.__doc__ or "")
+
+
+def _function_node(function):
+    """The lines and the `def` node of a function defined in an action or a library module."""
+    code = function.__code__
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        raise ValueError(f"save_skill(): the source of {function.__name__} is not available; define it with def in a code action")
+    for node in ast.walk(ast.parse("".join(lines))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name \
+                and min([node.lineno] + [d.lineno for d in node.decorator_list]) == code.co_firstlineno:
+            return lines, node
+    raise ValueError(f"save_skill(): the source of {function.__name__} was not found where it was defined")
+
+
+def _unresolved_names(source, name):
+    """Global names the function uses that a freshly loaded library would not have."""
+    known = set(_protected) | set(_library) | set(vars(builtins)) | {"math", name}
+    used = set()
+    tables = [symtable.symtable(source, "<skill>", "exec")]
+    while tables:
+        table = tables.pop()
+        tables.extend(table.get_children())
+        used.update(s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced())
+    return sorted(used - known)
+
+
+def save_skill(function, name=None):
+    if not isinstance(function, types.FunctionType):
+        raise TypeError(f"save_skill() takes a function defined with def, not {type(function).__name__}")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"save_skill(): name must be a str, not {type(name).__name__}")
+    if function.__name__ == "<lambda>":
+        raise ValueError("save_skill(): a lambda has no name or docstring; define the function with def")
+    if "<locals>" in function.__qualname__:
+        raise ValueError(f"save_skill(): {function.__name__} is defined inside another function; define it at the top level of an action")
+    lines, node = _function_node(function)
+    if node.decorator_list:
+        raise ValueError(f"save_skill(): {function.__name__} has decorators, which the library cannot restore; save the function without them")
+    name = name or function.__name__
+    if not name.isidentifier() or name.startswith("_") or keyword.iskeyword(name):
+        raise ValueError(f"save_skill(): {name!r} is not a function name: use letters, digits and underscores, starting with a letter")
+    if name in _protected or name in vars(builtins):
+        raise ValueError(f"save_skill(): {name} would shadow the skill or built-in {name}(); choose another name, such as my_{name}")
+    if not ast.get_docstring(node):
+        raise ValueError(f"save_skill(): {function.__name__} has no docstring; add one saying what it does, its parameters (with units) and what it returns: later sessions read it to decide when to use it")
+    source = textwrap.dedent("".join(lines[node.lineno - 1:node.end_lineno]))
+    if name != function.__name__:
+        source = re.sub(rf"^((?:async\s+)?def\s+){re.escape(function.__name__)}\b", rf"\g<1>{name}", source, count=1)
+    compile(source, f"<skill {name}>", "exec")
+    missing = _unresolved_names(source, name)
+    if missing:
+        raise ValueError(f"save_skill(): {name} uses {', '.join(missing)}, which will not exist when the library loads in a new session; import modules inside the function, pass values as parameters, or save the functions it calls first")
+    written = _save_source(source, name)
+    _library[name] = function
+    namespace[name] = function
+    return written
 
 
 # (code, exception class name, message) of each interrupt reason, from Rust.
