@@ -432,3 +432,46 @@ fn the_agent_loop_reads_the_library_and_its_replay_loads_the_same_one() {
     assert_eq!(files(&dir), ["distance_to.py"]);
     assert_eq!(files(&run.join("library")), ["distance_to.py"]);
 }
+
+#[test]
+fn a_world_file_names_its_library_relative_to_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("lib")).unwrap();
+    std::fs::write(
+        tmp.path().join("lib/greet.py"),
+        "def greet() -> str:\n    \"\"\"Hello.\"\"\"\n    return 'hi'\n",
+    )
+    .unwrap();
+    let world = tmp.path().join("room.yaml");
+    std::fs::write(
+        &world,
+        "name: room\nboundary: [4, 4]\nrobot: {start: [1, 1, 0]}\nskill_library: lib\n",
+    )
+    .unwrap();
+    let out = Command::new(common::exe())
+        .args(["skills", "--world"])
+        .arg(&world)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "skill library {}: 1 function(s)",
+            tmp.path().join("lib").display()
+        )) && text.contains("greet() -> str    [greet.py]"),
+        "{text}"
+    );
+    // --library wins over the file; --no-library has none.
+    let out = Command::new(common::exe())
+        .args(["skills", "--no-library", "--world"])
+        .arg(&world)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no skill library"));
+}

@@ -244,6 +244,9 @@ pub struct WorldParts {
     pub lidar: LidarConfig,
     /// The camera.
     pub camera: CameraConfig,
+    /// The skill library folder the world's file names (relative paths
+    /// resolved against the file's folder); `None`: the default one.
+    pub skill_library: Option<std::path::PathBuf>,
 }
 
 impl World {

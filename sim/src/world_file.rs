@@ -76,6 +76,8 @@ struct FileWorld {
     camera: FileCamera,
     #[serde(default)]
     physics: FilePhysics,
+    /// The skill library's folder, relative to this file.
+    skill_library: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -472,6 +474,12 @@ impl Checker<'_> {
             robot,
             lidar,
             camera,
+            skill_library: f.skill_library.map(|dir| {
+                Path::new(self.path)
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(dir)
+            }),
         });
 
         let start_p = P2::new(start.0, start.1);

@@ -311,11 +311,8 @@ impl TargetOpts {
             if realtime.is_some() {
                 bail!("--realtime needs the built-in simulator (--world), not a ROS robot");
             }
-            let target = ros_target(profile, record)?;
-            let name = Path::new(profile)
-                .file_stem()
-                .map_or_else(|| profile.clone(), |s| s.to_string_lossy().into_owned());
-            let library = self.library_dir(&name)?;
+            let (target, name, named) = ros_target(profile, record)?;
+            let library = self.library_dir(&name, named)?;
             return Ok(target.with_library(library));
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
@@ -326,7 +323,8 @@ impl TargetOpts {
             }
             robot.set_realtime(Some(factor));
         }
-        let library = self.library_dir(&robot.sim().world().name)?;
+        let world = robot.sim().world().clone();
+        let library = self.library_dir(&world.name, world.skill_library.clone())?;
         let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
         Ok(Target {
             skills: robot_api::skills::robot_skills(backend),
@@ -338,13 +336,14 @@ impl TargetOpts {
     }
 
     /// The skill library for the world or robot `name`: --library, none with
-    /// --no-library, else a folder per name in the user's data directory.
-    fn library_dir(&self, name: &str) -> Result<Option<PathBuf>> {
+    /// --no-library, else the one its file `named`, else a folder per name
+    /// in the user's data directory.
+    fn library_dir(&self, name: &str, named: Option<PathBuf>) -> Result<Option<PathBuf>> {
         if self.no_library {
             return Ok(None);
         }
-        if let Some(dir) = &self.library {
-            return Ok(Some(dir.clone()));
+        if let Some(dir) = self.library.clone().or(named) {
+            return Ok(Some(dir));
         }
         let data = match std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
             Some(d) => PathBuf::from(d),
@@ -442,21 +441,23 @@ impl ExecOpts {
     }
 }
 
-/// The skills of the ROS 2 robot a profile describes.
+/// The skills of the ROS 2 robot a profile describes, the profile's name and
+/// the skill library it names.
 #[cfg(feature = "ros")]
-fn ros_target(profile: &str, record: Option<&Path>) -> Result<Target> {
+fn ros_target(profile: &str, record: Option<&Path>) -> Result<(Target, String, Option<PathBuf>)> {
     let connected = crate::ros::node::connect(profile, "codeact", record)?;
     // The skills hold the robot and its ROS thread; they live as long as the session.
-    Ok(Target {
+    let target = Target {
         skills: connected.skills,
         robot: None,
         recorder: connected.recorder,
         library: None,
-    })
+    };
+    Ok((target, connected.profile_name, connected.skill_library))
 }
 
 #[cfg(not(feature = "ros"))]
-fn ros_target(_profile: &str, _record: Option<&Path>) -> Result<Target> {
+fn ros_target(_profile: &str, _record: Option<&Path>) -> Result<(Target, String, Option<PathBuf>)> {
     bail!("{}", NO_ROS)
 }
 

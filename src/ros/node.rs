@@ -14,7 +14,7 @@
 //! Requests are queued to the one thread that owns the session: actions run
 //! one at a time, in order, whichever interface sent them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
@@ -68,6 +68,10 @@ pub struct RosSkills {
     pub robot: Arc<RosRobot>,
     /// Its recording, when one was asked for.
     pub recorder: Option<Arc<Recorder>>,
+    /// The profile's name.
+    pub profile_name: String,
+    /// The skill library folder the profile names, if any.
+    pub skill_library: Option<PathBuf>,
 }
 
 /// Starts a ROS node `node_name` and connects to the robot of `profile_name`
@@ -105,6 +109,8 @@ pub fn connect(
         ros,
         robot,
         recorder,
+        profile_name: profile.name.clone(),
+        skill_library: profile.skill_library.clone(),
     })
 }
 
@@ -143,9 +149,19 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         ros,
         robot,
         recorder,
+        skill_library,
+        ..
     } = connected;
+    // A node has the skill library its profile names, and no other.
+    if let Some(dir) = &skill_library {
+        crate::executor::library::add_save_skill(&mut skills, dir.clone());
+    }
     let done = add_done(&mut skills);
-    let mut session = Session::start(options.executor.clone(), skills)?;
+    let config = ExecutorConfig {
+        library: skill_library,
+        ..options.executor.clone()
+    };
+    let mut session = Session::start(config, skills)?;
     if let Some(r) = &recorder {
         session.watch(r.clone());
     }
@@ -483,7 +499,8 @@ fn run_task(
         ..Budget::default()
     };
     done.clear();
-    let agent = Agent::with_done(session.skills(), done.clone(), ActionFormat::Code, None);
+    let mut agent = Agent::with_done(session.skills(), done.clone(), ActionFormat::Code, None);
+    agent.add_library(session.library());
     let mut feedback = Feedback {
         goal,
         output,

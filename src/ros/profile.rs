@@ -86,6 +86,10 @@ pub struct RobotProfile {
     /// Which topics and services code actions may reach with the generic ROS functions.
     #[serde(default)]
     pub ros_access: AccessLists,
+    /// The skill library's folder (relative paths: to the profile file's
+    /// folder, once loaded); `None`: the default one for the profile's name.
+    #[serde(default)]
+    pub skill_library: Option<std::path::PathBuf>,
 }
 
 /// Topic names. A topic left out means the robot lacks that sensor.
@@ -333,7 +337,11 @@ pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
         path: path.display().to_string(),
         source,
     })?;
-    parse(&text, &path.display().to_string())
+    let mut profile = parse(&text, &path.display().to_string())?;
+    if let Some(dir) = &profile.skill_library {
+        profile.skill_library = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
+    }
+    Ok(profile)
 }
 
 /// Parses and checks a profile's text; `path` is only used in error messages.
