@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -117,11 +118,11 @@ fn a_saved_function_is_there_with_its_docstring_in_the_next_session() {
     second.close().unwrap();
 
     // `codeact skills` lists the same.
-    let out = Command::new(common::exe())
-        .args(["skills", "--library"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let out = common::codeact([
+        OsStr::new("skills"),
+        OsStr::new("--library"),
+        dir.as_os_str(),
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
@@ -273,11 +274,11 @@ fn a_broken_module_is_reported_with_its_traceback_and_the_rest_loads() {
     client.close().unwrap();
 
     // doctor and `codeact skills` say the same, and skills fails for it.
-    let doctor = Command::new(common::exe())
-        .args(["doctor", "--library"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let doctor = common::codeact([
+        OsStr::new("doctor"),
+        OsStr::new("--library"),
+        dir.as_os_str(),
+    ]);
     let text = String::from_utf8_lossy(&doctor.stdout);
     assert!(
         text.contains("1 function(s): twice")
@@ -285,11 +286,11 @@ fn a_broken_module_is_reported_with_its_traceback_and_the_rest_loads() {
             && text.contains("NameError"),
         "{text}"
     );
-    let skills = Command::new(common::exe())
-        .args(["skills", "--library"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let skills = common::codeact([
+        OsStr::new("skills"),
+        OsStr::new("--library"),
+        dir.as_os_str(),
+    ]);
     assert_eq!(skills.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&skills.stdout).contains("b_import.py has a problem"));
 }
@@ -448,11 +449,11 @@ fn a_world_file_names_its_library_relative_to_itself() {
         "name: room\nboundary: [4, 4]\nrobot: {start: [1, 1, 0]}\nskill_library: lib\n",
     )
     .unwrap();
-    let out = Command::new(common::exe())
-        .args(["skills", "--world"])
-        .arg(&world)
-        .output()
-        .unwrap();
+    let out = common::codeact([
+        OsStr::new("skills"),
+        OsStr::new("--world"),
+        world.as_os_str(),
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -467,11 +468,12 @@ fn a_world_file_names_its_library_relative_to_itself() {
         "{text}"
     );
     // --library wins over the file; --no-library has none.
-    let out = Command::new(common::exe())
-        .args(["skills", "--no-library", "--world"])
-        .arg(&world)
-        .output()
-        .unwrap();
+    let out = common::codeact([
+        OsStr::new("skills"),
+        OsStr::new("--no-library"),
+        OsStr::new("--world"),
+        world.as_os_str(),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no skill library"));
 }

@@ -15,6 +15,17 @@ pub fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_codeact"))
 }
 
+/// Runs `codeact` with `args` to the end and returns what it did.
+pub fn codeact<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    std::process::Command::new(exe())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("codeact runs")
+}
+
 /// What tests/record/read.py, the official Python MCAP reader, says of a
 /// recording (channels, counts, decoded messages), as JSON. Its Python is
 /// CODEACT_RECORD_PYTHON (scripts/record-setup.sh's venv).
