@@ -366,3 +366,53 @@ fn the_rendered_observation_is_stable() {
         "hi\nTraceback (most recent call last):\n  File \"<action 1>\", line 3, in <module>\n    fail('no path to (3, 4)', 'Unreachable')\nUnreachable: no path to (3, 4)\nSkill calls (2):\n  add(a=1.0, b=2.0) -> ok [0.1 ms]\n  fail(message='no path to (3, 4)', kind='Unreachable') -> error (Unreachable: no path to (3, 4)) [0.1 ms]\n[error in 1.0 ms; robot safe-stopped]\n"
     );
 }
+
+#[test]
+fn what_a_skill_reports_while_it_runs_streams_live_into_the_output() {
+    // A skill that reports three steps, then waits until cancelled: the
+    // interrupt is sent only when the third step arrives, so the action can
+    // end this way only if a skill's progress streams live.
+    let mut skills = robot_api::SkillSet::new("progress test");
+    skills.add(
+        robot_api::SkillSpec::new("work", "Reports steps, then waits."),
+        |(), ctx: &robot_api::CallContext| {
+            for i in 1..=3 {
+                ctx.progress.report(&format!("step {i}"));
+            }
+            while !ctx.cancel.is_cancelled() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(robot_api::SkillError::new(
+                robot_api::ErrorKind::Cancelled,
+                "cancelled",
+            ))
+        },
+    );
+    let config = codeact::executor::ExecutorConfig {
+        worker_exe: Some(common::exe()),
+        ..Default::default()
+    };
+    let mut s = codeact::executor::Session::start(config, skills).unwrap();
+    let interrupter = s.interrupter();
+    let live = Arc::new(std::sync::Mutex::new(String::new()));
+    let live2 = live.clone();
+    let obs = s
+        .execute(
+            "print('before')\nwork()",
+            Some(std::time::Duration::from_secs(30)),
+            &mut |stream, text| {
+                assert_eq!(stream, Stream::Stdout);
+                let mut all = live2.lock().unwrap();
+                all.push_str(text);
+                if all.contains("step 3\n") {
+                    interrupter.interrupt();
+                }
+            },
+        )
+        .unwrap();
+    assert_eq!(obs.status, Status::Interrupted, "{}", obs.render());
+    assert_eq!(*live.lock().unwrap(), "before\nstep 1\nstep 2\nstep 3\n");
+    assert_eq!(obs.output_text(), "before\nstep 1\nstep 2\nstep 3\n");
+    // The next action starts clean.
+    assert_eq!(run(&mut s, "print('after')").output_text(), "after\n");
+}

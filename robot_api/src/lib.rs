@@ -41,6 +41,6 @@ pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
 pub use params::{FromArgs, FromValue};
-pub use registry::{Args, CallContext, RobotReport, SkillHandler, SkillSet};
+pub use registry::{Args, CallContext, Progress, RobotReport, SkillHandler, SkillSet};
 pub use spec::{Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

@@ -182,7 +182,6 @@ macro_rules! skill_params {
 mod tests {
     use super::*;
     use crate::registry::{CallContext, SkillSet};
-    use crate::CancelToken;
 
     skill_params! {
         struct Go { x: f64, name: String, theta: Option<f64>, r#type: Option<String>, any: Value }
@@ -209,9 +208,7 @@ mod tests {
     fn parameters_decode_into_their_struct_with_ints_as_floats() {
         let mut set = SkillSet::new("t");
         set.add(spec(), |go: Go, _| Ok(Value::Str(format!("{go:?}"))));
-        let ctx = CallContext {
-            cancel: CancelToken::new(),
-        };
+        let ctx = CallContext::default();
         let out = set
             .call(
                 0,

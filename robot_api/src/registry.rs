@@ -72,10 +72,44 @@ impl<'a> Args<'a> {
 }
 
 /// What a running skill can see besides its arguments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CallContext {
     /// Cancelled when the action times out or is interrupted; long skills must watch it.
     pub cancel: CancelToken,
+    /// Where a long skill reports how it is going (a ROS action's feedback).
+    pub progress: Progress,
+}
+
+/// Where a running skill reports progress: each line shows in the action's
+/// live output and in its observation, as if the code had printed it. A
+/// call made outside an action reports nowhere.
+#[derive(Clone, Default)]
+pub struct Progress(Option<ProgressSink>);
+
+type ProgressSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+impl Progress {
+    /// Progress that goes to `sink`.
+    pub fn new(sink: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(sink)))
+    }
+
+    /// Reports one line (a newline is added).
+    pub fn report(&self, line: &str) {
+        if let Some(sink) = &self.0 {
+            sink(&format!("{}\n", line.trim_end_matches('\n')));
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(live)"
+        } else {
+            "Progress(none)"
+        })
+    }
 }
 
 /// The code that runs a skill. Handlers run in the supervisor, never in the worker.
@@ -376,9 +410,7 @@ mod tests {
     #[test]
     fn call_checks_arguments_before_the_handler() {
         let s = set();
-        let ctx = CallContext {
-            cancel: CancelToken::new(),
-        };
+        let ctx = CallContext::default();
         assert_eq!(
             s.call(0, vec![Value::Int(1), Value::Float(2.5)], &ctx),
             Ok(Value::Float(3.5))

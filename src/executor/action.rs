@@ -128,6 +128,7 @@ impl Run<'_> {
                     interrupter.raw_fd(),
                     self.worker.pidfd.as_ref().map_or(-1, |f| f.as_raw_fd()),
                     input.as_ref().map_or(-1, |i| i.fd()),
+                    self.worker.progress.as_raw_fd(),
                 ],
                 if spinning {
                     Duration::ZERO
@@ -153,6 +154,11 @@ impl Run<'_> {
             }
             if ready[0] {
                 self.read_control();
+            }
+            // After the control socket: output the code printed before a
+            // skill call is sent before the call, so it is there already.
+            if ready[6] {
+                self.output.read_progress(&mut self.worker.progress);
             }
             if ready[4] && self.life.code_may_run() {
                 self.lost("the worker process died");
@@ -216,6 +222,7 @@ pub(super) fn run_action(
             buffer: OutputBuffer::new(config.output.head, config.output.tail),
             on_output: io.on_output,
             raw: RawOutput::default(),
+            progress: RawOutput::default(),
         },
     };
     if let Err(e) = sent {
@@ -228,6 +235,7 @@ pub(super) fn run_action(
         .read_raw_all(&mut run.worker.stdout, Stream::Stdout);
     run.output
         .read_raw_all(&mut run.worker.stderr, Stream::Stderr);
+    while run.output.read_progress(&mut run.worker.progress) {}
 
     let outcome = run.life.outcome().expect("settled").clone();
     let observation = observe(run, &outcome, timeout, started);
@@ -303,6 +311,7 @@ struct LiveOutput<'a> {
     buffer: OutputBuffer,
     on_output: &'a mut dyn FnMut(Stream, &str),
     raw: RawOutput,
+    progress: RawOutput,
 }
 
 impl LiveOutput<'_> {
@@ -324,6 +333,18 @@ impl LiveOutput<'_> {
     fn read_raw(&mut self, file: &mut File, stream: Stream) {
         if let Some(text) = self.raw.read(file) {
             self.push(stream, &text);
+        }
+    }
+
+    /// Takes what skills reported ([`robot_api::Progress`]) as printed
+    /// text; returns whether there was any.
+    fn read_progress(&mut self, file: &mut File) -> bool {
+        match self.progress.read(file) {
+            Some(text) => {
+                self.push(Stream::Stdout, &text);
+                true
+            }
+            None => false,
         }
     }
 

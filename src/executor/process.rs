@@ -4,7 +4,7 @@
 //! it started.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -48,6 +48,8 @@ pub(super) struct Worker {
     pub(super) interrupt_tx: Sender,
     pub(super) stdout: File,
     pub(super) stderr: File,
+    /// What skills report while they run ([`robot_api::Progress`]), read like output.
+    pub(super) progress: File,
     pub(super) skill_thread: Option<JoinHandle<()>>,
     pub(super) shared: Arc<SkillShared>,
     pub(super) cgroup: Option<PidsCgroup>,
@@ -139,6 +141,15 @@ pub(super) fn spawn_worker(
         .map_err(|e| ExecutorError::WorkerStart(format!("cannot run {}: {e}", exe.display())))?;
     drop((control_w, skill_w, interrupt_w));
     let stdout = nonblocking(child.stdout.take().expect("piped").into())?;
+    // Both ends non-blocking: a skill's progress is dropped rather than
+    // stalling the skill when nobody reads (a full pipe).
+    let (progress, progress_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+            .map_err(std::io::Error::from)?;
+    let progress_w = File::from(progress_w);
+    let sink = robot_api::Progress::new(move |text| {
+        let _ = (&progress_w).write(text.as_bytes());
+    });
     let stderr = nonblocking(child.stderr.take().expect("piped").into())?;
     // SAFETY: plain syscall; a valid fd is owned below.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::c_int, 0) };
@@ -153,6 +164,7 @@ pub(super) fn spawn_worker(
         interrupt_tx: Sender::new(interrupt),
         stdout,
         stderr,
+        progress: File::from(progress),
         skill_thread: None,
         shared: Arc::new(SkillShared::default()),
         cgroup,
@@ -175,7 +187,7 @@ pub(super) fn spawn_worker(
     worker.skill_thread = Some(
         std::thread::Builder::new()
             .name("codeact-skills".into())
-            .spawn(move || serve_skills(skill_rx, skill_tx, &skills, &shared))?,
+            .spawn(move || serve_skills(skill_rx, skill_tx, &skills, &shared, &sink))?,
     );
     Ok((worker, ready))
 }

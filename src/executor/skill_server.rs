@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use robot_api::{CallContext, CancelToken, SkillError, SkillSet};
+use robot_api::{CallContext, CancelToken, Progress, SkillError, SkillSet};
 
 use super::observation::SkillCall;
 use super::wire::{Receiver, Sender, SkillReply, SkillRequest, WireError};
@@ -60,6 +60,7 @@ pub(super) fn serve_skills(
     mut tx: Sender,
     skills: &SkillSet,
     shared: &SkillShared,
+    progress: &Progress,
 ) {
     loop {
         let request: SkillRequest = match rx.recv(SKILL_SERVER_SPIN) {
@@ -102,7 +103,10 @@ pub(super) fn serve_skills(
             skills.call(
                 request.skill as usize,
                 request.args,
-                &CallContext { cancel },
+                &CallContext {
+                    cancel,
+                    progress: progress.clone(),
+                },
             )
         };
         if current != 0 {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use robot_api::{CallContext, CancelToken, SkillSet, Value};
+use robot_api::{CallContext, SkillSet, Value};
 use tokio::sync::{mpsc as live, oneshot};
 
 use crate::executor::{ExecutorError, Interrupter, Observation, Session, Stream};
@@ -182,9 +182,7 @@ impl Robot {
             .specs()
             .position(|s| s.name == "get_map_image")
             .ok_or_else(|| RobotError::NoPicture("this robot cannot draw its map".into()))?;
-        let ctx = CallContext {
-            cancel: CancelToken::new(),
-        };
+        let ctx = CallContext::default();
         match self.skills.call(index, vec![Value::Float(radius)], &ctx) {
             Ok(Value::Bytes(png)) => Ok(png),
             Ok(other) => Err(RobotError::NoPicture(format!(

@@ -234,9 +234,7 @@ impl Robot {
         for p in &spec.params[args.len()..] {
             values.push(p.default.clone().expect("a default"));
         }
-        let ctx = CallContext {
-            cancel: CancelToken::new(),
-        };
+        let ctx = CallContext::default();
         self.skills.call(index, values, &ctx)
     }
 
