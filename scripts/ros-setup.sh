@@ -5,50 +5,75 @@
 # - .ros/venv: a virtualenv with the pinned ROS 2 Jazzy wheels
 #   (scripts/ros-requirements.txt), for the same CPython the executor embeds;
 # - the link shim r2r needs (the wheels ship no librmw_implementation.so);
-# - .ros/interfaces: the project's interface package (interfaces/codeact_interfaces)
-#   generated with plain cmake.
+# - .ros/interfaces: the project's interface packages (interfaces/*:
+#   codeact_interfaces, and the parts of example_interfaces, nav2_msgs and
+#   tf2_msgs the wheels lack) generated with plain cmake.
 # With a real ROS install sourced (/opt/ros/jazzy/setup.bash), it only builds
-# the interface package against it and writes an env.sh that adds it.
+# the interface packages that install lacks against it and writes an env.sh
+# that adds them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/install.sh
 source scripts/install.sh
 mkdir -p .ros
-iface_src="$PWD/interfaces/codeact_interfaces"
+iface_src="$PWD/interfaces"
 iface="$PWD/.ros/interfaces"
 
-# Generates the project's interface package (messages, Execute, RunTask) with
-# plain cmake into .ros/interfaces, when its sources changed. Arguments: the
-# Python that runs the generators.
+# Whether the ROS install in use (not our own interfaces) has package $1.
+ros_has_package() {
+    local paths p
+    IFS=: read -ra paths <<<"${AMENT_PREFIX_PATH:-}"
+    for p in "${paths[@]}"; do
+        if [[ -n "$p" && "$p" != "$iface" && -f "$p/share/$1/package.xml" ]]; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+# The interface packages to build: all of interfaces/, less those the ROS
+# install in use has already (its own are complete; ours are subsets).
+interface_packages() {
+    local pkg dir
+    for dir in "$iface_src"/*/; do
+        pkg=$(basename "$dir")
+        if [[ "$pkg" == codeact_interfaces ]] || ! ros_has_package "$pkg"; then
+            echo "$pkg"
+        fi
+    done
+}
+
 build_interfaces() {
-    local python=$1 sum
-    sum=$(cat "$iface_src"/package.xml "$iface_src"/CMakeLists.txt "$iface_src"/*/* | sha256sum | cut -d' ' -f1)
+    local python=$1 sum pkg packages
+    packages=$(interface_packages)
+    sum=$( (echo "$packages"; for pkg in $packages; do cat "$iface_src/$pkg"/package.xml "$iface_src/$pkg"/CMakeLists.txt "$iface_src/$pkg"/*/*; done) | sha256sum | cut -d' ' -f1)
     if ! setup_forced && [[ -f "$iface/.sources" && "$(cat "$iface/.sources")" == "$sum" ]]; then
         return
     fi
-    echo "ros-setup: generating codeact_interfaces (about 20 s)"
-    rm -rf .ros/build/codeact_interfaces "$iface"
-    cmake -S "$iface_src" -B .ros/build/codeact_interfaces -DCMAKE_INSTALL_PREFIX="$iface" \
-        -DPython3_EXECUTABLE="$python" -DBUILD_TESTING=OFF >.ros/build-interfaces.log 2>&1 &&
-        cmake --build .ros/build/codeact_interfaces -j "$(nproc)" >>.ros/build-interfaces.log 2>&1 &&
-        cmake --install .ros/build/codeact_interfaces >>.ros/build-interfaces.log 2>&1 ||
-        { tail -30 .ros/build-interfaces.log >&2; echo "ros-setup: building codeact_interfaces failed; the whole log is .ros/build-interfaces.log" >&2; exit 1; }
+    rm -rf .ros/build/interfaces "$iface"
+    : >.ros/build-interfaces.log
+    for pkg in $packages; do
+        echo "ros-setup: generating $pkg (about 20 s)"
+        cmake -S "$iface_src/$pkg" -B ".ros/build/interfaces/$pkg" -DCMAKE_INSTALL_PREFIX="$iface" \
+            -DPython3_EXECUTABLE="$python" -DBUILD_TESTING=OFF >>.ros/build-interfaces.log 2>&1 &&
+            cmake --build ".ros/build/interfaces/$pkg" -j "$(nproc)" >>.ros/build-interfaces.log 2>&1 &&
+            cmake --install ".ros/build/interfaces/$pkg" >>.ros/build-interfaces.log 2>&1 ||
+            { tail -30 .ros/build-interfaces.log >&2; echo "ros-setup: building $pkg failed; the whole log is .ros/build-interfaces.log" >&2; exit 1; }
+    done
     echo "$sum" > "$iface/.sources"
-    # r2r caches its generated Rust types by the environment, not by the
-    # interfaces' contents: make the next `cargo build --features ros` see the change.
+    # r2r caches its generated bindings by environment, not by content.
     if [[ -d target ]]; then
         cargo clean -q -p r2r -p r2r_msg_gen 2>/dev/null || true
     fi
 }
 
-# The generated package's paths, for env.sh. Argument: the Python's X.Y.
 interface_env() {
     cat <<ENV
 export AMENT_PREFIX_PATH="$iface\${AMENT_PREFIX_PATH:+:\$AMENT_PREFIX_PATH}"
 export CMAKE_PREFIX_PATH="$iface\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
 export LD_LIBRARY_PATH="$iface/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export PYTHONPATH="$iface/lib/python$1/site-packages\${PYTHONPATH:+:\$PYTHONPATH}"
-export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;nav_msgs;builtin_interfaces;std_srvs;rosgraph_msgs;action_msgs;unique_identifier_msgs;codeact_interfaces"
+export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;nav_msgs;builtin_interfaces;std_srvs;rosgraph_msgs;action_msgs;unique_identifier_msgs;codeact_interfaces;example_interfaces;nav2_msgs;tf2_msgs"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=\${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 ENV
 }
