@@ -24,6 +24,8 @@ pub enum ErrorKind {
     EStopped,
     /// `ObjectNotSeen`: the robot has not seen the named object, so it does not know where it is.
     ObjectNotSeen,
+    /// `GoalFailed`: a ROS action server rejected or aborted the goal.
+    GoalFailed,
     /// Python `ValueError`: an argument has the right type but a bad value.
     InvalidArgument,
     /// The call was cancelled because its action timed out or was interrupted.
@@ -32,7 +34,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, base class first (the order Python classes are created in).
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Robot,
         ErrorKind::Blocked,
         ErrorKind::Unreachable,
@@ -42,6 +44,7 @@ impl ErrorKind {
         ErrorKind::BatteryEmpty,
         ErrorKind::EStopped,
         ErrorKind::ObjectNotSeen,
+        ErrorKind::GoalFailed,
         ErrorKind::InvalidArgument,
         ErrorKind::Cancelled,
     ];
@@ -58,6 +61,7 @@ impl ErrorKind {
             ErrorKind::BatteryEmpty => "BatteryEmpty",
             ErrorKind::EStopped => "EStopped",
             ErrorKind::ObjectNotSeen => "ObjectNotSeen",
+            ErrorKind::GoalFailed => "GoalFailed",
             ErrorKind::InvalidArgument => "ValueError",
             ErrorKind::Cancelled => "SkillCancelled",
         }
@@ -72,6 +76,12 @@ impl ErrorKind {
             ErrorKind::Cancelled => "BaseException",
             _ => "RobotError",
         }
+    }
+
+    /// Whether the API text names this kind only when a skill declares it
+    /// (it belongs to some robots' skills, not to every robot's).
+    pub fn only_when_declared(self) -> bool {
+        matches!(self, ErrorKind::GoalFailed)
     }
 
     /// True when the class is a Python built-in (not created by the executor).
@@ -91,6 +101,7 @@ impl ErrorKind {
             ErrorKind::BatteryEmpty => "The battery is too low to move; go to a dock to charge.",
             ErrorKind::EStopped => "The emergency stop is engaged; motion is refused until a person clears it.",
             ErrorKind::ObjectNotSeen => "The robot has not seen that object, so it does not know where it is; look for it with detect_objects() first.",
+            ErrorKind::GoalFailed => "A ROS action server rejected or aborted the goal; the message says what the server reported.",
             ErrorKind::InvalidArgument => "An argument has the right type but an invalid value.",
             ErrorKind::Cancelled => "The skill was cancelled because the action timed out or was interrupted.",
         }

@@ -361,9 +361,11 @@ impl SkillSet {
             let _ = writeln!(out, "{}", spec.python_def());
             let _ = writeln!(out, "{}\n", indent_doc(&spec.full_doc()));
         }
+        let declared = |k: &ErrorKind| self.specs().any(|s| s.errors.contains(k));
         let errors: Vec<String> = ErrorKind::ALL
             .iter()
             .filter(|k| !k.is_builtin() && **k != ErrorKind::Cancelled)
+            .filter(|k| !k.only_when_declared() || declared(k))
             .map(|k| format!("{}({})", k.python_name(), k.python_base()))
             .collect();
         let _ = writeln!(out, "# Exceptions you can catch: {}", errors.join(", "));

@@ -11,8 +11,12 @@ use std::time::{Duration, Instant};
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
-use robot_api::{ErrorKind, ParamType, RobotBackend, SkillError, SkillSet, SkillSpec, Value};
+use robot_api::{
+    CallContext, ErrorKind, ParamType, RobotBackend, SkillError, SkillSet, SkillSpec, Value,
+};
 
+use super::actions::{action_type, run_goal, Goal, GoalWatch};
+use super::graph::GraphNode;
 use super::policy::{Access, AccessPolicy};
 use super::robot::RosRobot;
 use super::spin::RosThread;
@@ -26,6 +30,8 @@ struct GenericAccess {
     policy: AccessPolicy,
     subscriptions: Mutex<HashMap<String, Latest>>,
     publishers: Mutex<HashMap<String, r2r::PublisherUntyped>>,
+    /// Made by the first `ros_services()`.
+    graph: Mutex<Option<GraphNode>>,
 }
 
 fn refused(message: String) -> SkillError {
@@ -114,6 +120,35 @@ impl GenericAccess {
         topics.sort();
         Ok(Value::List(
             topics
+                .into_iter()
+                .map(|(name, types)| {
+                    let allowed = !matches!(self.policy.check(&name), Access::Denied(_));
+                    Value::Dict(vec![
+                        ("name".into(), Value::Str(name)),
+                        ("type".into(), Value::Str(types.join(", "))),
+                        ("allowed".into(), Value::Bool(allowed)),
+                    ])
+                })
+                .collect(),
+        ))
+    }
+
+    fn services(&self) -> Result<Value, SkillError> {
+        let mut graph = self.graph.lock().unwrap();
+        let services = match &*graph {
+            Some(g) => g.services(),
+            None => {
+                // A new participant: let discovery settle before the first answer.
+                let g = GraphNode::start("codeact_graph")
+                    .map_err(|e| refused(format!("cannot look at the ROS graph: {e}")))?;
+                let found = g.settled_services(Duration::from_millis(400), Duration::from_secs(3));
+                *graph = Some(g);
+                found
+            }
+        }
+        .map_err(refused)?;
+        Ok(Value::List(
+            services
                 .into_iter()
                 .map(|(name, types)| {
                     let allowed = !matches!(self.policy.check(&name), Access::Denied(_));
@@ -266,6 +301,48 @@ impl GenericAccess {
     }
 }
 
+impl GenericAccess {
+    /// Runs a goal on the action server `name`, its feedback printed live.
+    fn action(&self, p: &RosAction, ctx: &CallContext) -> Result<Value, SkillError> {
+        self.check(&p.name)?;
+        let timeout = positive_timeout(p.timeout, "ros_action")?;
+        let type_name = match &p.r#type {
+            Some(t) => t.clone(),
+            None => self.wait_for_action_type(&p.name, timeout.min(5.0))?,
+        };
+        let mut lines = FeedbackLines {
+            name: &p.name,
+            progress: &ctx.progress,
+            robot: &self.robot,
+            last_shown: None,
+            pending: None,
+        };
+        let goal = Goal {
+            name: &p.name,
+            type_name: &type_name,
+            goal: to_json(&p.goal),
+            timeout: Duration::from_secs_f64(timeout),
+        };
+        let result = run_goal(&self.ros, goal, &ctx.cancel, &mut lines);
+        lines.flush();
+        result.map(|r| from_json(&r))
+    }
+
+    /// The type of the action server `name`, waiting up to `timeout` for discovery.
+    fn wait_for_action_type(&self, name: &str, timeout: f64) -> Result<String, SkillError> {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+        loop {
+            if let Some(t) = action_type(&self.topic_map()?, name) {
+                return Ok(t);
+            }
+            if Instant::now() >= deadline {
+                return Err(refused(format!("no action server {name} is visible: pass its type, e.g. type='example_interfaces/action/Fibonacci', or check the name (its topics {name}/_action/... show in ros_topics())")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 fn positive_timeout(t: f64, skill: &str) -> Result<f64, SkillError> {
     if t > 0.0 && t <= 3600.0 {
         Ok(t)
@@ -288,11 +365,67 @@ robot_api::skill_params! {
 }
 
 robot_api::skill_params! {
+    /// `ros_action`'s parameters.
+    pub struct RosAction { name: String, goal: Value, r#type: Option<String>, timeout: f64 }
+}
+
+/// Prints a goal's feedback into the action's output (at most
+/// [`FEEDBACK_EVERY`] apart; the latest is never lost) and stops the goal on an e-stop.
+struct FeedbackLines<'a> {
+    name: &'a str,
+    progress: &'a robot_api::Progress,
+    robot: &'a RosRobot,
+    last_shown: Option<Instant>,
+    pending: Option<serde_json::Value>,
+}
+
+/// The shortest time between two feedback lines of one goal.
+const FEEDBACK_EVERY: Duration = Duration::from_millis(100);
+
+impl FeedbackLines<'_> {
+    fn show(&mut self, feedback: &serde_json::Value) {
+        self.progress
+            .report(&format!("{} feedback: {feedback}", self.name));
+        self.last_shown = Some(Instant::now());
+        self.pending = None;
+    }
+
+    /// Shows the feedback held back by the rate limit.
+    fn flush(&mut self) {
+        if let Some(f) = self.pending.take() {
+            self.show(&f);
+        }
+    }
+}
+
+impl GoalWatch for FeedbackLines<'_> {
+    fn halt(&self) -> Option<SkillError> {
+        self.robot.e_stopped().then(|| {
+            SkillError::new(
+                ErrorKind::EStopped,
+                format!(
+                    "{}: the e-stop was engaged; the goal was cancelled",
+                    self.name
+                ),
+            )
+        })
+    }
+
+    fn feedback(&mut self, feedback: &serde_json::Value) {
+        match self.last_shown {
+            Some(t) if t.elapsed() < FEEDBACK_EVERY => self.pending = Some(feedback.clone()),
+            _ => self.show(feedback),
+        }
+    }
+}
+
+robot_api::skill_params! {
     /// `ros_call`'s parameters.
     pub struct RosCall { service: String, r#type: String, request: Value, timeout: f64 }
 }
 
-/// Adds `ros_topics`, `ros_read`, `ros_publish` and `ros_call` to `skills`.
+/// Adds `ros_topics`, `ros_services`, `ros_read`, `ros_publish`, `ros_call` and
+/// `ros_action` to `skills`.
 pub fn add_ros_access(
     skills: &mut SkillSet,
     ros: Arc<RosThread>,
@@ -305,6 +438,7 @@ pub fn add_ros_access(
         policy,
         subscriptions: Mutex::default(),
         publishers: Mutex::default(),
+        graph: Mutex::default(),
     });
     let a = access.clone();
     skills.add(
@@ -314,6 +448,15 @@ pub fn add_ros_access(
         )
         .returns("list"),
         move |(), _| a.topics(),
+    );
+    let a = access.clone();
+    skills.add(
+        SkillSpec::new(
+            "ros_services",
+            "List the ROS 2 services visible now: a list of dicts with name, type and allowed (whether ros_call may call it; the robot profile decides). The first call waits up to 3 s for the graph to be discovered.\n\nExample: [s['name'] for s in ros_services() if s['type'] == 'std_srvs/srv/Trigger']",
+        )
+        .returns("list"),
+        move |(), _| a.services(),
     );
     let a = access.clone();
     skills.add(
@@ -340,6 +483,21 @@ pub fn add_ros_access(
         .param("message", ParamType::Any)
         .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None),
         move |p: RosPublish, _| a.publish(&p.topic, &p.message, p.r#type.as_deref()),
+    );
+    let a = access.clone();
+    skills.add(
+        SkillSpec::new(
+            "ros_action",
+            "Send a goal to a ROS 2 action server and wait for its result, a dict. Its feedback is printed as it comes. The goal is cancelled on the server when the action is interrupted or times out, on an e-stop, or after timeout seconds (SkillTimeout). A goal the server rejects or aborts raises GoalFailed with what it reported. type ('example_interfaces/action/Fibonacci') is needed only when the server is not visible yet.\n\nExample: ros_action('/fibonacci', {'order': 5})['sequence']",
+        )
+        .param("name", ParamType::Str)
+        .param("goal", ParamType::Any)
+        .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
+        .param_default("timeout", ParamType::Float, 60.0)
+        .returns("dict")
+        .raises(ErrorKind::GoalFailed)
+        .raises(ErrorKind::SkillTimeout),
+        move |p: RosAction, ctx| a.action(&p, ctx),
     );
     let a = access;
     skills.add(

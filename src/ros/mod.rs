@@ -8,13 +8,19 @@
 //! - [`policy`]: which topics and services code actions may reach.
 //! - `spin`: the thread that owns the r2r node.
 //! - `robot`: the skills' backend for a ROS 2 robot.
-//! - `access`: generic topic and service access from code actions.
+//! - `access`: generic topic, service and action access from code actions.
+//! - `actions`: running an action goal (feedback, cancel, typed errors).
+//! - `graph`: the services on the ROS graph (rcl directly; r2r cannot list them).
 //! - `node`: `codeact node --ros` (Execute, RunTask, live output, e-stop).
 //! - `sim_node`: the simulator as a ROS 2 robot (`codeact sim --ros`).
 
 #[cfg(feature = "ros")]
 pub mod access;
+#[cfg(feature = "ros")]
+pub mod actions;
 pub mod camera;
+#[cfg(feature = "ros")]
+pub mod graph;
 #[cfg(feature = "ros")]
 pub mod node;
 pub mod policy;

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod mock_llm;
+#[cfg(feature = "ros")]
+pub mod ros;
 
 use std::path::PathBuf;
 use std::sync::Arc;

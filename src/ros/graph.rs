@@ -1,0 +1,140 @@
+//! The ROS graph query r2r 0.9 lacks: which services exist, with their types.
+//! r2r keeps its node's rcl handle private, so this is a second rcl node of
+//! our own (through `r2r_rcl`, rcl's C API), used only to look at the graph.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::time::{Duration, Instant};
+
+use r2r_rcl as rcl;
+
+/// An rcl context and node that only query the graph. Made lazily: it is a
+/// new DDS participant, which must discover the others before it sees them.
+pub struct GraphNode {
+    context: Box<rcl::rcl_context_t>,
+    node: Box<rcl::rcl_node_t>,
+}
+
+// SAFETY: the handles are used by one thread at a time (the owner keeps the
+// node behind a mutex), which rcl allows for a node and its context.
+unsafe impl Send for GraphNode {}
+
+fn check(ret: rcl::rcl_ret_t, what: &str) -> Result<(), String> {
+    if ret == rcl::RCL_RET_OK as rcl::rcl_ret_t {
+        Ok(())
+    } else {
+        // SAFETY: resets rcl's thread-local error state, which we report ourselves.
+        unsafe { rcl::rcutils_reset_error() };
+        Err(format!("{what} failed (rcl error {ret})"))
+    }
+}
+
+impl GraphNode {
+    /// Starts the node `name` in the domain the environment sets.
+    pub fn start(name: &str) -> Result<Self, String> {
+        let name = CString::new(name).map_err(|e| e.to_string())?;
+        // SAFETY: rcl's documented init sequence on zero-initialised, boxed
+        // (so never moved) structures; each call's result is checked.
+        unsafe {
+            let mut options = rcl::rcl_get_zero_initialized_init_options();
+            check(
+                rcl::rcl_init_options_init(&mut options, rcl::rcutils_get_default_allocator()),
+                "rcl_init_options_init",
+            )?;
+            let mut context = Box::new(rcl::rcl_get_zero_initialized_context());
+            let ret = rcl::rcl_init(0, std::ptr::null(), &options, context.as_mut());
+            rcl::rcl_init_options_fini(&mut options);
+            check(ret, "rcl_init")?;
+            let mut node = Box::new(rcl::rcl_get_zero_initialized_node());
+            let mut node_options = rcl::rcl_node_get_default_options();
+            node_options.enable_rosout = false;
+            let ret = rcl::rcl_node_init(
+                node.as_mut(),
+                name.as_ptr(),
+                c"".as_ptr(),
+                context.as_mut(),
+                &node_options,
+            );
+            rcl::rcl_node_options_fini(&mut node_options);
+            if let Err(e) = check(ret, "rcl_node_init") {
+                rcl::rcl_shutdown(context.as_mut());
+                rcl::rcl_context_fini(context.as_mut());
+                return Err(e);
+            }
+            Ok(GraphNode { context, node })
+        }
+    }
+
+    /// Every service visible now: name → types.
+    pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, String> {
+        // SAFETY: a zero-initialised names-and-types filled by rcl, read within
+        // the sizes it reports, then freed by rmw.
+        unsafe {
+            let mut found = rcl::rmw_get_zero_initialized_names_and_types();
+            let mut allocator = rcl::rcutils_get_default_allocator();
+            check(
+                rcl::rcl_get_service_names_and_types(
+                    self.node.as_ref(),
+                    &mut allocator,
+                    &mut found,
+                ),
+                "listing services",
+            )?;
+            let mut services = BTreeMap::new();
+            let size = found.names.size;
+            if size > 0 && !found.names.data.is_null() && !found.types.is_null() {
+                let names = std::slice::from_raw_parts(found.names.data, size);
+                let types = std::slice::from_raw_parts(found.types, size);
+                for (name, types) in names.iter().zip(types) {
+                    let kinds = if types.data.is_null() {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(types.data, types.size)
+                    };
+                    services.insert(
+                        CStr::from_ptr(*name).to_string_lossy().into_owned(),
+                        kinds
+                            .iter()
+                            .map(|t| CStr::from_ptr(*t).to_string_lossy().into_owned())
+                            .collect(),
+                    );
+                }
+            }
+            rcl::rmw_names_and_types_fini(&mut found);
+            Ok(services)
+        }
+    }
+
+    /// The services, once discovery has settled: the list is read until it
+    /// stops growing for `quiet`, for at most `limit`.
+    pub fn settled_services(
+        &self,
+        quiet: Duration,
+        limit: Duration,
+    ) -> Result<BTreeMap<String, Vec<String>>, String> {
+        let start = Instant::now();
+        let mut seen = self.services()?;
+        let mut changed = Instant::now();
+        while start.elapsed() < limit && changed.elapsed() < quiet {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = self.services()?;
+            if now.len() != seen.len() {
+                changed = Instant::now();
+            }
+            seen = now;
+        }
+        Ok(seen)
+    }
+}
+
+impl Drop for GraphNode {
+    fn drop(&mut self) {
+        // SAFETY: the node and context were initialised in `start` and are
+        // finished once, node first.
+        unsafe {
+            rcl::rcl_node_fini(self.node.as_mut());
+            rcl::rcl_shutdown(self.context.as_mut());
+            rcl::rcl_context_fini(self.context.as_mut());
+        }
+    }
+}

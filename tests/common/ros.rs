@@ -1,0 +1,144 @@
+//! Helpers of the ROS 2 tests (feature `ros`): real rclpy peers, a domain
+//! per test, and a tcpdump watch that DDS stays on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use codeact::executor::client::SessionClient;
+use serde_json::{json, Value as Json};
+
+/// tcpdump on every interface but loopback, watching for DDS: RTPS
+/// multicast, or UDP to the ports of this test's domain (7400 + 250 × id).
+pub struct Capture {
+    tcpdumps: Vec<Child>,
+}
+
+impl Capture {
+    pub fn start(domain: u32) -> Capture {
+        let base = 7400 + 250 * domain;
+        let filter = format!(
+            "udp and (dst net 239.255.0.0/16 or portrange {base}-{})",
+            base + 249
+        );
+        let mut tcpdumps = Vec::new();
+        for entry in std::fs::read_dir("/sys/class/net").unwrap() {
+            let iface = entry.unwrap().file_name().to_string_lossy().into_owned();
+            // Loopback is where DDS belongs; an interface that is down carries nothing.
+            let flags = std::fs::read_to_string(format!("/sys/class/net/{iface}/flags"))
+                .unwrap_or_default();
+            let up = u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
+                .is_ok_and(|f| f & 1 == 1);
+            if iface == "lo" || !up {
+                continue;
+            }
+            let mut child = Command::new("tcpdump")
+                .args(["-i", &iface, "-n", "-l", "-q", "-p", &filter])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("tcpdump runs (scripts/ros-setup.sh installs it); the ROS tests check that DDS stays on loopback");
+            // Wait until it listens, so no packet slips by before.
+            let mut err = BufReader::new(child.stderr.take().unwrap());
+            let mut said = String::new();
+            loop {
+                let mut line = String::new();
+                if err.read_line(&mut line).unwrap_or(0) == 0 {
+                    panic!("tcpdump on {iface} could not start (run as root): {said}");
+                }
+                said.push_str(&line);
+                if line.contains("listening on") {
+                    break;
+                }
+            }
+            tcpdumps.push(child);
+        }
+        Capture { tcpdumps }
+    }
+
+    /// Stops capturing; returns the packets seen (one line each).
+    pub fn finish(self) -> Vec<String> {
+        let mut packets = Vec::new();
+        for child in self.tcpdumps {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            );
+            let out = child.wait_with_output().unwrap();
+            packets.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        packets
+    }
+}
+
+pub fn ros_python() -> String {
+    std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// tests/ros/fake_robot.py for `seconds` in `domain`, taking TwistStamped
+/// commands when `stamped`; it prints its report on stdout at the end.
+pub fn fake_robot(domain: u32, seconds: u32, stamped: bool) -> Child {
+    let mut command = ros_command(ros_python(), domain);
+    command
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fake_robot.py"
+        ))
+        .arg(seconds.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if stamped {
+        command.env("FAKE_STAMPED", "1");
+    }
+    command.spawn().expect("the rclpy robot runs")
+}
+
+/// A domain of this test's own: `slot` (0 to 8) keeps the tests of one run
+/// apart; DDS takes domain ids up to 232.
+pub fn domain(slot: u32) -> u32 {
+    std::process::id() % 25 + 1 + 25 * slot
+}
+
+pub fn ros_command(program: impl AsRef<std::ffi::OsStr>, domain: u32) -> Command {
+    let mut c = Command::new(program);
+    c.env("ROS_DOMAIN_ID", domain.to_string())
+        .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    c
+}
+
+/// `codeact session --robot PROFILE`: the ROS backend behind the JSON-lines protocol.
+/// `codeact session --robot PROFILE`, driven through the protocol's client.
+pub struct RosSession(pub SessionClient);
+
+impl RosSession {
+    pub fn start(profile: &str, domain: u32) -> Self {
+        let mut command = ros_command(super::exe(), domain);
+        command
+            .args(["session", "--robot", profile])
+            .stderr(Stdio::inherit());
+        RosSession(SessionClient::start(command).expect("codeact session starts"))
+    }
+
+    /// Runs `code`; returns its observation as JSON, with its text.
+    pub fn execute(&mut self, code: &str, timeout: f64) -> Json {
+        let done = self
+            .0
+            .execute(code, Some(timeout), &mut |_, _| {})
+            .expect("the session answers");
+        let mut obs = serde_json::to_value(&done.observation).unwrap();
+        obs["text"] = json!(done.text);
+        obs
+    }
+}
+
+pub const FAKE_PROFILE: &str = "name: fake
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+safety: {watchdog: 0.5, rate: 20}
+ros_access:
+  allow: [/odom, /chatter, /from_code, /cmd_vel, /e_stop]
+";

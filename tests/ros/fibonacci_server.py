@@ -1,0 +1,69 @@
+"""An rclpy action server of example_interfaces/action/Fibonacci on
+/fibonacci, for the ros_action tests, running for `seconds`:
+- order >= 0: one feedback per number, STEP seconds apart, then the sequence;
+- order == -1: aborts, reporting [-1];
+- order < -1: rejects the goal;
+- it accepts every cancel request and ends the goal as canceled;
+- /fibonacci_server/ping (std_srvs/srv/Trigger) answers "pong".
+It prints one JSON line per event (accepted, rejected, canceled, done)."""
+import json
+import sys
+import time
+
+import rclpy
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from example_interfaces.action import Fibonacci
+from std_srvs.srv import Trigger
+
+STEP = 0.05
+seconds = float(sys.argv[1])
+
+
+def say(**event):
+    print(json.dumps(event), flush=True)
+
+
+def on_goal(request):
+    if request.order < -1:
+        say(event="rejected", order=request.order)
+        return GoalResponse.REJECT
+    say(event="accepted", order=request.order)
+    return GoalResponse.ACCEPT
+
+
+def execute(goal):
+    order = goal.request.order
+    if order == -1:
+        goal.abort()
+        say(event="aborted")
+        return Fibonacci.Result(sequence=[-1])
+    sequence = [0, 1]
+    for i in range(order):
+        if goal.is_cancel_requested:
+            goal.canceled()
+            say(event="canceled", at=len(sequence))
+            return Fibonacci.Result(sequence=sequence)
+        if i >= 2:
+            sequence.append(sequence[-1] + sequence[-2])
+        goal.publish_feedback(Fibonacci.Feedback(sequence=sequence[: i + 1]))
+        time.sleep(STEP)
+    goal.succeed()
+    say(event="done", order=order)
+    return Fibonacci.Result(sequence=sequence[:order])
+
+
+rclpy.init()
+node = Node("fibonacci_server")
+ActionServer(node, Fibonacci, "/fibonacci", execute_callback=execute, goal_callback=on_goal,
+             cancel_callback=lambda _: CancelResponse.ACCEPT)
+node.create_service(Trigger, "/fibonacci_server/ping",
+                    lambda _, response: Trigger.Response(success=True, message="pong"))
+executor = MultiThreadedExecutor()
+executor.add_node(node)
+end = time.time() + seconds
+while time.time() < end:
+    executor.spin_once(timeout_sec=0.05)
+node.destroy_node()
+rclpy.shutdown()
