@@ -42,5 +42,5 @@ pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
 pub use params::{FromArgs, FromValue};
 pub use registry::{Args, CallContext, Progress, RobotReport, SkillHandler, SkillSet};
-pub use spec::{Param, ParamType, RecordType, SkillSpec};
+pub use spec::{is_python_name, Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

@@ -71,6 +71,16 @@ impl ParamType {
     }
 }
 
+/// Whether `name` is a plain Python name: ASCII letters, digits and
+/// underscores, not starting with a digit (what a skill, parameter or
+/// record may be called).
+pub fn is_python_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// One parameter of a skill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Param {

@@ -209,7 +209,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                 (Some("quit" | "q" | "exit"), _) => break,
                 (Some("help" | "h"), _) => println!("{HELP}"),
                 (Some("skills"), _) => print!("{}", session.api_text()),
-                (Some("save"), Some(name)) if is_identifier(name) => {
+                (Some("save"), Some(name)) if robot_api::is_python_name(name) => {
                     code = format!("save_skill({name})");
                 }
                 (Some("save"), _) => {
@@ -283,14 +283,6 @@ fn library_banner(session: &Session) {
         println!("skill library {}: {}", dir.display(), names.join(", "));
     }
     eprint!("{}", library.broken_text());
-}
-
-/// Whether `name` is a plain Python name (what `:save` accepts).
-fn is_identifier(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Saves each picture the action attached in the workspace's `pictures/`

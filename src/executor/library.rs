@@ -129,12 +129,7 @@ pub enum LibraryError {
 /// Whether `name` may name a library function: an identifier, not private,
 /// not a keyword, not a skill or one of the worker's helpers.
 pub fn check_name(name: &str, skills: &[String]) -> Result<(), LibraryError> {
-    let identifier = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !identifier || name.len() > 64 {
+    if !robot_api::is_python_name(name) || name.len() > 64 {
         return Err(LibraryError::BadName(format!(
             "{name:?} is not a function name: use letters, digits and underscores (at most 64), starting with a letter"
         )));

@@ -3,6 +3,11 @@
 //! cargo feature `ros`.
 //!
 //! - [`camera`]: camera frames (raw or compressed) as PNG.
+//! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
+//! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
+//! - [`idl`]: installed interface definitions, to check declared skills.
+//! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
+//! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
 //! - [`safety`]: the governor every velocity command passes through.
 //! - [`policy`]: which topics and services code actions may reach.
@@ -19,8 +24,11 @@ pub mod access;
 #[cfg(feature = "ros")]
 pub mod actions;
 pub mod camera;
+pub mod declared;
 #[cfg(feature = "ros")]
 pub mod graph;
+pub mod idl;
+pub mod json;
 #[cfg(feature = "ros")]
 pub mod node;
 pub mod policy;
