@@ -230,3 +230,184 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     );
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
+
+/// The fake robot's profile with three declared skills: an action, a
+/// service returning two fields, a topic.
+const DECLARING: &str = "name: fake
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+ros_skills:
+  - name: fibonacci
+    doc: Compute the first numbers of the Fibonacci sequence on the robot.
+    action: /fibonacci
+    type: example_interfaces/action/Fibonacci
+    params:
+      - {name: order, type: int, default: 5, doc: how many numbers}
+    returns: sequence
+    timeout: 30
+  - name: light
+    doc: Switch the robot's light.
+    service: /fibonacci_server/light
+    type: std_srvs/srv/SetBool
+    params:
+      - {name: on, type: bool, field: data}
+    returns: [success, message]
+  - name: show_text
+    doc: Show a text on the robot's screen.
+    topic: /screen_text
+    type: std_msgs/msg/String
+    params:
+      - {name: text, type: str, field: data}
+";
+
+#[test]
+fn skills_declared_in_the_profile_are_python_functions_over_ros() {
+    let domain = domain(1);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("declaring.yaml");
+    std::fs::write(&profile, DECLARING).unwrap();
+    let robot = fake_robot(domain, 45, false);
+    let server = fibonacci_server(domain, 45);
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+
+    // They have real signatures and docstrings in the API text, like built-in skills.
+    session.0.send(&Request::Skills { id: json!(1) }).unwrap();
+    let api = loop {
+        if let Reply::Skills { api_text, .. } = session.0.recv().unwrap() {
+            break api_text;
+        }
+    };
+    for expected in [
+        "def fibonacci(order: int = 5) -> list[int]:",
+        "order: how many numbers",
+        "Runs the ROS action /fibonacci (example_interfaces/action/Fibonacci)",
+        "Raises: GoalFailed, SkillTimeout.",
+        "def light(on: bool) -> LightResult:",
+        "class LightResult:  # fields: success, message",
+        "def show_text(text: str) -> None:",
+    ] {
+        assert!(api.contains(expected), "{expected} missing from:\n{api}");
+    }
+    assert!(session.0.ready().skills.iter().any(|s| s == "fibonacci"));
+
+    let (obs, live) = run_interrupting(&mut session, "fibonacci(6)", None);
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("[0, 1, 1, 2, 3, 5]"),
+        "{}",
+        obs.render()
+    );
+    assert!(
+        live.contains("fibonacci feedback: {\"sequence\":[0,1,1,2,3,5]}"),
+        "{live}"
+    );
+    let (obs, _) = run_interrupting(&mut session, "fibonacci(-1)", None);
+    assert_eq!(
+        obs.error.as_ref().map(|e| e.type_name.as_str()),
+        Some("GoalFailed")
+    );
+    let (obs, _) = run_interrupting(&mut session, "fibonacci(1000)", Some("fibonacci feedback"));
+    assert_eq!(obs.status, Status::Interrupted, "{}", obs.render());
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "r = light(True)\nprint(r.message)\nr.success",
+        None,
+    );
+    assert_eq!(obs.result.as_deref(), Some("True"), "{}", obs.render());
+    assert_eq!(obs.output_text(), "light on\n");
+    let (obs, _) = run_interrupting(&mut session, "light('yes')", None);
+    assert_eq!(
+        obs.error.as_ref().map(|e| e.type_name.as_str()),
+        Some("TypeError"),
+        "{}",
+        obs.render()
+    );
+    let (obs, _) = run_interrupting(&mut session, "show_text('hello robot')", None);
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    drop(session);
+    let (mut server, mut robot) = (server, robot);
+    let _ = server.kill();
+    let _ = robot.kill();
+    let _ = robot.wait();
+    let out = server.wait_with_output().unwrap();
+    let events: Vec<Json> = BufReader::new(&out.stdout[..])
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["accepted", "done", "accepted", "aborted", "accepted", "canceled", "heard"],
+        "{events:?}"
+    );
+    assert_eq!(events[6]["text"], "hello robot");
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}
+
+#[test]
+fn a_bad_declaration_fails_the_start_at_its_line_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("bad.yaml");
+    let cases = [
+        (
+            "      - {name: order, type: int, default: 5, doc: how many numbers}",
+            "      - {name: order, type: int, default: 5, field: count}",
+            "parameter order: example_interfaces/action/Fibonacci has no goal field \"count\"; its goal fields are: order",
+        ),
+        (
+            "      - {name: order, type: int, default: 5, doc: how many numbers}",
+            "      - {name: order, type: str, default: '5'}",
+            "parameter order is str but the goal field order is int; declare it as int",
+        ),
+        (
+            "    type: example_interfaces/action/Fibonacci",
+            "    type: example_interfaces/action/Fibonaci",
+            "unknown type example_interfaces/action/Fibonaci",
+        ),
+        (
+            "    returns: [success, message]",
+            "    returns: [success, text]",
+            "returns: std_srvs/srv/SetBool has no response field \"text\"",
+        ),
+        (
+            "  - name: show_text",
+            "  - name: get_pose",
+            "get_pose is already a skill of this robot",
+        ),
+        (
+            "    timeout: 30",
+            "    timeout: 30\n    retries: 3",
+            "unknown field `retries`",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let text = DECLARING.replace(from, to);
+        assert_ne!(text, DECLARING, "{from}");
+        std::fs::write(&profile, &text).unwrap();
+        let wanted_line = text
+            .lines()
+            .position(|l| l.contains(to.lines().last().unwrap().trim()))
+            .unwrap()
+            + 1;
+        let domain = domain(2);
+        let out = ros_command(common::exe(), domain)
+            .args(["session", "--robot"])
+            .arg(&profile)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{to}: {stderr}");
+        assert!(stderr.contains(expected), "{to}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}:{wanted_line}:", profile.display())),
+            "{to}: not at line {wanted_line}: {stderr}"
+        );
+    }
+}

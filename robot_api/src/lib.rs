@@ -40,7 +40,7 @@ pub use backend::{
 pub use cancel::CancelToken;
 pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
-pub use params::{FromArgs, FromValue};
+pub use params::{AnyArgs, FromArgs, FromValue};
 pub use registry::{Args, CallContext, Progress, RobotReport, SkillHandler, SkillSet};
 pub use spec::{is_python_name, Param, ParamType, RecordType, SkillSpec};
 pub use value::{Record, Value};

@@ -95,6 +95,22 @@ pub trait FromArgs: Sized {
     fn from_args(args: &Args<'_>) -> Result<Self, SkillError>;
 }
 
+/// All the arguments as checked values, in declaration order: for skills
+/// declared at run time (from a robot profile), whose parameters no Rust
+/// struct names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnyArgs(pub Vec<Value>);
+
+impl FromArgs for AnyArgs {
+    fn check_spec(_spec: &SkillSpec) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn from_args(args: &Args<'_>) -> Result<Self, SkillError> {
+        Ok(AnyArgs(args.values().to_vec()))
+    }
+}
+
 /// No parameters.
 impl FromArgs for () {
     fn check_spec(spec: &SkillSpec) -> Result<(), String> {

@@ -5,7 +5,7 @@
 //! profile's [`AccessPolicy`]; velocity commands go through the governor.
 
 use std::collections::HashMap;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::task::LocalSpawnExt;
@@ -15,11 +15,12 @@ use robot_api::{
     CallContext, ErrorKind, ParamType, RobotBackend, SkillError, SkillSet, SkillSpec, Value,
 };
 
-use super::actions::{action_type, run_goal, Goal, GoalWatch};
+use super::actions::{action_type, run_goal, FeedbackLines, Goal};
 use super::graph::GraphNode;
 use super::json::{from_json, to_json};
 use super::policy::{Access, AccessPolicy};
 use super::robot::RosRobot;
+use super::services;
 use super::spin::RosThread;
 
 type Latest = Arc<Mutex<Option<(serde_json::Value, Instant)>>>;
@@ -217,46 +218,18 @@ impl GenericAccess {
         Ok(Value::None)
     }
 
-    fn call(
-        &self,
-        service: &str,
-        type_name: &str,
-        request: &Value,
-        timeout: f64,
-    ) -> Result<Value, SkillError> {
-        self.check(service)?;
-        let json = to_json(request);
-        let name = service.to_owned();
-        let type_owned = type_name.to_owned();
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.ros
-            .run(move |node, spawner| -> r2r::Result<()> {
-                let client = node.create_client_untyped(&name, &type_owned, QosProfile::default())?;
-                let available = r2r::Node::is_available(&client)?;
-                let _ = spawner.spawn_local(async move {
-                    let result = async {
-                        available.await?;
-                        client.request(json)?.await
-                    }
-                    .await;
-                    let _ = tx.send(result);
-                });
-                Ok(())
-            })
-            .map_err(|e| refused(e.to_string()))?
-            .map_err(|e| refused(format!("cannot call {service}: {e} (is the type right, e.g. 'std_srvs/srv/Trigger', and built into this node?)")))?;
-        match rx.recv_timeout(Duration::from_secs_f64(timeout)) {
-            Ok(Ok(Ok(response))) => Ok(from_json(&response)),
-            Ok(Ok(Err(e))) => Err(SkillError::new(
-                ErrorKind::InvalidArgument,
-                format!("{service}: {e}"),
-            )),
-            Ok(Err(e)) => Err(refused(format!("{service} failed: {e}"))),
-            Err(_) => Err(SkillError::new(
-                ErrorKind::SkillTimeout,
-                format!("{service} did not answer within {timeout} s: is its server running?"),
-            )),
-        }
+    fn call(&self, p: &RosCall, cancel: &robot_api::CancelToken) -> Result<Value, SkillError> {
+        self.check(&p.service)?;
+        let timeout = positive_timeout(p.timeout, "ros_call")?;
+        services::call(
+            &self.ros,
+            &p.service,
+            &p.r#type,
+            to_json(&p.request),
+            Duration::from_secs_f64(timeout),
+            cancel,
+        )
+        .map(|r| from_json(&r))
     }
 }
 
@@ -269,13 +242,7 @@ impl GenericAccess {
             Some(t) => t.clone(),
             None => self.wait_for_action_type(&p.name, timeout.min(5.0))?,
         };
-        let mut lines = FeedbackLines {
-            name: &p.name,
-            progress: &ctx.progress,
-            robot: &self.robot,
-            last_shown: None,
-            pending: None,
-        };
+        let mut lines = FeedbackLines::new(&p.name, &ctx.progress, &self.robot);
         let goal = Goal {
             name: &p.name,
             type_name: &type_name,
@@ -326,56 +293,6 @@ robot_api::skill_params! {
 robot_api::skill_params! {
     /// `ros_action`'s parameters.
     pub struct RosAction { name: String, goal: Value, r#type: Option<String>, timeout: f64 }
-}
-
-/// Prints a goal's feedback into the action's output (at most
-/// [`FEEDBACK_EVERY`] apart; the latest is never lost) and stops the goal on an e-stop.
-struct FeedbackLines<'a> {
-    name: &'a str,
-    progress: &'a robot_api::Progress,
-    robot: &'a RosRobot,
-    last_shown: Option<Instant>,
-    pending: Option<serde_json::Value>,
-}
-
-/// The shortest time between two feedback lines of one goal.
-const FEEDBACK_EVERY: Duration = Duration::from_millis(100);
-
-impl FeedbackLines<'_> {
-    fn show(&mut self, feedback: &serde_json::Value) {
-        self.progress
-            .report(&format!("{} feedback: {feedback}", self.name));
-        self.last_shown = Some(Instant::now());
-        self.pending = None;
-    }
-
-    /// Shows the feedback held back by the rate limit.
-    fn flush(&mut self) {
-        if let Some(f) = self.pending.take() {
-            self.show(&f);
-        }
-    }
-}
-
-impl GoalWatch for FeedbackLines<'_> {
-    fn halt(&self) -> Option<SkillError> {
-        self.robot.e_stopped().then(|| {
-            SkillError::new(
-                ErrorKind::EStopped,
-                format!(
-                    "{}: the e-stop was engaged; the goal was cancelled",
-                    self.name
-                ),
-            )
-        })
-    }
-
-    fn feedback(&mut self, feedback: &serde_json::Value) {
-        match self.last_shown {
-            Some(t) if t.elapsed() < FEEDBACK_EVERY => self.pending = Some(feedback.clone()),
-            _ => self.show(feedback),
-        }
-    }
 }
 
 robot_api::skill_params! {
@@ -469,9 +386,6 @@ pub fn add_ros_access(
         .param_default("request", ParamType::Any, Value::Dict(Vec::new()))
         .param_default("timeout", ParamType::Float, 5.0)
         .returns("dict"),
-        move |p: RosCall, _| {
-            let timeout = positive_timeout(p.timeout, "ros_call")?;
-            a.call(&p.service, &p.r#type, &p.request, timeout)
-        },
+        move |p: RosCall, ctx| a.call(&p, &ctx.cancel),
     );
 }

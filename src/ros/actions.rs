@@ -14,6 +14,7 @@ use r2r::{ActionClientGoalUntyped, ActionClientUntyped, GoalStatus};
 use robot_api::{CancelToken, ErrorKind, SkillError};
 use serde_json::Value as Json;
 
+use super::robot::RosRobot;
 use super::spin::RosThread;
 
 /// How long a cancelled goal's server has to confirm before the skill returns anyway.
@@ -142,6 +143,26 @@ fn ended(name: &str, status: GoalStatus, result: Result<Json, String>) -> Result
     }
 }
 
+/// The client of action `name` with `type_name`, made on first use (on the ROS thread).
+fn client(node: &mut r2r::Node, name: &str, type_name: &str) -> r2r::Result<ActionClientUntyped> {
+    CLIENTS.with(|clients| {
+        let key = (name.to_owned(), type_name.to_owned());
+        if let Some(c) = clients.borrow().get(&key) {
+            return Ok(c.clone());
+        }
+        let c = node.create_action_client_untyped(name, type_name)?;
+        clients.borrow_mut().insert(key, c.clone());
+        Ok(c)
+    })
+}
+
+fn unusable(name: &str, type_name: &str, e: impl std::fmt::Display) -> SkillError {
+    SkillError::new(
+        ErrorKind::InvalidArgument,
+        format!("{name}: cannot make a client for {type_name}: {e} (is the type right, e.g. 'example_interfaces/action/Fibonacci', and built into this node? see docs/ros.md)"),
+    )
+}
+
 /// Sends the goal from the ROS thread; events come back on `tx`.
 fn send(ros: &RosThread, goal: &Goal<'_>, tx: mpsc::Sender<Event>) -> Result<(), SkillError> {
     let (name, type_name, body) = (
@@ -151,21 +172,7 @@ fn send(ros: &RosThread, goal: &Goal<'_>, tx: mpsc::Sender<Event>) -> Result<(),
     );
     let shown = goal.name.to_owned();
     ros.run(move |node, spawner| -> Result<(), SkillError> {
-        let client = CLIENTS.with(|clients| -> r2r::Result<ActionClientUntyped> {
-            let key = (name.clone(), type_name.clone());
-            if let Some(c) = clients.borrow().get(&key) {
-                return Ok(c.clone());
-            }
-            let c = node.create_action_client_untyped(&name, &type_name)?;
-            clients.borrow_mut().insert(key, c.clone());
-            Ok(c)
-        });
-        let client = client.map_err(|e| {
-            SkillError::new(
-                ErrorKind::InvalidArgument,
-                format!("{name}: cannot make a client for {type_name}: {e} (is the type right, e.g. 'example_interfaces/action/Fibonacci', and built into this node? see docs/ros.md)"),
-            )
-        })?;
+        let client = client(node, &name, &type_name).map_err(|e| unusable(&name, &type_name, e))?;
         let available = r2r::Node::is_available(&client)
             .map_err(|e| SkillError::new(ErrorKind::Robot, format!("{name}: {e}")))?;
         let future = async move {
@@ -237,6 +244,76 @@ fn cancel_goal(ros: &RosThread, handle: ActionClientGoalUntyped, events: &mpsc::
             _ => {}
         }
     }
+}
+
+/// Prints a goal's feedback into the action's output (at most
+/// [`FEEDBACK_EVERY`] apart; the latest is never lost) and stops the goal on an e-stop.
+pub struct FeedbackLines<'a> {
+    name: &'a str,
+    progress: &'a robot_api::Progress,
+    robot: &'a RosRobot,
+    last_shown: Option<Instant>,
+    pending: Option<serde_json::Value>,
+}
+
+/// The shortest time between two feedback lines of one goal.
+const FEEDBACK_EVERY: Duration = Duration::from_millis(100);
+
+impl<'a> FeedbackLines<'a> {
+    /// Feedback of the goal on `name`, reported to `progress`; `robot`'s e-stop stops it.
+    pub fn new(name: &'a str, progress: &'a robot_api::Progress, robot: &'a RosRobot) -> Self {
+        FeedbackLines {
+            name,
+            progress,
+            robot,
+            last_shown: None,
+            pending: None,
+        }
+    }
+
+    fn show(&mut self, feedback: &serde_json::Value) {
+        self.progress
+            .report(&format!("{} feedback: {feedback}", self.name));
+        self.last_shown = Some(Instant::now());
+        self.pending = None;
+    }
+
+    /// Shows the feedback held back by the rate limit.
+    pub fn flush(&mut self) {
+        if let Some(f) = self.pending.take() {
+            self.show(&f);
+        }
+    }
+}
+
+impl GoalWatch for FeedbackLines<'_> {
+    fn halt(&self) -> Option<SkillError> {
+        self.robot.e_stopped().then(|| {
+            SkillError::new(
+                ErrorKind::EStopped,
+                format!(
+                    "{}: the e-stop was engaged; the goal was cancelled",
+                    self.name
+                ),
+            )
+        })
+    }
+
+    fn feedback(&mut self, feedback: &serde_json::Value) {
+        match self.last_shown {
+            Some(t) if t.elapsed() < FEEDBACK_EVERY => self.pending = Some(feedback.clone()),
+            _ => self.show(feedback),
+        }
+    }
+}
+
+/// Makes the client of action `name` with `type_name` now, so a type this
+/// node cannot handle is found at start.
+pub fn prepare(ros: &RosThread, name: &str, type_name: &str) -> Result<(), SkillError> {
+    let (n, t) = (name.to_owned(), type_name.to_owned());
+    ros.run(move |node, _| client(node, &n, &t).map(|_| ()))
+        .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?
+        .map_err(|e| unusable(name, type_name, e))
 }
 
 /// The action type of the server `name` as the graph shows it (its feedback

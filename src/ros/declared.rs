@@ -134,7 +134,8 @@ pub struct DeclarationError {
 }
 
 impl DeclarationError {
-    fn new(skill: &DeclaredSkill, near: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A problem with `skill`, on the line holding `near`.
+    pub fn new(skill: &DeclaredSkill, near: impl Into<String>, message: impl Into<String>) -> Self {
         DeclarationError {
             skill: skill.name.clone(),
             near: near.into(),

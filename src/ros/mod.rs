@@ -5,6 +5,7 @@
 //! - [`camera`]: camera frames (raw or compressed) as PNG.
 //! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
 //! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
+//! - `declared_calls`: running declared skills over ROS.
 //! - [`idl`]: installed interface definitions, to check declared skills.
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
@@ -15,6 +16,7 @@
 //! - `robot`: the skills' backend for a ROS 2 robot.
 //! - `access`: generic topic, service and action access from code actions.
 //! - `actions`: running an action goal (feedback, cancel, typed errors).
+//! - `services`: calling a service (one client per name and type).
 //! - `graph`: the services on the ROS graph (rcl directly; r2r cannot list them).
 //! - `node`: `codeact node --ros` (Execute, RunTask, live output, e-stop).
 //! - `sim_node`: the simulator as a ROS 2 robot (`codeact sim --ros`).
@@ -26,6 +28,8 @@ pub mod actions;
 pub mod camera;
 pub mod declared;
 #[cfg(feature = "ros")]
+pub mod declared_calls;
+#[cfg(feature = "ros")]
 pub mod graph;
 pub mod idl;
 pub mod json;
@@ -36,6 +40,8 @@ pub mod profile;
 #[cfg(feature = "ros")]
 pub mod robot;
 pub mod safety;
+#[cfg(feature = "ros")]
+pub mod services;
 #[cfg(feature = "ros")]
 pub mod sim_node;
 #[cfg(feature = "ros")]

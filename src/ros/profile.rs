@@ -9,6 +9,8 @@ use std::path::Path;
 use robot_api::geometry::P2;
 use serde::Deserialize;
 
+use super::declared::{DeclarationError, DeclaredSkill};
+
 /// Built-in profiles, by name.
 const BUILTIN: &[(&str, &str)] = &[
     ("sim", include_str!("../../launch/profiles/sim.yaml")),
@@ -90,6 +92,24 @@ pub struct RobotProfile {
     /// folder, once loaded); `None`: the default one for the profile's name.
     #[serde(default)]
     pub skill_library: Option<std::path::PathBuf>,
+    /// Skills this robot has beyond the built-in ones: ROS actions, services
+    /// and topics as Python functions.
+    #[serde(default)]
+    pub ros_skills: Vec<DeclaredSkill>,
+    /// The file it came from and its text, for errors that point at a line.
+    #[serde(skip)]
+    pub source: (String, String),
+}
+
+impl RobotProfile {
+    /// A problem with a declared skill as a profile error at its line.
+    pub fn declaration_error(&self, e: &DeclarationError) -> ProfileError {
+        ProfileError::Invalid {
+            path: self.source.0.clone(),
+            line: e.line(&self.source.1),
+            message: e.message.clone(),
+        }
+    }
 }
 
 /// Topic names. A topic left out means the robot lacks that sensor.
@@ -357,6 +377,13 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
                 .unwrap_or_default()
                 .to_owned(),
         })?;
+    let mut profile = profile;
+    profile.source = (path.to_owned(), text.to_owned());
+    for skill in &profile.ros_skills {
+        skill
+            .check_shape(&[])
+            .map_err(|e| profile.declaration_error(&e))?;
+    }
     let invalid = |key: &str, message: String| ProfileError::Invalid {
         path: path.into(),
         line: text

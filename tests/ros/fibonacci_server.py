@@ -4,7 +4,9 @@
 - order == -1: aborts, reporting [-1];
 - order < -1: rejects the goal;
 - it accepts every cancel request and ends the goal as canceled;
-- /fibonacci_server/ping (std_srvs/srv/Trigger) answers "pong".
+- /fibonacci_server/ping (std_srvs/srv/Trigger) answers "pong";
+- /fibonacci_server/light (std_srvs/srv/SetBool) answers "light on"/"light off";
+- what arrives on /screen_text (std_msgs/msg/String) is printed as "heard".
 It prints one JSON line per event (accepted, rejected, canceled, done)."""
 import json
 import sys
@@ -15,7 +17,8 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from example_interfaces.action import Fibonacci
-from std_srvs.srv import Trigger
+from std_msgs.msg import String
+from std_srvs.srv import SetBool, Trigger
 
 STEP = 0.05
 seconds = float(sys.argv[1])
@@ -60,6 +63,10 @@ ActionServer(node, Fibonacci, "/fibonacci", execute_callback=execute, goal_callb
              cancel_callback=lambda _: CancelResponse.ACCEPT)
 node.create_service(Trigger, "/fibonacci_server/ping",
                     lambda _, response: Trigger.Response(success=True, message="pong"))
+node.create_service(SetBool, "/fibonacci_server/light",
+                    lambda request, response: SetBool.Response(
+                        success=True, message="light on" if request.data else "light off"))
+node.create_subscription(String, "/screen_text", lambda m: say(event="heard", text=m.data), 10)
 executor = MultiThreadedExecutor()
 executor.add_node(node)
 end = time.time() + seconds

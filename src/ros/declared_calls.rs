@@ -1,0 +1,156 @@
+//! Running the skills a profile declares (`ros_skills`, see
+//! [`super::declared`]) over ROS: each is added to the skill set with its
+//! Python face, after its fields are checked against the installed interface
+//! definitions and its client or publisher is made (so a bad declaration
+//! fails the start, at its line, not the first call).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use r2r::QosProfile;
+use robot_api::{AnyArgs, CallContext, ErrorKind, SkillError, SkillSet, Value};
+
+use super::actions::{self, FeedbackLines, Goal};
+use super::declared::{DeclarationError, DeclaredSkill, Kind};
+use super::idl::Idl;
+use super::profile::{ProfileError, RobotProfile};
+use super::robot::RosRobot;
+use super::services;
+use super::spin::RosThread;
+
+/// Checks the profile's declared skills against the installed interface
+/// definitions: before connecting, so a bad declaration fails at once.
+pub fn check_declared_skills(profile: &RobotProfile) -> Result<(), ProfileError> {
+    let idl = Idl::from_env();
+    for declared in &profile.ros_skills {
+        declared
+            .check_fields(&idl)
+            .map_err(|e| profile.declaration_error(&e))?;
+    }
+    Ok(())
+}
+
+/// Adds the profile's declared skills (checked with
+/// [`check_declared_skills`]) to `skills`.
+pub fn add_declared_skills(
+    skills: &mut SkillSet,
+    ros: &Arc<RosThread>,
+    robot: &Arc<RosRobot>,
+    profile: &RobotProfile,
+) -> Result<(), ProfileError> {
+    let idl = Idl::from_env();
+    for declared in &profile.ros_skills {
+        let taken: Vec<String> = skills.specs().map(|s| s.name.clone()).collect();
+        declared
+            .check_shape(&taken)
+            .map_err(|e| profile.declaration_error(&e))?;
+        let runner = Runner::start(declared, ros, robot).map_err(|e| {
+            profile.declaration_error(&DeclarationError::new(declared, "type:", e.message))
+        })?;
+        if let Some(record) = declared.record() {
+            skills.add_record(record);
+        }
+        let spec = declared.spec(&declared.returns_annotation(&idl));
+        skills.add(spec, move |AnyArgs(args), ctx| runner.call(&args, ctx));
+    }
+    Ok(())
+}
+
+/// One declared skill, ready to run.
+struct Runner {
+    skill: DeclaredSkill,
+    ros: Arc<RosThread>,
+    robot: Arc<RosRobot>,
+    /// A topic skill's publisher.
+    publisher: Option<Mutex<r2r::PublisherUntyped>>,
+}
+
+impl Runner {
+    /// Makes the client or publisher now: a type this node was not built
+    /// with fails here.
+    fn start(
+        skill: &DeclaredSkill,
+        ros: &Arc<RosThread>,
+        robot: &Arc<RosRobot>,
+    ) -> Result<Self, SkillError> {
+        let name = skill.ros_name();
+        let publisher = match skill.kind() {
+            Kind::Action => {
+                actions::prepare(ros, name, &skill.type_name)?;
+                None
+            }
+            Kind::Service => {
+                services::prepare(ros, name, &skill.type_name)?;
+                None
+            }
+            Kind::Topic => {
+                let (topic, ty) = (name.to_owned(), skill.type_name.clone());
+                let publisher = ros
+                    .run(move |node, _| {
+                        node.create_publisher_untyped(&topic, &ty, QosProfile::default())
+                    })
+                    .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?
+                    .map_err(|e| {
+                        SkillError::new(
+                            ErrorKind::InvalidArgument,
+                            format!("cannot publish {} on {name}: {e} (is the type built into this node? see docs/ros.md)", skill.type_name),
+                        )
+                    })?;
+                Some(Mutex::new(publisher))
+            }
+        };
+        Ok(Runner {
+            skill: skill.clone(),
+            ros: ros.clone(),
+            robot: robot.clone(),
+            publisher,
+        })
+    }
+
+    fn call(&self, args: &[Value], ctx: &CallContext) -> Result<Value, SkillError> {
+        let skill = &self.skill;
+        let input = skill.input(args);
+        let timeout = Duration::from_secs_f64(skill.timeout());
+        let name = skill.ros_name();
+        let result = match skill.kind() {
+            Kind::Action => {
+                let mut lines = FeedbackLines::new(&skill.name, &ctx.progress, &self.robot);
+                let goal = Goal {
+                    name,
+                    type_name: &skill.type_name,
+                    goal: input,
+                    timeout,
+                };
+                let result = actions::run_goal(&self.ros, goal, &ctx.cancel, &mut lines);
+                lines.flush();
+                result?
+            }
+            Kind::Service => services::call(
+                &self.ros,
+                name,
+                &skill.type_name,
+                input,
+                timeout,
+                &ctx.cancel,
+            )?,
+            Kind::Topic => {
+                let publisher = self.publisher.as_ref().expect("made for topic skills");
+                publisher
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .publish(input)
+                    .map_err(|e| {
+                        SkillError::new(
+                            ErrorKind::InvalidArgument,
+                            format!(
+                                "{}(): the message does not fit {}: {e}",
+                                skill.name, skill.type_name
+                            ),
+                        )
+                    })?;
+                return Ok(Value::None);
+            }
+        };
+        Ok(skill.output(&result))
+    }
+}
