@@ -411,3 +411,119 @@ fn a_bad_declaration_fails_the_start_at_its_line_with_the_fix() {
         );
     }
 }
+
+/// tests/ros/nav2_server.py for `seconds` in `domain`.
+fn nav2_server(domain: u32, seconds: u32) -> Child {
+    ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/nav2_server.py"
+        ))
+        .arg(seconds.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy Nav2 stand-in runs")
+}
+
+/// The fake robot, navigated by Nav2.
+const NAV2_PROFILE: &str = "name: fake_nav2
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+tolerances: {goal: 0.05, heading: 0.05, rest_linear: 0.01, rest_angular: 0.01}
+nav2: {}
+zones:
+  - {name: dock, polygon: [[0.6, -0.6], [1.0, -0.6], [1.0, -0.2], [0.6, -0.2]]}
+";
+
+#[test]
+fn move_to_and_go_to_navigate_with_nav2_when_the_profile_says_so() {
+    let domain = domain(3);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("nav2.yaml");
+    std::fs::write(&profile, NAV2_PROFILE).unwrap();
+    let robot = fake_robot(domain, 60, false);
+    let nav2 = nav2_server(domain, 60);
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+
+    // Nav2 drives the robot there; its feedback is printed live.
+    let (obs, live) = run_interrupting(
+        &mut session,
+        "p = move_to(0.8, 0.4)\n(round(p.x, 1), round(p.y, 1))",
+        None,
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(0.8, 0.4)"),
+        "{}\n{live}",
+        obs.render()
+    );
+    assert!(
+        live.contains("nav2: ") && live.contains(" m to go"),
+        "{live}"
+    );
+    assert!(live.contains("1 recovery"), "{live}");
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "p = go_to('dock')\n(0.6 <= p.x <= 1.0, -0.6 <= p.y <= -0.2)",
+        None,
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(True, True)"),
+        "{}",
+        obs.render()
+    );
+
+    // Its failures are Unreachable or Blocked, with its reason.
+    let (obs, _) = run_interrupting(&mut session, "move_to(-10.0, 0.0)", None);
+    let error = obs.error.clone().expect("an error");
+    assert_eq!(error.type_name, "Unreachable", "{}", obs.render());
+    assert!(error.message.contains("Nav2 aborted the goal (error 9000 UNKNOWN): \"Failed to compute path: no valid path found\""), "{}", error.message);
+    let (obs, _) = run_interrupting(&mut session, "move_to(60.0, 0.0)", None);
+    let error = obs.error.clone().expect("an error");
+    assert_eq!(error.type_name, "Blocked", "{}", obs.render());
+    assert!(
+        error.message.contains("Failed to make progress"),
+        "{}",
+        error.message
+    );
+
+    // An interrupt cancels the navigation goal.
+    let (obs, _) = run_interrupting(&mut session, "move_to(3.0, 0.4)", Some("nav2: "));
+    assert_eq!(obs.status, Status::Interrupted, "{}", obs.render());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    drop(session);
+    let (mut nav2, mut robot) = (nav2, robot);
+    let _ = nav2.kill();
+    let _ = robot.kill();
+    let _ = robot.wait();
+    let out = nav2.wait_with_output().unwrap();
+    let events: Vec<Json> = BufReader::new(&out.stdout[..])
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "accepted", "done", "accepted", "done", "accepted", "aborted", "accepted", "aborted",
+            "accepted", "canceled"
+        ],
+        "{events:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "accepted")
+            .all(|e| e["frame"] == "odom"),
+        "{events:?}"
+    );
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}

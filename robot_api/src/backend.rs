@@ -244,6 +244,22 @@ pub trait RobotBackend: Send + Sync {
     /// Lets `dt` pass with the current command. Returns early with an error
     /// when cancelled or when the robot cannot go on (battery empty, e-stop).
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError>;
+    /// Drives to `goal` (turning to `theta` when given) with the robot's own
+    /// navigation stack (Nav2, say) instead of the skills' planner and
+    /// controller; `None` when it has none (the default). Returns once the
+    /// stack reports the goal reached; fails with `Unreachable` or `Blocked`
+    /// and the stack's reason. Reports progress through `ctx.progress` and
+    /// stops when `ctx.cancel` fires.
+    fn navigate(
+        &self,
+        _goal: P2,
+        _theta: Option<f64>,
+        _timeout: f64,
+        _ctx: &crate::CallContext,
+    ) -> Option<Result<(), SkillError>> {
+        None
+    }
+
     /// Stops all motion now (the executor's safe stop calls this).
     fn stop(&self);
     /// Whether the robot touched something since the last call (bump sensor).

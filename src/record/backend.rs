@@ -6,8 +6,8 @@ use std::time::Duration;
 use robot_api::geometry::P2;
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CameraView, CancelToken, Capabilities, Detection, Pose2, RobotBackend,
-    RobotLimits, ScanData, SkillError, SurfaceInfo, Tolerances, ZoneInfo,
+    BatteryState, CallContext, CameraView, CancelToken, Capabilities, Detection, Pose2, Progress,
+    RobotBackend, RobotLimits, ScanData, SkillError, SurfaceInfo, Tolerances, ZoneInfo,
 };
 
 use super::Recorder;
@@ -68,6 +68,27 @@ impl RobotBackend for RecordingBackend {
         let result = self.inner.advance(dt, cancel);
         self.recorder.sample(false);
         result
+    }
+    fn navigate(
+        &self,
+        goal: P2,
+        theta: Option<f64>,
+        timeout: f64,
+        ctx: &CallContext,
+    ) -> Option<Result<(), SkillError>> {
+        // The robot's own navigator drives without `advance`: sample the
+        // pose and scan at each of its progress reports instead.
+        let (recorder, outer) = (self.recorder.clone(), ctx.progress.clone());
+        let ctx = CallContext {
+            cancel: ctx.cancel.clone(),
+            progress: Progress::new(move |line| {
+                outer.report(line);
+                recorder.sample(false);
+            }),
+        };
+        let done = self.inner.navigate(goal, theta, timeout, &ctx)?;
+        self.recorder.sample(true);
+        Some(done)
     }
     fn stop(&self) {
         self.inner.stop();

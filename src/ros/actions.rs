@@ -67,6 +67,21 @@ pub fn run_goal(
     cancel: &CancelToken,
     watch: &mut dyn GoalWatch,
 ) -> Result<Json, SkillError> {
+    let name = goal.name.to_owned();
+    let (status, result) = run_goal_to_end(ros, goal, cancel, watch)?;
+    ended(&name, status, result)
+}
+
+/// [`run_goal`], returning how the goal ended (succeeded, aborted,
+/// canceled by the server) and its result, for callers that read the
+/// result of a failed goal themselves (Nav2's error code). A rejected goal
+/// and the stops of [`run_goal`] are still errors.
+pub fn run_goal_to_end(
+    ros: &RosThread,
+    goal: Goal<'_>,
+    cancel: &CancelToken,
+    watch: &mut dyn GoalWatch,
+) -> Result<(GoalStatus, Result<Json, String>), SkillError> {
     let (tx, rx) = mpsc::channel();
     send(ros, &goal, tx)?;
     let deadline = Instant::now() + goal.timeout;
@@ -105,7 +120,7 @@ pub fn run_goal(
         match rx.recv_timeout(Duration::from_millis(5)) {
             Ok(Event::Accepted(h)) => handle = Some(h),
             Ok(Event::Feedback(f)) => watch.feedback(&f),
-            Ok(Event::Done(status, result)) => return ended(goal.name, status, result),
+            Ok(Event::Done(status, result)) => return Ok((status, result)),
             Ok(Event::Failed(e)) => return Err(e),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -254,6 +269,7 @@ pub struct FeedbackLines<'a> {
     robot: &'a RosRobot,
     last_shown: Option<Instant>,
     pending: Option<serde_json::Value>,
+    format: Option<fn(&serde_json::Value) -> String>,
 }
 
 /// The shortest time between two feedback lines of one goal.
@@ -268,12 +284,22 @@ impl<'a> FeedbackLines<'a> {
             robot,
             last_shown: None,
             pending: None,
+            format: None,
         }
     }
 
+    /// Shows each feedback as `format` writes it, instead of as JSON.
+    pub fn formatted(mut self, format: fn(&serde_json::Value) -> String) -> Self {
+        self.format = Some(format);
+        self
+    }
+
     fn show(&mut self, feedback: &serde_json::Value) {
-        self.progress
-            .report(&format!("{} feedback: {feedback}", self.name));
+        let text = match self.format {
+            Some(format) => format(feedback),
+            None => format!("{} feedback: {feedback}", self.name),
+        };
+        self.progress.report(&text);
         self.last_shown = Some(Instant::now());
         self.pending = None;
     }

@@ -7,6 +7,7 @@
 //! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
 //! - `declared_calls`: running declared skills over ROS.
 //! - [`idl`]: installed interface definitions, to check declared skills.
+//! - [`nav2`]: Nav2 as the navigator (goal, feedback, failures).
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
@@ -33,6 +34,7 @@ pub mod declared_calls;
 pub mod graph;
 pub mod idl;
 pub mod json;
+pub mod nav2;
 #[cfg(feature = "ros")]
 pub mod node;
 pub mod policy;

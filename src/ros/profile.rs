@@ -92,6 +92,10 @@ pub struct RobotProfile {
     /// folder, once loaded); `None`: the default one for the profile's name.
     #[serde(default)]
     pub skill_library: Option<std::path::PathBuf>,
+    /// Nav2 as the navigator of `move_to` and `go_to` (instead of the
+    /// built-in planner on /odom, /scan and /map).
+    #[serde(default)]
+    pub nav2: Option<Nav2Settings>,
     /// Skills this robot has beyond the built-in ones: ROS actions, services
     /// and topics as Python functions.
     #[serde(default)]
@@ -110,6 +114,22 @@ impl RobotProfile {
             message: e.message.clone(),
         }
     }
+}
+
+/// How `move_to` and `go_to` reach Nav2.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nav2Settings {
+    /// Nav2's `nav2_msgs/action/NavigateToPose` action.
+    #[serde(default = "default_nav2_action")]
+    pub action: String,
+    /// The behavior tree to ask for (empty: Nav2's default).
+    #[serde(default)]
+    pub behavior_tree: String,
+}
+
+fn default_nav2_action() -> String {
+    "/navigate_to_pose".into()
 }
 
 /// Topic names. A topic left out means the robot lacks that sensor.

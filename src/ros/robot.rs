@@ -10,16 +10,18 @@ use std::time::{Duration, Instant};
 
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
-use r2r::QosProfile;
+use r2r::{GoalStatus, QosProfile};
 use robot_api::geometry::{polygon_centre, wrap_angle, P2};
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
-    RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
+    BatteryState, CallContext, CancelToken, Capabilities, Detection, ErrorKind, Pose2,
+    RobotBackend, RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
 };
 
+use super::actions::{run_goal_to_end, FeedbackLines, Goal};
 use super::camera::Frame;
-use super::profile::{CmdVelType, ProfileTopics, RobotProfile};
+use super::nav2;
+use super::profile::{CmdVelType, Nav2Settings, ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
 use super::spin::{RosError, RosThread};
 
@@ -251,6 +253,15 @@ impl RosRobot {
             ),
             None => None,
         };
+        if let Some(nav2) = &profile.nav2 {
+            crate::ros::actions::prepare(&ros, &nav2.action, nav2::ACTION_TYPE).map_err(|e| {
+                RosError::R2r(format!(
+                    "the profile's nav2 needs {}: {} (scripts/ros-setup.sh builds nav2_msgs' NavigateToPose when the ROS install lacks it)",
+                    nav2::ACTION_TYPE,
+                    e.message
+                ))
+            })?;
+        }
         let robot = RosRobot {
             ros,
             profile,
@@ -260,6 +271,50 @@ impl RosRobot {
         robot.wait_for_first_data();
         robot.check_cmd_vel_type()?;
         Ok(robot)
+    }
+
+    /// Sends `goal` to Nav2 and waits for it: its feedback printed, the goal
+    /// cancelled when the action stops or the e-stop engages, a failure
+    /// turned into `Unreachable` or `Blocked` with Nav2's reason.
+    fn navigate_with_nav2(
+        &self,
+        settings: &Nav2Settings,
+        to: P2,
+        theta: Option<f64>,
+        timeout: f64,
+        ctx: &CallContext,
+    ) -> Result<(), SkillError> {
+        let heading = nav2::arrival_heading(self.pose()?, to, theta);
+        let goal = Goal {
+            name: &settings.action,
+            type_name: nav2::ACTION_TYPE,
+            goal: nav2::goal(
+                &self.profile.frames.odom,
+                to,
+                heading,
+                &settings.behavior_tree,
+            ),
+            timeout: Duration::from_secs_f64(timeout),
+        };
+        let mut lines = FeedbackLines::new(&settings.action, &ctx.progress, self)
+            .formatted(nav2::feedback_line);
+        let ended = run_goal_to_end(&self.ros, goal, &ctx.cancel, &mut lines);
+        lines.flush();
+        match ended {
+            Ok((GoalStatus::Succeeded, _)) => Ok(()),
+            Ok((status, result)) => {
+                let how = match status {
+                    GoalStatus::Aborted => "aborted",
+                    GoalStatus::Canceled => "canceled",
+                    _ => "did not finish",
+                };
+                Err(nav2::failure(how, &result.unwrap_or_default()))
+            }
+            Err(e) if e.kind == ErrorKind::GoalFailed => {
+                Err(SkillError::new(ErrorKind::Unreachable, e.message))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A robot that takes another velocity message type than the profile
@@ -778,6 +833,17 @@ impl RobotBackend for RosRobot {
             }
             cancel.sleep(left.min(Duration::from_millis(5)));
         }
+    }
+
+    fn navigate(
+        &self,
+        goal: P2,
+        theta: Option<f64>,
+        timeout: f64,
+        ctx: &CallContext,
+    ) -> Option<Result<(), SkillError>> {
+        let settings = self.profile.nav2.as_ref()?;
+        Some(self.navigate_with_nav2(settings, goal, theta, timeout, ctx))
     }
 
     fn stop(&self) {

@@ -7,6 +7,7 @@ use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::{distance, point_in_polygon, polygon_edges, wrap_angle, Segment, P2};
 use crate::nav::{GridMap, PlanError};
+use crate::registry::CallContext;
 use std::time::Duration;
 /// Control period of the motion skills, seconds.
 pub(super) const CONTROL_DT: f64 = 0.05;
@@ -242,7 +243,7 @@ fn plan_error(e: PlanError, robot: &dyn RobotBackend) -> SkillError {
 /// Plans and drives to (x, y), re-planning around obstacles the lidar finds.
 pub(super) fn navigate(
     robot: &dyn RobotBackend,
-    cancel: &CancelToken,
+    ctx: &CallContext,
     goal: P2,
     theta: Option<f64>,
     timeout: f64,
@@ -250,7 +251,7 @@ pub(super) fn navigate(
 ) -> Result<Pose2, SkillError> {
     let mover = Mover {
         robot,
-        cancel,
+        cancel: &ctx.cancel,
         deadline: robot.time() + timeout,
         what,
     };
@@ -269,6 +270,14 @@ pub(super) fn navigate(
                 ),
             ));
         }
+    }
+    // A robot with its own navigation stack (Nav2) drives there itself.
+    if let Some(done) = robot.navigate(goal, theta, timeout, ctx) {
+        done.map_err(|mut e| {
+            e.message = format!("{}: {}", mover.what, e.message);
+            e
+        })?;
+        return mover.come_to_rest();
     }
     let base = known_map(robot);
     for attempt in 0..=MAX_REPLANS {

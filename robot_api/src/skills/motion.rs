@@ -12,7 +12,7 @@ use super::{positive, Examples, Robot};
 use crate::backend::Pose2;
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::{wrap_angle, P2};
-use crate::registry::SkillSet;
+use crate::registry::{CallContext, SkillSet};
 use crate::spec::{ParamType, SkillSpec};
 use crate::value::Value;
 use crate::CancelToken;
@@ -66,7 +66,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
                 r.check_radians(&format!("move_to(theta={t})"), t);
             }
             let what = format!("move_to({:.2}, {:.2})", p.x, p.y);
-            navigate(&*r.backend, &ctx.cancel, P2::new(p.x, p.y), p.theta, timeout, what).map(pose_value)
+            navigate(&*r.backend, ctx, P2::new(p.x, p.y), p.theta, timeout, what).map(pose_value)
         },
     );
 
@@ -86,7 +86,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
         .raises(ErrorKind::ObjectNotSeen),
         move |p: GoTo, ctx| {
             let timeout = positive(p.timeout, "go_to", "timeout")?;
-            go_to(&r, &p.name, timeout, &ctx.cancel).map(pose_value)
+            go_to(&r, &p.name, timeout, ctx).map(pose_value)
         },
     );
 
@@ -204,7 +204,7 @@ fn rotate(r: &Robot, angle: f64, timeout: f64, cancel: &CancelToken) -> Result<P
 
 /// `go_to(name)`: a zone by its free point nearest the centre, or a seen
 /// object by a place to stand within reach of it.
-fn go_to(r: &Robot, name: &str, timeout: f64, cancel: &CancelToken) -> Result<Pose2, SkillError> {
+fn go_to(r: &Robot, name: &str, timeout: f64, ctx: &CallContext) -> Result<Pose2, SkillError> {
     let b = &*r.backend;
     let what = format!("go_to({name:?})");
     let zones = b.zones();
@@ -246,7 +246,7 @@ fn go_to(r: &Robot, name: &str, timeout: f64, cancel: &CancelToken) -> Result<Po
     };
     let mut last_err = None;
     for (goal, heading) in goals {
-        match navigate(b, cancel, goal, heading, timeout, what.clone()) {
+        match navigate(b, ctx, goal, heading, timeout, what.clone()) {
             Err(e) if e.kind == ErrorKind::Unreachable => last_err = Some(e),
             done => return done,
         }
