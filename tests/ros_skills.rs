@@ -527,3 +527,90 @@ fn move_to_and_go_to_navigate_with_nav2_when_the_profile_says_so() {
     );
     assert!(capture.finish().is_empty(), "DDS packets left loopback");
 }
+
+/// The fake robot, localized: poses in the map frame.
+const MAP_PROFILE: &str = "name: fake_map
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+frames: {map: map}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+tolerances: {goal: 0.03, heading: 0.05, rest_linear: 0.01, rest_angular: 0.01}
+safety: {tf_stale: 0.5}
+zones:
+  - {name: bench, polygon: [[1.8, 1.8], [2.2, 1.8], [2.2, 2.2], [1.8, 2.2]]}
+ros_access:
+  allow: [/tf_off, /odom]
+";
+
+#[test]
+fn poses_goals_and_zones_are_in_the_map_frame_through_tf() {
+    let domain = domain(4);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("map.yaml");
+    std::fs::write(&profile, MAP_PROFILE).unwrap();
+    // odom's origin sits at (2, 1) in the map, turned a quarter left.
+    let robot = fake_robot_with(domain, 40, &[("FAKE_TF", "2.0,1.0,1.5707963267948966")]);
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "p = get_pose()\n(round(p.x, 2), round(p.y, 2), round(p.theta, 2))",
+        None,
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(2.0, 1.0, 1.57)"),
+        "{}",
+        obs.render()
+    );
+    // A goal in the map: straight ahead (map +y) is odometry's +x.
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "p = move_to(2.0, 1.6)\n(abs(p.x - 2.0) < 0.04, abs(p.y - 1.6) < 0.04)",
+        None,
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(True, True)"),
+        "{}",
+        obs.render()
+    );
+    // The robot's own odometry says it drove along its x axis.
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "o = ros_read('/odom')['pose']['pose']['position']\n(abs(o['x'] - 0.6) < 0.04, abs(o['y']) < 0.01)",
+        None,
+    );
+    assert_eq!(obs.result.as_deref(), Some("(True, True)"), "{}", obs.render());
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "p = go_to('bench')\n(1.8 <= p.x <= 2.2, 1.8 <= p.y <= 2.2)",
+        None,
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(True, True)"),
+        "{}",
+        obs.render()
+    );
+    // Without localization the pose is stale, as odometry's would be.
+    let (obs, _) = run_interrupting(
+        &mut session,
+        "ros_publish('/tf_off', {'data': 'off'}, type='std_msgs/msg/String')\nimport time\ntime.sleep(1.0)\nget_pose()",
+        None,
+    );
+    let error = obs.error.clone().expect("an error");
+    assert_eq!(error.type_name, "RobotError", "{}", obs.render());
+    assert!(
+        error.message.contains("map → odom transform") && error.message.contains("/tf"),
+        "{}",
+        error.message
+    );
+
+    drop(session);
+    let mut robot = robot;
+    let _ = robot.kill();
+    let out = robot.wait_with_output().unwrap();
+    let _ = out;
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}

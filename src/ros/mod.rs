@@ -11,6 +11,7 @@
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
+//! - [`tf`]: poses in the map frame from `map → odom`.
 //! - [`safety`]: the governor every velocity command passes through.
 //! - [`policy`]: which topics and services code actions may reach.
 //! - `spin`: the thread that owns the r2r node.
@@ -48,3 +49,4 @@ pub mod services;
 pub mod sim_node;
 #[cfg(feature = "ros")]
 pub mod spin;
+pub mod tf;

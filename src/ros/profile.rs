@@ -220,6 +220,11 @@ pub struct Frames {
     /// The robot's body frame.
     #[serde(default = "default_base_frame")]
     pub base: String,
+    /// The frame a localizing robot (AMCL, SLAM) publishes `map → odom` in
+    /// on /tf or /tf_static. When given, poses, goals, zones and the
+    /// geofence are in it, not in the odometry frame.
+    #[serde(default)]
+    pub map: Option<String>,
 }
 
 fn default_odom_frame() -> String {
@@ -234,6 +239,7 @@ impl Default for Frames {
         Frames {
             odom: default_odom_frame(),
             base: default_base_frame(),
+            map: None,
         }
     }
 }
@@ -305,10 +311,14 @@ pub struct SafetySettings {
     /// Scans older than this (seconds) stop the robot and fail skills.
     #[serde(default = "default_scan_stale")]
     pub scan_stale: f64,
+    /// A `map → odom` transform from /tf older than this (seconds) stops
+    /// the robot and fails skills (one from /tf_static never grows old).
+    #[serde(default = "default_tf_stale")]
+    pub tf_stale: f64,
     /// Commands sent to the robot per second.
     #[serde(default = "default_rate")]
     pub rate: f64,
-    /// The robot must stay inside this polygon (odometry frame), if given.
+    /// The robot must stay inside this polygon (the frame poses are in), if given.
     #[serde(default)]
     pub geofence: Option<Vec<P2>>,
 }
@@ -322,6 +332,9 @@ fn default_odom_stale() -> f64 {
 fn default_scan_stale() -> f64 {
     1.0
 }
+fn default_tf_stale() -> f64 {
+    1.0
+}
 fn default_rate() -> f64 {
     20.0
 }
@@ -332,6 +345,7 @@ impl Default for SafetySettings {
             watchdog: default_watchdog(),
             odom_stale: default_odom_stale(),
             scan_stale: default_scan_stale(),
+            tf_stale: default_tf_stale(),
             rate: default_rate(),
             geofence: None,
         }
@@ -426,6 +440,7 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
         ("watchdog", profile.safety.watchdog),
         ("odom_stale", profile.safety.odom_stale),
         ("scan_stale", profile.safety.scan_stale),
+        ("tf_stale", profile.safety.tf_stale),
         ("rate", profile.safety.rate),
     ] {
         if !(value > 0.0 && value.is_finite()) {

@@ -21,9 +21,10 @@ use robot_api::{
 use super::actions::{run_goal_to_end, FeedbackLines, Goal};
 use super::camera::Frame;
 use super::nav2;
-use super::profile::{CmdVelType, Nav2Settings, ProfileTopics, RobotProfile};
+use super::profile::{CmdVelType, Frames, Nav2Settings, ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
 use super::spin::{RosError, RosThread};
+use super::tf::{is_between, Transform2};
 
 type SetBool = r2r::std_srvs::srv::SetBool::Service;
 
@@ -73,6 +74,24 @@ struct Latest {
     camera: Option<Stamped<Frame>>,
     map: Option<GridMap>,
     odom_frame_warned: bool,
+    /// The latest `map → odom` (and whether it came on /tf_static), when
+    /// the profile names a map frame.
+    map_to_odom: Option<Stamped<(Transform2, bool)>>,
+    /// Whether poses are in the map frame (the profile names one).
+    in_map: bool,
+}
+
+impl Latest {
+    /// The odometry pose in the frame poses are given in: through the
+    /// latest `map → odom` when the profile names a map frame (`None`
+    /// until one has arrived).
+    fn located(&self) -> Option<Pose2> {
+        let pose = self.odom.as_ref()?.value.0;
+        if !self.in_map {
+            return Some(pose);
+        }
+        Some(self.map_to_odom.as_ref()?.value.0.apply(pose))
+    }
 }
 
 /// The velocity command publisher, in the type the robot takes.
@@ -149,7 +168,7 @@ impl Shared {
                     odom: l.odom.as_ref().map(Stamped::age),
                     scan: l.scan.as_ref().map(Stamped::age),
                 },
-                l.odom.as_ref().map(|o| o.value.0),
+                l.located(),
             )
         };
         let now = self.now();
@@ -239,9 +258,10 @@ impl RosRobot {
         });
         let s = shared.clone();
         let topics = profile.topics.clone();
-        let odom_frame = profile.frames.odom.clone();
+        let frames = profile.frames.clone();
+        lock(&shared.latest).in_map = frames.map.is_some();
         let period = Duration::from_secs_f64(1.0 / profile.safety.rate);
-        ros.run(move |node, spawner| subscribe(node, spawner, &s, &topics, odom_frame, period))?
+        ros.run(move |node, spawner| subscribe(node, spawner, &s, &topics, &frames, period))?
             .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
 
         let gripper = match profile.services.gripper.clone() {
@@ -271,6 +291,12 @@ impl RosRobot {
         robot.wait_for_first_data();
         robot.check_cmd_vel_type()?;
         Ok(robot)
+    }
+
+    /// The frame poses, goals, zones and the geofence are in.
+    fn pose_frame(&self) -> &str {
+        let frames = &self.profile.frames;
+        frames.map.as_deref().unwrap_or(&frames.odom)
     }
 
     /// Sends `goal` to Nav2 and waits for it: its feedback printed, the goal
@@ -418,15 +444,32 @@ impl RosRobot {
         lock(&self.shared.safety).governor.e_stopped()
     }
 
+    /// The pose (in the frame poses are given in) and body velocities;
+    /// stale or missing odometry, or `map → odom`, is an error.
     fn odom(&self) -> Result<(Pose2, (f64, f64)), SkillError> {
         let l = lock(&self.shared.latest);
         let limit = self.profile.safety.odom_stale;
-        match &l.odom {
-            Some(o) if o.age() <= limit => Ok(o.value),
-            o => Err(stale_error(
-                "odometry",
-                &self.profile.topics.odom,
-                o.as_ref().map(Stamped::age),
+        let (pose, velocity) = match &l.odom {
+            Some(o) if o.age() <= limit => o.value,
+            o => {
+                return Err(stale_error(
+                    "odometry",
+                    &self.profile.topics.odom,
+                    o.as_ref().map(Stamped::age),
+                    limit,
+                ))
+            }
+        };
+        let Some(map) = &self.profile.frames.map else {
+            return Ok((pose, velocity));
+        };
+        let limit = self.profile.safety.tf_stale;
+        match &l.map_to_odom {
+            Some(t) if t.value.1 || t.age() <= limit => Ok((t.value.0.apply(pose), velocity)),
+            t => Err(stale_error(
+                &format!("{map} → {} transform", self.profile.frames.odom),
+                "/tf",
+                t.as_ref().map(Stamped::age),
                 limit,
             )),
         }
@@ -521,9 +564,13 @@ fn subscribe(
     spawner: &futures::executor::LocalSpawner,
     s: &Arc<Shared>,
     topics: &ProfileTopics,
-    odom_frame: String,
+    frames: &Frames,
     period: Duration,
 ) -> r2r::Result<()> {
+    let odom_frame = frames.odom.clone();
+    if let Some(map) = &frames.map {
+        subscribe_tf(node, spawner, s, map, &frames.odom)?;
+    }
     let sh = s.clone();
     let odom =
         node.subscribe::<r2r::nav_msgs::msg::Odometry>(&topics.odom, QosProfile::default())?;
@@ -550,7 +597,7 @@ fn subscribe(
             node.subscribe::<r2r::sensor_msgs::msg::LaserScan>(topic, QosProfile::sensor_data())?;
         spawn(spawner, scan, move |m| {
             let mut l = lock(&sh.latest);
-            let pose = l.odom.as_ref().map(|o| o.value.0).unwrap_or_default();
+            let pose = l.located().unwrap_or_default();
             l.scan = Some(Stamped {
                 value: scan_data(&m, pose, sh.now()),
                 at: Instant::now(),
@@ -645,6 +692,37 @@ fn subscribe(
             }
         })
         .map_err(|_| r2r::Error::RCL_RET_ERROR)?;
+    Ok(())
+}
+
+/// On the ROS thread: keeps the latest `map → odom` from /tf and /tf_static.
+fn subscribe_tf(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    s: &Arc<Shared>,
+    map: &str,
+    odom: &str,
+) -> r2r::Result<()> {
+    let latched = QosProfile::default().reliable().transient_local();
+    for (topic, qos, is_static) in [
+        ("/tf", QosProfile::default(), false),
+        ("/tf_static", latched, true),
+    ] {
+        let stream = node.subscribe::<r2r::tf2_msgs::msg::TFMessage>(topic, qos)?;
+        let (sh, map, odom) = (s.clone(), map.to_owned(), odom.to_owned());
+        spawn(spawner, stream, move |m| {
+            for t in &m.transforms {
+                if is_between(&t.header.frame_id, &t.child_frame_id, &map, &odom) {
+                    let (v, q) = (&t.transform.translation, &t.transform.rotation);
+                    let transform = Transform2::from_ros((v.x, v.y), (q.x, q.y, q.z, q.w));
+                    lock(&sh.latest).map_to_odom = Some(Stamped {
+                        value: (transform, is_static),
+                        at: Instant::now(),
+                    });
+                }
+            }
+        });
+    }
     Ok(())
 }
 
@@ -1051,19 +1129,20 @@ impl RobotBackend for RosRobot {
 
     fn state_line(&self) -> String {
         let l = lock(&self.shared.latest);
-        let pose = match &l.odom {
-            Some(o) => format!(
+        let pose = match (&l.odom, l.located()) {
+            (Some(o), Some(p)) => format!(
                 "pose ({:.2}, {:.2}, {:.2} rad){}",
-                o.value.0.x,
-                o.value.0.y,
-                o.value.0.theta,
+                p.x,
+                p.y,
+                p.theta,
                 if o.age() > self.profile.safety.odom_stale {
                     format!(" [stale: {:.1} s old]", o.age())
                 } else {
                     String::new()
                 }
             ),
-            None => "pose unknown (no odometry)".into(),
+            (Some(_), None) => "pose unknown (no map → odom transform yet)".into(),
+            (None, _) => "pose unknown (no odometry)".into(),
         };
         let battery = l
             .battery

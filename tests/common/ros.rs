@@ -82,6 +82,19 @@ pub fn ros_python() -> String {
 /// tests/ros/fake_robot.py for `seconds` in `domain`, taking TwistStamped
 /// commands when `stamped`; it prints its report on stdout at the end.
 pub fn fake_robot(domain: u32, seconds: u32, stamped: bool) -> Child {
+    fake_robot_with(
+        domain,
+        seconds,
+        if stamped {
+            &[("FAKE_STAMPED", "1")]
+        } else {
+            &[]
+        },
+    )
+}
+
+/// tests/ros/fake_robot.py with these environment settings (FAKE_STAMPED, FAKE_TF).
+pub fn fake_robot_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
     let mut command = ros_command(ros_python(), domain);
     command
         .arg(concat!(
@@ -91,9 +104,7 @@ pub fn fake_robot(domain: u32, seconds: u32, stamped: bool) -> Child {
         .arg(seconds.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if stamped {
-        command.env("FAKE_STAMPED", "1");
-    }
+    command.envs(env.iter().copied());
     command.spawn().expect("the rclpy robot runs")
 }
 

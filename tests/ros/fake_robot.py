@@ -5,7 +5,9 @@ with a wall 5 m ahead, a camera frame on /camera/image_raw (10 Hz, bgr8
 /camera_off, and a latched-ish /chatter string, and records every command.
 After `seconds` it prints what it recorded as one JSON line. With
 FAKE_STAMPED=1 it takes geometry_msgs/TwistStamped on /cmd_vel instead, as
-Jazzy's diff_drive_controller does, and records each command's frame and stamp."""
+Jazzy's diff_drive_controller does, and records each command's frame and stamp.
+With FAKE_TF="x,y,theta" it localizes: it publishes map -> odom with that
+offset on /tf (20 Hz) until something arrives on /tf_off."""
 import json
 import math
 import os
@@ -51,6 +53,15 @@ node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(
 frame = Image(width=16, height=12, encoding="bgr8", step=16 * 3)
 frame.data = bytes(([0, 0, 255] * 8 + [255, 0, 0] * 8) * 12)
 
+tf_offset = [float(v) for v in os.environ["FAKE_TF"].split(",")] if os.environ.get("FAKE_TF") else None
+tf_on = [tf_offset is not None]
+if tf_offset:
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+    tf_pub = node.create_publisher(TFMessage, "/tf", 10)
+    node.create_subscription(String, "/tf_off", lambda m: tf_on.__setitem__(0, False), 10)
+last_tf = 0.0
+
 end = time.time() + seconds
 last = time.time()
 last_scan = 0.0
@@ -67,6 +78,13 @@ while time.time() < end:
     o.pose.pose.orientation.z, o.pose.pose.orientation.w = math.sin(state["th"] / 2), math.cos(state["th"] / 2)
     o.twist.twist.linear.x, o.twist.twist.angular.z = state["v"], state["w"]
     odom_pub.publish(o)
+    if tf_on[0] and now - last_tf >= 0.05:
+        last_tf = now
+        t = TransformStamped()
+        t.header.frame_id, t.child_frame_id = "map", "odom"
+        t.transform.translation.x, t.transform.translation.y = tf_offset[0], tf_offset[1]
+        t.transform.rotation.z, t.transform.rotation.w = math.sin(tf_offset[2] / 2), math.cos(tf_offset[2] / 2)
+        tf_pub.publish(TFMessage(transforms=[t]))
     if now - last_scan >= 0.1:
         last_scan = now
         s = LaserScan()
