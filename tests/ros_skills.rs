@@ -581,7 +581,12 @@ fn poses_goals_and_zones_are_in_the_map_frame_through_tf() {
         "o = ros_read('/odom')['pose']['pose']['position']\n(abs(o['x'] - 0.6) < 0.04, abs(o['y']) < 0.01)",
         None,
     );
-    assert_eq!(obs.result.as_deref(), Some("(True, True)"), "{}", obs.render());
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("(True, True)"),
+        "{}",
+        obs.render()
+    );
     let (obs, _) = run_interrupting(
         &mut session,
         "p = go_to('bench')\n(1.8 <= p.x <= 2.2, 1.8 <= p.y <= 2.2)",

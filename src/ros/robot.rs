@@ -314,12 +314,7 @@ impl RosRobot {
         let goal = Goal {
             name: &settings.action,
             type_name: nav2::ACTION_TYPE,
-            goal: nav2::goal(
-                &self.profile.frames.odom,
-                to,
-                heading,
-                &settings.behavior_tree,
-            ),
+            goal: nav2::goal(self.pose_frame(), to, heading, &settings.behavior_tree),
             timeout: Duration::from_secs_f64(timeout),
         };
         let mut lines = FeedbackLines::new(&settings.action, &ctx.progress, self)
