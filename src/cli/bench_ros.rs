@@ -2,7 +2,9 @@
 //! in real time on a domain of its own (loopback only):
 //! - a skill reading /odom (get_pose from Python, through the ROS backend);
 //! - skill command → /cmd_vel → simulator → /odom showing the motion;
-//! - e-stop message → zero velocity on /cmd_vel, seen by an rclpy peer.
+//! - e-stop message → zero velocity on /cmd_vel, seen by an rclpy peer;
+//! - a profile-declared action skill's round trip through an rclpy action
+//!   server that answers at once, from Python.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -121,6 +123,60 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         "ms",
         &stats(estop),
         "<= 100 ms",
+    );
+    action_round_trip(reps)
+}
+
+/// The sim profile with one declared action skill, `fibonacci(order)`.
+const DECLARING: &str = "
+ros_skills:
+  - name: fibonacci
+    doc: The first order numbers of the Fibonacci sequence, from an action server.
+    action: /fibonacci
+    type: example_interfaces/action/Fibonacci
+    params: [{name: order, type: int}]
+    returns: sequence
+";
+
+/// A declared action skill called from Python, through an rclpy server
+/// whose goal of order 0 succeeds at once: goal, acceptance, result.
+fn action_round_trip(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    let python = std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let _server = Reaper(
+        Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/ros/fibonacci_server.py"
+            ))
+            .arg("600")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting tests/ros/fibonacci_server.py (rclpy)")?,
+    );
+    let dir = std::env::temp_dir().join(format!("codeact-bench-ros-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let profile = dir.join("sim_declaring.yaml");
+    let sim = include_str!("../../launch/profiles/sim.yaml");
+    std::fs::write(&profile, format!("{sim}{DECLARING}"))?;
+    let (mut driver, _) = Driver::start(&["--robot", &profile.to_string_lossy()])?;
+    // The first call waits for the server to be discovered; then the loop.
+    let code = format!(
+        "import time, json\nfibonacci(0)\nts = []\nfor _ in range({}):\n    t = time.perf_counter(); fibonacci(0); ts.append((time.perf_counter() - t) * 1000)\nts.sort()\nprint(json.dumps([ts[len(ts) // 2], ts[int(len(ts) * 0.99)]]))",
+        reps(300)
+    );
+    let (_, obs) = driver.execute(&code)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let figures: Vec<f64> = serde_json::from_str(obs.observation.output_text().trim())
+        .with_context(|| format!("the action skill's timing: {}", obs.text))?;
+    report(
+        "declared action skill round trip (rclpy server)",
+        "ms",
+        &Stats {
+            median: figures[0],
+            p99: figures[1],
+        },
+        "median <= 5 ms",
     );
     Ok(())
 }
