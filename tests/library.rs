@@ -477,3 +477,21 @@ fn a_world_file_names_its_library_relative_to_itself() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no skill library"));
 }
+
+#[test]
+fn codeact_api_shows_the_library_functions_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("greet.py"), "def greet(name: str) -> str:\n    \"\"\"Say hello to name.\"\"\"\n    return 'hi ' + name\n").unwrap();
+    let out = common::codeact([
+        OsStr::new("api"),
+        OsStr::new("--library"),
+        tmp.path().as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("def save_skill(")
+            && text.contains("def greet(name: str) -> str:\n    \"\"\"Say hello to name.\"\"\""),
+        "{text}"
+    );
+}

@@ -283,13 +283,6 @@ impl TargetOpts {
         self.skills.as_deref()
     }
 
-    /// The skills, and the simulated robot behind them when a world is used;
-    /// `realtime` makes its time follow the clock.
-    fn skill_set(&self, realtime: Option<f64>) -> Result<(SkillSet, Option<Arc<sim::SimRobot>>)> {
-        let target = self.target(realtime, None)?;
-        Ok((target.skills, target.robot))
-    }
-
     /// The skills, the simulated robot behind them when a world is used, and
     /// a recording of the robot into `record` when asked; `realtime` makes
     /// simulated time follow the clock.
@@ -524,7 +517,21 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Repl(opts) => repl::run(&opts),
         Command::Doctor(opts) => doctor::run(&opts),
         Command::Api(opts) => {
-            print!("{}", opts.skill_set(None)?.0.api_text());
+            let target = opts.target(None, None)?;
+            // The library's functions are known once a worker has loaded them.
+            let text = match &target.library {
+                Some(dir) if dir.is_dir() => {
+                    let config = ExecutorConfig {
+                        library: target.library.clone(),
+                        ..ExecutorConfig::default()
+                    };
+                    Session::start(config, target.skills)
+                        .context("starting the executor to load the skill library")?
+                        .api_text()
+                }
+                _ => target.skills.api_text(),
+            };
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Skills(opts) => skills_cmd::run(&opts),
