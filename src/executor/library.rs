@@ -243,10 +243,7 @@ pub fn add_save_skill(skills: &mut SkillSet, dir: PathBuf) {
     skills.add(
         SkillSpec::new(
             "save_skill",
-            format!(
-                "Save a function that worked into the skill library ({}), so later sessions have it: its source is stored and loaded into the namespace at every start, listed with its signature and docstring. The function must be defined with def at the top level of an action, have a docstring, and not take a skill's name; it may call skills and other library functions, and must import anything else it uses inside itself. name: save it under another name. Returns the file written.\n\nExample: save_skill(fetch)  # after fetch('red_box', 'packing') worked",
-                dir.display()
-            ),
+            "Save a function that worked into the skill library, so later sessions have it: loaded at start and listed with its signature and docstring. It must be defined with def at the top level of an action, have a docstring, not take a skill's name, and import inside itself what it uses besides skills and library functions. name: save it under another name. Returns the file written.\n\nExample: save_skill(fetch)  # after fetch('red_box', 'packing') worked",
         )
         .param("function", ParamType::Any)
         .param_default("name", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
