@@ -16,7 +16,7 @@ use robot_api::{
 };
 
 use super::actions::{action_type, run_goal, FeedbackLines, Goal};
-use super::graph::GraphNode;
+use super::graph::Graph;
 use super::json::{from_json, to_json};
 use super::policy::{Access, AccessPolicy};
 use super::robot::RosRobot;
@@ -32,8 +32,8 @@ struct GenericAccess {
     policy: AccessPolicy,
     subscriptions: Mutex<HashMap<String, Latest>>,
     publishers: Mutex<HashMap<String, r2r::PublisherUntyped>>,
-    /// Made by the first `ros_services()`.
-    graph: Mutex<Option<GraphNode>>,
+    /// For `ros_services()`, made at start so discovery has run by then.
+    graph: Graph,
 }
 
 fn refused(message: String) -> SkillError {
@@ -94,19 +94,10 @@ impl GenericAccess {
     }
 
     fn services(&self) -> Result<Value, SkillError> {
-        let mut graph = self.graph.lock().unwrap();
-        let services = match &*graph {
-            Some(g) => g.services(),
-            None => {
-                // A new participant: let discovery settle before the first answer.
-                let g = GraphNode::start("codeact_graph")
-                    .map_err(|e| refused(format!("cannot look at the ROS graph: {e}")))?;
-                let found = g.settled_services(Duration::from_millis(400), Duration::from_secs(3));
-                *graph = Some(g);
-                found
-            }
-        }
-        .map_err(refused)?;
+        let services = self
+            .graph
+            .services()
+            .map_err(|e| refused(format!("cannot look at the ROS graph: {e}")))?;
         Ok(Value::List(
             services
                 .into_iter()
@@ -314,7 +305,7 @@ pub fn add_ros_access(
         policy,
         subscriptions: Mutex::default(),
         publishers: Mutex::default(),
-        graph: Mutex::default(),
+        graph: Graph::start_in_background("codeact_graph"),
     });
     let a = access.clone();
     skills.add(
@@ -329,7 +320,7 @@ pub fn add_ros_access(
     skills.add(
         SkillSpec::new(
             "ros_services",
-            "List the ROS 2 services visible now: a list of dicts with name, type and allowed (whether ros_call may call it; the robot profile decides). The first call waits up to 3 s for the graph to be discovered.\n\nExample: [s['name'] for s in ros_services() if s['type'] == 'std_srvs/srv/Trigger']",
+            "List the ROS 2 services visible now: a list of dicts with name, type and allowed (whether ros_call may call it; the robot profile decides). Within 3 s of the start it waits for the graph to be discovered.\n\nExample: [s['name'] for s in ros_services() if s['type'] == 'std_srvs/srv/Trigger']",
         )
         .returns("list"),
         move |(), _| a.services(),

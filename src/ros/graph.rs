@@ -8,11 +8,46 @@ use std::time::{Duration, Instant};
 
 use r2r_rcl as rcl;
 
-/// An rcl context and node that only query the graph. Made lazily: it is a
-/// new DDS participant, which must discover the others before it sees them.
+/// An rcl context and node that only query the graph. It is a DDS
+/// participant of its own, which must discover the others before it sees
+/// them: make it early ([`Graph::start_in_background`]).
 pub struct GraphNode {
     context: Box<rcl::rcl_context_t>,
     node: Box<rcl::rcl_node_t>,
+    started: Instant,
+}
+
+/// A graph node made on a thread of its own at start, so discovery runs
+/// while the session does other things; the first query waits for it.
+#[derive(Clone, Default)]
+pub struct Graph(std::sync::Arc<std::sync::OnceLock<Result<std::sync::Mutex<GraphNode>, String>>>);
+
+impl Graph {
+    /// Starts making the node `name` now.
+    pub fn start_in_background(name: &str) -> Self {
+        let graph = Graph::default();
+        let (g, name) = (graph.clone(), name.to_owned());
+        let _ = std::thread::Builder::new()
+            .name("ros-graph".into())
+            .spawn(move || {
+                g.node(&name);
+            });
+        graph
+    }
+
+    fn node(&self, name: &str) -> &Result<std::sync::Mutex<GraphNode>, String> {
+        self.0
+            .get_or_init(|| GraphNode::start(name).map(std::sync::Mutex::new))
+    }
+
+    /// The services on the graph. Within its first seconds, the node waits
+    /// for discovery to settle: until the list has stopped growing for a
+    /// while after its first service, at most 3 s after it started.
+    pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, String> {
+        let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
+        let node = node.lock().unwrap_or_else(|e| e.into_inner());
+        node.settled_services(Duration::from_millis(400), Duration::from_secs(3))
+    }
 }
 
 // SAFETY: the handles are used by one thread at a time (the owner keeps the
@@ -61,7 +96,11 @@ impl GraphNode {
                 rcl::rcl_context_fini(context.as_mut());
                 return Err(e);
             }
-            Ok(GraphNode { context, node })
+            Ok(GraphNode {
+                context,
+                node,
+                started: Instant::now(),
+            })
         }
     }
 
@@ -105,17 +144,17 @@ impl GraphNode {
         }
     }
 
-    /// The services, once discovery has settled: the list is read until it
-    /// stops growing for `quiet`, for at most `limit`.
+    /// The services, once discovery has settled: while the node is younger
+    /// than `limit`, the list is read until it is not empty and has not
+    /// changed for `quiet`.
     pub fn settled_services(
         &self,
         quiet: Duration,
         limit: Duration,
     ) -> Result<BTreeMap<String, Vec<String>>, String> {
-        let start = Instant::now();
         let mut seen = self.services()?;
         let mut changed = Instant::now();
-        while start.elapsed() < limit && changed.elapsed() < quiet {
+        while self.started.elapsed() < limit && (seen.is_empty() || changed.elapsed() < quiet) {
             std::thread::sleep(Duration::from_millis(20));
             let now = self.services()?;
             if now.len() != seen.len() {

@@ -91,7 +91,11 @@ impl RosThread {
                 let mut busy_until = std::time::Instant::now();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let now = std::time::Instant::now();
-                    node.spin_once(if now < busy_until { SPIN_BUSY } else { SPIN_IDLE });
+                    node.spin_once(if now < busy_until {
+                        SPIN_BUSY
+                    } else {
+                        SPIN_IDLE
+                    });
                     pool.run_until_stalled();
                     while let Ok(job) = rx.try_recv() {
                         job(&mut node, &spawner);
