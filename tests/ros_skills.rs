@@ -231,6 +231,9 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
 
+/// An rclpy publisher pressing the e-stop (std_msgs/Bool true on /e_stop) a few times.
+const E_STOP_PRESS: &str = "import rclpy, time\nfrom std_msgs.msg import Bool\nrclpy.init()\nn = rclpy.create_node('e_stop_button')\np = n.create_publisher(Bool, '/e_stop', 10)\nfor _ in range(30):\n    p.publish(Bool(data=True))\n    time.sleep(0.1)\n";
+
 /// The fake robot's profile with three declared skills: an action, a
 /// service returning two fields, a topic.
 const DECLARING: &str = "name: fake
@@ -327,6 +330,48 @@ fn skills_declared_in_the_profile_are_python_functions_over_ros() {
     assert_eq!(obs.status, Status::Ok, "{}", obs.render());
     std::thread::sleep(std::time::Duration::from_millis(500));
 
+    // The e-stop cancels a running goal: a person presses it mid-goal.
+    let client = &mut session.0;
+    let id = client.next_id();
+    client
+        .send(&Request::Execute {
+            id: id.clone(),
+            code: "fibonacci(1000)".into(),
+            timeout: Some(60.0),
+        })
+        .unwrap();
+    let mut pressed = None;
+    let obs = loop {
+        match client.recv().unwrap() {
+            Reply::Output { text, .. }
+                if pressed.is_none() && text.contains("fibonacci feedback") =>
+            {
+                pressed = Some(
+                    ros_command(ros_python(), domain)
+                        .args(["-c", E_STOP_PRESS])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap(),
+                );
+            }
+            Reply::Observation {
+                id: of,
+                observation,
+                ..
+            } if of == id => break *observation,
+            _ => {}
+        }
+    };
+    let _ = pressed.map(|mut p| p.wait());
+    let error = obs.error.clone().expect("an error");
+    assert_eq!(error.type_name, "EStopped", "{}", obs.render());
+    assert!(
+        error.message.contains("the goal was cancelled"),
+        "{}",
+        error.message
+    );
+
     drop(session);
     let (mut server, mut robot) = (server, robot);
     let _ = server.kill();
@@ -343,7 +388,10 @@ fn skills_declared_in_the_profile_are_python_functions_over_ros() {
         .collect();
     assert_eq!(
         kinds,
-        ["accepted", "done", "accepted", "aborted", "accepted", "canceled", "heard"],
+        [
+            "accepted", "done", "accepted", "aborted", "accepted", "canceled", "heard", "accepted",
+            "canceled"
+        ],
         "{events:?}"
     );
     assert_eq!(events[6]["text"], "hello robot");
