@@ -15,6 +15,21 @@ use codeact::executor::{Observation, Status};
 use common::ros::*;
 use serde_json::{json, Value as Json};
 
+/// Stops a peer that prints one JSON event per line, and the fake robot;
+/// returns the events and the peer's stderr. The peer prints each event as
+/// it happens, so it is stopped rather than waited for.
+fn stop_peers(mut peer: Child, mut robot: Child) -> (Vec<Json>, String) {
+    let _ = peer.kill();
+    let _ = robot.kill();
+    let _ = robot.wait();
+    let out = peer.wait_with_output().unwrap();
+    let events = BufReader::new(&out.stdout[..])
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    (events, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// tests/ros/fibonacci_server.py for `seconds` in `domain`.
 fn fibonacci_server(domain: u32, seconds: u32) -> Child {
     ros_command(ros_python(), domain)
@@ -204,17 +219,8 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     );
 
     drop(session);
-    // The server prints each event as it happens: stop it now.
-    let (mut server, mut robot) = (server, robot);
-    let _ = server.kill();
-    let _ = robot.kill();
-    let _ = robot.wait();
-    let out = server.wait_with_output().unwrap();
+    let (events, stderr) = stop_peers(server, robot);
     let leaked = capture.finish();
-    let events: Vec<Json> = BufReader::new(&out.stdout[..])
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -226,7 +232,7 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
             "canceled", "accepted", "canceled"
         ],
         "{events:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr
     );
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
@@ -373,15 +379,7 @@ fn skills_declared_in_the_profile_are_python_functions_over_ros() {
     );
 
     drop(session);
-    let (mut server, mut robot) = (server, robot);
-    let _ = server.kill();
-    let _ = robot.kill();
-    let _ = robot.wait();
-    let out = server.wait_with_output().unwrap();
-    let events: Vec<Json> = BufReader::new(&out.stdout[..])
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
+    let (events, stderr) = stop_peers(server, robot);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -392,7 +390,7 @@ fn skills_declared_in_the_profile_are_python_functions_over_ros() {
             "accepted", "done", "accepted", "aborted", "accepted", "canceled", "heard", "accepted",
             "canceled"
         ],
-        "{events:?}"
+        "{events:?}\n{stderr}"
     );
     assert_eq!(events[6]["text"], "hello robot");
     assert!(capture.finish().is_empty(), "DDS packets left loopback");
@@ -544,15 +542,7 @@ fn move_to_and_go_to_navigate_with_nav2_when_the_profile_says_so() {
     std::thread::sleep(std::time::Duration::from_millis(300));
 
     drop(session);
-    let (mut nav2, mut robot) = (nav2, robot);
-    let _ = nav2.kill();
-    let _ = robot.kill();
-    let _ = robot.wait();
-    let out = nav2.wait_with_output().unwrap();
-    let events: Vec<Json> = BufReader::new(&out.stdout[..])
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
+    let (events, stderr) = stop_peers(nav2, robot);
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -564,7 +554,7 @@ fn move_to_and_go_to_navigate_with_nav2_when_the_profile_says_so() {
             "accepted", "canceled"
         ],
         "{events:?}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr
     );
     assert!(
         events
@@ -663,7 +653,6 @@ fn poses_goals_and_zones_are_in_the_map_frame_through_tf() {
     drop(session);
     let mut robot = robot;
     let _ = robot.kill();
-    let out = robot.wait_with_output().unwrap();
-    let _ = out;
+    let _ = robot.wait();
     assert!(capture.finish().is_empty(), "DDS packets left loopback");
 }

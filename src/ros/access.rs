@@ -76,10 +76,16 @@ impl GenericAccess {
     }
 
     fn topics(&self) -> Result<Value, SkillError> {
-        let mut topics: Vec<(String, Vec<String>)> = self.topic_map()?.into_iter().collect();
-        topics.sort();
-        Ok(Value::List(
-            topics
+        Ok(self.listed(self.topic_map()?))
+    }
+
+    /// Names with their types and whether the profile lets code reach them,
+    /// in name order, as `ros_topics()` and `ros_services()` return them.
+    fn listed(&self, names: impl IntoIterator<Item = (String, Vec<String>)>) -> Value {
+        let mut names: Vec<(String, Vec<String>)> = names.into_iter().collect();
+        names.sort();
+        Value::List(
+            names
                 .into_iter()
                 .map(|(name, types)| {
                     let allowed = !matches!(self.policy.check(&name), Access::Denied(_));
@@ -90,7 +96,7 @@ impl GenericAccess {
                     ])
                 })
                 .collect(),
-        ))
+        )
     }
 
     fn services(&self) -> Result<Value, SkillError> {
@@ -98,19 +104,7 @@ impl GenericAccess {
             .graph
             .services()
             .map_err(|e| refused(format!("cannot look at the ROS graph: {e}")))?;
-        Ok(Value::List(
-            services
-                .into_iter()
-                .map(|(name, types)| {
-                    let allowed = !matches!(self.policy.check(&name), Access::Denied(_));
-                    Value::Dict(vec![
-                        ("name".into(), Value::Str(name)),
-                        ("type".into(), Value::Str(types.join(", "))),
-                        ("allowed".into(), Value::Bool(allowed)),
-                    ])
-                })
-                .collect(),
-        ))
+        Ok(self.listed(services))
     }
 
     fn read(
