@@ -27,12 +27,12 @@ use channels::{Channels, Level, Message};
 use crate::executor::{ActionWatcher, Observation, Status};
 
 /// Seconds of robot time between two recorded poses while the robot moves.
-pub const POSE_PERIOD: f64 = 0.1;
+pub const POSE_PERIOD: f64 = 0.2;
 /// Seconds of robot time between two recorded velocity commands at most
 /// (stops are always recorded).
 pub const COMMAND_PERIOD: f64 = 0.2;
 /// Seconds of robot time between two recorded scans at most.
-pub const SCAN_PERIOD: f64 = 0.5;
+pub const SCAN_PERIOD: f64 = 1.0;
 
 /// Why a recording could not be made.
 #[derive(Debug, thiserror::Error)]
