@@ -49,7 +49,8 @@ def execute(goal):
             say(event="canceled", at=len(sequence))
             return Fibonacci.Result(sequence=sequence)
         if i >= 2:
-            sequence.append(sequence[-1] + sequence[-2])
+            # Modulo a prime below 2**31: a long goal's numbers stay int32.
+            sequence.append((sequence[-1] + sequence[-2]) % 1_000_000_007)
         goal.publish_feedback(Fibonacci.Feedback(sequence=sequence[: i + 1]))
         time.sleep(STEP)
     goal.succeed()
