@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 use codeact::executor::protocol::{Reply, Request};
-use codeact::executor::{Observation, Status};
+use codeact::executor::{ErrorReport, Observation, Status};
 use common::ros::*;
 use serde_json::{json, Value as Json};
 
@@ -91,6 +91,21 @@ fn run_interrupting(
     }
 }
 
+/// Runs `code` and checks the value of its last expression.
+fn assert_result(session: &mut RosSession, code: &str, expected: &str) {
+    let (obs, _) = run_interrupting(session, code, None);
+    assert_eq!(obs.result.as_deref(), Some(expected), "{}", obs.render());
+}
+
+/// Runs `code`, which must raise, and returns its error.
+fn error_of(session: &mut RosSession, code: &str) -> ErrorReport {
+    let (obs, _) = run_interrupting(session, code, None);
+    match obs.error {
+        Some(error) => error,
+        None => panic!("{code} raised nothing: {}", obs.render()),
+    }
+}
+
 #[test]
 fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     let domain = domain(0);
@@ -125,24 +140,17 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     );
 
     // Aborted and rejected goals are GoalFailed, saying what the server reported.
-    let (obs, _) = run_interrupting(
+    let error = error_of(
         &mut session,
         "ros_action('/fibonacci', {'order': -1}, type='example_interfaces/action/Fibonacci')",
-        None,
     );
-    let error = obs.error.clone().expect("an error");
-    assert_eq!(error.type_name, "GoalFailed", "{}", obs.render());
+    assert_eq!(error.type_name, "GoalFailed", "{}", error.traceback);
     assert!(
         error.message.contains("aborted the goal") && error.message.contains("[-1]"),
         "{}",
         error.message
     );
-    let (obs, _) = run_interrupting(
-        &mut session,
-        "ros_action('/fibonacci', {'order': -5})",
-        None,
-    );
-    let error = obs.error.clone().expect("an error");
+    let error = error_of(&mut session, "ros_action('/fibonacci', {'order': -5})");
     assert_eq!(error.type_name, "GoalFailed");
     assert!(
         error.message.contains("rejected the goal"),
@@ -170,13 +178,11 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     assert_eq!(obs.status, Status::Interrupted, "{}", obs.render());
     assert!(live.contains("/fibonacci feedback"));
     // So does the skill's own time limit.
-    let (obs, _) = run_interrupting(
+    let error = error_of(
         &mut session,
         "ros_action('/fibonacci', {'order': 1000}, timeout=0.5)",
-        None,
     );
-    let error = obs.error.clone().expect("an error");
-    assert_eq!(error.type_name, "SkillTimeout", "{}", obs.render());
+    assert_eq!(error.type_name, "SkillTimeout", "{}", error.traceback);
     assert!(
         error.message.contains("it was cancelled"),
         "{}",
@@ -184,39 +190,22 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     );
 
     // No server: a timeout that says so; a name the profile does not allow: refused.
-    let (obs, _) = run_interrupting(
-        &mut session,
-        "ros_action('/nobody_home', {'order': 1}, type='example_interfaces/action/Fibonacci', timeout=1.0)",
-        None,
-    );
-    let error = obs.error.clone().expect("an error");
+    let error = error_of(&mut session, "ros_action('/nobody_home', {'order': 1}, type='example_interfaces/action/Fibonacci', timeout=1.0)");
     assert_eq!(error.type_name, "SkillTimeout");
     assert!(
         error.message.contains("no action server answered"),
         "{}",
         error.message
     );
-    let (obs, _) = run_interrupting(
+    let error = error_of(
         &mut session,
         "ros_action('/dock', {}, type='example_interfaces/action/Fibonacci')",
-        None,
     );
-    let error = obs.error.clone().expect("an error");
     assert_eq!(error.type_name, "RobotError");
     assert!(error.message.contains("refused"), "{}", error.message);
 
     // ros_services lists what the graph has, and what the profile allows.
-    let (obs, _) = run_interrupting(
-        &mut session,
-        "s = {x['name']: (x['type'], x['allowed']) for x in ros_services()}\n(s['/fibonacci_server/ping'], s['/fibonacci_server/describe_parameters'][0])",
-        None,
-    );
-    assert_eq!(
-        obs.result.as_deref(),
-        Some("(('std_srvs/srv/Trigger', False), 'rcl_interfaces/srv/DescribeParameters')"),
-        "{}",
-        obs.render()
-    );
+    assert_result(&mut session, "s = {x['name']: (x['type'], x['allowed']) for x in ros_services()}\n(s['/fibonacci_server/ping'], s['/fibonacci_server/describe_parameters'][0])", "(('std_srvs/srv/Trigger', False), 'rcl_interfaces/srv/DescribeParameters')");
 
     drop(session);
     let (events, stderr) = stop_peers(server, robot);
@@ -510,26 +499,18 @@ fn move_to_and_go_to_navigate_with_nav2_when_the_profile_says_so() {
         "{live}"
     );
     assert!(live.contains("1 recovery"), "{live}");
-    let (obs, _) = run_interrupting(
+    assert_result(
         &mut session,
         "p = go_to('dock')\n(0.6 <= p.x <= 1.0, -0.6 <= p.y <= -0.2)",
-        None,
-    );
-    assert_eq!(
-        obs.result.as_deref(),
-        Some("(True, True)"),
-        "{}",
-        obs.render()
+        "(True, True)",
     );
 
     // Its failures are Unreachable or Blocked, with its reason.
-    let (obs, _) = run_interrupting(&mut session, "move_to(-10.0, 0.0)", None);
-    let error = obs.error.clone().expect("an error");
-    assert_eq!(error.type_name, "Unreachable", "{}", obs.render());
+    let error = error_of(&mut session, "move_to(-10.0, 0.0)");
+    assert_eq!(error.type_name, "Unreachable", "{}", error.traceback);
     assert!(error.message.contains("Nav2 aborted the goal (error 9000 UNKNOWN): \"Failed to compute path: no valid path found\""), "{}", error.message);
-    let (obs, _) = run_interrupting(&mut session, "move_to(60.0, 0.0)", None);
-    let error = obs.error.clone().expect("an error");
-    assert_eq!(error.type_name, "Blocked", "{}", obs.render());
+    let error = error_of(&mut session, "move_to(60.0, 0.0)");
+    assert_eq!(error.type_name, "Blocked", "{}", error.traceback);
     assert!(
         error.message.contains("Failed to make progress"),
         "{}",
@@ -590,60 +571,27 @@ fn poses_goals_and_zones_are_in_the_map_frame_through_tf() {
     let robot = fake_robot_with(domain, 40, &[("FAKE_TF", "2.0,1.0,1.5707963267948966")]);
     let mut session = RosSession::start(profile.to_str().unwrap(), domain);
 
-    let (obs, _) = run_interrupting(
+    assert_result(
         &mut session,
         "p = get_pose()\n(round(p.x, 2), round(p.y, 2), round(p.theta, 2))",
-        None,
-    );
-    assert_eq!(
-        obs.result.as_deref(),
-        Some("(2.0, 1.0, 1.57)"),
-        "{}",
-        obs.render()
+        "(2.0, 1.0, 1.57)",
     );
     // A goal in the map: straight ahead (map +y) is odometry's +x.
-    let (obs, _) = run_interrupting(
+    assert_result(
         &mut session,
         "p = move_to(2.0, 1.6)\n(abs(p.x - 2.0) < 0.04, abs(p.y - 1.6) < 0.04)",
-        None,
-    );
-    assert_eq!(
-        obs.result.as_deref(),
-        Some("(True, True)"),
-        "{}",
-        obs.render()
+        "(True, True)",
     );
     // The robot's own odometry says it drove along its x axis.
-    let (obs, _) = run_interrupting(
-        &mut session,
-        "o = ros_read('/odom')['pose']['pose']['position']\n(abs(o['x'] - 0.6) < 0.04, abs(o['y']) < 0.01)",
-        None,
-    );
-    assert_eq!(
-        obs.result.as_deref(),
-        Some("(True, True)"),
-        "{}",
-        obs.render()
-    );
-    let (obs, _) = run_interrupting(
+    assert_result(&mut session, "o = ros_read('/odom')['pose']['pose']['position']\n(abs(o['x'] - 0.6) < 0.04, abs(o['y']) < 0.01)", "(True, True)");
+    assert_result(
         &mut session,
         "p = go_to('bench')\n(1.8 <= p.x <= 2.2, 1.8 <= p.y <= 2.2)",
-        None,
-    );
-    assert_eq!(
-        obs.result.as_deref(),
-        Some("(True, True)"),
-        "{}",
-        obs.render()
+        "(True, True)",
     );
     // Without localization the pose is stale, as odometry's would be.
-    let (obs, _) = run_interrupting(
-        &mut session,
-        "ros_publish('/tf_off', {'data': 'off'}, type='std_msgs/msg/String')\nimport time\ntime.sleep(2.5)\nget_pose()",
-        None,
-    );
-    let error = obs.error.clone().expect("an error");
-    assert_eq!(error.type_name, "RobotError", "{}", obs.render());
+    let error = error_of(&mut session, "ros_publish('/tf_off', {'data': 'off'}, type='std_msgs/msg/String')\nimport time\ntime.sleep(2.5)\nget_pose()");
+    assert_eq!(error.type_name, "RobotError", "{}", error.traceback);
     assert!(
         error.message.contains("map → odom transform") && error.message.contains("/tf"),
         "{}",
