@@ -30,7 +30,7 @@ pub fn run(opts: &DoctorOpts) -> Result<ExitCode> {
     }
     let library = session.library();
     if let Some(dir) = &library.dir {
-        let names: Vec<&str> = library.functions.iter().map(|f| f.name.as_str()).collect();
+        let names = library.names();
         println!(
             "skill library {}: {} function(s){}{}",
             dir.display(),

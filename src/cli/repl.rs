@@ -273,7 +273,7 @@ fn library_banner(session: &Session) {
     let Some(dir) = &library.dir else {
         return;
     };
-    let names: Vec<&str> = library.functions.iter().map(|f| f.name.as_str()).collect();
+    let names = library.names();
     if names.is_empty() {
         println!(
             "skill library {}: empty (save_skill(fn) or :save NAME adds to it)",

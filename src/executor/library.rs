@@ -83,6 +83,11 @@ impl LibraryReport {
         out
     }
 
+    /// The names of the functions loaded, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.functions.iter().map(|f| f.name.as_str()).collect()
+    }
+
     /// One line per broken module, with its whole error, for people
     /// (`doctor`, the REPL's start, `codeact skills`).
     pub fn broken_text(&self) -> String {

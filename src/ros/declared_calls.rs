@@ -20,25 +20,26 @@ use super::spin::RosThread;
 
 /// Checks the profile's declared skills against the installed interface
 /// definitions: before connecting, so a bad declaration fails at once.
-pub fn check_declared_skills(profile: &RobotProfile) -> Result<(), ProfileError> {
+/// Returns the definitions, for [`add_declared_skills`].
+pub fn check_declared_skills(profile: &RobotProfile) -> Result<Idl, ProfileError> {
     let idl = Idl::from_env();
     for declared in &profile.ros_skills {
         declared
             .check_fields(&idl)
             .map_err(|e| profile.declaration_error(&e))?;
     }
-    Ok(())
+    Ok(idl)
 }
 
 /// Adds the profile's declared skills (checked with
-/// [`check_declared_skills`]) to `skills`.
+/// [`check_declared_skills`], which gave `idl`) to `skills`.
 pub fn add_declared_skills(
     skills: &mut SkillSet,
     ros: &Arc<RosThread>,
     robot: &Arc<RosRobot>,
     profile: &RobotProfile,
+    idl: &Idl,
 ) -> Result<(), ProfileError> {
-    let idl = Idl::from_env();
     for declared in &profile.ros_skills {
         let taken: Vec<String> = skills.specs().map(|s| s.name.clone()).collect();
         declared
@@ -50,7 +51,7 @@ pub fn add_declared_skills(
         if let Some(record) = declared.record() {
             skills.add_record(record);
         }
-        let spec = declared.spec(&declared.returns_annotation(&idl));
+        let spec = declared.spec(&declared.returns_annotation(idl));
         skills.add(spec, move |AnyArgs(args), ctx| runner.call(&args, ctx));
     }
     Ok(())

@@ -83,7 +83,7 @@ pub fn connect(
     record: Option<&Path>,
 ) -> Result<RosSkills, NodeError> {
     let profile = profile::load(profile_name)?;
-    check_declared_skills(&profile)?;
+    let idl = check_declared_skills(&profile)?;
     let ros = Arc::new(RosThread::start(node_name)?);
     let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);
     let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
@@ -106,7 +106,7 @@ pub fn connect(
     let clear = format!("{}/clear_e_stop", ros.node_name.trim_end_matches('/'));
     let policy = AccessPolicy::new(&profile, &[clear]);
     add_ros_access(&mut skills, ros.clone(), robot.clone(), policy);
-    add_declared_skills(&mut skills, &ros, &robot, &profile)?;
+    add_declared_skills(&mut skills, &ros, &robot, &profile, &idl)?;
     Ok(RosSkills {
         skills,
         ros,
