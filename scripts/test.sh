@@ -26,4 +26,4 @@ bash scripts/ros-setup.sh
 # shellcheck source=/dev/null
 source .ros/env.sh
 cargo clippy --features ros --all-targets -- -D warnings
-CODEACT_RECORD_PYTHON="$PWD/.record/venv/bin/python" cargo test --features ros --test ros_sim --test ros_skills
+CODEACT_RECORD_PYTHON="$PWD/.record/venv/bin/python" cargo test --features ros --test ros_sim --test ros_skills --test ros_failsafe

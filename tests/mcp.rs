@@ -193,6 +193,15 @@ fn stop_robot_during_a_running_execute_stops_it() {
 
 #[test]
 #[ignore = "needs the MCP Python SDK: CODEACT_MCP_PYTHON=.mcp/venv/bin/python (scripts/mcp-setup.sh)"]
+fn an_execute_right_after_a_cancel_waits_for_the_stop_and_runs() {
+    // The cancelled action takes 0.5 s to stop (a finally block).
+    let out = over_stdio("cancel_then_execute", &["--skills", "test"]);
+    assert_eq!(out["is_error"], false, "{out}");
+    assert_eq!(out["result"], "2", "{out}");
+}
+
+#[test]
+#[ignore = "needs the MCP Python SDK: CODEACT_MCP_PYTHON=.mcp/venv/bin/python (scripts/mcp-setup.sh)"]
 fn a_second_execute_while_one_runs_is_refused_as_busy() {
     let out = over_stdio("busy", &["--skills", "test"]);
     assert_eq!(out["second"]["is_error"], true);

@@ -7,42 +7,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 
 use codeact::executor::protocol::{Reply, Request};
-use codeact::executor::{ErrorReport, Observation, Status};
+use codeact::executor::Status;
 use common::ros::*;
-use serde_json::{json, Value as Json};
-
-/// Stops a peer that prints one JSON event per line, and the fake robot;
-/// returns the events and the peer's stderr. The peer prints each event as
-/// it happens, so it is stopped rather than waited for.
-fn stop_peers(mut peer: Child, mut robot: Child) -> (Vec<Json>, String) {
-    let _ = peer.kill();
-    let _ = robot.kill();
-    let _ = robot.wait();
-    let out = peer.wait_with_output().unwrap();
-    let events = BufReader::new(&out.stdout[..])
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
-    (events, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-/// tests/ros/fibonacci_server.py for `seconds` in `domain`.
-fn fibonacci_server(domain: u32, seconds: u32) -> Child {
-    ros_command(ros_python(), domain)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fibonacci_server.py"
-        ))
-        .arg(seconds.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy action server runs")
-}
+use serde_json::json;
 
 /// The fake robot's profile, with the action server allowed and one name denied.
 const PROFILE: &str = "name: fake
@@ -51,60 +21,6 @@ limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5,
 ros_access:
   allow: [/odom, /fibonacci, /nobody_home]
 ";
-
-/// Runs `code`, sending an interrupt once live output contains `interrupt_on`
-/// (if given); returns the observation and the live output.
-fn run_interrupting(
-    session: &mut RosSession,
-    code: &str,
-    interrupt_on: Option<&str>,
-) -> (Observation, String) {
-    let client = &mut session.0;
-    let id = client.next_id();
-    client
-        .send(&Request::Execute {
-            id: id.clone(),
-            code: code.into(),
-            timeout: Some(60.0),
-        })
-        .unwrap();
-    let mut live = String::new();
-    let mut interrupted = false;
-    loop {
-        match client.recv().unwrap() {
-            Reply::Output { text, .. } => {
-                live.push_str(&text);
-                if !interrupted && interrupt_on.is_some_and(|w| live.contains(w)) {
-                    interrupted = true;
-                    client
-                        .send(&Request::Interrupt { id: json!("stop") })
-                        .unwrap();
-                }
-            }
-            Reply::Observation {
-                id: of,
-                observation,
-                ..
-            } if of == id => return (*observation, live),
-            _ => {}
-        }
-    }
-}
-
-/// Runs `code` and checks the value of its last expression.
-fn assert_result(session: &mut RosSession, code: &str, expected: &str) {
-    let (obs, _) = run_interrupting(session, code, None);
-    assert_eq!(obs.result.as_deref(), Some(expected), "{}", obs.render());
-}
-
-/// Runs `code`, which must raise, and returns its error.
-fn error_of(session: &mut RosSession, code: &str) -> ErrorReport {
-    let (obs, _) = run_interrupting(session, code, None);
-    match obs.error {
-        Some(error) => error,
-        None => panic!("{code} raised nothing: {}", obs.render()),
-    }
-}
 
 #[test]
 fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
@@ -445,20 +361,6 @@ fn a_bad_declaration_fails_the_start_at_its_line_with_the_fix() {
             "{to}: not at line {wanted_line}: {stderr}"
         );
     }
-}
-
-/// tests/ros/nav2_server.py for `seconds` in `domain`.
-fn nav2_server(domain: u32, seconds: u32) -> Child {
-    ros_command(ros_python(), domain)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/nav2_server.py"
-        ))
-        .arg(seconds.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy Nav2 stand-in runs")
 }
 
 /// The fake robot, navigated by Nav2.

@@ -260,8 +260,15 @@ pub trait RobotBackend: Send + Sync {
         None
     }
 
-    /// Stops all motion now (the executor's safe stop calls this).
+    /// Stops all motion now (skills call this when they are done moving).
     fn stop(&self);
+    /// Stops everything the robot does on the code's behalf: motion, and
+    /// any goal it sent to the robot's own stacks (Nav2, action servers).
+    /// The executor's safe stop calls this when an action ended badly, on
+    /// reset and at the session's end.
+    fn safe_stop(&self) {
+        self.stop();
+    }
     /// Whether the robot touched something since the last call (bump sensor).
     fn take_bump(&self) -> bool;
     /// The latest lidar scan.

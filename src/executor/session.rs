@@ -178,6 +178,8 @@ impl Session {
         if let Some(worker) = self.worker.take() {
             kill_worker(worker);
         }
+        // Nothing the old namespace started (a goal, a motion) outlives it.
+        self.skills.safe_stop();
         self.start_worker()
     }
 
@@ -309,6 +311,8 @@ impl Drop for Session {
         if let Some(worker) = self.worker.take() {
             kill_worker(worker);
         }
+        // At the session's end nothing it started keeps the robot moving.
+        self.skills.safe_stop();
     }
 }
 

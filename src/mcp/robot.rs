@@ -1,11 +1,16 @@
 //! [`Robot`]: the one executor session an MCP server serves, on a thread of
-//! its own. One action runs at a time; a second is refused at once as busy.
+//! its own. One action runs at a time: a call while another really runs is
+//! refused at once as busy; a call after the running one was cancelled or
+//! stopped waits for it to finish stopping (at most the stop grace and a
+//! worker's restart).
 //! Stopping never waits for that thread: it interrupts the action through
 //! the session's interrupter and calls the robot's safe stop directly.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use robot_api::{CallContext, SkillSet, Value};
 use tokio::sync::{mpsc as live, oneshot};
@@ -50,6 +55,13 @@ enum Job {
 pub struct Robot {
     jobs: mpsc::Sender<Job>,
     busy: AtomicBool,
+    /// The running action was asked to stop (a cancel, stop_robot): the
+    /// next call waits for it instead of being refused.
+    stopping: AtomicBool,
+    /// Told when the running action has ended.
+    idle: Notify,
+    /// The longest a call waits for a stopping action.
+    stop_wait: Duration,
     interrupter: Interrupter,
     skills: Arc<SkillSet>,
     /// The API text, the skill library's functions included (as loaded at start).
@@ -57,14 +69,20 @@ pub struct Robot {
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// Clears the busy flag when the job that set it ends, however it ends.
-struct BusyGuard<'a>(&'a AtomicBool);
+/// Clears the busy flag when the job that set it ends, however it ends,
+/// and wakes the calls waiting for it.
+struct BusyGuard<'a>(&'a Robot);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.0.stopping.store(false, Ordering::SeqCst);
+        self.0.busy.store(false, Ordering::SeqCst);
+        self.0.idle.notify_waiters();
     }
 }
+
+/// Time a hard-stopped worker's replacement may take to start, beyond the grace.
+const RESTART_ALLOWANCE: Duration = Duration::from_secs(3);
 
 impl Robot {
     /// Moves `session` onto a thread of its own and serves it.
@@ -73,6 +91,7 @@ impl Robot {
         let interrupter = session.interrupter();
         let skills = session.shared_skills();
         let api_text = session.api_text();
+        let stop_wait = session.config().grace + RESTART_ALLOWANCE;
         let thread = std::thread::Builder::new()
             .name("codeact-mcp-session".into())
             .spawn(move || serve(session, queue))
@@ -80,6 +99,9 @@ impl Robot {
         Arc::new(Robot {
             jobs,
             busy: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            idle: Notify::new(),
+            stop_wait,
             interrupter,
             skills,
             api_text,
@@ -110,11 +132,26 @@ impl Robot {
         &self.skills
     }
 
-    fn claim(&self) -> Result<BusyGuard<'_>, RobotError> {
-        if self.busy.swap(true, Ordering::SeqCst) {
-            return Err(RobotError::Busy);
+    /// Marks the robot busy for one job: at once when idle; after the
+    /// running action ends when it was asked to stop (bounded by
+    /// `stop_wait`); refused as busy while another action really runs.
+    async fn claim(&self) -> Result<BusyGuard<'_>, RobotError> {
+        let deadline = tokio::time::Instant::now() + self.stop_wait;
+        loop {
+            // Registered before the check, so an end in between is not missed.
+            let ended = self.idle.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if !self.busy.swap(true, Ordering::SeqCst) {
+                return Ok(BusyGuard(self));
+            }
+            if !self.stopping.load(Ordering::SeqCst) {
+                return Err(RobotError::Busy);
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                return Err(RobotError::Busy);
+            }
         }
-        Ok(BusyGuard(&self.busy))
     }
 
     /// Whether an action is running now.
@@ -129,7 +166,7 @@ impl Robot {
         timeout: Option<Duration>,
         output: Output,
     ) -> Result<Observation, RobotError> {
-        let _busy = self.claim()?;
+        let _busy = self.claim().await?;
         let (done, result) = oneshot::channel();
         self.jobs
             .send(Job::Execute {
@@ -145,6 +182,9 @@ impl Robot {
     /// Asks the running action, if any, to stop (its exception, then the
     /// hard stop after the grace period).
     pub fn interrupt(&self) {
+        if self.is_busy() {
+            self.stopping.store(true, Ordering::SeqCst);
+        }
         self.interrupter.interrupt();
     }
 
@@ -153,7 +193,7 @@ impl Robot {
     pub fn stop(&self) -> bool {
         let running = self.is_busy();
         if running {
-            self.interrupter.interrupt();
+            self.interrupt();
         }
         self.skills.safe_stop();
         running
@@ -161,7 +201,7 @@ impl Robot {
 
     /// Replaces the worker: every variable is gone.
     pub async fn reset(&self) -> Result<(), RobotError> {
-        let _busy = self.claim()?;
+        let _busy = self.claim().await?;
         let (done, result) = oneshot::channel();
         self.jobs
             .send(Job::Reset { done })

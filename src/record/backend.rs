@@ -94,6 +94,10 @@ impl RobotBackend for RecordingBackend {
         self.inner.stop();
         self.recorder.command(0.0, 0.0);
     }
+    fn safe_stop(&self) {
+        self.inner.safe_stop();
+        self.recorder.command(0.0, 0.0);
+    }
     fn take_bump(&self) -> bool {
         self.inner.take_bump()
     }

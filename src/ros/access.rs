@@ -234,7 +234,7 @@ impl GenericAccess {
             goal: to_json(&p.goal),
             timeout: Duration::from_secs_f64(timeout),
         };
-        let result = run_goal(&self.ros, goal, &ctx.cancel, &mut lines);
+        let result = run_goal(&self.robot, goal, &ctx.cancel, &mut lines);
         lines.flush();
         result.map(|r| from_json(&r))
     }

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use futures::task::LocalSpawnExt;
@@ -14,8 +14,12 @@ use r2r::{ActionClientGoalUntyped, ActionClientUntyped, GoalStatus};
 use robot_api::{CancelToken, ErrorKind, SkillError};
 use serde_json::Value as Json;
 
+use super::goals::{GoalId, GoalLedger};
 use super::robot::RosRobot;
 use super::spin::RosThread;
+
+/// The ledger of r2r goals.
+pub type Ledger = GoalLedger<ActionClientGoalUntyped>;
 
 /// How long a cancelled goal's server has to confirm before the skill returns anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -28,7 +32,7 @@ thread_local! {
 
 /// What the ROS thread tells the waiting skill about its goal.
 enum Event {
-    Accepted(ActionClientGoalUntyped),
+    Accepted,
     Feedback(Json),
     Done(GoalStatus, Result<Json, String>),
     Failed(SkillError),
@@ -57,19 +61,35 @@ pub trait GoalWatch {
     fn feedback(&mut self, feedback: &Json);
 }
 
-/// Runs `goal` to its end on the node of `ros`: the result's fields when it
-/// succeeded; `GoalFailed` when the server rejected or aborted it (with what
-/// it reported), `SkillTimeout` past the timeout, `Cancelled` when `cancel`
-/// fires. A goal stopped by any of these is cancelled on the server.
+/// Runs `goal` to its end through `robot`'s node: the result's fields when
+/// it succeeded; `GoalFailed` when the server rejected or aborted it (with
+/// what it reported), `SkillTimeout` past the timeout, `Cancelled` when
+/// `cancel` fires, `EStopped` while the e-stop is latched (nothing is sent).
+/// The goal lives in the robot's [`GoalLedger`](super::goals::GoalLedger)
+/// from before it is sent: a goal stopped by any of these is cancelled on
+/// the server, or never sent if it was not yet.
 pub fn run_goal(
-    ros: &RosThread,
+    robot: &RosRobot,
     goal: Goal<'_>,
     cancel: &CancelToken,
     watch: &mut dyn GoalWatch,
 ) -> Result<Json, SkillError> {
     let name = goal.name.to_owned();
-    let (status, result) = run_goal_to_end(ros, goal, cancel, watch)?;
+    let (status, result) = run_goal_to_end(robot, goal, cancel, watch)?;
     ended(&name, status, result)
+}
+
+/// Keeps a goal in the ledger while its skill waits, and tells the ledger
+/// when the skill returns, however it returns.
+struct Entry<'a> {
+    ledger: &'a Ledger,
+    id: GoalId,
+}
+
+impl Drop for Entry<'_> {
+    fn drop(&mut self) {
+        self.ledger.finished(self.id);
+    }
 }
 
 /// [`run_goal`], returning how the goal ended (succeeded, aborted,
@@ -77,48 +97,49 @@ pub fn run_goal(
 /// result of a failed goal themselves (Nav2's error code). A rejected goal
 /// and the stops of [`run_goal`] are still errors.
 pub fn run_goal_to_end(
-    ros: &RosThread,
+    robot: &RosRobot,
     goal: Goal<'_>,
     cancel: &CancelToken,
     watch: &mut dyn GoalWatch,
 ) -> Result<(GoalStatus, Result<Json, String>), SkillError> {
+    // The e-stop is checked before anything is sent, and the ledger refuses
+    // a goal while it is latched (the same check, without a race).
+    let nothing_sent = |e: SkillError| {
+        SkillError::new(
+            e.kind,
+            format!("{}: nothing was sent; {}", goal.name, e.message),
+        )
+    };
+    if let Some(error) = watch.halt() {
+        return Err(nothing_sent(error));
+    }
+    let ledger = robot.goals();
+    let id = ledger
+        .open(goal.name)
+        .map_err(|_| nothing_sent(robot.e_stop_error()))?;
+    let entry = Entry { ledger, id };
     let (tx, rx) = mpsc::channel();
-    send(ros, &goal, tx)?;
+    send(robot.ros(), &goal, tx, robot.goals().clone(), id)?;
     let deadline = Instant::now() + goal.timeout;
-    let mut handle = None;
+    let mut accepted = false;
     loop {
-        let stop = if cancel.is_cancelled() {
-            Some(SkillError::new(
-                ErrorKind::Cancelled,
-                format!("{}: the goal was cancelled with the action", goal.name),
-            ))
-        } else if Instant::now() >= deadline {
-            Some(SkillError::new(
-                ErrorKind::SkillTimeout,
-                match handle {
-                    Some(_) => format!(
-                        "{}: the goal did not finish within {:.1} s; it was cancelled",
-                        goal.name,
-                        goal.timeout.as_secs_f64()
-                    ),
-                    None => format!(
-                        "{}: no action server answered within {:.1} s: is it running? (check the name and type, e.g. with ros_topics(), which lists /name/_action/feedback)",
-                        goal.name,
-                        goal.timeout.as_secs_f64()
-                    ),
-                },
-            ))
-        } else {
-            watch.halt()
-        };
-        if let Some(error) = stop {
-            if let Some(h) = handle.take() {
-                cancel_goal(ros, h, &rx);
+        if let Some(error) = stop_reason(&goal, cancel, deadline, accepted, watch) {
+            if let Some(h) = entry.ledger.give_up(entry.id, &error.message) {
+                cancel_goal(robot.ros(), h, &rx);
+            }
+            if error.kind == ErrorKind::EStopped {
+                let what = if accepted {
+                    "the goal was cancelled"
+                } else {
+                    "the goal was withdrawn before the server accepted it"
+                };
+                let message = format!("{}: {what}; {}", goal.name, error.message);
+                return Err(SkillError::new(error.kind, message));
             }
             return Err(error);
         }
         match rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(Event::Accepted(h)) => handle = Some(h),
+            Ok(Event::Accepted) => accepted = true,
             Ok(Event::Feedback(f)) => watch.feedback(&f),
             Ok(Event::Done(status, result)) => return Ok((status, result)),
             Ok(Event::Failed(e)) => return Err(e),
@@ -131,6 +152,40 @@ pub fn run_goal_to_end(
             }
         }
     }
+}
+
+/// Why the skill must stop waiting for its goal now, if it must.
+fn stop_reason(
+    goal: &Goal<'_>,
+    cancel: &CancelToken,
+    deadline: Instant,
+    accepted: bool,
+    watch: &dyn GoalWatch,
+) -> Option<SkillError> {
+    if cancel.is_cancelled() {
+        return Some(SkillError::new(
+            ErrorKind::Cancelled,
+            format!("{}: the goal was cancelled with the action", goal.name),
+        ));
+    }
+    if Instant::now() < deadline {
+        return watch.halt();
+    }
+    let seconds = goal.timeout.as_secs_f64();
+    Some(SkillError::new(
+        ErrorKind::SkillTimeout,
+        if accepted {
+            format!(
+                "{}: the goal did not finish within {seconds:.1} s; it was cancelled",
+                goal.name
+            )
+        } else {
+            format!(
+                "{}: no action server answered within {seconds:.1} s, and the goal will not be sent later: is the server running? (check the name and type, e.g. with ros_topics(), which lists /name/_action/feedback)",
+                goal.name
+            )
+        },
+    ))
 }
 
 /// The result of a goal that ended, or the error saying how it failed.
@@ -178,8 +233,15 @@ fn unusable(name: &str, type_name: &str, e: impl std::fmt::Display) -> SkillErro
     )
 }
 
-/// Sends the goal from the ROS thread; events come back on `tx`.
-fn send(ros: &RosThread, goal: &Goal<'_>, tx: mpsc::Sender<Event>) -> Result<(), SkillError> {
+/// Sends the goal from the ROS thread once its server is there, if the
+/// ledger still allows it then; events come back on `tx`.
+fn send(
+    ros: &RosThread,
+    goal: &Goal<'_>,
+    tx: mpsc::Sender<Event>,
+    ledger: Arc<Ledger>,
+    id: GoalId,
+) -> Result<(), SkillError> {
     let (name, type_name, body) = (
         goal.name.to_owned(),
         goal.type_name.to_owned(),
@@ -191,7 +253,7 @@ fn send(ros: &RosThread, goal: &Goal<'_>, tx: mpsc::Sender<Event>) -> Result<(),
         let available = r2r::Node::is_available(&client)
             .map_err(|e| SkillError::new(ErrorKind::Robot, format!("{name}: {e}")))?;
         let future = async move {
-            if available.await.is_err() {
+            if available.await.is_err() || !ledger.may_send(id) {
                 return;
             }
             let sent = match client.send_goal_request(body) {
@@ -200,45 +262,69 @@ fn send(ros: &RosThread, goal: &Goal<'_>, tx: mpsc::Sender<Event>) -> Result<(),
             };
             let (handle, result, feedback) = match sent {
                 Ok(accepted) => accepted,
-                Err(r2r::Error::RCL_RET_ACTION_GOAL_REJECTED) => {
-                    let _ = tx.send(Event::Failed(SkillError::new(
-                        ErrorKind::GoalFailed,
-                        format!("{name}: the action server rejected the goal"),
-                    )));
-                    return;
-                }
                 Err(e) => {
-                    let _ = tx.send(Event::Failed(SkillError::new(
-                        ErrorKind::InvalidArgument,
-                        format!("{name}: the goal could not be sent: {e} (do its fields fit {type_name}?)"),
-                    )));
+                    ledger.ended(id);
+                    let _ = tx.send(Event::Failed(not_sent(&name, &type_name, e)));
                     return;
                 }
             };
-            let _ = tx.send(Event::Accepted(handle));
-            let mut result = result.fuse();
-            let mut feedback = feedback.fuse();
-            loop {
-                futures::select! {
-                    f = feedback.next() => if let Some(Ok(f)) = f {
-                        let _ = tx.send(Event::Feedback(f));
-                    },
-                    r = result => {
-                        let event = match r {
-                            Ok((status, value)) => Event::Done(status, value.map_err(|e| e.to_string())),
-                            Err(e) => Event::Failed(SkillError::new(ErrorKind::Robot, format!("{name}: {e}"))),
-                        };
-                        let _ = tx.send(event);
-                        return;
-                    }
+            if ledger.accepted(id, handle.clone()).is_some() {
+                // Given up while the request was on its way: it stops now.
+                if let Ok(cancelled) = handle.cancel() {
+                    let _ = cancelled.await;
                 }
+            } else {
+                let _ = tx.send(Event::Accepted);
             }
+            let event = follow(&name, result, feedback, &tx).await;
+            ledger.ended(id);
+            let _ = tx.send(event);
         };
-        spawner
-            .spawn_local(future)
-            .map_err(|e| SkillError::new(ErrorKind::Robot, format!("the ROS thread cannot run the goal: {e}")))
+        spawner.spawn_local(future).map_err(|e| {
+            SkillError::new(
+                ErrorKind::Robot,
+                format!("the ROS thread cannot run the goal: {e}"),
+            )
+        })
     })
     .map_err(|e| SkillError::new(ErrorKind::Robot, format!("{shown}: {e}")))?
+}
+
+/// Why a goal request failed, as the skill reports it.
+fn not_sent(name: &str, type_name: &str, e: r2r::Error) -> SkillError {
+    match e {
+        r2r::Error::RCL_RET_ACTION_GOAL_REJECTED => SkillError::new(
+            ErrorKind::GoalFailed,
+            format!("{name}: the action server rejected the goal"),
+        ),
+        e => SkillError::new(
+            ErrorKind::InvalidArgument,
+            format!("{name}: the goal could not be sent: {e} (do its fields fit {type_name}?)"),
+        ),
+    }
+}
+
+/// Passes an accepted goal's feedback on until its result comes; returns
+/// the event saying how it ended.
+async fn follow(
+    name: &str,
+    result: impl std::future::Future<Output = r2r::Result<(GoalStatus, r2r::Result<Json>)>>,
+    feedback: impl futures::Stream<Item = r2r::Result<Json>> + Unpin,
+    tx: &mpsc::Sender<Event>,
+) -> Event {
+    let mut result = std::pin::pin!(result.fuse());
+    let mut feedback = feedback.fuse();
+    loop {
+        futures::select! {
+            f = feedback.next() => if let Some(Ok(f)) = f {
+                let _ = tx.send(Event::Feedback(f));
+            },
+            r = result => return match r {
+                Ok((status, value)) => Event::Done(status, value.map_err(|e| e.to_string())),
+                Err(e) => Event::Failed(SkillError::new(ErrorKind::Robot, format!("{name}: {e}"))),
+            },
+        }
+    }
 }
 
 /// Asks the server to cancel the goal and waits (briefly) until it has.
@@ -314,15 +400,7 @@ impl<'a> FeedbackLines<'a> {
 
 impl GoalWatch for FeedbackLines<'_> {
     fn halt(&self) -> Option<SkillError> {
-        self.robot.e_stopped().then(|| {
-            SkillError::new(
-                ErrorKind::EStopped,
-                format!(
-                    "{}: the e-stop was engaged; the goal was cancelled",
-                    self.name
-                ),
-            )
-        })
+        self.robot.e_stopped().then(|| self.robot.e_stop_error())
     }
 
     fn feedback(&mut self, feedback: &serde_json::Value) {

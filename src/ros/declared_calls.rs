@@ -122,7 +122,7 @@ impl Runner {
                     goal: input,
                     timeout,
                 };
-                let result = actions::run_goal(&self.ros, goal, &ctx.cancel, &mut lines);
+                let result = actions::run_goal(&self.robot, goal, &ctx.cancel, &mut lines);
                 lines.flush();
                 result?
             }

@@ -4,11 +4,10 @@
 //!
 //! - [`camera`]: camera frames (raw or compressed) as PNG.
 //! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
-//! - [`declared`]: skills a profile declares (`ros_skills`): schema, checks, Python face.
+//! - [`goals`]: the goal ledger: no action goal outlives the skill that sent it.
 //! - `declared_calls`: running declared skills over ROS.
 //! - [`idl`]: installed interface definitions, to check declared skills.
 //! - [`nav2`]: Nav2 as the navigator (goal, feedback, failures).
-//! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
 //! - [`tf`]: poses in the map frame from `map → odom`.
@@ -31,6 +30,7 @@ pub mod camera;
 pub mod declared;
 #[cfg(feature = "ros")]
 pub mod declared_calls;
+pub mod goals;
 #[cfg(feature = "ros")]
 pub mod graph;
 pub mod idl;

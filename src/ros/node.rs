@@ -6,7 +6,8 @@
 //! - `~/output` (codeact_interfaces/msg/ActionOutput): live output and status;
 //! - `~/run_task` (codeact_interfaces/action/RunTask): the agent loop, with
 //!   feedback per turn; cancelling it stops the loop and the robot;
-//! - `~/clear_e_stop` (std_srvs/srv/Trigger): a person clears the e-stop.
+//! - `~/clear_e_stop` (std_srvs/srv/Trigger): a person clears the e-stop
+//!   (served by [`RosRobot`] itself, in every process that drives a robot).
 //!
 //! The profile's e-stop topic (std_msgs/Bool, true) stops the robot at once,
 //! interrupts the running action and ends a running task.
@@ -184,7 +185,6 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     let (jobs_tx, jobs) = mpsc::channel::<Job>();
     let output = {
         let jobs_tx = jobs_tx.clone();
-        let robot_for_clear = robot.clone();
         let robot_for_cancel = robot.clone();
         let interrupter = interrupter.clone();
         ros.run(
@@ -202,23 +202,6 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
                     });
                     futures::future::ready(())
                 }));
-                let clear = node.create_service::<r2r::std_srvs::srv::Trigger::Service>(
-                    "~/clear_e_stop",
-                    QosProfile::default(),
-                )?;
-                let _ = spawner.spawn_local(clear.for_each(move |req| {
-                    let was = robot_for_clear.clear_e_stop();
-                    let message = if was {
-                        "e-stop cleared"
-                    } else {
-                        "the e-stop was not engaged"
-                    };
-                    let _ = req.respond(r2r::std_srvs::srv::Trigger::Response {
-                        success: true,
-                        message: message.into(),
-                    });
-                    futures::future::ready(())
-                }));
                 let goals = node.create_action_server::<RunTask::Action>("~/run_task")?;
                 let tx = jobs_tx;
                 let spawner2 = spawner.clone();
@@ -233,7 +216,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
                                 c.accept();
                                 on_cancel.cancel();
                                 interrupter.interrupt();
-                                robot.stop();
+                                robot.safe_stop();
                             }
                         });
                         let _ = tx.send(Job::RunTask { goal, cancel });

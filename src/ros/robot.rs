@@ -18,12 +18,12 @@ use robot_api::{
     RobotBackend, RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
 };
 
-use super::actions::{run_goal_to_end, FeedbackLines, Goal};
+use super::actions::{run_goal_to_end, FeedbackLines, Goal, Ledger};
 use super::camera::Frame;
 use super::nav2;
 use super::profile::{CmdVelType, Frames, Nav2Settings, ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
-use super::spin::{RosError, RosThread};
+use super::spin::{Poster, RosError, RosThread};
 use super::tf::{is_between, Transform2};
 
 type SetBool = r2r::std_srvs::srv::SetBool::Service;
@@ -139,6 +139,10 @@ impl SafetyCore {
 
 struct Shared {
     started: Instant,
+    /// Every action goal the bridge has sent or is about to send.
+    goals: Arc<Ledger>,
+    /// Where the answers to cancel requests are awaited.
+    poster: Poster,
     latest: Mutex<Latest>,
     safety: Mutex<SafetyCore>,
     events: Mutex<Vec<String>>,
@@ -191,7 +195,8 @@ impl Shared {
         }
     }
 
-    /// Latches the e-stop, sends zero at once, and interrupts the running action.
+    /// Latches the e-stop, sends zero at once, cancels every goal (none is
+    /// sent while latched), and interrupts the running action.
     fn engage_e_stop(&self, source: &str) {
         {
             let mut core = lock(&self.safety);
@@ -201,8 +206,37 @@ impl Shared {
             core.governor.engage_e_stop();
             core.send_zero();
         }
+        let handles = self.goals.latch("the e-stop was engaged");
+        self.cancel(handles);
         for interrupt in lock(&self.on_e_stop).iter() {
             interrupt();
+        }
+    }
+
+    /// Clears the e-stop; whether it was latched.
+    fn clear_e_stop(&self) -> bool {
+        let mut core = lock(&self.safety);
+        let was = core.governor.e_stopped();
+        core.governor.clear_e_stop();
+        drop(core);
+        self.goals.unlatch();
+        if was {
+            self.event("e-stop cleared".into());
+        }
+        was
+    }
+
+    /// Sends the cancel requests of these goals now (from any thread) and
+    /// lets the ROS thread collect the answers.
+    fn cancel(&self, handles: Vec<r2r::ActionClientGoalUntyped>) {
+        for handle in handles {
+            if let Ok(answer) = handle.cancel() {
+                self.poster.post(move |_, spawner| {
+                    let _ = spawner.spawn_local(async move {
+                        let _ = answer.await;
+                    });
+                });
+            }
         }
     }
 }
@@ -245,6 +279,8 @@ impl RosRobot {
         .map_err(|e| RosError::R2r(format!("cannot publish on {}: {e}", profile.topics.cmd_vel)))?;
         let shared = Arc::new(Shared {
             started: Instant::now(),
+            goals: Arc::default(),
+            poster: ros.poster(),
             latest: Mutex::new(Latest::default()),
             safety: Mutex::new(SafetyCore {
                 governor: Governor::new(safety_config(&profile)),
@@ -319,7 +355,7 @@ impl RosRobot {
         };
         let mut lines = FeedbackLines::new(&settings.action, &ctx.progress, self)
             .formatted(nav2::feedback_line);
-        let ended = run_goal_to_end(&self.ros, goal, &ctx.cancel, &mut lines);
+        let ended = run_goal_to_end(self, goal, &ctx.cancel, &mut lines);
         lines.flush();
         match ended {
             Ok((GoalStatus::Succeeded, _)) => Ok(()),
@@ -422,16 +458,26 @@ impl RosRobot {
         lock(&self.shared.on_e_stop).push(Box::new(interrupt));
     }
 
-    /// Clears the e-stop: a person's decision.
+    /// Clears the e-stop: a person's decision (the node's `~/clear_e_stop`
+    /// service, the REPL's `:clear-e-stop`), never the code's. Whether it was latched.
     pub fn clear_e_stop(&self) -> bool {
-        let mut core = lock(&self.shared.safety);
-        let was = core.governor.e_stopped();
-        core.governor.clear_e_stop();
-        drop(core);
-        if was {
-            self.shared.event("e-stop cleared".into());
-        }
-        was
+        self.shared.clear_e_stop()
+    }
+
+    /// The ROS thread that owns the node.
+    pub fn ros(&self) -> &RosThread {
+        &self.ros
+    }
+
+    /// The goals the bridge has sent or is about to send.
+    pub fn goals(&self) -> &Arc<Ledger> {
+        &self.shared.goals
+    }
+
+    /// Cancels every goal still in flight (see [`Ledger::cancel_all`]).
+    pub fn cancel_goals(&self, why: &str) {
+        let handles = self.shared.goals.cancel_all(why);
+        self.shared.cancel(handles);
     }
 
     /// Whether the e-stop is latched.
@@ -470,7 +516,8 @@ impl RosRobot {
         }
     }
 
-    fn e_stop_error(&self) -> SkillError {
+    /// What a skill raises while the e-stop is latched.
+    pub fn e_stop_error(&self) -> SkillError {
         SkillError::new(
             ErrorKind::EStopped,
             format!(
@@ -678,6 +725,7 @@ fn subscribe(
             sh.engage_e_stop(&e_stop_topic);
         }
     });
+    serve_clear_e_stop(node, spawner, s)?;
     let sh = s.clone();
     let mut timer = node.create_wall_timer(period)?;
     spawner
@@ -687,6 +735,31 @@ fn subscribe(
             }
         })
         .map_err(|_| r2r::Error::RCL_RET_ERROR)?;
+    Ok(())
+}
+
+/// On the ROS thread: serves `~/clear_e_stop` (std_srvs/srv/Trigger), the
+/// way a person clears the e-stop, in every process that drives a ROS robot.
+fn serve_clear_e_stop(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    s: &Arc<Shared>,
+) -> r2r::Result<()> {
+    use r2r::std_srvs::srv::Trigger;
+    let service =
+        node.create_service::<Trigger::Service>("~/clear_e_stop", QosProfile::default())?;
+    let sh = s.clone();
+    spawn(spawner, service, move |request| {
+        let message = if sh.clear_e_stop() {
+            "e-stop cleared"
+        } else {
+            "the e-stop was not engaged"
+        };
+        let _ = request.respond(Trigger::Response {
+            success: true,
+            message: message.into(),
+        });
+    });
     Ok(())
 }
 
@@ -925,6 +998,11 @@ impl RobotBackend for RosRobot {
         core.send_zero();
     }
 
+    fn safe_stop(&self) {
+        self.cancel_goals("the action was stopped");
+        self.stop();
+    }
+
     fn take_bump(&self) -> bool {
         false
     }
@@ -1119,7 +1197,9 @@ impl RobotBackend for RosRobot {
     }
 
     fn take_events(&self) -> Vec<String> {
-        std::mem::take(&mut *lock(&self.shared.events))
+        let mut events = std::mem::take(&mut *lock(&self.shared.events));
+        events.extend(self.shared.goals.take_notes());
+        events
     }
 
     fn state_line(&self) -> String {
@@ -1150,8 +1230,20 @@ impl RobotBackend for RosRobot {
         } else {
             ""
         };
+        let goals: Vec<String> = self
+            .shared
+            .goals
+            .goals()
+            .into_iter()
+            .map(|g| format!("{} ({})", g.name, g.state))
+            .collect();
+        let goals = if goals.is_empty() {
+            String::new()
+        } else {
+            format!(", goals: {}", goals.join(", "))
+        };
         format!(
-            "{pose}{battery}, holding {}{e_stop}",
+            "{pose}{battery}, holding {}{goals}{e_stop}",
             self.holding().unwrap_or_else(|| "nothing".into())
         )
     }

@@ -138,7 +138,25 @@ impl RosThread {
     }
 }
 
+/// Hands jobs to the ROS thread without waiting for them: for code that
+/// may itself run on that thread (a subscription's callback), where waiting
+/// would deadlock.
+#[derive(Clone)]
+pub struct Poster(mpsc::Sender<Job>);
+
+impl Poster {
+    /// Runs `job` on the ROS thread soon; nothing happens if the node is gone.
+    pub fn post(&self, job: impl FnOnce(&mut r2r::Node, &LocalSpawner) + Send + 'static) {
+        let _ = self.0.send(Box::new(job));
+    }
+}
+
 impl RosThread {
+    /// A handle that posts jobs without waiting.
+    pub fn poster(&self) -> Poster {
+        Poster(self.jobs.clone())
+    }
+
     /// Stops spinning and waits for the thread, whoever else still holds
     /// this handle: a process must not exit with the node spinning (its
     /// exit-time destructors race the thread and corrupt the heap). Jobs

@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use codeact::executor::client::SessionClient;
+use codeact::executor::protocol::{Reply, Request};
+use codeact::executor::{ErrorReport, Observation};
 use serde_json::{json, Value as Json};
 
 /// tcpdump on every interface but loopback, watching for DDS: RTPS
@@ -153,3 +155,107 @@ safety: {watchdog: 0.5, rate: 20}
 ros_access:
   allow: [/odom, /chatter, /from_code, /cmd_vel, /e_stop]
 ";
+
+/// Stops a peer that prints one JSON event per line, and the fake robot;
+/// returns the events and the peer's stderr. The peer prints each event as
+/// it happens, so it is stopped rather than waited for.
+pub fn stop_peers(mut peer: Child, mut robot: Child) -> (Vec<Json>, String) {
+    let _ = peer.kill();
+    let _ = robot.kill();
+    let _ = robot.wait();
+    let out = peer.wait_with_output().unwrap();
+    let events = BufReader::new(&out.stdout[..])
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    (events, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// tests/ros/fibonacci_server.py for `seconds` in `domain`.
+pub fn fibonacci_server(domain: u32, seconds: u32) -> Child {
+    fibonacci_server_with(domain, seconds, &[])
+}
+
+/// tests/ros/fibonacci_server.py with these environment settings
+/// (FIB_ACTION, FIB_ACCEPT_DELAY, FIB_TRACE).
+pub fn fibonacci_server_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
+    ros_command(ros_python(), domain)
+        .envs(env.iter().copied())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/fibonacci_server.py"
+        ))
+        .arg(seconds.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy action server runs")
+}
+
+/// Runs `code`, sending an interrupt once live output contains `interrupt_on`
+/// (if given); returns the observation and the live output.
+pub fn run_interrupting(
+    session: &mut RosSession,
+    code: &str,
+    interrupt_on: Option<&str>,
+) -> (Observation, String) {
+    let client = &mut session.0;
+    let id = client.next_id();
+    client
+        .send(&Request::Execute {
+            id: id.clone(),
+            code: code.into(),
+            timeout: Some(60.0),
+        })
+        .unwrap();
+    let mut live = String::new();
+    let mut interrupted = false;
+    loop {
+        match client.recv().unwrap() {
+            Reply::Output { text, .. } => {
+                live.push_str(&text);
+                if !interrupted && interrupt_on.is_some_and(|w| live.contains(w)) {
+                    interrupted = true;
+                    client
+                        .send(&Request::Interrupt { id: json!("stop") })
+                        .unwrap();
+                }
+            }
+            Reply::Observation {
+                id: of,
+                observation,
+                ..
+            } if of == id => return (*observation, live),
+            _ => {}
+        }
+    }
+}
+
+/// Runs `code` and checks the value of its last expression.
+pub fn assert_result(session: &mut RosSession, code: &str, expected: &str) {
+    let (obs, _) = run_interrupting(session, code, None);
+    assert_eq!(obs.result.as_deref(), Some(expected), "{}", obs.render());
+}
+
+/// Runs `code`, which must raise, and returns its error.
+pub fn error_of(session: &mut RosSession, code: &str) -> ErrorReport {
+    let (obs, _) = run_interrupting(session, code, None);
+    match obs.error {
+        Some(error) => error,
+        None => panic!("{code} raised nothing: {}", obs.render()),
+    }
+}
+
+/// tests/ros/nav2_server.py for `seconds` in `domain`.
+pub fn nav2_server(domain: u32, seconds: u32) -> Child {
+    ros_command(ros_python(), domain)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/nav2_server.py"
+        ))
+        .arg(seconds.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the rclpy Nav2 stand-in runs")
+}

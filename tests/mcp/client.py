@@ -5,7 +5,7 @@ tests/mcp.rs runs one scenario per call and asserts on the JSON it prints:
     client.py SCENARIO stdio CODEACT [ARGS...]   # spawns `CODEACT mcp ARGS...`
     client.py SCENARIO http URL TOKEN|-          # connects to a running server
 
-Scenarios: basics, progress, cancel, stop, busy, ready, bench.
+Scenarios: basics, progress, cancel, cancel_then_execute, stop, busy, ready, bench.
 """
 
 import base64
@@ -117,6 +117,28 @@ async def cancel(session, init):
             "moved_after": text_of(rest).split("\n")[0]}
 
 
+async def cancel_then_execute(session, init):
+    """Cancels an action that takes a while to stop, then executes at once."""
+    started = anyio.Event()
+
+    async def on_progress(progress, total, message):
+        started.set()
+
+    slow_to_stop = ("import time\nprint('go', flush=True)\n"
+                    "try:\n    time.sleep(30)\nfinally:\n    time.sleep(0.5)")
+    async with anyio.create_task_group() as tg:
+        async def run():
+            await execute(session, slow_to_stop, progress_callback=on_progress)
+        tg.start_soon(run)
+        await started.wait()
+        tg.cancel_scope.cancel()
+    t0 = time.monotonic()
+    after = await execute(session, "1 + 1")
+    return {"is_error": after.is_error, "text": text_of(after),
+            "result": (after.structured_content or {}).get("result"),
+            "waited": time.monotonic() - t0}
+
+
 async def stop(session, init):
     started = anyio.Event()
     out = {}
@@ -176,7 +198,8 @@ async def bench(session, init):
     return {"round_trips_ms": times}
 
 
-SCENARIOS = {f.__name__: f for f in [basics, progress, cancel, stop, busy, ready, bench]}
+SCENARIOS = {f.__name__: f for f in [basics, progress, cancel, cancel_then_execute, stop, busy,
+                                     ready, bench]}
 
 
 async def with_session(streams, scenario):

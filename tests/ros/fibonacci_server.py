@@ -7,8 +7,15 @@
 - /fibonacci_server/ping (std_srvs/srv/Trigger) answers "pong";
 - /fibonacci_server/light (std_srvs/srv/SetBool) answers "light on"/"light off";
 - what arrives on /screen_text (std_msgs/msg/String) is printed as "heard".
-It prints one JSON line per event (accepted, rejected, canceled, done)."""
+It prints one JSON line per event (accepted, rejected, canceled, done),
+each with its time (`t`, monotonic seconds).
+Settings from the environment, for the goal ledger's tests:
+- FIB_ACTION: the action's name (default /fibonacci);
+- FIB_ACCEPT_DELAY: seconds the server takes to accept a goal (default 0);
+- FIB_TRACE=1: also prints "received" when a goal request arrives,
+  "executing" when a goal starts and "cancel_requested" when a cancel comes."""
 import json
+import os
 import sys
 import time
 
@@ -22,13 +29,26 @@ from std_srvs.srv import SetBool, Trigger
 
 STEP = 0.05
 seconds = float(sys.argv[1])
+ACTION = os.environ.get("FIB_ACTION", "/fibonacci")
+ACCEPT_DELAY = float(os.environ.get("FIB_ACCEPT_DELAY", "0"))
+TRACE = os.environ.get("FIB_TRACE") == "1"
 
 
 def say(**event):
+    event["t"] = time.monotonic()
     print(json.dumps(event), flush=True)
 
 
+def on_cancel(_):
+    if TRACE:
+        say(event="cancel_requested")
+    return CancelResponse.ACCEPT
+
+
 def on_goal(request):
+    if TRACE:
+        say(event="received", order=request.order)
+    time.sleep(ACCEPT_DELAY)
     if request.order < -1:
         say(event="rejected", order=request.order)
         return GoalResponse.REJECT
@@ -38,6 +58,8 @@ def on_goal(request):
 
 def execute(goal):
     order = goal.request.order
+    if TRACE:
+        say(event="executing", order=order)
     if order == -1:
         goal.abort()
         say(event="aborted")
@@ -60,8 +82,8 @@ def execute(goal):
 
 rclpy.init()
 node = Node("fibonacci_server")
-ActionServer(node, Fibonacci, "/fibonacci", execute_callback=execute, goal_callback=on_goal,
-             cancel_callback=lambda _: CancelResponse.ACCEPT)
+ActionServer(node, Fibonacci, ACTION, execute_callback=execute, goal_callback=on_goal,
+             cancel_callback=on_cancel)
 node.create_service(Trigger, "/fibonacci_server/ping",
                     lambda _, response: Trigger.Response(success=True, message="pong"))
 node.create_service(SetBool, "/fibonacci_server/light",

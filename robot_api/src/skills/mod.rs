@@ -120,7 +120,7 @@ pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
     motion::add_wait(&mut set, &robot);
     add_say(&mut set, &robot);
     let b = backend.clone();
-    set.set_safe_stop(move || b.stop());
+    set.set_safe_stop(move || b.safe_stop());
     let b = backend.clone();
     set.set_state_line(move || b.state_line());
     let r = robot;

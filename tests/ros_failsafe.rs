@@ -1,0 +1,219 @@
+//! Fail safe (feature `ros`; run by scripts/test.sh after
+//! scripts/ros-setup.sh): no goal outlives the skill that sent it, nothing
+//! is sent while the e-stop is latched, and a person clears the e-stop from
+//! outside in any process that drives a robot. Each check reads what the
+//! rclpy peers saw, not what codeact says.
+#![cfg(feature = "ros")]
+
+mod common;
+
+use std::process::Child;
+use std::time::Duration;
+
+use codeact::executor::protocol::{Reply, Request};
+use common::ros::*;
+use serde_json::{json, Value as Json};
+
+/// The fake robot with Nav2 as its navigator, a declared action skill on a
+/// server that is slow to accept, and `ros_action` allowed on a server that
+/// starts late.
+const PROFILE: &str = "name: failsafe
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+tolerances: {goal: 0.05, heading: 0.05, rest_linear: 0.01, rest_angular: 0.01}
+nav2: {}
+ros_access:
+  allow: [/late_fibonacci]
+ros_skills:
+  - name: slow_fibonacci
+    doc: The Fibonacci numbers, from a server that takes 0.5 s to accept a goal.
+    action: /slow_fibonacci
+    type: example_interfaces/action/Fibonacci
+    params:
+      - {name: order, type: int, default: 5, doc: how many numbers}
+    returns: sequence
+    timeout: 30
+";
+
+/// tests/ros/person.py with `args`, run to its end; its JSON line, if any.
+fn person(domain: u32, args: &[&str]) -> Option<Json> {
+    let out = ros_command(ros_python(), domain)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/person.py"))
+        .args(args)
+        .output()
+        .expect("the rclpy person runs");
+    assert!(
+        out.status.success(),
+        "person {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .last()
+        .map(|l| serde_json::from_str(l).unwrap())
+}
+
+/// The events of a peer that prints JSON lines, stopping it.
+fn events_of(mut peer: Child) -> Vec<Json> {
+    let _ = peer.kill();
+    let out = peer.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn kinds(events: &[Json]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect()
+}
+
+/// Sends `code` and interrupts it after `after`; returns the observation.
+fn interrupt_after(session: &mut RosSession, code: &str, after: Duration) -> Json {
+    let client = &mut session.0;
+    let id = client.next_id();
+    client
+        .send(&Request::Execute {
+            id: id.clone(),
+            code: code.into(),
+            timeout: Some(60.0),
+        })
+        .unwrap();
+    std::thread::sleep(after);
+    client
+        .send(&Request::Interrupt { id: json!("stop") })
+        .unwrap();
+    loop {
+        if let Reply::Observation {
+            id: of,
+            observation,
+            ..
+        } = client.recv().unwrap()
+        {
+            if of == id {
+                return serde_json::to_value(&*observation).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn no_goal_outlives_its_skill_and_nothing_is_sent_while_latched() {
+    let domain = domain(5);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("failsafe.yaml");
+    std::fs::write(&profile, PROFILE).unwrap();
+    let robot = fake_robot(domain, 90, false);
+    let nav2 = nav2_server(domain, 90);
+    let slow = fibonacci_server_with(
+        domain,
+        90,
+        &[
+            ("FIB_ACTION", "/slow_fibonacci"),
+            ("FIB_ACCEPT_DELAY", "0.5"),
+            ("FIB_TRACE", "1"),
+        ],
+    );
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+    assert_result(&mut session, "kept = 41\nkept", "41");
+
+    // Latched: move_to raises EStopped and Nav2 never receives a goal.
+    person(domain, &["press", "1.0"]);
+    let error = error_of(&mut session, "move_to(4.0, 4.0)");
+    assert_eq!(error.type_name, "EStopped", "{}", error.traceback);
+    assert!(
+        error.message.contains("/codeact/clear_e_stop"),
+        "the way out that exists here: {}",
+        error.message
+    );
+    // The same for a declared action skill.
+    let error = error_of(&mut session, "slow_fibonacci(3)");
+    assert_eq!(error.type_name, "EStopped", "{}", error.traceback);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // A person clears it from outside the session; the variables are kept
+    // and motion works again.
+    let answer = person(domain, &["clear", "/codeact"]).unwrap();
+    assert_eq!(answer["message"], "e-stop cleared", "{answer}");
+    assert_result(&mut session, "kept + 1", "42");
+    assert_result(&mut session, "p = move_to(0.3, 0.0)\nround(p.x, 1)", "0.3");
+
+    // A goal given up while the server was still accepting it is cancelled
+    // the moment it is accepted, and the observation says so.
+    let obs = interrupt_after(
+        &mut session,
+        "slow_fibonacci(40)",
+        Duration::from_millis(100),
+    );
+    assert_eq!(obs["status"], "interrupted", "{obs}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let later = session.execute("1", 10.0);
+    let events = format!("{} {}", obs["robot_events"], later["robot_events"]);
+    assert!(
+        events.contains("/slow_fibonacci") && events.contains("cancelled at once"),
+        "the cancelled goal is named: {events}"
+    );
+
+    // ros_action with no server, timed out: a server started afterwards receives nothing.
+    let error = error_of(
+        &mut session,
+        "ros_action('/late_fibonacci', {'order': 3}, type='example_interfaces/action/Fibonacci', timeout=1.0)",
+    );
+    assert_eq!(error.type_name, "SkillTimeout", "{}", error.traceback);
+    let late = fibonacci_server_with(
+        domain,
+        30,
+        &[("FIB_ACTION", "/late_fibonacci"), ("FIB_TRACE", "1")],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    // It is there and works: the next goal reaches it.
+    assert_result(
+        &mut session,
+        "ros_action('/late_fibonacci', {'order': 3}, timeout=20)['sequence']",
+        "[0, 1, 1]",
+    );
+
+    drop(session);
+    let late = events_of(late);
+    assert_eq!(
+        kinds(&late),
+        ["received", "accepted", "executing", "done"],
+        "only the second goal arrived: {late:?}"
+    );
+    let slow = events_of(slow);
+    let slow_kinds = kinds(&slow);
+    assert_eq!(
+        slow_kinds.iter().filter(|k| **k == "received").count(),
+        1,
+        "the declared skill sent nothing while latched: {slow:?}"
+    );
+    assert!(!slow_kinds.contains(&"done"), "{slow:?}");
+    let accepted = slow.iter().find(|e| e["event"] == "accepted").unwrap()["t"]
+        .as_f64()
+        .unwrap();
+    let cancel = slow
+        .iter()
+        .find(|e| e["event"] == "cancel_requested")
+        .unwrap_or_else(|| panic!("a cancel came: {slow:?}"))["t"]
+        .as_f64()
+        .unwrap();
+    eprintln!(
+        "cancel seen {:.1} ms after acceptance",
+        (cancel - accepted) * 1000.0
+    );
+    assert!(
+        cancel - accepted < 1.0,
+        "cancelled at once, not at the skill's timeout: {slow:?}"
+    );
+    let nav = events_of(nav2);
+    assert_eq!(
+        kinds(&nav),
+        ["accepted", "done"],
+        "Nav2 received only the goal sent after the clear: {nav:?}"
+    );
+    let _ = events_of(robot);
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}
