@@ -291,3 +291,200 @@ fn eval_records_each_model_trial_in_its_folder() {
         assert_eq!(r["channels"]["/map"]["count"], 1);
     }
 }
+
+/// `codeact session` with `args` (recording), driven request by request.
+struct Recording {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    workspace: String,
+    next: u64,
+}
+
+impl Recording {
+    fn start(args: &[&str]) -> Recording {
+        let mut child = Command::new(common::exe())
+            .arg("session")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let ready = read_reply(&mut stdout);
+        let workspace = ready["workspace"].as_str().unwrap().to_owned();
+        Recording {
+            child,
+            stdin,
+            stdout,
+            workspace,
+            next: 1,
+        }
+    }
+
+    /// Sends `code`; waits for its observation, or only until it prints
+    /// `until` when given.
+    fn act(&mut self, code: &str, until: Option<&str>) {
+        let id = self.next;
+        self.next += 1;
+        let request = json!({"type": "execute", "id": id, "code": code}).to_string() + "\n";
+        std::io::Write::write_all(&mut self.stdin, request.as_bytes()).unwrap();
+        loop {
+            let reply = read_reply(&mut self.stdout);
+            match (reply["type"].as_str(), until) {
+                (Some("output"), Some(word)) if reply["text"].as_str().unwrap().contains(word) => {
+                    return
+                }
+                (Some("observation"), _) if reply["id"] == id => return,
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends `signal` and waits for the exit; returns its code (or the
+    /// signal that ended it, negated).
+    fn signal(mut self, signal: nix::sys::signal::Signal) -> (i32, String) {
+        let pid = self.child.id();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+        let status = self.child.wait().unwrap();
+        let code = status
+            .code()
+            .unwrap_or_else(|| -std::os::unix::process::ExitStatusExt::signal(&status).unwrap());
+        (code, self.workspace)
+    }
+}
+
+fn read_reply(stdout: &mut impl std::io::BufRead) -> Json {
+    let mut line = String::new();
+    assert!(
+        stdout.read_line(&mut line).unwrap() > 0,
+        "the session ended early"
+    );
+    serde_json::from_str(&line).unwrap()
+}
+
+/// tests/record/read_cut.py on `path`: what a front-to-back reader gets.
+fn read_cut(path: &std::path::Path) -> Json {
+    let python = std::env::var("CODEACT_RECORD_PYTHON")
+        .expect("CODEACT_RECORD_PYTHON: the venv's python (scripts/record-setup.sh)");
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/record/read_cut.py"
+        ))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The pids cgroups a codeact process `pid` left (named codeact-PID-N).
+fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("codeact-{pid}-");
+    let mut found = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+    for _ in 0..6 {
+        let mut next = Vec::new();
+        for dir in dirs {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if !path.is_dir() {
+                    continue;
+                }
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    found.push(path);
+                } else {
+                    next.push(path);
+                }
+            }
+        }
+        dirs = next;
+    }
+    found
+}
+
+const FOUR_ACTIONS: [&str; 4] = [
+    "move_to(1.0, 1.0)",
+    "get_scan()",
+    "turn(0.5)",
+    "print(get_pose())",
+];
+
+#[test]
+#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn a_recording_survives_sigint_sigterm_and_sigkill() {
+    use nix::sys::signal::Signal;
+    let tmp = tempfile::tempdir().unwrap();
+    // (signal, an action left running when it comes, the exit code)
+    let cases = [
+        (Signal::SIGINT, false, 130),
+        (Signal::SIGTERM, true, 143),
+        (Signal::SIGKILL, false, -9),
+        (Signal::SIGKILL, true, -9),
+    ];
+    for (n, (signal, mid_drive, expected)) in cases.into_iter().enumerate() {
+        let file = tmp.path().join(format!("cut-{n}.mcap"));
+        let mut session = Recording::start(&[
+            "--world",
+            "small_room",
+            "--realtime",
+            "--record",
+            file.to_str().unwrap(),
+        ]);
+        let pid = session.child.id();
+        for code in FOUR_ACTIONS {
+            session.act(code, None);
+        }
+        if mid_drive {
+            // A long drive, signalled after the robot has driven a while.
+            session.act(
+                "print('moving', flush=True)\ndrive(0.2, 0.0, 30.0)",
+                Some("moving"),
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+        }
+        let (code, workspace) = session.signal(signal);
+        let what = format!("{signal:?}{}", if mid_drive { " mid-drive" } else { "" });
+        assert_eq!(code, expected, "{what}: exit");
+        let read = read_cut(&file);
+        let finished: Vec<u64> = (1..=4).collect();
+        for topic in ["/code", "/observation"] {
+            let actions: Vec<u64> = serde_json::from_value(read["actions"][topic].clone()).unwrap();
+            assert_eq!(
+                actions.get(..4),
+                Some(&finished[..]),
+                "{what}: every finished action's {topic} reads back: {read}"
+            );
+        }
+        assert!(
+            read["counts"]["/pose"].as_u64().unwrap() >= 4,
+            "{what}: {read}"
+        );
+        if signal != Signal::SIGKILL {
+            assert_eq!(read["whole"], true, "{what}: the file was finished: {read}");
+            if mid_drive {
+                assert_eq!(
+                    read["actions"]["/observation"],
+                    json!([1, 2, 3, 4, 5]),
+                    "{what}: the interrupted drive's observation too: {read}"
+                );
+            }
+            assert!(
+                !std::path::Path::new(&workspace).exists(),
+                "{what}: the workspace {workspace} was removed"
+            );
+            assert_eq!(
+                cgroups_of(pid),
+                Vec::<std::path::PathBuf>::new(),
+                "{what}: no cgroup left"
+            );
+        }
+    }
+}

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use rmcp::ServiceExt;
 
+use super::shutdown::{signals, Shutdown};
 use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
 use crate::mcp::http::{self, HttpOptions};
 use crate::mcp::{Robot, RobotServer};
@@ -64,6 +65,19 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
         .session(&opts.sandbox, Some(&opts.actions))?
         .session;
     let physical = opts.target.robot.is_some();
+    // SIGINT and SIGTERM: the action interrupted, the robot stopped, the
+    // worker and workspace removed (over HTTP, Ctrl-C ends the server in order).
+    let shutdown = Shutdown::install(
+        &signals(opts.http.is_none()),
+        super::shutdown::Ends {
+            interrupter: session.interrupter(),
+            skills: session.shared_skills(),
+            recorder: None,
+            remains: session.remains(),
+            stop_wait: session.config().grace + std::time::Duration::from_secs(3),
+            cancel: None,
+        },
+    )?;
     let robot = Robot::start(session);
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -100,11 +114,13 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     });
     // In order, before the process exits: the server's tasks, the session,
     // then the robot's connection (a ROS node must not be torn down by exit).
+    shutdown.ending();
     drop(runtime);
     robot.close();
     drop(robot);
+    let code = shutdown.ended(ExitCode::SUCCESS);
     served?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// `PORT` (on loopback) or `ADDR:PORT`.

@@ -16,6 +16,7 @@ mod repl;
 mod replay;
 mod run;
 mod session_cmd;
+mod shutdown;
 mod sim_cmd;
 mod skills_cmd;
 
@@ -324,6 +325,7 @@ impl TargetOpts {
             robot: Some(robot),
             recorder,
             library: None,
+            clear_e_stop: None,
         }
         .with_library(library))
     }
@@ -369,7 +371,12 @@ pub struct Target {
     pub recorder: Option<Arc<Recorder>>,
     /// The skill library folder, if the session has one.
     pub library: Option<PathBuf>,
+    /// How a person clears the robot's e-stop (a ROS robot's latch).
+    pub clear_e_stop: Option<ClearEStop>,
 }
+
+/// Clears a robot's e-stop for a person; whether it was latched.
+pub type ClearEStop = Arc<dyn Fn() -> bool + Send + Sync>;
 
 impl Target {
     fn skills(skills: SkillSet) -> Self {
@@ -378,6 +385,7 @@ impl Target {
             robot: None,
             recorder: None,
             library: None,
+            clear_e_stop: None,
         }
     }
 
@@ -403,6 +411,7 @@ impl Target {
             session,
             robot: self.robot,
             recorder: self.recorder,
+            clear_e_stop: self.clear_e_stop,
             picture: None,
         })
     }
@@ -439,12 +448,14 @@ impl ExecOpts {
 #[cfg(feature = "ros")]
 fn ros_target(profile: &str, record: Option<&Path>) -> Result<(Target, String, Option<PathBuf>)> {
     let connected = crate::ros::node::connect(profile, "codeact", record)?;
+    let robot = connected.robot.clone();
     // The skills hold the robot and its ROS thread; they live as long as the session.
     let target = Target {
         skills: connected.skills,
         robot: None,
         recorder: connected.recorder,
         library: None,
+        clear_e_stop: Some(Arc::new(move || robot.clear_e_stop())),
     };
     Ok((target, connected.profile_name, connected.skill_library))
 }
@@ -466,10 +477,25 @@ pub struct Started {
     pub robot: Option<Arc<sim::SimRobot>>,
     /// The recording, when asked for.
     pub recorder: Option<Arc<Recorder>>,
+    /// How a person clears the robot's e-stop, when it has one.
+    pub clear_e_stop: Option<ClearEStop>,
     picture: Option<PathBuf>,
 }
 
 impl Started {
+    /// What a signal's thread needs to end this session in order (the
+    /// episode's `cancel`, for the agent loop).
+    fn ends(&self, cancel: Option<robot_api::CancelToken>) -> shutdown::Ends {
+        shutdown::Ends {
+            interrupter: self.session.interrupter(),
+            skills: self.session.shared_skills(),
+            recorder: self.recorder.clone(),
+            remains: self.session.remains(),
+            stop_wait: self.session.config().grace + Duration::from_secs(3),
+            cancel,
+        }
+    }
+
     /// Finishes the recording and writes the picture asked for with
     /// --picture; says where on stderr.
     pub fn finish(&self) -> Result<()> {

@@ -11,6 +11,7 @@ use anyhow::Result;
 use rustyline::error::ReadlineError;
 use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
+use super::shutdown::{signals, Shutdown};
 use super::ExecOpts;
 use crate::executor::observation::picture_extension;
 use crate::executor::{Observation, Picture, Session, Status, Stream};
@@ -22,6 +23,7 @@ A block (a line ending in ':') ends with an empty line. Variables persist.
   :save NAME     save the function NAME in the skill library (save_skill)
   :timeout S     set the time limit of each action, seconds
   :reset         start a fresh worker (variables are lost)
+  :clear-e-stop  clear a ROS robot's e-stop (a person's decision; code cannot)
   :protections   the sandbox measures in force
   :help          this text
   :quit          leave (or Ctrl-D)
@@ -155,6 +157,13 @@ fn history_path() -> Option<PathBuf> {
 /// Runs the REPL until Ctrl-D or `:quit`.
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let mut started = opts.start()?;
+    // On a terminal Ctrl-C interrupts the action (below) and clears the line
+    // at the prompt; SIGTERM, and SIGINT when the input is piped, end the REPL in order.
+    let shutdown = Shutdown::install(
+        &signals(!std::io::stdin().is_terminal()),
+        started.ends(None),
+    )?;
+    let clear_e_stop = started.clear_e_stop.clone();
     let session = &mut started.session;
     let style = Style {
         color: std::io::stdout().is_terminal(),
@@ -191,6 +200,9 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let mut timeout: Option<Duration> = None;
     let mut n = 1;
     loop {
+        if shutdown.requested().is_some() {
+            break;
+        }
         let input = match read_action(n, |prompt| editor.readline(prompt)) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => continue,
@@ -225,6 +237,13 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                         );
                     }
                 }
+                (Some("clear-e-stop"), _) => match &clear_e_stop {
+                    Some(clear) if clear() => println!("e-stop cleared: the robot may move again"),
+                    Some(_) => println!("the e-stop was not engaged"),
+                    None => {
+                        eprintln!("this robot has no e-stop latch to clear (only ROS robots do)")
+                    }
+                },
                 (Some("reset"), _) => match session.reset() {
                     Ok(()) => println!("a fresh worker is ready; variables are gone"),
                     Err(e) => eprintln!("{}", style.paint("31", &format!("reset failed: {e}"))),
@@ -260,11 +279,15 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         }
         n += 1;
     }
+    shutdown.ending();
     if let Some(path) = &history {
         let _ = editor.save_history(path);
     }
-    started.finish()?;
-    Ok(ExitCode::SUCCESS)
+    let finished = started.finish();
+    drop(started);
+    let code = shutdown.ended(ExitCode::SUCCESS);
+    finished?;
+    Ok(code)
 }
 
 /// Says at start what the skill library gave, and which modules did not load.

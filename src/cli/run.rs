@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 
+use super::shutdown::{signals, Shutdown};
 use super::{ActionOpts, ClockOpts, ImageOpts, RecordOpts, SandboxOpts, TargetOpts};
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{Agent, Budget, Progress, Review, Supervisor};
@@ -178,6 +179,10 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         max_images: file.max_images,
     })?;
     let started = target.session(&opts.sandbox, Some(&opts.actions))?;
+    // SIGINT and SIGTERM: the action interrupted, the episode cancelled
+    // before the next turn, the recording finished.
+    let cancel = robot_api::CancelToken::new();
+    let shutdown = Shutdown::install(&signals(true), started.ends(Some(cancel.clone())))?;
     let (mut session, recorder) = (started.session, started.recorder);
     agent.add_library(session.library());
 
@@ -200,6 +205,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         max_turns: opts.max_turns.or(file.max_turns).unwrap_or(10),
         wall: max_seconds.map(Duration::from_secs_f64),
         tokens: opts.max_tokens.or(file.max_tokens),
+        cancel: Some(cancel),
         ..Budget::default()
     };
     transcript.record(
@@ -234,6 +240,9 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         episode.supervisor = supervisor;
         episode.run(&opts.task, &mut progress)
     };
+    if shutdown.requested().is_some() {
+        shutdown.ending();
+    }
     if let Some(robot) = &robot {
         let sim = robot.sim();
         transcript.record("world_state", json!({"state": sim.snapshot()}));
@@ -258,11 +267,12 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         outcome.seconds,
         dir.display()
     );
-    Ok(if outcome.success {
+    drop(session);
+    Ok(shutdown.ended(if outcome.success {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }))
 }
 
 /// Live progress on the terminal.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use serde_json::Value as Json;
 
+use super::shutdown::{signals, Shutdown};
 use super::ExecOpts;
 use crate::executor::protocol::{Ready, Reply, Request, SkillDoc};
 use crate::executor::{InputWatch, Interrupter, Session, Stream};
@@ -171,6 +172,7 @@ impl InputWatch for Requests {
 /// Reads requests until stdin closes; answers each.
 pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     let mut started = opts.start()?;
+    let shutdown = Shutdown::install(&signals(true), started.ends(None))?;
     let session = &mut started.session;
     emit(&Reply::Ready(Ready {
         python: session.python_version().to_owned(),
@@ -189,9 +191,16 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     };
     while let Some(request) = requests.next() {
         handle(session, request, &mut requests);
+        if shutdown.requested().is_some() {
+            break;
+        }
     }
-    started.finish()?;
-    Ok(ExitCode::SUCCESS)
+    shutdown.ending();
+    let finished = started.finish();
+    drop(started);
+    let code = shutdown.ended(ExitCode::SUCCESS);
+    finished?;
+    Ok(code)
 }
 
 fn handle(session: &mut Session, request: Request, requests: &mut Requests) {

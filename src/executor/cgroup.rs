@@ -39,6 +39,11 @@ impl PidsCgroup {
     }
 
     /// The file a process writes "0" to, to join.
+    /// The cgroup's folder.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub fn procs_file(&self) -> PathBuf {
         self.dir.join("cgroup.procs")
     }

@@ -16,6 +16,7 @@ use super::interrupter::{InputWatch, Interrupter};
 use super::library::LibraryReport;
 use super::observation::{Observation, Status, Stream};
 use super::process::{kill_worker, spawn_worker, Worker};
+use super::remains::Remains;
 use super::wire::Protection;
 
 /// Errors of the executor itself (not of the code it runs: those are observations).
@@ -32,6 +33,9 @@ pub enum ExecutorError {
     /// An OS-level failure in the supervisor.
     #[error("executor I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The process is ending (a signal): no new action starts.
+    #[error("the session is ending (the process was asked to stop); no new action runs")]
+    Closing,
 }
 
 /// A workspace directory; a temporary one is deleted with the session.
@@ -71,6 +75,7 @@ pub struct Session {
     /// Every log line of the session's actions carries it.
     span: tracing::Span,
     watchers: Vec<Arc<dyn ActionWatcher>>,
+    remains: Remains,
 }
 
 impl Session {
@@ -113,7 +118,12 @@ impl Session {
             library: LibraryReport::default(),
             span,
             watchers: Vec::new(),
+            remains: Remains::default(),
         };
+        let temporary = session.workspace.temporary;
+        session
+            .remains
+            .set_workspace(temporary.then(|| session.workspace.path.clone()));
         session.start_worker()?;
         for p in session.protections.iter().filter(|p| !p.active) {
             tracing::warn!("protection '{}' is not in force: {}", p.name, p.detail);
@@ -163,6 +173,12 @@ impl Session {
         &self.config
     }
 
+    /// What the session leaves on the machine, for cleaning up from another
+    /// thread before the process exits (a signal's).
+    pub fn remains(&self) -> Remains {
+        self.remains.clone()
+    }
+
     /// The number the next action will get.
     pub fn next_action(&self) -> u64 {
         self.next_action
@@ -176,6 +192,7 @@ impl Session {
     /// Kills the worker and starts a fresh one: all variables are gone.
     pub fn reset(&mut self) -> Result<(), ExecutorError> {
         if let Some(worker) = self.worker.take() {
+            self.remains.set_worker(None, None);
             kill_worker(worker);
         }
         // Nothing the old namespace started (a goal, a motion) outlives it.
@@ -185,6 +202,10 @@ impl Session {
 
     fn start_worker(&mut self) -> Result<(), ExecutorError> {
         let (worker, ready) = spawn_worker(&self.config, &self.workspace.path, &self.skills)?;
+        self.remains.set_worker(
+            Some(worker.child.id() as i32),
+            worker.cgroup.as_ref().map(|c| c.dir().to_owned()),
+        );
         self.worker = Some(worker);
         self.protections = ready.protections;
         self.python_version = ready.python;
@@ -227,6 +248,9 @@ impl Session {
                 timeout.as_secs_f64()
             )));
         }
+        if self.remains.closing() {
+            return Err(ExecutorError::Closing);
+        }
         if self.worker.is_none() {
             self.start_worker()?;
         }
@@ -239,6 +263,7 @@ impl Session {
             w.started(action, code);
         }
         let worker = self.worker.as_mut().expect("worker started above");
+        self.remains.set_running(true);
         let run = run_action(
             worker,
             &self.config,
@@ -254,6 +279,7 @@ impl Session {
             tracing::warn!("the worker was lost ({why}); starting a fresh one");
             observation.worker_restart = Some(why.clone());
             if let Some(worker) = self.worker.take() {
+                self.remains.set_worker(None, None);
                 kill_worker(worker);
             }
             if let Err(e) = self.start_worker() {
@@ -282,6 +308,7 @@ impl Session {
         for w in &self.watchers {
             w.finished(&observation);
         }
+        self.remains.set_running(false);
         Ok(observation)
     }
 }
@@ -309,6 +336,7 @@ fn bounded(mut lines: Vec<String>, max: usize, what: &str) -> Vec<String> {
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(worker) = self.worker.take() {
+            self.remains.set_worker(None, None);
             kill_worker(worker);
         }
         // At the session's end nothing it started keeps the robot moving.

@@ -3,7 +3,11 @@
 //! observation, and robot events, on named channels with Foxglove's schemas,
 //! stamped with the robot's clock (simulated seconds in the simulator).
 //!
-//! The file is written by the Foxglove SDK's MCAP writer (zstd chunks).
+//! The file is written by the Foxglove SDK's MCAP writer (uncompressed
+//! chunks), each chunk finished at every action's end and at least every
+//! [`CHUNK_EVERY`] while messages come, so a file cut by SIGKILL or a power
+//! loss still gives every finished action's messages to a reader that reads
+//! it front to back (docs/foxglove.md: recovering a cut file).
 //! [`RecordingBackend`] wraps the robot so what the skills do is recorded as
 //! it happens; [`Recorder`] is also an [`ActionWatcher`] for the session, so
 //! the code and what it gave are recorded whichever front end runs it.
@@ -95,11 +99,30 @@ struct Sampling {
 /// would cost the robot's thread more than the writing does.
 const BATCH: usize = 256;
 
+/// The longest what was recorded waits, while an action runs, before its
+/// chunk is finished on disk (at each action's end it is finished at once).
+const CHUNK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the writer thread is handed.
+enum ToWriter {
+    /// Messages to write.
+    Batch(Vec<(u64, Message)>),
+    /// Finish the chunk and flush the file: readers of a file cut after
+    /// this (SIGKILL, power) see everything written so far. Told on the
+    /// sender, when there is one, once it is done.
+    Chunk(Option<mpsc::SyncSender<()>>),
+}
+
+/// The longest the end of an action waits for its chunk to be on disk.
+const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The file being written, on its own thread.
 struct Writer {
-    to: mpsc::Sender<Vec<(u64, Message)>>,
+    to: mpsc::Sender<ToWriter>,
     /// Messages not yet handed over.
     batch: Vec<(u64, Message)>,
+    /// When the last chunk was finished.
+    chunked: std::time::Instant,
     thread: std::thread::JoinHandle<Result<(), String>>,
 }
 
@@ -108,8 +131,18 @@ impl Writer {
         if !self.batch.is_empty() {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             // The writer only stops when closed, and then no one sends.
-            let _ = self.to.send(batch);
+            let _ = self.to.send(ToWriter::Batch(batch));
         }
+    }
+
+    /// Hands everything over and has the chunk finished on disk; returns
+    /// what tells when it is.
+    fn finish_chunk(&mut self) -> mpsc::Receiver<()> {
+        self.hand_over();
+        let (done, written) = mpsc::sync_channel(1);
+        let _ = self.to.send(ToWriter::Chunk(Some(done)));
+        self.chunked = std::time::Instant::now();
+        written
     }
 }
 
@@ -121,6 +154,9 @@ pub struct Recorder {
     path: PathBuf,
     writer: Mutex<Option<Writer>>,
     sampling: Mutex<Sampling>,
+    /// Held while the file is being finished, so a second `close` (a
+    /// signal's thread) returns only once the file is whole.
+    closing: Mutex<()>,
 }
 
 impl Recorder {
@@ -151,15 +187,29 @@ impl Recorder {
             .context(&context)
             .create(BufWriter::new(file))
             .map_err(|e| failed(e.to_string()))?;
-        let (to, from) = mpsc::channel::<Vec<(u64, Message)>>();
+        let (to, from) = mpsc::channel::<ToWriter>();
         let thread = std::thread::Builder::new()
             .name("codeact-record".into())
             .spawn(move || {
                 let channels = Channels::new(&context);
                 let mut n = 0u64;
-                for (ns, message) in from.into_iter().flatten() {
-                    channels.write(ns, message);
-                    n += 1;
+                for handed in from {
+                    match handed {
+                        ToWriter::Batch(batch) => {
+                            for (ns, message) in batch {
+                                channels.write(ns, message);
+                                n += 1;
+                            }
+                        }
+                        ToWriter::Chunk(done) => {
+                            if let Err(e) = handle.flush() {
+                                tracing::warn!("the recording could not be flushed: {e}");
+                            }
+                            if let Some(done) = done {
+                                let _ = done.send(());
+                            }
+                        }
+                    }
                 }
                 let closed = handle.close().map(drop).map_err(|e| e.to_string());
                 tracing::debug!(messages = n, cpu_ms = thread_cpu_ms(), "recording written");
@@ -172,9 +222,11 @@ impl Recorder {
             writer: Mutex::new(Some(Writer {
                 to,
                 batch: Vec::with_capacity(BATCH),
+                chunked: std::time::Instant::now(),
                 thread,
             })),
             sampling: Mutex::new(Sampling::default()),
+            closing: Mutex::new(()),
         });
         if let Some(map) = recorder.robot.map() {
             recorder.send(recorder.now(), Message::Map(map));
@@ -208,21 +260,27 @@ impl Recorder {
             .as_mut()
         {
             w.batch.push((ns, message));
-            if w.batch.len() >= BATCH {
+            if w.chunked.elapsed() >= CHUNK_EVERY {
+                // Not waited for: the robot's thread goes on.
+                drop(w.finish_chunk());
+            } else if w.batch.len() >= BATCH {
                 w.hand_over();
             }
         }
     }
 
-    /// Hands what is queued to the writer now (at the end of each action).
+    /// Hands what is queued to the writer and waits until its chunk is
+    /// finished on disk (at the end of each action, before its observation
+    /// is returned), so a file cut later keeps the action.
     fn flush(&self) {
-        if let Some(w) = self
+        let written = self
             .writer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
-        {
-            w.hand_over();
+            .map(Writer::finish_chunk);
+        if let Some(written) = written {
+            let _ = written.recv_timeout(CHUNK_WAIT);
         }
     }
 
@@ -284,8 +342,9 @@ impl Recorder {
     }
 
     /// Ends the recording: waits for the writer to finish the file. Later
-    /// calls do nothing.
+    /// calls do nothing (once it is finished).
     pub fn close(&self) -> Result<(), RecordError> {
+        let _one_at_a_time = self.closing.lock().unwrap_or_else(|e| e.into_inner());
         if self
             .writer
             .lock()

@@ -1,0 +1,37 @@
+"""Reads an MCAP recording front to back with the official `mcap` reader's
+streaming reader (what reads a file whose end was cut: SIGKILL, power loss),
+stopping at the first record that is cut short (in file order: sorting by
+log time would read the whole file before yielding anything). Prints one JSON object: the
+message count per topic, the action numbers on /code and /observation (the
+Log's line), and whether the file's end was whole."""
+
+import json
+import sys
+
+from mcap.reader import NonSeekingReader
+from mcap_protobuf.decoder import DecoderFactory
+
+
+def main(path):
+    counts, actions, whole, cut = {}, {"/code": [], "/observation": []}, True, None
+    with open(path, "rb") as f:
+        try:
+            for schema, channel, message in NonSeekingReader(f).iter_messages(log_time_order=False):
+                counts[channel.topic] = counts.get(channel.topic, 0) + 1
+        except Exception as e:  # the cut: a record or chunk that ends early
+            whole, cut = False, type(e).__name__
+    with open(path, "rb") as f:
+        reader = NonSeekingReader(f, decoder_factories=[DecoderFactory()])
+        try:
+            for schema, channel, message, decoded in reader.iter_decoded_messages(
+                    topics=list(actions), log_time_order=False):
+                actions[channel.topic].append(decoded.line)
+        except Exception:
+            pass
+    out = {"counts": counts, "actions": actions, "whole": whole}
+    if cut:
+        out["cut"] = cut
+    print(json.dumps(out))
+
+
+main(sys.argv[1])
