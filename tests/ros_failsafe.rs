@@ -217,3 +217,166 @@ fn no_goal_outlives_its_skill_and_nothing_is_sent_while_latched() {
     let _ = events_of(robot);
     assert!(capture.finish().is_empty(), "DDS packets left loopback");
 }
+
+/// The fake robot with Nav2's commands relayed through the bridge, at most 0.2 m/s.
+const RELAY_PROFILE: &str = "name: relay
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.2, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+tolerances: {goal: 0.05, heading: 0.05, rest_linear: 0.01, rest_angular: 0.01}
+nav2: {relay: /cmd_vel_nav}
+";
+
+#[test]
+fn nav2_drives_through_the_governor_and_moves_nothing_while_latched() {
+    let domain = domain(7);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("relay.yaml");
+    std::fs::write(&profile, RELAY_PROFILE).unwrap();
+    let robot = fake_robot(domain, 40, false);
+    let nav2 = nav2_server_with(domain, 40, &[("NAV2_CMD_TOPIC", "/cmd_vel_nav")]);
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+
+    // Our own goal: Nav2's commands reach the base through the relay.
+    assert_result(&mut session, "p = move_to(0.5, 0.0)\nround(p.x, 1)", "0.5");
+    // Another node's goal while latched: Nav2 runs it, nothing moves.
+    person(domain, &["press", "1.0"]);
+    let pressed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let before = session.execute("p = get_pose()\n(round(p.x, 3), round(p.y, 3))", 10.0);
+    let answer = person(domain, &["navigate", "3.0", "0.0", "2.0"]).unwrap();
+    assert_eq!(answer["accepted"], true, "Nav2 took the other node's goal");
+    let after = session.execute("p = get_pose()\n(round(p.x, 3), round(p.y, 3))", 10.0);
+    assert_eq!(before["result"], after["result"], "the robot did not move");
+    drop(session);
+
+    let out = robot.wait_with_output().unwrap();
+    let report: Json = serde_json::from_slice(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let cmds = report["cmds"].as_array().unwrap();
+    let linear = |c: &Json| c[1].as_f64().unwrap();
+    assert!(
+        cmds.iter().any(|c| linear(c) > 0.05),
+        "the relay drove the base: {cmds:?}"
+    );
+    assert!(
+        cmds.iter().all(|c| linear(c) <= 0.2 + 1e-9),
+        "within the profile's 0.2 m/s (Nav2 asked 0.25): {cmds:?}"
+    );
+    let latched: Vec<&Json> = cmds
+        .iter()
+        .filter(|c| c[0].as_f64().unwrap() > pressed)
+        .collect();
+    assert!(
+        latched
+            .iter()
+            .all(|c| linear(c) == 0.0 && c[2].as_f64().unwrap() == 0.0),
+        "only zeros reach the base while latched: {latched:?}"
+    );
+    let nav = events_of(nav2);
+    assert_eq!(
+        kinds(&nav),
+        ["accepted", "done", "accepted", "canceled"],
+        "{nav:?}"
+    );
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}
+
+/// The fake robot taking TwistStamped, on sim time, navigated by Nav2.
+const SIM_TIME_PROFILE: &str = "name: sim_time
+use_sim_time: true
+topics: {odom: /odom, cmd_vel: /cmd_vel, cmd_vel_type: twist_stamped, scan: /scan}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
+tolerances: {goal: 0.05, heading: 0.05, rest_linear: 0.01, rest_angular: 0.01}
+nav2: {relay: /cmd_vel_nav}
+";
+
+#[test]
+fn under_use_sim_time_commands_goals_and_recordings_follow_the_clock_topic() {
+    let domain = domain(6);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("sim_time.yaml");
+    std::fs::write(&profile, SIM_TIME_PROFILE).unwrap();
+    let recording = tmp.path().join("sim_time.mcap");
+    let clock = ros_command(ros_python(), domain)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/clock.py"))
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let robot = fake_robot(domain, 25, true);
+    // Nav2 reaches the TwistStamped base only through the bridge's relay.
+    let nav2 = nav2_server_with(domain, 60, &[("NAV2_CMD_TOPIC", "/cmd_vel_nav")]);
+    let mut command = ros_command(common::exe(), domain);
+    command
+        .args(["session", "--robot", profile.to_str().unwrap(), "--record"])
+        .arg(&recording)
+        .stderr(std::process::Stdio::inherit());
+    let mut session = RosSession(
+        codeact::executor::client::SessionClient::start(command).expect("codeact session starts"),
+    );
+    // The clock peer's time, seen by the code: seconds after 500, not the epoch.
+    assert_result(
+        &mut session,
+        "import time\ntime.sleep(0.5)\n500 < get_scan().stamp < 600",
+        "True",
+    );
+    assert_result(&mut session, "drive(0.1, 0.0, 1.0)\n'driven'", "'driven'");
+    assert_result(&mut session, "p = move_to(0.5, 0.0)\nround(p.x, 1)", "0.5");
+    drop(session);
+
+    // The robot's commands: stamped with the clock topic's time.
+    let out = robot.wait_with_output().unwrap();
+    let report: Json = serde_json::from_slice(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let stamps: Vec<f64> = report["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[1].as_f64().unwrap())
+        .collect();
+    assert!(!stamps.is_empty(), "{report}");
+    assert!(
+        stamps.iter().all(|s| (500.0..600.0).contains(s)),
+        "command stamps follow /clock: {stamps:?}"
+    );
+    // Nav2's goal: stamped likewise.
+    let nav = events_of(nav2);
+    let goal = nav.iter().find(|e| e["event"] == "accepted").unwrap();
+    let stamp = goal["stamp"].as_f64().unwrap();
+    assert!((500.0..600.0).contains(&stamp), "goal stamp: {goal}");
+    let _ = events_of(clock);
+    // The recording: log times in the clock topic's time.
+    let python = std::env::var("CODEACT_RECORD_PYTHON")
+        .expect("CODEACT_RECORD_PYTHON: the venv's python (scripts/record-setup.sh)");
+    let out = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/record/read_cut.py"
+        ))
+        .arg(&recording)
+        .output()
+        .unwrap();
+    let read: Json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let times = &read["times"]["/pose"];
+    for t in times.as_array().unwrap() {
+        let t = t.as_f64().unwrap() * 1e-9;
+        assert!((500.0..600.0).contains(&t), "recorded poses: {read}");
+    }
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}

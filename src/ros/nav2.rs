@@ -25,10 +25,19 @@ pub fn arrival_heading(from: Pose2, to: P2, theta: Option<f64>) -> f64 {
 }
 
 /// The NavigateToPose goal: `to` with `heading` in `frame`.
-pub fn goal(frame: &str, to: P2, heading: f64, behavior_tree: &str) -> Json {
+pub fn goal(
+    frame: &str,
+    stamp: std::time::Duration,
+    to: P2,
+    heading: f64,
+    behavior_tree: &str,
+) -> Json {
     json!({
         "pose": {
-            "header": {"frame_id": frame},
+            "header": {
+                "frame_id": frame,
+                "stamp": {"sec": stamp.as_secs(), "nanosec": stamp.subsec_nanos()}
+            },
             "pose": {
                 "position": {"x": to.x, "y": to.y, "z": 0.0},
                 "orientation": {"x": 0.0, "y": 0.0, "z": (heading / 2.0).sin(), "w": (heading / 2.0).cos()}
@@ -96,7 +105,18 @@ mod tests {
 
     #[test]
     fn the_goal_faces_the_way_it_asks() {
-        let g = goal("map", P2::new(1.0, 2.0), std::f64::consts::FRAC_PI_2, "");
+        let stamp = std::time::Duration::new(12, 500);
+        let g = goal(
+            "map",
+            stamp,
+            P2::new(1.0, 2.0),
+            std::f64::consts::FRAC_PI_2,
+            "",
+        );
+        assert_eq!(
+            g["pose"]["header"]["stamp"],
+            json!({"sec": 12, "nanosec": 500})
+        );
         assert_eq!(g["pose"]["header"]["frame_id"], "map");
         assert_eq!(g["pose"]["pose"]["position"]["x"], 1.0);
         let w = g["pose"]["pose"]["orientation"]["w"].as_f64().unwrap();

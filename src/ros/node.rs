@@ -85,7 +85,7 @@ pub fn connect(
 ) -> Result<RosSkills, NodeError> {
     let profile = profile::load(profile_name)?;
     let idl = check_declared_skills(&profile)?;
-    let ros = Arc::new(RosThread::start(node_name)?);
+    let ros = Arc::new(RosThread::start_with(node_name, profile.use_sim_time)?);
     let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);
     let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
     let mut skills = robot_api::skills::robot_skills(backend);

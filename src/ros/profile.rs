@@ -100,6 +100,12 @@ pub struct RobotProfile {
     /// and topics as Python functions.
     #[serde(default)]
     pub ros_skills: Vec<DeclaredSkill>,
+    /// Follow simulated time from /clock (Gazebo, a bag played with
+    /// --clock), as ROS nodes do with the parameter `use_sim_time`: the
+    /// stamps of commands, goals and recordings, and the skills' timeouts.
+    /// The safety watchdog and stale-data limits stay on the wall clock.
+    #[serde(default)]
+    pub use_sim_time: bool,
     /// The file it came from and its text, for errors that point at a line.
     #[serde(skip)]
     pub source: (String, String),
@@ -126,6 +132,17 @@ pub struct Nav2Settings {
     /// The behavior tree to ask for (empty: Nav2's default).
     #[serde(default)]
     pub behavior_tree: String,
+    /// Where Nav2's controller publishes its velocity commands when they
+    /// are to pass through the bridge (its `cmd_vel` remapped here, e.g.
+    /// `/cmd_vel_nav`): the bridge relays them to the base within the
+    /// profile's limits, geofence, watchdog and e-stop, as Nav2's collision
+    /// monitor does. Without it Nav2 drives the base directly.
+    #[serde(default)]
+    pub relay: Option<String>,
+    /// The message type on `relay` (`twist` or `twist_stamped`, as Nav2's
+    /// `enable_stamped_cmd_vel` says).
+    #[serde(default)]
+    pub relay_type: CmdVelType,
 }
 
 fn default_nav2_action() -> String {

@@ -23,7 +23,7 @@ use super::camera::Frame;
 use super::nav2;
 use super::profile::{CmdVelType, Frames, Nav2Settings, ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
-use super::spin::{Poster, RosError, RosThread};
+use super::spin::{Poster, RosClock, RosError, RosThread};
 use super::tf::{is_between, Transform2};
 
 type SetBool = r2r::std_srvs::srv::SetBool::Service;
@@ -107,6 +107,8 @@ enum CmdPublisher {
 struct SafetyCore {
     governor: Governor,
     publisher: CmdPublisher,
+    /// The node's ROS clock, for the stamps.
+    clock: Arc<RosClock>,
     hold: Option<Hold>,
     zeros_left: u32,
 }
@@ -130,7 +132,7 @@ impl SafetyCore {
                     ..Default::default()
                 };
                 stamped.header.frame_id = frame.clone();
-                stamped.header.stamp = ros_now();
+                stamped.header.stamp = self.clock.stamp();
                 p.publish(&stamped)
             }
         };
@@ -143,6 +145,8 @@ struct Shared {
     goals: Arc<Ledger>,
     /// Where the answers to cancel requests are awaited.
     poster: Poster,
+    /// The node's ROS clock.
+    clock: Arc<RosClock>,
     latest: Mutex<Latest>,
     safety: Mutex<SafetyCore>,
     events: Mutex<Vec<String>>,
@@ -192,6 +196,24 @@ impl Shared {
         } else if core.zeros_left > 0 {
             core.zeros_left -= 1;
             core.publish(out);
+        }
+    }
+
+    /// A velocity command from Nav2's controller (the profile's relay):
+    /// through the governor like the skills' own, so its limits, geofence,
+    /// watchdog and e-stop hold; dropped while the e-stop is latched.
+    fn relay(&self, linear: f64, angular: f64) {
+        let now = self.now();
+        let starting = {
+            let mut core = lock(&self.safety);
+            if core.governor.command(linear, angular, now).is_err() {
+                return;
+            }
+            let moving = linear != 0.0 || angular != 0.0;
+            moving && core.zeros_left == 0
+        };
+        if starting {
+            self.tick();
         }
     }
 
@@ -281,10 +303,12 @@ impl RosRobot {
             started: Instant::now(),
             goals: Arc::default(),
             poster: ros.poster(),
+            clock: ros.clock(),
             latest: Mutex::new(Latest::default()),
             safety: Mutex::new(SafetyCore {
                 governor: Governor::new(safety_config(&profile)),
                 publisher,
+                clock: ros.clock(),
                 hold: None,
                 zeros_left: 0,
             }),
@@ -297,8 +321,15 @@ impl RosRobot {
         let frames = profile.frames.clone();
         lock(&shared.latest).in_map = frames.map.is_some();
         let period = Duration::from_secs_f64(1.0 / profile.safety.rate);
-        ros.run(move |node, spawner| subscribe(node, spawner, &s, &topics, &frames, period))?
-            .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
+        let relay = profile
+            .nav2
+            .as_ref()
+            .and_then(|n| n.relay.clone().map(|topic| (topic, n.relay_type)));
+        ros.run(move |node, spawner| {
+            let relay = relay.as_ref().map(|(t, k)| (t.as_str(), *k));
+            subscribe(node, spawner, &s, &topics, &frames, relay, period)
+        })?
+        .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
 
         let gripper = match profile.services.gripper.clone() {
             Some(name) => Some(
@@ -350,7 +381,13 @@ impl RosRobot {
         let goal = Goal {
             name: &settings.action,
             type_name: nav2::ACTION_TYPE,
-            goal: nav2::goal(self.pose_frame(), to, heading, &settings.behavior_tree),
+            goal: nav2::goal(
+                self.pose_frame(),
+                ros_time(&self.ros.clock()),
+                to,
+                heading,
+                &settings.behavior_tree,
+            ),
             timeout: Duration::from_secs_f64(timeout),
         };
         let mut lines = FeedbackLines::new(&settings.action, &ctx.progress, self)
@@ -607,6 +644,7 @@ fn subscribe(
     s: &Arc<Shared>,
     topics: &ProfileTopics,
     frames: &Frames,
+    relay: Option<(&str, CmdVelType)>,
     period: Duration,
 ) -> r2r::Result<()> {
     let odom_frame = frames.odom.clone();
@@ -641,7 +679,7 @@ fn subscribe(
             let mut l = lock(&sh.latest);
             let pose = l.located().unwrap_or_default();
             l.scan = Some(Stamped {
-                value: scan_data(&m, pose, sh.now()),
+                value: scan_data(&m, pose, ros_time(&sh.clock).as_secs_f64()),
                 at: Instant::now(),
             });
         });
@@ -726,6 +764,9 @@ fn subscribe(
         }
     });
     serve_clear_e_stop(node, spawner, s)?;
+    if let Some((topic, kind)) = relay {
+        subscribe_relay(node, spawner, s, topic, kind)?;
+    }
     let sh = s.clone();
     let mut timer = node.create_wall_timer(period)?;
     spawner
@@ -735,6 +776,33 @@ fn subscribe(
             }
         })
         .map_err(|_| r2r::Error::RCL_RET_ERROR)?;
+    Ok(())
+}
+
+/// On the ROS thread: relays Nav2's velocity commands from `topic` to the
+/// base through the governor.
+fn subscribe_relay(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    s: &Arc<Shared>,
+    topic: &str,
+    kind: CmdVelType,
+) -> r2r::Result<()> {
+    let sh = s.clone();
+    match kind {
+        CmdVelType::Twist => {
+            let twists =
+                node.subscribe::<r2r::geometry_msgs::msg::Twist>(topic, QosProfile::default())?;
+            spawn(spawner, twists, move |t| sh.relay(t.linear.x, t.angular.z));
+        }
+        CmdVelType::TwistStamped => {
+            let twists = node
+                .subscribe::<r2r::geometry_msgs::msg::TwistStamped>(topic, QosProfile::default())?;
+            spawn(spawner, twists, move |t| {
+                sh.relay(t.twist.linear.x, t.twist.angular.z)
+            });
+        }
+    }
     Ok(())
 }
 
@@ -882,8 +950,10 @@ impl RobotBackend for RosRobot {
         }
     }
 
+    /// ROS time: stamps, recordings and the skills' timeouts follow the
+    /// node's clock (sim time from /clock when the profile says so).
     fn time(&self) -> f64 {
-        self.shared.now()
+        ros_time(&self.ros.clock()).as_secs_f64()
     }
 
     fn pose(&self) -> Result<Pose2, SkillError> {
@@ -1249,14 +1319,8 @@ impl RobotBackend for RosRobot {
     }
 }
 
-/// The time now as a ROS stamp (the system clock, which is ROS time on a
-/// robot that does not run on simulated time).
-fn ros_now() -> r2r::builtin_interfaces::msg::Time {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    r2r::builtin_interfaces::msg::Time {
-        sec: now.as_secs() as i32,
-        nanosec: now.subsec_nanos(),
-    }
+/// The time now on the node's ROS clock (the system clock, or /clock under
+/// sim time; zero before the first /clock message).
+fn ros_time(clock: &RosClock) -> Duration {
+    clock.now()
 }

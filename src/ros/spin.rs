@@ -3,7 +3,8 @@
 //! skills, the session) hand it jobs that need the node, such as creating a
 //! subscription, and wait for their results. Owning the node on one thread
 //! keeps r2r's handles off shared locks; a job waits at most one spin period
-//! (2 ms idle, 0.25 ms for a while after a job).
+//! (2 ms idle, 0.25 ms for a while after a job). Its ROS clock gives the
+//! stamps: the system clock, or /clock under sim time.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -28,6 +29,65 @@ const BUSY_FOR: Duration = Duration::from_millis(100);
 pub fn keep_dds_local_by_default() {
     if std::env::var_os("ROS_AUTOMATIC_DISCOVERY_RANGE").is_none() {
         std::env::set_var("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST");
+    }
+}
+
+/// ROS time as the node sees it: the system clock, or under sim time the
+/// latest /clock message (zero before the first), as ROS nodes do with the
+/// parameter `use_sim_time`. (r2r's own time source is compiled out of its
+/// wheels-based build.)
+pub struct RosClock {
+    /// The latest /clock time, under sim time.
+    sim: Option<std::sync::Mutex<Duration>>,
+}
+
+impl RosClock {
+    fn new(sim_time: bool) -> Self {
+        RosClock {
+            sim: sim_time.then(|| std::sync::Mutex::new(Duration::ZERO)),
+        }
+    }
+
+    /// Whether the clock follows /clock.
+    pub fn is_sim_time(&self) -> bool {
+        self.sim.is_some()
+    }
+
+    /// ROS time now, since the epoch (or the simulation's start).
+    pub fn now(&self) -> Duration {
+        match &self.sim {
+            Some(latest) => *latest.lock().unwrap_or_else(|e| e.into_inner()),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// [`RosClock::now`] as a message stamp.
+    pub fn stamp(&self) -> r2r::builtin_interfaces::msg::Time {
+        let now = self.now();
+        r2r::builtin_interfaces::msg::Time {
+            sec: now.as_secs() as i32,
+            nanosec: now.subsec_nanos(),
+        }
+    }
+
+    /// Subscribes to /clock (best effort, as simulators publish it).
+    fn follow(self: &Arc<Self>, node: &mut r2r::Node, spawner: &LocalSpawner) -> r2r::Result<()> {
+        use futures::task::LocalSpawnExt;
+        use futures::StreamExt;
+        let qos = r2r::QosProfile::default().best_effort();
+        let ticks = node.subscribe::<r2r::rosgraph_msgs::msg::Clock>("/clock", qos)?;
+        let clock = self.clone();
+        spawner
+            .spawn_local(ticks.for_each(move |m| {
+                if let Some(latest) = &clock.sim {
+                    *latest.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Duration::new(m.clock.sec.max(0) as u64, m.clock.nanosec);
+                }
+                futures::future::ready(())
+            }))
+            .map_err(|_| r2r::Error::RCL_RET_ERROR)
     }
 }
 
@@ -56,6 +116,8 @@ pub enum RosError {
 /// The thread that owns the node.
 pub struct RosThread {
     jobs: mpsc::Sender<Job>,
+    /// The node's ROS clock: the system clock, or /clock under sim time.
+    clock: Arc<RosClock>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     shutdown: Arc<std::sync::atomic::AtomicBool>,
     /// The node's fully qualified name ("/codeact").
@@ -65,6 +127,12 @@ pub struct RosThread {
 impl RosThread {
     /// Creates the node `name` and starts spinning it.
     pub fn start(name: &str) -> Result<Self, RosError> {
+        Self::start_with(name, false)
+    }
+
+    /// [`RosThread::start`]; with `sim_time`, the node's clock follows /clock
+    /// (the parameter `use_sim_time` of ROS nodes).
+    pub fn start_with(name: &str, sim_time: bool) -> Result<Self, RosError> {
         keep_dds_local_by_default();
         let (jobs, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -76,9 +144,18 @@ impl RosThread {
             .spawn(move || {
                 let node =
                     r2r::Context::create().and_then(|ctx| r2r::Node::create(ctx, &node_name, ""));
-                let mut node = match node {
+                let mut pool = LocalPool::new();
+                let spawner = pool.spawner();
+                let clock = Arc::new(RosClock::new(sim_time));
+                let mut node = match node.and_then(|mut node| {
+                    if sim_time {
+                        clock.follow(&mut node, &spawner)?;
+                    }
+                    Ok(node)
+                }) {
                     Ok(node) => {
-                        let _ = ready_tx.send(Ok(node.fully_qualified_name().unwrap_or_default()));
+                        let name = node.fully_qualified_name().unwrap_or_default();
+                        let _ = ready_tx.send(Ok((name, clock)));
                         node
                     }
                     Err(e) => {
@@ -86,8 +163,6 @@ impl RosThread {
                         return;
                     }
                 };
-                let mut pool = LocalPool::new();
-                let spawner = pool.spawner();
                 let mut busy_until = std::time::Instant::now();
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let now = std::time::Instant::now();
@@ -108,7 +183,7 @@ impl RosThread {
                 name: name.into(),
                 message: e.to_string(),
             })?;
-        let fq = ready_rx
+        let (fq, clock) = ready_rx
             .recv()
             .map_err(|_| RosError::Gone)?
             .map_err(|message| RosError::Start {
@@ -117,10 +192,16 @@ impl RosThread {
             })?;
         Ok(RosThread {
             jobs,
+            clock,
             thread: std::sync::Mutex::new(Some(thread)),
             shutdown,
             node_name: fq,
         })
+    }
+
+    /// The node's clock, shared (for stamps taken on other threads).
+    pub fn clock(&self) -> Arc<RosClock> {
+        self.clock.clone()
     }
 
     /// Runs `job` on the ROS thread and waits for its result.

@@ -248,7 +248,13 @@ pub fn error_of(session: &mut RosSession, code: &str) -> ErrorReport {
 
 /// tests/ros/nav2_server.py for `seconds` in `domain`.
 pub fn nav2_server(domain: u32, seconds: u32) -> Child {
+    nav2_server_with(domain, seconds, &[])
+}
+
+/// tests/ros/nav2_server.py with these environment settings (NAV2_CMD_TOPIC).
+pub fn nav2_server_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
     ros_command(ros_python(), domain)
+        .envs(env.iter().copied())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/ros/nav2_server.py"

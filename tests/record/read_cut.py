@@ -2,7 +2,7 @@
 streaming reader (what reads a file whose end was cut: SIGKILL, power loss),
 stopping at the first record that is cut short (in file order: sorting by
 log time would read the whole file before yielding anything). Prints one JSON object: the
-message count per topic, the action numbers on /code and /observation (the
+message count per topic, the first and last log time per topic, the action numbers on /code and /observation (the
 Log's line), and whether the file's end was whole."""
 
 import json
@@ -13,11 +13,14 @@ from mcap_protobuf.decoder import DecoderFactory
 
 
 def main(path):
-    counts, actions, whole, cut = {}, {"/code": [], "/observation": []}, True, None
+    counts, times, actions = {}, {}, {"/code": [], "/observation": []}
+    whole, cut = True, None
     with open(path, "rb") as f:
         try:
             for schema, channel, message in NonSeekingReader(f).iter_messages(log_time_order=False):
                 counts[channel.topic] = counts.get(channel.topic, 0) + 1
+                first = times.get(channel.topic, [message.log_time])[0]
+                times[channel.topic] = [first, message.log_time]
         except Exception as e:  # the cut: a record or chunk that ends early
             whole, cut = False, type(e).__name__
     with open(path, "rb") as f:
@@ -28,7 +31,7 @@ def main(path):
                 actions[channel.topic].append(decoded.line)
         except Exception:
             pass
-    out = {"counts": counts, "actions": actions, "whole": whole}
+    out = {"counts": counts, "times": times, "actions": actions, "whole": whole}
     if cut:
         out["cut"] = cut
     print(json.dumps(out))

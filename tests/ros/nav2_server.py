@@ -10,6 +10,7 @@ It prints one JSON line per event (accepted with the goal's frame, done,
 aborted, canceled)."""
 import json
 import math
+import os
 import sys
 import time
 
@@ -34,7 +35,9 @@ def on_odom(m):
 
 
 node.create_subscription(Odometry, "/odom", on_odom, 10)
-cmd = node.create_publisher(Twist, "/cmd_vel", 10)
+# NAV2_CMD_TOPIC: where the controller's commands go (/cmd_vel_nav when the
+# bridge relays them to the base, as a remapped Nav2 does).
+cmd = node.create_publisher(Twist, os.environ.get("NAV2_CMD_TOPIC", "/cmd_vel"), 10)
 
 
 def say(**event):
@@ -49,7 +52,9 @@ def drive(v, w):
 
 def execute(goal):
     target = goal.request.pose.pose.position
-    say(event="accepted", frame=goal.request.pose.header.frame_id, x=target.x, y=target.y)
+    stamp = goal.request.pose.header.stamp
+    say(event="accepted", frame=goal.request.pose.header.frame_id, x=target.x, y=target.y,
+        stamp=stamp.sec + stamp.nanosec * 1e-9)
     result = NavigateToPose.Result()
     if target.x < -5 or target.x > 50:
         goal.abort()

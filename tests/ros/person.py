@@ -2,7 +2,10 @@
 - `press SECONDS`: presses the e-stop (std_msgs/Bool true on /e_stop) every
   0.1 s for SECONDS, from when someone listens;
 - `clear NODE`: calls NODE/clear_e_stop (std_srvs/srv/Trigger) and prints
-  the answer as one JSON line."""
+  the answer as one JSON line;
+- `navigate X Y SECONDS`: sends Nav2 a NavigateToPose goal itself (not
+  through codeact), lets it run SECONDS, cancels it, and prints whether it
+  was accepted."""
 import json
 import sys
 import time
@@ -32,5 +35,26 @@ elif sys.argv[1] == "clear":
     rclpy.spin_until_future_complete(node, future, timeout_sec=20)
     answer = future.result()
     print(json.dumps({"success": answer.success, "message": answer.message}), flush=True)
+elif sys.argv[1] == "navigate":
+    from rclpy.action import ActionClient
+    from nav2_msgs.action import NavigateToPose
+    client = ActionClient(node, NavigateToPose, "/navigate_to_pose")
+    if not client.wait_for_server(timeout_sec=20):
+        print(json.dumps({"error": "no Nav2"}), flush=True)
+        sys.exit(1)
+    goal = NavigateToPose.Goal()
+    goal.pose.header.frame_id = "odom"
+    goal.pose.pose.position.x, goal.pose.pose.position.y = float(sys.argv[2]), float(sys.argv[3])
+    goal.pose.pose.orientation.w = 1.0
+    sent = client.send_goal_async(goal)
+    rclpy.spin_until_future_complete(node, sent, timeout_sec=20)
+    handle = sent.result()
+    end = time.time() + float(sys.argv[4])
+    while time.time() < end:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    if handle.accepted:
+        cancelled = handle.cancel_goal_async()
+        rclpy.spin_until_future_complete(node, cancelled, timeout_sec=5)
+    print(json.dumps({"accepted": handle.accepted}), flush=True)
 node.destroy_node()
 rclpy.shutdown()
