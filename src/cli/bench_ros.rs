@@ -4,7 +4,9 @@
 //! - skill command → /cmd_vel → simulator → /odom showing the motion;
 //! - e-stop message → zero velocity on /cmd_vel, seen by an rclpy peer;
 //! - a profile-declared action skill's round trip through an rclpy action
-//!   server that answers at once, from Python.
+//!   server that answers at once, from Python;
+//! - with Nav2's commands relayed through the governor: e-stop → zero on the
+//!   base's /cmd_vel while an rclpy "controller" keeps publishing.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -94,7 +96,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
 
     // E-stop to zero velocity, seen by an rclpy peer on /cmd_vel.
     let python = std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into());
-    let _node = spawn(&["node", "--ros", "--robot", "sim"])?;
+    let node = spawn(&["node", "--ros", "--robot", "sim"])?;
     let cycles = reps(20).to_string();
     let out = Command::new(python)
         .arg(concat!(
@@ -124,7 +126,56 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         &stats(estop),
         "<= 100 ms",
     );
-    action_round_trip(reps)
+    // Its e-stop and clear service would answer the relay's bench too.
+    drop(node);
+    action_round_trip(reps)?;
+    relay_e_stop(reps)
+}
+
+/// The e-stop with Nav2's velocity commands relayed through the governor:
+/// an rclpy peer plays the controller on /cmd_vel_nav, presses the e-stop,
+/// and times the first zero on the base's /cmd_vel.
+fn relay_e_stop(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    let python = std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let dir = std::env::temp_dir().join(format!("codeact-bench-relay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let profile = dir.join("sim_relay.yaml");
+    let sim = include_str!("../../launch/profiles/sim.yaml");
+    std::fs::write(&profile, format!("{sim}\nnav2: {{relay: /cmd_vel_nav}}\n"))?;
+    let (driver, _) = Driver::start(&["--robot", &profile.to_string_lossy()])?;
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ros/relay_estop.py"
+        ))
+        .arg(reps(20).to_string())
+        .output()
+        .context("running tests/ros/relay_estop.py (rclpy)")?;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&dir);
+    let measured: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "the rclpy controller said: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let latencies: Vec<f64> = measured["estop_ms"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+        .unwrap_or_default();
+    if latencies.is_empty() {
+        bail!("no zero reached the base after the e-stop: {measured}");
+    }
+    if measured["moved_after"].as_u64() != Some(0) {
+        bail!("the base received motion while latched: {measured}");
+    }
+    report(
+        "e-stop -> zero on the base, Nav2 relayed",
+        "ms",
+        &stats(latencies),
+        "<= 10 ms",
+    );
+    Ok(())
 }
 
 /// The sim profile with one declared action skill, `fibonacci(order)`.

@@ -71,7 +71,7 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
         &signals(opts.http.is_none()),
         super::shutdown::Ends {
             interrupter: session.interrupter(),
-            skills: session.shared_skills(),
+            skills: std::sync::Arc::downgrade(&session.shared_skills()),
             recorder: None,
             remains: session.remains(),
             stop_wait: session.config().grace + std::time::Duration::from_secs(3),

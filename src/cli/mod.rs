@@ -488,8 +488,8 @@ impl Started {
     fn ends(&self, cancel: Option<robot_api::CancelToken>) -> shutdown::Ends {
         shutdown::Ends {
             interrupter: self.session.interrupter(),
-            skills: self.session.shared_skills(),
-            recorder: self.recorder.clone(),
+            skills: Arc::downgrade(&self.session.shared_skills()),
+            recorder: self.recorder.as_ref().map(Arc::downgrade),
             remains: self.session.remains(),
             stop_wait: self.session.config().grace + Duration::from_secs(3),
             cancel,

@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -38,14 +38,17 @@ enum Phase {
     Ended,
 }
 
-/// What the signal thread needs to end a session from outside.
+/// What the signal thread needs to end a session from outside. The skills
+/// and the recording are held weakly: they hold the robot, and a ROS
+/// robot's node must be gone before the process exits (its thread racing
+/// the exit-time destructors corrupts the heap).
 pub struct Ends {
     /// Interrupts the running action.
     pub interrupter: Interrupter,
     /// The robot's safe stop.
-    pub skills: Arc<SkillSet>,
+    pub skills: Weak<SkillSet>,
     /// The recording to finish.
-    pub recorder: Option<Arc<Recorder>>,
+    pub recorder: Option<Weak<Recorder>>,
     /// The worker, cgroup and workspace to remove.
     pub remains: Remains,
     /// The longest a stopping action takes (the stop grace and a worker's start).
@@ -186,8 +189,10 @@ fn wait_for_command(
 /// The cleanup the command's thread would have done.
 fn end_from_here(ends: &Ends) {
     ends.interrupter.interrupt();
-    ends.skills.safe_stop();
-    if let Some(recorder) = &ends.recorder {
+    if let Some(skills) = ends.skills.upgrade() {
+        skills.safe_stop();
+    }
+    if let Some(recorder) = ends.recorder.as_ref().and_then(Weak::upgrade) {
         match recorder.close() {
             Ok(()) => eprintln!("recording: {}", recorder.path().display()),
             Err(e) => eprintln!("error: {e}"),
