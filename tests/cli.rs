@@ -143,3 +143,46 @@ fn the_api_text_takes_its_examples_from_the_world_in_use() {
     assert!(apartment.contains("The camera sees objects within 50 degrees"));
     assert!(apartment.contains("down 0.40 m in front of the robot's centre"));
 }
+
+#[test]
+fn recover_copies_a_whole_recording_and_refuses_what_is_not_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.mcap");
+    std::fs::write(&bad, "not a recording").unwrap();
+    let out = codeact(&["recover", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not an MCAP file"), "{stderr}");
+
+    // A session with no action still records the map and the first pose.
+    let file = tmp.path().join("whole.mcap");
+    let out = codeact(&[
+        "session",
+        "--world",
+        "small_room",
+        "--record",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copy = tmp.path().join("copy.mcap");
+    let args = [
+        "recover",
+        file.to_str().unwrap(),
+        "--out",
+        copy.to_str().unwrap(),
+    ];
+    let out = codeact(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("whole"), "{stderr}");
+    assert!(copy.metadata().unwrap().len() > 0);
+    let out = codeact(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("already exists"),
+        "{stderr}"
+    );
+}

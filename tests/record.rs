@@ -367,6 +367,11 @@ fn read_reply(stdout: &mut impl std::io::BufRead) -> Json {
 
 /// tests/record/read_cut.py on `path`: what a front-to-back reader gets.
 fn read_cut(path: &std::path::Path) -> Json {
+    read_cut_with(&[], path)
+}
+
+/// tests/record/read_cut.py with `flags` (--seeking) on `path`.
+fn read_cut_with(flags: &[&str], path: &std::path::Path) -> Json {
     let python = std::env::var("CODEACT_RECORD_PYTHON")
         .expect("CODEACT_RECORD_PYTHON: the venv's python (scripts/record-setup.sh)");
     let out = Command::new(python)
@@ -374,6 +379,7 @@ fn read_cut(path: &std::path::Path) -> Json {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/record/read_cut.py"
         ))
+        .args(flags)
         .arg(path)
         .output()
         .unwrap();
@@ -467,6 +473,28 @@ fn a_recording_survives_sigint_sigterm_and_sigkill() {
             read["counts"]["/pose"].as_u64().unwrap() >= 4,
             "{what}: {read}"
         );
+        if signal == Signal::SIGKILL {
+            // `codeact recover` makes it whole: the indexed reader reads it all.
+            let whole = tmp.path().join(format!("recovered-{n}.mcap"));
+            let out = common::codeact([
+                "recover".as_ref(),
+                file.as_os_str(),
+                "--out".as_ref(),
+                whole.as_os_str(),
+            ]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                out.status.success() && stderr.contains("cut short"),
+                "{what}: {stderr}"
+            );
+            let indexed = read_cut_with(&["--seeking"], &whole);
+            assert_eq!(indexed["indexed"], true, "{what}: {indexed}");
+            assert_eq!(
+                indexed["counts"], read["counts"],
+                "{what}: the same messages"
+            );
+            assert_eq!(indexed["actions"], read["actions"], "{what}");
+        }
         if signal != Signal::SIGKILL {
             assert_eq!(read["whole"], true, "{what}: the file was finished: {read}");
             if mid_drive {

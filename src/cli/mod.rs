@@ -11,6 +11,7 @@ mod doctor;
 mod eval;
 mod mcp_cmd;
 mod node_cmd;
+mod recover;
 mod render;
 mod repl;
 mod replay;
@@ -93,6 +94,9 @@ enum Command {
     Eval(eval::EvalOpts),
     /// Draw a world as PNG (and SVG): walls, obstacles, zones, objects, the robot.
     Render(render::RenderOpts),
+    /// Make a recording cut short (SIGKILL, power loss) whole again: every
+    /// message up to the cut, with an index, in a new file.
+    Recover(recover::RecoverOpts),
     /// Serve the robot to MCP clients (Claude Desktop, Claude Code, Cursor, ...) over stdio or HTTP.
     Mcp(Box<mcp_cmd::McpOpts>),
     /// Measure the executor, the simulator, the agent loop or the ROS side; print medians and p99.
@@ -562,6 +566,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         }
         Command::Skills(opts) => skills_cmd::run(&opts),
         Command::Render(opts) => render::run(&opts),
+        Command::Recover(opts) => recover::run(&opts),
         Command::Tasks(opts) => eval::tasks(&opts),
         Command::Eval(opts) => eval::eval(&opts),
         Command::Run(opts) => run::run(&opts),

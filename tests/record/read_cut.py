@@ -3,13 +3,28 @@ streaming reader (what reads a file whose end was cut: SIGKILL, power loss),
 stopping at the first record that is cut short (in file order: sorting by
 log time would read the whole file before yielding anything). Prints one JSON object: the
 message count per topic, the first and last log time per topic, the action numbers on /code and /observation (the
-Log's line), and whether the file's end was whole."""
+Log's line), and whether the file's end was whole. With --seeking it uses
+the reader that seeks to the file's index instead (for a whole file: what
+`codeact recover` writes), and says whether the index was there."""
 
 import json
 import sys
 
-from mcap.reader import NonSeekingReader
+from mcap.reader import NonSeekingReader, make_reader
 from mcap_protobuf.decoder import DecoderFactory
+
+
+def seeking(path):
+    counts, actions = {}, {"/code": [], "/observation": []}
+    with open(path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        indexed = reader.get_summary() is not None
+        for schema, channel, message in reader.iter_messages(log_time_order=False):
+            counts[channel.topic] = counts.get(channel.topic, 0) + 1
+        for schema, channel, message, decoded in reader.iter_decoded_messages(
+                topics=list(actions), log_time_order=False):
+            actions[channel.topic].append(decoded.line)
+    print(json.dumps({"counts": counts, "actions": actions, "indexed": indexed}))
 
 
 def main(path):
@@ -37,4 +52,7 @@ def main(path):
     print(json.dumps(out))
 
 
-main(sys.argv[1])
+if sys.argv[1] == "--seeking":
+    seeking(sys.argv[2])
+else:
+    main(sys.argv[1])
