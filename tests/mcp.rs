@@ -341,6 +341,31 @@ fn stdio_answers_a_line_that_is_not_json_and_goes_on_for_old_and_new_clients() {
     }
 }
 
+#[test]
+fn sigterm_and_sigint_end_the_server_in_order_even_mid_action() {
+    use nix::sys::signal::Signal;
+    for (signal, code) in [(Signal::SIGTERM, 143), (Signal::SIGINT, 130)] {
+        let mut command = Command::new(common::exe());
+        command.args(["mcp", "--skills", "test"]);
+        let mut server = common::JsonLines::spawn(command);
+        let pid = server.pid();
+        server.send(INITIALIZE);
+        server.next();
+        server.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        server.send(
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"execute","arguments":{"code":"import time\nprint('go', flush=True)\ntime.sleep(30)"},"_meta":{"progressToken":7}}}"#,
+        );
+        let progress = server.next();
+        assert_eq!(progress["params"]["message"], "go\n", "{progress}");
+        let workspace = std::path::PathBuf::from(format!("/tmp/codeact-{pid}-0"));
+        assert!(workspace.exists(), "the session's workspace while it runs");
+        let status = server.signal(signal);
+        assert_eq!(status.code(), Some(code), "{signal:?}");
+        assert!(!workspace.exists(), "{signal:?}: the workspace was removed");
+        assert_eq!(common::cgroups_of(pid), Vec::<std::path::PathBuf>::new());
+    }
+}
+
 /// The MCP Inspector's CLI (a second, independent client): its JSON answer.
 fn inspector(args: &[&str]) -> Json {
     let dir = PathBuf::from(

@@ -391,31 +391,6 @@ fn read_cut_with(flags: &[&str], path: &std::path::Path) -> Json {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// The pids cgroups a codeact process `pid` left (named codeact-PID-N).
-fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
-    let prefix = format!("codeact-{pid}-");
-    let mut found = Vec::new();
-    let mut dirs = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
-    for _ in 0..6 {
-        let mut next = Vec::new();
-        for dir in dirs {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if !path.is_dir() {
-                    continue;
-                }
-                if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                    found.push(path);
-                } else {
-                    next.push(path);
-                }
-            }
-        }
-        dirs = next;
-    }
-    found
-}
-
 const FOUR_ACTIONS: [&str; 4] = [
     "move_to(1.0, 1.0)",
     "get_scan()",
@@ -509,10 +484,112 @@ fn a_recording_survives_sigint_sigterm_and_sigkill() {
                 "{what}: the workspace {workspace} was removed"
             );
             assert_eq!(
-                cgroups_of(pid),
+                common::cgroups_of(pid),
                 Vec::<std::path::PathBuf>::new(),
                 "{what}: no cgroup left"
             );
         }
     }
+}
+
+/// Waits until `child`'s stdout has printed `word`; returns what it printed.
+fn read_until(stdout: &mut impl std::io::BufRead, word: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(word) {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            panic!("ended before printing {word:?}: {seen}");
+        }
+        seen.push_str(&line);
+    }
+    seen
+}
+
+#[test]
+#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn run_and_repl_end_in_order_on_a_signal_with_their_recordings_whole() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+
+    // `run`: SIGINT during the model's long drive.
+    let mock = MockLlm::start(vec![Step::Reply(
+        "```python\nprint('moving', flush=True)\ndrive(0.2, 0.0, 30.0)\n```",
+    )]);
+    let file = tmp.path().join("run.mcap");
+    let mut child = Command::new(common::exe())
+        .args([
+            "run",
+            "--world",
+            "small_room",
+            "--realtime",
+            "--task",
+            "drive",
+        ])
+        .args(["--llm", "openai:mock"])
+        .args(["--base-url", &format!("http://127.0.0.1:{}/v1", mock.port)])
+        .args(["--runs-dir", tmp.path().join("runs").to_str().unwrap()])
+        .args(["--record", file.to_str().unwrap()])
+        .env("OPENAI_API_KEY", "k")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut stdout, "moving");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "run ends with 128 + SIGINT");
+    let read = read_cut(&file);
+    assert_eq!(read["whole"], true, "{read}");
+    assert_eq!(read["actions"]["/observation"], json!([1]), "{read}");
+    assert_eq!(common::cgroups_of(pid), Vec::<std::path::PathBuf>::new());
+    assert!(
+        !std::path::Path::new(&format!("/tmp/codeact-{pid}-0")).exists(),
+        "the workspace was removed"
+    );
+    let run_dir = std::fs::read_dir(tmp.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let transcript = std::fs::read_to_string(run_dir.join("transcript.jsonl")).unwrap();
+    assert!(
+        transcript.contains("\"observation\"") && transcript.contains("interrupted"),
+        "the interrupted action is in the transcript: {transcript}"
+    );
+
+    // `repl` (piped): SIGTERM at the prompt, after an action.
+    let file = tmp.path().join("repl.mcap");
+    let mut child = Command::new(common::exe())
+        .args([
+            "repl",
+            "--world",
+            "small_room",
+            "--record",
+            file.to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .env("XDG_DATA_HOME", tmp.path())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    stdin
+        .write_all(b"move_to(1.0, 1.0)\nprint('after', 'move')\n")
+        .unwrap();
+    read_until(&mut stdout, "after move");
+    kill(Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "repl ends with 128 + SIGTERM");
+    let read = read_cut(&file);
+    assert_eq!(read["whole"], true, "{read}");
+    assert_eq!(read["actions"]["/observation"], json!([1, 2]), "{read}");
+    assert_eq!(common::cgroups_of(pid), Vec::<std::path::PathBuf>::new());
+    drop(stdin);
 }

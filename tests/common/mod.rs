@@ -168,9 +168,46 @@ impl JsonLines {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` and waits for the process to end (stdin left open).
+    pub fn signal(mut self, signal: nix::sys::signal::Signal) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+        self.child.wait().unwrap()
+    }
+
     /// Closes stdin and waits for the process to end.
     pub fn close(mut self) -> std::process::ExitStatus {
         drop(self.stdin.take());
         self.child.wait().unwrap()
     }
+}
+
+/// The pids cgroups a codeact process `pid` left (named codeact-PID-N).
+pub fn cgroups_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("codeact-{pid}-");
+    let mut found = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
+    for _ in 0..6 {
+        let mut next = Vec::new();
+        for dir in dirs {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if !path.is_dir() {
+                    continue;
+                }
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    found.push(path);
+                } else {
+                    next.push(path);
+                }
+            }
+        }
+        dirs = next;
+    }
+    found
 }
