@@ -380,3 +380,52 @@ fn under_use_sim_time_commands_goals_and_recordings_follow_the_clock_topic() {
     }
     assert!(capture.finish().is_empty(), "DDS packets left loopback");
 }
+
+#[test]
+fn the_repl_clears_the_e_stop_for_the_person_at_it() {
+    use std::io::{BufRead, Write};
+    let domain = domain(8);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("fake.yaml");
+    std::fs::write(&profile, FAKE_PROFILE).unwrap();
+    let robot = fake_robot(domain, 40, false);
+    let mut repl = ros_command(common::exe(), domain)
+        .args(["repl", "--robot", profile.to_str().unwrap(), "--no-library"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = repl.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(repl.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut read_until = |word: &str| {
+        while !seen.contains(word) {
+            let mut line = String::new();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "{seen}");
+            seen.push_str(&line);
+        }
+    };
+    stdin.write_all(b"kept = 41\nprint('ready')\n").unwrap();
+    read_until("ready");
+    person(domain, &["press", "1.0"]);
+    stdin
+        .write_all(
+            b"try:\n    drive(0.1, 0.0, 0.5)\nexcept EStopped as e:\n    print('latched:', e)\n\n",
+        )
+        .unwrap();
+    read_until("latched:");
+    stdin
+        .write_all(b":clear-e-stop\ndrive(0.1, 0.0, 0.5)\nprint('moved', kept + 1)\n")
+        .unwrap();
+    read_until("moved 42");
+    drop(stdin);
+    let out = repl.wait_with_output().unwrap();
+    let said = format!("{seen}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(said.contains("e-stop cleared"), "{said}");
+    assert!(
+        said.contains("/codeact/clear_e_stop"),
+        "the latch names the way out: {said}"
+    );
+    let _ = events_of(robot);
+}
