@@ -367,28 +367,7 @@ fn read_reply(stdout: &mut impl std::io::BufRead) -> Json {
 
 /// tests/record/read_cut.py on `path`: what a front-to-back reader gets.
 fn read_cut(path: &std::path::Path) -> Json {
-    read_cut_with(&[], path)
-}
-
-/// tests/record/read_cut.py with `flags` (--seeking) on `path`.
-fn read_cut_with(flags: &[&str], path: &std::path::Path) -> Json {
-    let python = std::env::var("CODEACT_RECORD_PYTHON")
-        .expect("CODEACT_RECORD_PYTHON: the venv's python (scripts/record-setup.sh)");
-    let out = Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/record/read_cut.py"
-        ))
-        .args(flags)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::record_reader("read_cut.py", &[], path)
 }
 
 const FOUR_ACTIONS: [&str; 4] = [
@@ -462,7 +441,7 @@ fn a_recording_survives_sigint_sigterm_and_sigkill() {
                 out.status.success() && stderr.contains("cut short"),
                 "{what}: {stderr}"
             );
-            let indexed = read_cut_with(&["--seeking"], &whole);
+            let indexed = common::record_reader("read_cut.py", &["--seeking"], &whole);
             assert_eq!(indexed["indexed"], true, "{what}: {indexed}");
             assert_eq!(
                 indexed["counts"], read["counts"],

@@ -63,6 +63,13 @@ fn events_of(mut peer: Child) -> Vec<Json> {
         .collect()
 }
 
+/// What the fake robot recorded (its last line, printed when its time is up).
+fn robot_report(robot: Child) -> Json {
+    let out = robot.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap()
+}
+
 fn kinds(events: &[Json]) -> Vec<&str> {
     events
         .iter()
@@ -252,15 +259,7 @@ fn nav2_drives_through_the_governor_and_moves_nothing_while_latched() {
     assert_eq!(before["result"], after["result"], "the robot did not move");
     drop(session);
 
-    let out = robot.wait_with_output().unwrap();
-    let report: Json = serde_json::from_slice(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
+    let report = robot_report(robot);
     let cmds = report["cmds"].as_array().unwrap();
     let linear = |c: &Json| c[1].as_f64().unwrap();
     assert!(
@@ -334,15 +333,7 @@ fn under_use_sim_time_commands_goals_and_recordings_follow_the_clock_topic() {
     drop(session);
 
     // The robot's commands: stamped with the clock topic's time.
-    let out = robot.wait_with_output().unwrap();
-    let report: Json = serde_json::from_slice(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap();
+    let report = robot_report(robot);
     let stamps: Vec<f64> = report["headers"]
         .as_array()
         .unwrap()
@@ -361,18 +352,7 @@ fn under_use_sim_time_commands_goals_and_recordings_follow_the_clock_topic() {
     assert!((500.0..600.0).contains(&stamp), "goal stamp: {goal}");
     let _ = events_of(clock);
     // The recording: log times in the clock topic's time.
-    let python = std::env::var("CODEACT_RECORD_PYTHON")
-        .expect("CODEACT_RECORD_PYTHON: the venv's python (scripts/record-setup.sh)");
-    let out = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/record/read_cut.py"
-        ))
-        .arg(&recording)
-        .output()
-        .unwrap();
-    let read: Json = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let read = common::record_reader("read_cut.py", &[], &recording);
     let times = &read["times"]["/pose"];
     for t in times.as_array().unwrap() {
         let t = t.as_f64().unwrap() * 1e-9;

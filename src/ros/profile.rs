@@ -544,6 +544,23 @@ mod tests {
     const MINIMAL: &str = "name: r\ntopics:\n  odom: /odom\n  cmd_vel: /cmd_vel\nlimits:\n  radius: 0.1\n  max_linear: 0.2\n  max_angular: 1.0\n  max_linear_accel: 1.0\n  max_angular_accel: 2.0\n";
 
     #[test]
+    fn nav2_may_relay_its_commands_and_time_may_follow_the_clock_topic() {
+        let p = parse(MINIMAL, "p.yaml").unwrap();
+        assert!(p.nav2.is_none() && !p.use_sim_time);
+        let text = format!(
+            "{MINIMAL}use_sim_time: true\nnav2:\n  relay: /cmd_vel_nav\n  relay_type: twist_stamped\n"
+        );
+        let p = parse(&text, "p.yaml").unwrap();
+        let nav2 = p.nav2.unwrap();
+        assert_eq!(nav2.relay.as_deref(), Some("/cmd_vel_nav"));
+        assert_eq!(nav2.relay_type, CmdVelType::TwistStamped);
+        assert!(p.use_sim_time);
+        let (line, message) = error_of(&text.replace("twist_stamped", "stamped"));
+        assert_eq!(line, 14, "{message}");
+        assert!(message.contains("twist_stamped"), "{message}");
+    }
+
+    #[test]
     fn a_minimal_profile_gets_defaults() {
         let p = parse(MINIMAL, "p.yaml").unwrap();
         assert_eq!(p.safety.watchdog, 0.5);

@@ -29,14 +29,22 @@ pub fn codeact<S: AsRef<std::ffi::OsStr>>(
 }
 
 /// What tests/record/read.py, the official Python MCAP reader, says of a
-/// recording (channels, counts, decoded messages), as JSON. Its Python is
-/// CODEACT_RECORD_PYTHON (scripts/record-setup.sh's venv).
+/// recording (channels, counts, decoded messages), as JSON.
 pub fn read_recording(path: &std::path::Path) -> serde_json::Value {
+    record_reader("read.py", &[], path)
+}
+
+/// What the reader script tests/record/`script` prints of `path` with
+/// `flags`, as JSON. Its Python is CODEACT_RECORD_PYTHON (scripts/record-setup.sh's venv).
+pub fn record_reader(script: &str, flags: &[&str], path: &std::path::Path) -> serde_json::Value {
     let python = std::env::var("CODEACT_RECORD_PYTHON")
         .expect("CODEACT_RECORD_PYTHON: the Python of scripts/record-setup.sh's venv");
-    let reader = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/record/read.py");
+    let reader = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/record")
+        .join(script);
     let out = std::process::Command::new(python)
         .arg(reader)
+        .args(flags)
         .arg(path)
         .output()
         .unwrap();
