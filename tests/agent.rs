@@ -268,7 +268,8 @@ fn a_server_that_never_answers_ends_the_run_with_a_clear_reason() {
     );
     assert_eq!(run.code, 1);
     let end = end_of(&run);
-    assert_eq!(end["reason"], "llm_failed");
+    // An outage says nothing about the model.
+    assert_eq!(end["reason"], "llm_unavailable");
     assert!(
         end["detail"].as_str().unwrap().contains("timed out"),
         "{end}"
@@ -287,7 +288,8 @@ fn an_endpoint_nobody_listens_on_is_named_in_words_and_not_retried() {
     let run = run_agent_at("openai", port, &["--retries", "5"], "");
     assert_eq!(run.code, 1);
     let end = end_of(&run);
-    assert_eq!(end["reason"], "llm_failed");
+    // An outage says nothing about the model.
+    assert_eq!(end["reason"], "llm_unavailable");
     let detail = end["detail"].as_str().unwrap();
     assert!(
         detail.contains("connection refused") && detail.contains(&format!("127.0.0.1:{port}")),
@@ -301,7 +303,7 @@ fn an_endpoint_nobody_listens_on_is_named_in_words_and_not_retried() {
     );
     assert!(
         run.stdout
-            .contains("stopped: the model could not be asked: cannot reach"),
+            .contains("stopped: no model could be asked: cannot reach"),
         "{}",
         run.stdout
     );

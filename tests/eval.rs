@@ -407,3 +407,133 @@ fn ctrl_c_stops_taking_trials_and_keeps_what_finished() {
     assert!((3..210).contains(&kept), "{kept} trials kept");
     assert!(out.join("summary.md").exists());
 }
+
+#[test]
+fn trials_that_find_no_model_are_not_run_not_failed_and_resume_runs_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A closed port: every trial could not run; the run stops after three.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = tmp.path().join("outage");
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let args = [
+        "eval",
+        "--llm",
+        "openai:m",
+        "--base-url",
+        &base,
+        "--retries",
+        "0",
+        "--tasks",
+        "nav-*",
+        "--seeds",
+        "2",
+        "--workers",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = |args: &[&str]| {
+        let o = Command::new(common::exe())
+            .args(args)
+            .env("OPENAI_API_KEY", "k")
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.success(), text)
+    };
+    let (ok, text) = run(&args);
+    assert!(
+        !ok,
+        "a run whose trials could not run is no success: {text}"
+    );
+    assert!(
+        text.contains("NOT RUN") && text.contains("stopping: 3 trials in a row"),
+        "{text}"
+    );
+    let rows = results(&out);
+    assert_eq!(rows.len(), 3, "it stopped after three: {text}");
+    assert!(rows
+        .iter()
+        .all(|r| r["not_run"].as_str().unwrap().contains("cannot reach")));
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        summary.contains("0 trials of 0 tasks; 3 more could not be run"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("0.0%"),
+        "no rate from trials that did not run: {summary}"
+    );
+
+    // Running into the same folder again is refused without --resume.
+    let (ok, text) = run(&args);
+    assert!(
+        !ok && text.contains("already has results (3 trials)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--resume") && text.contains("--fresh"),
+        "{text}"
+    );
+
+    // The server back: --resume runs the three again (and the rest), one row each.
+    let mock = suite_model();
+    let base = format!("http://127.0.0.1:{}/v1", mock.port);
+    let mut resumed: Vec<&str> = args.to_vec();
+    resumed[4] = &base;
+    resumed.push("--resume");
+    let (_, text) = run(&resumed);
+    assert!(text.contains("0 done before); 10 to run"), "{text}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("10 trials of 5 tasks."), "{summary}");
+    assert!(!summary.contains("could not be run"), "{summary}");
+
+    // --fresh moves the old results aside.
+    let (_, text) = run(&[&resumed[..resumed.len() - 1], &["--fresh"]].concat());
+    assert!(text.contains("the earlier results are in"), "{text}");
+    assert!(std::fs::read_dir(&out).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("previous-")));
+
+    // A report of the same folder twice counts each trial once, and says so.
+    let merged = tmp.path().join("merged");
+    let dir = out.to_str().unwrap();
+    let (ok, text) = codeact(&[
+        "eval",
+        "report",
+        dir,
+        dir,
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(ok && text.contains("counted once"), "{text}");
+    let summary = std::fs::read_to_string(merged.join("summary.md")).unwrap();
+    assert!(summary.contains("10 trials of 5 tasks."), "{summary}");
+}
+
+#[test]
+fn credentials_refused_are_not_run() {
+    let mock = MockLlm::start(vec![Step::Status(401, None); 4]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("refused");
+    let (ok, text) = model_eval(
+        &mock,
+        &out,
+        &["--tasks", "nav-*", "--seeds", "1", "--workers", "1"],
+    );
+    assert!(!ok, "{text}");
+    let rows = results(&out);
+    assert!(
+        rows.iter().all(|r| r["not_run"]
+            .as_str()
+            .unwrap()
+            .contains("refused the credentials")),
+        "{rows:?}"
+    );
+    assert_eq!(rows[0]["stop_reason"], "llm_unavailable");
+}

@@ -62,8 +62,12 @@ pub enum StopReason {
     TokenBudget,
     /// The same action kept giving the same result, even after a nudge.
     Stuck,
-    /// The model could not be reached (after retries).
+    /// The model's endpoint failed in a way that says something about it
+    /// (a reply that could not be read, an error status).
     LlmFailed(String),
+    /// No model could be asked at all (unreachable, credentials, quota, no
+    /// such model): the episode says nothing about the model.
+    LlmUnavailable(String),
     /// Someone cancelled the episode.
     Cancelled,
 }
@@ -78,6 +82,7 @@ impl StopReason {
             StopReason::TokenBudget => "token_budget",
             StopReason::Stuck => "stuck",
             StopReason::LlmFailed(_) => "llm_failed",
+            StopReason::LlmUnavailable(_) => "llm_unavailable",
             StopReason::Cancelled => "cancelled",
         }
     }
@@ -93,6 +98,7 @@ impl StopReason {
                 "the model repeated the same action with the same result, even after a nudge".into()
             }
             StopReason::LlmFailed(why) => format!("the model could not be asked: {why}"),
+            StopReason::LlmUnavailable(why) => format!("no model could be asked: {why}"),
             StopReason::Cancelled => "the run was cancelled".into(),
         }
     }
@@ -881,7 +887,13 @@ impl Episode<'_> {
             sent = messages.len();
             let completion = match self.ask_seeing(turn, &mut messages, progress) {
                 Ok(c) => c,
-                Err(e) => break tally.outcome(StopReason::LlmFailed(e.to_string()), None),
+                Err(e) => {
+                    let reason = match e.unavailable() {
+                        Some(why) => StopReason::LlmUnavailable(why),
+                        None => StopReason::LlmFailed(e.to_string()),
+                    };
+                    break tally.outcome(reason, None);
+                }
             };
             self.took_reply(&completion, &mut tally, progress);
             let (assistant, planned) = parse(self.format, self.session.skills(), &completion);
@@ -950,6 +962,7 @@ mod tests {
             StopReason::TokenBudget,
             StopReason::Stuck,
             StopReason::LlmFailed("x".into()),
+            StopReason::LlmUnavailable("x".into()),
             StopReason::Cancelled,
         ] {
             assert_eq!(serde_json::to_value(&r).unwrap()["reason"], r.name());

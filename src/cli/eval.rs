@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -196,9 +196,14 @@ pub struct EvalOpts {
     /// Where results go [default: evals/<time>-<who>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Skip the trials that --out already has results for.
-    #[arg(long, requires = "out")]
+    /// Skip the trials that --out already has results for (trials that
+    /// could not run are run again).
+    #[arg(long, requires = "out", conflicts_with = "fresh")]
     resume: bool,
+    /// Start over in an --out that has results: the old ones are moved
+    /// aside into previous-<time>/ inside it.
+    #[arg(long, requires = "out")]
+    fresh: bool,
     /// Seconds one network operation may take before the request is retried.
     #[arg(long, default_value_t = 120.0)]
     request_timeout: f64,
@@ -309,14 +314,30 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("evals").join(format!("{}-{who}", timestamp())));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let results_path = out.join("results.jsonl");
-    let mut done_before = Vec::new();
-    if opts.resume {
-        done_before = read_results(&results_path)?;
+    let mut done_before = read_results(&results_path)?;
+    if !done_before.is_empty() && !opts.resume {
+        if !opts.fresh {
+            bail!(
+                "{} already has results ({} trials); add --resume to run only the trials it lacks, or --fresh to move them aside and start over",
+                out.display(),
+                done_before.len()
+            );
+        }
+        let aside = move_aside(&out)?;
+        println!(
+            "codeact eval: the earlier results are in {}",
+            aside.display()
+        );
+        done_before.clear();
     }
-    let known: std::collections::HashSet<String> = done_before
-        .iter()
-        .map(|r| key(&r.task, r.seed, r.paraphrase, r.format))
-        .collect();
+    // The tasks chosen (before sharding), for `eval report` to compare folders by.
+    let chosen_ids: Vec<&str> = chosen.iter().map(|t| t.id.as_str()).collect();
+    let plan_path = out.join("tasks.json");
+    std::fs::write(&plan_path, serde_json::to_string(&chosen_ids)?)
+        .with_context(|| format!("writing {}", plan_path.display()))?;
+    // A trial that could not run is run again.
+    done_before.retain(|r| r.not_run.is_none());
+    let known: std::collections::HashSet<String> = done_before.iter().map(result_key).collect();
     let todo: Vec<&Planned> = plan.iter().filter(|p| !known.contains(&p.key())).collect();
     println!(
         "codeact eval: {} trials ({} tasks{}); {} to run, results in {}",
@@ -343,6 +364,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
     let reports: Mutex<Vec<TrialReport>> = Mutex::new(Vec::new());
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let started = std::time::Instant::now();
+    let unavailable = AtomicUsize::new(0);
     crate::eval::run_parallel(&todo, opts.workers, &stop, |i, p| {
         let result = match (&llm, p.format) {
             (Some(llm), Some(format)) => {
@@ -362,6 +384,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
         match result {
             Ok(report) => {
                 print_trial(&report, policy, i + 1, todo.len());
+                give_up_after_outages(&report, &unavailable, &stop);
                 if let Ok(line) = serde_json::to_string(&report) {
                     let mut f = results.lock().unwrap_or_else(|e| e.into_inner());
                     let _ = writeln!(f, "{line}");
@@ -384,15 +407,21 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
     let new = reports.into_inner().unwrap_or_default();
     let errors = errors.into_inner().unwrap_or_default();
     let passed = new.iter().filter(|r| r.success).count();
+    let not_run = new.iter().filter(|r| r.not_run.is_some()).count();
     let mut all = done_before;
     all.extend(new.iter().cloned());
     write_summary(&all, &out)?;
     let stopped = stop.load(Ordering::SeqCst);
     println!(
-        "{} trials in {:.1} s: {passed} passed, {} failed{}{}; summary.md and summary.png in {}",
+        "{} trials in {:.1} s: {passed} passed, {} failed{}{}{}; summary.md and summary.png in {}",
         new.len(),
         started.elapsed().as_secs_f64(),
-        new.len() - passed,
+        new.len() - passed - not_run,
+        if not_run == 0 {
+            String::new()
+        } else {
+            format!(", {not_run} not run (no model could be asked; --resume runs them)")
+        },
         if errors.is_empty() {
             String::new()
         } else {
@@ -413,11 +442,13 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
         Policy::Nothing => passed == 0,
         Policy::Model => true,
     };
-    Ok(if as_expected && errors.is_empty() && !stopped {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if as_expected && errors.is_empty() && not_run == 0 && !stopped {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// "2/4" as (2, 4), with 1 <= I <= N.
@@ -468,32 +499,119 @@ fn plan<'a>(tasks: &'a [Task], opts: &EvalOpts, policy: Policy) -> Vec<Planned<'
     out
 }
 
-/// Reads a results.jsonl (a missing file has none).
+/// How many trials in a row may find no model before the run stops.
+const OUTAGE_LIMIT: usize = 3;
+
+/// Counts trials in a row that could not run (no model could be asked);
+/// after [`OUTAGE_LIMIT`] stops the run, saying what to do.
+fn give_up_after_outages(report: &TrialReport, in_a_row: &AtomicUsize, stop: &AtomicBool) {
+    let Some(why) = &report.not_run else {
+        in_a_row.store(0, Ordering::SeqCst);
+        return;
+    };
+    if in_a_row.fetch_add(1, Ordering::SeqCst) + 1 == OUTAGE_LIMIT
+        && !stop.swap(true, Ordering::SeqCst)
+    {
+        println!(
+            "stopping: {OUTAGE_LIMIT} trials in a row could not ask the model ({why}). Fix the endpoint, the key or the model name, then run the same command with --resume: it runs these trials again."
+        );
+    }
+}
+
+/// The key of a result: its actor, task, seed, phrasing and format.
+fn result_key(r: &TrialReport) -> String {
+    key(&r.task, r.seed, r.paraphrase, r.format)
+}
+
+/// Moves the results in `out` into `out/previous-<time>/`; returns that folder.
+fn move_aside(out: &Path) -> Result<PathBuf> {
+    let aside = out.join(format!("previous-{}", timestamp()));
+    std::fs::create_dir_all(&aside).with_context(|| format!("creating {}", aside.display()))?;
+    for name in ["results.jsonl", "summary.md", "summary.png", "trials"] {
+        let from = out.join(name);
+        if from.exists() {
+            std::fs::rename(&from, aside.join(name))
+                .with_context(|| format!("moving {} aside", from.display()))?;
+        }
+    }
+    Ok(aside)
+}
+
+/// One row per trial: a later row for the same trial (and actor) replaces
+/// an earlier one (a trial run again after it could not run).
+fn latest_per_trial(reports: Vec<TrialReport>) -> Vec<TrialReport> {
+    let mut at: std::collections::HashMap<(String, String), usize> = Default::default();
+    let mut kept: Vec<TrialReport> = Vec::new();
+    for r in reports {
+        let id = (summary::actor(&r), result_key(&r));
+        match at.get(&id) {
+            Some(&i) => kept[i] = r,
+            None => {
+                at.insert(id, kept.len());
+                kept.push(r);
+            }
+        }
+    }
+    kept
+}
+
+/// Reads a results.jsonl (a missing file has none), one row per trial.
 fn read_results(path: &Path) -> Result<Vec<TrialReport>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    text.lines()
+    let rows = text
+        .lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| {
             serde_json::from_str(l)
                 .with_context(|| format!("{}:{}: not a trial result", path.display(), i + 1))
         })
-        .collect()
+        .collect::<Result<Vec<TrialReport>>>()?;
+    Ok(latest_per_trial(rows))
 }
 
 /// `codeact eval report DIR...`: one summary of several result folders.
 fn report(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     let mut all = Vec::new();
+    let mut task_sets: Vec<(PathBuf, std::collections::BTreeSet<String>)> = Vec::new();
     for d in dirs {
         let found = read_results(&d.join("results.jsonl"))?;
         if found.is_empty() {
             bail!("{} has no results.jsonl with trials", d.display());
         }
+        // The tasks the folder's run chose (its shard may hold fewer).
+        let chosen: Option<std::collections::BTreeSet<String>> =
+            std::fs::read_to_string(d.join("tasks.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+        task_sets.push((
+            d.clone(),
+            chosen.unwrap_or_else(|| found.iter().map(|r| r.task.clone()).collect()),
+        ));
         all.extend(found);
+    }
+    let merged = all.len();
+    let all = latest_per_trial(all);
+    if all.len() < merged {
+        eprintln!(
+            "warning: {} trials appear in more than one folder; each is counted once",
+            merged - all.len()
+        );
+    }
+    if let Some((first, tasks)) = task_sets.first() {
+        for (dir, other) in &task_sets[1..] {
+            if other != tasks {
+                eprintln!(
+                    "warning: {} and {} ran different task sets; rates over the merge mix them",
+                    first.display(),
+                    dir.display()
+                );
+            }
+        }
     }
     match out {
         Some(path) => {
@@ -542,7 +660,11 @@ fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
         Policy::Nothing => !r.success,
         Policy::Model => true,
     };
-    let mark = if r.success { "pass" } else { "fail" };
+    let mark = match (r.success, &r.not_run) {
+        (_, Some(_)) => "NOT RUN",
+        (true, _) => "pass",
+        (false, _) => "fail",
+    };
     let flag = if expected { "" } else { "  <- unexpected" };
     let format = r
         .format
@@ -552,6 +674,10 @@ fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
         "[{i}/{n}] {mark} {:<28} seed {} p{}{format}  {} turns, {:>6.1} s simulated, {:>5.2} s{flag}",
         r.task, r.seed, r.paraphrase, r.turns, r.sim_seconds, r.wall_seconds
     );
+    if let Some(why) = &r.not_run {
+        println!("     could not run: {why}");
+        return;
+    }
     if !r.success && policy != Policy::Nothing {
         if let Some(why) = &r.failed {
             println!("     failed: {why}");

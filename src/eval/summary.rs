@@ -94,16 +94,28 @@ pub fn markdown(reports: &[TrialReport]) -> String {
     reports.sort_by(|a, b| {
         (&a.task, a.seed, a.paraphrase, actor(a)).cmp(&(&b.task, b.seed, b.paraphrase, actor(b)))
     });
-    let reports: Vec<TrialReport> = reports.into_iter().cloned().collect();
+    // Trials that could not run say nothing about the model: apart, never in a rate.
+    let (not_run, reports): (Vec<TrialReport>, Vec<TrialReport>) = reports
+        .into_iter()
+        .cloned()
+        .partition(|r| r.not_run.is_some());
     let reports = reports.as_slice();
     let (by_actor, by_tier) = tally(reports);
     let mut out = String::from("# Task suite results\n\n");
     let tasks: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.task.as_str()).collect();
     let _ = writeln!(
         out,
-        "{} trials of {} tasks. Success: every goal and constraint of the task held at the end, judged on the simulator. Intervals are 95% Wilson intervals.\n",
+        "{} trials of {} tasks{}. Success: every goal and constraint of the task held at the end, judged on the simulator. Intervals are 95% Wilson intervals.\n",
         reports.len(),
-        tasks.len()
+        tasks.len(),
+        if not_run.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} more could not be run and are counted in no rate (see the end; `codeact eval --resume` runs them)",
+                not_run.len()
+            )
+        }
     );
     out.push_str("| who | trials | success | mean turns (successes) | skill calls (successes) | tokens per success | collisions |\n|---|---|---|---|---|---|---|\n");
     for (who, t) in &by_actor {
@@ -186,12 +198,76 @@ pub fn markdown(reports: &[TrialReport]) -> String {
             );
         }
     }
+    if !not_run.is_empty() {
+        let mut why: BTreeMap<(String, &str), usize> = BTreeMap::new();
+        for r in &not_run {
+            let reason = r.not_run.as_deref().unwrap_or("-");
+            *why.entry((actor(r), reason)).or_default() += 1;
+        }
+        out.push_str(
+            "\n## Trials that could not be run\n\n| who | trials | why |\n|---|---|---|\n",
+        );
+        for ((who, reason), n) in why {
+            let _ = writeln!(out, "| {who} | {n} | {} |", reason.replace('|', "/"));
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A trial of `task` that succeeded.
+    fn trial(task: &str) -> TrialReport {
+        TrialReport {
+            task: task.into(),
+            tier: Tier::ALL[0],
+            seed: 0,
+            paraphrase: 0,
+            policy: super::super::trial::Policy::Oracle,
+            success: true,
+            verdicts: Vec::new(),
+            failed: None,
+            answer: None,
+            error: None,
+            observation_tail: String::new(),
+            collisions: 0,
+            sim_seconds: 1.0,
+            wall_seconds: 1.0,
+            model: None,
+            format: None,
+            turns: 1,
+            tokens_in: 0,
+            tokens_out: 0,
+            model_seconds: 0.0,
+            stop_reason: None,
+            safe_stops: 0,
+            skill_calls: 1,
+            dir: None,
+            not_run: None,
+        }
+    }
+
+    #[test]
+    fn trials_that_could_not_run_are_counted_apart_and_in_no_rate() {
+        let one = trial("a");
+        let mut failed = one.clone();
+        failed.success = false;
+        failed.task = "b".into();
+        let mut not_run = one.clone();
+        not_run.success = false;
+        not_run.task = "c".into();
+        not_run.not_run = Some("cannot reach the LLM endpoint".into());
+        let md = markdown(&[one, failed, not_run]);
+        assert!(
+            md.contains("2 trials of 2 tasks; 1 more could not be run"),
+            "{md}"
+        );
+        assert!(md.contains("50.0%"), "{md}");
+        assert!(md.contains("## Trials that could not be run"), "{md}");
+        assert!(md.contains("cannot reach the LLM endpoint"), "{md}");
+    }
 
     #[test]
     fn wilson_intervals_match_known_values() {

@@ -12,7 +12,7 @@ use super::task::{Task, Tier};
 use std::path::Path;
 
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet};
+use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet, StopReason};
 use crate::agent::images::ImagePolicy;
 use crate::agent::llm::Model;
 use crate::agent::transcript::Transcript;
@@ -112,6 +112,11 @@ pub struct TrialReport {
     pub skill_calls: usize,
     /// The trial's run folder.
     pub dir: Option<String>,
+    /// Why the trial could not be run (no model could be asked: the
+    /// endpoint unreachable, credentials refused, quota spent, no such
+    /// model); such a trial is no failure and counts in no success rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
 }
 
 /// Why a trial could not be run at all (as opposed to failing).
@@ -317,8 +322,13 @@ pub fn run_model(
     report.safe_stops = outcome.safe_stops;
     report.skill_calls = outcome.skill_calls;
     report.stop_reason = Some(outcome.reason.name().to_owned());
-    if let crate::agent::episode::StopReason::LlmFailed(why) = &outcome.reason {
-        report.error = Some(why.clone());
+    match &outcome.reason {
+        StopReason::LlmFailed(why) => report.error = Some(why.clone()),
+        StopReason::LlmUnavailable(why) => {
+            report.error = Some(why.clone());
+            report.not_run = Some(why.clone());
+        }
+        _ => {}
     }
     if let (Some(dir), Some(mut t)) = (m.dir, transcript) {
         let sim = robot.sim();
@@ -374,6 +384,7 @@ fn report(
         safe_stops: 0,
         skill_calls: 0,
         dir: None,
+        not_run: None,
     }
 }
 

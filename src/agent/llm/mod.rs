@@ -264,6 +264,39 @@ pub enum LlmError {
     },
 }
 
+impl LlmError {
+    /// Why no model could be asked at all, when that is what happened: the
+    /// endpoint is unreachable or keeps failing (an outage), refuses the
+    /// credentials, has no such model, or the account's quota is spent.
+    /// `None` for a failure that says something about the model's replies.
+    /// A trial that ends this way was not run; it is not a failure.
+    pub fn unavailable(&self) -> Option<String> {
+        match self {
+            LlmError::Config(why) => Some(format!("the model is not configured: {why}")),
+            LlmError::Unreachable { .. } | LlmError::Exhausted { .. } => Some(self.to_string()),
+            LlmError::Status { status, body } => {
+                let lower = body.to_lowercase();
+                let what = match status {
+                    401 | 403 => "the endpoint refused the credentials",
+                    402 => "the account's quota or credit is spent",
+                    404 => "the endpoint has no such model (or path)",
+                    _ if lower.contains("insufficient_quota") || lower.contains("quota") => {
+                        "the account's quota is spent"
+                    }
+                    _ if lower.contains("model_not_found")
+                        || (lower.contains("model") && lower.contains("does not exist")) =>
+                    {
+                        "the endpoint has no such model"
+                    }
+                    _ => return None,
+                };
+                Some(format!("{what} ({status}: {body})"))
+            }
+            LlmError::Malformed(_) => None,
+        }
+    }
+}
+
 /// What one successful attempt produced.
 #[derive(Debug, Default)]
 struct Reply {
