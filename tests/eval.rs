@@ -537,3 +537,83 @@ fn credentials_refused_are_not_run() {
     );
     assert_eq!(rows[0]["stop_reason"], "llm_unavailable");
 }
+
+#[test]
+fn a_task_file_finds_its_world_next_to_it_and_refuses_a_duplicate_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab_tasks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sim/worlds/small_room.yaml"
+    ))
+    .unwrap();
+    std::fs::write(dir.join("my_room.yaml"), world).unwrap();
+    let task = "- id: mine\n  tier: navigation\n  world: my_room.yaml\n  instructions: [Go to the blue zone., Drive to the blue zone.]\n  success:\n    - robot_in_zone: blue_zone\n  oracle: |\n    go_to('blue_zone')\n    done('there')\n";
+    let file = dir.join("tasks.yaml");
+    std::fs::write(&file, task).unwrap();
+    // Run from another folder, the task file's options after the subcommand.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(common::exe())
+            .args(args)
+            .current_dir(&elsewhere)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let path = file.to_str().unwrap();
+    let (ok, text) = run(&["tasks", "check", "--task-file", path, "--seeds", "1"]);
+    assert!(ok, "the world next to the task file: {text}");
+    let out = tmp.path().join("out");
+    let out = out.to_str().unwrap();
+    let (ok, text) = run(&[
+        "eval",
+        "--oracle",
+        "--task-file",
+        path,
+        "--seeds",
+        "1",
+        "--out",
+        out,
+    ]);
+    assert!(ok && text.contains("1 passed"), "{text}");
+
+    // A world that is not there: said once, at load, with where it looked.
+    std::fs::write(&file, task.replace("my_room.yaml", "gone.yaml")).unwrap();
+    let (ok, text) = run(&["eval", "--oracle", "--task-file", path, "--seeds", "3"]);
+    assert!(!ok, "{text}");
+    assert_eq!(text.matches("gone.yaml").count(), 2, "once: {text}");
+    assert!(
+        text.contains(&format!("{path}:1:"))
+            && text.contains(&dir.join("gone.yaml").display().to_string()),
+        "{text}"
+    );
+
+    // The same id twice: refused with both lines.
+    std::fs::write(&file, format!("{task}{task}")).unwrap();
+    let (ok, text) = run(&["tasks", "--task-file", path]);
+    assert!(
+        !ok && text.contains(&format!("{path}:10:")) && text.contains(&format!("also at {path}:1")),
+        "{text}"
+    );
+}
+
+#[test]
+fn task_choices_take_lists_and_repeats() {
+    let (ok, text) = codeact(&["tasks", "--tasks", "nav-*,lh-warehouse-two-orders"]);
+    assert!(ok && text.contains("6 tasks"), "{text}");
+    let (ok, text) = codeact(&[
+        "tasks",
+        "--tasks",
+        "nav-*",
+        "--tasks",
+        "lh-warehouse-two-orders",
+    ]);
+    assert!(ok && text.contains("6 tasks"), "{text}");
+    let (ok, text) = codeact(&["tasks", "check", "--tasks", "nav-*", "--seeds", "1"]);
+    assert!(ok && text.contains("5 tasks x 1 seeds"), "{text}");
+}

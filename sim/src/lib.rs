@@ -25,4 +25,4 @@ pub mod world_file;
 pub use backend::SimRobot;
 pub use simulator::Simulator;
 pub use world::World;
-pub use world_file::{load, WorldError};
+pub use world_file::{is_builtin, load, WorldError};

@@ -44,6 +44,11 @@ pub enum WorldError {
     },
 }
 
+/// Whether `name` is a built-in world's name.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.iter().any(|(n, _)| *n == name)
+}
+
 fn builtin_names() -> String {
     BUILTIN
         .iter()

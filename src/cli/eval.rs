@@ -21,14 +21,15 @@ use crate::eval::trial::{self, ModelSetup, Policy, TrialReport};
 /// Which tasks: by id pattern, tier, or task files.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TaskChoice {
-    /// Only tasks whose id matches (`*` is any run of characters: "nav-*").
-    #[arg(long, value_name = "PATTERN")]
-    tasks: Option<String>,
+    /// Only tasks whose id matches one of these (`*` is any run of
+    /// characters: "nav-*"); comma-separated, or the option repeated.
+    #[arg(long, value_name = "PATTERN", value_delimiter = ',', global = true)]
+    tasks: Vec<String>,
     /// Only tasks of this tier.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     tier: Option<Tier>,
     /// Task files instead of the built-in tasks (schema: tasks/README.md).
-    #[arg(long = "task-file", value_name = "FILE")]
+    #[arg(long = "task-file", value_name = "FILE", global = true)]
     files: Vec<String>,
 }
 
@@ -38,11 +39,7 @@ impl TaskChoice {
         let all = task::load(&self.files)?;
         let chosen: Vec<Task> = all
             .into_iter()
-            .filter(|t| {
-                self.tasks
-                    .as_deref()
-                    .is_none_or(|p| task::matches(p, &t.id))
-            })
+            .filter(|t| self.tasks.is_empty() || self.tasks.iter().any(|p| task::matches(p, &t.id)))
             .filter(|t| self.tier.is_none_or(|tier| tier == t.tier))
             .collect();
         if chosen.is_empty() {

@@ -169,13 +169,8 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Task>, TaskError> {
             format!("{message}. See tasks/README.md for the schema"),
         )
     })?;
-    let line_of = |id: &str| {
-        text.lines()
-            .position(|l| l.contains(&format!("id: {id}")))
-            .map_or(1, |i| i + 1)
-    };
     for t in &tasks {
-        let at = line_of(&t.id);
+        let at = line_of(text, &t.id);
         if t.id.trim().is_empty() || t.id.contains(char::is_whitespace) {
             return Err(invalid(at, format!("task id {:?} must be one word", t.id)));
         }
@@ -216,19 +211,88 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<Task>, TaskError> {
 
 /// Every built-in task, in file order.
 pub fn builtin() -> Result<Vec<Task>, TaskError> {
+    let files: Vec<(String, String)> = BUILTIN
+        .iter()
+        .map(|(name, text)| (format!("tasks/{name}.yaml"), (*text).to_owned()))
+        .collect();
+    from_texts(&files)
+}
+
+/// The tasks of several files (path, text), each id once across them all.
+fn from_texts(files: &[(String, String)]) -> Result<Vec<Task>, TaskError> {
     let mut all = Vec::new();
-    for (name, text) in BUILTIN {
-        all.extend(parse(text, &format!("tasks/{name}.yaml"))?);
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(dup) = all.iter().find(|t| !seen.insert(t.id.clone())) {
-        return Err(TaskError::Invalid {
-            path: "tasks/".into(),
-            line: 1,
-            message: format!("two tasks have the id {:?}", dup.id),
-        });
+    let mut seen: std::collections::HashMap<String, (String, usize)> = Default::default();
+    for (path, text) in files {
+        let mut in_file: std::collections::HashMap<String, usize> = Default::default();
+        for task in parse(text, path)? {
+            let nth = in_file.entry(task.id.clone()).or_default();
+            let line = nth_line_of(text, &task.id, *nth);
+            *nth += 1;
+            if let Some((first, first_line)) = seen.get(&task.id) {
+                return Err(TaskError::Invalid {
+                    path: path.clone(),
+                    line,
+                    message: format!(
+                        "task id {:?} is used twice (also at {first}:{first_line}); give each task an id of its own: trial folders and --resume know trials by it",
+                        task.id
+                    ),
+                });
+            }
+            seen.insert(task.id.clone(), (path.clone(), line));
+            all.push(task);
+        }
     }
     Ok(all)
+}
+
+/// The line of the task `id` in a task file's text (1 when not found).
+fn line_of(text: &str, id: &str) -> usize {
+    nth_line_of(text, id, 0)
+}
+
+/// The line of the `nth` (from 0) task with `id` in a task file's text.
+fn nth_line_of(text: &str, id: &str, nth: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start().trim_start_matches("- ").trim();
+            l.strip_prefix("id:").is_some_and(|rest| rest.trim() == id)
+        })
+        .nth(nth)
+        .map_or(1, |(i, _)| i + 1)
+}
+
+/// Resolves each task's world file from the task file's folder (a world
+/// named by a relative path is next to the task file, as a world file's
+/// own paths are); a world that is neither built in nor there is an error
+/// at the task's line, saying where it looked.
+fn resolve_worlds(tasks: &mut [Task], text: &str, path: &Path) -> Result<(), TaskError> {
+    let dir = path.parent().unwrap_or(Path::new(""));
+    for t in tasks {
+        if sim::is_builtin(&t.world) {
+            continue;
+        }
+        let named = Path::new(&t.world);
+        let file = if named.is_absolute() {
+            named.to_owned()
+        } else {
+            dir.join(named)
+        };
+        if !file.is_file() {
+            return Err(TaskError::Invalid {
+                path: path.display().to_string(),
+                line: line_of(text, &t.id),
+                message: format!(
+                    "task {}: world {:?} is not a built-in world and there is no file {} (world files are found from the task file's folder)",
+                    t.id,
+                    t.world,
+                    file.display()
+                ),
+            });
+        }
+        t.world = file.display().to_string();
+    }
+    Ok(())
 }
 
 /// The built-in tasks, or those of the task files given by path.
@@ -236,13 +300,20 @@ pub fn load(files: &[String]) -> Result<Vec<Task>, TaskError> {
     if files.is_empty() {
         return builtin();
     }
-    let mut all = Vec::new();
+    let mut texts = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(Path::new(f)).map_err(|source| TaskError::Read {
             path: f.clone(),
             source,
         })?;
-        all.extend(parse(&text, f)?);
+        texts.push((f.clone(), text));
+    }
+    let mut all = from_texts(&texts)?;
+    let mut start = 0;
+    for (f, text) in &texts {
+        let n = parse(text, f)?.len();
+        resolve_worlds(&mut all[start..start + n], text, Path::new(f))?;
+        start += n;
     }
     Ok(all)
 }
@@ -284,6 +355,26 @@ mod tests {
         assert!(matches("nav-packing", "nav-packing"));
         assert!(!matches("nav", "nav-packing"));
         assert!(!matches("pick-*", "nav-packing"));
+    }
+
+    #[test]
+    fn a_task_id_used_twice_is_refused_with_both_lines() {
+        let one = "- id: one\n  tier: navigation\n  world: small_room\n  instructions: [Go to the dock., Drive to the dock.]\n  success: [{robot_in_zone: dock}]\n  oracle: done('x')\n";
+        let files = vec![
+            ("a.yaml".to_owned(), one.to_owned()),
+            ("b.yaml".to_owned(), format!("# another\n{one}")),
+        ];
+        let e = from_texts(&files).unwrap_err().to_string();
+        assert!(
+            e.starts_with("b.yaml:2:") && e.contains("also at a.yaml:1"),
+            "{e}"
+        );
+        let twice = vec![("a.yaml".to_owned(), format!("{one}{one}"))];
+        let e = from_texts(&twice).unwrap_err().to_string();
+        assert!(
+            e.starts_with("a.yaml:7:") && e.contains("also at a.yaml:1"),
+            "{e}"
+        );
     }
 
     #[test]
