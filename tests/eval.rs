@@ -617,3 +617,42 @@ fn task_choices_take_lists_and_repeats() {
     let (ok, text) = codeact(&["tasks", "check", "--tasks", "nav-*", "--seeds", "1"]);
     assert!(ok && text.contains("5 tasks x 1 seeds"), "{text}");
 }
+
+#[test]
+fn a_number_in_a_zone_name_is_no_count_and_the_verdict_says_what_was_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sim/worlds/small_room.yaml"
+    ))
+    .unwrap()
+    .replace("blue_zone", "aisle_1");
+    std::fs::write(tmp.path().join("aisles.yaml"), world).unwrap();
+    let task = |id: &str, answer: &str| {
+        format!("- id: {id}\n  tier: questions\n  world: aisles.yaml\n  instructions: [How many red objects are in aisle 1?, Count the red things in aisle 1.]\n  setup:\n    objects:\n      - {{name: red_cube, at: [4.9, 3.9]}}\n      - {{name: red_ball, kind: ball, colour: red, size: 0.07, at: [5.4, 3.9]}}\n  success:\n    - answer_count: {{colour: red, zone: aisle_1}}\n  oracle: done('{answer}')\n")
+    };
+    let file = tmp.path().join("count.yaml");
+    std::fs::write(
+        &file,
+        task("right", "There are 2 red objects in aisle 1.")
+            + &task("wrong", "There are 3 red objects in aisle 1."),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let (_, text) = codeact(&[
+        "eval",
+        "--oracle",
+        "--task-file",
+        file.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = results(&out);
+    let of = |id: &str| rows.iter().find(|r| r["task"] == id).unwrap().clone();
+    assert_eq!(of("right")["success"], true, "{text}");
+    assert_eq!(of("wrong")["success"], false, "{text}");
+    let why = of("wrong")["failed"].as_str().unwrap().to_owned();
+    assert!(why.contains("read as 3; there are 2"), "{why}");
+}

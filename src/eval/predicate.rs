@@ -334,10 +334,24 @@ impl Predicate {
                     .filter(|(_, s)| !s.held && here(s.at))
                     .count();
                 match answer {
-                    Some(a) => (
-                        answers_match(&n.to_string(), a),
-                        format!("the answer was {a:?}; there are {n}"),
-                    ),
+                    Some(a) => {
+                        // A number in a zone's or object's name is no count.
+                        let names = world_names(sim);
+                        let said = numbers_in(a, &names);
+                        let read = match said.as_slice() {
+                            [] => "no number".to_owned(),
+                            s => s
+                                .iter()
+                                .map(|n| n.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" and "),
+                        };
+                        let ok = !said.is_empty() && said.iter().all(|&s| s == n as f64);
+                        (
+                            ok,
+                            format!("the answer was {a:?}, read as {read}; there are {n}"),
+                        )
+                    }
                     None => (false, format!("done() was not called; there are {n}")),
                 }
             }
@@ -517,6 +531,87 @@ fn where_(sim: &Simulator, p: P2) -> String {
     out
 }
 
+/// The names in `sim`'s world an answer may mention: zones, furniture, objects.
+fn world_names(sim: &Simulator) -> Vec<String> {
+    let world = sim.world();
+    world
+        .zones
+        .iter()
+        .map(|z| z.name.clone())
+        .chain(world.obstacles.iter().map(|o| o.name.clone()))
+        .chain(world.objects.iter().map(|o| o.name.clone()))
+        .collect()
+}
+
+/// The numbers an answer states, leaving out those inside any of `names`
+/// ("aisle 1", "aisle_1", "shelf-2"), whichever way it writes them.
+pub fn numbers_in(answer: &str, names: &[String]) -> Vec<f64> {
+    let mut text = format!(" {} ", answer.to_lowercase());
+    let mut names: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    // The longest first, so "aisle 10" goes before "aisle 1".
+    names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    for name in &names {
+        for written in [name.clone(), name.replace(['_', '-'], " ")] {
+            text = replace_word(&text, &written);
+        }
+    }
+    text.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-'))
+        .map(|w| w.trim_matches(|c: char| c == '.' || c == '-'))
+        .filter_map(number_word)
+        .collect()
+}
+
+/// `text` without whole-word occurrences of `name`.
+fn replace_word(text: &str, name: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(name) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + name.len()..].chars().next();
+        let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        if boundary(before) && boundary(after) {
+            out.push_str(&rest[..at]);
+            out.push(' ');
+        } else {
+            out.push_str(&rest[..at + name.len()]);
+        }
+        rest = &rest[at + name.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A word as a number: digits, or a number name up to twenty.
+fn number_word(w: &str) -> Option<f64> {
+    const NAMES: [&str; 21] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+    ];
+    w.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .or_else(|| NAMES.iter().position(|n| *n == w).map(|i| i as f64))
+}
+
 /// Whether an answer matches the expected one. A number matches when the
 /// answer states that number and no other ("3", "three", "There are 3.");
 /// words match as whole words, ignoring case and punctuation.
@@ -528,34 +623,7 @@ pub fn answers_match(expected: &str, answer: &str) -> bool {
             .filter(|w| !w.is_empty())
             .collect()
     };
-    let number = |w: &str| -> Option<f64> {
-        const NAMES: [&str; 21] = [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ];
-        w.parse::<f64>()
-            .ok()
-            .or_else(|| NAMES.iter().position(|n| *n == w).map(|i| i as f64))
-    };
+    let number = number_word;
     let expected_words = words(expected);
     let answer_words = words(answer);
     if let [e] = expected_words.as_slice() {
@@ -591,6 +659,23 @@ mod tests {
         assert!(answers_match("blue_box", "The heaviest is the BLUE_BOX."));
         assert!(answers_match("kitchen", "It is in the kitchen"));
         assert!(!answers_match("kitchen", "It is in the kitchenette"));
+    }
+
+    #[test]
+    fn numbers_in_names_are_not_counts() {
+        let names = vec![
+            "aisle_1".to_owned(),
+            "shelf-2".to_owned(),
+            "aisle_10".to_owned(),
+        ];
+        assert_eq!(numbers_in("There are 2 boxes in aisle 1.", &names), [2.0]);
+        assert_eq!(
+            numbers_in("two boxes in aisle_1 and 0 on shelf 2", &names),
+            [2.0, 0.0]
+        );
+        assert_eq!(numbers_in("aisle 10 holds 3", &names), [3.0]);
+        assert_eq!(numbers_in("3 boxes (I counted 3)", &names), [3.0, 3.0]);
+        assert!(numbers_in("none in aisle 1", &names).is_empty());
     }
 
     #[test]
