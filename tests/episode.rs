@@ -142,7 +142,7 @@ fn a_failing_block_stops_its_turn_and_the_model_is_told_then_done_ends_the_episo
     let outcome = agent
         .episode(&model, &mut session, Budget::default())
         .run("test", &mut Quiet);
-    assert!(outcome.success);
+    assert!(outcome.claimed_done);
     assert_eq!(outcome.reason, StopReason::Done);
     assert_eq!(outcome.summary.as_deref(), Some("recovered"));
     assert_eq!(outcome.turns, 3);
@@ -243,7 +243,7 @@ fn a_refused_action_does_not_run_and_the_model_hears_why() {
     let mut episode = agent.episode(&model, &mut session, Budget::default());
     episode.supervisor = Some(&mut person);
     let outcome = episode.run("test", &mut counted);
-    assert!(outcome.success);
+    assert!(outcome.claimed_done);
     assert_eq!(person.reviewed, 2);
     assert_eq!((counted.actions, counted.observations), (1, 1));
     let told = model.last_user_message(1);

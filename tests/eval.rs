@@ -655,4 +655,16 @@ fn a_number_in_a_zone_name_is_no_count_and_the_verdict_says_what_was_read() {
     assert_eq!(of("wrong")["success"], false, "{text}");
     let why = of("wrong")["failed"].as_str().unwrap().to_owned();
     assert!(why.contains("read as 3; there are 2"), "{why}");
+    // The failed oracle trial left its picture and observation to debug it.
+    let dir = std::path::PathBuf::from(of("wrong")["dir"].as_str().unwrap());
+    let png = std::fs::read(dir.join("picture.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let observation = std::fs::read_to_string(dir.join("observation.txt")).unwrap();
+    assert!(observation.contains("done"), "{observation}");
+    assert!(
+        of("right")["dir"].is_null(),
+        "a passing oracle trial leaves none"
+    );
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("| stopped | why |"), "{summary}");
 }

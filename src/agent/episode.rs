@@ -107,8 +107,10 @@ impl StopReason {
 /// How an episode ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
-    /// The model declared the task done.
-    pub success: bool,
+    /// The model declared the task done (`done()` was called): its claim,
+    /// which only a judge of the world (the task suite's predicates) can
+    /// confirm; transcripts keep it apart from any verdict.
+    pub claimed_done: bool,
     /// Its summary, when it gave one.
     pub summary: Option<String>,
     /// Why the episode ended.
@@ -425,7 +427,7 @@ struct Tally {
 impl Tally {
     fn outcome(&self, reason: StopReason, summary: Option<String>) -> Outcome {
         Outcome {
-            success: reason == StopReason::Done,
+            claimed_done: reason == StopReason::Done,
             summary,
             reason,
             turns: self.turns,

@@ -376,7 +376,10 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
                 };
                 trial::run_model(p.task, p.seed, &setup, &config)
             }
-            _ => trial::run(p.task, p.seed, policy, &config),
+            _ => {
+                let keep = out.join("trials").join(p.folder());
+                trial::run_keeping(p.task, p.seed, policy, &config, Some(&keep))
+            }
         };
         match result {
             Ok(report) => {
@@ -667,8 +670,13 @@ fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
         .format
         .map(|f| format!(" {}", f.name()))
         .unwrap_or_default();
+    let stopped = r
+        .stop_reason
+        .as_deref()
+        .map(|why| format!(", stopped: {why}"))
+        .unwrap_or_default();
     println!(
-        "[{i}/{n}] {mark} {:<28} seed {} p{}{format}  {} turns, {:>6.1} s simulated, {:>5.2} s{flag}",
+        "[{i}/{n}] {mark} {:<28} seed {} p{}{format}  {} turns{stopped}, {:>6.1} s simulated, {:>5.2} s{flag}",
         r.task, r.seed, r.paraphrase, r.turns, r.sim_seconds, r.wall_seconds
     );
     if let Some(why) = &r.not_run {
@@ -682,6 +690,9 @@ fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
         if let Some(e) = &r.error {
             println!("     error: {e}");
         }
+    }
+    if let (false, Some(dir)) = (expected, &r.dir) {
+        println!("     its picture and observation: {dir}");
     }
     if !expected && policy == Policy::Oracle {
         println!("     observation:");

@@ -254,7 +254,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         println!("recording: {}", r.path().display());
     }
     println!();
-    match (&outcome.success, &outcome.summary) {
+    match (&outcome.claimed_done, &outcome.summary) {
         (true, Some(summary)) => println!("done: {summary}"),
         _ => println!("stopped: {}", outcome.reason.describe()),
     }
@@ -268,7 +268,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         dir.display()
     );
     drop(session);
-    Ok(shutdown.ended(if outcome.success {
+    Ok(shutdown.ended(if outcome.claimed_done {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -171,23 +171,18 @@ pub fn markdown(reports: &[TrialReport]) -> String {
     let failed: Vec<&TrialReport> = reports.iter().filter(|r| !r.success).collect();
     if !failed.is_empty() {
         out.push_str(
-            "\n## Failed trials\n\n| who | task | seed | phrasing | why |\n|---|---|---|---|---|\n",
+            "\n## Failed trials\n\n| who | task | seed | phrasing | stopped | why |\n|---|---|---|---|---|---|\n",
         );
         for r in failed.iter().take(200) {
-            let why = r
-                .failed
-                .as_deref()
-                .or(r.error.as_deref())
-                .unwrap_or("-")
-                .replace('|', "/");
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 actor(r),
                 r.task,
                 r.seed,
                 r.paraphrase,
-                why
+                r.stop_reason.as_deref().unwrap_or("-"),
+                why_failed(r).replace('|', "/").replace('\n', " ")
             );
         }
         if failed.len() > 200 {
@@ -212,6 +207,17 @@ pub fn markdown(reports: &[TrialReport]) -> String {
         }
     }
     out
+}
+
+/// Why a trial failed, in one cell: the first predicate that did not hold
+/// and, when an action crashed, the exception it raised.
+fn why_failed(r: &TrialReport) -> String {
+    match (&r.failed, &r.error) {
+        (Some(f), Some(e)) => format!("{f}; the action raised {e}"),
+        (Some(f), None) => f.clone(),
+        (None, Some(e)) => format!("the action raised {e}"),
+        (None, None) => "-".into(),
+    }
 }
 
 #[cfg(test)]
@@ -259,7 +265,14 @@ mod tests {
         not_run.success = false;
         not_run.task = "c".into();
         not_run.not_run = Some("cannot reach the LLM endpoint".into());
+        failed.failed = Some("red_cube in blue_zone: it is at (1.0, 2.0)".into());
+        failed.error = Some("ZeroDivisionError: division by zero".into());
+        failed.stop_reason = Some("max_turns".into());
         let md = markdown(&[one, failed, not_run]);
+        assert!(
+            md.contains("| max_turns | red_cube in blue_zone: it is at (1.0, 2.0); the action raised ZeroDivisionError"),
+            "{md}"
+        );
         assert!(
             md.contains("2 trials of 2 tasks; 1 more could not be run"),
             "{md}"

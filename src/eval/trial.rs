@@ -199,6 +199,19 @@ pub fn run(
     policy: Policy,
     config: &ExecutorConfig,
 ) -> Result<TrialReport, TrialError> {
+    run_keeping(task, seed, policy, config, None)
+}
+
+/// [`run`]; a trial whose outcome is not the policy's expected one (an
+/// oracle that failed, a do-nothing policy that passed) leaves a folder in
+/// `keep` to debug it: the picture of the run and the whole observation.
+pub fn run_keeping(
+    task: &Task,
+    seed: u64,
+    policy: Policy,
+    config: &ExecutorConfig,
+    keep: Option<&Path>,
+) -> Result<TrialReport, TrialError> {
     let started = Instant::now();
     let Prepared {
         robot,
@@ -232,6 +245,27 @@ pub fn run(
     report.safe_stops = u32::from(obs.safe_stop);
     report.skill_calls = obs.skill_calls.len();
     report.turns = 1;
+    let unexpected = match policy {
+        Policy::Oracle => !report.success,
+        Policy::Nothing => report.success,
+        Policy::Model => false,
+    };
+    if let (true, Some(dir)) = (unexpected, keep) {
+        let fail = |e: std::io::Error| TrialError::Task {
+            task: task.id.clone(),
+            message: format!("cannot write the trial's folder {}: {e}", dir.display()),
+        };
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        std::fs::write(dir.join("observation.txt"), obs.render()).map_err(fail)?;
+        let sim = robot.sim();
+        sim::render::write_png(sim.world(), Some(&sim), &dir.join("picture.png")).map_err(|e| {
+            TrialError::Task {
+                task: task.id.clone(),
+                message: format!("cannot draw the trial's picture: {e}"),
+            }
+        })?;
+        report.dir = Some(dir.display().to_string());
+    }
     Ok(report)
 }
 

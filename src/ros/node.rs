@@ -505,7 +505,7 @@ fn run_task(
         (None, reason) => format!("stopped: {}", reason.describe()),
     };
     RunTask::Result {
-        success: outcome.success,
+        success: outcome.claimed_done,
         stop_reason: outcome.reason.name().into(),
         summary,
         turns: outcome.turns as u32,
