@@ -68,6 +68,13 @@ fn the_api_text_lists_only_what_the_robot_has() {
     ] {
         assert!(api.contains(skill), "{skill} missing:\n{api}");
     }
+    // The world, as every prompt has it: zones with extents, furniture, size.
+    assert!(
+        api.contains("# The world\nWorld 'small_room': 6 m x 5 m")
+            && api.contains("blue_zone (x 4.6-5.8, y 3.6-4.8)")
+            && api.contains("table (x 2.5-3.5, y 2.0-2.8)"),
+        "{api}"
+    );
     let run = codeact(&["api", "--skills", "test"]);
     let api = String::from_utf8_lossy(&run.stdout);
     assert!(!api.contains("def move_to"), "{api}");

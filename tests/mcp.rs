@@ -108,7 +108,18 @@ fn check_basics(out: &Json) {
             .contains("def move_to(x: float, y: float"),
         "the API text is in execute's description"
     );
-    assert!(out["instructions"].as_str().unwrap().contains("def go_to("));
+    // The API text once per session: in the description, not the instructions.
+    let description = execute["description"].as_str().unwrap();
+    let instructions = out["instructions"].as_str().unwrap();
+    assert!(!instructions.contains("def go_to("), "{instructions}");
+    assert!(instructions.contains("codeact://api"), "{instructions}");
+    // The world: zones with their extents, furniture, the map's size.
+    assert!(
+        description.contains("# The world")
+            && description.contains("blue_zone (x ")
+            && description.contains(" m x "),
+        "{description}"
+    );
     assert_eq!(
         execute["destructive"], false,
         "the simulator is not destructive"

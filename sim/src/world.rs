@@ -375,21 +375,19 @@ impl World {
             .zones
             .iter()
             .map(|z| {
-                let c = z.centre();
                 format!(
-                    "{} at ({:.1}, {:.1}){}",
+                    "{} {}{}",
                     z.name,
-                    c.x,
-                    c.y,
+                    extent(&z.polygon),
                     if z.charger { " (charger)" } else { "" }
                 )
             })
             .collect();
-        let surfaces: Vec<&str> = self
+        let surfaces: Vec<String> = self
             .obstacles
             .iter()
             .filter(|o| o.surface && !o.unmapped)
-            .map(|o| o.name.as_str())
+            .map(|o| format!("{} {}", o.name, extent(&o.polygon)))
             .collect();
         let surfaces = if surfaces.is_empty() {
             String::new()
@@ -420,4 +418,14 @@ impl World {
     pub fn zone_at(&self, p: P2) -> Option<&Zone> {
         self.zones.iter().find(|z| z.contains(p))
     }
+}
+
+/// Where an outline lies, for a prompt: "(x 4.6-5.8, y 3.6-4.8)".
+fn extent(polygon: &[P2]) -> String {
+    let (mut lo, mut hi) = (P2::new(f64::MAX, f64::MAX), P2::new(f64::MIN, f64::MIN));
+    for p in polygon {
+        lo = P2::new(lo.x.min(p.x), lo.y.min(p.y));
+        hi = P2::new(hi.x.max(p.x), hi.y.max(p.y));
+    }
+    format!("(x {:.1}-{:.1}, y {:.1}-{:.1})", lo.x, hi.x, lo.y, hi.y)
 }

@@ -55,15 +55,19 @@ pub fn system_prompt_for(
         out.push_str(&skills.api_text());
     }
     if let Some(summary) = world_summary {
-        out.push_str(WORLD_HEADING);
-        out.push_str(summary.trim_end());
-        out.push('\n');
+        out.push_str(&world_section(summary));
     }
     out
 }
 
 /// The heading of the world's summary in the system prompt.
 pub const WORLD_HEADING: &str = "\n# The world\n";
+
+/// The world's summary as a section after the API text: in every prompt,
+/// `codeact api` and the MCP server's API text alike.
+pub fn world_section(summary: &str) -> String {
+    format!("{WORLD_HEADING}{}\n", summary.trim_end())
+}
 
 /// The first user message: the task.
 pub fn task_message(task: &str) -> String {

@@ -59,11 +59,12 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
         Some(path) => Some(read_token(path)?),
         None => None,
     };
-    let session = opts
+    let started = opts
         .target
         .target(opts.clock.realtime, None)?
-        .session(&opts.sandbox, Some(&opts.actions))?
-        .session;
+        .session(&opts.sandbox, Some(&opts.actions))?;
+    let world = started.robot.as_ref().map(|r| r.sim().world().summary());
+    let session = started.session;
     let physical = opts.target.robot.is_some();
     // SIGINT and SIGTERM: the action interrupted, the robot stopped, the
     // worker and workspace removed (over HTTP, Ctrl-C ends the server in order).
@@ -78,7 +79,7 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
             cancel: None,
         },
     )?;
-    let robot = Robot::start(session);
+    let robot = Robot::start_in(session, world.as_deref());
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

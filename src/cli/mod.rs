@@ -561,7 +561,11 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
                 }
                 _ => target.skills.api_text(),
             };
-            print!("{text}");
+            let world = target
+                .robot
+                .as_ref()
+                .map(|r| crate::agent::prompt::world_section(&r.sim().world().summary()));
+            print!("{text}{}", world.unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
         Command::Skills(opts) => skills_cmd::run(&opts),

@@ -87,10 +87,17 @@ const RESTART_ALLOWANCE: Duration = Duration::from_secs(3);
 impl Robot {
     /// Moves `session` onto a thread of its own and serves it.
     pub fn start(session: Session) -> Arc<Robot> {
+        Self::start_in(session, None)
+    }
+
+    /// [`Robot::start`], with the world's summary (a simulated world's)
+    /// after the API text.
+    pub fn start_in(session: Session, world_summary: Option<&str>) -> Arc<Robot> {
         let (jobs, queue) = mpsc::channel();
         let interrupter = session.interrupter();
         let skills = session.shared_skills();
-        let api_text = session.api_text();
+        let world = world_summary.map(crate::agent::prompt::world_section);
+        let api_text = session.api_text() + &world.unwrap_or_default();
         let stop_wait = session.config().grace + RESTART_ALLOWANCE;
         let thread = std::thread::Builder::new()
             .name("codeact-mcp-session".into())
@@ -122,7 +129,8 @@ impl Robot {
         }
     }
 
-    /// The API text a model reads: the skills and the skill library's functions.
+    /// The API text a model reads: the skills, the skill library's
+    /// functions, and the world when it is a simulated one.
     pub fn api_text(&self) -> &str {
         &self.api_text
     }

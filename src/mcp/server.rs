@@ -268,10 +268,11 @@ impl ServerHandler for RobotServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_resources().build())
             .with_server_info(Implementation::new("codeact", env!("CARGO_PKG_VERSION")))
-            .with_instructions(format!(
-                "This server controls a robot through Python code. Call `execute` with code that calls the robot's skills; variables persist between calls. Call `stop_robot` to stop at once.\n\n{}",
-                self.api_text()
-            ))
+            // The API text goes once per session: in `execute`'s description,
+            // which every client shows its model (and codeact://api).
+            .with_instructions(
+                "This server controls a robot through Python code. Call `execute` with code that calls the robot's skills; variables persist between calls. The skills, their signatures and docstrings, and the world are in `execute`'s description and the codeact://api resource. Call `stop_robot` to stop at once.",
+            )
     }
 
     async fn list_tools(
