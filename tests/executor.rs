@@ -89,6 +89,20 @@ fn a_syntax_error_points_at_its_line() {
     assert_eq!(err.line, Some(2));
     assert!(err.traceback.contains("if x > 0"), "{}", err.traceback);
     assert!(err.traceback.contains('^'), "{}", err.traceback);
+    // Only the place in the action: no parser frame (ast.py) before it.
+    assert!(
+        err.traceback.starts_with("  File \"<action 1>\", line 2")
+            && !err.traceback.contains("ast.py"),
+        "{}",
+        err.traceback
+    );
+    // A syntax error the code itself provokes keeps the code's frames.
+    let obs = run(
+        &mut s,
+        "def f():\n    return compile('x = = 1', 'mine', 'exec')\nf()",
+    );
+    let err = obs.error.unwrap();
+    assert!(err.traceback.contains("line 2, in f"), "{}", err.traceback);
 }
 
 #[test]

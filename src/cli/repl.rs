@@ -46,7 +46,13 @@ fn read_action(
     let more = format!("{:>width$} ", "...", width = first.len() - 1);
     let mut input = readline(&first)?;
     while !is_complete(&input) {
-        let line = readline(&more)?;
+        let line = match readline(&more) {
+            Ok(line) => line,
+            // The input ended inside an open bracket or block: run what
+            // there is, so Python says what is wrong instead of nothing.
+            Err(ReadlineError::Eof) => return Ok(input),
+            Err(e) => return Err(e),
+        };
         input.push('\n');
         input.push_str(&line);
     }
@@ -479,6 +485,14 @@ mod tests {
         // One complete line needs no more.
         let action = read_action(1, |_| Ok("x = 1".into())).unwrap();
         assert_eq!(action, "x = 1");
+        // Input that ends inside a bracket is run as it is (Python says why).
+        let mut lines = vec![
+            Ok("print(1".to_owned()),
+            Err(rustyline::error::ReadlineError::Eof),
+        ]
+        .into_iter();
+        let action = read_action(1, |_| lines.next().unwrap()).unwrap();
+        assert_eq!(action, "print(1");
     }
 
     #[test]

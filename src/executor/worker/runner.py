@@ -376,6 +376,10 @@ def _suggestion(exc, message):
 def _format_one(exc):
     """One exception: its stack and its `Type: message` line(s)."""
     out = _format_stack(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and str(exc.filename).startswith("<action "):
+        # The action's own code did not parse: the place in it is the whole
+        # story (the parser's frames, ast.py's among them, are not the code's).
+        out = []
     if out:
         out.insert(0, "Traceback (most recent call last):\n")
     if isinstance(exc, SyntaxError):
