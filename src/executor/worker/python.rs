@@ -676,6 +676,14 @@ fn encode_png(
     Ok(pyo3::types::PyBytes::new(py, &png).unbind())
 }
 
+/// The size of a PNG or JPEG picture, decoding all of it: a picture cut
+/// short or corrupt is a `ValueError` saying why, before `show()` takes it.
+#[pyfunction]
+fn check_picture(py: Python<'_>, data: &[u8]) -> PyResult<(u32, u32)> {
+    py.detach(|| image::load_from_memory(data).map(|i| (i.width(), i.height())))
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+}
+
 /// Builds the `_codeact` module and puts it in `sys.modules`.
 pub fn add_module(py: Python<'_>) -> PyResult<()> {
     let m = PyModule::new(py, "_codeact")?;
@@ -693,6 +701,7 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(after_fork_in_child, &m)?)?;
     m.add_function(wrap_pyfunction!(set_in_user_code, &m)?)?;
     m.add_function(wrap_pyfunction!(encode_png, &m)?)?;
+    m.add_function(wrap_pyfunction!(check_picture, &m)?)?;
     m.add("Stream", py.get_type::<Stream_>())?;
     py.import("sys")?
         .getattr("modules")?

@@ -517,6 +517,10 @@ def show(image, caption=None):
         mime = "image/jpeg"
     else:
         raise ValueError(f"show(): that is not a PNG or JPEG picture (it starts with {bytes(data[:8])!r})")
+    try:
+        _codeact.check_picture(data)
+    except ValueError as e:
+        raise ValueError(f"show(): the picture could not be read ({e}); is it cut short?") from None
     if len(_shown) >= MAX_SHOWN:
         raise ValueError(f"show(): at most {MAX_SHOWN} pictures per action; show fewer, or combine them")
     if sum(len(d) for d, _, _ in _shown) + len(data) > MAX_SHOWN_BYTES:
