@@ -77,6 +77,13 @@ fn tasks_are_listed_shown_and_chosen() {
         ok && text.contains("red_mug on kitchen_table") && text.contains("oracle:"),
         "{text}"
     );
+    let (ok, text) = codeact(&["tasks", "show", "q-count-red-in-blue-zone"]);
+    assert!(
+        ok && text.contains("setup (ranges [low, high] and one_of are drawn per seed):")
+            && text.contains(r#""name":"red_ball""#)
+            && text.contains("[[5.4,3.9],[1.5,3.5]]"),
+        "the setup is shown: {text}"
+    );
     let (ok, text) = codeact(&["eval", "--oracle", "--tasks", "nav-*", "--seeds", "1"]);
     assert!(
         ok && text.contains("codeact eval: 5 trials (5 tasks)"),

@@ -116,6 +116,7 @@ pub fn tasks(opts: &TasksOpts) -> Result<ExitCode> {
                     .iter()
                     .for_each(|p| println!("  - {}", p.describe()));
             }
+            print!("{}", setup_text(&t.setup));
             println!("budget: {} turns, {} s", t.turns, t.seconds);
             println!("oracle:\n{}", t.oracle.trim_end());
             Ok(ExitCode::SUCCESS)
@@ -497,6 +498,36 @@ fn plan<'a>(tasks: &'a [Task], opts: &EvalOpts, policy: Policy) -> Vec<Planned<'
         }
     }
     out
+}
+
+/// A task's setup for `tasks show`: each part on its lines, each thing on
+/// one line (ranges `[low, high]` and `one_of` are drawn per seed).
+fn setup_text(setup: &crate::eval::setup::Setup) -> String {
+    let serde_json::Value::Object(parts) = serde_json::to_value(setup).unwrap_or_default() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (part, value) in parts {
+        match value {
+            serde_json::Value::Array(things) if !things.is_empty() => {
+                out.push_str(&format!("  {part}:\n"));
+                for thing in things {
+                    out.push_str(&format!("    - {thing}\n"));
+                }
+            }
+            serde_json::Value::Object(fields) if !fields.is_empty() => {
+                out.push_str(&format!(
+                    "  {part}: {}\n",
+                    serde_json::Value::Object(fields)
+                ));
+            }
+            _ => {}
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    format!("setup (ranges [low, high] and one_of are drawn per seed):\n{out}")
 }
 
 /// How many trials in a row may find no model before the run stops.

@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sim::geometry::{rect_outline, Segment, P2};
 use sim::rng::Rng;
 use sim::world::{ObjectSpec, Obstacle, World, Zone};
 
 /// A number, or a range `[low, high]` it is drawn from.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Num {
     /// Exactly this.
@@ -30,7 +30,7 @@ impl Num {
 }
 
 /// A position: `[x, y]` (each a number or a range), or one of several places.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Place {
     /// `[x, y]`.
@@ -56,25 +56,29 @@ impl Place {
 }
 
 /// An object of the world moved, or a new one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectSetup {
     /// Its name: an object of the world (moved) or a new one (added).
     pub name: String,
     /// What it is (new objects; default "object").
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Its colour (needed for new objects).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub colour: Option<String>,
     /// Its size, metres (new objects; default 0.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<f64>,
     /// Where it is.
     pub at: Place,
     /// Picks that fail before one holds (a slippery object).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slips: Option<u32>,
 }
 
 /// An obstacle added (a box in an aisle, a closed door).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObstacleSetup {
     /// Its name.
@@ -90,41 +94,43 @@ pub struct ObstacleSetup {
 }
 
 /// The robot's start.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RobotSetup {
     /// `[x, y, theta]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<[Num; 3]>,
     /// Battery at the start, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub battery: Option<Num>,
 }
 
 /// How a task changes its world; every range is drawn from the seed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
     /// The robot's start and battery.
     #[serde(default)]
     pub robot: RobotSetup,
     /// Objects removed from the world first.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
     /// Objects moved or added.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objects: Vec<ObjectSetup>,
     /// Obstacles added.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub obstacles: Vec<ObstacleSetup>,
     /// Wall segments added: `[[x1, y1], [x2, y2]]`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub walls: Vec<[[f64; 2]; 2]>,
     /// Zones added (for the task's predicates, and known to the robot).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZoneSetup>,
 }
 
 /// A zone added: `[x, y, width, height]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneSetup {
     /// Its name.
