@@ -675,3 +675,27 @@ fn a_number_in_a_zone_name_is_no_count_and_the_verdict_says_what_was_read() {
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| stopped | why |"), "{summary}");
 }
+
+#[test]
+fn a_fixed_placement_in_an_obstacle_fails_at_once_with_its_file_line_and_object() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("stuck.yaml");
+    std::fs::write(
+        &file,
+        "# a crate, and the cube inside it\n- id: stuck\n  tier: navigation\n  world: small_room\n  instructions: [Go to the blue zone., Drive to the blue zone.]\n  setup:\n    obstacles:\n      - {name: crate, rect: [1.0, 3.0, 0.5, 0.5]}\n    objects:\n      - {name: red_cube, at: [1.2, 3.2]}\n  success:\n    - robot_in_zone: blue_zone\n  oracle: done('x')\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, text) = codeact(&["eval", "--oracle", "--task-file", path, "--seeds", "3"]);
+    assert!(!ok, "{text}");
+    assert_eq!(
+        text.matches("red_cube").count(),
+        1,
+        "said once, before any trial: {text}"
+    );
+    assert!(
+        text.contains(&format!("{path}:2: task stuck:")) && text.contains("another seed cannot help"),
+        "{text}"
+    );
+    assert!(!text.contains("trials in"), "no trial ran: {text}");
+}

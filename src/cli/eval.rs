@@ -302,6 +302,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
             .map(|(_, p)| p)
             .collect();
     }
+    check_worlds(&plan)?;
     let who = llm.as_ref().map_or_else(
         || policy.name().to_owned(),
         |l| l.name().replace([':', '/'], "_"),
@@ -528,6 +529,30 @@ fn setup_text(setup: &crate::eval::setup::Setup) -> String {
         return out;
     }
     format!("setup (ranges [low, high] and one_of are drawn per seed):\n{out}")
+}
+
+/// Makes every planned task's world for its seeds before any trial runs,
+/// so a task that cannot start is said once, with its file and line.
+fn check_worlds(plan: &[Planned]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut bad: Vec<String> = Vec::new();
+    for p in plan {
+        if !seen.insert((p.task.id.as_str(), p.seed)) {
+            continue;
+        }
+        if let Err(e) = trial::world_of(p.task, p.seed) {
+            if !bad.contains(&e) {
+                bad.push(e);
+            }
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{} (`codeact tasks check` checks the start of every task)",
+        bad.join("\n")
+    )
 }
 
 /// How many trials in a row may find no model before the run stops.

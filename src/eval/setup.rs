@@ -151,7 +151,9 @@ pub fn world_for(
     seed: u64,
 ) -> Result<Arc<World>, String> {
     let mut last = String::new();
-    for attempt in 0..TRIES {
+    // A setup without ranges draws the same world every time.
+    let tries = if setup.is_fixed() { 1 } else { TRIES };
+    for attempt in 0..tries {
         let mut rng = Rng::new(mix(task_id, seed, attempt));
         let world = apply(base, setup, &mut rng, seed)?;
         match problem(&world) {
@@ -159,9 +161,42 @@ pub fn world_for(
             Some(why) => last = why,
         }
     }
-    Err(format!(
-        "task {task_id}, seed {seed}: no valid world after {TRIES} draws; the last: {last}. Narrow the task's ranges"
-    ))
+    Err(if tries == 1 {
+        format!("task {task_id}: {last}. The setup places everything exactly, so another seed cannot help")
+    } else {
+        format!(
+            "task {task_id}, seed {seed}: no valid world after {TRIES} draws; the last: {last}. Move or widen the setup's ranges so they leave free room"
+        )
+    })
+}
+
+impl Num {
+    fn is_fixed(self) -> bool {
+        matches!(self, Num::Fixed(_))
+    }
+}
+
+impl Place {
+    fn is_fixed(&self) -> bool {
+        match self {
+            Place::Point([x, y]) => x.is_fixed() && y.is_fixed(),
+            Place::OneOf { one_of } => one_of.len() <= 1,
+        }
+    }
+}
+
+impl Setup {
+    /// Whether nothing in it is drawn: every place, start and size exact.
+    pub fn is_fixed(&self) -> bool {
+        let r = &self.robot;
+        r.start.is_none_or(|s| s.iter().all(|n| n.is_fixed()))
+            && r.battery.is_none_or(Num::is_fixed)
+            && self.objects.iter().all(|o| o.at.is_fixed())
+            && self
+                .obstacles
+                .iter()
+                .all(|o| o.rect.iter().all(|n| n.is_fixed()))
+    }
 }
 
 /// A seed for the draws of one task, seed and attempt.

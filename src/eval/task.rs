@@ -117,6 +117,20 @@ pub struct Task {
     /// A solution as a capable model would write it: Python using only the
     /// robot API, ending with `done(...)`.
     pub oracle: String,
+    /// Where it is written: the task file and the line of its id.
+    #[serde(skip)]
+    pub source: String,
+}
+
+impl Task {
+    /// `file:line: ` of the task, for errors about it.
+    pub fn at(&self) -> String {
+        if self.source.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.source)
+        }
+    }
 }
 
 fn default_turns() -> usize {
@@ -131,12 +145,12 @@ fn default_seconds() -> f64 {
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
     /// The file could not be read.
-    #[error("cannot read the task file {path}: {source}")]
+    #[error("cannot read the task file {path}: {why}")]
     Read {
         /// The file.
         path: String,
         /// The OS error.
-        source: std::io::Error,
+        why: std::io::Error,
     },
     /// The file is not valid for the schema, or a task in it is not.
     #[error("{path}:{line}: {message}")]
@@ -239,6 +253,8 @@ fn from_texts(files: &[(String, String)]) -> Result<Vec<Task>, TaskError> {
                 });
             }
             seen.insert(task.id.clone(), (path.clone(), line));
+            let mut task = task;
+            task.source = format!("{path}:{line}");
             all.push(task);
         }
     }
@@ -302,9 +318,9 @@ pub fn load(files: &[String]) -> Result<Vec<Task>, TaskError> {
     }
     let mut texts = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(Path::new(f)).map_err(|source| TaskError::Read {
+        let text = std::fs::read_to_string(Path::new(f)).map_err(|why| TaskError::Read {
             path: f.clone(),
-            source,
+            why,
         })?;
         texts.push((f.clone(), text));
     }

@@ -130,6 +130,9 @@ pub enum TrialError {
         /// What is wrong.
         message: String,
     },
+    /// The task's world cannot be made for a seed (said with the task's file and line).
+    #[error("{0}")]
+    World(String),
     /// The executor could not start or broke down.
     #[error("task {task}: the executor failed: {source}")]
     Executor {
@@ -155,6 +158,13 @@ pub struct Prepared {
     pub recorder: Option<Arc<Recorder>>,
 }
 
+/// The world `task` starts in for `seed`: its world with its setup drawn.
+/// An error says where the task is written (file and line).
+pub fn world_of(task: &Task, seed: u64) -> Result<Arc<sim::World>, String> {
+    let base = sim::load(&task.world).map_err(|e| format!("{}{e}", task.at()))?;
+    world_for(&base, &task.setup, &task.id, seed).map_err(|e| format!("{}{e}", task.at()))
+}
+
 /// Builds the world of `task` for `seed` and the skills to act in it,
 /// recorded into `record` when given.
 pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared, TrialError> {
@@ -162,8 +172,7 @@ pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared
         task: task.id.clone(),
         message,
     };
-    let base = sim::load(&task.world).map_err(|e| fail(e.to_string()))?;
-    let world = world_for(&base, &task.setup, &task.id, seed).map_err(fail)?;
+    let world = world_of(task, seed).map_err(TrialError::World)?;
     for p in task.success.iter().chain(&task.constraints) {
         p.check_names(&world).map_err(fail)?;
     }
