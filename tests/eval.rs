@@ -694,7 +694,8 @@ fn a_fixed_placement_in_an_obstacle_fails_at_once_with_its_file_line_and_object(
         "said once, before any trial: {text}"
     );
     assert!(
-        text.contains(&format!("{path}:2: task stuck:")) && text.contains("another seed cannot help"),
+        text.contains(&format!("{path}:2: task stuck:"))
+            && text.contains("another seed cannot help"),
         "{text}"
     );
     assert!(!text.contains("trials in"), "no trial ran: {text}");

@@ -355,6 +355,17 @@ mod tests {
             0,
         )
         .unwrap_err();
-        assert!(e.contains("Narrow the task's ranges"), "{e}");
+        assert!(
+            e.contains("red_cube") && e.contains("another seed cannot help"),
+            "a fixed place is refused at once: {e}"
+        );
+        let e = world_for(
+            &base,
+            &setup("objects:\n  - {name: red_cube, at: [[0.0, 0.01], 2.4]}\n"),
+            "t",
+            0,
+        )
+        .unwrap_err();
+        assert!(e.contains("after 50 draws") && e.contains("widen"), "{e}");
     }
 }
