@@ -1,6 +1,7 @@
-//! `codeact repl` and pictures: what `show()` attaches is saved in the
-//! workspace with its path printed, and drawn inline on a terminal (a real
-//! pseudo-terminal, through util-linux's `script`).
+//! `codeact repl` and pictures: what `show()` attaches is saved (in the
+//! workspace given, else where it stays after exit) with its path printed,
+//! and drawn inline on a terminal (a real pseudo-terminal, through
+//! util-linux's `script`).
 
 mod common;
 
@@ -89,6 +90,35 @@ fn a_shown_picture_is_saved_in_the_workspace_and_its_path_printed() {
     assert!(
         !out.contains('▄'),
         "not drawn when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn without_a_workspace_pictures_stay_after_exit_where_the_repl_says() {
+    let state = tempfile::tempdir().unwrap();
+    let exe = common::exe();
+    let out = repl_with(
+        exe.to_str().unwrap(),
+        &["repl", "--world", "small_room"],
+        &[("XDG_STATE_HOME", state.path().to_str().unwrap())],
+        "action1-1.png",
+    );
+    let dir = state.path().join("codeact/pictures");
+    let session = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let path = session.join("action1-1.png");
+    assert!(path.is_file(), "kept after exit: {out}");
+    assert!(out.contains(&path.display().to_string()), "{out}");
+    assert!(
+        out.contains(&format!(
+            "the pictures of this session stay in {}",
+            session.display()
+        )),
+        "{out}"
     );
 }
 

@@ -28,8 +28,9 @@ A block (a line ending in ':') ends with an empty line. Variables persist.
   :help          this text
   :quit          leave (or Ctrl-D)
 Ctrl-C interrupts a running action; at the prompt it clears the line.
-Pictures an action attaches with show() are saved in the workspace's
-pictures/ folder and, on a terminal, drawn inline (CODEACT_INLINE_IMAGES=0: not).";
+Pictures an action attaches with show() are saved (in --workspace's
+pictures/ folder, else in ~/.local/state/codeact/pictures/<time>/, which
+stays after exit) and, on a terminal, drawn inline (CODEACT_INLINE_IMAGES=0: not).";
 
 #[derive(Helper, Completer, Hinter, Highlighter, Validator)]
 struct PythonInput;
@@ -152,12 +153,33 @@ impl Style {
 }
 
 fn history_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-    let dir = base.join("codeact");
+    let dir = state_dir()?;
     std::fs::create_dir_all(&dir).ok()?;
     Some(dir.join("repl_history"))
+}
+
+/// codeact's folder under `$XDG_STATE_HOME` (`~/.local/state`).
+fn state_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(base.join("codeact"))
+}
+
+/// Where the session's pictures are kept: the workspace's `pictures/` when
+/// the user named the workspace; else a folder of this session's own under
+/// the state folder, since a temporary workspace goes at exit.
+fn pictures_dir(session: &Session) -> PathBuf {
+    if session.config().workspace.is_some() {
+        return session.workspace().join("pictures");
+    }
+    match state_dir() {
+        Some(dir) => dir
+            .join("pictures")
+            .join(crate::agent::transcript::timestamp()),
+        None => session.workspace().join("pictures"),
+    }
 }
 
 /// Runs the REPL until Ctrl-D or `:quit`.
@@ -171,6 +193,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     )?;
     let clear_e_stop = started.clear_e_stop.clone();
     let session = &mut started.session;
+    let pictures_at = pictures_dir(session);
     let style = Style {
         color: std::io::stdout().is_terminal(),
     };
@@ -279,7 +302,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
         match session.execute(&code, timeout, &mut on_output) {
             Ok(obs) => {
                 show(&obs, &style);
-                pictures(&obs, session.workspace(), inline, &style);
+                pictures(&obs, &pictures_at, inline, &style);
             }
             Err(e) => eprintln!("{}", style.paint("31", &format!("error: {e}"))),
         }
@@ -288,6 +311,12 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
     shutdown.ending();
     if let Some(path) = &history {
         let _ = editor.save_history(path);
+    }
+    if pictures_at.is_dir() {
+        println!(
+            "the pictures of this session stay in {}",
+            pictures_at.display()
+        );
     }
     let finished = started.finish();
     drop(started);
@@ -316,10 +345,10 @@ fn library_banner(session: &Session) {
 
 /// Saves each picture the action attached in the workspace's `pictures/`
 /// folder, says where, and draws it on the terminal when `inline`.
-fn pictures(obs: &Observation, workspace: &Path, inline: bool, style: &Style) {
+fn pictures(obs: &Observation, dir: &Path, inline: bool, style: &Style) {
     for (k, picture) in obs.images.iter().enumerate() {
         let line = picture.describe(k + 1);
-        match save_picture(picture, workspace, obs.action, k + 1) {
+        match save_picture(picture, dir, obs.action, k + 1) {
             Ok(path) => println!("{} {}", style.paint("35", &line), path.display()),
             Err(e) => eprintln!("{}", style.paint("31", &format!("{line} not saved: {e}"))),
         }
@@ -329,16 +358,10 @@ fn pictures(obs: &Observation, workspace: &Path, inline: bool, style: &Style) {
     }
 }
 
-/// `pictures/action{n}-{k}.png` (or `.jpg`) in the workspace.
-fn save_picture(
-    picture: &Picture,
-    workspace: &Path,
-    action: u64,
-    k: usize,
-) -> std::io::Result<PathBuf> {
+/// `action{n}-{k}.png` (or `.jpg`) in `dir`.
+fn save_picture(picture: &Picture, dir: &Path, action: u64, k: usize) -> std::io::Result<PathBuf> {
     let ext = picture_extension(&picture.mime);
-    let dir = workspace.join("pictures");
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("action{action}-{k}.{ext}"));
     std::fs::write(&path, &picture.data)?;
     Ok(path)
