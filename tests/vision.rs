@@ -306,3 +306,23 @@ fn a_model_that_refuses_pictures_goes_on_in_text_unless_they_are_required() {
         "saved even when not sent"
     );
 }
+
+#[test]
+fn a_request_carries_at_most_the_latest_pictures_of_the_whole_conversation() {
+    const LOOK: &str = "```python\nshow(get_camera_image(32, 24), 'a look')\n```";
+    let mock = MockLlm::start(vec![
+        Step::Reply(LOOK),
+        Step::Reply(LOOK),
+        Step::Reply(LOOK),
+        Step::Reply("```python\ndone('looked')\n```"),
+    ]);
+    let run = run("openai", &mock, &["--max-images-in-request", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let seen = mock.seen();
+    let counts: Vec<usize> = seen.iter().map(|s| openai_images(&s.body).len()).collect();
+    assert_eq!(counts, [0, 1, 2, 2], "the latest two at most");
+    // The pictures left out keep their text line in the conversation.
+    let text = seen[3].body["messages"].to_string();
+    assert_eq!(text.matches("[picture 1: PNG 32x24").count(), 3, "{text}");
+    assert!(run.records.iter().any(|r| r["type"] == "images_left_out"));
+}

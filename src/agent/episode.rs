@@ -645,6 +645,13 @@ impl Episode<'_> {
         messages: &mut [Message],
         progress: &mut dyn Progress,
     ) -> Result<Completion, LlmError> {
+        let dropped = super::images::keep_latest(messages, self.images.in_request);
+        if dropped > 0 {
+            self.record(
+                "images_left_out",
+                json!({"turn": turn, "count": dropped, "limit": self.images.in_request}),
+            );
+        }
         let result = self.ask(turn, messages, progress);
         let refused = match &result {
             Err(LlmError::Status { status, .. }) => matches!(status, 400 | 413 | 415 | 422),

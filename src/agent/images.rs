@@ -35,6 +35,9 @@ pub struct ImagePolicy {
     pub max_side: u32,
     /// Pictures per turn at most; the latest are kept.
     pub per_turn: usize,
+    /// Pictures in the whole request at most (the conversation is resent
+    /// each turn); older ones are left out, their text line kept.
+    pub in_request: usize,
 }
 
 impl Default for ImagePolicy {
@@ -43,8 +46,28 @@ impl Default for ImagePolicy {
             mode: ImageMode::Auto,
             max_side: 1024,
             per_turn: 4,
+            in_request: 8,
         }
     }
+}
+
+/// Keeps the latest `limit` pictures of the conversation and drops the
+/// older ones (each message's text still has the line describing each);
+/// returns how many it dropped.
+pub fn keep_latest(messages: &mut [crate::agent::llm::Message], limit: usize) -> usize {
+    let mut kept = 0;
+    let mut dropped = 0;
+    for m in messages.iter_mut().rev() {
+        let room = limit.saturating_sub(kept);
+        if m.images.len() > room {
+            // Within a message, the latest pictures come last.
+            let extra = m.images.len() - room;
+            m.images.drain(..extra);
+            dropped += extra;
+        }
+        kept += m.images.len();
+    }
+    dropped
 }
 
 /// A picture as the model gets it.
@@ -123,6 +146,41 @@ pub fn save(image: &mut Image, dir: &Path, name: &str) -> std::io::Result<()> {
     std::fs::write(dir.join(&relative), &image.data)?;
     image.file = Some(relative);
     Ok(())
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use super::*;
+    use crate::agent::llm::Message;
+
+    fn with(n: usize) -> Message {
+        let mut m = Message::user("seen");
+        for i in 0..n {
+            m.images.push(Image {
+                mime: "image/png".into(),
+                caption: Some(format!("{i}")),
+                width: 1,
+                height: 1,
+                file: None,
+                data: Default::default(),
+            });
+        }
+        m
+    }
+
+    #[test]
+    fn the_whole_request_keeps_the_latest_pictures() {
+        let mut messages = vec![with(3), Message::assistant("ok"), with(2), with(2)];
+        assert_eq!(keep_latest(&mut messages, 5), 2);
+        let left: Vec<usize> = messages.iter().map(|m| m.images.len()).collect();
+        assert_eq!(left, [1, 0, 2, 2]);
+        assert_eq!(
+            messages[0].images[0].caption.as_deref(),
+            Some("2"),
+            "the latest of the message"
+        );
+        assert_eq!(keep_latest(&mut messages, 5), 0);
+    }
 }
 
 #[cfg(test)]

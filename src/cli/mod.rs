@@ -190,6 +190,10 @@ pub struct ImageOpts {
     /// Pictures sent per turn at most; the latest are kept [default: 4].
     #[arg(long, value_name = "N")]
     pub max_images: Option<usize>,
+    /// Pictures in a whole request at most (the conversation is resent each
+    /// turn); older ones are left out, their text line kept [default: 8].
+    #[arg(long, value_name = "N")]
+    pub max_images_in_request: Option<usize>,
 }
 
 impl ImageOpts {
@@ -206,6 +210,10 @@ impl ImageOpts {
                 .max_images
                 .or(fallback.max_images)
                 .unwrap_or(default.per_turn),
+            in_request: self
+                .max_images_in_request
+                .or(fallback.max_images_in_request)
+                .unwrap_or(default.in_request),
         };
         if !(16..=8192).contains(&policy.max_side) {
             bail!(

@@ -39,7 +39,8 @@ pub struct RunOpts {
     task: String,
     /// A YAML file with any of: llm, base_url, max_turns, max_tokens,
     /// max_seconds, request_timeout, retries, action_format, runs_dir,
-    /// temperature, max_reply_tokens, images, image_max_side, max_images.
+    /// temperature, max_reply_tokens, images, image_max_side, max_images,
+    /// max_images_in_request.
     /// (Keys stay in the environment.)
     #[arg(long, env = "CODEACT_CONFIG")]
     config: Option<PathBuf>,
@@ -107,6 +108,7 @@ struct FileConfig {
     images: Option<ImageMode>,
     image_max_side: Option<u32>,
     max_images: Option<usize>,
+    max_images_in_request: Option<usize>,
 }
 
 fn load_config(path: &std::path::Path) -> Result<FileConfig> {
@@ -177,6 +179,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         images: file.images,
         image_max_side: file.image_max_side,
         max_images: file.max_images,
+        max_images_in_request: file.max_images_in_request,
     })?;
     let started = target.session(&opts.sandbox, Some(&opts.actions))?;
     // SIGINT and SIGTERM: the action interrupted, the episode cancelled
