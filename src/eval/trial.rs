@@ -267,12 +267,12 @@ pub fn run_keeping(
         std::fs::create_dir_all(dir).map_err(fail)?;
         std::fs::write(dir.join("observation.txt"), obs.render()).map_err(fail)?;
         let sim = robot.sim();
-        sim::render::write_png(sim.world(), Some(&sim), &dir.join("picture.png")).map_err(|e| {
-            TrialError::Task {
+        let lines = caption(task, seed, &report);
+        sim::render::write_png_captioned(sim.world(), Some(&sim), &dir.join("picture.png"), &lines)
+            .map_err(|e| TrialError::Task {
                 task: task.id.clone(),
                 message: format!("cannot draw the trial's picture: {e}"),
-            }
-        })?;
+            })?;
         report.dir = Some(dir.display().to_string());
     }
     Ok(report)
@@ -381,11 +381,41 @@ pub fn run_model(
             serde_json::json!({"success": report.success, "verdicts": report.verdicts}),
         );
         drop(t);
-        sim::render::write_png(sim.world(), Some(&sim), &dir.join("picture.png"))
-            .map_err(|e| fail(e.to_string()))?;
+        sim::render::write_png_captioned(
+            sim.world(),
+            Some(&sim),
+            &dir.join("picture.png"),
+            &caption(task, seed, &report),
+        )
+        .map_err(|e| fail(e.to_string()))?;
         report.dir = Some(dir.display().to_string());
     }
     Ok(report)
+}
+
+/// The lines under a trial's picture: the task and what it asked, the verdict
+/// and why, how it stopped.
+fn caption(task: &Task, seed: u64, report: &TrialReport) -> Vec<String> {
+    let verdict = match (&report.not_run, report.success) {
+        (Some(why), _) => format!("NOT RUN: {why}"),
+        (None, true) => "PASS: every goal and constraint held".into(),
+        (None, false) => format!("FAIL: {}", report.failed.as_deref().unwrap_or("-")),
+    };
+    let mut lines = vec![
+        format!(
+            "{} (seed {seed}): {}",
+            task.id,
+            task.instructions[report.paraphrase.min(task.instructions.len() - 1)]
+        ),
+        verdict,
+    ];
+    if let Some(stop) = &report.stop_reason {
+        lines.push(format!("stopped: {stop}, {} turns", report.turns));
+    }
+    if let Some(error) = &report.error {
+        lines.push(format!("raised: {error}"));
+    }
+    lines
 }
 
 /// The report of a trial that has ended: the predicates judged on the robot's world.

@@ -534,6 +534,66 @@ fn draw_mark(pm: &mut Pixmap, mark: key::Mark, x: f32, y: f32) {
     }
 }
 
+/// [`write_png`] with lines of text under the picture (a trial's task and
+/// verdict), each cut to the picture's width.
+pub fn write_png_captioned(
+    world: &World,
+    sim: Option<&Simulator>,
+    path: &Path,
+    lines: &[String],
+) -> Result<(), RenderError> {
+    let picture = draw(world, sim);
+    let (w, h) = (picture.width(), picture.height());
+    let fits = ((w as f64 - 2.0 * MARGIN) / 6.0).max(10.0) as usize;
+    let lines: Vec<String> = lines.iter().flat_map(|l| wrap(l, fits)).collect();
+    let line_height = 13.0;
+    let extra = (lines.len() as f32 * line_height + 8.0) as u32;
+    let mut pm = Pixmap::new(w, h + extra).expect("picture size is positive");
+    pm.fill(Color::WHITE);
+    pm.draw_pixmap(
+        0,
+        0,
+        picture.as_ref(),
+        &tiny_skia::PixmapPaint::default(),
+        Transform::identity(),
+        None,
+    );
+    for (i, line) in lines.iter().enumerate() {
+        let y = h as f32 + 4.0 + i as f32 * line_height;
+        label(
+            &mut pm,
+            line,
+            (MARGIN as f32, y),
+            Anchor::TopLeft,
+            SMALL,
+            colours::TEXT,
+        );
+    }
+    pm.save_png(path).map_err(|e| RenderError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a word
+/// longer than a line is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let word: String = word.chars().take(width).collect();
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    lines.push(line);
+    lines
+}
+
 /// Writes a PNG of the world (and the run, if given).
 pub fn write_png(world: &World, sim: Option<&Simulator>, path: &Path) -> Result<(), RenderError> {
     draw(world, sim)
@@ -542,4 +602,32 @@ pub fn write_png(world: &World, sim: Option<&Simulator>, path: &Path) -> Result<
             path: path.display().to_string(),
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captions_wrap_at_spaces_and_go_under_the_picture() {
+        assert_eq!(wrap("aa bb cc", 5), ["aa bb", "cc"]);
+        assert_eq!(wrap("abcdefgh", 4), ["abcd"]);
+        let world = crate::load("small_room").unwrap();
+        let dir = std::env::temp_dir().join(format!("codeact-caption-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (plain, captioned) = (dir.join("plain.png"), dir.join("captioned.png"));
+        write_png(&world, None, &plain).unwrap();
+        let lines = vec![
+            "task (seed 0): do it".to_owned(),
+            "FAIL: it was not done".to_owned(),
+        ];
+        write_png_captioned(&world, None, &captioned, &lines).unwrap();
+        let size = |p: &Path| {
+            let pm = Pixmap::load_png(p).unwrap();
+            (pm.width(), pm.height())
+        };
+        let (w, h) = size(&plain);
+        assert_eq!(size(&captioned), (w, h + 2 * 13 + 8));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
