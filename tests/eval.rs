@@ -700,3 +700,27 @@ fn a_fixed_placement_in_an_obstacle_fails_at_once_with_its_file_line_and_object(
     );
     assert!(!text.contains("trials in"), "no trial ran: {text}");
 }
+
+#[test]
+fn progress_lines_say_the_stop_reason_and_the_retries() {
+    let mock = MockLlm::start(vec![
+        Step::Status(500, None),
+        Step::Reply("```python\ndone('nothing to do')\n```"),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("retried");
+    let (_, text) = model_eval(
+        &mock,
+        &out,
+        &[
+            "--tasks",
+            "nav-round-trip",
+            "--seeds",
+            "1",
+            "--retries",
+            "2",
+        ],
+    );
+    assert!(text.contains("stopped: done, 1 retry"), "{text}");
+    assert_eq!(results(&out)[0]["retries"], 1);
+}

@@ -128,6 +128,9 @@ pub struct Outcome {
     pub safe_stops: u32,
     /// Skill calls the actions made, all turns.
     pub skill_calls: usize,
+    /// Requests to the model that were retried.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// What the loop reports as it goes (the terminal shows it; tests ignore it).
@@ -321,6 +324,7 @@ impl Agent {
             format: self.format,
             tools: self.tools.clone(),
             images: self.images,
+            retries: 0,
         }
     }
 }
@@ -347,6 +351,8 @@ pub struct Episode<'a> {
     pub tools: Vec<ToolSpec>,
     /// Whether and how pictures reach the model.
     pub images: ImagePolicy,
+    /// Requests retried so far (timeouts, 429s, 5xx).
+    pub retries: u32,
 }
 
 /// One action a reply asked for: the code to run (or why there is none)
@@ -436,6 +442,7 @@ impl Tally {
             model_seconds: self.model_seconds,
             safe_stops: self.safe_stops,
             skill_calls: self.skill_calls,
+            retries: 0,
         }
     }
 }
@@ -612,6 +619,7 @@ impl Episode<'_> {
     ) -> Result<Completion, LlmError> {
         let llm = self.llm;
         let transcript = &mut self.transcript;
+        let retries = &mut self.retries;
         let mut attempt = 0;
         // Both callbacks report progress; they never run at the same time.
         let shared = std::cell::RefCell::new(&mut *progress);
@@ -622,6 +630,7 @@ impl Episode<'_> {
             &mut |d| shared.borrow_mut().text(d),
             &mut |why, wait| {
                 attempt += 1;
+                *retries += 1;
                 tracing::debug!(turn, attempt, wait_s = wait.as_secs_f64(), "retrying: {why}");
                 shared.borrow_mut().retry(why, wait);
                 // Recorded as it happens, so each failed attempt has its own time.
@@ -930,6 +939,10 @@ impl Episode<'_> {
                 Stuckness::Stuck => break tally.outcome(StopReason::Stuck, None),
             }
             messages.push(feedback.message(self.format, extra, &self.images));
+        };
+        let outcome = Outcome {
+            retries: self.retries,
+            ..outcome
         };
         self.record("end", json!({"outcome": &outcome}));
         outcome

@@ -730,7 +730,12 @@ fn print_trial(r: &TrialReport, policy: Policy, i: usize, n: usize) {
         .stop_reason
         .as_deref()
         .map(|why| format!(", stopped: {why}"))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &match r.retries {
+            0 => String::new(),
+            1 => ", 1 retry".into(),
+            n => format!(", {n} retries"),
+        };
     println!(
         "[{i}/{n}] {mark} {:<28} seed {} p{}{format}  {} turns{stopped}, {:>6.1} s simulated, {:>5.2} s{flag}",
         r.task, r.seed, r.paraphrase, r.turns, r.sim_seconds, r.wall_seconds

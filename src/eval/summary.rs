@@ -252,6 +252,7 @@ mod tests {
             skill_calls: 1,
             dir: None,
             not_run: None,
+            retries: 0,
         }
     }
 

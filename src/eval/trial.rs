@@ -117,6 +117,9 @@ pub struct TrialReport {
     /// model); such a trial is no failure and counts in no success rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_run: Option<String>,
+    /// Requests to the model that were retried (timeouts, 429s, 5xx).
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// Why a trial could not be run at all (as opposed to failing).
@@ -364,6 +367,7 @@ pub fn run_model(
     report.model_seconds = outcome.model_seconds;
     report.safe_stops = outcome.safe_stops;
     report.skill_calls = outcome.skill_calls;
+    report.retries = outcome.retries;
     report.stop_reason = Some(outcome.reason.name().to_owned());
     match &outcome.reason {
         StopReason::LlmFailed(why) => report.error = Some(why.clone()),
@@ -458,6 +462,7 @@ fn report(
         skill_calls: 0,
         dir: None,
         not_run: None,
+        retries: 0,
     }
 }
 
