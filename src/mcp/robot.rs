@@ -58,8 +58,8 @@ pub struct Robot {
     /// The running action was asked to stop (a cancel, stop_robot): the
     /// next call waits for it instead of being refused.
     stopping: AtomicBool,
-    /// Told when the running action has ended.
-    idle: Notify,
+    /// Told when the running action has ended or was asked to stop.
+    changed: Notify,
     /// The longest a call waits for a stopping action.
     stop_wait: Duration,
     interrupter: Interrupter,
@@ -77,12 +77,16 @@ impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
         self.0.stopping.store(false, Ordering::SeqCst);
         self.0.busy.store(false, Ordering::SeqCst);
-        self.0.idle.notify_waiters();
+        self.0.changed.notify_waiters();
     }
 }
 
 /// Time a hard-stopped worker's replacement may take to start, beyond the grace.
 const RESTART_ALLOWANCE: Duration = Duration::from_secs(3);
+
+/// How long a call to a busy robot waits for a cancel of the running call
+/// that may still be on its way before it is refused as busy.
+const CANCEL_LAG: Duration = Duration::from_millis(250);
 
 impl Robot {
     /// Moves `session` onto a thread of its own and serves it.
@@ -107,7 +111,7 @@ impl Robot {
             jobs,
             busy: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
-            idle: Notify::new(),
+            changed: Notify::new(),
             stop_wait,
             interrupter,
             skills,
@@ -143,20 +147,26 @@ impl Robot {
     /// Marks the robot busy for one job: at once when idle; after the
     /// running action ends when it was asked to stop (bounded by
     /// `stop_wait`); refused as busy while another action really runs.
+    /// A client's cancel reaches the running call a moment after the next
+    /// request may arrive, so a busy robot is watched for [`CANCEL_LAG`]
+    /// before the call is refused.
     async fn claim(&self) -> Result<BusyGuard<'_>, RobotError> {
-        let deadline = tokio::time::Instant::now() + self.stop_wait;
+        let now = tokio::time::Instant::now();
+        let (stopped_by, refused_by) = (now + self.stop_wait, now + CANCEL_LAG);
         loop {
-            // Registered before the check, so an end in between is not missed.
-            let ended = self.idle.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
+            // Registered before the check, so a change in between is not missed.
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             if !self.busy.swap(true, Ordering::SeqCst) {
                 return Ok(BusyGuard(self));
             }
-            if !self.stopping.load(Ordering::SeqCst) {
-                return Err(RobotError::Busy);
-            }
-            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+            let until = if self.stopping.load(Ordering::SeqCst) {
+                stopped_by
+            } else {
+                refused_by
+            };
+            if tokio::time::timeout_at(until, changed).await.is_err() {
                 return Err(RobotError::Busy);
             }
         }
@@ -192,6 +202,7 @@ impl Robot {
     pub fn interrupt(&self) {
         if self.is_busy() {
             self.stopping.store(true, Ordering::SeqCst);
+            self.changed.notify_waiters();
         }
         self.interrupter.interrupt();
     }
