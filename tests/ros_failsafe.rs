@@ -306,11 +306,7 @@ fn under_use_sim_time_commands_goals_and_recordings_follow_the_clock_topic() {
     let profile = tmp.path().join("sim_time.yaml");
     std::fs::write(&profile, SIM_TIME_PROFILE).unwrap();
     let recording = tmp.path().join("sim_time.mcap");
-    let clock = ros_command(ros_python(), domain)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/clock.py"))
-        .arg("60")
-        .spawn()
-        .unwrap();
+    let clock = peer("clock.py", domain, 60, &[]);
     let robot = fake_robot(domain, 25, true);
     // Nav2 reaches the TwistStamped base only through the bridge's relay.
     let nav2 = nav2_server_with(domain, 60, &[("NAV2_CMD_TOPIC", "/cmd_vel_nav")]);

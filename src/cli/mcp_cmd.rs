@@ -64,21 +64,11 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
         .target(opts.clock.realtime, None)?
         .session(&opts.sandbox, Some(&opts.actions))?;
     let world = started.robot.as_ref().map(|r| r.sim().world().summary());
-    let session = started.session;
-    let physical = opts.target.robot.is_some();
     // SIGINT and SIGTERM: the action interrupted, the robot stopped, the
     // worker and workspace removed (over HTTP, Ctrl-C ends the server in order).
-    let shutdown = Shutdown::install(
-        &signals(opts.http.is_none()),
-        super::shutdown::Ends {
-            interrupter: session.interrupter(),
-            skills: std::sync::Arc::downgrade(&session.shared_skills()),
-            recorder: None,
-            remains: session.remains(),
-            stop_wait: session.config().grace + std::time::Duration::from_secs(3),
-            cancel: None,
-        },
-    )?;
+    let shutdown = Shutdown::install(&signals(opts.http.is_none()), started.ends(None))?;
+    let session = started.session;
+    let physical = opts.target.robot.is_some();
     let robot = Robot::start_in(session, world.as_deref());
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);
     let runtime = tokio::runtime::Builder::new_multi_thread()

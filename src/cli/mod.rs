@@ -503,9 +503,22 @@ impl Started {
             skills: Arc::downgrade(&self.session.shared_skills()),
             recorder: self.recorder.as_ref().map(Arc::downgrade),
             remains: self.session.remains(),
-            stop_wait: self.session.config().grace + Duration::from_secs(3),
+            stop_wait: self.session.config().stop_wait(),
             cancel,
         }
+    }
+
+    /// Ends the command in order (at the end of its input, or after a
+    /// signal): the recording and picture finished, the session dropped
+    /// (worker, cgroup, workspace), then the exit code: 128 + the signal if
+    /// one came.
+    fn end(self, shutdown: &shutdown::Shutdown) -> Result<ExitCode> {
+        shutdown.ending();
+        let finished = self.finish();
+        drop(self);
+        let code = shutdown.ended(ExitCode::SUCCESS);
+        finished?;
+        Ok(code)
     }
 
     /// Finishes the recording and writes the picture asked for with

@@ -318,11 +318,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
             pictures_at.display()
         );
     }
-    let finished = started.finish();
-    drop(started);
-    let code = shutdown.ended(ExitCode::SUCCESS);
-    finished?;
-    Ok(code)
+    started.end(&shutdown)
 }
 
 /// Says at start what the skill library gave, and which modules did not load.

@@ -195,12 +195,7 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
             break;
         }
     }
-    shutdown.ending();
-    let finished = started.finish();
-    drop(started);
-    let code = shutdown.ended(ExitCode::SUCCESS);
-    finished?;
-    Ok(code)
+    started.end(&shutdown)
 }
 
 fn handle(session: &mut Session, request: Request, requests: &mut Requests) {

@@ -30,7 +30,7 @@ impl PidsCgroup {
         if fs::create_dir(&dir).is_err() {
             // Left by an earlier process that had our PID (we never made this
             // name before): clear it out and take it.
-            drop(PidsCgroup { dir: dir.clone() });
+            PidsCgroup::remove(dir.clone());
             fs::create_dir(&dir).ok()?;
         }
         let cg = PidsCgroup { dir };
@@ -38,12 +38,18 @@ impl PidsCgroup {
         Some(cg)
     }
 
-    /// The file a process writes "0" to, to join.
     /// The cgroup's folder.
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
     }
 
+    /// Kills what is left in the cgroup at `dir` and removes it (one whose
+    /// owner cannot drop it: a process about to exit, a supervisor gone).
+    pub fn remove(dir: PathBuf) {
+        drop(PidsCgroup { dir });
+    }
+
+    /// The file a process writes "0" to, to join.
     pub fn procs_file(&self) -> PathBuf {
         self.dir.join("cgroup.procs")
     }
@@ -108,7 +114,7 @@ fn remove_stale(parent: &Path) {
             continue;
         };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
-            drop(PidsCgroup { dir: entry.path() });
+            PidsCgroup::remove(entry.path());
         }
     }
 }

@@ -54,6 +54,15 @@ pub struct ExecutorConfig {
     pub library: Option<PathBuf>,
 }
 
+impl ExecutorConfig {
+    /// The longest a stopped action takes to end: the grace, and a fresh
+    /// worker's start after a hard stop. What waits for a stopping action
+    /// (the next MCP call, a signal's orderly end) waits this long.
+    pub fn stop_wait(&self) -> Duration {
+        self.grace + Duration::from_secs(3)
+    }
+}
+
 impl Default for ExecutorConfig {
     fn default() -> Self {
         ExecutorConfig {

@@ -321,17 +321,16 @@ fn nonblocking(fd: OwnedFd) -> std::io::Result<File> {
 }
 
 /// Kills the worker and everything it started, and waits for it.
-pub(super) fn kill_worker(mut worker: Worker) {
-    let pid = worker.child.id() as i32;
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+/// SIGKILLs the worker's outer process `pid` and its process group.
+pub(super) fn kill_process_group(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     // The process group catches children when there is no PID namespace.
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+pub(super) fn kill_worker(mut worker: Worker) {
+    kill_process_group(worker.child.id() as i32);
     if let Some(cg) = &worker.cgroup {
         cg.kill_all();
     }

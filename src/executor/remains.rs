@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 #[derive(Default)]
 struct Inner {
@@ -66,21 +65,12 @@ impl Remains {
     pub fn clean(&self) {
         let mut inner = self.lock();
         if let Some(pid) = inner.worker.take() {
-            let pid = nix::unistd::Pid::from_raw(pid);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            super::process::kill_process_group(pid);
             // Reaped so it leaves no zombie while its cgroup is removed.
-            let _ = nix::sys::wait::waitpid(pid, None);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
         }
         if let Some(dir) = inner.cgroup.take() {
-            // Dying processes leave the cgroup asynchronously: retry briefly.
-            for _ in 0..100 {
-                let _ = std::fs::write(dir.join("cgroup.kill"), "1");
-                if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            super::cgroup::PidsCgroup::remove(dir);
         }
         if let Some(dir) = inner.workspace.take() {
             let _ = std::fs::remove_dir_all(dir);

@@ -191,13 +191,18 @@ impl Session {
 
     /// Kills the worker and starts a fresh one: all variables are gone.
     pub fn reset(&mut self) -> Result<(), ExecutorError> {
+        self.kill_worker();
+        // Nothing the old namespace started (a goal, a motion) outlives it.
+        self.skills.safe_stop();
+        self.start_worker()
+    }
+
+    /// Kills the worker, if there is one (its remains go with it).
+    fn kill_worker(&mut self) {
         if let Some(worker) = self.worker.take() {
             self.remains.set_worker(None, None);
             kill_worker(worker);
         }
-        // Nothing the old namespace started (a goal, a motion) outlives it.
-        self.skills.safe_stop();
-        self.start_worker()
     }
 
     fn start_worker(&mut self) -> Result<(), ExecutorError> {
@@ -278,10 +283,7 @@ impl Session {
         if let Some(why) = &run.outcome.worker_lost {
             tracing::warn!("the worker was lost ({why}); starting a fresh one");
             observation.worker_restart = Some(why.clone());
-            if let Some(worker) = self.worker.take() {
-                self.remains.set_worker(None, None);
-                kill_worker(worker);
-            }
+            self.kill_worker();
             if let Err(e) = self.start_worker() {
                 observation
                     .notes
@@ -335,10 +337,7 @@ fn bounded(mut lines: Vec<String>, max: usize, what: &str) -> Vec<String> {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Some(worker) = self.worker.take() {
-            self.remains.set_worker(None, None);
-            kill_worker(worker);
-        }
+        self.kill_worker();
         // At the session's end nothing it started keeps the robot moving.
         self.skills.safe_stop();
     }

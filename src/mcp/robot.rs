@@ -81,9 +81,6 @@ impl Drop for BusyGuard<'_> {
     }
 }
 
-/// Time a hard-stopped worker's replacement may take to start, beyond the grace.
-const RESTART_ALLOWANCE: Duration = Duration::from_secs(3);
-
 /// How long a call to a busy robot waits for a cancel of the running call
 /// that may still be on its way before it is refused as busy.
 const CANCEL_LAG: Duration = Duration::from_millis(250);
@@ -102,7 +99,7 @@ impl Robot {
         let skills = session.shared_skills();
         let world = world_summary.map(crate::agent::prompt::world_section);
         let api_text = session.api_text() + &world.unwrap_or_default();
-        let stop_wait = session.config().grace + RESTART_ALLOWANCE;
+        let stop_wait = session.config().stop_wait();
         let thread = std::thread::Builder::new()
             .name("codeact-mcp-session".into())
             .spawn(move || serve(session, queue))

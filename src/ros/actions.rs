@@ -119,13 +119,14 @@ pub fn run_goal_to_end(
         .map_err(|_| nothing_sent(robot.e_stop_error()))?;
     let entry = Entry { ledger, id };
     let (tx, rx) = mpsc::channel();
-    send(robot.ros(), &goal, tx, robot.goals().clone(), id)?;
+    send(robot.ros(), &goal, tx, ledger.clone(), id)?;
     let deadline = Instant::now() + goal.timeout;
     let mut accepted = false;
     loop {
         if let Some(error) = stop_reason(&goal, cancel, deadline, accepted, watch) {
             if let Some(h) = entry.ledger.give_up(entry.id, &error.message) {
-                cancel_goal(robot.ros(), h, &rx);
+                robot.cancel_goal(h);
+                wait_for_end(&rx);
             }
             if error.kind == ErrorKind::EStopped {
                 let what = if accepted {
@@ -327,16 +328,8 @@ async fn follow(
     }
 }
 
-/// Asks the server to cancel the goal and waits (briefly) until it has.
-fn cancel_goal(ros: &RosThread, handle: ActionClientGoalUntyped, events: &mpsc::Receiver<Event>) {
-    let sent = ros.run(move |_, spawner| {
-        if let Ok(request) = handle.cancel() {
-            let _ = spawner.spawn_local(request.map(|_| ()));
-        }
-    });
-    if sent.is_err() {
-        return;
-    }
+/// Waits (briefly) until a goal whose cancel was sent has ended.
+fn wait_for_end(events: &mpsc::Receiver<Event>) {
     let deadline = Instant::now() + CANCEL_WAIT;
     while Instant::now() < deadline {
         match events.recv_timeout(Duration::from_millis(10)) {

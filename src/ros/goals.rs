@@ -184,18 +184,15 @@ impl<H: Clone> GoalLedger<H> {
     /// until the server answers.
     pub fn finished(&self, id: GoalId) {
         let mut inner = self.lock();
-        let on_its_way = inner
-            .goals
-            .get(&id)
-            .is_some_and(|e| matches!(e.state, State::Sending | State::Abandoned(_)));
-        if on_its_way {
-            if let Some(entry) = inner.goals.get_mut(&id) {
-                if matches!(entry.state, State::Sending) {
-                    entry.state = State::Abandoned("its skill ended".into());
-                }
+        let Some(entry) = inner.goals.get_mut(&id) else {
+            return;
+        };
+        match entry.state {
+            State::Sending => entry.state = State::Abandoned("its skill ended".into()),
+            State::Abandoned(_) => {}
+            _ => {
+                inner.goals.remove(&id);
             }
-        } else {
-            inner.goals.remove(&id);
         }
     }
 

@@ -199,22 +199,29 @@ impl Shared {
         }
     }
 
-    /// A velocity command from Nav2's controller (the profile's relay):
-    /// through the governor like the skills' own, so its limits, geofence,
-    /// watchdog and e-stop hold; dropped while the e-stop is latched.
-    fn relay(&self, linear: f64, angular: f64) {
+    /// Hands a velocity command to the governor, whoever gives it (a skill,
+    /// or Nav2's controller through the profile's relay), so its limits,
+    /// geofence, watchdog and e-stop hold. `Err` while the e-stop is latched
+    /// (the command is dropped).
+    fn command(&self, linear: f64, angular: f64) -> Result<(), ()> {
         let now = self.now();
         let starting = {
             let mut core = lock(&self.safety);
-            if core.governor.command(linear, angular, now).is_err() {
-                return;
+            core.governor
+                .command(linear, angular, now)
+                .map_err(|_| ())?;
+            // A geofence stop belongs to the command that caused it: the
+            // next tick judges this one afresh (turning or driving back in is allowed).
+            if core.hold == Some(Hold::Geofence) {
+                core.hold = None;
             }
-            let moving = linear != 0.0 || angular != 0.0;
-            moving && core.zeros_left == 0
+            (linear != 0.0 || angular != 0.0) && core.zeros_left == 0
         };
         if starting {
+            // From standstill, send at once rather than at the next tick.
             self.tick();
         }
+        Ok(())
     }
 
     /// Latches the e-stop, sends zero at once, cancels every goal (none is
@@ -383,7 +390,7 @@ impl RosRobot {
             type_name: nav2::ACTION_TYPE,
             goal: nav2::goal(
                 self.pose_frame(),
-                ros_time(&self.ros.clock()),
+                self.shared.clock.now(),
                 to,
                 heading,
                 &settings.behavior_tree,
@@ -515,6 +522,12 @@ impl RosRobot {
     pub fn cancel_goals(&self, why: &str) {
         let handles = self.shared.goals.cancel_all(why);
         self.shared.cancel(handles);
+    }
+
+    /// Sends the cancel request of one goal now (the ROS thread collects
+    /// the answer).
+    pub fn cancel_goal(&self, handle: r2r::ActionClientGoalUntyped) {
+        self.shared.cancel(vec![handle]);
     }
 
     /// Whether the e-stop is latched.
@@ -679,7 +692,7 @@ fn subscribe(
             let mut l = lock(&sh.latest);
             let pose = l.located().unwrap_or_default();
             l.scan = Some(Stamped {
-                value: scan_data(&m, pose, ros_time(&sh.clock).as_secs_f64()),
+                value: scan_data(&m, pose, sh.clock.now().as_secs_f64()),
                 at: Instant::now(),
             });
         });
@@ -793,13 +806,15 @@ fn subscribe_relay(
         CmdVelType::Twist => {
             let twists =
                 node.subscribe::<r2r::geometry_msgs::msg::Twist>(topic, QosProfile::default())?;
-            spawn(spawner, twists, move |t| sh.relay(t.linear.x, t.angular.z));
+            spawn(spawner, twists, move |t| {
+                let _ = sh.command(t.linear.x, t.angular.z);
+            });
         }
         CmdVelType::TwistStamped => {
             let twists = node
                 .subscribe::<r2r::geometry_msgs::msg::TwistStamped>(topic, QosProfile::default())?;
             spawn(spawner, twists, move |t| {
-                sh.relay(t.twist.linear.x, t.twist.angular.z)
+                let _ = sh.command(t.twist.linear.x, t.twist.angular.z);
             });
         }
     }
@@ -953,7 +968,7 @@ impl RobotBackend for RosRobot {
     /// ROS time: stamps, recordings and the skills' timeouts follow the
     /// node's clock (sim time from /clock when the profile says so).
     fn time(&self) -> f64 {
-        ros_time(&self.ros.clock()).as_secs_f64()
+        self.shared.clock.now().as_secs_f64()
     }
 
     fn pose(&self) -> Result<Pose2, SkillError> {
@@ -969,29 +984,13 @@ impl RobotBackend for RosRobot {
     }
 
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
-        let now = self.shared.now();
-        let moving = linear != 0.0 || angular != 0.0;
-        if moving {
+        if linear != 0.0 || angular != 0.0 {
             // Never start moving on stale data.
             self.odom()?;
         }
-        let starting = {
-            let mut core = lock(&self.shared.safety);
-            core.governor
-                .command(linear, angular, now)
-                .map_err(|_| self.e_stop_error())?;
-            // A geofence stop belongs to the command that caused it: the
-            // next tick judges this one afresh (turning or driving back in is allowed).
-            if core.hold == Some(Hold::Geofence) {
-                core.hold = None;
-            }
-            moving && core.zeros_left == 0
-        };
-        if starting {
-            // From standstill, send at once rather than at the next tick.
-            self.shared.tick();
-        }
-        Ok(())
+        self.shared
+            .command(linear, angular)
+            .map_err(|()| self.e_stop_error())
     }
 
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
@@ -1317,10 +1316,4 @@ impl RobotBackend for RosRobot {
             self.holding().unwrap_or_else(|| "nothing".into())
         )
     }
-}
-
-/// The time now on the node's ROS clock (the system clock, or /clock under
-/// sim time; zero before the first /clock message).
-fn ros_time(clock: &RosClock) -> Duration {
-    clock.now()
 }

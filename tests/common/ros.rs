@@ -97,17 +97,24 @@ pub fn fake_robot(domain: u32, seconds: u32, stamped: bool) -> Child {
 
 /// tests/ros/fake_robot.py with these environment settings (FAKE_STAMPED, FAKE_TF).
 pub fn fake_robot_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
-    let mut command = ros_command(ros_python(), domain);
-    command
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fake_robot.py"
-        ))
+    peer("fake_robot.py", domain, seconds, env)
+}
+
+/// The rclpy peer tests/ros/`script`, running for `seconds` in `domain`
+/// with these environment settings; its stdout and stderr piped.
+pub fn peer(script: &str, domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
+    ros_command(ros_python(), domain)
+        .envs(env.iter().copied())
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/ros")
+                .join(script),
+        )
         .arg(seconds.to_string())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command.envs(env.iter().copied());
-    command.spawn().expect("the rclpy robot runs")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("the rclpy peer {script} runs: {e}"))
 }
 
 /// A domain of this test's own: `slot` (0 to 8) keeps the tests of one run
@@ -179,17 +186,7 @@ pub fn fibonacci_server(domain: u32, seconds: u32) -> Child {
 /// tests/ros/fibonacci_server.py with these environment settings
 /// (FIB_ACTION, FIB_ACCEPT_DELAY, FIB_TRACE).
 pub fn fibonacci_server_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
-    ros_command(ros_python(), domain)
-        .envs(env.iter().copied())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/fibonacci_server.py"
-        ))
-        .arg(seconds.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy action server runs")
+    peer("fibonacci_server.py", domain, seconds, env)
 }
 
 /// Runs `code`, sending an interrupt once live output contains `interrupt_on`
@@ -253,15 +250,5 @@ pub fn nav2_server(domain: u32, seconds: u32) -> Child {
 
 /// tests/ros/nav2_server.py with these environment settings (NAV2_CMD_TOPIC).
 pub fn nav2_server_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
-    ros_command(ros_python(), domain)
-        .envs(env.iter().copied())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/ros/nav2_server.py"
-        ))
-        .arg(seconds.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the rclpy Nav2 stand-in runs")
+    peer("nav2_server.py", domain, seconds, env)
 }
