@@ -459,18 +459,25 @@ impl RosRobot {
     }
 
     /// Discovery takes a moment: gives the robot's odometry and scans (which
-    /// motion needs) a chance to arrive first, and warns about what did not.
+    /// motion needs), and /clock under sim time, a chance to arrive first,
+    /// and warns about what did not.
     fn wait_for_first_data(&self) {
         let wants_scan = self.profile.topics.scan.is_some();
+        let clock = &self.shared.clock;
         let arrived = || {
             let l = lock(&self.shared.latest);
-            (l.odom.is_some(), l.scan.is_some() || !wants_scan)
+            [
+                l.odom.is_some(),
+                l.scan.is_some() || !wants_scan,
+                // Under sim time, ROS time is zero until /clock speaks.
+                !clock.is_sim_time() || !clock.now().is_zero(),
+            ]
         };
         let deadline = Instant::now() + FIRST_DATA_WAIT;
-        while arrived() != (true, true) && Instant::now() < deadline {
+        while arrived().contains(&false) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let (odom, scan) = arrived();
+        let [odom, scan, time] = arrived();
         for (missing, topic, what) in [
             (
                 !odom,
@@ -489,6 +496,12 @@ impl RosRobot {
                     FIRST_DATA_WAIT.as_secs()
                 );
             }
+        }
+        if !time {
+            tracing::warn!(
+                "nothing on /clock after {} s (the profile sets use_sim_time): ROS time stays at zero, and stamps and skill timeouts with it, until it arrives",
+                FIRST_DATA_WAIT.as_secs()
+            );
         }
     }
 
