@@ -95,7 +95,7 @@ fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
         r["in_order"].as_bool().unwrap(),
         "log times in order on every channel"
     );
-    assert!(r["library"].as_str().unwrap().contains("foxglove-sdk"));
+    assert!(r["library"].as_str().unwrap().starts_with("codeact "));
 
     // Stamped with the simulation clock, which starts at 0.
     let poses = r["poses"].as_array().unwrap();

@@ -3,8 +3,8 @@
 //! observation, and robot events, on named channels with Foxglove's schemas,
 //! stamped with the robot's clock (simulated seconds in the simulator).
 //!
-//! The file is written by the Foxglove SDK's MCAP writer (uncompressed
-//! chunks), each chunk finished at every action's end and at least every
+//! The file is written with the mcap crate (uncompressed chunks), each
+//! chunk finished at every action's end and at least every
 //! [`CHUNK_EVERY`] while messages come, so a file cut by SIGKILL or a power
 //! loss still gives every finished action's messages to a reader that reads
 //! it front to back (docs/foxglove.md: recovering a cut file).
@@ -16,13 +16,11 @@ mod backend;
 mod channels;
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use std::sync::mpsc;
 
-use foxglove::{Context, McapWriter};
 use robot_api::{Pose2, RobotBackend};
 
 pub use backend::RecordingBackend;
@@ -177,44 +175,11 @@ impl Recorder {
             }
             Err(e) => return Err(failed(e.to_string())),
         };
-        let context = Context::new();
-        // Uncompressed chunks: a recording is mostly lidar ranges, which lz4
-        // shrinks by a fifth (3.1 vs 3.8 MB for a warehouse episode) and zstd
-        // hardly more, for a third more of the writer's CPU, which it takes
-        // from the simulator (`codeact bench --suite eval` measures it).
-        let options = foxglove::McapWriteOptions::new().compression(None);
-        let handle = McapWriter::with_options(options)
-            .context(&context)
-            .create(BufWriter::new(file))
-            .map_err(|e| failed(e.to_string()))?;
+        let channels = Channels::create(file).map_err(|e| failed(e.to_string()))?;
         let (to, from) = mpsc::channel::<ToWriter>();
         let thread = std::thread::Builder::new()
             .name("codeact-record".into())
-            .spawn(move || {
-                let channels = Channels::new(&context);
-                let mut n = 0u64;
-                for handed in from {
-                    match handed {
-                        ToWriter::Batch(batch) => {
-                            for (ns, message) in batch {
-                                channels.write(ns, message);
-                                n += 1;
-                            }
-                        }
-                        ToWriter::Chunk(done) => {
-                            if let Err(e) = handle.flush() {
-                                tracing::warn!("the recording could not be flushed: {e}");
-                            }
-                            if let Some(done) = done {
-                                let _ = done.send(());
-                            }
-                        }
-                    }
-                }
-                let closed = handle.close().map(drop).map_err(|e| e.to_string());
-                tracing::debug!(messages = n, cpu_ms = thread_cpu_ms(), "recording written");
-                closed
-            })
+            .spawn(move || write_file(channels, from))
             .map_err(|e| failed(e.to_string()))?;
         let recorder = Arc::new(Recorder {
             robot,
@@ -404,6 +369,46 @@ impl Drop for Recorder {
             tracing::warn!("{e}");
         }
     }
+}
+
+/// The writer thread: writes what it is handed until the recorder lets go,
+/// then finishes the file. After a failed write it writes nothing more and
+/// returns that failure (the file keeps what was written before it).
+fn write_file(mut channels: Channels, from: mpsc::Receiver<ToWriter>) -> Result<(), String> {
+    let mut failure = None;
+    let mut n = 0u64;
+    for handed in from {
+        match handed {
+            ToWriter::Batch(batch) if failure.is_none() => {
+                for (ns, message) in batch {
+                    if let Err(e) = channels.write(ns, message) {
+                        tracing::warn!("the recording could not be written: {e}");
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                    n += 1;
+                }
+            }
+            ToWriter::Batch(_) => {}
+            ToWriter::Chunk(done) => {
+                if failure.is_none() {
+                    if let Err(e) = channels.flush() {
+                        tracing::warn!("the recording could not be flushed: {e}");
+                        failure = Some(e.to_string());
+                    }
+                }
+                if let Some(done) = done {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    let closed = channels.finish().map_err(|e| e.to_string());
+    tracing::debug!(messages = n, cpu_ms = thread_cpu_ms(), "recording written");
+    closed
 }
 
 /// CPU time of the calling thread so far, milliseconds.
