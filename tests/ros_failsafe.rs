@@ -405,3 +405,104 @@ fn the_repl_clears_the_e_stop_for_the_person_at_it() {
     );
     let _ = events_of(robot);
 }
+
+/// The fake robot with a gripper, its detections, and declared service and
+/// topic skills on the Fibonacci server's services and topic; one of them
+/// declared as moving nothing.
+const LATCHED_PROFILE: &str = "name: latched
+topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan, detections: /detections}
+services: {gripper: /gripper}
+limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0, reach: 0.6}
+ros_access:
+  allow: [/from_code, /fibonacci_server/light]
+ros_skills:
+  - name: light
+    doc: Switch the robot's light.
+    service: /fibonacci_server/light
+    type: std_srvs/srv/SetBool
+    params:
+      - {name: on, type: bool, field: data}
+    returns: message
+  - name: show_text
+    doc: Show a text on the robot's screen.
+    topic: /screen_text
+    type: std_msgs/msg/String
+    params:
+      - {name: text, type: str, field: data}
+  - name: ping
+    doc: Ask the robot whether it is there.
+    service: /fibonacci_server/ping
+    type: std_srvs/srv/Trigger
+    returns: message
+    moves: false
+";
+
+#[test]
+fn while_latched_no_service_message_or_gripper_command_reaches_the_robot() {
+    let domain = domain(4);
+    let capture = Capture::start(domain);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("latched.yaml");
+    std::fs::write(&profile, LATCHED_PROFILE).unwrap();
+    let robot = fake_robot_with(domain, 25, &[("FAKE_GRIPPER", "1")]);
+    let server = fibonacci_server_with(domain, 25, &[("FIB_TRACE", "1")]);
+    let mut session = RosSession::start(profile.to_str().unwrap(), domain);
+    // Both peers are up and discovered before the e-stop.
+    assert_result(&mut session, "ping()", "'pong'");
+    assert_result(
+        &mut session,
+        "import time\nwhile not detect_objects(): time.sleep(0.1)\n[o.name for o in detect_objects()]",
+        "['cup']",
+    );
+
+    person(domain, &["press", "1.0"]);
+    for code in [
+        "light(True)",
+        "show_text('latched')",
+        "ros_publish('/from_code', {'data': 'latched'}, type='std_msgs/msg/String')",
+        "ros_call('/fibonacci_server/light', 'std_srvs/srv/SetBool', {'data': True})",
+        "pick('cup')",
+    ] {
+        let error = error_of(&mut session, code);
+        assert_eq!(error.type_name, "EStopped", "{code}: {}", error.traceback);
+        assert!(
+            error.message.contains("nothing was sent"),
+            "{code}: {}",
+            error.message
+        );
+    }
+    // Declared as moving nothing, it still works.
+    assert_result(&mut session, "ping()", "'pong'");
+
+    // Cleared by a person: each path reaches its peer again.
+    person(domain, &["clear", "/codeact"]).unwrap();
+    assert_result(&mut session, "light(True)", "'light on'");
+    assert_result(&mut session, "show_text('cleared')\n'shown'", "'shown'");
+    assert_result(
+        &mut session,
+        "ros_publish('/from_code', {'data': 'cleared'}, type='std_msgs/msg/String')\n'sent'",
+        "'sent'",
+    );
+    assert_result(&mut session, "pick('cup')\nholding()", "'cup'");
+    std::thread::sleep(Duration::from_millis(500));
+    drop(session);
+
+    let events = events_of(server);
+    let seen: Vec<String> = events
+        .iter()
+        .map(|e| match e["event"].as_str().unwrap() {
+            "heard" => format!("heard {}", e["text"].as_str().unwrap()),
+            "light" => format!("light {}", e["data"]),
+            other => other.to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        ["ping", "ping", "light true", "heard cleared"],
+        "the server saw only what was sent before the e-stop or after its clearing: {events:?}"
+    );
+    let report = robot_report(robot);
+    assert_eq!(report["heard"], json!(["cleared"]), "{report}");
+    assert_eq!(report["gripper"], json!([true]), "{report}");
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}

@@ -180,6 +180,8 @@ impl GenericAccess {
                 .command(get("linear", "x"), get("angular", "z"))?;
             return Ok(Value::None);
         }
+        // Whatever the topic, it may move the robot: nothing goes out while latched.
+        self.robot.refuse_while_latched(topic)?;
         let mut publishers = self.publishers.lock().unwrap();
         if !publishers.contains_key(topic) {
             let type_name = match type_name {
@@ -206,6 +208,7 @@ impl GenericAccess {
     fn call(&self, p: &RosCall, cancel: &robot_api::CancelToken) -> Result<Value, SkillError> {
         self.check(&p.service)?;
         let timeout = positive_timeout(p.timeout, "ros_call")?;
+        self.robot.refuse_while_latched(&p.service)?;
         services::call(
             &self.ros,
             &p.service,
@@ -338,7 +341,7 @@ pub fn add_ros_access(
     skills.add(
         SkillSpec::new(
             "ros_publish",
-            "Publish a dict as a message on a ROS 2 topic (fields left out keep their defaults). type ('std_msgs/msg/String') is needed when no one uses the topic yet. Move the robot with the motion skills, not by publishing velocities.\n\nExample: ros_publish('/led', {'data': 'green'}, type='std_msgs/msg/String')",
+            "Publish a dict as a message on a ROS 2 topic (fields left out keep their defaults). type ('std_msgs/msg/String') is needed when no one uses the topic yet. Move the robot with the motion skills, not by publishing velocities. While the e-stop is latched nothing is published (EStopped).\n\nExample: ros_publish('/led', {'data': 'green'}, type='std_msgs/msg/String')",
         )
         .param("topic", ParamType::Str)
         .param("message", ParamType::Any)
@@ -364,7 +367,7 @@ pub fn add_ros_access(
     skills.add(
         SkillSpec::new(
             "ros_call",
-            "Call a ROS 2 service with a request dict and return the response as a dict. Raises SkillTimeout when no answer comes within timeout seconds.\n\nExample: ros_call('/reset_odometry', 'std_srvs/srv/Trigger', {})['success']",
+            "Call a ROS 2 service with a request dict and return the response as a dict. Raises SkillTimeout when no answer comes within timeout seconds; while the e-stop is latched nothing is sent (EStopped).\n\nExample: ros_call('/reset_odometry', 'std_srvs/srv/Trigger', {})['success']",
         )
         .param("service", ParamType::Str)
         .param("type", ParamType::Str)

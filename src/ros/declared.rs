@@ -47,6 +47,13 @@ pub struct DeclaredSkill {
     /// Seconds it may take (actions and services; default 60 and 10).
     #[serde(default)]
     pub timeout: Option<f64>,
+    /// Whether calling it may move the robot (default true): while the
+    /// e-stop is latched such a skill sends nothing. A service or topic
+    /// skill that surely moves nothing (a status query, a text on a screen)
+    /// may say `moves: false` to stay usable then; goals are never sent
+    /// while latched.
+    #[serde(default)]
+    pub moves: Option<bool>,
 }
 
 /// The result fields a declared skill returns.
@@ -177,6 +184,12 @@ impl DeclaredSkill {
         }
     }
 
+    /// Whether calling it may move the robot (then it is refused while
+    /// the e-stop is latched).
+    pub fn moves(&self) -> bool {
+        self.moves.unwrap_or(true)
+    }
+
     /// The ROS name it reaches.
     pub fn ros_name(&self) -> &str {
         self.action
@@ -284,6 +297,12 @@ impl DeclaredSkill {
             return err(
                 "returns:",
                 "a topic skill publishes and returns nothing: leave out returns and timeout".into(),
+            );
+        }
+        if kind == Kind::Action && self.moves == Some(false) {
+            return err(
+                "moves:",
+                "an action's goal is never sent while the e-stop is latched: only service and topic skills may say moves: false".into(),
             );
         }
         if let Some(t) = self.timeout {
@@ -626,6 +645,11 @@ timeout: 120
             ),
             ("timeout: 120", "timeout: -1", "between 0 and 86400"),
             (
+                "timeout: 120",
+                "moves: false",
+                "only service and topic skills may say moves: false",
+            ),
+            (
                 "action: /navigate_to_pose",
                 "topic: /navigate_to_pose",
                 "this topic skill",
@@ -655,5 +679,14 @@ timeout: 120
             .unwrap_err()
             .message
             .contains("put parameters with defaults last"));
+    }
+
+    #[test]
+    fn skills_move_the_robot_unless_a_service_or_topic_says_otherwise() {
+        let light = "name: light\ndoc: d\nservice: /light\ntype: std_srvs/srv/SetBool";
+        assert!(skill(light).moves(), "the safe default");
+        let status = skill(&format!("{light}\nmoves: false"));
+        status.check_shape(&[]).unwrap();
+        assert!(!status.moves());
     }
 }

@@ -113,6 +113,10 @@ impl Runner {
         let input = skill.input(args);
         let timeout = Duration::from_secs_f64(skill.timeout());
         let name = skill.ros_name();
+        if skill.kind() != Kind::Action && skill.moves() {
+            // Goals are refused by the goal ledger, with the same check.
+            self.robot.refuse_while_latched(name)?;
+        }
         let result = match skill.kind() {
             Kind::Action => {
                 let mut lines = FeedbackLines::new(&skill.name, &ctx.progress, &self.robot);

@@ -590,6 +590,20 @@ impl RosRobot {
         )
     }
 
+    /// `Ok` unless the e-stop is latched; then the refusal of `what` (a
+    /// service call, a message, a gripper command), which is not sent: any
+    /// of them may move the robot as surely as a velocity command.
+    pub fn refuse_while_latched(&self, what: &str) -> Result<(), SkillError> {
+        if !self.e_stopped() {
+            return Ok(());
+        }
+        let e = self.e_stop_error();
+        Err(SkillError::new(
+            e.kind,
+            format!("{what}: nothing was sent; {}", e.message),
+        ))
+    }
+
     fn call_gripper(&self, close: bool) -> Result<String, SkillError> {
         let Some(client) = &self.gripper else {
             return Err(SkillError::new(
@@ -598,6 +612,7 @@ impl RosRobot {
             ));
         };
         let name = self.profile.services.gripper.clone().unwrap_or_default();
+        self.refuse_while_latched(&name)?;
         let request = r2r::std_srvs::srv::SetBool::Request { data: close };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let future = client.request(&request).map_err(|e| {

@@ -7,7 +7,10 @@ After `seconds` it prints what it recorded as one JSON line. With
 FAKE_STAMPED=1 it takes geometry_msgs/TwistStamped on /cmd_vel instead, as
 Jazzy's diff_drive_controller does, and records each command's frame and stamp.
 With FAKE_TF="x,y,theta" it localizes: it publishes map -> odom with that
-offset on /tf (20 Hz) until something arrives on /tf_off."""
+offset on /tf (20 Hz) until something arrives on /tf_off. With
+FAKE_GRIPPER=1 it serves /gripper (std_srvs/SetBool, grasping "cup") and
+publishes a cup 0.3 m ahead on /detections (JSON, 10 Hz); every gripper
+request is recorded."""
 import json
 import math
 import os
@@ -21,6 +24,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import String
+from std_srvs.srv import SetBool
 
 seconds = float(sys.argv[1])
 rclpy.init()
@@ -52,6 +56,16 @@ camera_on = [True]
 node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(0, False), 10)
 frame = Image(width=16, height=12, encoding="bgr8", step=16 * 3)
 frame.data = bytes(([0, 0, 255] * 8 + [255, 0, 0] * 8) * 12)
+
+gripper_calls = []
+detections_pub = None
+if os.environ.get("FAKE_GRIPPER") == "1":
+    def on_gripper(request, response):
+        gripper_calls.append(request.data)
+        return SetBool.Response(success=True, message="cup" if request.data else "")
+    node.create_service(SetBool, "/gripper", on_gripper)
+    detections_pub = node.create_publisher(String, "/detections", 10)
+cup = json.dumps([{"name": "cup", "kind": "cup", "colour": "red", "x": 0.3, "y": 0.0, "size": 0.06}])
 
 tf_offset = [float(v) for v in os.environ["FAKE_TF"].split(",")] if os.environ.get("FAKE_TF") else None
 tf_on = [tf_offset is not None]
@@ -96,7 +110,10 @@ while time.time() < end:
         if camera_on[0]:
             camera_pub.publish(frame)
         chatter.publish(String(data="hello from the robot"))
+        if detections_pub:
+            detections_pub.publish(String(data=cup))
 
-print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"], "headers": headers}))
+print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"], "headers": headers,
+                  "gripper": gripper_calls}))
 node.destroy_node()
 rclpy.shutdown()

@@ -13,7 +13,8 @@ Settings from the environment, for the goal ledger's tests:
 - FIB_ACTION: the action's name (default /fibonacci);
 - FIB_ACCEPT_DELAY: seconds the server takes to accept a goal (default 0);
 - FIB_TRACE=1: also prints "received" when a goal request arrives,
-  "executing" when a goal starts and "cancel_requested" when a cancel comes."""
+  "executing" when a goal starts, "cancel_requested" when a cancel comes,
+  and "light" and "ping" when those services are called."""
 import json
 import os
 import sys
@@ -84,11 +85,20 @@ rclpy.init()
 node = Node("fibonacci_server")
 ActionServer(node, Fibonacci, ACTION, execute_callback=execute, goal_callback=on_goal,
              cancel_callback=on_cancel)
-node.create_service(Trigger, "/fibonacci_server/ping",
-                    lambda _, response: Trigger.Response(success=True, message="pong"))
-node.create_service(SetBool, "/fibonacci_server/light",
-                    lambda request, response: SetBool.Response(
-                        success=True, message="light on" if request.data else "light off"))
+def on_ping(_, response):
+    if TRACE:
+        say(event="ping")
+    return Trigger.Response(success=True, message="pong")
+
+
+def on_light(request, response):
+    if TRACE:
+        say(event="light", data=request.data)
+    return SetBool.Response(success=True, message="light on" if request.data else "light off")
+
+
+node.create_service(Trigger, "/fibonacci_server/ping", on_ping)
+node.create_service(SetBool, "/fibonacci_server/light", on_light)
 node.create_subscription(String, "/screen_text", lambda m: say(event="heard", text=m.data), 10)
 executor = MultiThreadedExecutor()
 executor.add_node(node)
