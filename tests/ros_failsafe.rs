@@ -183,7 +183,22 @@ fn no_goal_outlives_its_skill_and_nothing_is_sent_while_latched() {
         "[0, 1, 1]",
     );
 
+    // A goal still running when the session is ended (SIGTERM) is
+    // cancelled: the server sees the cancel and never finishes it.
+    let id = session.0.next_id();
+    session
+        .0
+        .send(&Request::Execute {
+            id,
+            code: "slow_fibonacci(40)".into(),
+            timeout: Some(60.0),
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let pid = nix::unistd::Pid::from_raw(session.0.pid() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     drop(session);
+    std::thread::sleep(Duration::from_millis(500));
     let late = events_of(late);
     assert_eq!(
         kinds(&late),
@@ -194,10 +209,18 @@ fn no_goal_outlives_its_skill_and_nothing_is_sent_while_latched() {
     let slow_kinds = kinds(&slow);
     assert_eq!(
         slow_kinds.iter().filter(|k| **k == "received").count(),
-        1,
-        "the declared skill sent nothing while latched: {slow:?}"
+        2,
+        "the declared skill sent nothing while latched (the two goals are the interrupted one and the one the session's end cut): {slow:?}"
     );
     assert!(!slow_kinds.contains(&"done"), "{slow:?}");
+    assert_eq!(
+        slow_kinds
+            .iter()
+            .filter(|k| **k == "cancel_requested")
+            .count(),
+        2,
+        "both goals were cancelled, the second at the session's end: {slow:?}"
+    );
     let accepted = slow.iter().find(|e| e["event"] == "accepted").unwrap()["t"]
         .as_f64()
         .unwrap();

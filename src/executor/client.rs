@@ -94,6 +94,11 @@ impl SessionClient {
         &self.ready
     }
 
+    /// The session's process id (to send it a signal).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A fresh request id (1, 2, ...).
     pub fn next_id(&mut self) -> Json {
         self.next_id += 1;

@@ -130,7 +130,6 @@ pub fn ros_command(program: impl AsRef<std::ffi::OsStr>, domain: u32) -> Command
     c
 }
 
-/// `codeact session --robot PROFILE`: the ROS backend behind the JSON-lines protocol.
 /// `codeact session --robot PROFILE`, driven through the protocol's client.
 pub struct RosSession(pub SessionClient);
 
