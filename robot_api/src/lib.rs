@@ -27,6 +27,7 @@ pub mod geometry;
 pub mod memory;
 pub mod nav;
 pub mod params;
+pub mod reach;
 pub mod registry;
 pub mod skills;
 pub mod spec;

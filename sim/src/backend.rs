@@ -133,15 +133,7 @@ impl RobotBackend for SimRobot {
     }
 
     fn limits(&self) -> RobotLimits {
-        let sim = self.sim();
-        let r = &sim.world().robot;
-        RobotLimits {
-            radius: r.radius,
-            max_linear: r.max_linear,
-            max_angular: r.max_angular,
-            max_linear_accel: r.max_linear_accel,
-            reach: r.reach,
-        }
+        self.sim().world().robot.limits()
     }
 
     fn time(&self) -> f64 {
@@ -283,16 +275,7 @@ impl RobotBackend for SimRobot {
     }
 
     fn surfaces(&self) -> Vec<SurfaceInfo> {
-        let sim = self.sim();
-        sim.world()
-            .obstacles
-            .iter()
-            .filter(|o| o.surface)
-            .map(|o| SurfaceInfo {
-                name: o.name.clone(),
-                polygon: o.polygon.clone(),
-            })
-            .collect()
+        self.sim().world().surface_infos()
     }
 
     fn map(&self) -> Option<GridMap> {

@@ -129,6 +129,19 @@ pub struct RobotConfig {
     pub battery_low: f64,
 }
 
+impl RobotConfig {
+    /// The limits the skills see.
+    pub fn limits(&self) -> robot_api::RobotLimits {
+        robot_api::RobotLimits {
+            radius: self.radius,
+            max_linear: self.max_linear,
+            max_angular: self.max_angular,
+            max_linear_accel: self.max_linear_accel,
+            reach: self.reach,
+        }
+    }
+}
+
 impl Default for RobotConfig {
     fn default() -> Self {
         RobotConfig {
@@ -289,8 +302,11 @@ impl World {
 
     /// The first thing out of place, as (its name, what is wrong): a zone
     /// entirely outside the boundary, or an object outside it, in a wall, in
-    /// a solid obstacle or hanging over the edge of a surface.
+    /// a solid obstacle, hanging over the edge of a surface or lying on one
+    /// beyond the gripper's reach from anywhere the robot fits.
     pub fn misplaced(&self) -> Option<(String, String)> {
+        // The robot's knowledge of the world, made once if an object lies on furniture.
+        let mut known: Option<(robot_api::nav::GridMap, Vec<robot_api::SurfaceInfo>)> = None;
         let inside = |p: P2| {
             self.boundary
                 .is_none_or(|(w, h)| (0.0..=w).contains(&p.x) && (0.0..=h).contains(&p.y))
@@ -318,7 +334,10 @@ impl World {
                 match self.inside_obstacle(o.at) {
                     Some(ob) if !ob.surface => Some(format!("{here} is inside obstacle {:?}; move it, or mark the obstacle `surface: true` if things can lie on it", ob.name)),
                     Some(ob) if ob.depth(o.at) < o.size / 2.0 => Some(format!("{here} hangs over the edge of {:?}; move it at least {} m inside", ob.name, o.size / 2.0)),
-                    Some(_) => None,
+                    Some(ob) => {
+                        let (map, surfaces) = known.get_or_insert_with(|| self.robot_knowledge());
+                        self.out_of_reach(map, surfaces, o.at).map(|why| format!("{here} on {:?} {why}", ob.name))
+                    }
                     None => {
                         let clearance = self.clearance(o.at, o.size / 2.0);
                         (clearance < o.size / 2.0).then(|| format!("{here} (size {} m) is inside a wall or an obstacle's edge ({clearance:.3} m from it); move it", o.size))
@@ -330,6 +349,55 @@ impl World {
             }
         }
         None
+    }
+
+    /// Why the gripper cannot reach `at` on furniture, if it cannot: from
+    /// `map` and `surfaces`, what the robot knows.
+    fn out_of_reach(
+        &self,
+        map: &robot_api::nav::GridMap,
+        surfaces: &[robot_api::SurfaceInfo],
+        at: P2,
+    ) -> Option<String> {
+        use robot_api::reach::{assess, depth_reached, Reach, STAND_MARGIN};
+        let limits = self.robot.limits();
+        let tolerance = robot_api::Tolerances::default().goal;
+        let rule = format!(
+            "the robot's centre keeps {:.2} m from furniture and the gripper reaches {} m, so things on furniture must lie within {:.2} m of an edge the robot can stand at",
+            limits.radius + STAND_MARGIN,
+            limits.reach,
+            depth_reached(&limits, tolerance)
+        );
+        match assess(map, surfaces, &limits, tolerance, at) {
+            Reach::Reachable => None,
+            Reach::Beyond(Some(d)) => Some(format!(
+                "is out of reach: the nearest place the robot fits is {d:.2} m from it; {rule}; move it nearer such an edge"
+            )),
+            Reach::Beyond(None) => Some(format!(
+                "is out of reach: the robot fits nowhere within 3 m of it; {rule}; move it nearer such an edge"
+            )),
+            Reach::CutOff => Some(format!(
+                "is out of reach: the places near enough to reach it cannot be driven to; {rule}; move it nearer an edge with room in front"
+            )),
+        }
+    }
+
+    /// What the robot knows of this world: its map and its furniture's outlines.
+    fn robot_knowledge(&self) -> (robot_api::nav::GridMap, Vec<robot_api::SurfaceInfo>) {
+        let map = crate::backend::occupancy_map(self, crate::backend::MAP_RESOLUTION);
+        (map, self.surface_infos())
+    }
+
+    /// The surfaces as the robot knows them (name and outline).
+    pub fn surface_infos(&self) -> Vec<robot_api::SurfaceInfo> {
+        self.obstacles
+            .iter()
+            .filter(|o| o.surface)
+            .map(|o| robot_api::SurfaceInfo {
+                name: o.name.clone(),
+                polygon: o.polygon.clone(),
+            })
+            .collect()
     }
 
     /// The clearance from a point to the nearest solid edge, metres (up to `limit`).

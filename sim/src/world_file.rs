@@ -585,8 +585,17 @@ mod tests {
             "objects:\n  - {name: edge, colour: red, size: 0.2, at: [1.05, 1.5]}\n",
         ));
         assert!(msg.contains("over the edge"), "{msg}");
-        // On a surface and partly outside the boundary's zone are fine.
-        let ok = world("zones:\n  - {name: half, rect: [4, 4, 2, 2]}\nobjects:\n  - {name: mug, colour: red, at: [1.5, 1.5]}\n");
+        // Beyond the gripper's reach from anywhere the robot fits.
+        let (line, msg) = err(&world(
+            "objects:\n  - {name: mug, colour: red, at: [1.5, 1.5]}\n",
+        ));
+        assert_eq!(line, 9, "{msg}");
+        assert!(
+            msg.contains("out of reach") && msg.contains("0.74 m from it"),
+            "{msg}"
+        );
+        // On a surface within reach, and partly outside the boundary's zone, are fine.
+        let ok = world("zones:\n  - {name: half, rect: [4, 4, 2, 2]}\nobjects:\n  - {name: mug, colour: red, at: [1.1, 1.5]}\n");
         parse(&ok, "ok.yaml").unwrap();
     }
 

@@ -129,7 +129,7 @@ fn nothing_behind_a_wall_is_drawn_and_nothing_behind_the_robot() {
 #[test]
 fn an_object_on_a_table_is_seen_over_its_front_and_the_picture_is_a_png() {
     let s = sim(&format!(
-        "{ROOM}obstacles:\n  - {{name: table, rect: [3.5, 2.5, 1.0, 1.0], surface: true}}\nobjects:\n  - {{name: mug, kind: mug, colour: red, size: 0.15, at: [4.0, 3.0]}}\n"
+        "{ROOM}obstacles:\n  - {{name: table, rect: [3.5, 2.5, 1.0, 1.0], surface: true}}\nobjects:\n  - {{name: mug, kind: mug, colour: red, size: 0.15, at: [3.65, 3.0]}}\n"
     ));
     let image = camera::view(&s, W, H);
     assert!(

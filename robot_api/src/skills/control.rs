@@ -7,6 +7,7 @@ use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::{distance, point_in_polygon, polygon_edges, wrap_angle, Segment, P2};
 use crate::nav::{GridMap, PlanError};
+use crate::reach::{self, Footprint, APPROACH_LIMIT, PLAN_CLEARANCE};
 use crate::registry::CallContext;
 use std::time::Duration;
 /// Control period of the motion skills, seconds.
@@ -17,8 +18,6 @@ const WAYPOINT_TOLERANCE: f64 = 0.15;
 const MIN_TURN_SPEED: f64 = 0.15;
 /// Free space `move_to` keeps ahead of the footprint before it stops and re-plans, metres.
 const OBSTACLE_MARGIN: f64 = 0.12;
-/// Clearance kept beyond the footprint when planning, so paths keep off the walls, metres.
-const PLAN_CLEARANCE: f64 = 0.05;
 /// How far from a corner of furniture the robot faces when it stands beside it, metres.
 const CORNER_MARGIN: f64 = 0.12;
 /// Re-plans `move_to` attempts around obstacles its map did not show.
@@ -175,9 +174,18 @@ impl Mover<'_> {
                 P2::new(scan.pose.x + r * c, scan.pose.y + r * s)
             })
             .collect();
-        let blocked = hits
-            .iter()
-            .any(|&h| segments.iter().any(|s| s.distance_to(h) < radius + 0.01));
+        // A hit blocks the way when the path would bring the footprint
+        // against it, closer than the robot is now: standing close beside
+        // furniture (to reach onto it), the robot may still drive away or
+        // along it.
+        let here = ahead[0];
+        let blocked = hits.iter().any(|&h| {
+            let closest = segments
+                .iter()
+                .map(|s| s.distance_to(h))
+                .fold(f64::INFINITY, f64::min);
+            closest < radius + 0.01 && closest < distance(here, h) - 1e-3
+        });
         blocked.then_some(hits)
     }
 
@@ -255,7 +263,6 @@ pub(super) fn navigate(
         deadline: robot.time() + timeout,
         what,
     };
-    let radius = robot.limits().radius;
     let mut seen: Vec<P2> = Vec::new();
     let area = robot.allowed_area();
     if let Some(area) = &area {
@@ -288,9 +295,7 @@ pub(super) fn navigate(
                 for &hit in &seen {
                     map.mark_point(hit);
                 }
-                map.inflated(radius + PLAN_CLEARANCE)
-                    .plan(start.point(), goal)
-                    .map_err(|e| plan_error(e, robot))?
+                plan_with_stances(robot, &map, start.point(), goal)?
             }
             None => vec![goal],
         };
@@ -354,29 +359,84 @@ pub(super) fn zone_goals(robot: &dyn RobotBackend, polygon: &[P2], centre: P2) -
     spread(points, 0.5, 3)
 }
 
-/// Where to stand to reach an object at `at`: points around it within the
-/// gripper's reach that the robot fits on (free on the inflated map), the
-/// comfortable distance first and the side the robot comes from first.
+/// Where to stand to reach an object at `at`: places within the gripper's
+/// reach where the robot fits and which it can join from the planner's free
+/// space ([`reach`]), the comfortable distance first and the side the robot
+/// comes from first, a few spread out.
 pub(super) fn stand_points(robot: &dyn RobotBackend, at: P2) -> Result<Vec<P2>, SkillError> {
     let limits = robot.limits();
     let p = robot.pose()?;
-    let near = (limits.reach * 0.7).max(limits.radius + 0.05);
-    let far = (limits.reach - 0.03).max(near);
-    let map = fit_map(robot);
-    let free = |q: P2| map.as_ref().is_none_or(|m| m.is_free_at(q));
+    let comfortable = (limits.reach * 0.7).max(limits.radius + 0.05);
     let base = (p.y - at.y).atan2(p.x - at.x);
-    let mut points = Vec::new();
-    for k in 0..4 {
-        let radius = near + (far - near) * k as f64 / 3.0;
-        for j in [0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8] {
-            let a = base + j as f64 * std::f64::consts::PI / 8.0;
-            let q = P2::new(at.x + radius * a.cos(), at.y + radius * a.sin());
-            if free(q) {
-                points.push(q);
-            }
-        }
+    let Some(map) = known_map(robot) else {
+        // Nothing known to stand clear of: come up to it from where the robot is.
+        return Ok(vec![P2::new(
+            at.x + comfortable * base.cos(),
+            at.y + comfortable * base.sin(),
+        )]);
+    };
+    let surfaces = robot.surfaces();
+    let footprint = Footprint::new(&map, &surfaces, limits.radius);
+    let goal_tolerance = robot.tolerances().goal;
+    let mut found = reach::stances(&footprint, &limits, goal_tolerance, at);
+    // By distance in 5 cm steps from the comfortable one, then by how far
+    // round the object from the robot's side.
+    let key = |q: &P2| {
+        let ring = ((distance(*q, at) - comfortable).abs() / 0.05).round() as i64;
+        let turn = wrap_angle((q.y - at.y).atan2(q.x - at.x) - base).abs();
+        (ring, turn)
+    };
+    found.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
+    });
+    let inflated = map.inflated(limits.radius + PLAN_CLEARANCE);
+    let joinable = found.into_iter().filter(|&q| {
+        inflated.is_free_at(q)
+            || reach::approach(&inflated, &footprint, q, APPROACH_LIMIT).is_some()
+    });
+    Ok(spread(joinable, 0.25, 4))
+}
+
+/// The path from `start` to `goal` on the inflated `map`; a goal (or start)
+/// off its free space, as a stance beside furniture is, is joined on a
+/// straight line that keeps the footprint clear ([`reach::approach`]).
+fn plan_with_stances(
+    robot: &dyn RobotBackend,
+    map: &GridMap,
+    start: P2,
+    goal: P2,
+) -> Result<Vec<P2>, SkillError> {
+    let radius = robot.limits().radius;
+    let inflated = map.inflated(radius + PLAN_CLEARANCE);
+    let free = |q: P2| inflated.is_free_at(q);
+    if free(goal) && free(start) {
+        return inflated.plan(start, goal).map_err(|e| plan_error(e, robot));
     }
-    Ok(spread(points, 0.25, 4))
+    let surfaces = robot.surfaces();
+    let footprint = Footprint::new(map, &surfaces, radius);
+    let joined = |q: P2| {
+        if free(q) {
+            Some(q)
+        } else {
+            reach::approach(&inflated, &footprint, q, APPROACH_LIMIT)
+        }
+    };
+    let (Some(from), Some(to)) = (joined(start), joined(goal)) else {
+        // Not joinable: the planner says why.
+        return inflated.plan(start, goal).map_err(|e| plan_error(e, robot));
+    };
+    let mut path = Vec::new();
+    if from != start {
+        path.push(from);
+    }
+    if distance(from, to) > 1e-9 {
+        path.extend(inflated.plan(from, to).map_err(|e| plan_error(e, robot))?);
+    }
+    if to != goal {
+        path.push(goal);
+    }
+    Ok(path)
 }
 
 /// A place to stand and the heading to face there (radians).
@@ -430,12 +490,12 @@ pub(super) fn surface_goals(
             .then(distance(a.0 .0, p.point()).total_cmp(&distance(b.0 .0, p.point())))
     });
     let points: Vec<Stance> = points.into_iter().map(|(s, _)| s).collect();
-    let kept = spread(points.iter().map(|g| g.0).collect(), 0.3, 4);
+    let kept = spread(points.iter().map(|g| g.0), 0.3, 4);
     Ok(points.into_iter().filter(|g| kept.contains(&g.0)).collect())
 }
 
 /// The first `n` points, skipping any closer than `gap` to one already kept.
-fn spread(points: Vec<P2>, gap: f64, n: usize) -> Vec<P2> {
+fn spread(points: impl IntoIterator<Item = P2>, gap: f64, n: usize) -> Vec<P2> {
     let mut kept: Vec<P2> = Vec::new();
     for p in points {
         if kept.iter().all(|&k| distance(k, p) >= gap) {
