@@ -6,16 +6,27 @@
 //! floor is tinted where it lies in a zone. Shading darkens with distance.
 //! Every pixel has a depth, so nothing behind a wall is drawn.
 
+use robot_api::Pose2;
+
 use crate::geometry::{point_in_polygon, Aabb, P2, V2};
 use crate::render::{colour_rgb, colours, encode_png, zone_tints};
 use crate::simulator::Simulator;
+use crate::world::World;
 
 /// Height of walls and solid obstacles, metres.
 pub const WALL_HEIGHT: f64 = 1.0;
 /// Height of furniture with a top (tables, benches), metres.
 pub const SURFACE_HEIGHT: f64 = 0.75;
-/// Height of the camera above the floor, metres.
+/// Height of the camera above the floor unless the world says otherwise
+/// (`camera: {height}`), metres.
 pub const CAMERA_HEIGHT: f64 = 0.5;
+/// The frame `detect_objects()` recognises objects in, pixels: 4:3 across
+/// the camera's field of view (a picture of other proportions shows more or
+/// less above and below).
+pub const FRAME: (f64, f64) = (640.0, 480.0);
+/// The fewest pixels across and up an object must show in that frame to be
+/// recognised.
+pub const MIN_PIXELS: f64 = 3.0;
 /// How far the picture shows walls and floor, metres.
 const VIEW_DISTANCE: f64 = 30.0;
 /// Layers (furniture, then what stands behind it) followed along one ray.
@@ -51,20 +62,25 @@ impl Image {
     }
 }
 
-/// Something a ray meets: where, how tall, what colour.
+/// Something a ray meets: where, how tall, what colour; for furniture,
+/// where the ray leaves it (its top lies between).
 #[derive(Debug, Clone, Copy)]
 struct Face {
     distance: f64,
     height: f64,
     rgb: (u8, u8, u8),
+    exit: Option<f64>,
 }
 
-/// A face as one column shows it: its rows and shaded colour.
+/// A face as one column shows it: its rows and shaded colour, and how far
+/// away each row is: one distance for an upright face, or a furniture top
+/// at this height, whose rows lie farther the nearer they are to the horizon.
 struct Span {
     top: f64,
     bottom: f64,
     rgb: (u8, u8, u8),
     distance: f64,
+    top_at: Option<f64>,
 }
 
 /// The faces along one ray, nearest first.
@@ -82,13 +98,15 @@ fn faces(sim: &Simulator, origin: P2, dir: V2) -> Vec<Face> {
         let inside = hit + dir * 1e-4;
         match world.surface_at(inside) {
             Some(surface) if world.surface_at(from).is_none() => {
+                // Past the furniture: the ray leaves it through its far edge.
+                let across = world.grid.cast(inside, dir, VIEW_DISTANCE);
                 out.push(Face {
                     distance,
                     height: SURFACE_HEIGHT,
                     rgb: colours::SURFACE,
+                    exit: across.map(|a| distance + 1e-4 + a),
                 });
-                // Past the furniture: the ray leaves it through its far edge.
-                let Some(across) = world.grid.cast(inside, dir, VIEW_DISTANCE) else {
+                let Some(across) = across else {
                     break;
                 };
                 let exit = inside + dir * across;
@@ -109,6 +127,7 @@ fn faces(sim: &Simulator, origin: P2, dir: V2) -> Vec<Face> {
                     distance,
                     height: WALL_HEIGHT,
                     rgb,
+                    exit: None,
                 });
                 break;
             }
@@ -134,7 +153,8 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
     // A pinhole with square pixels: the focal length in pixels, the horizon mid-height.
     let focal = (width as f64 / 2.0) / half_fov.tan();
     let horizon = height as f64 / 2.0;
-    let row_of = |h: f64, d: f64| horizon - focal * (h - CAMERA_HEIGHT) / d;
+    let camera_height = world.camera.height;
+    let row_of = |h: f64, d: f64| horizon - focal * (h - camera_height) / d;
     let mut rgb = vec![0u8; width * height * 3];
     let mut depth = vec![f64::INFINITY; width * height];
     let floor = Floor::new(world);
@@ -149,26 +169,42 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
         .normalize();
         // Depth along the heading (not the ray), so straight walls stay straight.
         let along = 1.0 / (1.0 + offset * offset).sqrt();
-        // Each face's rows and shaded colour, once per column, nearest first.
-        let spans: Vec<Span> = faces(sim, origin, dir)
-            .iter()
-            .map(|f| {
-                let d = f.distance * along;
-                Span {
-                    top: row_of(f.height, d),
-                    bottom: row_of(0.0, d),
-                    rgb: shade(f.rgb, f.distance),
+        // Each face's rows and shaded colour, once per column, nearest first;
+        // a furniture top after its front, when the camera looks down on it.
+        let mut spans: Vec<Span> = Vec::new();
+        for f in faces(sim, origin, dir) {
+            let d = f.distance * along;
+            spans.push(Span {
+                top: row_of(f.height, d),
+                bottom: row_of(0.0, d),
+                rgb: shade(f.rgb, f.distance),
+                distance: f.distance,
+                top_at: None,
+            });
+            if let Some(exit) = f.exit.filter(|_| camera_height > f.height) {
+                spans.push(Span {
+                    top: row_of(f.height, exit * along),
+                    bottom: row_of(f.height, d),
+                    rgb: shade(mix(f.rgb, (255, 255, 255), 0.2), f.distance),
                     distance: f.distance,
-                }
-            })
-            .collect();
+                    top_at: Some(f.height),
+                });
+            }
+        }
         for y in 0..height {
             let yc = y as f64 + 0.5;
             let face = spans.iter().find(|s| yc >= s.top && yc <= s.bottom);
             let (colour, d) = match face {
-                Some(span) => (span.rgb, span.distance),
+                Some(span) => match span.top_at {
+                    // Where this row's ray meets the top.
+                    Some(h) => (
+                        span.rgb,
+                        focal * (camera_height - h) / (yc - horizon) / along,
+                    ),
+                    None => (span.rgb, span.distance),
+                },
                 None if yc > horizon => {
-                    let ground = focal * CAMERA_HEIGHT / (yc - horizon) / along;
+                    let ground = focal * camera_height / (yc - horizon) / along;
                     let tint = floor.at(origin + dir * ground);
                     (shade(tint, ground), ground)
                 }
@@ -182,6 +218,57 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
     let mut image = Image { width, height, rgb };
     draw_objects(sim, &mut image, &mut depth, focal, horizon);
     image
+}
+
+/// Whether the camera, on a robot at `pose` (its true pose) in `world`,
+/// shows an object of `size` at `at` well enough to recognise it: within
+/// range, wholly inside the [`FRAME`] (pinhole model, the camera at
+/// `world.camera.height` looking level), nothing solid in the way of its
+/// middle or its sides, at least [`MIN_PIXELS`] wide and, where it lies on
+/// furniture whose top is above the camera, as many pixels of it standing
+/// up over the front edge. What it decides, the picture shows.
+pub fn recognises(world: &World, pose: Pose2, at: P2, size: f64) -> bool {
+    let cam = &world.camera;
+    let origin = P2::new(pose.x, pose.y);
+    let rel = at - origin;
+    let (s, c) = pose.theta.sin_cos();
+    let forward = rel.x * c + rel.y * s;
+    let left = -rel.x * s + rel.y * c;
+    if rel.norm() > cam.range || forward <= 0.05 {
+        return false;
+    }
+    let half = size / 2.0;
+    let tan_h = (cam.fov / 2.0).tan();
+    let focal = FRAME.0 / 2.0 / tan_h;
+    let tan_v = FRAME.1 / 2.0 / focal;
+    let on = world.surface_at(at);
+    let base = if on.is_some() { SURFACE_HEIGHT } else { 0.0 };
+    let in_frame = (left.abs() + half) / forward <= tan_h
+        && (base + size - cam.height) / forward <= tan_v
+        && (cam.height - base) / forward <= tan_v;
+    if !in_frame || focal * size / forward < MIN_PIXELS {
+        return false;
+    }
+    // Its middle and both sides in sight (over the front of furniture it lies on).
+    let side = V2::new(-s, c) * half;
+    if ![at, at + side, at - side]
+        .iter()
+        .all(|&p| world.in_sight(origin, p))
+    {
+        return false;
+    }
+    // Below a furniture top, only what stands up over the front edge shows.
+    match on {
+        Some(furniture) if cam.height < SURFACE_HEIGHT => {
+            let Some(t) = furniture.first_crossing(origin, at) else {
+                return true;
+            };
+            let edge = forward * t;
+            let hidden_below = cam.height + (SURFACE_HEIGHT - cam.height) * forward / edge;
+            focal * (base + size - hidden_below) / forward >= MIN_PIXELS
+        }
+        _ => true,
+    }
 }
 
 /// The floor's colour, tinted in zones as in the map picture.
@@ -257,7 +344,7 @@ fn draw_objects(sim: &Simulator, image: &mut Image, depth: &mut [f64], focal: f6
         };
         let half = spec.size / 2.0;
         let col = |l: f64| width / 2.0 - focal * l / forward;
-        let row = |h: f64| horizon - focal * (h - CAMERA_HEIGHT) / forward;
+        let row = |h: f64| horizon - focal * (h - world.camera.height) / forward;
         let (x0, x1) = (
             col(left + half).floor().max(0.0),
             col(left - half).ceil().min(width),

@@ -455,25 +455,19 @@ impl Simulator {
         self.scan.stamp = self.time();
     }
 
-    /// What the camera sees now: objects in its field of view and range with
-    /// a clear line of sight (the held object excluded).
+    /// What the camera recognises now ([`crate::camera::recognises`]: what
+    /// its picture shows clearly enough; the held object excluded).
     pub fn detections(&self) -> Vec<Detection> {
-        let cam = &self.world.camera;
         let origin = P2::new(self.pose.x, self.pose.y);
         let mut out = Vec::new();
         for (spec, state) in self.world.objects.iter().zip(&self.objects) {
-            if state.held {
+            if state.held || !crate::camera::recognises(&self.world, self.pose, state.at, spec.size)
+            {
                 continue;
             }
             let d = state.at - origin;
             let distance = d.norm();
             let bearing = wrap_angle(d.y.atan2(d.x) - self.pose.theta);
-            if distance > cam.range
-                || bearing.abs() > cam.fov / 2.0
-                || !self.world.in_sight(origin, state.at)
-            {
-                continue;
-            }
             out.push(Detection {
                 name: spec.name.clone(),
                 kind: spec.kind.clone(),

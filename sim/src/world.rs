@@ -200,6 +200,10 @@ pub struct CameraConfig {
     pub fov: f64,
     /// How far it recognises objects, metres.
     pub range: f64,
+    /// Its height above the floor, metres: above furniture's tops (0.75 m)
+    /// it sees what lies on them; below, only what stands up over their
+    /// front edges.
+    pub height: f64,
 }
 
 impl Default for CameraConfig {
@@ -207,6 +211,7 @@ impl Default for CameraConfig {
         CameraConfig {
             fov: 100f64.to_radians(),
             range: 6.0,
+            height: crate::camera::CAMERA_HEIGHT,
         }
     }
 }
@@ -466,8 +471,9 @@ impl World {
             )
         };
         let (x, y, theta) = self.robot.start;
+        let camera = self.camera_summary();
         format!(
-            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{surfaces}{} objects to find with detect_objects().\nThe robot (radius {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.",
+            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{surfaces}{} objects to find with detect_objects().\nThe robot (radius {:.2} m, gripper reach {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.\n{camera}",
             self.name,
             size.x,
             size.y,
@@ -479,6 +485,27 @@ impl World {
             if zones.is_empty() { "none".to_owned() } else { zones.join(", ") },
             self.objects.len(),
             self.robot.radius,
+            self.robot.reach,
+        )
+    }
+
+    /// What the camera can see, for the summary: the nearest floor in its
+    /// frame, and whether it looks onto furniture or only at its front.
+    fn camera_summary(&self) -> String {
+        let cam = &self.camera;
+        let (fw, fh) = crate::camera::FRAME;
+        let tan_v = (cam.fov / 2.0).tan() * fh / fw;
+        let floor = cam.height / tan_v;
+        let tops = if cam.height > crate::camera::SURFACE_HEIGHT {
+            "sees onto furniture tops"
+        } else {
+            "sees on furniture (0.75 m) only what stands up over its front edge"
+        };
+        format!(
+            "The camera ({:.1} m up, level, {:.0} degrees) recognises what is wholly in its picture within {:.0} m: on the floor from {floor:.1} m away; it {tops}.",
+            cam.height,
+            cam.fov.to_degrees(),
+            cam.range
         )
     }
 

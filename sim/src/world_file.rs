@@ -167,6 +167,7 @@ struct FileLidar {
 struct FileCamera {
     fov_deg: Option<f64>,
     range: Option<f64>,
+    height: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -445,7 +446,17 @@ impl Checker<'_> {
                 .min(360.0)
                 .to_radians(),
             range: self.positive("range", f.camera.range, dc.range)?,
+            height: self.positive("height", f.camera.height, dc.height)?,
         };
+        if camera.fov >= std::f64::consts::PI {
+            return Err(self.error(
+                "fov_deg:",
+                format!(
+                    "a camera's fov_deg must be below 180 (a pinhole camera), got {}",
+                    camera.fov.to_degrees()
+                ),
+            ));
+        }
         let physics_rate = self.positive("rate", f.physics.rate, 100.0)?;
         if !(10.0..=10_000.0).contains(&physics_rate) {
             return Err(self.error(

@@ -139,3 +139,150 @@ fn an_object_on_a_table_is_seen_over_its_front_and_the_picture_is_a_png() {
     let png = image.png();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// The picture's width in pixels of the columns where `colour` shows in a
+/// run around column `x` (0 when it does not show there).
+fn run_around(image: &camera::Image, x: usize, colour: fn((u8, u8, u8)) -> bool) -> (usize, usize) {
+    let shows = |x: usize| (0..image.height).any(|y| colour(image.pixel(x, y)));
+    let (mut first, mut last) = (x, x);
+    if !shows(x) {
+        return (x, x);
+    }
+    while first > 0 && shows(first - 1) {
+        first -= 1;
+    }
+    while last + 1 < image.width && shows(last + 1) {
+        last += 1;
+    }
+    (first, last + 1)
+}
+
+fn is_blue((r, g, b): (u8, u8, u8)) -> bool {
+    b > 120 && r < 60 && g < 110
+}
+
+fn is_green((r, g, b): (u8, u8, u8)) -> bool {
+    g > 100 && r < 60 && b < 80
+}
+
+/// A room with a table (top 0.75 m) and a red cube and a green box on the
+/// floor, a blue vial on the table, seen by a camera at `height`.
+fn table_room(height: f64, start: (f64, f64, f64)) -> Simulator {
+    sim(&format!(
+        "name: table_room\nboundary: [10, 6]\ncamera: {{height: {height}}}\nrobot:\n  start: [{}, {}, {}]\n  reach: 0.6\nobstacles:\n  - {{name: table, rect: [4.0, 2.4, 1.2, 0.8], surface: true}}\nobjects:\n  - {{name: cube, kind: cube, colour: red, size: 0.1, at: [3.0, 4.2]}}\n  - {{name: box, kind: box, colour: green, size: 0.2, at: [2.4, 1.4]}}\n  - {{name: vial, kind: vial, colour: blue, size: 0.03, at: [4.2, 2.8]}}\n",
+        start.0, start.1, start.2
+    ))
+}
+
+#[test]
+fn what_the_detector_reports_within_3_m_shows_at_its_bearing_with_its_pinhole_width() {
+    let (w, h) = (640, 480);
+    let mut checked = 0;
+    let mut hidden = 0;
+    for height in [0.9, 0.5] {
+        for start in [
+            (3.3, 2.8, 0.0),
+            (2.5, 2.8, 0.1),
+            (1.5, 3.0, 0.2),
+            (1.0, 2.0, 0.5),
+            (1.0, 4.0, -0.3),
+            (2.0, 0.6, 1.2),
+            (3.6, 1.2, 0.9),
+            (0.6, 1.0, 0.4),
+        ] {
+            let s = table_room(height, start);
+            let f = (w as f64 / 2.0) / (s.world().camera.fov / 2.0).tan();
+            let image = camera::view(&s, w, h);
+            let pose = s.true_pose();
+            let reported = s.detections();
+            for o in s.world().objects.iter() {
+                let rel = o.at - sim::geometry::P2::new(pose.x, pose.y);
+                let (sn, cs) = pose.theta.sin_cos();
+                let forward = rel.x * cs + rel.y * sn;
+                let left = -rel.x * sn + rel.y * cs;
+                let colour: fn((u8, u8, u8)) -> bool = match o.colour.as_str() {
+                    "red" => is_red,
+                    "green" => is_green,
+                    _ => is_blue,
+                };
+                let centre = w as f64 / 2.0 - f * left / forward;
+                let width = f * o.size / forward;
+                let here = format!(
+                    "camera {height} m at {start:?}: {} at {:.2} m",
+                    o.name,
+                    rel.norm()
+                );
+                if !reported.iter().any(|d| d.name == o.name) {
+                    hidden += 1;
+                    continue;
+                }
+                assert!(rel.norm() <= 6.0, "{here}");
+                if rel.norm() > 3.0 {
+                    continue;
+                }
+                let (first, end) =
+                    run_around(&image, centre.clamp(0.0, w as f64 - 1.0) as usize, colour);
+                assert!(
+                    (first as f64 - (centre - width / 2.0)).abs() <= 1.0
+                        && (end as f64 - (centre + width / 2.0)).abs() <= 1.0,
+                    "{here}: reported, and shows in columns {first}..{end}; its pinhole width spans {:.1}..{:.1}",
+                    centre - width / 2.0,
+                    centre + width / 2.0
+                );
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("{checked} reported objects checked, {hidden} not reported");
+    assert!(
+        checked >= 12 && hidden >= 6,
+        "{checked} checked, {hidden} hidden"
+    );
+}
+
+#[test]
+fn what_the_camera_cannot_show_the_detector_does_not_report() {
+    // Level with the table's top is not enough: from 0.5 m up, a 3 cm vial
+    // 0.4 m in from the table's front is hidden by it.
+    let low = table_room(0.5, (3.3, 2.8, 0.0));
+    assert!(!low.detections().iter().any(|d| d.name == "vial"));
+    let shows_blue = |s: &Simulator| {
+        let image = camera::view(s, 640, 480);
+        (0..640).any(|x| (0..480).any(|y| is_blue(image.pixel(x, y))))
+    };
+    assert!(
+        !shows_blue(&low),
+        "the vial is hidden behind the table's front"
+    );
+    // From 0.9 m up the camera looks down onto the top: seen and shown.
+    let high = table_room(0.9, (3.3, 2.8, 0.0));
+    assert!(high.detections().iter().any(|d| d.name == "vial"));
+    assert!(shows_blue(&high));
+    // On the floor at the robot's feet (below the frame) it is not reported.
+    let feet = table_room(0.9, (2.0, 4.2, 0.0));
+    assert!(
+        !feet.detections().iter().any(|d| d.name == "cube"),
+        "the cube 1 m ahead lies below the frame of a camera 0.9 m up"
+    );
+    // The lab's vial 0.67 m away on the bench (the camera 0.9 m up): seen and shown.
+    let lab = Simulator::new(Arc::new({
+        let mut w = sim::load("lab").unwrap();
+        w.parts.robot.start = (1.2, 6.48, std::f64::consts::FRAC_PI_2);
+        sim::World::build(w.parts)
+    }));
+    let vial = lab
+        .detections()
+        .into_iter()
+        .find(|d| d.name == "vial_1")
+        .expect("vial_1 reported");
+    assert!((vial.distance - 0.67).abs() < 0.01, "{}", vial.distance);
+    let image = camera::view(&lab, 640, 480);
+    let f = 320.0 / (lab.world().camera.fov / 2.0).tan();
+    let (first, end) = run_around(&image, 320, is_red);
+    let width = f * 0.03 / 0.67;
+    assert!(
+        ((end - first) as f64 - width).abs() <= 2.0,
+        "the vial shows {} columns wide, its pinhole width {width:.1}",
+        end - first
+    );
+}

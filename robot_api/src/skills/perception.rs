@@ -108,7 +108,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
 fn add_camera(set: &mut SkillSet, robot: &Arc<Robot>) {
     let r = robot.clone();
     set.add(
-        SkillSpec::new("detect_objects", "The objects the camera sees now (in its field of view, in range, not hidden behind walls), nearest first. The robot remembers them (known_objects()).\n\nExample: red = [o.name for o in detect_objects() if o.colour == \"red\"]").returns("list[Object]"),
+        SkillSpec::new("detect_objects", "The objects the camera recognises now (wholly in its picture, in range, not hidden, big enough), nearest first. The robot remembers them (known_objects()).\n\nExample: red = [o.name for o in detect_objects() if o.colour == \"red\"]").returns("list[Object]"),
         move |(), _| {
             let mut seen = r.backend.detect()?;
             seen.sort_by(|a, b| a.distance.total_cmp(&b.distance));
