@@ -14,6 +14,18 @@ const SHOW: &str = "show(get_camera_image(64, 48), 'the view')\n";
 /// Runs `program` with `args`, types SHOW, and once `wait_for` is out
 /// (input typed while an action runs is not kept), `:quit`; returns stdout.
 fn repl_with(program: &str, args: &[&str], env: &[(&str, &str)], wait_for: &str) -> String {
+    repl_typing(program, args, env, SHOW, wait_for).0
+}
+
+/// Runs `program` with `args`, types `typed`, and once `wait_for` is out
+/// on stdout, `:quit`; returns stdout and stderr.
+fn repl_typing(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    typed: &str,
+    wait_for: &str,
+) -> (String, String) {
     let mut child = Command::new(program)
         .args(args)
         .env("TERM", "xterm-256color")
@@ -43,7 +55,7 @@ fn repl_with(program: &str, args: &[&str], env: &[(&str, &str)], wait_for: &str)
             }
         })
     };
-    stdin.write_all(SHOW.as_bytes()).unwrap();
+    stdin.write_all(typed.as_bytes()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !String::from_utf8_lossy(&seen.lock().unwrap()).contains(wait_for) {
         assert!(Instant::now() < deadline, "{wait_for:?} never came");
@@ -51,11 +63,18 @@ fn repl_with(program: &str, args: &[&str], env: &[(&str, &str)], wait_for: &str)
     }
     stdin.write_all(b":quit\n").unwrap();
     drop(stdin);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     reader.join().unwrap();
     let out = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
     assert!(status.success(), "{status:?}\n{out}");
-    out
+    (out, err)
 }
 
 #[test]
@@ -151,4 +170,23 @@ fn on_a_terminal_the_picture_is_drawn_inline() {
         !out.contains('▄'),
         "CODEACT_INLINE_IMAGES=0 turns drawing off"
     );
+}
+
+#[test]
+fn a_syntax_error_inside_an_open_block_is_reported_at_once() {
+    // No empty line closes the block: the error alone ends the input.
+    let state = tempfile::tempdir().unwrap();
+    let exe = common::exe();
+    let (out, err) = repl_typing(
+        exe.to_str().unwrap(),
+        &["repl", "--world", "small_room", "--no-library"],
+        &[("XDG_STATE_HOME", state.path().to_str().unwrap())],
+        "for i in range(3):\n    x = = 1\n",
+        "[error in",
+    );
+    assert!(
+        err.contains("SyntaxError") && err.contains("x = = 1"),
+        "the error and its line: {out}\n{err}"
+    );
+    assert!(!err.contains("ast.py"), "no internal frame: {err}");
 }

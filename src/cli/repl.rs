@@ -18,7 +18,8 @@ use crate::executor::{Observation, Picture, Session, Status, Stream};
 
 const HELP: &str = "\
 Type Python; skills are functions in your namespace (see :skills).
-A block (a line ending in ':') ends with an empty line. Variables persist.
+A block (a line ending in ':') ends with an empty line, or at once with a
+syntax error. Variables persist.
   :skills        the robot API text, with the skill library's functions
   :save NAME     save the function NAME in the skill library (save_skill)
   :timeout S     set the time limit of each action, seconds
@@ -46,7 +47,7 @@ fn read_action(
     let first = format!("[{n}]>>> ");
     let more = format!("{:>width$} ", "...", width = first.len() - 1);
     let mut input = readline(&first)?;
-    while !is_complete(&input) {
+    while !is_complete(&input) && !is_invalid(&input) {
         let line = match readline(&more) {
             Ok(line) => line,
             // The input ended inside an open bracket or block: run what
@@ -58,6 +59,32 @@ fn read_action(
         input.push_str(&line);
     }
     Ok(input)
+}
+
+/// Whether Python already finds a syntax error in the typed text that no
+/// further line can mend (`codeop`, which Python's own prompt uses), so the
+/// action is run at once and the error shows without waiting for the block
+/// or bracket to close. The text is only compiled, never run, here; it runs
+/// in the worker.
+fn is_invalid(input: &str) -> bool {
+    use pyo3::exceptions::{PyOverflowError, PySyntaxError, PyValueError};
+    use pyo3::prelude::*;
+    Python::attach(|py| {
+        let compiled = py.import("codeop").and_then(|codeop| {
+            // The checks' own warnings (an odd escape) are the action's to show.
+            py.import("warnings")?
+                .call_method1("simplefilter", ("ignore",))?;
+            codeop.call_method1("compile_command", (input, "<input>", "exec"))
+        });
+        match compiled {
+            Ok(_) => false,
+            Err(e) => {
+                e.is_instance_of::<PySyntaxError>(py)
+                    || e.is_instance_of::<PyValueError>(py)
+                    || e.is_instance_of::<PyOverflowError>(py)
+            }
+        }
+    })
 }
 
 /// Whether the typed text is a complete action: brackets and triple-quoted
@@ -512,6 +539,21 @@ mod tests {
         .into_iter();
         let action = read_action(1, |_| lines.next().unwrap()).unwrap();
         assert_eq!(action, "print(1");
+        // A syntax error inside an open block or bracket ends the input at
+        // once: no line asked for after it.
+        for typed in [
+            vec!["for i in range(3):", "    x = = 1"],
+            vec!["foo(1,", "  2 3,"],
+            vec!["if True:", "    print(1)", "  else:"],
+        ] {
+            let mut lines = typed.clone().into_iter();
+            let action = read_action(1, |_| Ok(lines.next().expect("no more lines").to_owned()));
+            assert_eq!(action.unwrap(), typed.join("\n"));
+        }
+        // Open but sound input still waits for more.
+        assert!(!super::is_invalid("for i in range(3):\n    x = 1"));
+        assert!(!super::is_invalid("foo(1,\n  2,"));
+        assert!(!super::is_invalid("s = '''abc"));
     }
 
     #[test]
