@@ -193,3 +193,59 @@ fn recover_copies_a_whole_recording_and_refuses_what_is_not_one() {
         "{stderr}"
     );
 }
+
+/// The process that runs the model's code carries as little as can be: the
+/// worker binary needs only libpython and the C library (whatever features
+/// codeact was built with, ROS's among them), and has no TLS, HTTP, MCP or
+/// DDS code in it.
+#[test]
+fn the_worker_binary_links_only_python_and_the_c_library() {
+    let worker = common::worker_exe();
+    let ldd = std::process::Command::new("ldd")
+        .arg(&worker)
+        .output()
+        .expect("ldd runs");
+    let libs = String::from_utf8_lossy(&ldd.stdout);
+    for line in libs.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let allowed = [
+            "linux-vdso",
+            "ld-linux",
+            "libpython",
+            "libc.so",
+            "libm.so",
+            "libgcc_s",
+            "libdl",
+            "libpthread",
+            "librt",
+            "libutil",
+        ];
+        assert!(
+            allowed
+                .iter()
+                .any(|a| name.starts_with(a) || name.contains("/ld-linux")),
+            "the worker links {name}:\n{libs}"
+        );
+    }
+    let nm = std::process::Command::new("nm")
+        .args(["-C", "--defined-only"])
+        .arg(&worker)
+        .output()
+        .expect("nm runs (binutils)");
+    let symbols = String::from_utf8_lossy(&nm.stdout);
+    assert!(symbols.contains("codeact_worker"), "nm read the binary");
+    for crate_name in [
+        "rustls::",
+        "reqwest::",
+        "hyper::",
+        "rmcp::",
+        "axum::",
+        "r2r::",
+        "tokio::",
+    ] {
+        assert!(
+            !symbols.contains(crate_name),
+            "the worker has {crate_name} code in it"
+        );
+    }
+}

@@ -83,7 +83,7 @@ fn setup() -> (Session, Agent, Arc<sim::SimRobot>) {
     let mut skills = robot_api::skills::robot_skills(robot.clone());
     let agent = Agent::new(&mut skills, ActionFormat::Code, None);
     let config = ExecutorConfig {
-        worker_exe: Some(common::exe()),
+        worker_exe: Some(common::worker_exe()),
         ..ExecutorConfig::default()
     };
     (Session::start(config, skills).unwrap(), agent, robot)

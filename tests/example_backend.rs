@@ -25,7 +25,7 @@ fn start() -> (Session, Arc<GridTurtle>) {
     let skills = robot_api::skills::robot_skills(turtle.clone());
     let config = ExecutorConfig {
         timeout: Duration::from_secs(30),
-        worker_exe: Some(common::exe()),
+        worker_exe: Some(common::worker_exe()),
         ..ExecutorConfig::default()
     };
     (Session::start(config, skills).unwrap(), turtle)

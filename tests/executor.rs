@@ -403,7 +403,7 @@ fn what_a_skill_reports_while_it_runs_streams_live_into_the_output() {
         },
     );
     let config = codeact::executor::ExecutorConfig {
-        worker_exe: Some(common::exe()),
+        worker_exe: Some(common::worker_exe()),
         ..Default::default()
     };
     let mut s = codeact::executor::Session::start(config, skills).unwrap();

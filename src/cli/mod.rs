@@ -31,7 +31,7 @@ use clap::{Args, Parser, Subcommand};
 use robot_api::SkillSet;
 
 use crate::agent::images::{ImageMode, ImagePolicy};
-use crate::executor::{ExecutorConfig, Limits, Session, WorkerConfig};
+use crate::executor::{ExecutorConfig, Limits, Session};
 use crate::record::{recorded, Recorded, Recorder};
 
 /// Let an LLM control a robot by writing Python code actions.
@@ -101,12 +101,6 @@ enum Command {
     Mcp(Box<mcp_cmd::McpOpts>),
     /// Measure the executor, the simulator, the agent loop or the ROS side; print medians and p99.
     Bench(bench::BenchOpts),
-    /// Internal: the sandboxed worker process (started by the supervisor).
-    #[command(name = "__worker", hide = true)]
-    Worker {
-        /// Worker configuration as JSON.
-        config: String,
-    },
 }
 
 /// What the code drives: a simulated world, a ROS robot or a test skill set.
@@ -542,16 +536,6 @@ impl Started {
 /// Runs the command line; prints an error once and maps it to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Worker { config } = &cli.command {
-        let config: WorkerConfig = match serde_json::from_str(config) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("codeact __worker: bad configuration: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        crate::executor::worker::main(config);
-    }
     init_logging(cli.verbose);
     match try_main(cli) {
         Ok(code) => code,
@@ -600,6 +584,5 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Node(opts) => node_cmd::run(&opts),
         Command::Mcp(opts) => mcp_cmd::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
-        Command::Worker { .. } => unreachable!("handled before"),
     }
 }

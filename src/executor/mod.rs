@@ -7,10 +7,12 @@
 //!   - `process`: the worker process: spawn, ready, describe its end, kill.
 //!   - `skill_server`: the thread that runs the worker's skill calls.
 //!   - [`interrupter`]: stopping an action from another thread or from watched input.
-//! - [`worker`]: the worker process (`codeact __worker`): isolation and embedded CPython.
-//! - [`wire`]: the messages between them and their framing.
+//! - the worker process is the `codeact-worker` binary (crate
+//!   `crates/worker`): isolation and embedded CPython.
+//! - [`wire`]: the messages between them and their framing (crate `crates/protocol`).
 //! - [`protocol`]: the `codeact session` JSON-lines protocol as types; [`client`]: its client.
-//! - [`observation`]: [`Observation`], what an action produced, as data and as text.
+//! - [`observation`]: [`Observation`], what an action produced, as data and as text
+//!   (crate `crates/protocol`, shared with the worker, as are [`output`] and [`config`]).
 //! - [`output`]: head-and-tail output keeping.
 //! - [`config`]: [`ExecutorConfig`] and [`Limits`].
 //! - [`cgroup`]: the per-worker pids cgroup.
@@ -18,19 +20,16 @@
 mod action;
 pub mod cgroup;
 pub mod client;
-pub mod config;
 pub mod interrupter;
 pub mod library;
 pub mod lifecycle;
-pub mod observation;
-pub mod output;
 mod process;
 pub mod protocol;
 pub mod remains;
 pub mod session;
 mod skill_server;
-pub mod wire;
-pub mod worker;
+
+pub use codeact_protocol::{config, observation, output, wire};
 
 pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACTION_SECONDS};
 pub use interrupter::{InputWatch, Interrupter};

@@ -20,8 +20,10 @@ use super::config::{ExecutorConfig, WorkerConfig};
 use super::library::LibraryReport;
 use super::session::ExecutorError;
 use super::skill_server::{serve_skills, SkillShared};
-use super::wire::{socket_pair, FromWorker, Protection, Receiver, Sender, ToWorker, WorkerInit};
-use super::worker::{CONTROL_FD, INTERRUPT_FD, SKILL_FD};
+use super::wire::{
+    socket_pair, FromWorker, Protection, Receiver, Sender, ToWorker, WorkerInit, CONTROL_FD,
+    INTERRUPT_FD, SKILL_FD,
+};
 
 /// Environment variables a worker may see; everything else (API keys,
 /// tokens, the supervisor's secrets) is dropped.
@@ -109,9 +111,7 @@ pub(super) fn spawn_worker(
 ) -> Result<(Worker, Ready), ExecutorError> {
     let exe = match &config.worker_exe {
         Some(exe) => exe.clone(),
-        None => std::env::current_exe().map_err(|e| {
-            ExecutorError::WorkerStart(format!("cannot find the codeact executable: {e}"))
-        })?,
+        None => beside_this_executable()?,
     };
     let cgroup = if config.sandbox {
         PidsCgroup::create(config.limits.max_processes)
@@ -192,13 +192,33 @@ pub(super) fn spawn_worker(
     Ok((worker, ready))
 }
 
-/// The `codeact __worker` command with a scrubbed environment (only
+/// The worker binary, `codeact-worker`, where it is installed: beside this
+/// executable (cargo builds and installs the two together).
+fn beside_this_executable() -> Result<PathBuf, ExecutorError> {
+    let this = std::env::current_exe().map_err(|e| {
+        ExecutorError::WorkerStart(format!("cannot find the codeact executable: {e}"))
+    })?;
+    let worker = this.with_file_name(WORKER_BINARY);
+    if worker.is_file() {
+        Ok(worker)
+    } else {
+        Err(ExecutorError::WorkerStart(format!(
+            "the worker binary {} is missing: it is built and installed with codeact (cargo build, cargo install --path .); put it beside {}",
+            worker.display(),
+            this.display()
+        )))
+    }
+}
+
+/// The worker binary's file name.
+pub const WORKER_BINARY: &str = "codeact-worker";
+
+/// The `codeact-worker` command with a scrubbed environment (only
 /// [`ENV_ALLOWED`] and `LC_*` pass); also returns how many variables were withheld.
 fn worker_command(exe: &Path, worker_config: &WorkerConfig) -> (Command, usize) {
     let json = serde_json::to_string(worker_config).expect("worker config serialises");
     let mut cmd = Command::new(exe);
-    cmd.arg("__worker")
-        .arg(json)
+    cmd.arg(json)
         .env_clear()
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -17,6 +17,11 @@ pub fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_codeact"))
 }
 
+/// The sandboxed worker binary the sessions of these tests start.
+pub fn worker_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_codeact-worker"))
+}
+
 /// Runs `codeact` with `args` to the end and returns what it did.
 pub fn codeact<S: AsRef<std::ffi::OsStr>>(
     args: impl IntoIterator<Item = S>,
@@ -67,7 +72,7 @@ pub fn session_with(tweak: impl FnOnce(&mut ExecutorConfig)) -> (Session, Arc<Te
     let mut config = ExecutorConfig {
         timeout: Duration::from_secs(20),
         grace: Duration::from_millis(500),
-        worker_exe: Some(exe()),
+        worker_exe: Some(worker_exe()),
         ..ExecutorConfig::default()
     };
     tweak(&mut config);
@@ -90,7 +95,7 @@ pub fn sim_session_world(world: sim::World) -> (Session, Arc<sim::SimRobot>) {
     let config = ExecutorConfig {
         timeout: Duration::from_secs(30),
         grace: Duration::from_millis(500),
-        worker_exe: Some(exe()),
+        worker_exe: Some(worker_exe()),
         ..ExecutorConfig::default()
     };
     (

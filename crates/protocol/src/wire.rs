@@ -1,8 +1,10 @@
 //! The supervisor ⇄ worker wire: messages and their framing.
 //!
-//! Two socketpairs connect the processes: the *control* channel (actions,
-//! output, interrupts, reports) and the *skill* channel (one request, one
-//! reply, in order). Frames are a little-endian `u32` length followed by a
+//! Three socketpairs connect the processes: the *control* channel (actions
+//! in; output and reports out), the *skill* channel (one request, one reply,
+//! in order) and the *interrupt* channel (read by its own thread in the
+//! worker), on the worker's fds [`CONTROL_FD`], [`SKILL_FD`] and
+//! [`INTERRUPT_FD`]. Frames are a little-endian `u32` length followed by a
 //! postcard-encoded message. The worker is untrusted: code in it can write
 //! anything to its end, so every frame the supervisor reads is size-checked
 //! and decoded, and a bad frame ends the worker.
@@ -18,8 +20,18 @@ use robot_api::{RecordType, SkillError, SkillSpec, Value};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::library::LibraryReport;
-use super::observation::{Chunk, ErrorReport, Picture};
+use crate::library::LibraryReport;
+use crate::observation::{Chunk, ErrorReport, Picture};
+
+/// The fd of the control socket in the worker: actions in, output and
+/// reports out.
+pub const CONTROL_FD: i32 = 3;
+/// The fd of the skill socket in the worker: one request, one reply.
+pub const SKILL_FD: i32 = 4;
+/// The fd of the interrupt socket in the worker: interrupts have their own
+/// channel and thread, so the main thread can read actions straight off the
+/// control socket (one wake-up per action instead of two).
+pub const INTERRUPT_FD: i32 = 5;
 
 /// Frames larger than this are refused: no legitimate message comes close.
 pub const MAX_FRAME: usize = 64 << 20;

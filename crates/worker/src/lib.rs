@@ -1,4 +1,8 @@
-//! The worker process: `codeact __worker`, started by the supervisor.
+//! The worker process: the `codeact-worker` binary, started by the
+//! supervisor with its configuration (JSON) as its one argument. It links
+//! only what running Python needs (pyo3, the sandbox, the runner and the
+//! shared protocol types): never TLS, HTTP, MCP or DDS, so the process that
+//! runs the model's code carries as little as can be.
 //!
 //! Three processes, so that a hard stop always takes everything down:
 //! - **outer** (started by the supervisor): joins the pids cgroup, enters new
@@ -26,30 +30,37 @@ use nix::unistd::{fork, ForkResult, Pid};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
-use super::config::WorkerConfig;
-use super::library::{BrokenModule, LibraryFunction, LibraryReport};
-use super::observation::{ErrorReport, Picture};
-use super::wire::{
-    ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
-    ToWorker, WorkerInit,
-};
 use census::Census;
-
-/// The fd of the control socket in the worker.
-pub const CONTROL_FD: i32 = 3;
-/// The fd of the skill socket in the worker.
-pub const SKILL_FD: i32 = 4;
-/// The fd of the interrupt socket in the worker: interrupts have their own
-/// channel and thread, so the main thread can read actions straight off the
-/// control socket (one wake-up per action instead of two).
-pub const INTERRUPT_FD: i32 = 5;
+use codeact_protocol::config::WorkerConfig;
+use codeact_protocol::library::{BrokenModule, LibraryFunction, LibraryReport};
+use codeact_protocol::observation::{ErrorReport, Picture};
+use codeact_protocol::wire::{
+    ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
+    ToWorker, WorkerInit, CONTROL_FD, INTERRUPT_FD, SKILL_FD,
+};
 
 /// How long the worker polls for the next action before sleeping.
 const NEXT_ACTION_SPIN: Duration = Duration::from_micros(300);
 
 const RUNNER_SOURCE: &str = include_str!("runner.py");
 
-/// Entry point of `codeact __worker`. Never returns.
+/// Entry point of the worker binary: reads the configuration from its
+/// first argument and runs [`main`]. Never returns.
+pub fn main_from_args() -> ! {
+    let Some(arg) = std::env::args().nth(1) else {
+        eprintln!("codeact-worker: the supervisor starts this with its configuration; run codeact instead");
+        std::process::exit(2);
+    };
+    match serde_json::from_str::<WorkerConfig>(&arg) {
+        Ok(config) => main(config),
+        Err(e) => {
+            eprintln!("codeact-worker: bad configuration: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs the worker with `config`. Never returns.
 pub fn main(config: WorkerConfig) -> ! {
     let _ = nix::unistd::setsid();
     let mut protections = Vec::new();

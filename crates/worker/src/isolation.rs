@@ -16,8 +16,8 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::resource::{setrlimit, Resource};
 use nix::unistd::{getegid, geteuid};
 
-use crate::executor::config::WorkerConfig;
-use crate::executor::wire::Protection;
+use codeact_protocol::config::WorkerConfig;
+use codeact_protocol::wire::Protection;
 
 fn protection(name: &str, active: bool, detail: impl Into<String>) -> Protection {
     Protection {

@@ -12,9 +12,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use robot_api::{ErrorKind, Record, SkillSpec, Value};
 
-use crate::executor::observation::{Chunk, Stream};
-use crate::executor::output::OutputBuffer;
-use crate::executor::wire::{
+use codeact_protocol::observation::{Chunk, Stream};
+use codeact_protocol::output::OutputBuffer;
+use codeact_protocol::wire::{
     FromWorker, InterruptReason, OutputLimits, Receiver, Sender, SkillReply, SkillRequest,
 };
 
@@ -183,7 +183,7 @@ impl WorkerState {
             let mut notify = false;
             if !kept.is_empty() {
                 notify = out.pending.is_empty();
-                crate::executor::output::append(&mut out.pending, stream, kept);
+                codeact_protocol::output::append(&mut out.pending, stream, kept);
                 out.pending_bytes += kept.len();
             }
             if notify {
@@ -277,7 +277,7 @@ impl Stream_ {
                 class.cast_into()?,
                 format!(
                     "this action wrote more than {} of output, the limit; print summaries instead of whole data",
-                    crate::executor::observation::human_bytes(limit)
+                    codeact_protocol::observation::human_bytes(limit)
                 ),
             ));
         }
@@ -342,9 +342,9 @@ fn register(errors: Bound<'_, PyDict>, records: Bound<'_, PyDict>) -> PyResult<(
 fn after_fork_in_child() {
     // SAFETY: closing our own channel fds in a child that never uses them.
     unsafe {
-        libc::close(super::CONTROL_FD);
-        libc::close(super::SKILL_FD);
-        libc::close(super::INTERRUPT_FD);
+        libc::close(codeact_protocol::wire::CONTROL_FD);
+        libc::close(codeact_protocol::wire::SKILL_FD);
+        libc::close(codeact_protocol::wire::INTERRUPT_FD);
     }
 }
 
@@ -671,9 +671,35 @@ fn encode_png(
     channels: u8,
 ) -> PyResult<Py<pyo3::types::PyBytes>> {
     let png = py
-        .detach(|| sim::render::encode_png(pixels, width, height, channels))
+        .detach(|| png_of(pixels, width, height, channels))
         .map_err(pyo3::exceptions::PyValueError::new_err)?;
     Ok(pyo3::types::PyBytes::new(py, &png).unbind())
+}
+
+/// PNG bytes of raw 8-bit pixels (see [`encode_png`]); fast compression.
+fn png_of(pixels: &[u8], width: u32, height: u32, channels: u8) -> Result<Vec<u8>, String> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    use image::{ExtendedColorType, ImageEncoder};
+    let colour = match channels {
+        1 => ExtendedColorType::L8,
+        3 => ExtendedColorType::Rgb8,
+        4 => ExtendedColorType::Rgba8,
+        n => return Err(format!("an image has 1, 3 or 4 channels, not {n}")),
+    };
+    if width == 0
+        || height == 0
+        || pixels.len() as u64 != width as u64 * height as u64 * channels as u64
+    {
+        return Err(format!(
+            "{} bytes are not {width} x {height} pixels of {channels} channels",
+            pixels.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(pixels.len() / 4);
+    PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
+        .write_image(pixels, width, height, colour)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// The size of a PNG or JPEG picture, decoding all of it: a picture cut
@@ -730,6 +756,6 @@ pub fn skills_source(skills: &[SkillSpec]) -> String {
 }
 
 /// Sends one message on the control channel (under its lock).
-pub fn lock_send(msg: &FromWorker) -> Result<(), crate::executor::wire::WireError> {
+pub fn lock_send(msg: &FromWorker) -> Result<(), codeact_protocol::wire::WireError> {
     lock(&state().control).send(msg)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::OutputLimits;
+use crate::wire::OutputLimits;
 
 /// Resource limits of the worker process, enforced by the kernel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,10 +47,11 @@ pub struct ExecutorConfig {
     /// Apply the kernel sandbox (namespaces, Landlock, capabilities). On by default;
     /// off only for debugging, with a warning.
     pub sandbox: bool,
-    /// The `codeact` executable to start workers from. `None`: this executable.
+    /// The worker binary to start workers from. `None`: `codeact-worker`
+    /// beside this executable.
     pub worker_exe: Option<PathBuf>,
     /// The skill library folder whose modules every worker loads at start
-    /// (`None`: no library). Saving needs [`super::library::add_save_skill`].
+    /// (`None`: no library). Saving needs `codeact::executor::library::add_save_skill`.
     pub library: Option<PathBuf>,
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use super::observation::{Chunk, Stream};
+use crate::observation::{Chunk, Stream};
 
 /// The kept output of one action.
 #[derive(Debug, Clone, Default, PartialEq)]
