@@ -612,3 +612,74 @@ mod tests {
         assert!(backoff(b, 30) <= Duration::from_secs(30));
     }
 }
+
+/// What the wire-format tests of both clients share: a conversation with a
+/// tool call, its result and a picture, and a way to read a stream's
+/// outcome.
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    /// A config for `provider` (no key: the body is what is tested).
+    pub fn config(provider: Provider) -> LlmConfig {
+        LlmConfig {
+            provider,
+            model: "m-1".into(),
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: None,
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            backoff: Duration::from_millis(1),
+            max_tokens: 321,
+            temperature: 0.25,
+        }
+    }
+
+    /// Task; the model calls `move_to` with a line of text; its result comes
+    /// back with a picture.
+    pub fn conversation() -> Vec<Message> {
+        let mut call = Message::assistant("Going.");
+        call.tool_calls.push(ToolCall {
+            id: "c1".into(),
+            name: "move_to".into(),
+            arguments: serde_json::json!({"x": 1.0, "y": 2.0}),
+        });
+        let mut result = Message::user("");
+        result.tool_results.push(ToolResult {
+            id: "c1".into(),
+            content: "pose (1.0, 2.0)".into(),
+        });
+        result.images.push(crate::agent::images::Image {
+            mime: "image/png".into(),
+            caption: None,
+            width: 1,
+            height: 1,
+            file: None,
+            data: std::sync::Arc::from(&b"\x89PNG"[..]),
+        });
+        vec![Message::user("Go to (1, 2)."), call, result]
+    }
+
+    /// The one tool offered.
+    pub fn tools() -> Vec<ToolSpec> {
+        vec![ToolSpec {
+            name: "move_to".into(),
+            description: "Drive there.".into(),
+            parameters: serde_json::json!({"type": "object", "properties": {"x": {"type": "number"}}}),
+        }]
+    }
+
+    /// Server-sent events of `data` lines.
+    pub fn sse(events: &[&str]) -> std::io::Cursor<Vec<u8>> {
+        let text: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        std::io::Cursor::new(text.into_bytes())
+    }
+
+    /// Why an attempt is to be retried (panics on anything else).
+    pub fn retry_reason(outcome: Result<Reply, AttemptError>) -> String {
+        match outcome {
+            Err(AttemptError::Retry { why, .. }) => why,
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+}
