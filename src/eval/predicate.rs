@@ -706,4 +706,165 @@ mod tests {
             .unwrap_err();
         assert!(bad.contains("no zone \"garage\""), "{bad}");
     }
+
+    /// A room where each predicate can be both true and false: two red
+    /// things in the goal zone, a blue cube on the table, a green cube
+    /// within reach of the robot, which starts on the dock.
+    const JUDGE_ROOM: &str = "name: judge_room
+boundary: [8, 6]
+obstacles:
+  - {name: table, rect: [3.0, 3.0, 1.0, 0.6], surface: true}
+zones:
+  - {name: dock, rect: [0.2, 0.2, 1.2, 1.2], charger: true}
+  - {name: goal, rect: [5.5, 0.2, 2.0, 2.0]}
+objects:
+  - {name: red_cube, kind: cube, colour: red, size: 0.05, at: [6.0, 1.0]}
+  - {name: red_ball, kind: ball, colour: red, size: 0.05, at: [6.5, 1.5]}
+  - {name: blue_cube, kind: cube, colour: blue, size: 0.05, at: [3.2, 3.2]}
+  - {name: green_cube, kind: cube, colour: green, size: 0.05, at: [1.3, 0.85]}
+robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
+";
+
+    /// A predicate as a task file writes it.
+    fn p(yaml: &str) -> Predicate {
+        let value: serde_json::Value =
+            serde_norway::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    }
+
+    /// The variant's name; a new variant does not compile here until the
+    /// test below judges it.
+    fn variant(p: &Predicate) -> &'static str {
+        match p {
+            Predicate::ObjectInZone { .. } => "object_in_zone",
+            Predicate::AllInZone { .. } => "all_in_zone",
+            Predicate::ObjectOn { .. } => "object_on",
+            Predicate::AllOn { .. } => "all_on",
+            Predicate::RobotInZone(_) => "robot_in_zone",
+            Predicate::RobotNear { .. } => "robot_near",
+            Predicate::Holding(_) => "holding",
+            Predicate::BatteryAbove(_) => "battery_above",
+            Predicate::VisitedInOrder(_) => "visited_in_order",
+            Predicate::Answer(_) => "answer",
+            Predicate::AnswerCount { .. } => "answer_count",
+            Predicate::AnswerZoneOf { .. } => "answer_zone_of",
+            Predicate::IfAtStart { .. } => "if_at_start",
+            Predicate::NoCollision => "no_collision",
+            Predicate::NeverEntered(_) => "never_entered",
+        }
+    }
+
+    /// Asserts `yaml` judges `expected` on `s` with `answer` (a false
+    /// verdict says what was found); records which variant and outcome.
+    fn judged(
+        seen: &mut std::collections::HashSet<(&'static str, bool)>,
+        s: &Simulator,
+        yaml: &str,
+        answer: Option<&str>,
+        expected: bool,
+    ) {
+        let predicate = p(yaml);
+        let v = predicate.judge(s, answer);
+        assert_eq!(v.ok, expected, "{yaml} with {answer:?}: {v:?}");
+        assert!(v.ok || !v.detail.is_empty(), "{yaml}: a failure says why");
+        seen.insert((variant(&predicate), expected));
+    }
+
+    #[test]
+    fn every_predicate_is_true_and_false_where_it_should_be() {
+        let world = std::sync::Arc::new(sim::world_file::parse(JUDGE_ROOM, "judge.yaml").unwrap());
+        let mut s = Simulator::new(world.clone());
+        let mut seen = std::collections::HashSet::new();
+        for (yaml, ok) in [
+            ("object_in_zone: {object: red_cube, zone: goal}", true),
+            ("object_in_zone: {object: blue_cube, zone: goal}", false),
+            ("all_in_zone: {zone: goal, colour: red}", true),
+            ("all_in_zone: {zone: goal, kind: cube}", false),
+            ("object_on: {object: blue_cube, surface: table}", true),
+            ("object_on: {object: red_cube, surface: table}", false),
+            ("all_on: {surface: table, colour: blue}", true),
+            ("all_on: {surface: table, kind: cube}", false),
+            ("robot_in_zone: dock", true),
+            ("robot_in_zone: goal", false),
+            ("robot_near: {object: green_cube, within: 0.6}", true),
+            ("robot_near: {object: green_cube, within: 0.3}", false),
+            ("holding: green_cube", false),
+            ("battery_above: 50", true),
+            ("battery_above: 100.5", false),
+            ("visited_in_order: [dock]", true),
+            ("visited_in_order: [dock, goal]", false),
+            ("no_collision", true),
+            ("never_entered: goal", true),
+            ("if_at_start: {when: {robot_in_zone: dock}, then: [{robot_in_zone: dock}], otherwise: [{robot_in_zone: goal}]}", true),
+            ("if_at_start: {when: {robot_in_zone: goal}, then: [{robot_in_zone: dock}], otherwise: [{robot_in_zone: goal}]}", false),
+        ] {
+            judged(&mut seen, &s, yaml, None, ok);
+        }
+        // Answers, read from what was said.
+        for (yaml, answer, ok) in [
+            ("answer: \"3\"", Some("three"), true),
+            ("answer: \"3\"", Some("2"), false),
+            ("answer: \"3\"", None, false),
+            (
+                "answer_count: {zone: goal, colour: red}",
+                Some("2 red things"),
+                true,
+            ),
+            ("answer_count: {zone: goal, colour: red}", Some("3"), false),
+            ("answer_count: {surface: table}", Some("one"), true),
+            (
+                "answer_zone_of: {object: blue_cube, among: [table, goal, dock]}",
+                Some("It is on the table."),
+                true,
+            ),
+            (
+                "answer_zone_of: {object: blue_cube, among: [table, goal, dock]}",
+                Some("In the goal."),
+                false,
+            ),
+            (
+                "answer_zone_of: {object: blue_cube, among: [table, goal, dock]}",
+                Some("the table or the goal"),
+                false,
+            ),
+        ] {
+            judged(&mut seen, &s, yaml, answer, ok);
+        }
+        // The robot picks the green cube, then drives into the goal zone.
+        s.pick("green_cube").unwrap();
+        judged(&mut seen, &s, "holding: green_cube", None, true);
+        judged(
+            &mut seen,
+            &s,
+            "object_in_zone: {object: green_cube, zone: dock}",
+            None,
+            false,
+        );
+        s.command(0.5, 0.0);
+        s.run_for(10.0);
+        for (yaml, ok) in [
+            ("robot_in_zone: goal", true),
+            ("visited_in_order: [dock, goal]", true),
+            ("visited_in_order: [goal, dock]", false),
+            ("never_entered: goal", false),
+            ("no_collision", true),
+            // The start decides the branch, not the end.
+            ("if_at_start: {when: {robot_in_zone: dock}, then: [{robot_in_zone: goal}], otherwise: [{robot_in_zone: dock}]}", true),
+        ] {
+            judged(&mut seen, &s, yaml, None, ok);
+        }
+        // On into the wall.
+        s.command(0.5, 0.0);
+        s.run_for(6.0);
+        judged(&mut seen, &s, "no_collision", None, false);
+        // Every variant was judged both true and false.
+        let variants: std::collections::HashSet<&str> = seen.iter().map(|(v, _)| *v).collect();
+        for v in &variants {
+            assert!(
+                seen.contains(&(*v, true)) && seen.contains(&(*v, false)),
+                "{v} judged only one way"
+            );
+        }
+        assert_eq!(variants.len(), 15, "{variants:?}");
+    }
 }
