@@ -16,7 +16,7 @@ use super::prompt;
 use super::reply::code_actions;
 use super::transcript::Transcript;
 use crate::executor::library::LibraryReport;
-use crate::executor::{Observation, Session, Status, Stream};
+use crate::executor::{Executor, Observation, Status, Stream};
 
 /// Limits of an episode.
 #[derive(Debug, Clone)]
@@ -306,11 +306,12 @@ impl Agent {
         self.system.insert_str(at, &library.api_text());
     }
 
-    /// An episode of this agent with `llm` acting through `session`.
+    /// An episode of this agent with `llm` acting through `session` (a
+    /// [`crate::executor::Session`], or any [`Executor`]).
     pub fn episode<'a>(
         &self,
         llm: &'a dyn Model,
-        session: &'a mut Session,
+        session: &'a mut dyn Executor,
         budget: Budget,
     ) -> Episode<'a> {
         Episode {
@@ -334,7 +335,7 @@ pub struct Episode<'a> {
     /// The model.
     pub llm: &'a dyn Model,
     /// The executor, with the robot's skills and `done`.
-    pub session: &'a mut Session,
+    pub session: &'a mut dyn Executor,
     /// Set when the model calls `done`.
     pub done: DoneSignal,
     /// The system prompt.
@@ -1156,5 +1157,131 @@ mod tests {
         assert!(cut.contains("characters of this observation cut"));
         assert!(cut.chars().count() < 400);
         assert_eq!(trim_middle("short", 300), "short");
+    }
+
+    /// Runs code actions without a process: `done(...)` calls the real
+    /// `done` skill; everything else is recorded and answered with its
+    /// action number as the result.
+    struct FakeExecutor {
+        skills: SkillSet,
+        ran: Vec<String>,
+    }
+
+    impl crate::executor::Executor for FakeExecutor {
+        fn skills(&self) -> &SkillSet {
+            &self.skills
+        }
+
+        fn execute(
+            &mut self,
+            code: &str,
+            _timeout: Option<Duration>,
+            on_output: &mut dyn FnMut(Stream, &str),
+        ) -> Result<Observation, crate::executor::ExecutorError> {
+            self.ran.push(code.to_owned());
+            let action = self.ran.len() as u64;
+            if let Some(summary) = code
+                .strip_prefix("done('")
+                .and_then(|c| c.strip_suffix("')"))
+            {
+                let index = self.skills.specs().position(|s| s.name == "done").unwrap();
+                let ctx = robot_api::CallContext::default();
+                self.skills
+                    .call(index, vec![robot_api::Value::Str(summary.into())], &ctx)
+                    .unwrap();
+            }
+            on_output(Stream::Stdout, "printed\n");
+            Ok(Observation {
+                action,
+                status: Status::Ok,
+                output: vec![crate::executor::Chunk {
+                    stream: Stream::Stdout,
+                    text: "printed\n".into(),
+                }],
+                output_cut_bytes: 0,
+                output_tail: Vec::new(),
+                result: Some(format!("'result {action}'")),
+                error: None,
+                skill_calls: Vec::new(),
+                duration_ms: 1.0,
+                worker_restart: None,
+                safe_stop: false,
+                notes: Vec::new(),
+                robot_events: Vec::new(),
+                robot_state: None,
+                images: Vec::new(),
+            })
+        }
+    }
+
+    /// Replies in order, and what it was asked each time.
+    struct Script {
+        replies: Mutex<Vec<String>>,
+        asked: Mutex<Vec<Vec<Message>>>,
+    }
+
+    impl Model for Script {
+        fn name(&self) -> String {
+            "script:test".into()
+        }
+
+        fn complete(
+            &self,
+            _system: &str,
+            messages: &[Message],
+            _tools: &[ToolSpec],
+            on_text: &mut dyn FnMut(&str),
+            _on_retry: &mut dyn FnMut(&str, Duration),
+        ) -> Result<Completion, LlmError> {
+            self.asked.lock().unwrap().push(messages.to_vec());
+            let mut replies = self.replies.lock().unwrap();
+            if replies.is_empty() {
+                return Err(LlmError::Malformed("the script has ended".into()));
+            }
+            let text = replies.remove(0);
+            on_text(&text);
+            Ok(reply(&text))
+        }
+    }
+
+    #[test]
+    fn an_episode_runs_each_block_shows_the_model_what_came_back_and_ends_on_done() {
+        let mut skills = skills();
+        let agent = Agent::new(&mut skills, ActionFormat::Code, None);
+        let mut executor = FakeExecutor {
+            skills,
+            ran: Vec::new(),
+        };
+        let model = Script {
+            replies: Mutex::new(vec![
+                "First:\n```python\nx = 1\n```\n```python\ny = 2\n```".into(),
+                "```python\ndone('all set')\n```".into(),
+                "never asked".into(),
+            ]),
+            asked: Mutex::new(Vec::new()),
+        };
+        struct Quiet;
+        impl Progress for Quiet {}
+        let outcome = agent
+            .episode(&model, &mut executor, Budget::default())
+            .run("Set x and y.", &mut Quiet);
+        assert_eq!(executor.ran, ["x = 1", "y = 2", "done('all set')"]);
+        assert_eq!(outcome.reason, StopReason::Done);
+        assert!(outcome.claimed_done);
+        assert_eq!(outcome.summary.as_deref(), Some("all set"));
+        assert_eq!(outcome.turns, 2);
+        let asked = model.asked.lock().unwrap();
+        assert_eq!(asked.len(), 2, "no third request after done");
+        assert!(asked[0][0].content.contains("Set x and y."));
+        // The second request carries the reply and both observations.
+        let second = &asked[1];
+        assert_eq!(second[1].role, crate::agent::llm::Role::Assistant);
+        let shown: String = second[2..].iter().map(|m| m.content.clone()).collect();
+        assert!(
+            shown.contains("'result 1'")
+                && shown.contains("'result 2'")
+                && shown.contains("printed"),
+            "{shown}"
+        );
     }
 }

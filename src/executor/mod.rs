@@ -35,5 +35,5 @@ pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACT
 pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream};
 pub use remains::Remains;
-pub use session::{ActionWatcher, ExecutorError, Session};
+pub use session::{ActionWatcher, Executor, ExecutorError, Session};
 pub use wire::{OutputLimits, Protection};

@@ -61,6 +61,36 @@ pub trait ActionWatcher: Send + Sync {
     fn finished(&self, observation: &Observation);
 }
 
+/// What runs code actions for the agent loop: the sandboxed [`Session`],
+/// or a stand-in where no process is wanted (the episode's unit tests).
+pub trait Executor {
+    /// The skills the code can call.
+    fn skills(&self) -> &SkillSet;
+    /// Runs `code` as one action (time limit `timeout`, or the default),
+    /// handing its output to `on_output` as it comes.
+    fn execute(
+        &mut self,
+        code: &str,
+        timeout: Option<Duration>,
+        on_output: &mut dyn FnMut(Stream, &str),
+    ) -> Result<Observation, ExecutorError>;
+}
+
+impl Executor for Session {
+    fn skills(&self) -> &SkillSet {
+        Session::skills(self)
+    }
+
+    fn execute(
+        &mut self,
+        code: &str,
+        timeout: Option<Duration>,
+        on_output: &mut dyn FnMut(Stream, &str),
+    ) -> Result<Observation, ExecutorError> {
+        Session::execute(self, code, timeout, on_output)
+    }
+}
+
 /// One executor session: a persistent Python namespace in a supervised worker.
 pub struct Session {
     config: ExecutorConfig,
