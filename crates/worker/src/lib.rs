@@ -28,7 +28,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::PyBytes;
 
 use census::Census;
 use codeact_protocol::config::WorkerConfig;
@@ -329,6 +329,43 @@ fn interrupt_loop(mut rx: Receiver, main_thread: nix::sys::pthread::Pthread) {
     unsafe { libc::_exit(0) }
 }
 
+/// What `runner.run` returns, read from its dict by key.
+#[derive(Default, FromPyObject)]
+#[pyo3(from_item_all)]
+struct RunReport {
+    /// `repr()` of the last expression's value, if not None.
+    result: Option<String>,
+    /// The exception that ended the action.
+    error: Option<RunError>,
+    /// The interrupt's code ([`InterruptReason::code`]), 0 for none.
+    interrupted: u8,
+    /// Things worth knowing about the action.
+    notes: Vec<String>,
+    /// The action left something to clean up (threads, replaced streams).
+    abnormal: bool,
+    /// Pictures `show()` attached (taken into [`Picture`]s while Python is held).
+    shown: Vec<Shown>,
+}
+
+/// The exception of a [`RunReport`].
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct RunError {
+    type_name: String,
+    message: String,
+    traceback: String,
+    line: Option<u32>,
+}
+
+/// A picture of a [`RunReport`]: its bytes, MIME type and caption.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+struct Shown {
+    data: Py<PyBytes>,
+    mime: String,
+    caption: Option<String>,
+}
+
 fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteRequest) -> ActionReport {
     let state = python::state();
     // Threads alive now (from earlier actions, or created between actions)
@@ -337,16 +374,7 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
     let leftovers_before = !census.processes.is_empty();
     state.begin_action(request.action, request.limits, &census.threads);
 
-    /// What `runner.run` returns; `B` holds a shown picture's bytes.
-    type RunResult<B> = (
-        Option<String>,
-        Option<(String, String, String, Option<u32>)>,
-        u8,
-        Vec<String>,
-        bool,
-        Vec<(B, String, Option<String>)>,
-    );
-    let outcome: Result<RunResult<Vec<u8>>, String> = Python::attach(|py| {
+    let outcome: Result<(RunReport, Vec<Picture>), String> = Python::attach(|py| {
         let run = runner.bind(py).getattr("run").map_err(|e| e.to_string())?;
         let out = run
             .call1((request.code.as_str(), request.action))
@@ -359,16 +387,17 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
                         .unwrap_or_default()
                 )
             })?;
-        let tuple = out.cast_into::<PyTuple>().map_err(|e| e.to_string())?;
-        // Pictures are bytes objects: copied whole, not byte by byte as a sequence.
-        let (result, error, interrupted, notes, abnormal, shown) = tuple
-            .extract::<RunResult<Py<PyBytes>>>()
-            .map_err(|e| e.to_string())?;
-        let shown = shown
+        let mut report = out.extract::<RunReport>().map_err(|e| e.to_string())?;
+        // Bytes objects: copied whole, not byte by byte as a sequence.
+        let pictures = std::mem::take(&mut report.shown)
             .into_iter()
-            .map(|(data, mime, caption)| (data.as_bytes(py).to_vec(), mime, caption))
+            .map(|s| Picture {
+                data: s.data.as_bytes(py).to_vec(),
+                mime: s.mime,
+                caption: s.caption,
+            })
             .collect();
-        Ok((result, error, interrupted, notes, abnormal, shown))
+        Ok((report, pictures))
     });
     if state.is_forked() {
         // A child forked by the action's code reached the end of the action: it
@@ -377,23 +406,29 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
         unsafe { libc::_exit(0) }
     }
     let mut notes = state.end_action();
-    let (result, error, interrupted, run_notes, mut abnormal, shown) = match outcome {
-        Ok(r) => r,
+    let (report, pictures) = outcome.unwrap_or_else(|message| {
         // The runner itself was hit (an interrupt landing after the code ended).
-        Err(message) => (
-            None,
-            Some((
-                "ExecutorError".into(),
-                message.clone(),
-                format!("{message}\n"),
-                None,
-            )),
-            0,
-            Vec::new(),
-            true,
-            Vec::new(),
-        ),
-    };
+        let error = RunError {
+            type_name: "ExecutorError".into(),
+            message: message.clone(),
+            traceback: format!("{message}\n"),
+            line: None,
+        };
+        let report = RunReport {
+            error: Some(error),
+            abnormal: true,
+            ..RunReport::default()
+        };
+        (report, Vec::new())
+    });
+    let RunReport {
+        result,
+        error,
+        interrupted,
+        notes: run_notes,
+        mut abnormal,
+        ..
+    } = report;
     notes.extend(run_notes);
     if let Some(new) = census.update() {
         if !new.processes.is_empty() {
@@ -421,28 +456,17 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
     ActionReport {
         action: request.action,
         result,
-        error: error.map(|(type_name, message, traceback, line)| ErrorReport {
-            type_name,
-            message,
-            traceback,
-            line,
+        error: error.map(|e| ErrorReport {
+            type_name: e.type_name,
+            message: e.message,
+            traceback: e.traceback,
+            line: e.line,
         }),
-        interrupted: match interrupted {
-            1 => Some(InterruptReason::Timeout),
-            2 => Some(InterruptReason::Request),
-            _ => None,
-        },
+        interrupted: InterruptReason::from_code(interrupted),
         cut_bytes,
         tail,
         notes,
         abnormal,
-        images: shown
-            .into_iter()
-            .map(|(data, mime, caption)| Picture {
-                mime,
-                caption,
-                data,
-            })
-            .collect(),
+        images: pictures,
     }
 }

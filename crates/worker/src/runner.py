@@ -544,7 +544,9 @@ def _safe_repr(value):
 
 
 def run(code, action):
-    """Runs one action. Returns (result_repr, error, interrupted, notes, abnormal, shown)."""
+    """Runs one action. Returns the report the worker reads as `RunReport`
+    (crates/worker/src/lib.rs): a dict of result (repr), error, interrupted
+    (an interrupt code, 0 for none), notes, abnormal and shown pictures."""
     filename = f"<action {action}>"
     notes = []
     _shown.clear()
@@ -578,10 +580,10 @@ def run(code, action):
             error = _report(exc, filename)
         except BaseException as e2:
             error = (type(exc).__name__, "", f"{type(exc).__name__} (traceback failed: {type(e2).__name__})\n", None)
-        if isinstance(exc, ActionTimeout):
-            interrupted = 1
-        elif isinstance(exc, KeyboardInterrupt):
-            interrupted = 2
+        # The codes are the supervisor's (`InterruptReason::code`), by exception name.
+        for code, name, _message in _INTERRUPTS:
+            if type(exc).__name__ == name:
+                interrupted = code
         del exc
     tampered = _restore_protected()
     abnormal = False
@@ -598,4 +600,11 @@ def run(code, action):
             abnormal = True
             notes.append("this action replaced sys.stdout or sys.stderr; they were restored")
         sys.stdout, sys.stderr = _streams
-    return (result, error, interrupted, notes, abnormal, list(_shown))
+    return {
+        "result": result,
+        "error": None if error is None else dict(zip(("type_name", "message", "traceback", "line"), error)),
+        "interrupted": interrupted,
+        "notes": notes,
+        "abnormal": abnormal,
+        "shown": [{"data": d, "mime": m, "caption": c} for d, m, c in _shown],
+    }
