@@ -816,7 +816,7 @@ impl Episode<'_> {
                 Err(why) => {
                     text.push_str(&format!("\n[picture {} cannot be shown: {why}]", k + 1));
                     refs.push(
-                        json!({"mime": picture.mime, "caption": picture.caption, "error": why}),
+                        json!({"mime": picture.mime.mime(), "caption": picture.caption, "error": why}),
                     );
                     continue;
                 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use image::{imageops::FilterType, ImageFormat};
 use serde::{Deserialize, Serialize};
 
-use crate::executor::observation::picture_extension;
+use crate::executor::observation::ImageType;
 use crate::executor::Picture;
 
 /// Whether pictures reach the model.
@@ -73,8 +73,8 @@ pub fn keep_latest(messages: &mut [crate::agent::llm::Message], limit: usize) ->
 /// A picture as the model gets it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Image {
-    /// `image/png` or `image/jpeg`.
-    pub mime: String,
+    /// Its encoding (its MIME type in JSON).
+    pub mime: ImageType,
     /// What the code said it shows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
@@ -93,7 +93,7 @@ pub struct Image {
 impl Image {
     /// The bytes as a `data:` URL (OpenAI's `image_url`).
     pub fn data_url(&self) -> String {
-        format!("data:{};base64,{}", self.mime, self.base64())
+        format!("data:{};base64,{}", self.mime.mime(), self.base64())
     }
 
     /// The bytes in base64 (Anthropic's image source).
@@ -108,10 +108,9 @@ impl Image {
 /// that needs no scaling is sent as it came. The error says what is wrong
 /// with the picture, for the model to read.
 pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, String> {
-    let format = match picture.mime.as_str() {
-        "image/png" => ImageFormat::Png,
-        "image/jpeg" => ImageFormat::Jpeg,
-        other => return Err(format!("{other} pictures cannot be sent; use PNG or JPEG")),
+    let format = match picture.mime {
+        ImageType::Png => ImageFormat::Png,
+        ImageType::Jpeg => ImageFormat::Jpeg,
     };
     let decoded = image::load_from_memory_with_format(&picture.data, format)
         .map_err(|e| format!("the picture cannot be decoded: {e}"))?;
@@ -128,7 +127,7 @@ pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, String> {
         (scaled, out.into_inner().into())
     };
     Ok(Image {
-        mime: picture.mime.clone(),
+        mime: picture.mime,
         caption: picture.caption.clone(),
         width: image.width(),
         height: image.height(),
@@ -140,7 +139,7 @@ pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, String> {
 /// Writes `image` into `dir` as `name` plus its extension, and remembers the
 /// file (relative to `dir`, under `images/`).
 pub fn save(image: &mut Image, dir: &Path, name: &str) -> std::io::Result<()> {
-    let ext = picture_extension(&image.mime);
+    let ext = image.mime.extension();
     let relative = format!("images/{name}.{ext}");
     std::fs::create_dir_all(dir.join("images"))?;
     std::fs::write(dir.join(&relative), &image.data)?;
@@ -157,7 +156,7 @@ mod keep_tests {
         let mut m = Message::user("seen");
         for i in 0..n {
             m.images.push(Image {
-                mime: "image/png".into(),
+                mime: crate::executor::observation::ImageType::Png,
                 caption: Some(format!("{i}")),
                 width: 1,
                 height: 1,
@@ -192,7 +191,7 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, ImageFormat::Png).unwrap();
         Picture {
-            mime: "image/png".into(),
+            mime: crate::executor::observation::ImageType::Png,
             caption: Some("a ramp".into()),
             data: out.into_inner(),
         }
@@ -220,9 +219,6 @@ mod tests {
         bad.data.truncate(30);
         let err = prepare(&bad, 1024).unwrap_err();
         assert!(err.starts_with("the picture cannot be decoded"), "{err}");
-        bad.mime = "image/gif".into();
-        let err = prepare(&bad, 1024).unwrap_err();
-        assert!(err.contains("PNG or JPEG"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,6 @@ use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::shutdown::{signals, Shutdown};
 use super::ExecOpts;
-use crate::executor::observation::picture_extension;
 use crate::executor::{Observation, Picture, Session, Status, Stream};
 
 const HELP: &str = "\
@@ -383,7 +382,7 @@ fn pictures(obs: &Observation, dir: &Path, inline: bool, style: &Style) {
 
 /// `action{n}-{k}.png` (or `.jpg`) in `dir`.
 fn save_picture(picture: &Picture, dir: &Path, action: u64, k: usize) -> std::io::Result<PathBuf> {
-    let ext = picture_extension(&picture.mime);
+    let ext = picture.mime.extension();
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("action{action}-{k}.{ext}"));
     std::fs::write(&path, &picture.data)?;

@@ -181,7 +181,7 @@ mod tests {
             robot_events: Vec::new(),
             robot_state: None,
             images: vec![Picture {
-                mime: "image/png".into(),
+                mime: crate::executor::observation::ImageType::Png,
                 caption: Some("a view".into()),
                 data: vec![0x89, b'P', b'N', b'G', 0, 1, 2],
             }],

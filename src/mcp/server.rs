@@ -177,7 +177,7 @@ impl RobotServer {
         // Pictures the code attached with show(), for clients that show images.
         for picture in &obs.images {
             let data = base64::engine::general_purpose::STANDARD.encode(&picture.data);
-            content.push(ContentBlock::image(data, picture.mime.clone()));
+            content.push(ContentBlock::image(data, picture.mime.mime()));
         }
         let mut result = CallToolResult::success(content);
         result.structured_content = serde_json::to_value(obs).ok();

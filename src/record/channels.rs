@@ -18,7 +18,6 @@ use mcap::records::MessageHeader;
 use robot_api::nav::GridMap;
 use robot_api::{Pose2, ScanData};
 
-use crate::executor::observation::picture_format;
 use crate::executor::Picture;
 
 pub use foxglove::schemas::log::Level;
@@ -303,7 +302,7 @@ impl Channels {
 
     /// A picture an action attached.
     fn picture(&mut self, picture: Picture, ns: u64) -> mcap::McapResult<()> {
-        let format = picture_format(&picture.mime);
+        let format = picture.mime.format();
         let image = CompressedImage {
             timestamp: stamp(ns),
             frame_id: "camera".into(),

@@ -36,7 +36,6 @@ use super::spin::{RosError, RosThread};
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Progress};
 use crate::agent::llm::{Completion, Model, Usage};
-use crate::executor::observation::picture_format;
 use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
 use crate::record::{recorded, RecordError, Recorded, Recorder};
 
@@ -383,7 +382,7 @@ pub fn response(obs: &Observation) -> Execute::Response {
             .images
             .iter()
             .map(|p| r2r::sensor_msgs::msg::CompressedImage {
-                format: picture_format(&p.mime).into(),
+                format: p.mime.format().into(),
                 data: p.data.clone(),
                 ..Default::default()
             })

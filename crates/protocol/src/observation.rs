@@ -82,11 +82,71 @@ pub struct SkillCall {
     pub duration_ms: f64,
 }
 
+/// A picture's encoding: what `show()` takes. In JSON, its MIME type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ImageType {
+    /// `image/png`.
+    #[serde(rename = "image/png")]
+    Png,
+    /// `image/jpeg`.
+    #[serde(rename = "image/jpeg")]
+    Jpeg,
+}
+
+impl ImageType {
+    /// The type of a MIME type, if it is one of these.
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        match mime {
+            "image/png" => Some(ImageType::Png),
+            "image/jpeg" => Some(ImageType::Jpeg),
+            _ => None,
+        }
+    }
+
+    /// `image/png` or `image/jpeg`.
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageType::Png => "image/png",
+            ImageType::Jpeg => "image/jpeg",
+        }
+    }
+
+    /// `png` or `jpeg`: the format name Foxglove's and ROS's CompressedImage use.
+    pub fn format(self) -> &'static str {
+        match self {
+            ImageType::Png => "png",
+            ImageType::Jpeg => "jpeg",
+        }
+    }
+
+    /// `png` or `jpg`: the file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageType::Png => "png",
+            ImageType::Jpeg => "jpg",
+        }
+    }
+
+    /// `PNG` or `JPEG`, for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageType::Png => "PNG",
+            ImageType::Jpeg => "JPEG",
+        }
+    }
+}
+
+impl std::fmt::Display for ImageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.mime())
+    }
+}
+
 /// A picture an action attached with `show()`: PNG or JPEG bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Picture {
-    /// `image/png` or `image/jpeg`.
-    pub mime: String,
+    /// Its encoding (its MIME type in JSON: `"mime": "image/png"`).
+    pub mime: ImageType,
     /// What the code said it shows. (Never skipped when empty: the worker's
     /// wire format has no field names to skip by.)
     #[serde(default)]
@@ -96,30 +156,11 @@ pub struct Picture {
     pub data: Vec<u8>,
 }
 
-/// `png` or `jpeg` for a picture's MIME type: the format name Foxglove's
-/// and ROS's CompressedImage use.
-pub fn picture_format(mime: &str) -> &'static str {
-    if mime == "image/png" {
-        "png"
-    } else {
-        "jpeg"
-    }
-}
-
-/// `png` or `jpg` for a picture's MIME type: the file extension.
-pub fn picture_extension(mime: &str) -> &'static str {
-    if mime == "image/png" {
-        "png"
-    } else {
-        "jpg"
-    }
-}
-
 impl Picture {
     /// Width and height, read from a PNG's header (`None` for other kinds).
     pub fn size(&self) -> Option<(u32, u32)> {
         let d = &self.data;
-        (self.mime == "image/png" && d.len() >= 24).then(|| {
+        (self.mime == ImageType::Png && d.len() >= 24).then(|| {
             let be = |i: usize| u32::from_be_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
             (be(16), be(20))
         })
@@ -127,11 +168,7 @@ impl Picture {
 
     /// One line for the text of an observation: kind, size, caption.
     pub fn describe(&self, index: usize) -> String {
-        let kind = if self.mime == "image/png" {
-            "PNG"
-        } else {
-            "JPEG"
-        };
+        let kind = self.mime.name();
         let size = self
             .size()
             .map_or(String::new(), |(w, h)| format!(" {w}x{h}"));
@@ -306,5 +343,33 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} bytes")
     } else {
         format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picture_types_are_their_mime_types_in_json_and_nothing_else_is_one() {
+        let picture = Picture {
+            mime: ImageType::Jpeg,
+            caption: None,
+            data: vec![1, 2],
+        };
+        let json = serde_json::to_value(&picture).unwrap();
+        assert_eq!(json["mime"], "image/jpeg");
+        let back: Picture = serde_json::from_value(json).unwrap();
+        assert_eq!(back, picture);
+        let gif = serde_json::json!({"mime": "image/gif", "caption": null, "data": ""});
+        assert!(serde_json::from_value::<Picture>(gif).is_err());
+        for t in [ImageType::Png, ImageType::Jpeg] {
+            assert_eq!(ImageType::from_mime(t.mime()), Some(t));
+        }
+        assert_eq!(ImageType::from_mime("image/gif"), None);
+        assert_eq!(
+            (ImageType::Jpeg.format(), ImageType::Jpeg.extension()),
+            ("jpeg", "jpg")
+        );
     }
 }

@@ -33,7 +33,7 @@ use pyo3::types::PyBytes;
 use census::Census;
 use codeact_protocol::config::WorkerConfig;
 use codeact_protocol::library::{BrokenModule, LibraryFunction, LibraryReport};
-use codeact_protocol::observation::{ErrorReport, Picture};
+use codeact_protocol::observation::{ErrorReport, ImageType, Picture};
 use codeact_protocol::wire::{
     ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
     ToWorker, WorkerInit, CONTROL_FD, INTERRUPT_FD, SKILL_FD,
@@ -389,12 +389,15 @@ fn run_action(runner: &Py<PyModule>, census: &mut Census, request: ExecuteReques
             })?;
         let mut report = out.extract::<RunReport>().map_err(|e| e.to_string())?;
         // Bytes objects: copied whole, not byte by byte as a sequence.
+        // show() takes PNG and JPEG only: nothing else reaches here.
         let pictures = std::mem::take(&mut report.shown)
             .into_iter()
-            .map(|s| Picture {
-                data: s.data.as_bytes(py).to_vec(),
-                mime: s.mime,
-                caption: s.caption,
+            .filter_map(|s| {
+                Some(Picture {
+                    mime: ImageType::from_mime(&s.mime)?,
+                    data: s.data.as_bytes(py).to_vec(),
+                    caption: s.caption,
+                })
             })
             .collect();
         Ok((report, pictures))

@@ -30,7 +30,7 @@ fn wire_messages(messages: &[Message]) -> Vec<Json> {
             }
             // After any tool results, as the API requires of a user message.
             for i in &m.images {
-                blocks.push(json!({"type": "image", "source": {"type": "base64", "media_type": i.mime, "data": i.base64()}}));
+                blocks.push(json!({"type": "image", "source": {"type": "base64", "media_type": i.mime.mime(), "data": i.base64()}}));
             }
             for c in &m.tool_calls {
                 let input = if c.arguments.is_object() {

@@ -650,7 +650,7 @@ mod wire_tests {
             content: "pose (1.0, 2.0)".into(),
         });
         result.images.push(crate::agent::images::Image {
-            mime: "image/png".into(),
+            mime: crate::executor::observation::ImageType::Png,
             caption: None,
             width: 1,
             height: 1,
