@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use codeact::agent::actions::ActionFormat;
 use codeact::agent::episode::{
-    parse, Agent, Budget, Progress, Quiet, Review, StopReason, Supervisor,
+    parse, Agent, Approver, Budget, Quiet, Reporter, Review, StopReason,
 };
 use codeact::agent::llm::{Completion, LlmError, Message, Model, ToolSpec, Usage};
 use codeact::executor::{ExecutorConfig, Session};
@@ -206,7 +206,7 @@ struct NoDriving {
     reviewed: usize,
 }
 
-impl Supervisor for NoDriving {
+impl Approver for NoDriving {
     fn review(&mut self, _turn: usize, _index: usize, code: &str) -> Review {
         self.reviewed += 1;
         if code.contains("drive(") {
@@ -224,7 +224,7 @@ struct Counted {
     observations: usize,
 }
 
-impl Progress for Counted {
+impl Reporter for Counted {
     fn action(&mut self, _index: usize, _code: &str) {
         self.actions += 1;
     }
@@ -241,7 +241,7 @@ fn a_refused_action_does_not_run_and_the_model_hears_why() {
     let mut person = NoDriving { reviewed: 0 };
     let mut counted = Counted::default();
     let mut episode = agent.episode(&model, &mut session, Budget::default());
-    episode.supervisor = Some(&mut person);
+    episode.approver = Some(&mut person);
     let outcome = episode.run("test", &mut counted);
     assert!(outcome.claimed_done);
     assert_eq!(person.reviewed, 2);

@@ -134,7 +134,7 @@ pub struct Outcome {
 }
 
 /// What the loop reports as it goes (the terminal shows it; tests ignore it).
-pub trait Progress {
+pub trait Reporter {
     /// A turn starts.
     fn turn(&mut self, _turn: usize, _max: usize) {}
     /// Reply text as it streams in.
@@ -156,7 +156,7 @@ pub trait Progress {
 /// A person's say in the loop: approval of each action before it runs
 /// (`--approve`, for physical robots) and messages between turns
 /// (`--interactive`).
-pub trait Supervisor {
+pub trait Approver {
     /// Decides whether `code` runs, as is or edited, or is refused with a
     /// reason for the model.
     fn review(&mut self, _turn: usize, _index: usize, code: &str) -> Review {
@@ -177,9 +177,9 @@ pub enum Review {
     Reject(String),
 }
 
-/// Progress that goes nowhere.
+/// A reporter that tells no one.
 pub struct Quiet;
-impl Progress for Quiet {}
+impl Reporter for Quiet {}
 
 /// Set by the `done` skill; read by the loop after each action.
 #[derive(Debug, Clone, Default)]
@@ -321,7 +321,7 @@ impl Agent {
             system: self.system.clone(),
             budget,
             transcript: None,
-            supervisor: None,
+            approver: None,
             format: self.format,
             tools: self.tools.clone(),
             images: self.images,
@@ -345,7 +345,7 @@ pub struct Episode<'a> {
     /// Where the record goes.
     pub transcript: Option<&'a mut Transcript>,
     /// A person approving actions or adding messages, if any.
-    pub supervisor: Option<&'a mut dyn Supervisor>,
+    pub approver: Option<&'a mut dyn Approver>,
     /// How the model acts.
     pub format: ActionFormat,
     /// The tools offered (JSON tool calls only; empty otherwise).
@@ -616,7 +616,7 @@ impl Episode<'_> {
         &mut self,
         turn: usize,
         messages: &[Message],
-        progress: &mut dyn Progress,
+        progress: &mut dyn Reporter,
     ) -> Result<Completion, LlmError> {
         let llm = self.llm;
         let transcript = &mut self.transcript;
@@ -653,7 +653,7 @@ impl Episode<'_> {
         &mut self,
         turn: usize,
         messages: &mut [Message],
-        progress: &mut dyn Progress,
+        progress: &mut dyn Reporter,
     ) -> Result<Completion, LlmError> {
         let dropped = super::images::keep_latest(messages, self.images.in_request);
         if dropped > 0 {
@@ -693,7 +693,7 @@ impl Episode<'_> {
         turn: usize,
         index: usize,
         planned: &Planned,
-        progress: &mut dyn Progress,
+        progress: &mut dyn Reporter,
     ) -> Acted {
         let proposed = match &planned.code {
             Err(why) => {
@@ -711,7 +711,7 @@ impl Episode<'_> {
             Ok(code) => code,
         };
         let review = self
-            .supervisor
+            .approver
             .as_deref_mut()
             .map(|s| s.review(turn, index, proposed));
         let code = match review {
@@ -774,7 +774,7 @@ impl Episode<'_> {
         index: usize,
         code: &str,
         obs: &Observation,
-        progress: &mut dyn Progress,
+        progress: &mut dyn Reporter,
     ) -> Acted {
         let mut text = trim_middle(&obs.render(), self.budget.observation_chars);
         let (images, refs) = self.pictures(turn, index, obs, &mut text);
@@ -847,7 +847,7 @@ impl Episode<'_> {
         turn: usize,
         planned: &[Planned],
         tally: &mut Tally,
-        progress: &mut dyn Progress,
+        progress: &mut dyn Reporter,
     ) -> (Feedback, String, Option<String>) {
         let mut feedback = Feedback::default();
         let mut fingerprint = String::new();
@@ -869,7 +869,7 @@ impl Episode<'_> {
 
     /// The person's message after turn `turn`, if any, as text for the model.
     fn person_says(&mut self, turn: usize) -> String {
-        let Some(message) = self.supervisor.as_deref_mut().and_then(|s| s.message(turn)) else {
+        let Some(message) = self.approver.as_deref_mut().and_then(|s| s.message(turn)) else {
             return String::new();
         };
         self.record("message", json!({"turn": turn, "text": message}));
@@ -878,7 +878,7 @@ impl Episode<'_> {
 
     /// Runs the episode for `task`: ask, parse, act, observe, judge, until
     /// `done` or a budget ends it.
-    pub fn run(&mut self, task: &str, progress: &mut dyn Progress) -> Outcome {
+    pub fn run(&mut self, task: &str, progress: &mut dyn Reporter) -> Outcome {
         let mut tally = Tally {
             started: Instant::now(),
             turns: 0,
@@ -954,7 +954,7 @@ impl Episode<'_> {
         &mut self,
         completion: &Completion,
         tally: &mut Tally,
-        progress: &mut dyn Progress,
+        progress: &mut dyn Reporter,
     ) {
         tally.usage.input_tokens += completion.usage.input_tokens;
         tally.usage.output_tokens += completion.usage.output_tokens;
@@ -1261,7 +1261,7 @@ mod tests {
             asked: Mutex::new(Vec::new()),
         };
         struct Quiet;
-        impl Progress for Quiet {}
+        impl Reporter for Quiet {}
         let outcome = agent
             .episode(&model, &mut executor, Budget::default())
             .run("Set x and y.", &mut Quiet);

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 use super::bench::{report, stats};
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{Agent, Budget, Progress};
+use crate::agent::episode::{Agent, Budget, Reporter};
 use crate::agent::llm::{Completion, Llm, LlmConfig, Provider, Usage};
 use crate::agent::transcript::Transcript;
 use crate::executor::{ExecutorConfig, Session};
@@ -91,7 +91,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
             }
         }
     }
-    impl Progress for Timer {
+    impl Reporter for Timer {
         fn turn(&mut self, _turn: usize, _max: usize) {
             self.close_turn();
             self.turn_started = Some(Instant::now());

@@ -239,14 +239,14 @@ enum Paraphrase {
 
 /// One trial to run.
 #[derive(Debug, Clone)]
-struct Planned<'a> {
+struct PlannedTrial<'a> {
     task: &'a Task,
     seed: u64,
     paraphrase: usize,
     format: Option<ActionFormat>,
 }
 
-impl Planned<'_> {
+impl PlannedTrial<'_> {
     /// The key a result is known by, for --resume.
     fn key(&self) -> String {
         key(&self.task.id, self.seed, self.paraphrase, self.format)
@@ -337,7 +337,7 @@ pub fn eval(opts: &EvalOpts) -> Result<ExitCode> {
     // A trial that could not run is run again.
     done_before.retain(|r| r.not_run.is_none());
     let known: std::collections::HashSet<String> = done_before.iter().map(result_key).collect();
-    let todo: Vec<&Planned> = plan.iter().filter(|p| !known.contains(&p.key())).collect();
+    let todo: Vec<&PlannedTrial> = plan.iter().filter(|p| !known.contains(&p.key())).collect();
     println!(
         "codeact eval: {} trials ({} tasks{}); {} to run, results in {}",
         plan.len(),
@@ -468,12 +468,12 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 }
 
 /// Every trial of the chosen tasks: seeds, phrasings and formats.
-fn plan<'a>(tasks: &'a [Task], opts: &EvalOpts, policy: Policy) -> Vec<Planned<'a>> {
+fn plan<'a>(tasks: &'a [Task], opts: &EvalOpts, policy: Policy) -> Vec<PlannedTrial<'a>> {
     let mut out = Vec::new();
     for task in tasks {
         for seed in 0..opts.seeds {
             if policy != Policy::Model {
-                out.push(Planned {
+                out.push(PlannedTrial {
                     task,
                     seed,
                     paraphrase: 0,
@@ -488,7 +488,7 @@ fn plan<'a>(tasks: &'a [Task], opts: &EvalOpts, policy: Policy) -> Vec<Planned<'
             };
             for paraphrase in 0..phrasings {
                 for &format in &opts.action_format {
-                    out.push(Planned {
+                    out.push(PlannedTrial {
                         task,
                         seed,
                         paraphrase,
@@ -533,7 +533,7 @@ fn setup_text(setup: &crate::eval::setup::Setup) -> String {
 
 /// Makes every planned task's world for its seeds before any trial runs,
 /// so a task that cannot start is said once, with its file and line.
-fn check_worlds(plan: &[Planned]) -> Result<()> {
+fn check_worlds(plan: &[PlannedTrial]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     let mut bad: Vec<String> = Vec::new();
     for p in plan {

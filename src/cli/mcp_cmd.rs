@@ -11,7 +11,7 @@ use rmcp::ServiceExt;
 use super::shutdown::{signals, Shutdown};
 use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
 use crate::mcp::http::{self, HttpOptions};
-use crate::mcp::{Robot, RobotServer};
+use crate::mcp::{RobotServer, SessionHost};
 
 /// Options of `codeact mcp`.
 #[derive(clap::Args, Debug)]
@@ -69,7 +69,7 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     let shutdown = Shutdown::install(&signals(opts.http.is_none()), started.ends(None))?;
     let session = started.session;
     let physical = opts.target.robot.is_some();
-    let robot = Robot::start_in(session, world.as_deref());
+    let robot = SessionHost::start_in(session, world.as_deref());
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value as Json;
 
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Agent, Budget, Progress};
+use crate::agent::episode::{add_done, Agent, Budget, Reporter};
 use crate::agent::llm::{Completion, LlmError, Message, Model, ToolCall, ToolSpec, Usage};
 use crate::agent::transcript;
 use crate::executor::{ExecutorConfig, Observation, Session};
@@ -70,7 +70,7 @@ struct Collect {
     observations: Vec<Observation>,
 }
 
-impl Progress for Collect {
+impl Reporter for Collect {
     fn observation(&mut self, obs: &Observation, _shown: &str) {
         self.observations.push(obs.clone());
     }

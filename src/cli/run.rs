@@ -12,7 +12,7 @@ use serde_json::json;
 use super::shutdown::{signals, Shutdown};
 use super::{ActionOpts, ClockOpts, ImageOpts, RecordOpts, SandboxOpts, TargetOpts};
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{Agent, Budget, Progress, Review, Supervisor};
+use crate::agent::episode::{Agent, Approver, Budget, Reporter, Review};
 use crate::agent::images::ImageMode;
 use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
 use crate::agent::transcript::{timestamp, Transcript};
@@ -235,12 +235,12 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         approve: opts.approve,
         interactive: opts.interactive,
     };
-    let supervisor: Option<&mut dyn Supervisor> =
-        (opts.approve || opts.interactive).then_some(&mut person as &mut dyn Supervisor);
+    let approver: Option<&mut dyn Approver> =
+        (opts.approve || opts.interactive).then_some(&mut person as &mut dyn Approver);
     let outcome = {
         let mut episode = agent.episode(&llm, &mut session, budget);
         episode.transcript = Some(&mut transcript);
-        episode.supervisor = supervisor;
+        episode.approver = approver;
         episode.run(&opts.task, &mut progress)
     };
     if shutdown.requested().is_some() {
@@ -293,7 +293,7 @@ impl Terminal {
     }
 }
 
-impl Progress for Terminal {
+impl Reporter for Terminal {
     fn turn(&mut self, turn: usize, max: usize) {
         println!("\n{}", self.paint("1", &format!("── turn {turn}/{max} ──")));
     }
@@ -365,7 +365,7 @@ fn read_line() -> Option<String> {
     }
 }
 
-impl Supervisor for Person {
+impl Approver for Person {
     fn review(&mut self, _turn: usize, index: usize, code: &str) -> Review {
         if !self.approve {
             return Review::Run(code.to_owned());

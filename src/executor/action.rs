@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::config::ExecutorConfig;
 use super::interrupter::{InputWatch, Interrupter};
-use super::lifecycle::{Effect, Event, Finish, Lifecycle, Outcome};
+use super::lifecycle::{ActionEnd, Effect, Event, Finish, Lifecycle};
 use super::observation::{Observation, Status, Stream};
 use super::output::OutputBuffer;
 use super::process::{describe_exit, Worker};
@@ -33,7 +33,7 @@ pub(super) struct ActionIo<'a, 'b> {
 /// and how it ended.
 pub(super) struct ActionRun {
     pub observation: Observation,
-    pub outcome: Outcome,
+    pub outcome: ActionEnd,
 }
 
 /// The action being run: its number, lifecycle, and what it has produced.
@@ -246,7 +246,7 @@ pub(super) fn run_action(
 }
 
 /// The observation of an action that has ended (its robot part comes later).
-fn observe(run: Run<'_>, outcome: &Outcome, timeout: Duration, started: Instant) -> Observation {
+fn observe(run: Run<'_>, outcome: &ActionEnd, timeout: Duration, started: Instant) -> Observation {
     let Run {
         worker,
         action,

@@ -58,7 +58,7 @@ pub enum Effect {
 
 /// How an action ended, once it is [`Phase::Done`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct ActionEnd {
     /// The status the observation reports.
     pub status: Status,
     /// Why the worker must be replaced, when it must.
@@ -87,12 +87,12 @@ pub enum Phase {
     /// The code has ended; waiting until `until` for skill handlers to return.
     Settling {
         /// The ending, without its skill census.
-        outcome: Outcome,
+        outcome: ActionEnd,
         /// When to stop waiting for them.
         until: Instant,
     },
     /// Over.
-    Done(Outcome),
+    Done(ActionEnd),
 }
 
 /// One action's lifecycle.
@@ -128,7 +128,7 @@ impl Lifecycle {
     }
 
     /// The outcome, once done.
-    pub fn outcome(&self) -> Option<&Outcome> {
+    pub fn outcome(&self) -> Option<&ActionEnd> {
         match &self.phase {
             Phase::Done(outcome) => Some(outcome),
             _ => None,
@@ -176,7 +176,7 @@ impl Lifecycle {
                 None
             }
             (Phase::Settling { outcome, until }, Event::Tick) if now >= *until => {
-                self.phase = Phase::Done(Outcome {
+                self.phase = Phase::Done(ActionEnd {
                     skill_stuck: true,
                     ..outcome.clone()
                 });
@@ -198,7 +198,7 @@ impl Lifecycle {
         Effect::Interrupt(reason)
     }
 
-    fn settle(&mut self, outcome: Outcome, now: Instant) -> Effect {
+    fn settle(&mut self, outcome: ActionEnd, now: Instant) -> Effect {
         self.phase = Phase::Settling {
             outcome,
             until: now + self.grace,
@@ -214,13 +214,13 @@ impl Lifecycle {
         }
     }
 
-    fn finished(&self, finish: Finish) -> Outcome {
+    fn finished(&self, finish: Finish) -> ActionEnd {
         let status = match (finish.raised, self.requested, finish.interrupted) {
             (false, _, _) => Status::Ok,
             (true, Some(asked), true) => Self::stopped(asked),
             (true, _, _) => Status::Error,
         };
-        Outcome {
+        ActionEnd {
             status,
             worker_lost: None,
             abnormal: finish.abnormal,
@@ -228,8 +228,8 @@ impl Lifecycle {
         }
     }
 
-    fn lost(&self, why: String) -> Outcome {
-        Outcome {
+    fn lost(&self, why: String) -> ActionEnd {
+        ActionEnd {
             status: self
                 .requested
                 .map_or(Status::WorkerRestarted, Self::stopped),
@@ -279,7 +279,7 @@ mod tests {
             .collect()
     }
 
-    fn done(life: &Lifecycle) -> Outcome {
+    fn done(life: &Lifecycle) -> ActionEnd {
         life.outcome()
             .unwrap_or_else(|| panic!("not done: {:?}", life.phase()))
             .clone()
@@ -307,7 +307,7 @@ mod tests {
         life.step(Event::SkillsIdle, clock.at(2.0));
         assert_eq!(
             done(&life),
-            Outcome {
+            ActionEnd {
                 status: Status::Ok,
                 worker_lost: None,
                 abnormal: false,

@@ -13,5 +13,5 @@ pub mod robot;
 pub mod server;
 pub mod stdio;
 
-pub use robot::{Robot, RobotError};
+pub use robot::{RobotError, SessionHost};
 pub use server::RobotServer;

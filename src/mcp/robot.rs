@@ -1,4 +1,4 @@
-//! [`Robot`]: the one executor session an MCP server serves, on a thread of
+//! [`SessionHost`]: the one executor session an MCP server serves, on a thread of
 //! its own. One action runs at a time: a call while another really runs is
 //! refused at once as busy; a call after the running one was cancelled or
 //! stopped waits for it to finish stopping (at most the stop grace and a
@@ -52,7 +52,7 @@ enum Job {
 
 /// The robot behind an MCP server: its session (on its own thread), its
 /// skills, and whether an action is running.
-pub struct Robot {
+pub struct SessionHost {
     jobs: mpsc::Sender<Job>,
     busy: AtomicBool,
     /// The running action was asked to stop (a cancel, stop_robot): the
@@ -71,7 +71,7 @@ pub struct Robot {
 
 /// Clears the busy flag when the job that set it ends, however it ends,
 /// and wakes the calls waiting for it.
-struct BusyGuard<'a>(&'a Robot);
+struct BusyGuard<'a>(&'a SessionHost);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
@@ -85,15 +85,15 @@ impl Drop for BusyGuard<'_> {
 /// that may still be on its way before it is refused as busy.
 const CANCEL_LAG: Duration = Duration::from_millis(250);
 
-impl Robot {
+impl SessionHost {
     /// Moves `session` onto a thread of its own and serves it.
-    pub fn start(session: Session) -> Arc<Robot> {
+    pub fn start(session: Session) -> Arc<SessionHost> {
         Self::start_in(session, None)
     }
 
-    /// [`Robot::start`], with the world's summary (a simulated world's)
+    /// [`SessionHost::start`], with the world's summary (a simulated world's)
     /// after the API text.
-    pub fn start_in(session: Session, world_summary: Option<&str>) -> Arc<Robot> {
+    pub fn start_in(session: Session, world_summary: Option<&str>) -> Arc<SessionHost> {
         let (jobs, queue) = mpsc::channel();
         let interrupter = session.interrupter();
         let skills = session.shared_skills();
@@ -104,7 +104,7 @@ impl Robot {
             .name("codeact-mcp-session".into())
             .spawn(move || serve(session, queue))
             .expect("a thread can be started");
-        Arc::new(Robot {
+        Arc::new(SessionHost {
             jobs,
             busy: AtomicBool::new(false),
             stopping: AtomicBool::new(false),

@@ -34,7 +34,7 @@ use super::profile::{self, ProfileError};
 use super::robot::RosRobot;
 use super::spin::{RosError, RosThread};
 use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Progress};
+use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Reporter};
 use crate::agent::llm::{Completion, Model, Usage};
 use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
 use crate::record::{recorded, RecordError, Recorded, Recorder};
@@ -420,7 +420,7 @@ impl Feedback<'_> {
     }
 }
 
-impl Progress for Feedback<'_> {
+impl Reporter for Feedback<'_> {
     fn turn(&mut self, turn: usize, _max: usize) {
         self.flush();
         self.turn = turn;
