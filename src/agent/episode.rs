@@ -14,7 +14,7 @@ use super::images::{self, Image, ImageMode, ImagePolicy};
 use super::llm::{Completion, LlmError, Message, Model, ToolResult, ToolSpec, Usage};
 use super::prompt;
 use super::reply::code_actions;
-use super::transcript::Transcript;
+use super::transcript::{Record, Transcript};
 use crate::executor::library::LibraryReport;
 use crate::executor::{Executor, Observation, Status, Stream};
 
@@ -604,9 +604,9 @@ fn unit(format: ActionFormat) -> &'static str {
 
 impl Episode<'_> {
     /// Records into the transcript, if there is one.
-    pub fn record(&mut self, kind: &str, fields: serde_json::Value) {
+    pub fn record(&mut self, record: Record) {
         if let Some(t) = self.transcript.as_deref_mut() {
-            t.record(kind, fields);
+            t.record(&record);
         }
     }
 
@@ -632,16 +632,29 @@ impl Episode<'_> {
             &mut |why, wait| {
                 attempt += 1;
                 *retries += 1;
-                tracing::debug!(turn, attempt, wait_s = wait.as_secs_f64(), "retrying: {why}");
+                tracing::debug!(
+                    turn,
+                    attempt,
+                    wait_s = wait.as_secs_f64(),
+                    "retrying: {why}"
+                );
                 shared.borrow_mut().retry(why, wait);
                 // Recorded as it happens, so each failed attempt has its own time.
                 if let Some(t) = transcript.as_deref_mut() {
-                    t.record("retry", json!({"turn": turn, "attempt": attempt, "why": why, "wait_s": wait.as_secs_f64()}));
+                    t.record(&Record::Retry {
+                        turn,
+                        attempt,
+                        why: why.to_owned(),
+                        wait_s: wait.as_secs_f64(),
+                    });
                 }
             },
         );
         if let Err(e) = &result {
-            self.record("llm_error", json!({"turn": turn, "error": e.to_string()}));
+            self.record(Record::LlmError {
+                turn,
+                error: e.to_string(),
+            });
         }
         result
     }
@@ -657,10 +670,11 @@ impl Episode<'_> {
     ) -> Result<Completion, LlmError> {
         let dropped = super::images::keep_latest(messages, self.images.in_request);
         if dropped > 0 {
-            self.record(
-                "images_left_out",
-                json!({"turn": turn, "count": dropped, "limit": self.images.in_request}),
-            );
+            self.record(Record::ImagesLeftOut {
+                turn,
+                count: dropped,
+                limit: self.images.in_request,
+            });
         }
         let result = self.ask(turn, messages, progress);
         let refused = match &result {
@@ -678,7 +692,10 @@ impl Episode<'_> {
             result.as_ref().err().map(ToString::to_string).unwrap_or_default()
         );
         progress.note(&why);
-        self.record("images_refused", json!({"turn": turn, "why": why}));
+        self.record(Record::ImagesRefused {
+            turn,
+            why: why.to_string(),
+        });
         self.images.mode = ImageMode::Off;
         for m in messages.iter_mut() {
             m.images.clear();
@@ -697,10 +714,11 @@ impl Episode<'_> {
     ) -> Acted {
         let proposed = match &planned.code {
             Err(why) => {
-                self.record(
-                    "invalid_action",
-                    json!({"turn": turn, "index": index, "error": why}),
-                );
+                self.record(Record::InvalidAction {
+                    turn,
+                    index,
+                    error: why.clone(),
+                });
                 return Acted {
                     text: format!("Error: {why}"),
                     fingerprint: why.clone(),
@@ -716,10 +734,11 @@ impl Episode<'_> {
             .map(|s| s.review(turn, index, proposed));
         let code = match review {
             Some(Review::Reject(reason)) => {
-                self.record(
-                    "rejected",
-                    json!({"turn": turn, "index": index, "reason": reason}),
-                );
+                self.record(Record::Rejected {
+                    turn,
+                    index,
+                    reason: reason.clone(),
+                });
                 return Acted {
                     text: format!(
                         "The person supervising the robot did not allow {} {} to run: {reason}",
@@ -733,20 +752,22 @@ impl Episode<'_> {
             }
             Some(Review::Run(code)) => {
                 if &code != proposed {
-                    self.record(
-                        "edited",
-                        json!({"turn": turn, "index": index, "code": code}),
-                    );
+                    self.record(Record::Edited {
+                        turn,
+                        index,
+                        code: code.clone(),
+                    });
                 }
                 code
             }
             None => proposed.clone(),
         };
         progress.action(index, &code);
-        self.record(
-            "action",
-            json!({"turn": turn, "index": index, "code": code}),
-        );
+        self.record(Record::Action {
+            turn,
+            index,
+            code: code.clone(),
+        });
         let executed = self
             .session
             .execute(&code, self.budget.action_timeout, &mut |s, t| {
@@ -756,7 +777,10 @@ impl Episode<'_> {
             Ok(obs) => self.observe(turn, index, &code, &obs, progress),
             Err(e) => {
                 let why = format!("the executor failed: {e}");
-                self.record("executor_error", json!({"turn": turn, "error": why}));
+                self.record(Record::ExecutorError {
+                    turn,
+                    error: why.clone(),
+                });
                 progress.note(&why);
                 Acted {
                     text: why,
@@ -782,10 +806,12 @@ impl Episode<'_> {
         let mut recorded = serde_json::to_value(obs).unwrap_or_default();
         // The transcript refers to the picture files instead of holding their bytes.
         recorded["images"] = serde_json::Value::Array(refs);
-        self.record(
-            "observation",
-            json!({"turn": turn, "index": index, "observation": recorded, "shown": &text}),
-        );
+        self.record(Record::Observation {
+            turn,
+            index,
+            observation: recorded,
+            shown: text.clone(),
+        });
         let done = self.done.take();
         Acted {
             images,
@@ -872,7 +898,10 @@ impl Episode<'_> {
         let Some(message) = self.approver.as_deref_mut().and_then(|s| s.message(turn)) else {
             return String::new();
         };
-        self.record("message", json!({"turn": turn, "text": message}));
+        self.record(Record::Message {
+            turn,
+            text: message.clone(),
+        });
         format!("Message from the person: {message}")
     }
 
@@ -899,10 +928,11 @@ impl Episode<'_> {
             let turn = tally.turns;
             let _turn = tracing::debug_span!("turn", n = turn).entered();
             progress.turn(turn, self.budget.max_turns);
-            self.record(
-                "request",
-                json!({"turn": turn, "messages": messages.len(), "new": &messages[sent..]}),
-            );
+            self.record(Record::Request {
+                turn,
+                messages: messages.len(),
+                new: json!(&messages[sent..]),
+            });
             sent = messages.len();
             let completion = match self.ask_seeing(turn, &mut messages, progress) {
                 Ok(c) => c,
@@ -945,7 +975,9 @@ impl Episode<'_> {
             retries: self.retries,
             ..outcome
         };
-        self.record("end", json!({"outcome": &outcome}));
+        self.record(Record::End {
+            outcome: json!(&outcome),
+        });
         outcome
     }
 
@@ -968,7 +1000,14 @@ impl Episode<'_> {
             attempts = completion.attempts,
             "reply"
         );
-        self.record("reply", json!({"turn": tally.turns, "text": completion.text, "tool_calls": completion.tool_calls, "usage": completion.usage, "latency_ms": completion.latency_ms, "attempts": completion.attempts}));
+        self.record(Record::Reply {
+            turn: tally.turns,
+            text: completion.text.clone(),
+            tool_calls: completion.tool_calls.clone(),
+            usage: json!(completion.usage),
+            latency_ms: completion.latency_ms,
+            attempts: completion.attempts,
+        });
     }
 }
 

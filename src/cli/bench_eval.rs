@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 
 use super::bench::{report, stats};
-use crate::agent::transcript::Transcript;
+use crate::agent::transcript::{Record, Transcript};
 use crate::eval::task::{self, Task};
 use crate::eval::trial::{self, Policy};
 use crate::executor::ExecutorConfig;
@@ -27,10 +27,10 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
             // The trial's folder, as a model trial writes it: transcript records and the picture.
             let dir = tmp.join(&t.id);
             let mut transcript = Transcript::create(&dir)?;
-            transcript.record(
-                "verdict",
-                serde_json::json!({"success": success, "verdicts": verdicts}),
-            );
+            transcript.record(&Record::Verdict {
+                success,
+                verdicts: serde_json::json!(verdicts),
+            });
             drop(transcript);
             let sim = prepared.robot.sim();
             sim::render::write_png(sim.world(), Some(&sim), &dir.join("picture.png"))?;

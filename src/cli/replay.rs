@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, Reporter};
 use crate::agent::llm::{Completion, LlmError, Message, Model, ToolCall, ToolSpec, Usage};
-use crate::agent::transcript;
+use crate::agent::transcript::{self, Record};
 use crate::executor::{ExecutorConfig, Observation, Session};
 use crate::record;
 
@@ -126,36 +126,45 @@ fn replay_library(run: &Path) -> Result<ReplayLibrary> {
 
 /// Runs `codeact replay`.
 pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
-    let records = transcript::read(&opts.run)
-        .with_context(|| format!("reading the transcript in {}", opts.run.display()))?;
-    let find = |kind: &str| records.iter().find(|r| r["type"] == kind);
-    let start = find("start").context("the transcript has no start record")?;
-    let Some(world_spec) = start["world_spec"].as_str() else {
+    let records: Vec<Record> = transcript::read_records(&opts.run)?
+        .into_iter()
+        .map(|s| s.record)
+        .collect();
+    let start = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Start(start) => Some(start),
+            _ => None,
+        })
+        .context("the transcript has no start record")?;
+    let Some(world_spec) = start.world_spec.as_deref() else {
         bail!(
             "this run used --skills {}, not a simulated world: there is no world to replay it in",
-            start["skills"]
+            start.skills.as_deref().unwrap_or("?")
         );
     };
     let replies: VecDeque<(String, Vec<ToolCall>)> = records
         .iter()
-        .filter(|r| r["type"] == "reply")
-        .map(|r| {
-            let text = r["text"].as_str().unwrap_or_default().to_owned();
-            let calls = serde_json::from_value(r["tool_calls"].clone()).unwrap_or_default();
-            (text, calls)
+        .filter_map(|r| match r {
+            Record::Reply {
+                text, tool_calls, ..
+            } => Some((text.clone(), tool_calls.clone())),
+            _ => None,
         })
         .collect();
-    let format: ActionFormat =
-        serde_json::from_value(start["action_format"].clone()).unwrap_or(ActionFormat::Code);
+    let format: ActionFormat = serde_json::from_value(start.action_format.clone())
+        .context("the start record's action_format")?;
     let recorded: Vec<Json> = records
         .iter()
-        .filter(|r| r["type"] == "observation")
-        .map(|r| essence(&r["observation"]))
+        .filter_map(|r| match r {
+            Record::Observation { observation, .. } => Some(essence(observation)),
+            _ => None,
+        })
         .collect();
-    let instruction = start["task"].as_str().unwrap_or_default();
+    let instruction = start.task.as_str();
 
     // A trial of the task suite replays in its task's world for its seed.
-    let task = match start["task_id"].as_str() {
+    let task = match start.task_id.as_deref() {
         Some(id) => {
             let tasks = crate::eval::task::load(&opts.task_files)?;
             Some(tasks.into_iter().find(|t| t.id == id).with_context(|| {
@@ -167,7 +176,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     let record_to = opts.record.as_deref();
     let (robot, skills, done, recorder) = match &task {
         Some(t) => {
-            let seed = start["seed"].as_u64().unwrap_or(0);
+            let seed = start.seed.unwrap_or(0);
             let p = crate::eval::trial::prepare(t, seed, record_to)?;
             (p.robot, p.skills, p.done, p.recorder)
         }
@@ -184,7 +193,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     let mut skills = skills;
     // A run with a skill library kept a copy of it as it started; the replay
     // loads that copy, in a folder of its own, since the replay saves again.
-    let library = match start["library"].is_string() {
+    let library = match start.library.as_ref().is_some_and(Json::is_string) {
         true => Some(replay_library(&opts.run)?),
         false => None,
     };
@@ -193,10 +202,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     }
     let mut agent = Agent::with_done(&skills, done, format, None);
     // The replay shows the model the prompt it was shown.
-    agent.system = start["system_prompt"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    agent.system = start.system_prompt.clone();
     let config = ExecutorConfig {
         library: library.as_ref().map(|d| d.path.clone()),
         ..ExecutorConfig::default()
@@ -209,7 +215,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         replies: RefCell::new(replies),
     };
     let budget = Budget {
-        max_turns: start["max_turns"].as_u64().unwrap_or(10) as usize,
+        max_turns: start.max_turns,
         ..Budget::default()
     };
     let mut collect = Collect::default();
@@ -218,7 +224,10 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         .run(instruction, &mut collect);
     if let Some(t) = &task {
         let (success, verdicts) = crate::eval::trial::judge(t, &robot, outcome.summary.as_deref());
-        let recorded = find("verdict").map(|r| r["success"].clone());
+        let recorded = records.iter().find_map(|r| match r {
+            Record::Verdict { success, .. } => Some(*success),
+            _ => None,
+        });
         println!(
             "task {}: {} in the replay{}",
             t.id,
@@ -272,10 +281,10 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             now.len()
         ));
     }
-    let recorded_end = records
-        .iter()
-        .find(|r| r["type"] == "end")
-        .map(|r| &r["outcome"]);
+    let recorded_end = records.iter().find_map(|r| match r {
+        Record::End { outcome } => Some(outcome),
+        _ => None,
+    });
     if let Some(end) = recorded_end {
         if end["reason"] != serde_json::to_value(&outcome).unwrap_or_default()["reason"] {
             differences.push(format!(
@@ -285,11 +294,15 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         }
     }
     let state_now = serde_json::to_value(robot.sim().snapshot())?;
-    match find("world_state") {
-        Some(r) if r["state"] == state_now => {}
-        Some(r) => differences.push(format!(
+    let recorded_state = records.iter().find_map(|r| match r {
+        Record::WorldState { state } => Some(state),
+        _ => None,
+    });
+    match recorded_state {
+        Some(state) if *state == state_now => {}
+        Some(state) => differences.push(format!(
             "the final world state differs\n  recorded: {}\n  replayed: {}",
-            r["state"], state_now
+            state, state_now
         )),
         None => differences.push("the recording has no final world state to compare".into()),
     }

@@ -15,7 +15,7 @@ use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{Agent, Approver, Budget, Reporter, Review};
 use crate::agent::images::ImageMode;
 use crate::agent::llm::{Completion, Llm, LlmConfig, Model, Usage};
-use crate::agent::transcript::{timestamp, Transcript};
+use crate::agent::transcript::{self, timestamp, Record, Start, Transcript};
 use crate::executor::{Observation, Stream};
 
 /// Options of `codeact run`. Each setting comes from its flag, else its
@@ -211,16 +211,23 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         cancel: Some(cancel),
         ..Budget::default()
     };
-    transcript.record(
-        "start",
-        json!({
-            "task": opts.task, "llm": llm.name(), "base_url": llm.config().base_url,
-            "world": label, "world_spec": opts.target.world_spec(), "skills": opts.target.skills_spec(),
-            "max_turns": budget.max_turns, "action_format": action_format, "max_tokens": budget.tokens,
-            "max_seconds": max_seconds, "system_prompt": agent.system, "images": agent.images,
-            "library": library,
-        }),
-    );
+    transcript.record(&Record::Start(Box::new(Start {
+        version: transcript::VERSION,
+        task: opts.task.clone(),
+        llm: llm.name(),
+        base_url: Some(llm.config().base_url.clone()),
+        world: label.clone(),
+        world_spec: opts.target.world_spec(),
+        skills: opts.target.skills_spec().map(str::to_owned),
+        max_turns: budget.max_turns,
+        action_format: json!(action_format),
+        max_tokens: budget.tokens,
+        max_seconds,
+        system_prompt: agent.system.clone(),
+        images: json!(agent.images),
+        library: library.as_ref().map(|l| json!(l)),
+        ..Start::default()
+    })));
     println!(
         "codeact run: {} on {label}; run folder {}",
         llm.name(),
@@ -248,7 +255,9 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     }
     if let Some(robot) = &robot {
         let sim = robot.sim();
-        transcript.record("world_state", json!({"state": sim.snapshot()}));
+        transcript.record(&Record::WorldState {
+            state: json!(sim.snapshot()),
+        });
         super::render::write(sim.world(), Some(&sim), &dir.join("picture.png"))?;
     }
     drop(transcript);

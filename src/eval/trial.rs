@@ -15,7 +15,7 @@ use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet, StopReason};
 use crate::agent::images::ImagePolicy;
 use crate::agent::llm::Model;
-use crate::agent::transcript::Transcript;
+use crate::agent::transcript::{Record, Start, Transcript};
 use crate::executor::{ExecutorConfig, Session};
 use crate::record::{recorded, RecordError, Recorded, Recorder};
 
@@ -328,15 +328,22 @@ pub fn run_model(
         None => None,
     };
     if let Some(t) = transcript.as_mut() {
-        t.record(
-            "start",
-            serde_json::json!({
-                "task": instruction, "task_id": task.id, "seed": seed, "paraphrase": m.paraphrase,
-                "llm": m.llm.name(), "world": world.name, "world_spec": task.world,
-                "max_turns": task.turns, "action_format": m.format, "max_seconds": task.seconds, "images": m.images,
-                "system_prompt": agent.system,
-            }),
-        );
+        t.record(&Record::Start(Box::new(Start {
+            version: crate::agent::transcript::VERSION,
+            task: instruction.to_owned(),
+            task_id: Some(task.id.clone()),
+            seed: Some(seed),
+            paraphrase: Some(m.paraphrase),
+            llm: m.llm.name(),
+            world: world.name.clone(),
+            world_spec: Some(task.world.clone()),
+            max_turns: task.turns,
+            action_format: serde_json::json!(m.format),
+            max_seconds: Some(task.seconds),
+            images: serde_json::json!(m.images),
+            system_prompt: agent.system.clone(),
+            ..Start::default()
+        })));
     }
     let budget = Budget {
         max_turns: task.turns,
@@ -379,11 +386,13 @@ pub fn run_model(
     }
     if let (Some(dir), Some(mut t)) = (m.dir, transcript) {
         let sim = robot.sim();
-        t.record("world_state", serde_json::json!({"state": sim.snapshot()}));
-        t.record(
-            "verdict",
-            serde_json::json!({"success": report.success, "verdicts": report.verdicts}),
-        );
+        t.record(&Record::WorldState {
+            state: serde_json::json!(sim.snapshot()),
+        });
+        t.record(&Record::Verdict {
+            success: report.success,
+            verdicts: serde_json::json!(report.verdicts),
+        });
         drop(t);
         sim::render::write_png_captioned(
             sim.world(),
