@@ -9,7 +9,7 @@
 use robot_api::Pose2;
 
 use crate::geometry::{point_in_polygon, Aabb, P2, V2};
-use crate::render::{colour_rgb, colours, encode_png, zone_tints};
+use crate::render::{colour_rgb, colours, encode_rgb_png, zone_tints};
 use crate::simulator::Simulator;
 use crate::world::World;
 
@@ -55,10 +55,7 @@ impl Image {
 
     /// The picture as PNG bytes.
     pub fn png(&self) -> Vec<u8> {
-        match encode_png(&self.rgb, self.width as u32, self.height as u32, 3) {
-            Ok(png) => png,
-            Err(e) => unreachable!("a camera picture always encodes: {e}"),
-        }
+        encode_rgb_png(&self.rgb, self.width as u32, self.height as u32)
     }
 }
 

@@ -77,35 +77,23 @@ pub enum RenderError {
     },
 }
 
-/// PNG bytes of raw 8-bit pixels, `channels` per pixel (1 grey, 3 RGB,
-/// 4 RGBA), row by row from the top, compressed fast: for pictures made
-/// often and read once (a camera frame, an array an action shows).
-pub fn encode_png(pixels: &[u8], width: u32, height: u32, channels: u8) -> Result<Vec<u8>, String> {
-    let colour = match channels {
-        1 => png::ColorType::Grayscale,
-        3 => png::ColorType::Rgb,
-        4 => png::ColorType::Rgba,
-        n => return Err(format!("an image has 1, 3 or 4 channels, not {n}")),
-    };
-    if width == 0
-        || height == 0
-        || pixels.len() as u64 != width as u64 * height as u64 * channels as u64
-    {
-        return Err(format!(
-            "{} bytes are not {width} x {height} pixels of {channels} channels",
-            pixels.len()
-        ));
-    }
-    let mut out = Vec::with_capacity(pixels.len() / 4);
+/// PNG bytes of an RGB picture (8 bits a channel, row by row from the
+/// top), compressed fast: for pictures made often and read once (a camera
+/// frame). `rgb` holds `width * height * 3` bytes.
+pub fn encode_rgb_png(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
+    debug_assert_eq!(rgb.len() as u64, width as u64 * height as u64 * 3);
+    let mut out = Vec::with_capacity(rgb.len() / 4);
     let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(colour);
+    encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::Fast);
-    encoder
+    let written = encoder
         .write_header()
-        .and_then(|mut w| w.write_image_data(pixels))
-        .map_err(|e| e.to_string())?;
-    Ok(out)
+        .and_then(|mut w| w.write_image_data(rgb));
+    if let Err(e) = written {
+        unreachable!("an RGB picture of its own size always encodes: {e}");
+    }
+    out
 }
 
 /// Maps world coordinates to picture pixels (y up in the world, down in the
