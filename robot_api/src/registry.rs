@@ -125,8 +125,11 @@ type StateLine = Arc<dyn Fn() -> String + Send + Sync>;
 pub struct RobotReport {
     /// Events during the action ("collision at (1.0, 2.0)", "picked red_cube").
     pub events: Vec<String>,
-    /// One line: pose, battery, what it holds.
+    /// One line: pose, battery, what it holds (not the time: see `time`).
     pub state: String,
+    /// The robot's clock, seconds: simulated seconds in the simulator, ROS
+    /// time on a ROS robot.
+    pub time: f64,
     /// Warnings about how skills were called ("theta=90 is beyond 2π radians").
     pub notes: Vec<String>,
 }

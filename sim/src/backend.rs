@@ -308,14 +308,13 @@ impl RobotBackend for SimRobot {
         let p = sim.odom_pose();
         let b = sim.battery();
         format!(
-            "pose ({:.2}, {:.2}, {:.2} rad), battery {:.1}%{}, holding {}, t={:.1}s",
+            "pose ({:.2}, {:.2}, {:.2} rad), battery {:.1}%{}, holding {}",
             p.x,
             p.y,
             p.theta,
             b.percent,
             if b.charging { " charging" } else { "" },
             sim.holding().unwrap_or("nothing"),
-            sim.time()
         )
     }
 }

@@ -235,10 +235,10 @@ pub fn trim_middle(text: &str, max_chars: usize) -> String {
     )
 }
 
-/// What makes two turns "the same": the code and what it did, without times.
+/// What makes two turns "the same": the code and what it did, without times
+/// (the robot's state line has no time; the time is `robot_time`).
 fn fingerprint(code: &str, obs: &Observation) -> String {
     let state = obs.robot_state.as_deref().unwrap_or("");
-    let state = state.split(", t=").next().unwrap_or(state);
     format!(
         "{code}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{state}",
         obs.output_text(),
@@ -1248,6 +1248,7 @@ mod tests {
                 notes: Vec::new(),
                 robot_events: Vec::new(),
                 robot_state: None,
+                robot_time: None,
                 images: Vec::new(),
             })
         }

@@ -490,7 +490,10 @@ fn show(obs: &Observation, style: &Style) {
     }
     if !obs.skill_calls.is_empty() {
         if let Some(state) = &obs.robot_state {
-            println!("{}", style.paint("2", &format!("[{state}]")));
+            let time = obs
+                .robot_time
+                .map_or(String::new(), |t| format!(", t={t:.1}s"));
+            println!("{}", style.paint("2", &format!("[{state}{time}]")));
         }
     }
     if let Some(why) = &obs.worker_restart {

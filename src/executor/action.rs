@@ -301,6 +301,7 @@ fn observe(run: Run<'_>, outcome: &ActionEnd, timeout: Duration, started: Instan
         notes,
         robot_events: Vec::new(),
         robot_state: None,
+        robot_time: None,
         images,
     }
 }

@@ -180,6 +180,7 @@ mod tests {
             notes: vec!["n".into()],
             robot_events: Vec::new(),
             robot_state: None,
+            robot_time: None,
             images: vec![Picture {
                 mime: crate::executor::observation::ImageType::Png,
                 caption: Some("a view".into()),

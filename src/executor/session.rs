@@ -327,6 +327,7 @@ impl Session {
         if let Some(report) = self.skills.report() {
             observation.robot_events = bounded(report.events, MAX_EVENTS, "events");
             observation.robot_state = Some(report.state);
+            observation.robot_time = Some(report.time);
             observation
                 .notes
                 .extend(bounded(report.notes, MAX_ROBOT_NOTES, "notes"));

@@ -230,6 +230,10 @@ pub struct Observation {
     /// The robot after the action, one line (pose, battery, holding).
     #[serde(default)]
     pub robot_state: Option<String>,
+    /// The robot's clock after the action, seconds (simulated seconds in
+    /// the simulator, ROS time on a ROS robot).
+    #[serde(default)]
+    pub robot_time: Option<f64>,
     /// Pictures the action attached with `show()`.
     #[serde(default)]
     pub images: Vec<Picture>,
@@ -282,7 +286,10 @@ impl Observation {
             let _ = writeln!(out, "Robot event: {event}");
         }
         if let Some(state) = &self.robot_state {
-            let _ = writeln!(out, "Robot: {state}");
+            let _ = match self.robot_time {
+                Some(t) => writeln!(out, "Robot: {state}, t={t:.1}s"),
+                None => writeln!(out, "Robot: {state}"),
+            };
         }
         if let Some(why) = &self.worker_restart {
             let _ = writeln!(

@@ -342,8 +342,8 @@ impl RobotBackend for GridTurtle {
     fn state_line(&self) -> String {
         let s = self.state();
         format!(
-            "pose ({:.2}, {:.2}, {:.2} rad), t={:.1}s",
-            s.pose.x, s.pose.y, s.pose.theta, s.time
+            "pose ({:.2}, {:.2}, {:.2} rad)",
+            s.pose.x, s.pose.y, s.pose.theta
         )
     }
 }

@@ -122,11 +122,13 @@ pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
     let b = backend.clone();
     set.set_safe_stop(move || b.safe_stop());
     let b = backend.clone();
-    set.set_state_line(move || b.state_line());
+    // With the time, for a person or a client asking now.
+    set.set_state_line(move || format!("{}, t={:.1}s", b.state_line(), b.time()));
     let r = robot;
     set.set_reporter(move || crate::registry::RobotReport {
         events: r.backend.take_events(),
         state: r.backend.state_line(),
+        time: r.backend.time(),
         notes: std::mem::take(&mut *r.notes.lock().unwrap_or_else(|e| e.into_inner())),
     });
     set
