@@ -1,8 +1,11 @@
-//! Typed skill parameters. A skill's handler takes a struct (declared with
-//! [`skill_params!`]) decoded once from the checked arguments, never a
-//! fallback value. When a skill is added, the struct is checked against the
-//! skill's declaration: a renamed or retyped parameter is a failure at
-//! start-up, in every test that builds the skill set, not a silent `0.0`.
+//! Typed skill parameters, declared once. A skill's handler takes a struct
+//! (declared with [`skill_params!`]: field names, types and defaults) decoded
+//! once from the checked arguments, never a fallback value. The same struct
+//! declares the parameters: when the skill is added its fields join the
+//! skill's declaration, from which the Python signature, the docstring, the
+//! JSON tool schema and the argument checks on both sides of the sandbox
+//! are made. A parameter declared by hand beside them, or read but not
+//! declared, fails at start-up, in every test that builds the skill set.
 
 use crate::error::{ErrorKind, SkillError};
 use crate::registry::Args;
@@ -15,6 +18,10 @@ pub trait FromValue: Sized {
     fn fits(ty: &ParamType) -> bool;
     /// The decoded value; `None` if the value is of another type.
     fn from_value(value: &Value) -> Option<Self>;
+    /// The parameter type a field of this type declares.
+    fn param_type() -> ParamType;
+    /// This as a value (a parameter's default).
+    fn into_value(self) -> Value;
 }
 
 impl FromValue for f64 {
@@ -26,6 +33,12 @@ impl FromValue for f64 {
             Value::Float(f) => Some(*f),
             _ => None,
         }
+    }
+    fn param_type() -> ParamType {
+        ParamType::Float
+    }
+    fn into_value(self) -> Value {
+        Value::Float(self)
     }
 }
 
@@ -39,6 +52,12 @@ impl FromValue for i64 {
             _ => None,
         }
     }
+    fn param_type() -> ParamType {
+        ParamType::Int
+    }
+    fn into_value(self) -> Value {
+        Value::Int(self)
+    }
 }
 
 impl FromValue for bool {
@@ -50,6 +69,12 @@ impl FromValue for bool {
             Value::Bool(b) => Some(*b),
             _ => None,
         }
+    }
+    fn param_type() -> ParamType {
+        ParamType::Bool
+    }
+    fn into_value(self) -> Value {
+        Value::Bool(self)
     }
 }
 
@@ -63,6 +88,12 @@ impl FromValue for String {
             _ => None,
         }
     }
+    fn param_type() -> ParamType {
+        ParamType::Str
+    }
+    fn into_value(self) -> Value {
+        Value::Str(self)
+    }
 }
 
 /// Any value, as it came.
@@ -72,6 +103,12 @@ impl FromValue for Value {
     }
     fn from_value(value: &Value) -> Option<Self> {
         Some(value.clone())
+    }
+    fn param_type() -> ParamType {
+        ParamType::Any
+    }
+    fn into_value(self) -> Value {
+        self
     }
 }
 
@@ -85,10 +122,22 @@ impl<T: FromValue> FromValue for Option<T> {
             v => T::from_value(v).map(Some),
         }
     }
+    fn param_type() -> ParamType {
+        ParamType::Optional(Box::new(T::param_type()))
+    }
+    fn into_value(self) -> Value {
+        self.map_or(Value::None, T::into_value)
+    }
 }
 
 /// A skill's parameters as one typed struct.
 pub trait FromArgs: Sized {
+    /// The declaration with this struct's parameters added, in field order
+    /// (what [`skill_params!`] generates; the skill set adds them when the
+    /// skill is added, so they are declared once). Others add none.
+    fn declare(spec: SkillSpec) -> SkillSpec {
+        spec
+    }
     /// Checks the struct against a declaration: the same names, fitting types.
     fn check_spec(spec: &SkillSpec) -> Result<(), String>;
     /// Decodes checked arguments.
@@ -161,24 +210,29 @@ pub fn take<T: FromValue>(args: &Args<'_>, name: &str) -> Result<T, SkillError> 
     })
 }
 
-/// Declares a struct of skill parameters and its [`FromArgs`] decoding.
+/// Declares a struct of skill parameters: the skill's parameters (in field
+/// order, `= default` for an optional one) and their [`FromArgs`] decoding.
 /// Field names are the Python parameter names (`r#type` for `type`).
 ///
 /// ```
 /// robot_api::skill_params! {
 ///     /// `move_to`'s parameters.
-///     pub struct MoveTo { x: f64, y: f64, theta: Option<f64> }
+///     pub struct MoveTo { x: f64, y: f64, theta: Option<f64> = None, timeout: f64 = 120.0 }
 /// }
 /// ```
 #[macro_export]
 macro_rules! skill_params {
-    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $ty:ty $(= $default:expr)?),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
         #[allow(missing_docs)]
         $vis struct $name { $(pub $field: $ty),* }
 
         impl $crate::params::FromArgs for $name {
+            fn declare(spec: $crate::SkillSpec) -> $crate::SkillSpec {
+                $( let spec = $crate::__skill_param!(spec, $field, $ty $(, $default)?); )*
+                spec
+            }
             fn check_spec(spec: &$crate::SkillSpec) -> Result<(), String> {
                 let fields: &[&str] = &[$(stringify!($field).trim_start_matches("r#")),*];
                 $( $crate::params::check_field::<$ty>(spec, stringify!($field).trim_start_matches("r#"))?; )*
@@ -194,30 +248,37 @@ macro_rules! skill_params {
     };
 }
 
+/// One parameter of a [`skill_params!`] struct added to a declaration.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __skill_param {
+    ($spec:ident, $field:ident, $ty:ty) => {
+        $spec.param(
+            stringify!($field).trim_start_matches("r#"),
+            <$ty as $crate::params::FromValue>::param_type(),
+        )
+    };
+    ($spec:ident, $field:ident, $ty:ty, $default:expr) => {{
+        let default: $ty = $default;
+        $spec.param_default(
+            stringify!($field).trim_start_matches("r#"),
+            <$ty as $crate::params::FromValue>::param_type(),
+            $crate::params::FromValue::into_value(default),
+        )
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::registry::{CallContext, SkillSet};
 
     skill_params! {
-        struct Go { x: f64, name: String, theta: Option<f64>, r#type: Option<String>, any: Value }
+        struct Go { x: f64, name: String, theta: Option<f64> = None, r#type: Option<String> = None, any: Value = Value::None }
     }
 
     fn spec() -> SkillSpec {
         SkillSpec::new("go", "Go.")
-            .param("x", ParamType::Float)
-            .param("name", ParamType::Str)
-            .param_default(
-                "theta",
-                ParamType::Optional(Box::new(ParamType::Float)),
-                Value::None,
-            )
-            .param_default(
-                "type",
-                ParamType::Optional(Box::new(ParamType::Str)),
-                Value::None,
-            )
-            .param_default("any", ParamType::Any, Value::None)
     }
 
     #[test]
@@ -248,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_struct_that_does_not_match_its_declaration_is_refused_with_the_reason() {
-        assert_eq!(Go::check_spec(&spec()), Ok(()));
+        assert_eq!(Go::check_spec(&Go::declare(spec())), Ok(()));
         let renamed = SkillSpec::new("go", "Go.")
             .param("x_m", ParamType::Float)
             .param("name", ParamType::Str);
@@ -259,13 +320,30 @@ mod tests {
         assert!(Go::check_spec(&retyped)
             .unwrap_err()
             .contains("declared as str"));
-        let extra = spec().param_default("speed", ParamType::Float, 1.0);
+        let extra = Go::declare(spec()).param_default("speed", ParamType::Float, 1.0);
         assert!(Go::check_spec(&extra).unwrap_err().contains("'speed'"));
-        assert!(<()>::check_spec(&spec()).is_err());
+        assert!(<()>::check_spec(&Go::declare(spec())).is_err());
     }
 
     #[test]
-    #[should_panic(expected = "go(): the handler reads 'x'")]
+    fn the_struct_declares_its_parameters_once_with_types_and_defaults() {
+        let declared = Go::declare(spec());
+        let names: Vec<&str> = declared.params.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["x", "name", "theta", "type", "any"]);
+        assert_eq!(declared.params[0].ty, ParamType::Float);
+        assert_eq!(declared.params[0].default, None);
+        assert_eq!(
+            declared.params[2].ty,
+            ParamType::Optional(Box::new(ParamType::Float))
+        );
+        assert_eq!(declared.params[2].default, Some(Value::None));
+        assert_eq!(declared.params[4].ty, ParamType::Any);
+    }
+
+    #[test]
+    #[should_panic(
+        expected = "go(): the parameter 'x_m' is declared but the handler never reads it"
+    )]
     fn adding_a_mismatched_skill_fails_at_once() {
         let mut set = SkillSet::new("t");
         let renamed = SkillSpec::new("go", "Go.").param("x_m", ParamType::Float);

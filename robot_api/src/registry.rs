@@ -170,18 +170,28 @@ impl SkillSet {
     }
 
     /// Adds a skill whose handler takes its parameters as the struct `P`
-    /// (`()` for none; see [`crate::skill_params!`]).
+    /// (`()` for none; see [`crate::skill_params!`]), which declares them:
+    /// its fields, in order, with their types and defaults, join `spec`.
     ///
     /// # Panics
-    /// On a duplicate name, a parameter without default after one with a
-    /// default, or a parameter struct that does not match the declaration:
-    /// declarations are static, so these are programming errors, found by
-    /// any test that builds the skill set.
+    /// On a duplicate name (of a skill or a parameter), a parameter without
+    /// default after one with a default, or a parameter struct that does not
+    /// match the declaration: declarations are static, so these are
+    /// programming errors, found by any test that builds the skill set.
     pub fn add<P: FromArgs + 'static>(
         &mut self,
         spec: SkillSpec,
         handler: impl Fn(P, &CallContext) -> Result<Value, SkillError> + Send + Sync + 'static,
     ) -> &mut Self {
+        let spec = P::declare(spec);
+        for (i, p) in spec.params.iter().enumerate() {
+            assert!(
+                spec.params[..i].iter().all(|q| q.name != p.name),
+                "skill {}: parameter {} declared twice (a skill_params! struct declares its fields)",
+                spec.name,
+                p.name
+            );
+        }
         if let Err(why) = P::check_spec(&spec) {
             panic!("{}(): {why}", spec.name);
         }
@@ -395,7 +405,6 @@ pub fn indent_doc(doc: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::ParamType;
 
     crate::skill_params! {
         struct Add { a: f64, b: f64 }
@@ -403,12 +412,9 @@ mod tests {
 
     fn set() -> SkillSet {
         let mut s = SkillSet::new("test");
-        s.add(
-            SkillSpec::new("add", "Add.")
-                .param("a", ParamType::Float)
-                .param("b", ParamType::Float),
-            |p: Add, _| Ok(Value::Float(p.a + p.b)),
-        );
+        s.add(SkillSpec::new("add", "Add."), |p: Add, _| {
+            Ok(Value::Float(p.a + p.b))
+        });
         s
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::error::{ErrorKind, SkillError};
 use crate::registry::SkillSet;
-use crate::spec::{ParamType, RecordType, SkillSpec};
+use crate::spec::{RecordType, SkillSpec};
 use crate::value::{Record, Value};
 
 /// Counters a test reads to see what the skills really did in the supervisor.
@@ -47,11 +47,11 @@ crate::skill_params! {
 }
 crate::skill_params! {
     /// `fail`'s parameters.
-    pub struct Fail { message: String, kind: String }
+    pub struct Fail { message: String, kind: String = "RobotError".to_owned() }
 }
 crate::skill_params! {
     /// `pose`'s parameters.
-    pub struct TestPose { x: f64, y: f64, theta: f64 }
+    pub struct TestPose { x: f64 = 0.0, y: f64 = 0.0, theta: f64 = 0.0 }
 }
 
 /// The test skill set and the probe that watches it.
@@ -75,7 +75,6 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
             "echo",
             "Return `value` unchanged.\n\nExample: echo([1, 2]) -> [1, 2]",
         )
-        .param("value", ParamType::Any)
         .returns("object"),
         move |e: Echo, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
@@ -84,10 +83,7 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
     );
     let p = probe.clone();
     set.add(
-        SkillSpec::new("add", "Return a + b.\n\nExample: add(2, 3.5) -> 5.5")
-            .param("a", ParamType::Float)
-            .param("b", ParamType::Float)
-            .returns("float"),
+        SkillSpec::new("add", "Return a + b.\n\nExample: add(2, 3.5) -> 5.5").returns("float"),
         move |sum: Add, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
             Ok(Value::Float(sum.a + sum.b))
@@ -99,7 +95,6 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
             "sleep",
             "Block in Rust for `seconds` (wall clock), then return the seconds slept.\n\nExample: sleep(0.1)",
         )
-        .param("seconds", ParamType::Float)
         .returns("float")
         .raises(ErrorKind::Robot),
         move |Sleep { seconds }, ctx| {
@@ -129,8 +124,6 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
                 "Raise a robot error of class `kind` ({kinds}) with `message`.\n\nExample: fail('wall ahead', 'Blocked')"
             ),
         )
-        .param("message", ParamType::Str)
-        .param_default("kind", ParamType::Str, "RobotError")
         .raises(ErrorKind::Robot),
         move |Fail { message, kind }, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);
@@ -159,9 +152,6 @@ pub fn test_skills() -> (SkillSet, Arc<TestProbe>) {
             "pose",
             "Return a TestPose record.\n\nExample: pose(1, 2).distance_to(pose()) -> 2.236...",
         )
-        .param_default("x", ParamType::Float, 0.0)
-        .param_default("y", ParamType::Float, 0.0)
-        .param_default("theta", ParamType::Float, 0.0)
         .returns("TestPose"),
         move |TestPose { x, y, theta }, _| {
             p.calls.fetch_add(1, Ordering::SeqCst);

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use robot_api::{ParamType, SkillSet, SkillSpec, Value};
+use robot_api::{SkillSet, SkillSpec, Value};
 use serde::Serialize;
 use serde_json::json;
 
@@ -210,8 +210,7 @@ pub fn add_done(skills: &mut SkillSet) -> DoneSignal {
         SkillSpec::new(
             "done",
             "End the task: call this once it is complete (or certainly impossible), with a short summary of what was done and the final state. Ends the episode after this code block.\n\nExample: done(\"The red cube is in the blue zone.\")",
-        )
-        .param("summary", ParamType::Str),
+        ),
         move |Done { summary }, _| {
             *cell.lock().unwrap_or_else(|e| e.into_inner()) = Some(summary);
             Ok(Value::None)

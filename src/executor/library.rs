@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 pub use codeact_protocol::library::{BrokenModule, LibraryFunction, LibraryReport};
-use robot_api::{ErrorKind, ParamType, SkillError, SkillSet, SkillSpec, Value};
+use robot_api::{ErrorKind, SkillError, SkillSet, SkillSpec, Value};
 
 /// The largest function source `save_skill` stores: a skill, not a program.
 pub const MAX_SOURCE_BYTES: usize = 64 << 10;
@@ -157,8 +157,6 @@ pub fn add_save_skill(skills: &mut SkillSet, dir: PathBuf) {
             "save_skill",
             "Save a function that worked into the skill library, so later sessions have it: loaded at start and listed with its signature and docstring. It must be defined with def at the top level of an action, have a docstring, not take a skill's name, and import inside itself what it uses besides skills and library functions. name: save it under another name. Returns the file written.\n\nExample: save_skill(fetch)  # after fetch('red_box', 'packing') worked",
         )
-        .param("function", ParamType::Any)
-        .param_default("name", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
         .returns("str"),
         move |SaveSkill { function, name }, _| {
             let Value::Str(source) = function else {
@@ -187,7 +185,7 @@ pub fn add_save_skill(skills: &mut SkillSet, dir: PathBuf) {
 }
 
 robot_api::skill_params! {
-    struct SaveSkill { function: Value, name: Option<String> }
+    struct SaveSkill { function: Value, name: Option<String> = None }
 }
 
 #[cfg(test)]

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
-use robot_api::{
-    CallContext, ErrorKind, ParamType, RobotBackend, SkillError, SkillSet, SkillSpec, Value,
-};
+use robot_api::{CallContext, ErrorKind, RobotBackend, SkillError, SkillSet, SkillSpec, Value};
 
 use super::actions::{action_type, run_goal, FeedbackLines, Goal};
 use super::graph::Graph;
@@ -270,22 +268,22 @@ fn positive_timeout(t: f64, skill: &str) -> Result<f64, SkillError> {
 
 robot_api::skill_params! {
     /// `ros_read`'s parameters.
-    pub struct RosRead { topic: String, r#type: Option<String>, timeout: f64 }
+    pub struct RosRead { topic: String, r#type: Option<String> = None, timeout: f64 = 2.0 }
 }
 
 robot_api::skill_params! {
     /// `ros_publish`'s parameters.
-    pub struct RosPublish { topic: String, message: Value, r#type: Option<String> }
+    pub struct RosPublish { topic: String, message: Value, r#type: Option<String> = None }
 }
 
 robot_api::skill_params! {
     /// `ros_action`'s parameters.
-    pub struct RosAction { name: String, goal: Value, r#type: Option<String>, timeout: f64 }
+    pub struct RosAction { name: String, goal: Value, r#type: Option<String> = None, timeout: f64 = 60.0 }
 }
 
 robot_api::skill_params! {
     /// `ros_call`'s parameters.
-    pub struct RosCall { service: String, r#type: String, request: Value, timeout: f64 }
+    pub struct RosCall { service: String, r#type: String, request: Value = Value::Dict(Vec::new()), timeout: f64 = 5.0 }
 }
 
 /// Adds `ros_topics`, `ros_services`, `ros_read`, `ros_publish`, `ros_call` and
@@ -328,9 +326,6 @@ pub fn add_ros_access(
             "ros_read",
             "The latest message on a ROS 2 topic, as a dict (nested fields as dicts and lists). The first read of a topic subscribes and waits up to timeout seconds for a message; later reads return the newest one at once. type ('sensor_msgs/msg/Imu') is needed only when nothing publishes the topic yet.\n\nExample: ros_read('/imu')['angular_velocity']['z']",
         )
-        .param("topic", ParamType::Str)
-        .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
-        .param_default("timeout", ParamType::Float, 2.0)
         .returns("dict"),
         move |p: RosRead, _| {
             let timeout = positive_timeout(p.timeout, "ros_read")?;
@@ -342,10 +337,7 @@ pub fn add_ros_access(
         SkillSpec::new(
             "ros_publish",
             "Publish a dict as a message on a ROS 2 topic (fields left out keep their defaults). type ('std_msgs/msg/String') is needed when no one uses the topic yet. Move the robot with the motion skills, not by publishing velocities. While the e-stop is latched nothing is published (EStopped).\n\nExample: ros_publish('/led', {'data': 'green'}, type='std_msgs/msg/String')",
-        )
-        .param("topic", ParamType::Str)
-        .param("message", ParamType::Any)
-        .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None),
+        ),
         move |p: RosPublish, _| a.publish(&p.topic, &p.message, p.r#type.as_deref()),
     );
     let a = access.clone();
@@ -354,10 +346,6 @@ pub fn add_ros_access(
             "ros_action",
             "Send a goal to a ROS 2 action server and wait for its result, a dict. Its feedback is printed as it comes. The goal is cancelled on the server when the action is interrupted or times out, on an e-stop, or after timeout seconds (SkillTimeout). A goal the server rejects or aborts raises GoalFailed with what it reported. type ('example_interfaces/action/Fibonacci') is needed only when the server is not visible yet.\n\nExample: ros_action('/fibonacci', {'order': 5})['sequence']",
         )
-        .param("name", ParamType::Str)
-        .param("goal", ParamType::Any)
-        .param_default("type", ParamType::Optional(Box::new(ParamType::Str)), Value::None)
-        .param_default("timeout", ParamType::Float, 60.0)
         .returns("dict")
         .raises(ErrorKind::GoalFailed)
         .raises(ErrorKind::SkillTimeout),
@@ -369,10 +357,6 @@ pub fn add_ros_access(
             "ros_call",
             "Call a ROS 2 service with a request dict and return the response as a dict. Raises SkillTimeout when no answer comes within timeout seconds; while the e-stop is latched nothing is sent (EStopped).\n\nExample: ros_call('/reset_odometry', 'std_srvs/srv/Trigger', {})['success']",
         )
-        .param("service", ParamType::Str)
-        .param("type", ParamType::Str)
-        .param_default("request", ParamType::Any, Value::Dict(Vec::new()))
-        .param_default("timeout", ParamType::Float, 5.0)
         .returns("dict"),
         move |p: RosCall, ctx| a.call(&p, &ctx.cancel),
     );

@@ -7,7 +7,7 @@ use super::{Examples, Robot};
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::P2;
 use crate::registry::SkillSet;
-use crate::spec::{ParamType, SkillSpec};
+use crate::spec::SkillSpec;
 use crate::value::Value;
 
 crate::skill_params! {
@@ -26,7 +26,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     let r = robot.clone();
     set.add(
         SkillSpec::new("pick", &*format!("Pick up the named object, which the camera must have seen (detect_objects()). It must be within {:.2} m of the robot's centre and in front of it; go_to(name) first. Objects on furniture (tables, benches, shelves) can be picked from beside it. A slippery object can slip out (GripperError): try again.\n\nExample: o = detect_objects()[0]; go_to(o.name); pick(o.name)", limits.reach))
-            .param("name", ParamType::Str)
             .raises(ErrorKind::ObjectNotSeen)
             .raises(ErrorKind::NotInReach)
             .raises(ErrorKind::GripperError),
@@ -49,8 +48,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
     let r = robot.clone();
     set.add(
         SkillSpec::new("place_at", &*format!("Put the held object down at (x, y), metres (on the floor or on furniture); the point must be within {:.2} m of the robot's centre. Returns its name.\n\nExample: p = get_pose(); place_at(p.x + 0.3, p.y)", limits.reach))
-            .param("x", ParamType::Float)
-            .param("y", ParamType::Float)
             .returns("str")
             .raises(ErrorKind::NotInReach)
             .raises(ErrorKind::GripperError),

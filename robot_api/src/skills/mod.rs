@@ -29,7 +29,7 @@ use crate::error::SkillError;
 use crate::geometry::P2;
 use crate::memory::ObjectMemory;
 use crate::registry::SkillSet;
-use crate::spec::{ParamType, SkillSpec};
+use crate::spec::SkillSpec;
 use crate::value::Value;
 pub use values::pose_value;
 
@@ -142,7 +142,7 @@ crate::skill_params! {
 fn add_say(set: &mut SkillSet, robot: &Arc<Robot>) {
     let r = robot.clone();
     set.add(
-        SkillSpec::new("say", "Tell the user something (kept in the transcript).\n\nExample: say(\"I am at the door.\")").param("text", ParamType::Str),
+        SkillSpec::new("say", "Tell the user something (kept in the transcript).\n\nExample: say(\"I am at the door.\")"),
         move |p: Say, _| {
             r.backend.say(&p.text);
             Ok(Value::None)

@@ -13,18 +13,18 @@ use crate::backend::Pose2;
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::{wrap_angle, P2};
 use crate::registry::{CallContext, SkillSet};
-use crate::spec::{ParamType, SkillSpec};
+use crate::spec::SkillSpec;
 use crate::value::Value;
 use crate::CancelToken;
 
 crate::skill_params! {
     /// `move_to`'s parameters.
-    pub struct MoveTo { x: f64, y: f64, theta: Option<f64>, timeout: f64 }
+    pub struct MoveTo { x: f64, y: f64, theta: Option<f64> = None, timeout: f64 = 120.0 }
 }
 
 crate::skill_params! {
     /// `go_to`'s parameters.
-    pub struct GoTo { name: String, timeout: f64 }
+    pub struct GoTo { name: String, timeout: f64 = 120.0 }
 }
 
 crate::skill_params! {
@@ -34,7 +34,7 @@ crate::skill_params! {
 
 crate::skill_params! {
     /// `rotate`'s parameters.
-    pub struct Rotate { angle: f64, timeout: f64 }
+    pub struct Rotate { angle: f64, timeout: f64 = 30.0 }
 }
 
 crate::skill_params! {
@@ -51,10 +51,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             "move_to",
             "Drive to (x, y) in metres, planning a path around known obstacles and re-planning around new ones the lidar sees. If theta (radians) is given, turn to that heading at the end. Returns the pose once the robot has stopped. Gives up after timeout seconds.\n\nExample: move_to(2.0, 1.0, theta=math.pi / 2)  # ends facing +y",
         )
-        .param("x", ParamType::Float)
-        .param("y", ParamType::Float)
-        .param_default("theta", ParamType::Optional(Box::new(ParamType::Float)), Value::None)
-        .param_default("timeout", ParamType::Float, 120.0)
         .returns("Pose")
         .raises(ErrorKind::Unreachable)
         .raises(ErrorKind::Blocked)
@@ -76,8 +72,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             "go_to",
             &*format!("Drive to a named zone (its free point nearest the centre), to furniture objects can be put on (stopping beside it, facing it: then place() puts the held object on it), or to an object the camera has seen (stopping within gripper reach, facing it). Zone names come from list_zones(); objects must have been seen with detect_objects() first (ObjectNotSeen otherwise). Returns the pose once the robot has stopped.\n\nExample: go_to(\"{}\")  # zone centre ({:.1}, {:.1})", ex.zone, ex.zone_centre.x, ex.zone_centre.y),
         )
-        .param("name", ParamType::Str)
-        .param_default("timeout", ParamType::Float, 120.0)
         .returns("Pose")
         .raises(ErrorKind::Unreachable)
         .raises(ErrorKind::Blocked)
@@ -96,9 +90,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             "drive",
             &*format!("Drive with linear speed (m/s, negative backwards) and angular speed (rad/s, left positive) for duration seconds, then brake to a stop; returns the pose at rest (braking from top speed adds about {:.2} m). Speeds are limited to {:.2} m/s and {:.2} rad/s. No path planning: stops with Blocked when it touches something.\n\nExample: drive(0.2, 0.0, 2.0)  # about 0.4 m straight ahead", limits.max_linear.powi(2) / (2.0 * limits.max_linear_accel), limits.max_linear, limits.max_angular),
         )
-        .param("linear", ParamType::Float)
-        .param("angular", ParamType::Float)
-        .param("duration", ParamType::Float)
         .returns("Pose")
         .raises(ErrorKind::Blocked)
         .raises(ErrorKind::BatteryEmpty),
@@ -125,8 +116,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             "rotate",
             "Turn in place by angle radians (positive = counter-clockwise / left); returns the pose once the robot has stopped.\n\nExample: rotate(math.pi / 2)  # quarter turn left",
         )
-        .param("angle", ParamType::Float)
-        .param_default("timeout", ParamType::Float, 30.0)
         .returns("Pose")
         .raises(ErrorKind::Blocked)
         .raises(ErrorKind::SkillTimeout)
@@ -162,7 +151,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
 pub(super) fn add_wait(set: &mut SkillSet, robot: &Arc<Robot>) {
     let r = robot.clone();
     set.add(
-        SkillSpec::new("wait", "Let seconds of robot time pass, standing still (the battery charges on a dock).\n\nExample: wait(5.0)").param("seconds", ParamType::Float),
+        SkillSpec::new("wait", "Let seconds of robot time pass, standing still (the battery charges on a dock).\n\nExample: wait(5.0)"),
         move |p: Wait, ctx| {
             if !(0.0..=86_400.0).contains(&p.seconds) {
                 return Err(SkillError::invalid(format!(

@@ -8,17 +8,17 @@ use super::values::{float, object_value, pose_value, record, round};
 use super::Robot;
 use crate::error::{ErrorKind, SkillError};
 use crate::registry::SkillSet;
-use crate::spec::{ParamType, SkillSpec};
+use crate::spec::SkillSpec;
 use crate::value::Value;
 
 crate::skill_params! {
     /// `get_map_image`'s parameters.
-    pub struct MapImage { radius: f64 }
+    pub struct MapImage { radius: f64 = 4.0 }
 }
 
 crate::skill_params! {
     /// `get_camera_image`'s parameters.
-    pub struct CameraImage { width: i64, height: i64 }
+    pub struct CameraImage { width: i64 = 320, height: i64 = 240 }
 }
 
 /// Adds the perception skills the robot's sensors allow.
@@ -75,8 +75,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
         let r = robot.clone();
         set.add(
             SkillSpec::new("get_camera_image", "What the camera sees now, as PNG bytes; show() it to look.\n\nExample: show(get_camera_image())")
-                .param_default("width", ParamType::Int, 320i64)
-                .param_default("height", ParamType::Int, 240i64)
                 .returns("bytes"),
             move |p: CameraImage, _| {
                 if !(16..=1920).contains(&p.width) || !(16..=1080).contains(&p.height) {
@@ -91,7 +89,6 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
         let r = robot.clone();
         set.add(
             SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up, with names, a scale bar and a legend. For a vision model, or to save: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
-                .param_default("radius", ParamType::Float, 4.0)
                 .returns("bytes"),
             move |p: MapImage, _| {
                 if !(0.5..=50.0).contains(&p.radius) {

@@ -7,7 +7,7 @@ use super::values::zone_value;
 use super::{Examples, Robot};
 use crate::error::SkillError;
 use crate::registry::SkillSet;
-use crate::spec::{ParamType, SkillSpec};
+use crate::spec::SkillSpec;
 use crate::value::Value;
 
 crate::skill_params! {
@@ -36,7 +36,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
 
     let r = robot.clone();
     set.add(
-        SkillSpec::new("get_zone", &*format!("The zone called name.\n\nExample: get_zone(\"{}\") -> Zone(name='{}', x={:.1}, y={:.1}, ...)", ex.zone, ex.zone, ex.zone_centre.x, ex.zone_centre.y)).param("name", ParamType::Str).returns("Zone"),
+        SkillSpec::new("get_zone", &*format!("The zone called name.\n\nExample: get_zone(\"{}\") -> Zone(name='{}', x={:.1}, y={:.1}, ...)", ex.zone, ex.zone, ex.zone_centre.x, ex.zone_centre.y)).returns("Zone"),
         move |p: GetZone, _| {
             let zones = r.backend.zones();
             zones.iter().find(|z| z.name == p.name).map(zone_value).ok_or_else(|| {
