@@ -11,7 +11,7 @@
 //! is loaded, whether an object on furniture can be reached at all.
 
 use crate::backend::{RobotLimits, SurfaceInfo};
-use crate::geometry::{distance, point_in_polygon, polygon_edges, P2};
+use crate::geometry::{distance, point_in_polygon, polygon_edges, Aabb, P2};
 use crate::nav::GridMap;
 
 /// How far the footprint's edge keeps from anything at a stance, metres.
@@ -27,7 +27,7 @@ pub const PLAN_CLEARANCE: f64 = 0.05;
 
 /// How far from a goal off the planner's free space its straight approach
 /// may start, metres.
-pub const APPROACH_LIMIT: f64 = 0.8;
+const APPROACH_LIMIT: f64 = 0.8;
 
 /// Spacing of the stances tried, metres along a circle and between circles.
 const STEP: f64 = 0.02;
@@ -51,9 +51,9 @@ impl<'a> Footprint<'a> {
         let mut outlined = vec![false; map.occupied.len()];
         let half = map.resolution / 2.0;
         for s in surfaces {
-            let (lo, hi) = bounds(&s.polygon);
-            let first = map.cell_of(lo - nalgebra::Vector2::new(half, half) * 2.0);
-            let last = map.cell_of(hi + nalgebra::Vector2::new(half, half) * 2.0);
+            let b = Aabb::around(s.polygon.iter().copied());
+            let first = map.cell_of(b.min - nalgebra::Vector2::new(half, half) * 2.0);
+            let last = map.cell_of(b.max + nalgebra::Vector2::new(half, half) * 2.0);
             let ((c0, r0), (c1, r1)) = (
                 first.unwrap_or((0, 0)),
                 last.unwrap_or((map.width - 1, map.height - 1)),
@@ -132,23 +132,41 @@ pub fn stances(
     goal_tolerance: f64,
     at: P2,
 ) -> Vec<P2> {
-    let far = limits.reach - REACH_SLACK.max(goal_tolerance + 0.01);
+    let far = usable_reach(limits, goal_tolerance);
     // Nearer than the footprint's edge, the object would be under the robot.
     let near = limits.radius.min(far);
     let mut found = Vec::new();
     let mut radius = far;
     while radius >= near {
-        let n = ((std::f64::consts::TAU * radius) / STEP).ceil().max(8.0) as usize;
-        for i in 0..n {
-            let a = std::f64::consts::TAU * i as f64 / n as f64;
-            let q = P2::new(at.x + radius * a.cos(), at.y + radius * a.sin());
-            if footprint.fits(q) {
-                found.push(q);
-            }
-        }
+        found.extend(ring(at, radius).filter(|&q| footprint.fits(q)));
         radius -= STEP;
     }
     found
+}
+
+/// Points every [`STEP`] (at least 8) on the circle of `radius` around `at`.
+fn ring(at: P2, radius: f64) -> impl Iterator<Item = P2> {
+    let n = ((std::f64::consts::TAU * radius) / STEP).ceil().max(8.0) as usize;
+    (0..n).map(move |i| {
+        let a = std::f64::consts::TAU * i as f64 / n as f64;
+        P2::new(at.x + radius * a.cos(), at.y + radius * a.sin())
+    })
+}
+
+/// The reach a stance may use: the gripper's, less the slack (at least the
+/// goal tolerance and a centimetre).
+fn usable_reach(limits: &RobotLimits, goal_tolerance: f64) -> f64 {
+    limits.reach - REACH_SLACK.max(goal_tolerance + 0.01)
+}
+
+/// Where the robot enters the planner's free space (`inflated`) for the
+/// stance `q`: `q` itself when it lies in it, else its [`approach`].
+pub fn join_point(inflated: &GridMap, footprint: &Footprint<'_>, q: P2) -> Option<P2> {
+    if inflated.is_free_at(q) {
+        Some(q)
+    } else {
+        approach(inflated, footprint, q, APPROACH_LIMIT)
+    }
 }
 
 /// Where the robot joins `goal` from the planner's free space (a free cell
@@ -207,10 +225,10 @@ pub fn assess(
         return Reach::Beyond(nearest_fit(&footprint, at, 3.0));
     }
     let inflated = map.inflated(limits.radius + PLAN_CLEARANCE);
-    let joinable = found.into_iter().any(|q| {
-        inflated.is_free_at(q) || approach(&inflated, &footprint, q, APPROACH_LIMIT).is_some()
-    });
-    if joinable {
+    if found
+        .into_iter()
+        .any(|q| join_point(&inflated, &footprint, q).is_some())
+    {
         Reach::Reachable
     } else {
         Reach::CutOff
@@ -222,12 +240,7 @@ pub fn assess(
 fn nearest_fit(footprint: &Footprint<'_>, at: P2, limit: f64) -> Option<f64> {
     let mut radius = STEP;
     while radius <= limit {
-        let n = ((std::f64::consts::TAU * radius) / STEP).ceil().max(8.0) as usize;
-        let fits = (0..n).any(|i| {
-            let a = std::f64::consts::TAU * i as f64 / n as f64;
-            footprint.fits(P2::new(at.x + radius * a.cos(), at.y + radius * a.sin()))
-        });
-        if fits {
+        if ring(at, radius).any(|q| footprint.fits(q)) {
             return Some(radius);
         }
         radius += STEP;
@@ -238,18 +251,7 @@ fn nearest_fit(footprint: &Footprint<'_>, at: P2, limit: f64) -> Option<f64> {
 /// How deep into furniture the gripper reaches from a stance: from its edge,
 /// metres (for messages).
 pub fn depth_reached(limits: &RobotLimits, goal_tolerance: f64) -> f64 {
-    limits.reach - REACH_SLACK.max(goal_tolerance + 0.01) - limits.radius - STAND_MARGIN
-}
-
-/// The corners of the box around `polygon`.
-fn bounds(polygon: &[P2]) -> (P2, P2) {
-    let mut lo = P2::new(f64::INFINITY, f64::INFINITY);
-    let mut hi = P2::new(f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for p in polygon {
-        lo = P2::new(lo.x.min(p.x), lo.y.min(p.y));
-        hi = P2::new(hi.x.max(p.x), hi.y.max(p.y));
-    }
-    (lo, hi)
+    usable_reach(limits, goal_tolerance) - limits.radius - STAND_MARGIN
 }
 
 /// Distance from `q` to the square of half-side `half` centred at `centre`.

@@ -11,7 +11,7 @@ use robot_api::Pose2;
 use crate::geometry::{point_in_polygon, Aabb, P2, V2};
 use crate::render::{colour_rgb, colours, encode_rgb_png, zone_tints};
 use crate::simulator::Simulator;
-use crate::world::World;
+use crate::world::{CameraConfig, World};
 
 /// Height of walls and solid obstacles, metres.
 pub const WALL_HEIGHT: f64 = 1.0;
@@ -217,6 +217,13 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
     image
 }
 
+/// The tangents of half the [`FRAME`]'s angle across and up, for a level
+/// pinhole camera of `cam`'s field of view (square pixels).
+pub fn frame_tangents(cam: &CameraConfig) -> (f64, f64) {
+    let tan_h = (cam.fov / 2.0).tan();
+    (tan_h, tan_h * FRAME.1 / FRAME.0)
+}
+
 /// Whether the camera, on a robot at `pose` (its true pose) in `world`,
 /// shows an object of `size` at `at` well enough to recognise it: within
 /// range, wholly inside the [`FRAME`] (pinhole model, the camera at
@@ -235,9 +242,8 @@ pub fn recognises(world: &World, pose: Pose2, at: P2, size: f64) -> bool {
         return false;
     }
     let half = size / 2.0;
-    let tan_h = (cam.fov / 2.0).tan();
+    let (tan_h, tan_v) = frame_tangents(cam);
     let focal = FRAME.0 / 2.0 / tan_h;
-    let tan_v = FRAME.1 / 2.0 / focal;
     let on = world.surface_at(at);
     let base = if on.is_some() { SURFACE_HEIGHT } else { 0.0 };
     let in_frame = (left.abs() + half) / forward <= tan_h

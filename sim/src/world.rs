@@ -493,8 +493,7 @@ impl World {
     /// frame, and whether it looks onto furniture or only at its front.
     fn camera_summary(&self) -> String {
         let cam = &self.camera;
-        let (fw, fh) = crate::camera::FRAME;
-        let tan_v = (cam.fov / 2.0).tan() * fh / fw;
+        let (_, tan_v) = crate::camera::frame_tangents(cam);
         let floor = cam.height / tan_v;
         let tops = if cam.height > crate::camera::SURFACE_HEIGHT {
             "sees onto furniture tops"

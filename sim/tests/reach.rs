@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use robot_api::geometry::{distance, point_in_polygon, polygon_edges, P2};
+use robot_api::geometry::{distance, point_in_polygon, polygon_edges, Aabb, P2};
 use robot_api::reach::{REACH_SLACK, STAND_MARGIN};
 use robot_api::{CallContext, SkillError, SkillSet, Value};
 use sim::rng::Rng;
@@ -64,15 +64,7 @@ fn nearest_true_fit(world: &World, at: P2) -> Option<f64> {
 
 /// A random point on `polygon` at least `inset` in from its outline.
 fn point_on(polygon: &[P2], inset: f64, rng: &mut Rng) -> P2 {
-    let (lo, hi) = polygon.iter().fold(
-        (P2::new(f64::MAX, f64::MAX), P2::new(f64::MIN, f64::MIN)),
-        |(lo, hi), p| {
-            (
-                P2::new(lo.x.min(p.x), lo.y.min(p.y)),
-                P2::new(hi.x.max(p.x), hi.y.max(p.y)),
-            )
-        },
-    );
+    let Aabb { min: lo, max: hi } = Aabb::around(polygon.iter().copied());
     loop {
         let p = P2::new(
             lo.x + (hi.x - lo.x) * rng.uniform(),

@@ -12,6 +12,9 @@ use serde_json::{json, Value as Json};
 
 use super::llm::ToolCall;
 
+/// The transcript's file in its run folder.
+const FILE: &str = "transcript.jsonl";
+
 /// The transcript format's version, in its `start` record. Replay reads
 /// this version (and transcripts from before versions were written, which
 /// have the same records) and refuses others.
@@ -206,7 +209,7 @@ impl Transcript {
     /// Creates `dir` (and its parents) and the transcript file in it.
     pub fn create(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let file = File::create(dir.join("transcript.jsonl"))?;
+        let file = File::create(dir.join(FILE))?;
         Ok(Transcript {
             dir: dir.to_owned(),
             out: BufWriter::new(file),
@@ -238,43 +241,43 @@ impl Transcript {
 /// Reads a transcript's records back, typed; a record of an unknown kind or
 /// shape, or a transcript of another version, is an error naming the line.
 pub fn read_records(dir: &Path) -> Result<Vec<Stamped>, TranscriptError> {
-    let path = dir.join("transcript.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|source| TranscriptError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let mut records = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let stamped: Stamped = serde_json::from_str(line).map_err(|e| TranscriptError::Record {
-            path: path.clone(),
-            line: i + 1,
-            why: e.to_string(),
-        })?;
+    let records: Vec<Stamped> = lines(dir)?;
+    for stamped in &records {
         if let Record::Start(start) = &stamped.record {
             if start.version != VERSION {
                 return Err(TranscriptError::Version {
-                    path,
+                    path: dir.join(FILE),
                     found: start.version,
                 });
             }
         }
-        records.push(stamped);
     }
     Ok(records)
 }
 
 /// Reads a transcript's lines as JSON, as written (for tools and tests
 /// that look at the file itself).
-pub fn read(dir: &Path) -> std::io::Result<Vec<Json>> {
-    let text = std::fs::read_to_string(dir.join("transcript.jsonl"))?;
+pub fn read(dir: &Path) -> Result<Vec<Json>, TranscriptError> {
+    lines(dir)
+}
+
+/// The transcript's non-empty lines, each decoded as a `T`; a line that is
+/// not one is an error naming it.
+fn lines<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>, TranscriptError> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| TranscriptError::Read {
+        path: path.clone(),
+        source,
+    })?;
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| TranscriptError::Record {
+                path: path.clone(),
+                line: i + 1,
+                why: e.to_string(),
+            })
         })
         .collect()
 }

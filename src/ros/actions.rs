@@ -104,12 +104,7 @@ pub fn run_goal_to_end(
 ) -> Result<(GoalStatus, Result<Json, String>), SkillError> {
     // The e-stop is checked before anything is sent, and the ledger refuses
     // a goal while it is latched (the same check, without a race).
-    let nothing_sent = |e: SkillError| {
-        SkillError::new(
-            e.kind,
-            format!("{}: nothing was sent; {}", goal.name, e.message),
-        )
-    };
+    let nothing_sent = |e: SkillError| super::robot::nothing_sent(goal.name, e);
     if let Some(error) = watch.halt() {
         return Err(nothing_sent(error));
     }

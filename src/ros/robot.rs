@@ -597,11 +597,7 @@ impl RosRobot {
         if !self.e_stopped() {
             return Ok(());
         }
-        let e = self.e_stop_error();
-        Err(SkillError::new(
-            e.kind,
-            format!("{what}: nothing was sent; {}", e.message),
-        ))
+        Err(nothing_sent(what, self.e_stop_error()))
     }
 
     fn call_gripper(&self, close: bool) -> Result<String, SkillError> {
@@ -644,6 +640,12 @@ impl RosRobot {
             )),
         }
     }
+}
+
+/// `e`, saying that nothing went out to `what` (a goal's action, a service,
+/// a topic) because of it.
+pub fn nothing_sent(what: &str, e: SkillError) -> SkillError {
+    SkillError::new(e.kind, format!("{what}: nothing was sent; {}", e.message))
 }
 
 /// Spawns a task on the ROS thread that hands every message of `stream` to `each`.

@@ -7,7 +7,7 @@ use crate::cancel::CancelToken;
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::{distance, point_in_polygon, polygon_edges, wrap_angle, Segment, P2};
 use crate::nav::{GridMap, PlanError};
-use crate::reach::{self, Footprint, APPROACH_LIMIT, PLAN_CLEARANCE};
+use crate::reach::{self, Footprint, PLAN_CLEARANCE};
 use crate::registry::CallContext;
 use std::time::Duration;
 /// Control period of the motion skills, seconds.
@@ -391,10 +391,9 @@ pub(super) fn stand_points(robot: &dyn RobotBackend, at: P2) -> Result<Vec<P2>, 
         ka.0.cmp(&kb.0).then(ka.1.total_cmp(&kb.1))
     });
     let inflated = map.inflated(limits.radius + PLAN_CLEARANCE);
-    let joinable = found.into_iter().filter(|&q| {
-        inflated.is_free_at(q)
-            || reach::approach(&inflated, &footprint, q, APPROACH_LIMIT).is_some()
-    });
+    let joinable = found
+        .into_iter()
+        .filter(|&q| reach::join_point(&inflated, &footprint, q).is_some());
     Ok(spread(joinable, 0.25, 4))
 }
 
@@ -415,13 +414,7 @@ fn plan_with_stances(
     }
     let surfaces = robot.surfaces();
     let footprint = Footprint::new(map, &surfaces, radius);
-    let joined = |q: P2| {
-        if free(q) {
-            Some(q)
-        } else {
-            reach::approach(&inflated, &footprint, q, APPROACH_LIMIT)
-        }
-    };
+    let joined = |q: P2| reach::join_point(&inflated, &footprint, q);
     let (Some(from), Some(to)) = (joined(start), joined(goal)) else {
         // Not joinable: the planner says why.
         return inflated.plan(start, goal).map_err(|e| plan_error(e, robot));
