@@ -20,8 +20,8 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
 use super::robot::{RobotError, SessionHost};
-use crate::agent::episode::trim_middle;
-use crate::executor::{Observation, Status, MAX_ACTION_SECONDS};
+use codeact_agent::episode::trim_middle;
+use codeact_executor::{Observation, Status, MAX_ACTION_SECONDS};
 
 /// URIs of the resources.
 const API_URI: &str = "codeact://api";
@@ -131,7 +131,7 @@ impl RobotServer {
         };
         let timeout = match args.get("timeout") {
             None | Some(Json::Null) => None,
-            Some(t) => match t.as_f64().filter(|t| crate::executor::valid_time_limit(*t)) {
+            Some(t) => match t.as_f64().filter(|t| codeact_executor::valid_time_limit(*t)) {
                 Some(t) => Some(Duration::from_secs_f64(t)),
                 None => {
                     return Err(McpError::invalid_params(

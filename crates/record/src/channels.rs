@@ -18,7 +18,7 @@ use mcap::records::MessageHeader;
 use robot_api::nav::GridMap;
 use robot_api::{Pose2, ScanData};
 
-use crate::executor::Picture;
+use codeact_executor::Picture;
 
 pub use foxglove::schemas::log::Level;
 
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn the_layout_shows_recorded_topics() {
         let layout: serde_json::Value =
-            serde_json::from_str(include_str!("../../docs/foxglove-layout.json")).unwrap();
+            serde_json::from_str(include_str!("../../../docs/foxglove-layout.json")).unwrap();
         let recorded = [
             topics::MAP,
             topics::POSE,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use image::{imageops::FilterType, ImageFormat};
 use serde::{Deserialize, Serialize};
 
-use crate::executor::observation::ImageType;
-use crate::executor::Picture;
+use codeact_executor::observation::ImageType;
+use codeact_executor::Picture;
 
 /// Whether pictures reach the model.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -54,7 +54,7 @@ impl Default for ImagePolicy {
 /// Keeps the latest `limit` pictures of the conversation and drops the
 /// older ones (each message's text still has the line describing each);
 /// returns how many it dropped.
-pub fn keep_latest(messages: &mut [crate::agent::llm::Message], limit: usize) -> usize {
+pub fn keep_latest(messages: &mut [crate::llm::Message], limit: usize) -> usize {
     let mut kept = 0;
     let mut dropped = 0;
     for m in messages.iter_mut().rev() {
@@ -150,13 +150,13 @@ pub fn save(image: &mut Image, dir: &Path, name: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod keep_tests {
     use super::*;
-    use crate::agent::llm::Message;
+    use crate::llm::Message;
 
     fn with(n: usize) -> Message {
         let mut m = Message::user("seen");
         for i in 0..n {
             m.images.push(Image {
-                mime: crate::executor::observation::ImageType::Png,
+                mime: codeact_executor::observation::ImageType::Png,
                 caption: Some(format!("{i}")),
                 width: 1,
                 height: 1,
@@ -191,7 +191,7 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         img.write_to(&mut out, ImageFormat::Png).unwrap();
         Picture {
-            mime: crate::executor::observation::ImageType::Png,
+            mime: codeact_executor::observation::ImageType::Png,
             caption: Some("a ramp".into()),
             data: out.into_inner(),
         }

@@ -11,13 +11,13 @@ use super::setup::world_for;
 use super::task::{Task, Tier};
 use std::path::Path;
 
-use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet, StopReason};
-use crate::agent::images::ImagePolicy;
-use crate::agent::llm::Model;
-use crate::agent::transcript::{Record, Start, Transcript};
-use crate::executor::{ExecutorConfig, Session};
-use crate::record::{recorded, RecordError, Recorded, Recorder};
+use codeact_agent::actions::ActionFormat;
+use codeact_agent::episode::{add_done, Agent, Budget, DoneSignal, Quiet, StopReason};
+use codeact_agent::images::ImagePolicy;
+use codeact_agent::llm::Model;
+use codeact_agent::transcript::{Record, Start, Transcript};
+use codeact_executor::{ExecutorConfig, Session};
+use codeact_record::{recorded, RecordError, Recorded, Recorder};
 
 /// Who acts in a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +142,7 @@ pub enum TrialError {
         /// Task id.
         task: String,
         /// Why.
-        source: crate::executor::ExecutorError,
+        source: codeact_executor::ExecutorError,
     },
     /// The recording could not be made.
     #[error(transparent)]
@@ -329,7 +329,7 @@ pub fn run_model(
     };
     if let Some(t) = transcript.as_mut() {
         t.record(&Record::Start(Box::new(Start {
-            version: crate::agent::transcript::VERSION,
+            version: codeact_agent::transcript::VERSION,
             task: instruction.to_owned(),
             task_id: Some(task.id.clone()),
             seed: Some(seed),

@@ -11,17 +11,17 @@ use super::setup::Setup;
 
 /// The task files built into the binary, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("navigation", include_str!("../../tasks/navigation.yaml")),
-    ("search", include_str!("../../tasks/search.yaml")),
-    ("pick_place", include_str!("../../tasks/pick_place.yaml")),
-    ("loops", include_str!("../../tasks/loops.yaml")),
-    ("conditions", include_str!("../../tasks/conditions.yaml")),
-    ("recovery", include_str!("../../tasks/recovery.yaml")),
+    ("navigation", include_str!("../../../tasks/navigation.yaml")),
+    ("search", include_str!("../../../tasks/search.yaml")),
+    ("pick_place", include_str!("../../../tasks/pick_place.yaml")),
+    ("loops", include_str!("../../../tasks/loops.yaml")),
+    ("conditions", include_str!("../../../tasks/conditions.yaml")),
+    ("recovery", include_str!("../../../tasks/recovery.yaml")),
     (
         "long_horizon",
-        include_str!("../../tasks/long_horizon.yaml"),
+        include_str!("../../../tasks/long_horizon.yaml"),
     ),
-    ("questions", include_str!("../../tasks/questions.yaml")),
+    ("questions", include_str!("../../../tasks/questions.yaml")),
 ];
 
 /// What ability a task stresses.

@@ -15,8 +15,8 @@ use super::llm::{Completion, LlmError, Message, Model, ToolResult, ToolSpec, Usa
 use super::prompt;
 use super::reply::code_actions;
 use super::transcript::{Record, Transcript};
-use crate::executor::library::LibraryReport;
-use crate::executor::{Executor, Observation, Status, Stream};
+use codeact_executor::library::LibraryReport;
+use codeact_executor::{Executor, Observation, Status, Stream};
 
 /// Limits of an episode.
 #[derive(Debug, Clone)]
@@ -306,7 +306,7 @@ impl Agent {
     }
 
     /// An episode of this agent with `llm` acting through `session` (a
-    /// [`crate::executor::Session`], or any [`Executor`]).
+    /// [`codeact_executor::Session`], or any [`Executor`]).
     pub fn episode<'a>(
         &self,
         llm: &'a dyn Model,
@@ -1205,7 +1205,7 @@ mod tests {
         ran: Vec<String>,
     }
 
-    impl crate::executor::Executor for FakeExecutor {
+    impl codeact_executor::Executor for FakeExecutor {
         fn skills(&self) -> &SkillSet {
             &self.skills
         }
@@ -1215,7 +1215,7 @@ mod tests {
             code: &str,
             _timeout: Option<Duration>,
             on_output: &mut dyn FnMut(Stream, &str),
-        ) -> Result<Observation, crate::executor::ExecutorError> {
+        ) -> Result<Observation, codeact_executor::ExecutorError> {
             self.ran.push(code.to_owned());
             let action = self.ran.len() as u64;
             if let Some(summary) = code
@@ -1232,7 +1232,7 @@ mod tests {
             Ok(Observation {
                 action,
                 status: Status::Ok,
-                output: vec![crate::executor::Chunk {
+                output: vec![codeact_executor::Chunk {
                     stream: Stream::Stdout,
                     text: "printed\n".into(),
                 }],
@@ -1314,7 +1314,7 @@ mod tests {
         assert!(asked[0][0].content.contains("Set x and y."));
         // The second request carries the reply and both observations.
         let second = &asked[1];
-        assert_eq!(second[1].role, crate::agent::llm::Role::Assistant);
+        assert_eq!(second[1].role, crate::llm::Role::Assistant);
         let shown: String = second[2..].iter().map(|m| m.content.clone()).collect();
         assert!(
             shown.contains("'result 1'")

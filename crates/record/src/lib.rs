@@ -26,7 +26,7 @@ use robot_api::{Pose2, RobotBackend};
 pub use backend::RecordingBackend;
 use channels::{Channels, Level, Message};
 
-use crate::executor::{ActionWatcher, Observation, Status};
+use codeact_executor::{ActionWatcher, Observation, Status};
 
 /// Seconds of robot time between two recorded poses while the robot moves.
 pub const POSE_PERIOD: f64 = 0.2;

@@ -231,7 +231,7 @@ pub fn write(reports: &[TrialReport], path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::trial::Policy;
+    use crate::trial::Policy;
 
     fn trial(tier: Tier, success: bool, turns: usize) -> TrialReport {
         serde_json::from_value(serde_json::json!({

@@ -140,8 +140,8 @@ pub enum Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor::observation::Picture;
-    use crate::executor::Status;
+    use crate::observation::Picture;
+    use crate::Status;
     use serde_json::json;
 
     #[test]
@@ -182,7 +182,7 @@ mod tests {
             robot_state: None,
             robot_time: None,
             images: vec![Picture {
-                mime: crate::executor::observation::ImageType::Png,
+                mime: crate::observation::ImageType::Png,
                 caption: Some("a view".into()),
                 data: vec![0x89, b'P', b'N', b'G', 0, 1, 2],
             }],

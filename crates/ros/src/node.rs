@@ -33,11 +33,11 @@ use super::policy::AccessPolicy;
 use super::profile::{self, ProfileError};
 use super::robot::RosRobot;
 use super::spin::{RosError, RosThread};
-use crate::agent::actions::ActionFormat;
-use crate::agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Reporter};
-use crate::agent::llm::{Completion, Model, Usage};
-use crate::executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
-use crate::record::{recorded, RecordError, Recorded, Recorder};
+use codeact_agent::actions::ActionFormat;
+use codeact_agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Reporter};
+use codeact_agent::llm::{Completion, Model, Usage};
+use codeact_executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
+use codeact_record::{recorded, RecordError, Recorded, Recorder};
 
 /// Errors starting the node.
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +157,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     } = connected;
     // A node has the skill library its profile names, and no other.
     if let Some(dir) = &skill_library {
-        crate::executor::library::add_save_skill(&mut skills, dir.clone());
+        codeact_executor::library::add_save_skill(&mut skills, dir.clone());
     }
     let done = add_done(&mut skills);
     let config = ExecutorConfig {
@@ -308,12 +308,12 @@ fn execute(
     let t = request.timeout;
     let timeout = if t == 0.0 {
         None
-    } else if crate::executor::valid_time_limit(t) {
+    } else if codeact_executor::valid_time_limit(t) {
         Some(Duration::from_secs_f64(t))
     } else {
         let why = format!(
             "timeout must be 0 (the node's default) or between 0 and {} seconds, got {t}",
-            crate::executor::MAX_ACTION_SECONDS
+            codeact_executor::MAX_ACTION_SECONDS
         );
         return Execute::Response {
             action,
@@ -450,7 +450,7 @@ impl Reporter for Feedback<'_> {
             self.observation.push('\n');
         }
         self.observation
-            .push_str(&crate::agent::episode::trim_middle(shown, 1500));
+            .push_str(&codeact_agent::episode::trim_middle(shown, 1500));
     }
 }
 

@@ -649,8 +649,8 @@ mod wire_tests {
             id: "c1".into(),
             content: "pose (1.0, 2.0)".into(),
         });
-        result.images.push(crate::agent::images::Image {
-            mime: crate::executor::observation::ImageType::Png,
+        result.images.push(crate::images::Image {
+            mime: codeact_executor::observation::ImageType::Png,
             caption: None,
             width: 1,
             height: 1,

@@ -13,10 +13,10 @@ use super::declared::{DeclarationError, DeclaredSkill};
 
 /// Built-in profiles, by name.
 const BUILTIN: &[(&str, &str)] = &[
-    ("sim", include_str!("../../launch/profiles/sim.yaml")),
+    ("sim", include_str!("../../../launch/profiles/sim.yaml")),
     (
         "turtlebot3",
-        include_str!("../../launch/profiles/turtlebot3.yaml"),
+        include_str!("../../../launch/profiles/turtlebot3.yaml"),
     ),
 ];
 

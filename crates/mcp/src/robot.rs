@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use robot_api::{CallContext, SkillSet, Value};
 use tokio::sync::{mpsc as live, oneshot};
 
-use crate::executor::{ExecutorError, Interrupter, Observation, Session, Stream};
+use codeact_executor::{ExecutorError, Interrupter, Observation, Session, Stream};
 
 /// Why the robot could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,7 @@ impl SessionHost {
         let (jobs, queue) = mpsc::channel();
         let interrupter = session.interrupter();
         let skills = session.shared_skills();
-        let world = world_summary.map(crate::agent::prompt::world_section);
+        let world = world_summary.map(codeact_agent::prompt::world_section);
         let api_text = session.api_text() + &world.unwrap_or_default();
         let stop_wait = session.config().stop_wait();
         let thread = std::thread::Builder::new()

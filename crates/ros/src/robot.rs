@@ -348,7 +348,7 @@ impl RosRobot {
             None => None,
         };
         if let Some(nav2) = &profile.nav2 {
-            crate::ros::actions::prepare(&ros, &nav2.action, nav2::ACTION_TYPE).map_err(|e| {
+            crate::actions::prepare(&ros, &nav2.action, nav2::ACTION_TYPE).map_err(|e| {
                 RosError::R2r(format!(
                     "the profile's nav2 needs {}: {} (scripts/ros-setup.sh builds nav2_msgs' NavigateToPose when the ROS install lacks it)",
                     nav2::ACTION_TYPE,
@@ -1286,7 +1286,7 @@ impl RobotBackend for RosRobot {
                 ))
             }
         };
-        crate::ros::camera::to_png(&frame, width, height)
+        crate::camera::to_png(&frame, width, height)
             .map_err(|why| SkillError::new(ErrorKind::Robot, format!("{topic}: {why}")))
     }
 
