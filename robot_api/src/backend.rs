@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::cancel::CancelToken;
+use crate::capability::{Battery, Camera, CameraPictures, Gripper, Lidar, MapPictures, Navigation};
 use crate::error::SkillError;
 use crate::geometry::P2;
 use crate::nav::GridMap;
@@ -185,56 +186,38 @@ pub struct CameraView {
     pub range: f64,
 }
 
-/// What a backend offers; skills a robot lacks are left out of its API.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Capabilities {
-    /// A 2D lidar (`get_scan`).
-    pub lidar: bool,
-    /// An object-detecting camera (`detect_objects`).
-    pub camera: bool,
-    /// A gripper (`pick`, `place`, `place_at`, `holding`).
-    pub gripper: bool,
-    /// A battery gauge (`get_battery`).
-    pub battery: bool,
-    /// Pictures of its map (`get_map_image`).
-    pub map_image: bool,
-    /// Pictures from its camera (`get_camera_image`).
-    pub camera_image: bool,
-}
-
-/// A robot the skills can drive. Implementations are shared between the
-/// skill thread and whatever else watches the robot, hence `Sync`.
+/// A robot the skills can drive: the base every robot has (its pose,
+/// motion, clock, map and reports). What only some robots have (a lidar, a
+/// camera, a gripper, a battery gauge, their own navigation, pictures) is a
+/// trait of its own in [`crate::capability`], reached through an accessor
+/// here that returns `None` where the robot lacks it; a skill exists exactly
+/// where its capability does.
 ///
-/// Motion is commanded as velocities and time is advanced with
-/// [`RobotBackend::advance`]: the simulator steps its physics (as fast as it
-/// can in lockstep), a real robot just lets the time pass.
+/// No method has a default: a backend, and a wrapper around one (the
+/// recorder), says what each one does, so a method added here cannot be
+/// skipped by accident.
+///
+/// Implementations are shared between the skill thread and whatever else
+/// watches the robot, hence `Sync`. Motion is commanded as velocities and
+/// time is advanced with [`RobotBackend::advance`]: the simulator steps its
+/// physics (as fast as it can in lockstep), a real robot just lets the time
+/// pass.
 pub trait RobotBackend: Send + Sync {
     /// What this robot is, for the API text ("simulated robot in warehouse").
     fn describe(&self) -> String;
-    /// What it offers.
-    fn capabilities(&self) -> Capabilities;
     /// Its limits.
     fn limits(&self) -> RobotLimits;
-    /// How precisely motion skills stop.
-    fn tolerances(&self) -> Tolerances {
-        Tolerances::default()
-    }
+    /// How precisely motion skills stop ([`Tolerances::default`] for a
+    /// simulator in lockstep).
+    fn tolerances(&self) -> Tolerances;
     /// Its clock, seconds.
     fn time(&self) -> f64;
     /// What the seconds of skill timeouts, durations and waits are, for the
-    /// API text.
-    fn clock_note(&self) -> String {
-        "Times (timeouts, durations, waits) are wall-clock seconds on the robot.".into()
-    }
-    /// The camera's field of view and range, if known.
-    fn camera_view(&self) -> Option<CameraView> {
-        None
-    }
+    /// API text ([`WALL_CLOCK_NOTE`] on a real robot).
+    fn clock_note(&self) -> String;
     /// The area the robot must stay in (a geofence), if any: motion skills
     /// plan inside it.
-    fn allowed_area(&self) -> Option<Vec<P2>> {
-        None
-    }
+    fn allowed_area(&self) -> Option<Vec<P2>>;
     /// Its pose estimate (odometry or localisation).
     fn pose(&self) -> Result<Pose2, SkillError>;
     /// Current body velocities (m/s, rad/s), as measured.
@@ -244,70 +227,47 @@ pub trait RobotBackend: Send + Sync {
     /// Lets `dt` pass with the current command. Returns early with an error
     /// when cancelled or when the robot cannot go on (battery empty, e-stop).
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError>;
-    /// Drives to `goal` (turning to `theta` when given) with the robot's own
-    /// navigation stack (Nav2, say) instead of the skills' planner and
-    /// controller; `None` when it has none (the default). Returns once the
-    /// stack reports the goal reached; fails with `Unreachable` or `Blocked`
-    /// and the stack's reason. Reports progress through `ctx.progress` and
-    /// stops when `ctx.cancel` fires.
-    fn navigate(
-        &self,
-        _goal: P2,
-        _theta: Option<f64>,
-        _timeout: f64,
-        _ctx: &crate::CallContext,
-    ) -> Option<Result<(), SkillError>> {
-        None
-    }
-
     /// Stops all motion now (skills call this when they are done moving).
     fn stop(&self);
     /// Stops everything the robot does on the code's behalf: motion, and
     /// any goal it sent to the robot's own stacks (Nav2, action servers).
     /// The executor's safe stop calls this when an action ended badly, on
-    /// reset and at the session's end.
-    fn safe_stop(&self) {
-        self.stop();
-    }
-    /// Whether the robot touched something since the last call (bump sensor).
+    /// reset and at the session's end. A robot with nothing but motion
+    /// calls [`RobotBackend::stop`].
+    fn safe_stop(&self);
+    /// Whether the robot touched something since the last call (bump
+    /// sensor); always false without one.
     fn take_bump(&self) -> bool;
-    /// The latest lidar scan.
-    fn scan(&self) -> Result<ScanData, SkillError>;
-    /// What the camera sees now.
-    fn detect(&self) -> Result<Vec<Detection>, SkillError>;
-    /// The battery.
-    fn battery(&self) -> Result<BatteryState, SkillError>;
-    /// Picks up the named object, which the robot last saw at `seen_at`; it
-    /// must be within reach.
-    fn pick(&self, name: &str, seen_at: P2) -> Result<(), SkillError>;
-    /// Puts the held object down at `at` (or [`RobotLimits::place_distance`]
-    /// in front of the robot). Returns its name and where it was put.
-    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError>;
-    /// The held object, if any.
-    fn holding(&self) -> Option<String>;
     /// The named zones.
     fn zones(&self) -> Vec<ZoneInfo>;
-    /// The furniture objects can be put on.
-    fn surfaces(&self) -> Vec<SurfaceInfo> {
-        Vec::new()
-    }
+    /// The furniture objects can be put on (none known: empty).
+    fn surfaces(&self) -> Vec<SurfaceInfo>;
     /// The known static obstacles, for path planning.
     fn map(&self) -> Option<GridMap>;
-    /// A PNG picture of the map within `radius` metres of the robot (walls,
-    /// obstacles, zones, objects, the robot, its latest scan), if it can draw one.
-    fn map_image(&self, radius: f64) -> Option<Vec<u8>>;
-    /// A PNG picture of what the camera sees now, `width` × `height`
-    /// pixels; an error when it has no camera or the last frame is stale.
-    fn camera_image(&self, _width: u32, _height: u32) -> Result<Vec<u8>, SkillError> {
-        Err(SkillError::new(
-            crate::ErrorKind::Robot,
-            "this robot's camera gives no pictures",
-        ))
-    }
     /// Passes a message to the user (kept in the events).
     fn say(&self, text: &str);
     /// Robot events since the last call (collision, picked X, battery low).
     fn take_events(&self) -> Vec<String>;
     /// A one-line summary: pose, battery, what it holds.
     fn state_line(&self) -> String;
+
+    /// Its 2D lidar (`get_scan`; motion skills stop before what it sees).
+    fn lidar(&self) -> Option<&dyn Lidar>;
+    /// Its object-detecting camera (`detect_objects`, `known_objects`).
+    fn camera(&self) -> Option<&dyn Camera>;
+    /// Pictures from its camera (`get_camera_image`).
+    fn camera_pictures(&self) -> Option<&dyn CameraPictures>;
+    /// Its gripper (`pick`, `place`, `place_at`, `holding`).
+    fn gripper(&self) -> Option<&dyn Gripper>;
+    /// Its battery gauge (`get_battery`).
+    fn battery(&self) -> Option<&dyn Battery>;
+    /// Its own navigation stack (Nav2, say), which `move_to` and `go_to`
+    /// then use instead of the skills' planner and controller.
+    fn navigation(&self) -> Option<&dyn Navigation>;
+    /// Pictures of its map (`get_map_image`).
+    fn map_pictures(&self) -> Option<&dyn MapPictures>;
 }
+
+/// The clock note of a robot whose seconds are the wall clock's.
+pub const WALL_CLOCK_NOTE: &str =
+    "Times (timeouts, durations, waits) are wall-clock seconds on the robot.";

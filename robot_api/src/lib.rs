@@ -14,7 +14,8 @@
 //! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
 //! - [`params`]: typed skill parameters ([`skill_params!`]), checked against their declaration.
 //! - [`registry`]: [`SkillSet`], the skills of one robot with their handlers and safe stop.
-//! - [`backend`]: [`RobotBackend`], what skills need from a robot (simulated or ROS).
+//! - [`backend`]: [`RobotBackend`], what skills need from every robot (simulated or ROS).
+//! - [`capability`]: what only some robots have ([`Lidar`], [`Camera`], [`Gripper`], ...), a trait each.
 //! - [`memory`]: [`ObjectMemory`], the objects the robot has seen.
 //! - [`nav`]: occupancy grid and A* planner used by `move_to`.
 //! - [`skills`]: the robot skills an agent composes, written once against a backend.
@@ -22,6 +23,7 @@
 
 pub mod backend;
 pub mod cancel;
+pub mod capability;
 pub mod error;
 pub mod geometry;
 pub mod memory;
@@ -35,10 +37,11 @@ pub mod testing;
 pub mod value;
 
 pub use backend::{
-    BatteryState, CameraView, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData,
-    SurfaceInfo, Tolerances, ZoneInfo,
+    BatteryState, CameraView, Detection, Pose2, RobotBackend, RobotLimits, ScanData, SurfaceInfo,
+    Tolerances, ZoneInfo, WALL_CLOCK_NOTE,
 };
 pub use cancel::CancelToken;
+pub use capability::{Battery, Camera, CameraPictures, Gripper, Lidar, MapPictures, Navigation};
 pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
 pub use params::{AnyArgs, FromArgs, FromValue};

@@ -402,6 +402,15 @@ pub fn indent_doc(doc: &str) -> String {
     out
 }
 
+/// The heading of the world's summary in the system prompt.
+pub const WORLD_HEADING: &str = "\n# The world\n";
+
+/// The world's summary as a section after the API text: in every prompt,
+/// `codeact api` and the MCP server's API text alike.
+pub fn world_section(summary: &str) -> String {
+    format!("{WORLD_HEADING}{}\n", summary.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CameraView, CancelToken, Capabilities, Detection, ErrorKind, Pose2, RobotBackend,
-    RobotLimits, ScanData, SkillError, SurfaceInfo, ZoneInfo,
+    Battery, BatteryState, Camera, CameraPictures, CameraView, CancelToken, Detection, ErrorKind,
+    Gripper, Lidar, MapPictures, Navigation, Pose2, RobotBackend, RobotLimits, ScanData,
+    SkillError, SurfaceInfo, Tolerances, ZoneInfo,
 };
 
 use crate::geometry::{point_in_polygon, P2};
@@ -120,26 +121,12 @@ impl RobotBackend for SimRobot {
             self.sim().world().name
         )
     }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            lidar: true,
-            camera: true,
-            gripper: true,
-            battery: true,
-            map_image: true,
-            camera_image: true,
-        }
-    }
-
     fn limits(&self) -> RobotLimits {
         self.sim().world().robot.limits()
     }
-
     fn time(&self) -> f64 {
         self.sim().time()
     }
-
     fn clock_note(&self) -> String {
         match self.realtime() {
             None => "Times (timeouts, durations, waits) are simulated seconds: the simulation runs much faster than real time while a skill runs and stands still between actions.".into(),
@@ -147,24 +134,12 @@ impl RobotBackend for SimRobot {
             Some(f) => format!("Times (timeouts, durations, waits) are simulated seconds, which run at {f} times the wall clock."),
         }
     }
-
-    fn camera_view(&self) -> Option<CameraView> {
-        let sim = self.sim();
-        let cam = &sim.world().camera;
-        Some(CameraView {
-            fov: cam.fov,
-            range: cam.range,
-        })
-    }
-
     fn pose(&self) -> Result<Pose2, SkillError> {
         Ok(self.sim().odom_pose())
     }
-
     fn velocity(&self) -> (f64, f64) {
         self.sim().velocity()
     }
-
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         let mut sim = self.sim();
         if sim.battery().percent <= 0.0 && (linear != 0.0 || angular != 0.0) {
@@ -176,7 +151,6 @@ impl RobotBackend for SimRobot {
         sim.command(linear, angular);
         Ok(())
     }
-
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
         let realtime = self.realtime();
         let wall_start = std::time::Instant::now();
@@ -222,41 +196,12 @@ impl RobotBackend for SimRobot {
         }
         Ok(())
     }
-
     fn stop(&self) {
         self.sim().halt();
     }
-
     fn take_bump(&self) -> bool {
         self.sim().take_bump()
     }
-
-    fn scan(&self) -> Result<ScanData, SkillError> {
-        Ok(self.sim().scan().clone())
-    }
-
-    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
-        Ok(self.sim().detections())
-    }
-
-    fn battery(&self) -> Result<BatteryState, SkillError> {
-        Ok(self.sim().battery())
-    }
-
-    fn pick(&self, name: &str, _seen_at: P2) -> Result<(), SkillError> {
-        let mut sim = self.sim();
-        sim.pick(name).map_err(|f| gripper_error(&sim, f))
-    }
-
-    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
-        let mut sim = self.sim();
-        sim.place(at).map_err(|f| gripper_error(&sim, f))
-    }
-
-    fn holding(&self) -> Option<String> {
-        self.sim().holding().map(str::to_owned)
-    }
-
     fn zones(&self) -> Vec<ZoneInfo> {
         let sim = self.sim();
         sim.world()
@@ -273,28 +218,15 @@ impl RobotBackend for SimRobot {
             })
             .collect()
     }
-
     fn surfaces(&self) -> Vec<SurfaceInfo> {
         self.sim().world().surface_infos()
     }
-
     fn map(&self) -> Option<GridMap> {
         Some(self.map.clone())
     }
-
-    fn map_image(&self, radius: f64) -> Option<Vec<u8>> {
-        Some(crate::render::map_crop_png(&self.sim(), radius))
-    }
-
-    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
-        let view = crate::camera::view(&self.sim(), width as usize, height as usize);
-        Ok(view.png())
-    }
-
     fn say(&self, text: &str) {
         self.sim().push_event(format!("said: {text}"));
     }
-
     fn take_events(&self) -> Vec<String> {
         self.sim()
             .take_events()
@@ -302,7 +234,6 @@ impl RobotBackend for SimRobot {
             .map(|e| format!("t={:.1}s {}", e.time, e.text))
             .collect()
     }
-
     fn state_line(&self) -> String {
         let sim = self.sim();
         let p = sim.odom_pose();
@@ -316,6 +247,102 @@ impl RobotBackend for SimRobot {
             if b.charging { " charging" } else { "" },
             sim.holding().unwrap_or("nothing"),
         )
+    }
+
+    /// Exact: the simulator runs in lockstep.
+    fn tolerances(&self) -> Tolerances {
+        Tolerances::default()
+    }
+
+    /// The world has no geofence; its walls bound it.
+    fn allowed_area(&self) -> Option<Vec<P2>> {
+        None
+    }
+
+    fn safe_stop(&self) {
+        self.stop();
+    }
+
+    fn lidar(&self) -> Option<&dyn Lidar> {
+        Some(self)
+    }
+
+    fn camera(&self) -> Option<&dyn Camera> {
+        Some(self)
+    }
+
+    fn camera_pictures(&self) -> Option<&dyn CameraPictures> {
+        Some(self)
+    }
+
+    fn gripper(&self) -> Option<&dyn Gripper> {
+        Some(self)
+    }
+
+    fn battery(&self) -> Option<&dyn Battery> {
+        Some(self)
+    }
+
+    /// The skills' own planner and controller drive the simulated robot.
+    fn navigation(&self) -> Option<&dyn Navigation> {
+        None
+    }
+
+    fn map_pictures(&self) -> Option<&dyn MapPictures> {
+        Some(self)
+    }
+}
+
+impl Camera for SimRobot {
+    fn view(&self) -> Option<CameraView> {
+        let sim = self.sim();
+        let cam = &sim.world().camera;
+        Some(CameraView {
+            fov: cam.fov,
+            range: cam.range,
+        })
+    }
+    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
+        Ok(self.sim().detections())
+    }
+}
+
+impl Lidar for SimRobot {
+    fn scan(&self) -> Result<ScanData, SkillError> {
+        Ok(self.sim().scan().clone())
+    }
+}
+
+impl Battery for SimRobot {
+    fn state(&self) -> Result<BatteryState, SkillError> {
+        Ok(self.sim().battery())
+    }
+}
+
+impl Gripper for SimRobot {
+    fn pick(&self, name: &str, _seen_at: P2) -> Result<(), SkillError> {
+        let mut sim = self.sim();
+        sim.pick(name).map_err(|f| gripper_error(&sim, f))
+    }
+    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
+        let mut sim = self.sim();
+        sim.place(at).map_err(|f| gripper_error(&sim, f))
+    }
+    fn holding(&self) -> Option<String> {
+        self.sim().holding().map(str::to_owned)
+    }
+}
+
+impl MapPictures for SimRobot {
+    fn map_image(&self, radius: f64) -> Result<Vec<u8>, SkillError> {
+        Ok(crate::render::map_crop_png(&self.sim(), radius))
+    }
+}
+
+impl CameraPictures for SimRobot {
+    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
+        let view = crate::camera::view(&self.sim(), width as usize, height as usize);
+        Ok(view.png())
     }
 }
 

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use rmcp::ServiceExt;
 
 use super::shutdown::{signals, Shutdown};
 use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
@@ -76,33 +75,19 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let served = runtime.block_on(async move {
-        match opts.http {
-            None => {
-                let lines = crate::mcp::stdio::split(tokio::io::stdin(), tokio::io::stdout());
-                let running = server
-                    .serve(lines)
-                    .await
-                    .context("starting the MCP session on stdio")?;
-                running.waiting().await.context("serving MCP on stdio")?;
-            }
-            Some(addr) => {
-                let options = HttpOptions {
-                    addr,
-                    token,
-                    origins: opts.origins.clone(),
-                    hosts: opts.hosts.clone(),
-                };
-                let (listener, bound) = http::bind(&options).await?;
-                eprintln!("codeact mcp: serving http://{bound}/mcp (Ctrl-C stops)");
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                http::serve(server, listener, options, shutdown).await?;
-            }
+    let served = match opts.http {
+        None => crate::mcp::stdio::serve(&runtime, server).map_err(anyhow::Error::from),
+        Some(addr) => {
+            let options = HttpOptions {
+                addr,
+                token,
+                origins: opts.origins.clone(),
+                hosts: opts.hosts.clone(),
+            };
+            let bound = |at| eprintln!("codeact mcp: serving http://{at}/mcp (Ctrl-C stops)");
+            http::serve_until_ctrl_c(&runtime, server, options, &bound).map_err(anyhow::Error::from)
         }
-        anyhow::Ok(())
-    });
+    };
     // In order, before the process exits: the server's tasks, the session,
     // then the robot's connection (a ROS node must not be torn down by exit).
     shutdown.ending();

@@ -569,7 +569,7 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
             let world = target
                 .robot
                 .as_ref()
-                .map(|r| crate::agent::prompt::world_section(&r.sim().world().summary()));
+                .map(|r| robot_api::registry::world_section(&r.sim().world().summary()));
             print!("{text}{}", world.unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }

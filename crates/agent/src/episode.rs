@@ -16,6 +16,7 @@ use super::prompt;
 use super::reply::code_actions;
 use super::transcript::{Record, Transcript};
 use codeact_executor::library::LibraryReport;
+use codeact_executor::observation::trim_middle;
 use codeact_executor::{Executor, Observation, Status, Stream};
 
 /// Limits of an episode.
@@ -219,21 +220,6 @@ pub fn add_done(skills: &mut SkillSet) -> DoneSignal {
     signal
 }
 
-/// Keeps the start and end of a long text, with a marker saying how much was cut.
-pub fn trim_middle(text: &str, max_chars: usize) -> String {
-    let count = text.chars().count();
-    if count <= max_chars {
-        return text.to_owned();
-    }
-    let head: String = text.chars().take(max_chars * 2 / 3).collect();
-    let tail_len = max_chars / 3;
-    let tail: String = text.chars().skip(count - tail_len).collect();
-    format!(
-        "{head}\n[... {} characters of this observation cut ...]\n{tail}",
-        count - head.chars().count() - tail_len
-    )
-}
-
 /// What makes two turns "the same": the code and what it did, without times
 /// (the robot's state line has no time; the time is `robot_time`).
 fn fingerprint(code: &str, obs: &Observation) -> String {
@@ -300,7 +286,7 @@ impl Agent {
         // After the skills, before the world (see `prompt::system_prompt_for`).
         let at = self
             .system
-            .find(prompt::WORLD_HEADING)
+            .find(robot_api::registry::WORLD_HEADING)
             .unwrap_or(self.system.len());
         self.system.insert_str(at, &library.api_text());
     }

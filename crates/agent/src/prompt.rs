@@ -1,6 +1,7 @@
 //! The system prompt: the rules of the loop, the robot API text rendered from
 //! the live skill registry, and a short summary of the world.
 
+use robot_api::registry::world_section;
 use robot_api::SkillSet;
 
 use super::actions::ActionFormat;
@@ -58,15 +59,6 @@ pub fn system_prompt_for(
         out.push_str(&world_section(summary));
     }
     out
-}
-
-/// The heading of the world's summary in the system prompt.
-pub const WORLD_HEADING: &str = "\n# The world\n";
-
-/// The world's summary as a section after the API text: in every prompt,
-/// `codeact api` and the MCP server's API text alike.
-pub fn world_section(summary: &str) -> String {
-    format!("{WORLD_HEADING}{}\n", summary.trim_end())
 }
 
 /// The first user message: the task.

@@ -62,6 +62,28 @@ pub async fn bind(opts: &HttpOptions) -> Result<(tokio::net::TcpListener, Socket
     Ok((listener, addr))
 }
 
+/// Binds the endpoint and serves `server` on `runtime` until Ctrl-C;
+/// `bound` hears the real address first (for port 0).
+///
+/// Blocking and never inlined, so that the SDK's generic service is built
+/// in this crate, not again in every program that serves.
+#[inline(never)]
+pub fn serve_until_ctrl_c(
+    runtime: &tokio::runtime::Runtime,
+    server: RobotServer,
+    opts: HttpOptions,
+    bound: &dyn Fn(SocketAddr),
+) -> Result<(), HttpError> {
+    runtime.block_on(async move {
+        let (listener, addr) = bind(&opts).await?;
+        bound(addr);
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        serve(server, listener, opts, shutdown).await
+    })
+}
+
 /// Serves `server` on `listener` until `shutdown` completes.
 pub async fn serve(
     server: RobotServer,

@@ -97,7 +97,7 @@ impl SessionHost {
         let (jobs, queue) = mpsc::channel();
         let interrupter = session.interrupter();
         let skills = session.shared_skills();
-        let world = world_summary.map(codeact_agent::prompt::world_section);
+        let world = world_summary.map(robot_api::registry::world_section);
         let api_text = session.api_text() + &world.unwrap_or_default();
         let stop_wait = session.config().stop_wait();
         let thread = std::thread::Builder::new()

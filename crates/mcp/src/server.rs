@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
 use super::robot::{RobotError, SessionHost};
-use codeact_agent::episode::trim_middle;
+use codeact_executor::observation::trim_middle;
 use codeact_executor::{Observation, Status, MAX_ACTION_SECONDS};
 
 /// URIs of the resources.

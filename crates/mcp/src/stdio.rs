@@ -7,6 +7,8 @@
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use super::server::RobotServer;
+
 /// The longest request line taken, bytes (a code action is far shorter).
 const MAX_LINE: usize = 16 << 20;
 
@@ -90,4 +92,31 @@ where
         }
     });
     (server_in, server_out)
+}
+
+/// Why serving on stdio failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    /// The client's initialisation failed.
+    #[error("starting the MCP session on stdio: {0}")]
+    Start(#[from] Box<rmcp::service::ServerInitializeError>),
+    /// The session's task ended abnormally.
+    #[error("serving MCP on stdio: {0}")]
+    Serve(#[from] tokio::task::JoinError),
+}
+
+/// Serves `server` on this process's stdin and stdout, on `runtime`, until
+/// the client leaves.
+///
+/// Blocking and never inlined, so that the SDK's generic service is built
+/// in this crate, not again in every program that serves.
+#[inline(never)]
+pub fn serve(runtime: &tokio::runtime::Runtime, server: RobotServer) -> Result<(), StdioError> {
+    use rmcp::ServiceExt;
+    runtime.block_on(async move {
+        let lines = split(tokio::io::stdin(), tokio::io::stdout());
+        let running = server.serve(lines).await.map_err(Box::new)?;
+        running.waiting().await?;
+        Ok(())
+    })
 }

@@ -239,6 +239,21 @@ pub struct Observation {
     pub images: Vec<Picture>,
 }
 
+/// Keeps the start and end of a long text, with a marker saying how much was cut.
+pub fn trim_middle(text: &str, max_chars: usize) -> String {
+    let count = text.chars().count();
+    if count <= max_chars {
+        return text.to_owned();
+    }
+    let head: String = text.chars().take(max_chars * 2 / 3).collect();
+    let tail_len = max_chars / 3;
+    let tail: String = text.chars().skip(count - tail_len).collect();
+    format!(
+        "{head}\n[... {} characters of this observation cut ...]\n{tail}",
+        count - head.chars().count() - tail_len
+    )
+}
+
 impl Observation {
     /// All kept output as one string, with a marker where output was cut.
     pub fn output_text(&self) -> String {

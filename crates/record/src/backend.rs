@@ -6,14 +6,16 @@ use std::time::Duration;
 use robot_api::geometry::P2;
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CallContext, CameraView, CancelToken, Capabilities, Detection, Pose2, Progress,
-    RobotBackend, RobotLimits, ScanData, SkillError, SurfaceInfo, Tolerances, ZoneInfo,
+    Battery, CallContext, Camera, CameraPictures, CancelToken, ErrorKind, Gripper, Lidar,
+    MapPictures, Navigation, Pose2, Progress, RobotBackend, RobotLimits, SkillError, SurfaceInfo,
+    Tolerances, ZoneInfo,
 };
 
 use super::Recorder;
 
 /// Forwards every call to the robot; records velocity commands, the pose
-/// and scans as time advances, and camera pictures.
+/// and scans as time advances and as the robot's own navigation reports,
+/// and camera pictures.
 pub struct RecordingBackend {
     inner: Arc<dyn RobotBackend>,
     recorder: Arc<Recorder>,
@@ -30,9 +32,6 @@ impl RobotBackend for RecordingBackend {
     fn describe(&self) -> String {
         self.inner.describe()
     }
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
     fn limits(&self) -> RobotLimits {
         self.inner.limits()
     }
@@ -44,9 +43,6 @@ impl RobotBackend for RecordingBackend {
     }
     fn clock_note(&self) -> String {
         self.inner.clock_note()
-    }
-    fn camera_view(&self) -> Option<CameraView> {
-        self.inner.camera_view()
     }
     fn allowed_area(&self) -> Option<Vec<P2>> {
         self.inner.allowed_area()
@@ -69,27 +65,6 @@ impl RobotBackend for RecordingBackend {
         self.recorder.sample(false);
         result
     }
-    fn navigate(
-        &self,
-        goal: P2,
-        theta: Option<f64>,
-        timeout: f64,
-        ctx: &CallContext,
-    ) -> Option<Result<(), SkillError>> {
-        // The robot's own navigator drives without `advance`: sample the
-        // pose and scan at each of its progress reports instead.
-        let (recorder, outer) = (self.recorder.clone(), ctx.progress.clone());
-        let ctx = CallContext {
-            cancel: ctx.cancel.clone(),
-            progress: Progress::new(move |line| {
-                outer.report(line);
-                recorder.sample(false);
-            }),
-        };
-        let done = self.inner.navigate(goal, theta, timeout, &ctx)?;
-        self.recorder.sample(true);
-        Some(done)
-    }
     fn stop(&self) {
         self.inner.stop();
         self.recorder.command(0.0, 0.0);
@@ -101,24 +76,6 @@ impl RobotBackend for RecordingBackend {
     fn take_bump(&self) -> bool {
         self.inner.take_bump()
     }
-    fn scan(&self) -> Result<ScanData, SkillError> {
-        self.inner.scan()
-    }
-    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
-        self.inner.detect()
-    }
-    fn battery(&self) -> Result<BatteryState, SkillError> {
-        self.inner.battery()
-    }
-    fn pick(&self, name: &str, seen_at: P2) -> Result<(), SkillError> {
-        self.inner.pick(name, seen_at)
-    }
-    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
-        self.inner.place(at)
-    }
-    fn holding(&self) -> Option<String> {
-        self.inner.holding()
-    }
     fn zones(&self) -> Vec<ZoneInfo> {
         self.inner.zones()
     }
@@ -128,16 +85,6 @@ impl RobotBackend for RecordingBackend {
     fn map(&self) -> Option<GridMap> {
         self.inner.map()
     }
-    fn map_image(&self, radius: f64) -> Option<Vec<u8>> {
-        self.inner.map_image(radius)
-    }
-    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
-        let png = self.inner.camera_image(width, height);
-        if let Ok(png) = &png {
-            self.recorder.camera(png);
-        }
-        png
-    }
     fn say(&self, text: &str) {
         self.inner.say(text)
     }
@@ -146,5 +93,76 @@ impl RobotBackend for RecordingBackend {
     }
     fn state_line(&self) -> String {
         self.inner.state_line()
+    }
+    // Recorded: the robot's own navigation (its pose sampled at each
+    // progress report) and camera pictures; the rest passes straight on.
+    fn navigation(&self) -> Option<&dyn Navigation> {
+        self.inner.navigation().map(|_| self as &dyn Navigation)
+    }
+    fn camera_pictures(&self) -> Option<&dyn CameraPictures> {
+        self.inner
+            .camera_pictures()
+            .map(|_| self as &dyn CameraPictures)
+    }
+    fn lidar(&self) -> Option<&dyn Lidar> {
+        self.inner.lidar()
+    }
+    fn camera(&self) -> Option<&dyn Camera> {
+        self.inner.camera()
+    }
+    fn gripper(&self) -> Option<&dyn Gripper> {
+        self.inner.gripper()
+    }
+    fn battery(&self) -> Option<&dyn Battery> {
+        self.inner.battery()
+    }
+    fn map_pictures(&self) -> Option<&dyn MapPictures> {
+        self.inner.map_pictures()
+    }
+}
+
+impl Navigation for RecordingBackend {
+    fn navigate(
+        &self,
+        goal: P2,
+        theta: Option<f64>,
+        timeout: f64,
+        ctx: &CallContext,
+    ) -> Result<(), SkillError> {
+        let Some(nav) = self.inner.navigation() else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no navigation stack of its own",
+            ));
+        };
+        // The robot's own navigator drives without `advance`: sample the
+        // pose and scan at each of its progress reports instead.
+        let (recorder, outer) = (self.recorder.clone(), ctx.progress.clone());
+        let ctx = CallContext {
+            cancel: ctx.cancel.clone(),
+            progress: Progress::new(move |line| {
+                outer.report(line);
+                recorder.sample(false);
+            }),
+        };
+        let done = nav.navigate(goal, theta, timeout, &ctx);
+        self.recorder.sample(true);
+        done
+    }
+}
+
+impl CameraPictures for RecordingBackend {
+    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
+        let Some(camera) = self.inner.camera_pictures() else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot's camera gives no pictures",
+            ));
+        };
+        let png = camera.camera_image(width, height);
+        if let Ok(png) = &png {
+            self.recorder.camera(png);
+        }
+        png
     }
 }

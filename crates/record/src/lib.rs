@@ -270,7 +270,7 @@ impl Recorder {
             Some((at, seen_from)) => always || (t >= at + SCAN_PERIOD && moved(seen_from, pose)),
         };
         if due {
-            if let Ok(scan) = self.robot.scan() {
+            if let Some(Ok(scan)) = self.robot.lidar().map(|l| l.scan()) {
                 if s.last_scan.is_none_or(|(at, _)| scan.stamp > at) {
                     s.last_scan = Some((scan.stamp, pose));
                     self.send(nanos(scan.stamp), Message::Scan(scan));

@@ -450,7 +450,7 @@ impl Reporter for Feedback<'_> {
             self.observation.push('\n');
         }
         self.observation
-            .push_str(&codeact_agent::episode::trim_middle(shown, 1500));
+            .push_str(&codeact_executor::observation::trim_middle(shown, 1500));
     }
 }
 

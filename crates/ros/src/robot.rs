@@ -14,8 +14,9 @@ use r2r::{GoalStatus, QosProfile};
 use robot_api::geometry::{polygon_centre, wrap_angle, P2};
 use robot_api::nav::GridMap;
 use robot_api::{
-    BatteryState, CallContext, CancelToken, Capabilities, Detection, ErrorKind, Pose2,
-    RobotBackend, RobotLimits, ScanData, SkillError, Tolerances, ZoneInfo,
+    Battery, BatteryState, CallContext, Camera, CameraPictures, CameraView, CancelToken, Detection,
+    ErrorKind, Gripper, Lidar, MapPictures, Navigation, Pose2, RobotBackend, RobotLimits, ScanData,
+    SkillError, SurfaceInfo, Tolerances, ZoneInfo,
 };
 
 use super::actions::{run_goal_to_end, FeedbackLines, Goal, Ledger};
@@ -962,19 +963,6 @@ impl RobotBackend for RosRobot {
             )
         }
     }
-
-    fn capabilities(&self) -> Capabilities {
-        let t = &self.profile.topics;
-        Capabilities {
-            lidar: t.scan.is_some(),
-            camera: t.detections.is_some(),
-            gripper: self.profile.services.gripper.is_some(),
-            battery: t.battery.is_some(),
-            map_image: false,
-            camera_image: t.camera.is_some() || t.camera_compressed.is_some(),
-        }
-    }
-
     fn limits(&self) -> RobotLimits {
         let l = &self.profile.limits;
         RobotLimits {
@@ -985,7 +973,6 @@ impl RobotBackend for RosRobot {
             reach: l.reach,
         }
     }
-
     fn tolerances(&self) -> Tolerances {
         Tolerances {
             goal: self.profile.tolerances.goal,
@@ -994,25 +981,20 @@ impl RobotBackend for RosRobot {
             rest_angular: self.profile.tolerances.rest_angular,
         }
     }
-
     /// ROS time: stamps, recordings and the skills' timeouts follow the
     /// node's clock (sim time from /clock when the profile says so).
     fn time(&self) -> f64 {
         self.shared.clock.now().as_secs_f64()
     }
-
     fn pose(&self) -> Result<Pose2, SkillError> {
         self.odom().map(|o| o.0)
     }
-
     fn allowed_area(&self) -> Option<Vec<P2>> {
         self.profile.safety.geofence.clone()
     }
-
     fn velocity(&self) -> (f64, f64) {
         self.odom().map(|o| o.1).unwrap_or((0.0, 0.0))
     }
-
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         if linear != 0.0 || angular != 0.0 {
             // Never start moving on stale data.
@@ -1022,7 +1004,6 @@ impl RobotBackend for RosRobot {
             .command(linear, angular)
             .map_err(|()| self.e_stop_error())
     }
-
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
         let end = Instant::now() + dt;
         loop {
@@ -1079,171 +1060,18 @@ impl RobotBackend for RosRobot {
             cancel.sleep(left.min(Duration::from_millis(5)));
         }
     }
-
-    fn navigate(
-        &self,
-        goal: P2,
-        theta: Option<f64>,
-        timeout: f64,
-        ctx: &CallContext,
-    ) -> Option<Result<(), SkillError>> {
-        let settings = self.profile.nav2.as_ref()?;
-        Some(self.navigate_with_nav2(settings, goal, theta, timeout, ctx))
-    }
-
     fn stop(&self) {
         let mut core = lock(&self.shared.safety);
         core.governor.stop();
         core.send_zero();
     }
-
     fn safe_stop(&self) {
         self.cancel_goals("the action was stopped");
         self.stop();
     }
-
     fn take_bump(&self) -> bool {
         false
     }
-
-    fn scan(&self) -> Result<ScanData, SkillError> {
-        let Some(topic) = &self.profile.topics.scan else {
-            return Err(SkillError::new(
-                ErrorKind::Robot,
-                "this robot has no lidar in its profile",
-            ));
-        };
-        let l = lock(&self.shared.latest);
-        let limit = self.profile.safety.scan_stale;
-        match &l.scan {
-            Some(s) if s.age() <= limit => Ok(s.value.clone()),
-            s => Err(stale_error(
-                "lidar scan",
-                topic,
-                s.as_ref().map(Stamped::age),
-                limit,
-            )),
-        }
-    }
-
-    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
-        let Some(topic) = &self.profile.topics.detections else {
-            return Err(SkillError::new(
-                ErrorKind::Robot,
-                "this robot has no camera in its profile",
-            ));
-        };
-        let pose = self.pose()?;
-        let l = lock(&self.shared.latest);
-        let limit = self.profile.safety.scan_stale.max(1.0);
-        let objects = match &l.detections {
-            Some(d) if d.age() <= limit => &d.value,
-            d => {
-                return Err(stale_error(
-                    "camera detections",
-                    topic,
-                    d.as_ref().map(Stamped::age),
-                    limit,
-                ))
-            }
-        };
-        Ok(objects
-            .iter()
-            .map(|o| {
-                let bearing = (o.y - pose.y).atan2(o.x - pose.x) - pose.theta;
-                Detection {
-                    name: o.name.clone(),
-                    kind: o.kind.clone(),
-                    colour: o.colour.clone(),
-                    x: o.x,
-                    y: o.y,
-                    size: o.size,
-                    distance: pose.distance_to(P2::new(o.x, o.y)),
-                    bearing: wrap_angle(bearing),
-                }
-            })
-            .collect())
-    }
-
-    fn battery(&self) -> Result<BatteryState, SkillError> {
-        let Some(topic) = &self.profile.topics.battery else {
-            return Err(SkillError::new(
-                ErrorKind::Robot,
-                "this robot has no battery gauge in its profile",
-            ));
-        };
-        let l = lock(&self.shared.latest);
-        l.battery
-            .as_ref()
-            .map(|b| b.value)
-            .ok_or_else(|| stale_error("battery state", topic, None, 0.0))
-    }
-
-    fn pick(&self, name: &str, seen_at: P2) -> Result<(), SkillError> {
-        if let Some(held) = self.holding() {
-            return Err(SkillError::new(
-                ErrorKind::GripperError,
-                format!("the gripper already holds {held}; place it first"),
-            ));
-        }
-        if let Ok(pose) = self.pose() {
-            let d = pose.distance_to(seen_at);
-            if d > self.profile.limits.reach {
-                return Err(SkillError::new(
-                    ErrorKind::NotInReach,
-                    format!("{name} is {d:.2} m away; the gripper reaches {:.2} m. Drive closer first (go_to('{name}'))", self.profile.limits.reach),
-                ));
-            }
-        }
-        let got = self.call_gripper(true)?;
-        if !got.is_empty() && got != name {
-            // The gripper closed on something else: put it back.
-            let _ = self.call_gripper(false);
-            return Err(SkillError::new(
-                ErrorKind::GripperError,
-                format!("the gripper closed on {got}, not {name}; it let go again"),
-            ));
-        }
-        *lock(&self.shared.holding) = Some(name.to_owned());
-        self.shared.event(format!("picked {name}"));
-        Ok(())
-    }
-
-    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
-        let Some(held) = self.holding() else {
-            return Err(SkillError::new(
-                ErrorKind::GripperError,
-                "the gripper holds nothing",
-            ));
-        };
-        if let (Some(spot), Ok(pose)) = (at, self.pose()) {
-            let d = pose.distance_to(spot);
-            let (x, y) = (spot.x, spot.y);
-            if d > self.profile.limits.reach {
-                return Err(SkillError::new(
-                    ErrorKind::NotInReach,
-                    format!(
-                        "({x:.2}, {y:.2}) is {d:.2} m away; the gripper reaches {:.2} m",
-                        self.profile.limits.reach
-                    ),
-                ));
-            }
-        }
-        let pose = self.pose()?;
-        let spot = at.unwrap_or_else(|| {
-            let d = self.limits().place_distance();
-            P2::new(pose.x + d * pose.theta.cos(), pose.y + d * pose.theta.sin())
-        });
-        self.call_gripper(false)?;
-        *lock(&self.shared.holding) = None;
-        self.shared.event(format!("placed {held}"));
-        Ok((held, spot))
-    }
-
-    fn holding(&self) -> Option<String> {
-        lock(&self.shared.holding).clone()
-    }
-
     fn zones(&self) -> Vec<ZoneInfo> {
         self.profile
             .zones
@@ -1256,51 +1084,18 @@ impl RobotBackend for RosRobot {
             })
             .collect()
     }
-
     fn map(&self) -> Option<GridMap> {
         lock(&self.shared.latest).map.clone()
     }
-
-    fn map_image(&self, _radius: f64) -> Option<Vec<u8>> {
-        None
-    }
-
-    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
-        let t = &self.profile.topics;
-        let Some(topic) = t.camera.as_ref().or(t.camera_compressed.as_ref()) else {
-            return Err(SkillError::new(
-                ErrorKind::Robot,
-                "this robot has no camera topic in its profile",
-            ));
-        };
-        // Cameras run slower than lidars; a frame may be twice as old as a scan.
-        let limit = (self.profile.safety.scan_stale * 2.0).max(1.0);
-        let frame = match &lock(&self.shared.latest).camera {
-            Some(f) if f.age() <= limit => f.value.clone(),
-            f => {
-                return Err(stale_error(
-                    "camera image",
-                    topic,
-                    f.as_ref().map(Stamped::age),
-                    limit,
-                ))
-            }
-        };
-        crate::camera::to_png(&frame, width, height)
-            .map_err(|why| SkillError::new(ErrorKind::Robot, format!("{topic}: {why}")))
-    }
-
     fn say(&self, text: &str) {
         tracing::info!("robot says: {text}");
         self.shared.event(format!("said: {text}"));
     }
-
     fn take_events(&self) -> Vec<String> {
         let mut events = std::mem::take(&mut *lock(&self.shared.events));
         events.extend(self.shared.goals.take_notes());
         events
     }
-
     fn state_line(&self) -> String {
         let l = lock(&self.shared.latest);
         let pose = match (&l.odom, l.located()) {
@@ -1345,5 +1140,253 @@ impl RobotBackend for RosRobot {
             "{pose}{battery}, holding {}{goals}{e_stop}",
             self.holding().unwrap_or_else(|| "nothing".into())
         )
+    }
+
+    fn clock_note(&self) -> String {
+        robot_api::WALL_CLOCK_NOTE.into()
+    }
+
+    /// Furniture is not in a robot profile.
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        Vec::new()
+    }
+
+    // Each capability exists where the profile names its topic or service.
+
+    fn lidar(&self) -> Option<&dyn Lidar> {
+        self.profile
+            .topics
+            .scan
+            .is_some()
+            .then_some(self as &dyn Lidar)
+    }
+
+    fn camera(&self) -> Option<&dyn Camera> {
+        let t = &self.profile.topics;
+        t.detections.is_some().then_some(self as &dyn Camera)
+    }
+
+    fn camera_pictures(&self) -> Option<&dyn CameraPictures> {
+        let t = &self.profile.topics;
+        (t.camera.is_some() || t.camera_compressed.is_some()).then_some(self as &dyn CameraPictures)
+    }
+
+    fn gripper(&self) -> Option<&dyn Gripper> {
+        let gripper = &self.profile.services.gripper;
+        gripper.is_some().then_some(self as &dyn Gripper)
+    }
+
+    fn battery(&self) -> Option<&dyn Battery> {
+        self.profile
+            .topics
+            .battery
+            .is_some()
+            .then_some(self as &dyn Battery)
+    }
+
+    fn navigation(&self) -> Option<&dyn Navigation> {
+        self.profile
+            .nav2
+            .is_some()
+            .then_some(self as &dyn Navigation)
+    }
+
+    /// A ROS robot's map is drawn by RViz or Foxglove, not here.
+    fn map_pictures(&self) -> Option<&dyn MapPictures> {
+        None
+    }
+}
+
+impl Navigation for RosRobot {
+    fn navigate(
+        &self,
+        goal: P2,
+        theta: Option<f64>,
+        timeout: f64,
+        ctx: &CallContext,
+    ) -> Result<(), SkillError> {
+        let Some(settings) = self.profile.nav2.as_ref() else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no Nav2 in its profile",
+            ));
+        };
+        self.navigate_with_nav2(settings, goal, theta, timeout, ctx)
+    }
+}
+
+impl Lidar for RosRobot {
+    fn scan(&self) -> Result<ScanData, SkillError> {
+        let Some(topic) = &self.profile.topics.scan else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no lidar in its profile",
+            ));
+        };
+        let l = lock(&self.shared.latest);
+        let limit = self.profile.safety.scan_stale;
+        match &l.scan {
+            Some(s) if s.age() <= limit => Ok(s.value.clone()),
+            s => Err(stale_error(
+                "lidar scan",
+                topic,
+                s.as_ref().map(Stamped::age),
+                limit,
+            )),
+        }
+    }
+}
+
+impl Camera for RosRobot {
+    /// A ROS camera's field of view and range are not in the profile.
+    fn view(&self) -> Option<CameraView> {
+        None
+    }
+
+    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
+        let Some(topic) = &self.profile.topics.detections else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no camera in its profile",
+            ));
+        };
+        let pose = self.pose()?;
+        let l = lock(&self.shared.latest);
+        let limit = self.profile.safety.scan_stale.max(1.0);
+        let objects = match &l.detections {
+            Some(d) if d.age() <= limit => &d.value,
+            d => {
+                return Err(stale_error(
+                    "camera detections",
+                    topic,
+                    d.as_ref().map(Stamped::age),
+                    limit,
+                ))
+            }
+        };
+        Ok(objects
+            .iter()
+            .map(|o| {
+                let bearing = (o.y - pose.y).atan2(o.x - pose.x) - pose.theta;
+                Detection {
+                    name: o.name.clone(),
+                    kind: o.kind.clone(),
+                    colour: o.colour.clone(),
+                    x: o.x,
+                    y: o.y,
+                    size: o.size,
+                    distance: pose.distance_to(P2::new(o.x, o.y)),
+                    bearing: wrap_angle(bearing),
+                }
+            })
+            .collect())
+    }
+}
+
+impl Battery for RosRobot {
+    fn state(&self) -> Result<BatteryState, SkillError> {
+        let Some(topic) = &self.profile.topics.battery else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no battery gauge in its profile",
+            ));
+        };
+        let l = lock(&self.shared.latest);
+        l.battery
+            .as_ref()
+            .map(|b| b.value)
+            .ok_or_else(|| stale_error("battery state", topic, None, 0.0))
+    }
+}
+
+impl Gripper for RosRobot {
+    fn pick(&self, name: &str, seen_at: P2) -> Result<(), SkillError> {
+        if let Some(held) = self.holding() {
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                format!("the gripper already holds {held}; place it first"),
+            ));
+        }
+        if let Ok(pose) = self.pose() {
+            let d = pose.distance_to(seen_at);
+            if d > self.profile.limits.reach {
+                return Err(SkillError::new(
+                    ErrorKind::NotInReach,
+                    format!("{name} is {d:.2} m away; the gripper reaches {:.2} m. Drive closer first (go_to('{name}'))", self.profile.limits.reach),
+                ));
+            }
+        }
+        let got = self.call_gripper(true)?;
+        if !got.is_empty() && got != name {
+            // The gripper closed on something else: put it back.
+            let _ = self.call_gripper(false);
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                format!("the gripper closed on {got}, not {name}; it let go again"),
+            ));
+        }
+        *lock(&self.shared.holding) = Some(name.to_owned());
+        self.shared.event(format!("picked {name}"));
+        Ok(())
+    }
+    fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
+        let Some(held) = self.holding() else {
+            return Err(SkillError::new(
+                ErrorKind::GripperError,
+                "the gripper holds nothing",
+            ));
+        };
+        if let (Some(spot), Ok(pose)) = (at, self.pose()) {
+            let d = pose.distance_to(spot);
+            let (x, y) = (spot.x, spot.y);
+            if d > self.profile.limits.reach {
+                return Err(SkillError::new(
+                    ErrorKind::NotInReach,
+                    format!(
+                        "({x:.2}, {y:.2}) is {d:.2} m away; the gripper reaches {:.2} m",
+                        self.profile.limits.reach
+                    ),
+                ));
+            }
+        }
+        let pose = self.pose()?;
+        let spot = at.unwrap_or_else(|| {
+            let d = self.limits().place_distance();
+            P2::new(pose.x + d * pose.theta.cos(), pose.y + d * pose.theta.sin())
+        });
+        self.call_gripper(false)?;
+        *lock(&self.shared.holding) = None;
+        self.shared.event(format!("placed {held}"));
+        Ok((held, spot))
+    }
+    fn holding(&self) -> Option<String> {
+        lock(&self.shared.holding).clone()
+    }
+}
+
+impl CameraPictures for RosRobot {
+    fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
+        let t = &self.profile.topics;
+        let Some(topic) = t.camera.as_ref().or(t.camera_compressed.as_ref()) else {
+            return Err(SkillError::new(
+                ErrorKind::Robot,
+                "this robot has no camera topic in its profile",
+            ));
+        };
+        // Cameras run slower than lidars; a frame may be twice as old as a scan.
+        let limit = (self.profile.safety.scan_stale * 2.0).max(1.0);
+        let frame = match &lock(&self.shared.latest).camera {
+            Some(f) if f.age() <= limit => f.value.clone(),
+            f => {
+                return Err(stale_error(
+                    "camera image",
+                    topic,
+                    f.as_ref().map(Stamped::age),
+                    limit,
+                ))
+            }
+        };
+        crate::camera::to_png(&frame, width, height)
+            .map_err(|why| SkillError::new(ErrorKind::Robot, format!("{topic}: {why}")))
     }
 }

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt};
 use r2r::QosProfile;
 use robot_api::geometry::P2;
-use robot_api::RobotBackend;
+use robot_api::{Camera, Gripper, RobotBackend};
 
 /// Topic names (remappable with flags).
 #[derive(Debug, Clone)]

@@ -13,8 +13,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use robot_api::backend::{
-    BatteryState, Capabilities, Detection, Pose2, RobotLimits, ScanData, ZoneInfo,
+use robot_api::backend::{Pose2, RobotLimits, SurfaceInfo, Tolerances, ZoneInfo};
+use robot_api::capability::{
+    Battery, Camera, CameraPictures, Gripper, Lidar, MapPictures, Navigation,
 };
 use robot_api::geometry::P2;
 use robot_api::nav::GridMap;
@@ -221,49 +222,25 @@ fn zone(
     }
 }
 
-/// The error of a sensor or tool the turtle does not have. The skills that
-/// need them are left out of its API (see [`GridTurtle::capabilities`]), so
-/// only a direct caller of the backend sees this.
-fn lacks(what: &str) -> SkillError {
-    SkillError::new(ErrorKind::Robot, format!("the grid turtle has no {what}"))
-}
-
 impl RobotBackend for GridTurtle {
     fn describe(&self) -> String {
         "a turtle in a grid world (example backend)".into()
     }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            lidar: false,
-            camera: false,
-            gripper: false,
-            battery: false,
-            map_image: false,
-            camera_image: false,
-        }
-    }
-
     fn limits(&self) -> RobotLimits {
         self.limits
     }
-
     fn time(&self) -> f64 {
         self.state().time
     }
-
     fn clock_note(&self) -> String {
         "Times (timeouts, durations, waits) are simulated seconds: the grid turtle runs faster than real time.".into()
     }
-
     fn pose(&self) -> Result<Pose2, SkillError> {
         Ok(self.state().pose)
     }
-
     fn velocity(&self) -> (f64, f64) {
         self.state().velocity
     }
-
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         let l = &self.limits;
         self.state().command = (
@@ -272,7 +249,6 @@ impl RobotBackend for GridTurtle {
         );
         Ok(())
     }
-
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
         let steps = (dt.as_secs_f64() / STEP).round().max(1.0) as usize;
         for _ in 0..steps {
@@ -284,67 +260,79 @@ impl RobotBackend for GridTurtle {
         }
         Ok(())
     }
-
     fn stop(&self) {
         let mut s = self.state();
         s.command = (0.0, 0.0);
         s.velocity = (0.0, 0.0);
     }
-
     fn take_bump(&self) -> bool {
         std::mem::take(&mut self.state().bumped)
     }
-
-    fn scan(&self) -> Result<ScanData, SkillError> {
-        Err(lacks("lidar"))
-    }
-
-    fn detect(&self) -> Result<Vec<Detection>, SkillError> {
-        Err(lacks("camera"))
-    }
-
-    fn battery(&self) -> Result<BatteryState, SkillError> {
-        Err(lacks("battery gauge"))
-    }
-
-    fn pick(&self, _name: &str, _seen_at: P2) -> Result<(), SkillError> {
-        Err(lacks("gripper"))
-    }
-
-    fn place(&self, _at: Option<P2>) -> Result<(String, P2), SkillError> {
-        Err(lacks("gripper"))
-    }
-
-    fn holding(&self) -> Option<String> {
-        None
-    }
-
     fn zones(&self) -> Vec<ZoneInfo> {
         self.zones.clone()
     }
-
     fn map(&self) -> Option<GridMap> {
         Some(self.map.clone())
     }
-
-    fn map_image(&self, _radius: f64) -> Option<Vec<u8>> {
-        None
-    }
-
     fn say(&self, text: &str) {
         self.state().events.push(format!("said: {text}"));
     }
-
     fn take_events(&self) -> Vec<String> {
         std::mem::take(&mut self.state().events)
     }
-
     fn state_line(&self) -> String {
         let s = self.state();
         format!(
             "pose ({:.2}, {:.2}, {:.2} rad)",
             s.pose.x, s.pose.y, s.pose.theta
         )
+    }
+
+    fn tolerances(&self) -> Tolerances {
+        Tolerances::default()
+    }
+
+    fn allowed_area(&self) -> Option<Vec<P2>> {
+        None
+    }
+
+    fn safe_stop(&self) {
+        self.stop();
+    }
+
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        Vec::new()
+    }
+
+    // The turtle has none of the optional capabilities, so the skills that
+    // need them are left out of its API.
+
+    fn lidar(&self) -> Option<&dyn Lidar> {
+        None
+    }
+
+    fn camera(&self) -> Option<&dyn Camera> {
+        None
+    }
+
+    fn camera_pictures(&self) -> Option<&dyn CameraPictures> {
+        None
+    }
+
+    fn gripper(&self) -> Option<&dyn Gripper> {
+        None
+    }
+
+    fn battery(&self) -> Option<&dyn Battery> {
+        None
+    }
+
+    fn navigation(&self) -> Option<&dyn Navigation> {
+        None
+    }
+
+    fn map_pictures(&self) -> Option<&dyn MapPictures> {
+        None
     }
 }
 

@@ -141,10 +141,7 @@ impl Mover<'_> {
     /// plan already avoids sit further from the path than the footprint, so
     /// only new ones count. Returns the scan's hit points (world frame).
     fn obstacle_ahead(&self, ahead: &[P2], margin: f64, speed: f64) -> Option<Vec<P2>> {
-        if !self.robot.capabilities().lidar {
-            return None;
-        }
-        let scan = self.robot.scan().ok()?;
+        let scan = self.robot.lidar()?.scan().ok()?;
         let limits = self.robot.limits();
         let radius = limits.radius;
         // Braking distance, plus the way covered while the scan ages and the command takes effect.
@@ -279,8 +276,8 @@ pub(super) fn navigate(
         }
     }
     // A robot with its own navigation stack (Nav2) drives there itself.
-    if let Some(done) = robot.navigate(goal, theta, timeout, ctx) {
-        done.map_err(|mut e| {
+    if let Some(nav) = robot.navigation() {
+        nav.navigate(goal, theta, timeout, ctx).map_err(|mut e| {
             e.message = format!("{}: {}", mover.what, e.message);
             e
         })?;

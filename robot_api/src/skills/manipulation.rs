@@ -35,7 +35,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
                 let seen = memory.get(&p.name, "pick")?;
                 P2::new(seen.last.x, seen.last.y)
             };
-            r.backend.pick(&p.name, seen_at)?;
+            Robot::need(r.backend.gripper(), "gripper")?.pick(&p.name, seen_at)?;
             r.memory().picked(&p.name);
             Ok(Value::None)
         },
@@ -60,13 +60,16 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>, ex: &Examples) {
             "The name of the held object, or None.\n\nExample: if holding() is None: print('gripper empty')",
         )
         .returns("str | None"),
-        move |(), _| Ok(r.backend.holding().map_or(Value::None, Value::Str)),
+        move |(), _| {
+            let held = Robot::need(r.backend.gripper(), "gripper")?.holding();
+            Ok(held.map_or(Value::None, Value::Str))
+        },
     );
 }
 
 /// Puts the held object down (in front, or at a point) and remembers where.
 fn place(r: &Robot, at: Option<P2>) -> Result<Value, SkillError> {
-    let (name, spot) = r.backend.place(at)?;
+    let (name, spot) = Robot::need(r.backend.gripper(), "gripper")?.place(at)?;
     let now = r.backend.time();
     r.memory().placed(&name, spot, now);
     Ok(Value::Str(name))

@@ -25,7 +25,7 @@ mod values;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::RobotBackend;
-use crate::error::SkillError;
+use crate::error::{ErrorKind, SkillError};
 use crate::geometry::P2;
 use crate::memory::ObjectMemory;
 use crate::registry::SkillSet;
@@ -42,6 +42,13 @@ struct Robot {
 }
 
 impl Robot {
+    /// The robot's capability `what`. The skills that use one exist only
+    /// where the robot has it, so the error is for a backend whose accessor
+    /// changed its answer.
+    fn need<'a, T: ?Sized>(cap: Option<&'a T>, what: &str) -> Result<&'a T, SkillError> {
+        cap.ok_or_else(|| SkillError::new(ErrorKind::Robot, format!("this robot has no {what}")))
+    }
+
     fn memory(&self) -> MutexGuard<'_, ObjectMemory> {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -99,10 +106,7 @@ pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
     let ex = Examples::new(&*backend);
     let mut set = SkillSet::new(backend.describe());
     set.notes.push(backend.clock_note());
-    if let Some(cam) = backend
-        .camera_view()
-        .filter(|_| backend.capabilities().camera)
-    {
+    if let Some(cam) = backend.camera().and_then(|c| c.view()) {
         set.notes.push(format!(
             "The camera sees objects within {:.0} degrees ({:.2} rad) either side of the heading and up to {:.1} m away, unless a wall or obstacle hides them. The robot knows an object only once detect_objects() has reported it.",
             cam.fov.to_degrees() / 2.0,
@@ -114,7 +118,7 @@ pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
     motion::add(&mut set, &robot, &ex);
     perception::add(&mut set, &robot);
     places::add(&mut set, &robot, &ex);
-    if backend.capabilities().gripper {
+    if backend.gripper().is_some() {
         manipulation::add(&mut set, &robot, &ex);
     }
     motion::add_wait(&mut set, &robot);

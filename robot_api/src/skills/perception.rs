@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::values::{float, object_value, pose_value, record, round};
 use super::Robot;
-use crate::error::{ErrorKind, SkillError};
+use crate::error::SkillError;
 use crate::registry::SkillSet;
 use crate::spec::SkillSpec;
 use crate::value::Value;
@@ -23,14 +23,14 @@ crate::skill_params! {
 
 /// Adds the perception skills the robot's sensors allow.
 pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
-    let caps = robot.backend.capabilities();
     let r = robot.clone();
     set.add(
         SkillSpec::new("get_pose", "The robot's pose: x, y in metres, theta in radians.\n\nExample: p = get_pose(); print(p.x, p.y, p.theta)").returns("Pose"),
         move |(), _| r.backend.pose().map(pose_value),
     );
 
-    if caps.lidar {
+    let backend = &robot.backend;
+    if backend.lidar().is_some() {
         let r = robot.clone();
         set.add(
             SkillSpec::new(
@@ -39,7 +39,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
             )
             .returns("Scan"),
             move |(), _| {
-                let s = r.backend.scan()?;
+                let s = Robot::need(r.backend.lidar(), "lidar")?.scan()?;
                 Ok(record(
                     "Scan",
                     vec![
@@ -56,22 +56,22 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
         );
     }
 
-    if caps.battery {
+    if backend.battery().is_some() {
         let r = robot.clone();
         set.add(
             SkillSpec::new("get_battery", "The battery: percent (0-100) and whether it is charging. It drains with motion and time and charges while the robot stands still in a charger zone (see list_zones()).\n\nExample: b = get_battery(); print(b.percent, b.charging)").returns("Battery"),
             move |(), _| {
-                let b = r.backend.battery()?;
+                let b = Robot::need(r.backend.battery(), "battery gauge")?.state()?;
                 Ok(record("Battery", vec![("percent", float((b.percent * 10.0).round() / 10.0)), ("charging", Value::Bool(b.charging))]))
             },
         );
     }
 
-    if caps.camera {
+    if backend.camera().is_some() {
         add_camera(set, robot);
     }
 
-    if caps.camera_image {
+    if backend.camera_pictures().is_some() {
         let r = robot.clone();
         set.add(
             SkillSpec::new("get_camera_image", "What the camera sees now, as PNG bytes; show() it to look.\n\nExample: show(get_camera_image())")
@@ -80,12 +80,12 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
                 if !(16..=1920).contains(&p.width) || !(16..=1080).contains(&p.height) {
                     return Err(SkillError::invalid(format!("get_camera_image(): width must be 16 to 1920 and height 16 to 1080 pixels, got {} x {}", p.width, p.height)));
                 }
-                r.backend.camera_image(p.width as u32, p.height as u32).map(Value::Bytes)
+                Robot::need(r.backend.camera_pictures(), "camera pictures")?.camera_image(p.width as u32, p.height as u32).map(Value::Bytes)
             },
         );
     }
 
-    if caps.map_image {
+    if backend.map_pictures().is_some() {
         let r = robot.clone();
         set.add(
             SkillSpec::new("get_map_image", "A PNG picture (bytes) of the map within radius metres of the robot, north up, with names, a scale bar and a legend. For a vision model, or to save: open('map.png', 'wb').write(get_map_image()).\n\nExample: png = get_map_image(3.0)")
@@ -94,7 +94,7 @@ pub(super) fn add(set: &mut SkillSet, robot: &Arc<Robot>) {
                 if !(0.5..=50.0).contains(&p.radius) {
                     return Err(SkillError::invalid(format!("get_map_image(): radius must be between 0.5 and 50 metres, got {}", p.radius)));
                 }
-                r.backend.map_image(p.radius).map(Value::Bytes).ok_or_else(|| SkillError::new(ErrorKind::Robot, "this robot cannot draw its map"))
+                Robot::need(r.backend.map_pictures(), "map pictures")?.map_image(p.radius).map(Value::Bytes)
             },
         );
     }
@@ -107,7 +107,7 @@ fn add_camera(set: &mut SkillSet, robot: &Arc<Robot>) {
     set.add(
         SkillSpec::new("detect_objects", "The objects the camera recognises now (wholly in its picture, in range, not hidden, big enough), nearest first. The robot remembers them (known_objects()).\n\nExample: red = [o.name for o in detect_objects() if o.colour == \"red\"]").returns("list[Object]"),
         move |(), _| {
-            let mut seen = r.backend.detect()?;
+            let mut seen = Robot::need(r.backend.camera(), "camera")?.detect()?;
             seen.sort_by(|a, b| a.distance.total_cmp(&b.distance));
             let now = r.backend.time();
             r.memory().saw(&seen, now);

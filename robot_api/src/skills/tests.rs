@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use super::robot_skills;
 use crate::backend::{
-    BatteryState, Capabilities, Detection, Pose2, RobotBackend, RobotLimits, ScanData, ZoneInfo,
+    BatteryState, CameraView, Detection, Pose2, RobotBackend, RobotLimits, ScanData, SurfaceInfo,
+    Tolerances, ZoneInfo,
 };
+use crate::capability::{Battery, Camera, CameraPictures, Gripper, Lidar, MapPictures, Navigation};
 use crate::error::{ErrorKind, SkillError};
 use crate::geometry::{wrap_angle, P2};
 use crate::nav::GridMap;
@@ -56,16 +58,6 @@ impl Fake {
 impl RobotBackend for Fake {
     fn describe(&self) -> String {
         "fake robot".into()
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            lidar: true,
-            camera: true,
-            gripper: true,
-            battery: true,
-            map_image: false,
-            camera_image: false,
-        }
     }
     fn limits(&self) -> RobotLimits {
         RobotLimits {
@@ -116,6 +108,65 @@ impl RobotBackend for Fake {
     fn take_bump(&self) -> bool {
         false
     }
+    fn zones(&self) -> Vec<ZoneInfo> {
+        vec![ZoneInfo {
+            name: "dock".into(),
+            polygon: crate::geometry::rect_outline(7.0, 7.0, 1.0, 1.0),
+            centre: P2::new(7.5, 7.5),
+            charger: false,
+        }]
+    }
+    fn map(&self) -> Option<GridMap> {
+        Some(GridMap::new(P2::origin(), 0.05, 200, 200))
+    }
+    fn say(&self, text: &str) {
+        self.state().said.push(text.to_owned());
+    }
+    fn take_events(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn state_line(&self) -> String {
+        String::new()
+    }
+    fn tolerances(&self) -> Tolerances {
+        Tolerances::default()
+    }
+    fn clock_note(&self) -> String {
+        crate::WALL_CLOCK_NOTE.into()
+    }
+    fn allowed_area(&self) -> Option<Vec<P2>> {
+        None
+    }
+    fn safe_stop(&self) {
+        self.stop();
+    }
+    fn surfaces(&self) -> Vec<SurfaceInfo> {
+        Vec::new()
+    }
+    fn lidar(&self) -> Option<&dyn Lidar> {
+        Some(self)
+    }
+    fn camera(&self) -> Option<&dyn Camera> {
+        Some(self)
+    }
+    fn camera_pictures(&self) -> Option<&dyn CameraPictures> {
+        None
+    }
+    fn gripper(&self) -> Option<&dyn Gripper> {
+        Some(self)
+    }
+    fn battery(&self) -> Option<&dyn Battery> {
+        Some(self)
+    }
+    fn navigation(&self) -> Option<&dyn Navigation> {
+        None
+    }
+    fn map_pictures(&self) -> Option<&dyn MapPictures> {
+        None
+    }
+}
+
+impl Lidar for Fake {
     fn scan(&self) -> Result<ScanData, SkillError> {
         Ok(ScanData {
             angle_min: -PI,
@@ -126,6 +177,12 @@ impl RobotBackend for Fake {
             pose: self.pose()?,
             stamp: self.time(),
         })
+    }
+}
+
+impl Camera for Fake {
+    fn view(&self) -> Option<CameraView> {
+        None
     }
     fn detect(&self) -> Result<Vec<Detection>, SkillError> {
         let s = self.state();
@@ -148,12 +205,18 @@ impl RobotBackend for Fake {
             })
             .collect())
     }
-    fn battery(&self) -> Result<BatteryState, SkillError> {
+}
+
+impl Battery for Fake {
+    fn state(&self) -> Result<BatteryState, SkillError> {
         Ok(BatteryState {
             percent: 80.0,
             charging: false,
         })
     }
+}
+
+impl Gripper for Fake {
     fn pick(&self, name: &str, _seen_at: P2) -> Result<(), SkillError> {
         let mut s = self.state();
         let (x, y, _) = s.pose;
@@ -183,29 +246,6 @@ impl RobotBackend for Fake {
     }
     fn holding(&self) -> Option<String> {
         self.state().holding.clone()
-    }
-    fn zones(&self) -> Vec<ZoneInfo> {
-        vec![ZoneInfo {
-            name: "dock".into(),
-            polygon: crate::geometry::rect_outline(7.0, 7.0, 1.0, 1.0),
-            centre: P2::new(7.5, 7.5),
-            charger: false,
-        }]
-    }
-    fn map(&self) -> Option<GridMap> {
-        Some(GridMap::new(P2::origin(), 0.05, 200, 200))
-    }
-    fn map_image(&self, _radius: f64) -> Option<Vec<u8>> {
-        None
-    }
-    fn say(&self, text: &str) {
-        self.state().said.push(text.to_owned());
-    }
-    fn take_events(&self) -> Vec<String> {
-        Vec::new()
-    }
-    fn state_line(&self) -> String {
-        String::new()
     }
 }
 

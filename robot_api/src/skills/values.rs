@@ -91,7 +91,7 @@ pub(super) fn add_records(set: &mut SkillSet, backend: &dyn RobotBackend) {
         &["percent", "charging"],
         "Battery charge in percent (0-100) and whether it is charging (on a dock).",
     ));
-    if backend.capabilities().camera {
+    if backend.camera().is_some() {
         set.add_record(
             RecordType::new(
                 "Object",
