@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::shutdown::{signals, Shutdown};
 use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
 use crate::mcp::http::{self, HttpOptions};
-use crate::mcp::{RobotServer, SessionHost};
+use crate::mcp::{McpSession, RobotServer};
 
 /// Options of `codeact mcp`.
 #[derive(clap::Args, Debug)]
@@ -68,7 +68,7 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     let shutdown = Shutdown::install(&signals(opts.http.is_none()), started.ends(None))?;
     let session = started.session;
     let physical = opts.target.robot.is_some();
-    let robot = SessionHost::start_in(session, world.as_deref());
+    let robot = McpSession::start_in(session, world.as_deref());
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

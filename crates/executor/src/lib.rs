@@ -2,6 +2,7 @@
 //! sandboxed worker process.
 //!
 //! - [`session`]: [`Session`], the supervisor: a workspace, a worker, actions in turn.
+//! - [`host`]: [`SessionHost`], a session on a thread of its own, run by jobs (MCP, the ROS node).
 //!   - `action`: runs one action (the event loop around its [`lifecycle`]).
 //!   - [`lifecycle`]: an action's life as a pure state machine (running, stopping, settling, done).
 //!   - `process`: the worker process: spawn, ready, describe its end, kill.
@@ -20,6 +21,7 @@
 mod action;
 pub mod cgroup;
 pub mod client;
+pub mod host;
 pub mod interrupter;
 pub mod library;
 pub mod lifecycle;
@@ -32,6 +34,7 @@ mod skill_server;
 pub use codeact_protocol::{config, observation, output, wire};
 
 pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACTION_SECONDS};
+pub use host::{HostClosed, SessionHost};
 pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream};
 pub use remains::Remains;

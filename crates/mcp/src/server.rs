@@ -19,7 +19,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
-use super::robot::{RobotError, SessionHost};
+use super::session::{McpSession, RobotError};
 use codeact_executor::observation::trim_middle;
 use codeact_executor::{Observation, Status, MAX_ACTION_SECONDS};
 
@@ -33,7 +33,7 @@ const MAP_RADIUS: f64 = 4.0;
 /// The MCP face of one robot.
 #[derive(Clone)]
 pub struct RobotServer {
-    robot: Arc<SessionHost>,
+    robot: Arc<McpSession>,
     /// Characters of an observation's text at most; the middle of a longer one is cut.
     max_output: usize,
     /// A real robot: `execute` is marked destructive, so clients ask first.
@@ -42,7 +42,7 @@ pub struct RobotServer {
 
 impl RobotServer {
     /// A server for `robot`.
-    pub fn new(robot: Arc<SessionHost>, max_output: usize, physical: bool) -> Self {
+    pub fn new(robot: Arc<McpSession>, max_output: usize, physical: bool) -> Self {
         RobotServer {
             robot,
             max_output,

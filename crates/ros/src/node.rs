@@ -16,7 +16,7 @@
 //! one at a time, in order, whichever interface sent them.
 
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::task::LocalSpawnExt;
@@ -36,7 +36,7 @@ use super::spin::{RosError, RosThread};
 use codeact_agent::actions::ActionFormat;
 use codeact_agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Reporter};
 use codeact_agent::llm::{Completion, Model, Usage};
-use codeact_executor::{ExecutorConfig, ExecutorError, Observation, Session, Stream};
+use codeact_executor::{ExecutorConfig, ExecutorError, Observation, Session, SessionHost, Stream};
 use codeact_record::{recorded, RecordError, Recorded, Recorder};
 
 /// Errors starting the node.
@@ -134,18 +134,14 @@ pub struct NodeOptions {
     pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
-enum Job {
-    Execute {
-        request: Execute::Request,
-        reply: r2r::ServiceRequest<Execute::Service>,
-    },
-    RunTask {
-        goal: r2r::ActionServerGoal<RunTask::Action>,
-        cancel: CancelToken,
-    },
+/// What a RunTask goal needs besides the session: run on the session's
+/// thread, one goal at a time.
+struct Tasks {
+    done: DoneSignal,
+    options: NodeOptions,
 }
 
-/// Runs the node until `run_for` passes (or forever).
+/// Runs the node until `run_for` passes or `stop` is set.
 pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> {
     let RosSkills {
         mut skills,
@@ -168,120 +164,114 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     if let Some(r) = &recorder {
         session.watch(r.clone());
     }
-    let interrupter = session.interrupter();
+    // The session is hosted on a thread of its own; the ROS thread's
+    // services and goals send it jobs, which run in turn.
+    let host = Arc::new(SessionHost::start(session, "codeact-node-session"));
     let running_task: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
-        let interrupter = interrupter.clone();
+        let interrupter = host.interrupter().clone();
         let running_task = running_task.clone();
         robot.on_e_stop(move || {
-            if let Some(c) = running_task.lock().unwrap().as_ref() {
+            if let Some(c) = lock(&running_task).as_ref() {
                 c.cancel();
             }
             interrupter.interrupt();
         });
     }
-
-    let (jobs_tx, jobs) = mpsc::channel::<Job>();
-    let output = {
-        let jobs_tx = jobs_tx.clone();
+    let (stop, run_for) = (options.stop.clone(), options.run_for);
+    let tasks = Arc::new(Mutex::new(Tasks { done, options }));
+    {
+        let host = host.clone();
         let robot_for_cancel = robot.clone();
-        let interrupter = interrupter.clone();
-        ros.run(
-            move |node, spawner| -> r2r::Result<r2r::Publisher<ActionOutput>> {
-                let output =
-                    node.create_publisher::<ActionOutput>("~/output", QosProfile::default())?;
-                let execute =
-                    node.create_service::<Execute::Service>("~/execute", QosProfile::default())?;
-                let tx = jobs_tx.clone();
-                let _ = spawner.spawn_local(execute.for_each(move |req| {
-                    let request = req.message.clone();
-                    let _ = tx.send(Job::Execute {
-                        request,
-                        reply: req,
-                    });
-                    futures::future::ready(())
-                }));
-                let goals = node.create_action_server::<RunTask::Action>("~/run_task")?;
-                let tx = jobs_tx;
-                let spawner2 = spawner.clone();
-                let _ = spawner.spawn_local(goals.for_each(move |request| {
-                    if let Ok((goal, mut cancels)) = request.accept() {
-                        let cancel = CancelToken::new();
-                        let on_cancel = cancel.clone();
-                        let robot = robot_for_cancel.clone();
-                        let interrupter = interrupter.clone();
-                        let _ = spawner2.spawn_local(async move {
-                            while let Some(c) = cancels.next().await {
-                                c.accept();
-                                on_cancel.cancel();
-                                interrupter.interrupt();
-                                robot.safe_stop();
-                            }
-                        });
-                        let _ = tx.send(Job::RunTask { goal, cancel });
+        let running_task = running_task.clone();
+        ros.run(move |node, spawner| -> r2r::Result<()> {
+            let output =
+                node.create_publisher::<ActionOutput>("~/output", QosProfile::default())?;
+            let execute =
+                node.create_service::<Execute::Service>("~/execute", QosProfile::default())?;
+            let (for_execute, out) = (host.clone(), output.clone());
+            let _ = spawner.spawn_local(execute.for_each(move |reply| {
+                let (request, out) = (reply.message.clone(), out.clone());
+                let _ = for_execute.submit(move |session| {
+                    let _ = reply.respond(execute_action(session, &out, &request));
+                });
+                futures::future::ready(())
+            }));
+            let goals = node.create_action_server::<RunTask::Action>("~/run_task")?;
+            let spawner2 = spawner.clone();
+            let _ = spawner.spawn_local(goals.for_each(move |request| {
+                let Ok((goal, mut cancels)) = request.accept() else {
+                    return futures::future::ready(());
+                };
+                let cancel = CancelToken::new();
+                let (on_cancel, robot) = (cancel.clone(), robot_for_cancel.clone());
+                let interrupter = host.interrupter().clone();
+                let _ = spawner2.spawn_local(async move {
+                    while let Some(c) = cancels.next().await {
+                        c.accept();
+                        on_cancel.cancel();
+                        interrupter.interrupt();
+                        robot.safe_stop();
                     }
-                    futures::future::ready(())
-                }));
-                Ok(output)
-            },
-        )?
-        .map_err(|e| RosError::R2r(format!("cannot create the node's services: {e}")))?
-    };
-    drop(jobs_tx);
+                });
+                let (tasks, output, running) =
+                    (tasks.clone(), output.clone(), running_task.clone());
+                let _ = host.submit(move |session| {
+                    let tasks = lock(&tasks);
+                    *lock(&running) = Some(cancel.clone());
+                    let result = run_task(session, &tasks, &output, &goal, cancel.clone());
+                    *lock(&running) = None;
+                    end_goal(goal, &cancel, result);
+                });
+                futures::future::ready(())
+            }));
+            Ok(())
+        })?
+        .map_err(|e| RosError::R2r(format!("cannot create the node's services: {e}")))?;
+    }
     tracing::info!(
         "codeact node: {} serving {n}/execute, {n}/run_task, {n}/output, {n}/clear_e_stop; e-stop on {}",
         robot.describe(),
         robot.profile().topics.e_stop,
         n = ros.node_name.trim_end_matches('/'),
     );
-
     let started = std::time::Instant::now();
-    while !options.stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let wait = match options.run_for {
-            Some(limit) => match limit.checked_sub(started.elapsed()) {
-                Some(left) => left.min(Duration::from_millis(100)),
-                None => break,
-            },
-            None => Duration::from_millis(100),
-        };
-        let job = match jobs.recv_timeout(wait) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        match job {
-            Job::Execute { request, reply } => {
-                let response = execute(&mut session, &output, &request);
-                let _ = reply.respond(response);
-            }
-            Job::RunTask { mut goal, cancel } => {
-                *running_task.lock().unwrap() = Some(cancel.clone());
-                let result = run_task(
-                    &mut session,
-                    &done,
-                    &options,
-                    &output,
-                    &goal,
-                    cancel.clone(),
-                );
-                *running_task.lock().unwrap() = None;
-                let _ = if cancel.is_cancelled() {
-                    goal.cancel(result)
-                } else if result.success {
-                    goal.succeed(result)
-                } else {
-                    goal.abort(result)
-                };
-            }
-        }
+    while !stop.load(std::sync::atomic::Ordering::Relaxed)
+        && run_for.is_none_or(|limit| started.elapsed() < limit)
+    {
+        std::thread::sleep(Duration::from_millis(20));
     }
+    // In order: the goal's episode told to end, the action stopped, the
+    // robot stopped, the session gone; then the recording and the node.
+    if let Some(c) = lock(&running_task).as_ref() {
+        c.cancel();
+    }
+    host.close();
     robot.stop();
-    drop(session);
     let closed = recorder.map(|r| r.close()).transpose();
     // The node's own callbacks hold the ROS handle, so it is never the last.
     ros.shutdown();
     closed?;
     Ok(())
+}
+
+/// Ends a RunTask goal as its episode ended.
+fn end_goal(
+    mut goal: r2r::ActionServerGoal<RunTask::Action>,
+    cancel: &CancelToken,
+    result: RunTask::Result,
+) {
+    let _ = if cancel.is_cancelled() {
+        goal.cancel(result)
+    } else if result.success {
+        goal.succeed(result)
+    } else {
+        goal.abort(result)
+    };
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn publish_output(output: &r2r::Publisher<ActionOutput>, action: u64, kind: &str, text: &str) {
@@ -299,7 +289,7 @@ fn stream_kind(stream: Stream) -> &'static str {
     }
 }
 
-fn execute(
+fn execute_action(
     session: &mut Session,
     output: &r2r::Publisher<ActionOutput>,
     request: &Execute::Request,
@@ -456,12 +446,12 @@ impl Reporter for Feedback<'_> {
 
 fn run_task(
     session: &mut Session,
-    done: &DoneSignal,
-    options: &NodeOptions,
+    tasks: &Tasks,
     output: &r2r::Publisher<ActionOutput>,
     goal: &r2r::ActionServerGoal<RunTask::Action>,
     cancel: CancelToken,
 ) -> RunTask::Result {
+    let (done, options) = (&tasks.done, &tasks.options);
     let Some(llm) = &options.llm else {
         return RunTask::Result {
             success: false,

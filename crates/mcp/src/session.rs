@@ -1,13 +1,13 @@
-//! [`SessionHost`]: the one executor session an MCP server serves, on a thread of
-//! its own. One action runs at a time: a call while another really runs is
-//! refused at once as busy; a call after the running one was cancelled or
-//! stopped waits for it to finish stopping (at most the stop grace and a
-//! worker's restart).
-//! Stopping never waits for that thread: it interrupts the action through
-//! the session's interrupter and calls the robot's safe stop directly.
+//! [`McpSession`]: the one executor session an MCP server serves, hosted
+//! on its own thread ([`SessionHost`]). One action runs at a time: a call
+//! while another really runs is refused at once as busy; a call after the
+//! running one was cancelled or stopped waits for it to finish stopping (at
+//! most the stop grace and a worker's restart). Stopping never waits for
+//! the session's thread: it interrupts the action through the session's
+//! interrupter and calls the robot's safe stop directly.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use robot_api::{CallContext, SkillSet, Value};
 use tokio::sync::{mpsc as live, oneshot};
 
-use codeact_executor::{ExecutorError, Interrupter, Observation, Session, Stream};
+use codeact_executor::{ExecutorError, Observation, Session, SessionHost, Stream};
 
 /// Why the robot could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -37,23 +37,10 @@ pub enum RobotError {
 /// Output of a running action, as it is printed.
 pub type Output = live::UnboundedSender<(Stream, String)>;
 
-enum Job {
-    Execute {
-        code: String,
-        timeout: Option<Duration>,
-        output: Output,
-        done: oneshot::Sender<Result<Observation, ExecutorError>>,
-    },
-    Reset {
-        done: oneshot::Sender<Result<(), ExecutorError>>,
-    },
-    Close,
-}
-
 /// The robot behind an MCP server: its session (on its own thread), its
 /// skills, and whether an action is running.
-pub struct SessionHost {
-    jobs: mpsc::Sender<Job>,
+pub struct McpSession {
+    host: SessionHost,
     busy: AtomicBool,
     /// The running action was asked to stop (a cancel, stop_robot): the
     /// next call waits for it instead of being refused.
@@ -62,16 +49,13 @@ pub struct SessionHost {
     changed: Notify,
     /// The longest a call waits for a stopping action.
     stop_wait: Duration,
-    interrupter: Interrupter,
-    skills: Arc<SkillSet>,
     /// The API text, the skill library's functions included (as loaded at start).
     api_text: String,
-    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Clears the busy flag when the job that set it ends, however it ends,
 /// and wakes the calls waiting for it.
-struct BusyGuard<'a>(&'a SessionHost);
+struct BusyGuard<'a>(&'a McpSession);
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
@@ -85,35 +69,25 @@ impl Drop for BusyGuard<'_> {
 /// that may still be on its way before it is refused as busy.
 const CANCEL_LAG: Duration = Duration::from_millis(250);
 
-impl SessionHost {
+impl McpSession {
     /// Moves `session` onto a thread of its own and serves it.
-    pub fn start(session: Session) -> Arc<SessionHost> {
+    pub fn start(session: Session) -> Arc<McpSession> {
         Self::start_in(session, None)
     }
 
-    /// [`SessionHost::start`], with the world's summary (a simulated world's)
+    /// [`McpSession::start`], with the world's summary (a simulated world's)
     /// after the API text.
-    pub fn start_in(session: Session, world_summary: Option<&str>) -> Arc<SessionHost> {
-        let (jobs, queue) = mpsc::channel();
-        let interrupter = session.interrupter();
-        let skills = session.shared_skills();
+    pub fn start_in(session: Session, world_summary: Option<&str>) -> Arc<McpSession> {
         let world = world_summary.map(robot_api::registry::world_section);
         let api_text = session.api_text() + &world.unwrap_or_default();
         let stop_wait = session.config().stop_wait();
-        let thread = std::thread::Builder::new()
-            .name("codeact-mcp-session".into())
-            .spawn(move || serve(session, queue))
-            .expect("a thread can be started");
-        Arc::new(SessionHost {
-            jobs,
+        Arc::new(McpSession {
+            host: SessionHost::start(session, "codeact-mcp-session"),
             busy: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             changed: Notify::new(),
             stop_wait,
-            interrupter,
-            skills,
             api_text,
-            thread: std::sync::Mutex::new(Some(thread)),
         })
     }
 
@@ -122,12 +96,7 @@ impl SessionHost {
     /// last handle to the robot is dropped; call this first, so that nothing
     /// runs while the process exits.
     pub fn close(&self) {
-        self.stop();
-        let _ = self.jobs.send(Job::Close);
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
+        self.host.close();
     }
 
     /// The API text a model reads: the skills, the skill library's
@@ -138,7 +107,7 @@ impl SessionHost {
 
     /// The skills, for direct calls.
     pub fn skills(&self) -> &SkillSet {
-        &self.skills
+        self.host.skills()
     }
 
     /// Marks the robot busy for one job: at once when idle; after the
@@ -183,12 +152,12 @@ impl SessionHost {
     ) -> Result<Observation, RobotError> {
         let _busy = self.claim().await?;
         let (done, result) = oneshot::channel();
-        self.jobs
-            .send(Job::Execute {
-                code,
-                timeout,
-                output,
-                done,
+        self.host
+            .submit(move |session| {
+                let mut on_output = |stream: Stream, text: &str| {
+                    let _ = output.send((stream, text.to_owned()));
+                };
+                let _ = done.send(session.execute(&code, timeout, &mut on_output));
             })
             .map_err(|_| RobotError::Gone)?;
         Ok(result.await.map_err(|_| RobotError::Gone)??)
@@ -201,7 +170,7 @@ impl SessionHost {
             self.stopping.store(true, Ordering::SeqCst);
             self.changed.notify_waiters();
         }
-        self.interrupter.interrupt();
+        self.host.interrupter().interrupt();
     }
 
     /// Stops the robot now: interrupts the running action and calls the
@@ -211,7 +180,7 @@ impl SessionHost {
         if running {
             self.interrupt();
         }
-        self.skills.safe_stop();
+        self.skills().safe_stop();
         running
     }
 
@@ -219,56 +188,35 @@ impl SessionHost {
     pub async fn reset(&self) -> Result<(), RobotError> {
         let _busy = self.claim().await?;
         let (done, result) = oneshot::channel();
-        self.jobs
-            .send(Job::Reset { done })
+        self.host
+            .submit(move |session| {
+                let _ = done.send(session.reset());
+            })
             .map_err(|_| RobotError::Gone)?;
         Ok(result.await.map_err(|_| RobotError::Gone)??)
     }
 
     /// The robot's state in one line (`None` without a robot).
     pub fn state_line(&self) -> Option<String> {
-        self.skills.state_line()
+        self.skills().state_line()
     }
 
     /// A PNG picture of the map within `radius` metres of the robot, made
     /// by the robot's own `get_map_image` skill.
     pub fn picture(&self, radius: f64) -> Result<Vec<u8>, RobotError> {
         let index = self
-            .skills
+            .skills()
             .specs()
             .position(|s| s.name == "get_map_image")
             .ok_or_else(|| RobotError::NoPicture("this robot cannot draw its map".into()))?;
         let ctx = CallContext::default();
-        match self.skills.call(index, vec![Value::Float(radius)], &ctx) {
+        match self.skills().call(index, vec![Value::Float(radius)], &ctx) {
             Ok(Value::Bytes(png)) => Ok(png),
             Ok(other) => Err(RobotError::NoPicture(format!(
                 "the map skill returned {} instead of a picture",
                 other.type_name()
             ))),
             Err(e) => Err(RobotError::NoPicture(e.to_string())),
-        }
-    }
-}
-
-/// The session's thread: runs jobs in turn until every sender is gone.
-fn serve(mut session: Session, queue: mpsc::Receiver<Job>) {
-    while let Ok(job) = queue.recv() {
-        match job {
-            Job::Execute {
-                code,
-                timeout,
-                output,
-                done,
-            } => {
-                let mut on_output = |stream: Stream, text: &str| {
-                    let _ = output.send((stream, text.to_owned()));
-                };
-                let _ = done.send(session.execute(&code, timeout, &mut on_output));
-            }
-            Job::Reset { done } => {
-                let _ = done.send(session.reset());
-            }
-            Job::Close => break,
         }
     }
 }
