@@ -4,76 +4,35 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
 use codeact::agent::actions::ActionFormat;
 use codeact::agent::episode::{
     parse, Agent, Approver, Budget, Quiet, Reporter, Review, StopReason,
 };
-use codeact::agent::llm::{Completion, LlmError, Message, Model, ToolSpec, Usage};
+use codeact::agent::llm::scripted::Scripted;
+use codeact::agent::llm::{Completion, LlmError, Message, Usage};
 use codeact::executor::{ExecutorConfig, Session};
 
-/// Answers from a script; remembers what it was asked.
-#[derive(Default)]
-struct Scripted {
-    replies: RefCell<VecDeque<Result<String, String>>>,
-    asked: RefCell<Vec<Vec<Message>>>,
-}
-
-impl Scripted {
-    fn new(replies: &[Result<&str, &str>]) -> Self {
-        Scripted {
-            replies: RefCell::new(
-                replies
-                    .iter()
-                    .map(|r| r.map(str::to_owned).map_err(str::to_owned))
-                    .collect(),
-            ),
-            asked: RefCell::default(),
-        }
-    }
-
-    /// The last user message of request `n` (from 0).
-    fn last_user_message(&self, n: usize) -> String {
-        self.asked.borrow()[n].last().unwrap().content.clone()
-    }
-}
-
-impl Model for Scripted {
-    fn name(&self) -> String {
-        "scripted".into()
-    }
-
-    fn complete(
-        &self,
-        _system: &str,
-        messages: &[Message],
-        _tools: &[ToolSpec],
-        on_text: &mut dyn FnMut(&str),
-        _on_retry: &mut dyn FnMut(&str, Duration),
-    ) -> Result<Completion, LlmError> {
-        self.asked.borrow_mut().push(messages.to_vec());
-        let next = self.replies.borrow_mut().pop_front();
-        let text = match next {
-            Some(Ok(text)) => text,
-            Some(Err(why)) => return Err(LlmError::Malformed(why)),
-            None => return Err(LlmError::Malformed("the script has ended".into())),
-        };
-        on_text(&text);
-        Ok(Completion {
-            text,
-            tool_calls: Vec::new(),
+/// A model answering from `replies` (an `Err` fails that request), each
+/// reply counted as 10 tokens in and 5 out.
+fn scripted(replies: &[Result<&str, &str>]) -> Scripted {
+    let replies = replies.iter().map(|r| match r {
+        Ok(text) => Ok(Completion {
             usage: Usage {
                 input_tokens: 10,
                 output_tokens: 5,
             },
-            attempts: 1,
-            latency_ms: 1.0,
-        })
-    }
+            ..Completion::text(text)
+        }),
+        Err(why) => Err(LlmError::Malformed((*why).into())),
+    });
+    Scripted::new("scripted", replies.collect::<Vec<_>>())
+}
+
+/// The last user message of request `n` (from 0).
+fn last_user_message(model: &Scripted, n: usize) -> String {
+    model.asked()[n].last().unwrap().content.clone()
 }
 
 /// A session with the robot skills and `done`, and the agent set up for code.
@@ -102,7 +61,7 @@ fn each_step_can_be_called_alone() {
         block("x = get_pose().x\nprint(round(x, 1))"),
         block("done(f'at {x:.1}')")
     );
-    let model = Scripted::new(&[Ok(&reply)]);
+    let model = scripted(&[Ok(&reply)]);
     let mut episode = agent.episode(&model, &mut session, Budget::default());
 
     // ask
@@ -138,7 +97,7 @@ fn a_failing_block_stops_its_turn_and_the_model_is_told_then_done_ends_the_episo
     let (mut session, agent, _robot) = setup();
     let first = format!("{}\n{}", block("1 / 0"), block("print('never')"));
     let second = block("done('recovered')");
-    let model = Scripted::new(&[Ok(&first), Ok("no code, just words"), Ok(&second)]);
+    let model = scripted(&[Ok(&first), Ok("no code, just words"), Ok(&second)]);
     let outcome = agent
         .episode(&model, &mut session, Budget::default())
         .run("test", &mut Quiet);
@@ -151,7 +110,7 @@ fn a_failing_block_stops_its_turn_and_the_model_is_told_then_done_ends_the_episo
         outcome.safe_stops, 1,
         "the failed block called the safe stop"
     );
-    let told = model.last_user_message(1);
+    let told = last_user_message(&model, 1);
     assert!(told.contains("ZeroDivisionError"), "{told}");
     assert!(
         told.contains("[blocks 2 to 2 were not run: block 1 did not end normally]"),
@@ -159,28 +118,26 @@ fn a_failing_block_stops_its_turn_and_the_model_is_told_then_done_ends_the_episo
     );
     assert!(!told.contains("never"));
     // A reply without code is answered with the nudge.
-    assert!(model.last_user_message(2).contains("no code"));
+    assert!(last_user_message(&model, 2).contains("no code"));
 }
 
 #[test]
 fn the_same_turn_again_and_again_is_nudged_then_stopped() {
     let (mut session, agent, _robot) = setup();
     let same = block("print('hello')");
-    let model = Scripted::new(&[Ok(same.as_str()); 6]);
+    let model = scripted(&[Ok(same.as_str()); 6]);
     let outcome = agent
         .episode(&model, &mut session, Budget::default())
         .run("test", &mut Quiet);
     assert_eq!(outcome.reason, StopReason::Stuck);
     assert_eq!(outcome.turns, 4);
-    assert!(model
-        .last_user_message(3)
-        .contains("same code with the same result"));
+    assert!(last_user_message(&model, 3).contains("same code with the same result"));
 }
 
 #[test]
 fn budgets_and_a_failing_model_end_the_episode_with_their_reason() {
     let (mut session, agent, _robot) = setup();
-    let model = Scripted::new(&[Ok(&block("x = 1")), Ok(&block("x = 2"))]);
+    let model = scripted(&[Ok(&block("x = 1")), Ok(&block("x = 2"))]);
     let budget = Budget {
         max_turns: 2,
         ..Budget::default()
@@ -190,7 +147,7 @@ fn budgets_and_a_failing_model_end_the_episode_with_their_reason() {
         .run("test", &mut Quiet);
     assert_eq!((outcome.reason, outcome.turns), (StopReason::MaxTurns, 2));
 
-    let model = Scripted::new(&[Err("the endpoint broke")]);
+    let model = scripted(&[Err("the endpoint broke")]);
     let outcome = agent
         .episode(&model, &mut session, Budget::default())
         .run("test", &mut Quiet);
@@ -237,7 +194,7 @@ impl Reporter for Counted {
 fn a_refused_action_does_not_run_and_the_model_hears_why() {
     let (mut session, agent, robot) = setup();
     let start = robot.sim().snapshot().pose;
-    let model = Scripted::new(&[Ok(&block("drive(0.5, 0, 2)")), Ok(&block("done('ok')"))]);
+    let model = scripted(&[Ok(&block("drive(0.5, 0, 2)")), Ok(&block("done('ok')"))]);
     let mut person = NoDriving { reviewed: 0 };
     let mut counted = Counted::default();
     let mut episode = agent.episode(&model, &mut session, Budget::default());
@@ -246,7 +203,7 @@ fn a_refused_action_does_not_run_and_the_model_hears_why() {
     assert!(outcome.claimed_done);
     assert_eq!(person.reviewed, 2);
     assert_eq!((counted.actions, counted.observations), (1, 1));
-    let told = model.last_user_message(1);
+    let told = last_user_message(&model, 1);
     assert!(
         told.contains("did not allow block 1 to run: no driving today"),
         "{told}"

@@ -46,5 +46,5 @@ pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
 pub use params::{AnyArgs, FromArgs, FromValue};
 pub use registry::{Args, CallContext, Progress, RobotReport, SkillHandler, SkillSet};
-pub use spec::{is_python_name, Param, ParamType, RecordType, SkillSpec};
+pub use spec::{is_python_name, Param, ParamType, RecordType, SkillSpec, TypeMismatch};
 pub use value::{Record, Value};

@@ -139,7 +139,7 @@ pub trait FromArgs: Sized {
         spec
     }
     /// Checks the struct against a declaration: the same names, fitting types.
-    fn check_spec(spec: &SkillSpec) -> Result<(), String>;
+    fn check_spec(spec: &SkillSpec) -> Result<(), ParamsMismatch>;
     /// Decodes checked arguments.
     fn from_args(args: &Args<'_>) -> Result<Self, SkillError>;
 }
@@ -151,7 +151,7 @@ pub trait FromArgs: Sized {
 pub struct AnyArgs(pub Vec<Value>);
 
 impl FromArgs for AnyArgs {
-    fn check_spec(_spec: &SkillSpec) -> Result<(), String> {
+    fn check_spec(_spec: &SkillSpec) -> Result<(), ParamsMismatch> {
         Ok(())
     }
 
@@ -162,13 +162,10 @@ impl FromArgs for AnyArgs {
 
 /// No parameters.
 impl FromArgs for () {
-    fn check_spec(spec: &SkillSpec) -> Result<(), String> {
+    fn check_spec(spec: &SkillSpec) -> Result<(), ParamsMismatch> {
         match spec.params.first() {
             None => Ok(()),
-            Some(p) => Err(format!(
-                "the handler takes no parameters, but '{}' is declared",
-                p.name
-            )),
+            Some(p) => Err(ParamsMismatch::TakesNone(p.name.clone())),
         }
     }
     fn from_args(_: &Args<'_>) -> Result<Self, SkillError> {
@@ -176,20 +173,46 @@ impl FromArgs for () {
     }
 }
 
+/// How a skill's parameter struct and its declaration disagree (a bug in
+/// the skill, found when it is added).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsMismatch {
+    /// The handler takes no parameters, but one is declared.
+    #[error("the handler takes no parameters, but '{0}' is declared")]
+    TakesNone(String),
+    /// The handler reads a parameter that is not declared.
+    #[error("the handler reads '{0}', which is not a declared parameter")]
+    NotDeclared(String),
+    /// The handler reads a parameter as a type its declaration does not always give.
+    #[error("the handler reads '{name}' as {rust}, which a parameter declared as {declared} does not always give")]
+    WrongType {
+        /// The parameter.
+        name: String,
+        /// The Rust type read.
+        rust: &'static str,
+        /// The declared type, as Python writes it.
+        declared: String,
+    },
+    /// A declared parameter the handler never reads.
+    #[error("the parameter '{0}' is declared but the handler never reads it")]
+    NeverRead(String),
+}
+
 /// Checks one field of a parameter struct against a declaration (used by [`skill_params!`]).
-pub fn check_field<T: FromValue>(spec: &SkillSpec, name: &str) -> Result<(), String> {
-    let param =
-        spec.params.iter().find(|p| p.name == name).ok_or_else(|| {
-            format!("the handler reads '{name}', which is not a declared parameter")
-        })?;
+pub fn check_field<T: FromValue>(spec: &SkillSpec, name: &str) -> Result<(), ParamsMismatch> {
+    let param = spec
+        .params
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| ParamsMismatch::NotDeclared(name.into()))?;
     if T::fits(&param.ty) {
         Ok(())
     } else {
-        Err(format!(
-            "the handler reads '{name}' as {}, which a parameter declared as {} does not always give",
-            std::any::type_name::<T>(),
-            param.ty.annotation()
-        ))
+        Err(ParamsMismatch::WrongType {
+            name: name.into(),
+            rust: std::any::type_name::<T>(),
+            declared: param.ty.annotation(),
+        })
     }
 }
 
@@ -233,11 +256,11 @@ macro_rules! skill_params {
                 $( let spec = $crate::__skill_param!(spec, $field, $ty $(, $default)?); )*
                 spec
             }
-            fn check_spec(spec: &$crate::SkillSpec) -> Result<(), String> {
+            fn check_spec(spec: &$crate::SkillSpec) -> Result<(), $crate::params::ParamsMismatch> {
                 let fields: &[&str] = &[$(stringify!($field).trim_start_matches("r#")),*];
                 $( $crate::params::check_field::<$ty>(spec, stringify!($field).trim_start_matches("r#"))?; )*
                 if let Some(p) = spec.params.iter().find(|p| !fields.contains(&p.name.as_str())) {
-                    return Err(format!("the parameter '{}' is declared but the handler never reads it", p.name));
+                    return Err($crate::params::ParamsMismatch::NeverRead(p.name.clone()));
                 }
                 Ok(())
             }
@@ -313,15 +336,22 @@ mod tests {
         let renamed = SkillSpec::new("go", "Go.")
             .param("x_m", ParamType::Float)
             .param("name", ParamType::Str);
-        assert!(Go::check_spec(&renamed).unwrap_err().contains("'x'"));
+        assert!(Go::check_spec(&renamed)
+            .unwrap_err()
+            .to_string()
+            .contains("'x'"));
         let retyped = SkillSpec::new("go", "Go.")
             .param("x", ParamType::Str)
             .param("name", ParamType::Str);
         assert!(Go::check_spec(&retyped)
             .unwrap_err()
+            .to_string()
             .contains("declared as str"));
         let extra = Go::declare(spec()).param_default("speed", ParamType::Float, 1.0);
-        assert!(Go::check_spec(&extra).unwrap_err().contains("'speed'"));
+        assert!(Go::check_spec(&extra)
+            .unwrap_err()
+            .to_string()
+            .contains("'speed'"));
         assert!(<()>::check_spec(&Go::declare(spec())).is_err());
     }
 

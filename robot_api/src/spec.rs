@@ -41,7 +41,7 @@ impl ParamType {
     /// Checks (and normalises: `int` to `float` where a float is declared) a value.
     ///
     /// The error says what was expected and what came, for a Python `TypeError`.
-    pub fn check(&self, value: Value) -> Result<Value, String> {
+    pub fn check(&self, value: Value) -> Result<Value, TypeMismatch> {
         match (self, value) {
             (ParamType::Any, v) => Ok(v),
             (ParamType::Float, Value::Float(f)) => Ok(Value::Float(f)),
@@ -54,7 +54,12 @@ impl ParamType {
             (ParamType::List(t), Value::List(items)) => items
                 .into_iter()
                 .enumerate()
-                .map(|(i, v)| t.check(v).map_err(|e| format!("item {i}: {e}")))
+                .map(|(i, v)| {
+                    t.check(v).map_err(|mut e| {
+                        e.items.insert(0, i);
+                        e
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::List),
             (ParamType::List(t), Value::FloatArray(items))
@@ -62,13 +67,25 @@ impl ParamType {
             {
                 Ok(Value::FloatArray(items))
             }
-            (t, v) => Err(format!(
-                "expected {}, got {}",
-                t.annotation(),
-                v.type_name()
-            )),
+            (t, v) => Err(TypeMismatch {
+                items: Vec::new(),
+                expected: t.annotation(),
+                got: v.type_name().into(),
+            }),
         }
     }
+}
+
+/// A value that does not fit its declared type ("item 1: expected int, got None").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}expected {expected}, got {got}", items.iter().map(|i| format!("item {i}: ")).collect::<String>())]
+pub struct TypeMismatch {
+    /// Where in nested lists, outermost first (empty: the value itself).
+    pub items: Vec<usize>,
+    /// The declared type, as Python writes it.
+    pub expected: String,
+    /// The type of the value given.
+    pub got: String,
 }
 
 /// Whether `name` is a plain Python name: ASCII letters, digits and
@@ -137,6 +154,11 @@ impl SkillSpec {
             default: Some(default.into()),
         });
         self
+    }
+
+    /// Whether the skill returns `bytes` (a picture, which a tool call of it shows).
+    pub fn returns_bytes(&self) -> bool {
+        self.returns == "bytes"
     }
 
     /// Sets the return annotation.
@@ -245,12 +267,17 @@ mod tests {
         assert_eq!(ParamType::Float.check(Value::Int(2)), Ok(Value::Float(2.0)));
         assert_eq!(
             ParamType::Float.check(Value::Str("a".into())),
-            Err("expected float, got str".into())
+            Err(TypeMismatch {
+                items: vec![],
+                expected: "float".into(),
+                got: "str".into()
+            })
         );
         assert!(ParamType::Float.check(Value::Bool(true)).is_err());
         let list = ParamType::List(Box::new(ParamType::Int));
         assert_eq!(
-            list.check(Value::List(vec![Value::Int(1), Value::None])),
+            list.check(Value::List(vec![Value::Int(1), Value::None]))
+                .map_err(|e| e.to_string()),
             Err("item 1: expected int, got None".into())
         );
     }

@@ -1,19 +1,18 @@
 //! `codeact replay <run folder>`: the recorded replies run again against a
 //! fresh simulator, without any LLM; says where the outcome differs.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value as Json;
 
 use crate::agent::actions::ActionFormat;
 use crate::agent::episode::{add_done, Agent, Budget, Reporter};
-use crate::agent::llm::{Completion, LlmError, Message, Model, ToolCall, ToolSpec, Usage};
+use crate::agent::llm::scripted::Scripted;
+use crate::agent::llm::{Completion, LlmError, ToolCall};
 use crate::agent::transcript::{self, Record};
 use crate::executor::{ExecutorConfig, Observation, Session};
 use crate::record;
@@ -30,38 +29,6 @@ pub struct ReplayOpts {
     /// recorded run's actions, made again in a fresh simulator.
     #[arg(long, value_name = "FILE.mcap")]
     record: Option<PathBuf>,
-}
-
-/// Answers with the replies of a recording, in order.
-struct Recorded {
-    replies: RefCell<VecDeque<(String, Vec<ToolCall>)>>,
-}
-
-impl Model for Recorded {
-    fn name(&self) -> String {
-        "replay".into()
-    }
-    fn complete(
-        &self,
-        _system: &str,
-        _messages: &[Message],
-        _tools: &[ToolSpec],
-        on_text: &mut dyn FnMut(&str),
-        _on_retry: &mut dyn FnMut(&str, Duration),
-    ) -> Result<Completion, LlmError> {
-        let (text, tool_calls) = self.replies.borrow_mut().pop_front().ok_or_else(|| LlmError::Exhausted {
-            attempts: 0,
-            last: "the recording has no more replies: the replayed run went on longer than the recorded one".into(),
-        })?;
-        on_text(&text);
-        Ok(Completion {
-            text,
-            tool_calls,
-            usage: Usage::default(),
-            attempts: 1,
-            latency_ms: 0.0,
-        })
-    }
 }
 
 /// Collects the observations of the replay.
@@ -211,9 +178,19 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     if let Some(r) = &recorder {
         session.watch(r.clone());
     }
-    let model = Recorded {
-        replies: RefCell::new(replies),
-    };
+    // The recording's replies, in order.
+    let replies = replies.into_iter().map(|(text, tool_calls)| {
+        Ok(Completion {
+            tool_calls,
+            ..Completion::text(&text)
+        })
+    });
+    let model = Scripted::new("replay", replies.collect::<Vec<_>>()).when_ended(|| {
+        LlmError::Exhausted {
+            attempts: 0,
+            last: "the recording has no more replies: the replayed run went on longer than the recorded one".into(),
+        }
+    });
     let budget = Budget {
         max_turns: start.max_turns,
         ..Budget::default()

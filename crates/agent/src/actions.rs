@@ -72,28 +72,52 @@ pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
 /// The arguments travel as a JSON string literal and are decoded in the
 /// worker, so nothing the model wrote is run as code. A skill that returns
 /// a picture (`bytes`) is wrapped in `show()`.
-pub fn call_code(skills: &SkillSet, name: &str, arguments: &Json) -> Result<String, String> {
+pub fn call_code(skills: &SkillSet, name: &str, arguments: &Json) -> Result<String, BadAction> {
     let Some(spec) = skills.specs().find(|s| s.name == name) else {
-        let names: Vec<&str> = skills.specs().map(|s| s.name.as_str()).collect();
-        return Err(format!(
-            "there is no skill named {name:?}; skills: {}",
-            names.join(", ")
-        ));
+        return Err(BadAction::UnknownSkill {
+            name: name.into(),
+            skills: skills.specs().map(|s| s.name.clone()).collect(),
+        });
     };
     if !arguments.is_object() {
-        return Err(format!(
-            "the arguments of {name} must be a JSON object, got {arguments}"
-        ));
+        return Err(BadAction::NotAnObject {
+            name: name.into(),
+            got: arguments.to_string(),
+        });
     }
     let literal = Value::Str(arguments.to_string()).python_literal();
     let call = format!("{name}(**__import__('json').loads({literal}))");
     // A call can only ask for a picture by calling the skill that makes it,
     // so the picture is attached, as code would with show().
-    Ok(if spec.returns == "bytes" {
+    Ok(if spec.returns_bytes() {
         format!("show({call})")
     } else {
         call
     })
+}
+
+/// Why an action a reply asked for cannot run (said to the model).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadAction {
+    /// A call to a skill the robot lacks.
+    #[error("there is no skill named {name:?}; skills: {}", skills.join(", "))]
+    UnknownSkill {
+        /// The name called.
+        name: String,
+        /// The skills there are.
+        skills: Vec<String>,
+    },
+    /// Arguments that are not a JSON object.
+    #[error("the arguments of {name} must be a JSON object, got {got}")]
+    NotAnObject {
+        /// The skill called.
+        name: String,
+        /// The arguments, as JSON.
+        got: String,
+    },
+    /// An `Action:` line that could not be read; says why and how to write it.
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 /// What a text-action reply asks for.
@@ -157,6 +181,7 @@ mod tests {
         );
         assert!(call_code(&skills, "rm_rf", &json!({}))
             .unwrap_err()
+            .to_string()
             .contains("no skill named"));
         assert!(call_code(&skills, "echo", &json!([1])).is_err());
     }

@@ -9,7 +9,7 @@ use robot_api::{SkillSet, SkillSpec, Value};
 use serde::Serialize;
 use serde_json::json;
 
-use super::actions::{call_code, text_action, tool_specs, ActionFormat, TextAction};
+use super::actions::{call_code, text_action, tool_specs, ActionFormat, BadAction, TextAction};
 use super::images::{self, Image, ImageMode, ImagePolicy};
 use super::llm::{Completion, LlmError, Message, Model, ToolResult, ToolSpec, Usage};
 use super::prompt;
@@ -346,7 +346,7 @@ pub struct Episode<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
     /// The code, or why the reply's action cannot run.
-    pub code: Result<String, String>,
+    pub code: Result<String, BadAction>,
     /// The tool call's id (JSON tool calls only).
     pub call_id: Option<String>,
 }
@@ -483,7 +483,7 @@ pub fn parse(
         }
         ActionFormat::Text => match text_action(&completion.text) {
             TextAction::None => Vec::new(),
-            TextAction::Bad(why) => vec![plain(Err(why))],
+            TextAction::Bad(why) => vec![plain(Err(BadAction::Unreadable(why)))],
             TextAction::Call(name, args) => vec![plain(call_code(skills, &name, &args))],
         },
     };
@@ -699,6 +699,7 @@ impl Episode<'_> {
     ) -> Acted {
         let proposed = match &planned.code {
             Err(why) => {
+                let why = why.to_string();
                 self.record(Record::InvalidAction {
                     turn,
                     index,
@@ -706,7 +707,7 @@ impl Episode<'_> {
                 });
                 return Acted {
                     text: format!("Error: {why}"),
-                    fingerprint: why.clone(),
+                    fingerprint: why,
                     stop_turn: true,
                     ..Acted::default()
                 };
@@ -827,7 +828,7 @@ impl Episode<'_> {
                 Err(why) => {
                     text.push_str(&format!("\n[picture {} cannot be shown: {why}]", k + 1));
                     refs.push(
-                        json!({"mime": picture.mime.mime(), "caption": picture.caption, "error": why}),
+                        json!({"mime": picture.mime.mime(), "caption": picture.caption, "error": why.to_string()}),
                     );
                     continue;
                 }
@@ -999,6 +1000,7 @@ impl Episode<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::scripted::Scripted;
 
     #[test]
     fn stop_reason_names_are_the_serialized_tags() {
@@ -1056,7 +1058,12 @@ mod tests {
         assert_eq!(assistant.tool_calls.len(), 2);
         assert_eq!(planned[0].call_id.as_deref(), Some("c1"));
         assert!(planned[0].code.as_ref().unwrap().contains("add("));
-        assert!(planned[1].code.as_ref().unwrap_err().contains("fly"));
+        assert!(planned[1]
+            .code
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("fly"));
 
         let (_, planned) = parse(
             ActionFormat::Text,
@@ -1239,36 +1246,6 @@ mod tests {
         }
     }
 
-    /// Replies in order, and what it was asked each time.
-    struct Script {
-        replies: Mutex<Vec<String>>,
-        asked: Mutex<Vec<Vec<Message>>>,
-    }
-
-    impl Model for Script {
-        fn name(&self) -> String {
-            "script:test".into()
-        }
-
-        fn complete(
-            &self,
-            _system: &str,
-            messages: &[Message],
-            _tools: &[ToolSpec],
-            on_text: &mut dyn FnMut(&str),
-            _on_retry: &mut dyn FnMut(&str, Duration),
-        ) -> Result<Completion, LlmError> {
-            self.asked.lock().unwrap().push(messages.to_vec());
-            let mut replies = self.replies.lock().unwrap();
-            if replies.is_empty() {
-                return Err(LlmError::Malformed("the script has ended".into()));
-            }
-            let text = replies.remove(0);
-            on_text(&text);
-            Ok(reply(&text))
-        }
-    }
-
     #[test]
     fn an_episode_runs_each_block_shows_the_model_what_came_back_and_ends_on_done() {
         let mut skills = skills();
@@ -1277,14 +1254,14 @@ mod tests {
             skills,
             ran: Vec::new(),
         };
-        let model = Script {
-            replies: Mutex::new(vec![
-                "First:\n```python\nx = 1\n```\n```python\ny = 2\n```".into(),
-                "```python\ndone('all set')\n```".into(),
-                "never asked".into(),
-            ]),
-            asked: Mutex::new(Vec::new()),
-        };
+        let model = Scripted::texts(
+            "script:test",
+            [
+                "First:\n```python\nx = 1\n```\n```python\ny = 2\n```",
+                "```python\ndone('all set')\n```",
+                "never asked",
+            ],
+        );
         struct Quiet;
         impl Reporter for Quiet {}
         let outcome = agent
@@ -1295,7 +1272,7 @@ mod tests {
         assert!(outcome.claimed_done);
         assert_eq!(outcome.summary.as_deref(), Some("all set"));
         assert_eq!(outcome.turns, 2);
-        let asked = model.asked.lock().unwrap();
+        let asked = model.asked();
         assert_eq!(asked.len(), 2, "no third request after done");
         assert!(asked[0][0].content.contains("Set x and y."));
         // The second request carries the reply and both observations.

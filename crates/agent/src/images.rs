@@ -103,17 +103,28 @@ impl Image {
     }
 }
 
+/// Why a picture cannot be sent to the model (said to it instead).
+#[derive(Debug, thiserror::Error)]
+pub enum PictureError {
+    /// The bytes are not a picture of their type.
+    #[error("the picture cannot be decoded: {0}")]
+    Decode(image::ImageError),
+    /// Scaled down, it could not be encoded again.
+    #[error("the scaled picture cannot be encoded: {0}")]
+    Encode(image::ImageError),
+}
+
 /// Decodes `picture`, scales it down so its longest side is at most
 /// `max_side` (never up), and encodes it again in its own format. A picture
 /// that needs no scaling is sent as it came. The error says what is wrong
 /// with the picture, for the model to read.
-pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, String> {
+pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, PictureError> {
     let format = match picture.mime {
         ImageType::Png => ImageFormat::Png,
         ImageType::Jpeg => ImageFormat::Jpeg,
     };
-    let decoded = image::load_from_memory_with_format(&picture.data, format)
-        .map_err(|e| format!("the picture cannot be decoded: {e}"))?;
+    let decoded =
+        image::load_from_memory_with_format(&picture.data, format).map_err(PictureError::Decode)?;
     let (w, h) = (decoded.width(), decoded.height());
     let max_side = max_side.max(1);
     let (image, data): (_, Arc<[u8]>) = if w.max(h) <= max_side {
@@ -123,7 +134,7 @@ pub fn prepare(picture: &Picture, max_side: u32) -> Result<Image, String> {
         let mut out = Cursor::new(Vec::new());
         scaled
             .write_to(&mut out, format)
-            .map_err(|e| format!("the scaled picture cannot be encoded: {e}"))?;
+            .map_err(PictureError::Encode)?;
         (scaled, out.into_inner().into())
     };
     Ok(Image {
@@ -218,7 +229,10 @@ mod tests {
         let mut bad = png(10, 10);
         bad.data.truncate(30);
         let err = prepare(&bad, 1024).unwrap_err();
-        assert!(err.starts_with("the picture cannot be decoded"), "{err}");
+        assert!(
+            err.to_string().starts_with("the picture cannot be decoded"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -116,6 +116,26 @@ pub struct Verdict {
     pub detail: String,
 }
 
+/// A predicate that names what its world lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// A zone, object or surface the world does not have.
+    #[error("{predicate}: world {world:?} has no {kind} {name:?}")]
+    Unknown {
+        /// The predicate, described.
+        predicate: String,
+        /// The world's name.
+        world: String,
+        /// "zone", "object" or "surface".
+        kind: &'static str,
+        /// The name it used.
+        name: String,
+    },
+    /// A count that names both a zone and a surface, or neither.
+    #[error("{0}: give either zone or surface")]
+    ZoneOrSurface(String),
+}
+
 impl Predicate {
     /// Whether it is a constraint (true from the start, must stay so) rather than a goal.
     pub fn is_constraint(&self) -> bool {
@@ -179,48 +199,24 @@ impl Predicate {
     }
 
     /// Checks every name the predicate uses against the world; says which is unknown.
-    pub fn check_names(&self, world: &sim::World) -> Result<(), String> {
+    pub fn check_names(&self, world: &sim::World) -> Result<(), NameError> {
+        let missing = |kind: &'static str, name: &str| NameError::Unknown {
+            predicate: self.describe(),
+            world: world.name.clone(),
+            kind,
+            name: name.into(),
+        };
         let zone = |z: &str| {
-            world
-                .zones
-                .iter()
-                .any(|x| x.name == z)
-                .then_some(())
-                .ok_or_else(|| {
-                    format!(
-                        "{}: world {:?} has no zone {z:?}",
-                        self.describe(),
-                        world.name
-                    )
-                })
+            let known = world.zones.iter().any(|x| x.name == z);
+            known.then_some(()).ok_or_else(|| missing("zone", z))
         };
         let object = |o: &str| {
-            world
-                .objects
-                .iter()
-                .any(|x| x.name == o)
-                .then_some(())
-                .ok_or_else(|| {
-                    format!(
-                        "{}: world {:?} has no object {o:?}",
-                        self.describe(),
-                        world.name
-                    )
-                })
+            let known = world.objects.iter().any(|x| x.name == o);
+            known.then_some(()).ok_or_else(|| missing("object", o))
         };
-        let surface_named = |surface: &str| {
-            world
-                .obstacles
-                .iter()
-                .any(|x| x.surface && x.name == surface)
-                .then_some(())
-                .ok_or_else(|| {
-                    format!(
-                        "{}: world {:?} has no surface {surface:?}",
-                        self.describe(),
-                        world.name
-                    )
-                })
+        let surface_named = |f: &str| {
+            let known = world.obstacles.iter().any(|x| x.surface && x.name == f);
+            known.then_some(()).ok_or_else(|| missing("surface", f))
         };
         match self {
             Predicate::ObjectInZone { object: o, zone: z } => object(o).and(zone(z)),
@@ -234,7 +230,7 @@ impl Predicate {
             } => match (z, f) {
                 (Some(z), None) => zone(z),
                 (None, Some(f)) => surface_named(f),
-                _ => Err(format!("{}: give either zone or surface", self.describe())),
+                _ => Err(NameError::ZoneOrSurface(self.describe())),
             },
             Predicate::IfAtStart {
                 when,
@@ -704,7 +700,7 @@ mod tests {
         let bad = Predicate::RobotInZone("garage".into())
             .check_names(&world)
             .unwrap_err();
-        assert!(bad.contains("no zone \"garage\""), "{bad}");
+        assert!(bad.to_string().contains("no zone \"garage\""), "{bad}");
     }
 
     /// A room where each predicate can be both true and false: two red

@@ -142,6 +142,42 @@ pub struct ZoneSetup {
 /// Draws of a task whose ranges keep putting things where they cannot be.
 const TRIES: u64 = 50;
 
+/// Why a task's setup gives no world to start in.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SetupError {
+    /// It removes an object the world lacks.
+    #[error("setup removes {name:?}, which world {world:?} does not have")]
+    RemovesUnknown {
+        /// The object.
+        name: String,
+        /// The world.
+        world: String,
+    },
+    /// It adds an object without a colour.
+    #[error("setup adds object {0:?}: give its colour")]
+    NoColour(String),
+    /// Everything is placed exactly, and something is where it cannot be.
+    #[error(
+        "task {task}: {problem}. The setup places everything exactly, so another seed cannot help"
+    )]
+    Fixed {
+        /// The task.
+        task: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Every draw put something where it cannot be.
+    #[error("task {task}, seed {seed}: no valid world after {TRIES} draws; the last: {problem}. Move or widen the setup's ranges so they leave free room")]
+    NoValidWorld {
+        /// The task.
+        task: String,
+        /// The seed.
+        seed: u64,
+        /// What was wrong with the last draw.
+        problem: String,
+    },
+}
+
 /// The world of `task_id`'s `setup` applied to `base` for `seed`. Things
 /// drawn into obstacles or walls are drawn again (deterministically).
 pub fn world_for(
@@ -149,7 +185,7 @@ pub fn world_for(
     setup: &Setup,
     task_id: &str,
     seed: u64,
-) -> Result<Arc<World>, String> {
+) -> Result<Arc<World>, SetupError> {
     let mut last = String::new();
     // A setup without ranges draws the same world every time.
     let tries = if setup.is_fixed() { 1 } else { TRIES };
@@ -161,12 +197,18 @@ pub fn world_for(
             Some(why) => last = why,
         }
     }
+    let task = task_id.to_owned();
     Err(if tries == 1 {
-        format!("task {task_id}: {last}. The setup places everything exactly, so another seed cannot help")
+        SetupError::Fixed {
+            task,
+            problem: last,
+        }
     } else {
-        format!(
-            "task {task_id}, seed {seed}: no valid world after {TRIES} draws; the last: {last}. Move or widen the setup's ranges so they leave free room"
-        )
+        SetupError::NoValidWorld {
+            task,
+            seed,
+            problem: last,
+        }
     })
 }
 
@@ -214,17 +256,17 @@ fn mix(task_id: &str, seed: u64, attempt: u64) -> u64 {
     h
 }
 
-fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World, String> {
+fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World, SetupError> {
     let mut parts = base.parts.clone();
     parts.seed = parts.seed.wrapping_add(seed);
     for name in &setup.remove {
         let before = parts.objects.len();
         parts.objects.retain(|o| &o.name != name);
         if parts.objects.len() == before {
-            return Err(format!(
-                "setup removes {name:?}, which world {:?} does not have",
-                base.name
-            ));
+            return Err(SetupError::RemovesUnknown {
+                name: name.clone(),
+                world: base.name.clone(),
+            });
         }
     }
     for o in &setup.objects {
@@ -251,7 +293,7 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
                 colour: o
                     .colour
                     .clone()
-                    .ok_or_else(|| format!("setup adds object {:?}: give its colour", o.name))?,
+                    .ok_or_else(|| SetupError::NoColour(o.name.clone()))?,
                 size: o.size.unwrap_or(0.1),
                 at,
                 slips: o.slips.unwrap_or(0),
@@ -346,7 +388,9 @@ mod tests {
     #[test]
     fn impossible_setups_say_why() {
         let base = sim::load("small_room").unwrap();
-        let e = world_for(&base, &setup("remove: [nothing]\n"), "t", 0).unwrap_err();
+        let e = world_for(&base, &setup("remove: [nothing]\n"), "t", 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not have"), "{e}");
         let e = world_for(
             &base,
@@ -354,7 +398,8 @@ mod tests {
             "t",
             0,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("red_cube") && e.contains("another seed cannot help"),
             "a fixed place is refused at once: {e}"
@@ -365,7 +410,8 @@ mod tests {
             "t",
             0,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("after 50 draws") && e.contains("widen"), "{e}");
     }
 }

@@ -177,7 +177,7 @@ pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared
     };
     let world = world_of(task, seed).map_err(TrialError::World)?;
     for p in task.success.iter().chain(&task.constraints) {
-        p.check_names(&world).map_err(fail)?;
+        p.check_names(&world).map_err(|e| fail(e.to_string()))?;
     }
     let robot = Arc::new(sim::SimRobot::new(world));
     let Recorded { backend, recorder } = recorded(robot.clone(), record)?;

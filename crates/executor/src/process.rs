@@ -21,8 +21,8 @@ use super::library::LibraryReport;
 use super::session::ExecutorError;
 use super::skill_server::{serve_skills, SkillShared};
 use super::wire::{
-    socket_pair, FromWorker, Protection, Receiver, Sender, ToWorker, WorkerInit, CONTROL_FD,
-    INTERRUPT_FD, SKILL_FD,
+    socket_pair, FromWorker, Protection, Receiver, Sender, ToWorker, WireError, WorkerInit,
+    CONTROL_FD, INTERRUPT_FD, SKILL_FD,
 };
 
 /// Environment variables a worker may see; everything else (API keys,
@@ -171,7 +171,7 @@ pub(super) fn spawn_worker(
     };
     let mut ready = match wait_ready(&mut worker, skills, config.library.clone()) {
         Ok(ready) => ready,
-        Err(message) => return Err(start_failure(worker, &message)),
+        Err(why) => return Err(start_failure(worker, &why.to_string())),
     };
     ready.protections.push(Protection {
         name: "environment".into(),
@@ -269,21 +269,34 @@ fn pass_fds(cmd: &mut Command, ends: [(RawFd, RawFd); 3]) {
     }
 }
 
+/// Why a worker did not become ready.
+#[derive(Debug, thiserror::Error)]
+enum NotReady {
+    #[error("cannot send the skill declarations ({0})")]
+    Send(WireError),
+    /// What the worker said before it gave up.
+    #[error("{0}")]
+    Fatal(String),
+    #[error("no answer within {} s", START_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("{0}")]
+    Wait(std::io::Error),
+    #[error("the worker exited during start-up ({0})")]
+    Exited(WireError),
+}
+
 /// Sends the skill declarations and waits for the worker's ready message.
 fn wait_ready(
     worker: &mut Worker,
     skills: &SkillSet,
     library: Option<PathBuf>,
-) -> Result<Ready, String> {
+) -> Result<Ready, NotReady> {
     let init = ToWorker::Init(Box::new(WorkerInit {
         skills: skills.specs().cloned().collect(),
         records: skills.records().to_vec(),
         library,
     }));
-    worker
-        .control_tx
-        .send(&init)
-        .map_err(|e| format!("cannot send the skill declarations ({e})"))?;
+    worker.control_tx.send(&init).map_err(NotReady::Send)?;
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         match worker.control_rx.try_recv::<FromWorker>() {
@@ -298,20 +311,20 @@ fn wait_ready(
                     library,
                 })
             }
-            Ok(Some(FromWorker::Fatal { message })) => return Err(message),
+            Ok(Some(FromWorker::Fatal { message })) => return Err(NotReady::Fatal(message)),
             Ok(Some(_)) => {}
             Ok(None) => {
                 if Instant::now() > deadline {
-                    return Err(format!("no answer within {} s", START_TIMEOUT.as_secs()));
+                    return Err(NotReady::Timeout);
                 }
                 super::wire::wait_fd(
                     worker.control_rx.raw_fd(),
                     nix::poll::PollFlags::POLLIN,
                     Some(Duration::from_millis(100)),
                 )
-                .map_err(|e| e.to_string())?;
+                .map_err(NotReady::Wait)?;
             }
-            Err(e) => return Err(format!("the worker exited during start-up ({e})")),
+            Err(e) => return Err(NotReady::Exited(e)),
         }
     }
 }

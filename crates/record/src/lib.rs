@@ -49,9 +49,23 @@ pub enum RecordError {
     Write {
         /// The file.
         path: PathBuf,
-        /// What the writer said.
-        why: String,
+        /// What went wrong.
+        why: WriteFailure,
     },
+}
+
+/// What went wrong writing a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFailure {
+    /// The file or its folder.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The MCAP writer.
+    #[error("{0}")]
+    Mcap(#[from] mcap::McapError),
+    /// The writer thread panicked.
+    #[error("the writer thread panicked")]
+    Panicked,
 }
 
 /// A robot as the skills should drive it, and its recording if any.
@@ -121,7 +135,7 @@ struct Writer {
     batch: Vec<(u64, Message)>,
     /// When the last chunk was finished.
     chunked: std::time::Instant,
-    thread: std::thread::JoinHandle<Result<(), String>>,
+    thread: std::thread::JoinHandle<mcap::McapResult<()>>,
 }
 
 impl Writer {
@@ -161,26 +175,26 @@ impl Recorder {
     /// Starts recording `robot` into a new file at `path`, with the map and
     /// the first pose and scan.
     pub fn create(path: &Path, robot: Arc<dyn RobotBackend>) -> Result<Arc<Self>, RecordError> {
-        let failed = |why: String| RecordError::Write {
+        let failed = |why: WriteFailure| RecordError::Write {
             path: path.to_owned(),
             why,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(|e| failed(e.into()))?;
         }
         let file = match File::create_new(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(RecordError::Exists(path.to_owned()))
             }
-            Err(e) => return Err(failed(e.to_string())),
+            Err(e) => return Err(failed(e.into())),
         };
-        let channels = Channels::create(file).map_err(|e| failed(e.to_string()))?;
+        let channels = Channels::create(file).map_err(|e| failed(e.into()))?;
         let (to, from) = mpsc::channel::<ToWriter>();
         let thread = std::thread::Builder::new()
             .name("codeact-record".into())
             .spawn(move || write_file(channels, from))
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(e.into()))?;
         let recorder = Arc::new(Recorder {
             robot,
             path: path.to_owned(),
@@ -326,15 +340,15 @@ impl Recorder {
         };
         writer.hand_over();
         drop(writer.to);
-        let failed = |why: String| RecordError::Write {
+        let failed = |why: WriteFailure| RecordError::Write {
             path: self.path.clone(),
             why,
         };
         writer
             .thread
             .join()
-            .map_err(|_| failed("the writer thread panicked".into()))?
-            .map_err(failed)
+            .map_err(|_| failed(WriteFailure::Panicked))?
+            .map_err(|e| failed(e.into()))
     }
 }
 
@@ -374,7 +388,7 @@ impl Drop for Recorder {
 /// The writer thread: writes what it is handed until the recorder lets go,
 /// then finishes the file. After a failed write it writes nothing more and
 /// returns that failure (the file keeps what was written before it).
-fn write_file(mut channels: Channels, from: mpsc::Receiver<ToWriter>) -> Result<(), String> {
+fn write_file(mut channels: Channels, from: mpsc::Receiver<ToWriter>) -> mcap::McapResult<()> {
     let mut failure = None;
     let mut n = 0u64;
     for handed in from {
@@ -383,7 +397,7 @@ fn write_file(mut channels: Channels, from: mpsc::Receiver<ToWriter>) -> Result<
                 for (ns, message) in batch {
                     if let Err(e) = channels.write(ns, message) {
                         tracing::warn!("the recording could not be written: {e}");
-                        failure = Some(e.to_string());
+                        failure = Some(e);
                         break;
                     }
                     n += 1;
@@ -394,7 +408,7 @@ fn write_file(mut channels: Channels, from: mpsc::Receiver<ToWriter>) -> Result<
                 if failure.is_none() {
                     if let Err(e) = channels.flush() {
                         tracing::warn!("the recording could not be flushed: {e}");
-                        failure = Some(e.to_string());
+                        failure = Some(e);
                     }
                 }
                 if let Some(done) = done {
@@ -406,7 +420,7 @@ fn write_file(mut channels: Channels, from: mpsc::Receiver<ToWriter>) -> Result<
     if let Some(failure) = failure {
         return Err(failure);
     }
-    let closed = channels.finish().map_err(|e| e.to_string());
+    let closed = channels.finish();
     tracing::debug!(messages = n, cpu_ms = thread_cpu_ms(), "recording written");
     closed
 }

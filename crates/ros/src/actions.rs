@@ -34,7 +34,7 @@ thread_local! {
 enum Event {
     Accepted,
     Feedback(Json),
-    Done(GoalStatus, Result<Json, String>),
+    Done(GoalStatus, Result<Json, r2r::Error>),
     Failed(SkillError),
 }
 
@@ -101,7 +101,7 @@ pub fn run_goal_to_end(
     goal: Goal<'_>,
     cancel: &CancelToken,
     watch: &mut dyn GoalWatch,
-) -> Result<(GoalStatus, Result<Json, String>), SkillError> {
+) -> Result<(GoalStatus, Result<Json, r2r::Error>), SkillError> {
     // The e-stop is checked before anything is sent, and the ledger refuses
     // a goal while it is latched (the same check, without a race).
     let nothing_sent = |e: SkillError| super::robot::nothing_sent(goal.name, e);
@@ -185,7 +185,11 @@ fn stop_reason(
 }
 
 /// The result of a goal that ended, or the error saying how it failed.
-fn ended(name: &str, status: GoalStatus, result: Result<Json, String>) -> Result<Json, SkillError> {
+fn ended(
+    name: &str,
+    status: GoalStatus,
+    result: Result<Json, r2r::Error>,
+) -> Result<Json, SkillError> {
     let result = result.map_err(|e| {
         SkillError::new(
             ErrorKind::Robot,
@@ -316,7 +320,7 @@ async fn follow(
                 let _ = tx.send(Event::Feedback(f));
             },
             r = result => return match r {
-                Ok((status, value)) => Event::Done(status, value.map_err(|e| e.to_string())),
+                Ok((status, value)) => Event::Done(status, value),
                 Err(e) => Event::Failed(SkillError::new(ErrorKind::Robot, format!("{name}: {e}"))),
             },
         }
@@ -449,7 +453,12 @@ mod tests {
             e.message.contains("aborted the goal") && e.message.contains("no path"),
             "{e}"
         );
-        let e = ended("/nav", GoalStatus::Succeeded, Err("bad".into())).unwrap_err();
+        let e = ended(
+            "/nav",
+            GoalStatus::Succeeded,
+            Err(r2r::Error::RCL_RET_ERROR),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Robot);
     }
 }

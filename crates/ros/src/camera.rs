@@ -27,9 +27,37 @@ pub enum Frame {
     Compressed(Vec<u8>),
 }
 
+/// What is wrong with a camera frame.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Raw pixels in an encoding not read here.
+    #[error("camera frames in encoding {0:?} are not supported; use rgb8, bgr8, rgba8, bgra8, mono8 or a CompressedImage topic (camera_compressed)")]
+    Encoding(String),
+    /// Fewer bytes than its size, encoding and row step need.
+    #[error("the camera frame is malformed: {width}x{height} {encoding} with step {step} needs more than its {bytes} bytes")]
+    Malformed {
+        /// Pixels across.
+        width: u32,
+        /// Rows.
+        height: u32,
+        /// Its encoding.
+        encoding: String,
+        /// Bytes per row.
+        step: u32,
+        /// The bytes it has.
+        bytes: usize,
+    },
+    /// A compressed frame that is not a picture.
+    #[error("the compressed camera frame cannot be decoded: {0}")]
+    Decode(image::ImageError),
+    /// The PNG could not be made.
+    #[error("the camera frame cannot be encoded as PNG: {0}")]
+    Encode(image::ImageError),
+}
+
 /// `frame` as a `width` × `height` PNG. The error says what is wrong with
 /// the frame.
-pub fn to_png(frame: &Frame, width: u32, height: u32) -> Result<Vec<u8>, String> {
+pub fn to_png(frame: &Frame, width: u32, height: u32) -> Result<Vec<u8>, FrameError> {
     let image = match frame {
         Frame::Raw {
             width: w,
@@ -38,8 +66,7 @@ pub fn to_png(frame: &Frame, width: u32, height: u32) -> Result<Vec<u8>, String>
             step,
             data,
         } => raw(*w, *h, encoding, *step, data)?,
-        Frame::Compressed(bytes) => image::load_from_memory(bytes)
-            .map_err(|e| format!("the compressed camera frame cannot be decoded: {e}"))?,
+        Frame::Compressed(bytes) => image::load_from_memory(bytes).map_err(FrameError::Decode)?,
     };
     let scaled = if (image.width(), image.height()) == (width, height) {
         image
@@ -50,7 +77,7 @@ pub fn to_png(frame: &Frame, width: u32, height: u32) -> Result<Vec<u8>, String>
     scaled
         .to_rgb8()
         .write_to(&mut out, ImageFormat::Png)
-        .map_err(|e| format!("the camera frame cannot be encoded as PNG: {e}"))?;
+        .map_err(FrameError::Encode)?;
     Ok(out.into_inner())
 }
 
@@ -61,24 +88,23 @@ fn raw(
     encoding: &str,
     step: u32,
     data: &[u8],
-) -> Result<DynamicImage, String> {
+) -> Result<DynamicImage, FrameError> {
     let channels: u32 = match encoding {
         "rgb8" | "bgr8" => 3,
         "rgba8" | "bgra8" => 4,
         "mono8" | "8UC1" => 1,
-        other => {
-            return Err(format!(
-                "camera frames in encoding {other:?} are not supported; use rgb8, bgr8, rgba8, bgra8, mono8 or a CompressedImage topic (camera_compressed)"
-            ))
-        }
+        other => return Err(FrameError::Encoding(other.into())),
     };
     let row = (width * channels) as usize;
     let step = step as usize;
     if width == 0 || height == 0 || step < row || data.len() < step * (height as usize - 1) + row {
-        return Err(format!(
-            "the camera frame is malformed: {width}x{height} {encoding} with step {step} needs more than its {} bytes",
-            data.len()
-        ));
+        return Err(FrameError::Malformed {
+            width,
+            height,
+            encoding: encoding.into(),
+            step: step as u32,
+            bytes: data.len(),
+        });
     }
     let mut rgb = RgbImage::new(width, height);
     for (y, out_row) in rgb.rows_mut().enumerate() {
@@ -145,7 +171,9 @@ mod tests {
         let png = to_png(&halves("rgb8"), 4, 2).unwrap();
         let again = to_png(&Frame::Compressed(png), 8, 4).unwrap();
         assert_eq!(pixel(&again, 0, 0), [255, 0, 0]);
-        let err = to_png(&Frame::Compressed(vec![1, 2, 3]), 8, 4).unwrap_err();
+        let err = to_png(&Frame::Compressed(vec![1, 2, 3]), 8, 4)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot be decoded"), "{err}");
         let Frame::Raw { data, .. } = halves("rgb8") else {
             unreachable!()
@@ -157,7 +185,10 @@ mod tests {
             step: 14,
             data: data[..10].to_vec(),
         };
-        assert!(to_png(&short, 4, 2).unwrap_err().contains("malformed"));
+        assert!(to_png(&short, 4, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("malformed"));
         let odd = Frame::Raw {
             width: 1,
             height: 1,
@@ -165,6 +196,9 @@ mod tests {
             step: 2,
             data: vec![0, 0],
         };
-        assert!(to_png(&odd, 4, 2).unwrap_err().contains("not supported"));
+        assert!(to_png(&odd, 4, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("not supported"));
     }
 }

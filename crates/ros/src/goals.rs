@@ -87,6 +87,11 @@ pub struct GoalView {
     pub state: &'static str,
 }
 
+/// A goal refused because the e-stop is latched; says why it latched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Latched(pub String);
+
 impl<H: Clone> GoalLedger<H> {
     fn lock(&self) -> MutexGuard<'_, Inner<H>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
@@ -94,10 +99,10 @@ impl<H: Clone> GoalLedger<H> {
 
     /// Registers a goal on action `name` before anything is sent; refused
     /// (with the reason) while the e-stop is latched.
-    pub fn open(&self, name: &str) -> Result<GoalId, String> {
+    pub fn open(&self, name: &str) -> Result<GoalId, Latched> {
         let mut inner = self.lock();
         if let Some(why) = &inner.latched {
-            return Err(why.clone());
+            return Err(Latched(why.clone()));
         }
         let id = inner.next;
         inner.next += 1;
@@ -282,7 +287,7 @@ mod tests {
         let l = Ledger::default();
         let waiting = l.open("/nav").unwrap();
         assert!(l.latch("the e-stop was engaged").is_empty());
-        assert!(l.open("/nav").unwrap_err().contains("e-stop"));
+        assert!(l.open("/nav").unwrap_err().0.contains("e-stop"));
         assert!(
             !l.may_send(waiting),
             "a goal waiting for its server is never sent"

@@ -20,7 +20,9 @@ pub struct GraphNode {
 /// A graph node made on a thread of its own at start, so discovery runs
 /// while the session does other things; the first query waits for it.
 #[derive(Clone, Default)]
-pub struct Graph(std::sync::Arc<std::sync::OnceLock<Result<std::sync::Mutex<GraphNode>, String>>>);
+pub struct Graph(
+    std::sync::Arc<std::sync::OnceLock<Result<std::sync::Mutex<GraphNode>, RclError>>>,
+);
 
 impl Graph {
     /// Starts making the node `name` now.
@@ -35,7 +37,7 @@ impl Graph {
         graph
     }
 
-    fn node(&self, name: &str) -> &Result<std::sync::Mutex<GraphNode>, String> {
+    fn node(&self, name: &str) -> &Result<std::sync::Mutex<GraphNode>, RclError> {
         self.0
             .get_or_init(|| GraphNode::start(name).map(std::sync::Mutex::new))
     }
@@ -43,7 +45,7 @@ impl Graph {
     /// The services on the graph. Within its first seconds, the node waits
     /// for discovery to settle: until the list has stopped growing for a
     /// while after its first service, at most 3 s after it started.
-    pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, String> {
+    pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, RclError> {
         let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
         let node = node.lock().unwrap_or_else(|e| e.into_inner());
         node.settled_services(Duration::from_millis(400), Duration::from_secs(3))
@@ -54,20 +56,36 @@ impl Graph {
 // node behind a mutex), which rcl allows for a node and its context.
 unsafe impl Send for GraphNode {}
 
-fn check(ret: rcl::rcl_ret_t, what: &str) -> Result<(), String> {
+/// An rcl call that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RclError {
+    /// The call and its return code.
+    #[error("{call} failed (rcl error {code})")]
+    Call {
+        /// The rcl function.
+        call: &'static str,
+        /// What it returned.
+        code: i32,
+    },
+    /// A node name with a NUL byte in it.
+    #[error("the node name {0:?} has a NUL byte in it")]
+    Name(String),
+}
+
+fn check(ret: rcl::rcl_ret_t, call: &'static str) -> Result<(), RclError> {
     if ret == rcl::RCL_RET_OK as rcl::rcl_ret_t {
         Ok(())
     } else {
         // SAFETY: resets rcl's thread-local error state, which we report ourselves.
         unsafe { rcl::rcutils_reset_error() };
-        Err(format!("{what} failed (rcl error {ret})"))
+        Err(RclError::Call { call, code: ret })
     }
 }
 
 impl GraphNode {
     /// Starts the node `name` in the domain the environment sets.
-    pub fn start(name: &str) -> Result<Self, String> {
-        let name = CString::new(name).map_err(|e| e.to_string())?;
+    pub fn start(name: &str) -> Result<Self, RclError> {
+        let name = CString::new(name).map_err(|_| RclError::Name(name.into()))?;
         // SAFETY: rcl's documented init sequence on zero-initialised, boxed
         // (so never moved) structures; each call's result is checked.
         unsafe {
@@ -105,7 +123,7 @@ impl GraphNode {
     }
 
     /// Every service visible now: name → types.
-    pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, String> {
+    pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, RclError> {
         // SAFETY: a zero-initialised names-and-types filled by rcl, read within
         // the sizes it reports, then freed by rmw.
         unsafe {
@@ -151,7 +169,7 @@ impl GraphNode {
         &self,
         quiet: Duration,
         limit: Duration,
-    ) -> Result<BTreeMap<String, Vec<String>>, String> {
+    ) -> Result<BTreeMap<String, Vec<String>>, RclError> {
         let mut seen = self.services()?;
         let mut changed = Instant::now();
         while self.started.elapsed() < limit && (seen.is_empty() || changed.elapsed() < quiet) {

@@ -443,7 +443,8 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
     let mut values = Vec::with_capacity(args.len());
     for (param, arg) in spec.params.iter().zip(args.iter()) {
         let value = to_value(&arg)
-            .and_then(|v| param.ty.check(v))
+            .map_err(|e| e.to_string())
+            .and_then(|v| param.ty.check(v).map_err(|e| e.to_string()))
             .map_err(|e| {
                 PyTypeError::new_err(format!("{}(): argument '{}': {e}", spec.name, param.name))
             })?;
@@ -455,11 +456,11 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
         skill: index,
         args: values,
     };
-    let reply: Result<SkillReply, String> = py.detach(|| {
+    let reply: Result<SkillReply, codeact_protocol::wire::WireError> = py.detach(|| {
         let mut channel = lock(&st.skill);
         let (tx, rx) = &mut *channel;
-        tx.send(&request).map_err(|e| e.to_string())?;
-        rx.recv::<SkillReply>(SKILL_SPIN).map_err(|e| e.to_string())
+        tx.send(&request)?;
+        rx.recv::<SkillReply>(SKILL_SPIN)
     });
     match reply {
         Ok(Ok(value)) => to_python(py, &value),
@@ -507,8 +508,25 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
     }
 }
 
+/// A Python value that cannot be passed to a skill.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAValue {
+    /// An int beyond 64 bits.
+    #[error("int too large for 64 bits")]
+    BigInt,
+    /// A dict with a key that is not a str.
+    #[error("dict keys must be str")]
+    DictKey,
+    /// A type skills do not take.
+    #[error("values of type {0} cannot be passed to a skill")]
+    Type(String),
+    /// Python raised while it was read (a str that is not UTF-8, a record's field).
+    #[error("{0}")]
+    Python(#[from] PyErr),
+}
+
 /// Converts a Python object to a [`Value`]; the error names the unsupported type.
-pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
+pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, NotAValue> {
     if obj.is_none() {
         return Ok(Value::None);
     }
@@ -519,7 +537,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
         return obj
             .extract::<i64>()
             .map(Value::Int)
-            .map_err(|_| "int too large for 64 bits".to_owned());
+            .map_err(|_| NotAValue::BigInt);
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Value::Float(f.value()));
@@ -528,7 +546,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
         return s
             .to_str()
             .map(|s| Value::Str(s.to_owned()))
-            .map_err(|e| e.to_string());
+            .map_err(NotAValue::from);
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
@@ -552,23 +570,18 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
         for (k, v) in d.iter() {
             let key = k
                 .cast::<PyString>()
-                .map_err(|_| "dict keys must be str".to_owned())?
+                .map_err(|_| NotAValue::DictKey)?
                 .to_string();
             items.push((key, to_value(&v)?));
         }
         return Ok(Value::Dict(items));
     }
     if let Ok(fields) = obj.getattr("_codeact_fields") {
-        let type_name = obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .map_err(|e| e.to_string())?;
+        let type_name = obj.get_type().name()?.to_string();
         let mut out = Vec::new();
-        for f in fields.try_iter().map_err(|e| e.to_string())? {
-            let f = f.map_err(|e| e.to_string())?;
-            let name: String = f.extract().map_err(|e: PyErr| e.to_string())?;
-            let v = obj.getattr(name.as_str()).map_err(|e| e.to_string())?;
+        for f in fields.try_iter()? {
+            let name: String = f?.extract()?;
+            let v = obj.getattr(name.as_str())?;
             out.push((name, to_value(&v)?));
         }
         return Ok(Value::Record(Record {
@@ -589,7 +602,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Result<Value, String> {
         .name()
         .map(|n| n.to_string())
         .unwrap_or_default();
-    Err(format!("values of type {name} cannot be passed to a skill"))
+    Err(NotAValue::Type(name))
 }
 
 /// Converts a [`Value`] to a Python object.

@@ -5,6 +5,7 @@
 
 mod anthropic;
 mod openai;
+pub mod scripted;
 mod sse;
 
 use std::fmt;
