@@ -34,7 +34,7 @@ pub struct SimRobot {
 impl SimRobot {
     /// A robot in a fresh simulation of `world`.
     pub fn new(world: Arc<World>) -> Self {
-        let map = occupancy_map(&world, MAP_RESOLUTION);
+        let map = world.occupancy().clone();
         SimRobot {
             sim: Mutex::new(Simulator::new(world)),
             map,

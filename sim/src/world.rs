@@ -227,6 +227,9 @@ pub struct World {
     pub grid: SegmentGrid,
     /// Bounds of everything.
     pub bounds: Aabb,
+    /// The occupancy grid the robot is given, made once when first asked
+    /// (by the load check of objects on furniture, then by the robot).
+    map: std::sync::OnceLock<robot_api::nav::GridMap>,
 }
 
 impl std::ops::Deref for World {
@@ -302,7 +305,15 @@ impl World {
             parts,
             grid,
             bounds,
+            map: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The occupancy grid of the walls and mapped obstacles the robot is
+    /// given (interiors filled), at [`crate::backend::MAP_RESOLUTION`].
+    pub fn occupancy(&self) -> &robot_api::nav::GridMap {
+        self.map
+            .get_or_init(|| crate::backend::occupancy_map(self, crate::backend::MAP_RESOLUTION))
     }
 
     /// The first thing out of place, as (its name, what is wrong): a zone
@@ -389,8 +400,7 @@ impl World {
 
     /// What the robot knows of this world: its map and its furniture's outlines.
     fn robot_knowledge(&self) -> (robot_api::nav::GridMap, Vec<robot_api::SurfaceInfo>) {
-        let map = crate::backend::occupancy_map(self, crate::backend::MAP_RESOLUTION);
-        (map, self.surface_infos())
+        (self.occupancy().clone(), self.surface_infos())
     }
 
     /// The surfaces as the robot knows them (name and outline).
