@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use codeact::executor::{Status, Stream};
+use codeact::executor::{CallOutcome, Status, Stream};
 use common::{assert_alive, run, run_timeout, session, session_with};
 
 #[test]
@@ -172,7 +172,7 @@ fn skills_pass_values_both_ways_and_are_recorded() {
     let names: Vec<&str> = obs.skill_calls.iter().map(|c| c.skill.as_str()).collect();
     assert_eq!(names, ["echo", "pose", "add", "pose", "echo"]);
     assert_eq!(obs.skill_calls[2].args, "a=2.0, b=3.5");
-    assert!(obs.skill_calls.iter().all(|c| c.outcome == "ok"));
+    assert!(obs.skill_calls.iter().all(|c| c.outcome == CallOutcome::Ok));
 }
 
 #[test]
@@ -208,7 +208,7 @@ fn robot_errors_are_exception_classes_an_action_can_except() {
         "{}",
         err.traceback
     );
-    assert_eq!(obs.skill_calls[0].outcome, "error");
+    assert_eq!(obs.skill_calls[0].outcome, CallOutcome::Error);
 }
 
 #[test]
@@ -313,7 +313,7 @@ fn a_skill_blocked_in_rust_is_cancelled_by_the_timeout() {
     assert_eq!(obs.error.as_ref().unwrap().type_name, "ActionTimeout");
     assert!(obs.worker_restart.is_none(), "{}", obs.render());
     assert_eq!(obs.skill_calls.len(), 1);
-    assert_eq!(obs.skill_calls[0].outcome, "error");
+    assert_eq!(obs.skill_calls[0].outcome, CallOutcome::Error);
     assert_alive(&mut s);
 }
 

@@ -13,7 +13,7 @@ use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::shutdown::{signals, Shutdown};
 use super::ExecOpts;
-use crate::executor::{Observation, Picture, Session, Status, Stream};
+use crate::executor::{CallOutcome, Observation, Picture, Session, Status, Stream};
 
 const HELP: &str = "\
 Type Python; skills are functions in your namespace (see :skills).
@@ -460,7 +460,11 @@ fn show(obs: &Observation, style: &Style) {
         eprint!("{}", style.paint("31", &err.traceback));
     }
     if !obs.skill_calls.is_empty() {
-        let failed = obs.skill_calls.iter().filter(|c| c.outcome != "ok").count();
+        let failed = obs
+            .skill_calls
+            .iter()
+            .filter(|c| c.outcome != CallOutcome::Ok)
+            .count();
         println!(
             "{}",
             style.paint(

@@ -36,7 +36,9 @@ pub use codeact_protocol::{config, observation, output, wire};
 pub use config::{valid_time_limit, ExecutorConfig, Limits, WorkerConfig, MAX_ACTION_SECONDS};
 pub use host::{HostClosed, SessionHost};
 pub use interrupter::{InputWatch, Interrupter};
-pub use observation::{Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream};
+pub use observation::{
+    CallOutcome, Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream,
+};
 pub use remains::Remains;
 pub use session::{ActionWatcher, Executor, ExecutorError, Session};
 pub use wire::{OutputLimits, Protection};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use robot_api::{CallContext, CancelToken, Progress, SkillError, SkillSet};
 
-use super::observation::SkillCall;
+use super::observation::{CallOutcome, SkillCall};
 use super::wire::{Receiver, Sender, SkillReply, SkillRequest, WireError};
 
 /// How long the skill server spins for the next request before sleeping.
@@ -116,9 +116,9 @@ pub(super) fn serve_skills(
                     skill: name.to_owned(),
                     args: args_text,
                     outcome: match &reply {
-                        Ok(_) => "ok".into(),
-                        Err(_) if request.action != current => "refused".into(),
-                        Err(_) => "error".into(),
+                        Ok(_) => CallOutcome::Ok,
+                        Err(_) if request.action != current => CallOutcome::Refused,
+                        Err(_) => CallOutcome::Error,
                     },
                     error: reply.as_ref().err().map(|e| e.to_string()),
                     duration_ms: started.elapsed().as_secs_f64() * 1e3,

@@ -73,13 +73,42 @@ pub struct SkillCall {
     pub skill: String,
     /// Arguments as Python source, `x=1.0, y=2.0`.
     pub args: String,
-    /// `ok`, `error` or `refused` (called when it was not allowed to).
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: CallOutcome,
     /// The error (`Blocked: ...`) when the outcome is not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Time in the skill, milliseconds.
     pub duration_ms: f64,
+}
+
+/// How a skill call ended. In JSON and text: `ok`, `error`, `refused`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CallOutcome {
+    /// It returned.
+    Ok,
+    /// It raised.
+    Error,
+    /// It was called when it was not allowed to (its action had ended).
+    Refused,
+}
+
+impl CallOutcome {
+    /// The outcome's name: `ok`, `error` or `refused`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::Error => "error",
+            CallOutcome::Refused => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A picture's encoding: what `show()` takes. In JSON, its MIME type.

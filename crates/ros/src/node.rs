@@ -355,7 +355,7 @@ pub fn response(obs: &Observation) -> Execute::Response {
             .map(|c| SkillCallMsg {
                 skill: c.skill.clone(),
                 args: c.args.clone(),
-                outcome: c.outcome.clone(),
+                outcome: c.outcome.name().into(),
                 error: c.error.clone().unwrap_or_default(),
                 duration_ms: c.duration_ms,
             })
