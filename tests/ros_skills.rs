@@ -407,14 +407,18 @@ fn move_to_and_go_to_navigate_with_nav2_when_the_profile_says_so() {
         "(True, True)",
     );
 
-    // Its failures are Unreachable or Blocked, with its reason.
+    // Its failures are Unreachable or Blocked by their codes, with the
+    // code's name and Nav2's reason.
     let error = error_of(&mut session, "move_to(-10.0, 0.0)");
     assert_eq!(error.type_name, "Unreachable", "{}", error.traceback);
-    assert!(error.message.contains("Nav2 aborted the goal (error 9000 UNKNOWN): \"Failed to compute path: no valid path found\""), "{}", error.message);
+    assert!(error.message.contains("Nav2 aborted the goal (error 208 NO_VALID_PATH from the planner): \"Failed to compute path: no valid path found\""), "{}", error.message);
     let error = error_of(&mut session, "move_to(60.0, 0.0)");
     assert_eq!(error.type_name, "Blocked", "{}", error.traceback);
     assert!(
-        error.message.contains("Failed to make progress"),
+        error
+            .message
+            .contains("error 105 FAILED_TO_MAKE_PROGRESS from the controller")
+            && error.message.contains("Failed to make progress"),
         "{}",
         error.message
     );

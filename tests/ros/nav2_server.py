@@ -58,7 +58,9 @@ def execute(goal):
     result = NavigateToPose.Result()
     if target.x < -5 or target.x > 50:
         goal.abort()
-        result.error_code = 9000
+        # As Jazzy's navigator passes on its servers' codes: the planner's
+        # NO_VALID_PATH, the controller's FAILED_TO_MAKE_PROGRESS.
+        result.error_code = 208 if target.x < -5 else 105
         result.error_msg = ("Failed to compute path: no valid path found" if target.x < -5
                             else "Failed to make progress: robot is stuck")
         say(event="aborted")

@@ -61,42 +61,109 @@ pub fn feedback_line(f: &Json) -> String {
     format!("nav2: {distance:.2} m to go{recoveries}, {seconds:.1} s")
 }
 
-/// What a goal Nav2 aborted (or canceled itself) means for the skill:
-/// `Blocked` when its reason is an obstacle or no progress, else
-/// `Unreachable`; the message carries Nav2's code and reason.
+/// What a Nav2 error code says about a goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    /// Something is in the way, or the robot made no progress.
+    Blocked,
+    /// No way there (off the map, in an obstacle, no path).
+    Unreachable,
+    /// The navigation stack itself failed (its set-up, TF).
+    Stack,
+    /// A server's UNKNOWN: its reason's words decide.
+    Unknown,
+}
+
+/// Jazzy's Nav2 error codes: NavigateToPose's own, and those its behaviour
+/// tree passes on from the planner (ComputePathToPose 2xx,
+/// ComputePathThroughPoses 3xx), the controller (FollowPath 1xx) and the
+/// smoother (SmoothPath 5xx).
+const CODES: &[(u64, &str, &str, Meaning)] = {
+    use Meaning::*;
+    &[
+        (100, "UNKNOWN", "controller", Unknown),
+        (101, "INVALID_CONTROLLER", "controller", Stack),
+        (102, "TF_ERROR", "controller", Stack),
+        (103, "INVALID_PATH", "controller", Unreachable),
+        (104, "PATIENCE_EXCEEDED", "controller", Blocked),
+        (105, "FAILED_TO_MAKE_PROGRESS", "controller", Blocked),
+        (106, "NO_VALID_CONTROL", "controller", Blocked),
+        (107, "CONTROLLER_TIMED_OUT", "controller", Blocked),
+        (200, "UNKNOWN", "planner", Unknown),
+        (201, "INVALID_PLANNER", "planner", Stack),
+        (202, "TF_ERROR", "planner", Stack),
+        (203, "START_OUTSIDE_MAP", "planner", Unreachable),
+        (204, "GOAL_OUTSIDE_MAP", "planner", Unreachable),
+        (205, "START_OCCUPIED", "planner", Blocked),
+        (206, "GOAL_OCCUPIED", "planner", Unreachable),
+        (207, "TIMEOUT", "planner", Unreachable),
+        (208, "NO_VALID_PATH", "planner", Unreachable),
+        (300, "UNKNOWN", "planner", Unknown),
+        (301, "INVALID_PLANNER", "planner", Stack),
+        (302, "TF_ERROR", "planner", Stack),
+        (303, "START_OUTSIDE_MAP", "planner", Unreachable),
+        (304, "GOAL_OUTSIDE_MAP", "planner", Unreachable),
+        (305, "START_OCCUPIED", "planner", Blocked),
+        (306, "GOAL_OCCUPIED", "planner", Unreachable),
+        (307, "TIMEOUT", "planner", Unreachable),
+        (308, "NO_VALID_PATH", "planner", Unreachable),
+        (309, "NO_VIAPOINTS_GIVEN", "planner", Unreachable),
+        (500, "UNKNOWN", "smoother", Unknown),
+        (501, "INVALID_SMOOTHER", "smoother", Stack),
+        (502, "TIMEOUT", "smoother", Stack),
+        (503, "SMOOTHED_PATH_IN_COLLISION", "smoother", Blocked),
+        (504, "FAILED_TO_SMOOTH_PATH", "smoother", Stack),
+        (505, "INVALID_PATH", "smoother", Unreachable),
+        (9000, "UNKNOWN", "navigator", Unknown),
+        (9001, "FAILED_TO_LOAD_BEHAVIOR_TREE", "navigator", Stack),
+        (9002, "TF_ERROR", "navigator", Stack),
+    ]
+};
+
+/// Words of a reason that say something is in the way (for UNKNOWN codes).
+const BLOCKED_WORDS: [&str; 5] = [
+    "collision",
+    "obstacle",
+    "blocked",
+    "progress",
+    "no valid trajectories",
+];
+
+/// What a goal Nav2 aborted (or canceled itself) means for the skill, by
+/// its error code: `Blocked` when something is in the way or the robot
+/// made no progress, `Unreachable` when there is no way there, `Robot`
+/// when the navigation stack itself failed; for a server's UNKNOWN, its
+/// reason's words decide between `Blocked` and `Unreachable`. The message
+/// carries the code, its name and server, and Nav2's reason.
 pub fn failure(how: &str, result: &Json) -> SkillError {
     let code = result["error_code"].as_u64().unwrap_or(0);
     let reason = result["error_msg"].as_str().unwrap_or("").trim();
-    let code_name = match code {
-        0 => "NONE",
-        9000 => "UNKNOWN",
-        9001 => "FAILED_TO_LOAD_BEHAVIOR_TREE",
-        9002 => "TF_ERROR",
-        _ => "",
+    let known = CODES.iter().find(|(c, ..)| *c == code);
+    let meaning = known.map_or(Meaning::Unknown, |k| k.3);
+    let kind = match meaning {
+        Meaning::Blocked => ErrorKind::Blocked,
+        Meaning::Unreachable => ErrorKind::Unreachable,
+        Meaning::Stack => ErrorKind::Robot,
+        Meaning::Unknown => {
+            let lowered = reason.to_lowercase();
+            if BLOCKED_WORDS.iter().any(|w| lowered.contains(w)) {
+                ErrorKind::Blocked
+            } else {
+                ErrorKind::Unreachable
+            }
+        }
     };
-    let lowered = reason.to_lowercase();
-    let blocked = [
-        "collision",
-        "obstacle",
-        "blocked",
-        "progress",
-        "no valid trajectories",
-    ]
-    .iter()
-    .any(|w| lowered.contains(w));
+    let code_text = match known {
+        Some((_, name, server, _)) => format!("error {code} {name} from the {server}"),
+        None if code == 0 => "no error code".to_owned(),
+        None => format!("error {code}, a code this Nav2 version does not define"),
+    };
     let reason = if reason.is_empty() {
         "it gave no reason".to_owned()
     } else {
         format!("\"{reason}\"")
     };
-    SkillError::new(
-        if blocked {
-            ErrorKind::Blocked
-        } else {
-            ErrorKind::Unreachable
-        },
-        format!("Nav2 {how} the goal (error {code} {code_name}): {reason}"),
-    )
+    SkillError::new(kind, format!("Nav2 {how} the goal ({code_text}): {reason}"))
 }
 
 #[cfg(test)]
@@ -146,11 +213,42 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Unreachable);
         assert_eq!(
             e.message,
-            "Nav2 aborted the goal (error 9000 UNKNOWN): \"No valid path found\""
+            "Nav2 aborted the goal (error 9000 UNKNOWN from the navigator): \"No valid path found\""
         );
         let e = failure("aborted", &json!({"error_code": 9002, "error_msg": ""}));
         assert!(
             e.message.contains("TF_ERROR") && e.message.contains("no reason"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_code_decides_blocked_unreachable_or_the_stack() {
+        let kind = |code: u64, why: &str| {
+            failure("aborted", &json!({"error_code": code, "error_msg": why})).kind
+        };
+        // The words would say otherwise; the code decides.
+        assert_eq!(kind(208, "collision ahead"), ErrorKind::Unreachable);
+        assert_eq!(kind(206, ""), ErrorKind::Unreachable);
+        assert_eq!(kind(105, "no path"), ErrorKind::Blocked);
+        assert_eq!(kind(503, ""), ErrorKind::Blocked);
+        assert_eq!(kind(9002, ""), ErrorKind::Robot);
+        assert_eq!(kind(101, ""), ErrorKind::Robot);
+        // UNKNOWN of any server: the reason's words.
+        assert_eq!(kind(100, "blocked by an obstacle"), ErrorKind::Blocked);
+        assert_eq!(kind(200, "planner failed"), ErrorKind::Unreachable);
+        let e = failure(
+            "aborted",
+            &json!({"error_code": 206, "error_msg": "Goal occupied"}),
+        );
+        assert_eq!(
+            e.message,
+            "Nav2 aborted the goal (error 206 GOAL_OCCUPIED from the planner): \"Goal occupied\""
+        );
+        let e = failure("aborted", &json!({"error_code": 777, "error_msg": ""}));
+        assert!(
+            e.message
+                .contains("error 777, a code this Nav2 version does not define"),
             "{e}"
         );
     }

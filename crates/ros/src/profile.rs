@@ -415,19 +415,38 @@ pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
     Ok(profile)
 }
 
+/// A hint for a YAML error on `line`: in a `{...}` mapping, a type with
+/// brackets (`list[float]`) reads as the start of a list unless quoted.
+fn bracket_hint(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let open = l.find('{')?;
+    let bracket = open + l[open..].find('[')?;
+    let start = l[..bracket]
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let quoted = l[..start].trim_end().ends_with(['\'', '"']);
+    if start == bracket || quoted {
+        return None;
+    }
+    let end = bracket + l[bracket..].find(']')? + 1;
+    Some(format!(
+        "; inside {{...}} a type with brackets must be quoted: '{}'",
+        &l[start..end]
+    ))
+}
+
 /// Parses and checks a profile's text; `path` is only used in error messages.
 pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
-    let profile: RobotProfile =
-        serde_norway::from_str(text).map_err(|e| ProfileError::Invalid {
+    let profile: RobotProfile = serde_norway::from_str(text).map_err(|e| {
+        let line = e.location().map_or(1, |l| l.line());
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        ProfileError::Invalid {
             path: path.into(),
-            line: e.location().map_or(1, |l| l.line()),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })?;
+            line,
+            message: format!("{message}{}", bracket_hint(text, line).unwrap_or_default()),
+        }
+    })?;
     let mut profile = profile;
     profile.source = (path.to_owned(), text.to_owned());
     for skill in &profile.ros_skills {
@@ -615,5 +634,18 @@ mod tests {
     fn unknown_names_list_the_builtins() {
         let e = load("no-such-robot").unwrap_err().to_string();
         assert!(e.contains("sim, turtlebot3"), "{e}");
+    }
+
+    #[test]
+    fn a_bracketed_type_in_a_flow_mapping_is_said_to_need_quotes() {
+        let text = format!("{MINIMAL}ros_skills:\n  - name: go\n    doc: Go.\n    service: /go\n    type: example_interfaces/srv/Trigger\n    params:\n      - {{name: xs, type: list[float], field: xs}}\n");
+        let (line, message) = error_of(&text);
+        assert_eq!(line, 17, "{message}");
+        assert!(
+            message.contains("must be quoted: 'list[float]'"),
+            "{message}"
+        );
+        let quoted = text.replace("list[float]", "'list[float]'");
+        assert!(parse(&quoted, "p.yaml").is_ok());
     }
 }
