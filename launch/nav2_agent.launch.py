@@ -33,6 +33,8 @@ def generate_launch_description():
         DeclareLaunchArgument("profile", description="robot profile with nav2: {relay: /cmd_vel_relay}"),
         DeclareLaunchArgument("params_file", description="Nav2's parameters"),
         DeclareLaunchArgument("llm", default_value="", description="provider:model for RunTask goals (empty: none)"),
+        DeclareLaunchArgument("insecure_network", default_value="false",
+                              description="true: start although anyone on the network could run code (docs/ros.md)"),
         SetEnvironmentVariable(
             "ROS_AUTOMATIC_DISCOVERY_RANGE",
             EnvironmentVariable("ROS_AUTOMATIC_DISCOVERY_RANGE", default_value="LOCALHOST"),
@@ -44,7 +46,8 @@ def generate_launch_description():
         ),
         ExecuteProcess(
             cmd=[codeact, "node", "--ros", "--robot", LaunchConfiguration("profile")],
-            additional_env={"CODEACT_LLM": LaunchConfiguration("llm")},
+            additional_env={"CODEACT_LLM": LaunchConfiguration("llm"),
+                            "CODEACT_INSECURE_NETWORK": LaunchConfiguration("insecure_network")},
             name="codeact_node",
             output="screen",
         ),

@@ -615,6 +615,12 @@ fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
         "start and end: {}",
         r["channels"]
     );
+    // Who could call the node is in the file.
+    assert_eq!(
+        r["metadata"]["codeact.node"]["network"], "discovery on this machine only",
+        "{}",
+        r["metadata"]
+    );
     drop(robot);
 }
 
@@ -679,4 +685,82 @@ fn a_twist_stamped_robot_is_driven_stamped_and_a_mismatch_is_reported_at_start()
             "stamped now: {stamp}"
         );
     }
+}
+
+/// `node --ros` where discovery reaches other machines: refused without a
+/// choice; `--insecure-network` or enforced security let it start and it
+/// says which at once. To keep every packet on loopback, these nodes never
+/// reach DDS: the choice is made before anything starts, and the robot
+/// profile named after it does not exist, so each stops right there.
+#[test]
+fn the_node_starts_on_a_network_only_as_the_operator_chose() {
+    let domain = domain(9).to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("no-such-profile.yaml");
+    let node = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(common::exe());
+        c.args(["node", "--ros", "--robot", missing.to_str().unwrap()])
+            .args(extra)
+            .env("ROS_DOMAIN_ID", &domain)
+            .env("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
+            .env_remove("ROS_SECURITY_ENABLE")
+            .env_remove("ROS_SECURITY_STRATEGY");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    let refused = node(&[], &[]);
+    assert!(
+        refused.contains(
+            "ROS discovery reaches beyond this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET)"
+        ) && refused.contains("--insecure-network")
+            && !refused.contains("no-such-profile"),
+        "{refused}"
+    );
+
+    let insecure = node(&["--insecure-network"], &[]);
+    assert!(
+        insecure.contains("--insecure-network: any node that discovery reaches")
+            && insecure.contains("no-such-profile"),
+        "{insecure}"
+    );
+
+    // Enforced security with an enclave in the keystore (its files are
+    // placeholders: the handshake itself needs a DDS built with security,
+    // which the Python registry's wheels are not).
+    let keystore = tmp.path().join("keys");
+    let enclave = keystore.join("enclaves/codeact");
+    std::fs::create_dir_all(&enclave).unwrap();
+    let security = [
+        ("ROS_SECURITY_ENABLE", "true"),
+        ("ROS_SECURITY_STRATEGY", "Enforce"),
+        ("ROS_SECURITY_KEYSTORE", keystore.to_str().unwrap()),
+        ("ROS_SECURITY_ENCLAVE_OVERRIDE", "/codeact"),
+    ];
+    let incomplete = node(&[], &security);
+    assert!(
+        incomplete.contains("the enclave") && incomplete.contains("lacks cert.pem"),
+        "{incomplete}"
+    );
+    for f in [
+        "cert.pem",
+        "key.pem",
+        "governance.p7s",
+        "permissions.p7s",
+        "identity_ca.cert.pem",
+        "permissions_ca.cert.pem",
+    ] {
+        std::fs::write(enclave.join(f), "placeholder").unwrap();
+    }
+    let secured = node(&[], &security);
+    assert!(
+        secured.contains("DDS security enforced")
+            && secured.contains("enclave /codeact")
+            && secured.contains("no-such-profile"),
+        "{secured}"
+    );
 }

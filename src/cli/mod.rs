@@ -56,6 +56,7 @@ fn init_logging(verbose: u8) {
         1 => "debug",
         _ => "trace",
     };
+    // A target matches by prefix: "codeact" also names every codeact_* crate.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("codeact={level},sim={level},robot_api={level}"))
     });

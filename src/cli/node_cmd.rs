@@ -37,6 +37,11 @@ pub struct NodeOpts {
     /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
     #[arg(long)]
     seconds: Option<f64>,
+    /// Start even though ROS discovery reaches other machines and DDS
+    /// security is not enforced: anyone on the network could then run code
+    /// on the robot (see docs/ros.md, "Who may run code").
+    #[arg(long, env = "CODEACT_INSECURE_NETWORK")]
+    insecure_network: bool,
     #[command(flatten)]
     record: RecordOpts,
 }
@@ -57,6 +62,14 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     use std::sync::Arc;
     use std::time::Duration;
 
+    // Who could call the node's services: decided before anything starts.
+    let exposure = crate::ros::network::choose(&|k| std::env::var(k).ok(), opts.insecure_network)?;
+    match exposure {
+        crate::ros::network::Exposure::Insecure { .. } => {
+            tracing::warn!("codeact node: {}", exposure.describe())
+        }
+        _ => tracing::info!("codeact node: {}", exposure.describe()),
+    }
     // An empty CODEACT_LLM (a launch file's default) means none.
     let llm: Option<Box<dyn Model + Send>> = match opts.llm.as_deref().filter(|s| !s.is_empty()) {
         Some(spec) => Some(Box::new(Llm::new(LlmConfig::from_spec(
@@ -84,6 +97,7 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
             default_max_turns: opts.max_turns,
             run_for: opts.seconds.map(Duration::from_secs_f64),
             stop,
+            exposure,
         },
     )?;
     Ok(ExitCode::SUCCESS)

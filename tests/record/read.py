@@ -29,6 +29,7 @@ def main(path):
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
         summary = reader.get_summary()
         out["library"] = reader.get_header().library
+        out["metadata"] = {m.name: dict(m.metadata) for m in reader.iter_metadata()}
         for cid, ch in summary.channels.items():
             schema = summary.schemas[ch.schema_id]
             out["channels"][ch.topic] = {

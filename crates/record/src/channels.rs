@@ -69,6 +69,8 @@ pub enum Message {
     Picture(Picture),
     /// A robot event.
     Event(String),
+    /// A metadata record: its name and its keys and values.
+    Metadata(String, std::collections::BTreeMap<String, String>),
 }
 
 /// The MCAP file being written, with every channel of the recording.
@@ -209,6 +211,9 @@ impl Channels {
             }
             Message::Picture(picture) => self.picture(picture, ns),
             Message::Event(text) => self.text(self.ids.events, "robot", 0, text, Level::Info, ns),
+            Message::Metadata(name, metadata) => self
+                .mcap
+                .write_metadata(&mcap::records::Metadata { name, metadata }),
         }
     }
 

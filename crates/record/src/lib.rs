@@ -350,6 +350,16 @@ impl Recorder {
             .map_err(|_| failed(WriteFailure::Panicked))?
             .map_err(|e| failed(e.into()))
     }
+
+    /// Adds a metadata record (`name`: keys and values) to the file: how
+    /// the recording was made (the node's network exposure, say).
+    pub fn metadata(&self, name: &str, entries: &[(&str, &str)]) {
+        let entries = entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.send(self.now(), Message::Metadata(name.into(), entries));
+    }
 }
 
 impl ActionWatcher for Recorder {

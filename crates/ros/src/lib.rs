@@ -36,6 +36,7 @@ pub mod graph;
 pub mod idl;
 pub mod json;
 pub mod nav2;
+pub mod network;
 #[cfg(feature = "ros")]
 pub mod node;
 pub mod policy;

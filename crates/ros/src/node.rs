@@ -132,6 +132,9 @@ pub struct NodeOptions {
     /// Set (by Ctrl-C or SIGTERM, say) to end the node in order: the robot
     /// stopped, the recording finished.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Who can reach its services, as the operator chose (said at start,
+    /// and in the recording's metadata).
+    pub exposure: crate::network::Exposure,
 }
 
 /// What a RunTask goal needs besides the session: run on the session's
@@ -161,8 +164,10 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         ..options.executor.clone()
     };
     let mut session = Session::start(config, skills)?;
+    let exposure = options.exposure.describe();
     if let Some(r) = &recorder {
         session.watch(r.clone());
+        r.metadata("codeact.node", &[("network", exposure.as_str())]);
     }
     // The session is hosted on a thread of its own; the ROS thread's
     // services and goals send it jobs, which run in turn.
