@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the recording tests read MCAP files with, idempotently: a
 # virtualenv .record/venv with the official Python `mcap` reader and its
-# protobuf decoder (for Foxglove's schemas), pinned in
+# protobuf and ROS 2 decoders (for Foxglove's schemas and ROS 2 messages), pinned in
 # scripts/record-requirements.txt, for the CPython found as python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."

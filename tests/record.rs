@@ -167,6 +167,120 @@ fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
 
 #[test]
 #[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn a_session_is_recorded_as_ros_2_messages_that_the_ros_2_decoder_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ros2.mcap");
+    let (replies, stderr) = session(
+        &["--world", "small_room", "--record", file.to_str().unwrap(), "--record-format", "ros2"],
+        &[
+            "move_to(2.0, 1.5)\nshow(get_camera_image(), 'view')",
+            "1/0",
+            "import json, math\np = get_pose()\ns = get_scan()\nprint(json.dumps({'pose': [p.x, p.y, p.theta], 'ranges': [r if math.isfinite(r) else None for r in s.ranges]}))",
+        ],
+    );
+    assert!(stderr.contains("recording: "), "{stderr}");
+    let third = replies
+        .iter()
+        .find(|r| r["type"] == "observation" && r["id"] == 3)
+        .expect("the third action's observation");
+    let said: Json = serde_json::from_str(printed(third).trim()).unwrap();
+    // read.py decodes every message of every channel with mcap-ros2-support.
+    let r = common::read_recording(&file);
+
+    let count = |topic: &str| r["channels"][topic]["count"].as_u64().unwrap_or(0);
+    for (topic, name) in [
+        ("/map", "nav_msgs/msg/OccupancyGrid"),
+        ("/pose", "geometry_msgs/msg/PoseStamped"),
+        ("/tf", "tf2_msgs/msg/TFMessage"),
+        ("/tf_static", "tf2_msgs/msg/TFMessage"),
+        ("/scan", "sensor_msgs/msg/LaserScan"),
+        ("/cmd_vel", "geometry_msgs/msg/Twist"),
+        ("/camera/image", "sensor_msgs/msg/CompressedImage"),
+        ("/observation/image", "sensor_msgs/msg/CompressedImage"),
+        ("/code", "codeact_interfaces/msg/ActionOutput"),
+        ("/observation", "codeact_interfaces/msg/ActionOutput"),
+        ("/events", "codeact_interfaces/msg/ActionOutput"),
+    ] {
+        let channel = &r["channels"][topic];
+        assert_eq!(channel["schema"], name, "{topic}: {}", r["channels"]);
+        assert_eq!(channel["schema_encoding"], "ros2msg", "{topic}");
+        assert_eq!(channel["encoding"], "cdr", "{topic}");
+    }
+    assert_eq!((count("/map"), count("/tf_static")), (1, 1));
+    assert_eq!((count("/code"), count("/observation")), (3, 3));
+    assert!(count("/pose") >= 20, "{}", count("/pose"));
+    assert_eq!(count("/tf"), count("/pose"));
+    assert!(r["in_order"].as_bool().unwrap());
+
+    // Where the robot is, where its camera is.
+    let frames = r["frames"].as_array().unwrap();
+    assert!(frames.contains(&json!(["map", "base_link"])), "{frames:?}");
+    assert!(
+        frames.contains(&json!(["base_link", "camera"])),
+        "{frames:?}"
+    );
+    let poses = r["poses"].as_array().unwrap();
+    let last = poses.last().unwrap();
+    assert_eq!(last["frame"], "map");
+    assert_eq!(last["t"], last["stamp"], "message time = header stamp");
+    for (i, (key, step)) in [("x", 1e-3), ("y", 1e-3), ("theta", 1e-2)]
+        .iter()
+        .enumerate()
+    {
+        let (a, b) = (
+            last[key].as_f64().unwrap(),
+            said["pose"][i].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= step / 2.0 + 1e-9,
+            "{key}: recorded {a}, reported {b}"
+        );
+    }
+    // ROS 2 scans are float32.
+    let scan = &r["scans"][0];
+    assert_eq!(scan["frame"], "base_link");
+    let (recorded, reported) = (
+        scan["ranges"].as_array().unwrap(),
+        said["ranges"].as_array().unwrap(),
+    );
+    assert_eq!(recorded.len(), reported.len());
+    for (a, b) in recorded.iter().zip(reported) {
+        match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{a} vs {b}"),
+            (a, b) => assert_eq!(a, b),
+        }
+    }
+
+    let logs = &r["logs"];
+    assert_eq!(logs["/code"][1]["message"], "1/0");
+    assert_eq!(logs["/code"][1]["line"], 2, "the action number");
+    assert_eq!(
+        logs["/observation"][1]["name"], "error",
+        "the action that raised"
+    );
+    assert_eq!(r["images"]["/camera/image"][0]["png"], true);
+    assert_eq!(r["images"]["/camera/image"][0]["frame"], "camera");
+    assert_eq!(r["grid"]["frame"], "map");
+    assert!(
+        r["grid"]["occupied"].as_u64().unwrap() > 0,
+        "walls in the map"
+    );
+    let cmd = r["cmd_vel"].as_array().unwrap();
+    assert!(cmd.iter().any(|c| c["linear"].as_f64().unwrap() > 0.1));
+    assert_eq!(cmd.last().unwrap(), &json!({"linear": 0.0, "angular": 0.0}));
+
+    // What made it.
+    let made = &r["metadata"]["codeact"];
+    assert_eq!(made["format"], "ros2");
+    assert_eq!(made["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        made["robot"].as_str().unwrap().contains("small_room"),
+        "{made}"
+    );
+}
+
+#[test]
+#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
 fn a_run_and_its_replay_are_recorded_action_by_action() {
     let mock = MockLlm::start(vec![
         Step::Reply("```python\nprint(detect_objects())\ngo_to('red_cube')\n```"),

@@ -579,6 +579,45 @@ fn a_ros_robot_and_the_node_are_recorded_as_mcap() {
         .unwrap();
     assert!(last > 0.2, "the robot drove about 0.4 m: {last}");
     assert!(r["in_order"].as_bool().unwrap());
+    // In ROS 2's own messages (every one decoded by mcap-ros2-support), the
+    // pose where the robot's odometry put it, the camera's frame in the tf
+    // tree, and what made the file.
+    for (topic, schema) in [
+        ("/pose", "geometry_msgs/msg/PoseStamped"),
+        ("/tf", "tf2_msgs/msg/TFMessage"),
+        ("/tf_static", "tf2_msgs/msg/TFMessage"),
+        ("/scan", "sensor_msgs/msg/LaserScan"),
+        ("/cmd_vel", "geometry_msgs/msg/Twist"),
+        ("/code", "codeact_interfaces/msg/ActionOutput"),
+    ] {
+        assert_eq!(r["channels"][topic]["schema"], schema, "{topic}");
+        assert_eq!(r["channels"][topic]["encoding"], "cdr", "{topic}");
+    }
+    let odometry: f64 = obs["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .expect("the printed x");
+    // The skill gives millimetres.
+    assert!(
+        (last - odometry).abs() <= 5e-4 + 1e-9,
+        "recorded {last}, odometry {odometry}"
+    );
+    let frames = r["frames"].as_array().unwrap();
+    assert!(
+        frames.contains(&json!(["base_link", "camera"])),
+        "{frames:?}"
+    );
+    assert_eq!(
+        r["metadata"]["codeact"]["format"], "ros2",
+        "{}",
+        r["metadata"]
+    );
+    assert!(r["metadata"]["codeact"]["robot"]
+        .as_str()
+        .unwrap()
+        .contains("ROS 2 robot"));
 
     // The node, stopped by SIGTERM, finishes its file.
     let node_file = tmp.path().join("node.mcap");

@@ -294,7 +294,12 @@ impl TargetOpts {
     /// The skills, the simulated robot behind them when a world is used, and
     /// a recording of the robot into `record` when asked; `realtime` makes
     /// simulated time follow the clock.
-    fn target(&self, realtime: Option<f64>, record: Option<&Path>) -> Result<Target> {
+    fn target(&self, realtime: Option<f64>, record: Option<&RecordOpts>) -> Result<Target> {
+        let (path, format) = match record {
+            Some(r) => (r.record.as_deref(), Some(r)),
+            None => (None, None),
+        };
+        let format_or = |default| format.map_or(default, |r: &RecordOpts| r.format_or(default));
         if let Some(skills) = &self.skills {
             if realtime.is_some() {
                 bail!("--realtime needs a simulated world (--world), not --skills {skills}");
@@ -312,7 +317,8 @@ impl TargetOpts {
             if realtime.is_some() {
                 bail!("--realtime needs the built-in simulator (--world), not a ROS robot");
             }
-            let (target, name, named) = ros_target(profile, record)?;
+            let (target, name, named) =
+                ros_target(profile, path, format_or(crate::record::Format::Ros2))?;
             let library = self.library_dir(&name, named)?;
             return Ok(target.with_library(library));
         }
@@ -326,7 +332,8 @@ impl TargetOpts {
         }
         let world = robot.sim().world().clone();
         let library = self.library_dir(&world.name, world.skill_library.clone())?;
-        let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
+        let format = format_or(crate::record::Format::Foxglove);
+        let Recorded { backend, recorder } = recorded(robot.clone(), path, format)?;
         Ok(Target {
             skills: robot_api::skills::robot_skills(backend),
             robot: Some(robot),
@@ -433,6 +440,31 @@ pub struct RecordOpts {
     /// (docs/foxglove-layout.json).
     #[arg(long, value_name = "FILE.mcap")]
     pub record: Option<PathBuf>,
+    /// The recording's messages: foxglove (Foxglove's schemas; the default
+    /// in the simulator) or ros2 (ROS 2's standard messages in CDR, for ros2
+    /// bag and RViz; the default for a ROS robot). docs/foxglove.md.
+    #[arg(long, value_name = "FORMAT", requires = "record")]
+    pub record_format: Option<RecordFormat>,
+}
+
+/// `--record-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// Foxglove's schemas (protobuf).
+    Foxglove,
+    /// ROS 2's standard messages (CDR).
+    Ros2,
+}
+
+impl RecordOpts {
+    /// The format asked for, else `default`.
+    pub fn format_or(&self, default: crate::record::Format) -> crate::record::Format {
+        match self.record_format {
+            Some(RecordFormat::Foxglove) => crate::record::Format::Foxglove,
+            Some(RecordFormat::Ros2) => crate::record::Format::Ros2,
+            None => default,
+        }
+    }
 }
 
 impl ExecOpts {
@@ -443,7 +475,7 @@ impl ExecOpts {
         }
         let target = self
             .target
-            .target(self.clock.realtime, self.record.record.as_deref())?;
+            .target(self.clock.realtime, Some(&self.record))?;
         let mut started = target.session(&self.sandbox, Some(&self.actions))?;
         started.picture = self.picture.clone();
         Ok(started)
@@ -453,8 +485,12 @@ impl ExecOpts {
 /// The skills of the ROS 2 robot a profile describes, the profile's name and
 /// the skill library it names.
 #[cfg(feature = "ros")]
-fn ros_target(profile: &str, record: Option<&Path>) -> Result<(Target, String, Option<PathBuf>)> {
-    let connected = crate::ros::node::connect(profile, "codeact", record)?;
+fn ros_target(
+    profile: &str,
+    record: Option<&Path>,
+    format: crate::record::Format,
+) -> Result<(Target, String, Option<PathBuf>)> {
+    let connected = crate::ros::node::connect(profile, "codeact", record, format)?;
     let robot = connected.robot.clone();
     // The skills hold the robot and its ROS thread; they live as long as the session.
     let target = Target {
@@ -468,7 +504,11 @@ fn ros_target(profile: &str, record: Option<&Path>) -> Result<(Target, String, O
 }
 
 #[cfg(not(feature = "ros"))]
-fn ros_target(_profile: &str, _record: Option<&Path>) -> Result<(Target, String, Option<PathBuf>)> {
+fn ros_target(
+    _profile: &str,
+    _record: Option<&Path>,
+    _format: crate::record::Format,
+) -> Result<(Target, String, Option<PathBuf>)> {
     bail!("{}", NO_ROS)
 }
 

@@ -84,7 +84,13 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
-    let connected = connect(&opts.robot, &opts.name, opts.record.record.as_deref())?;
+    let format = opts.record.format_or(crate::record::Format::Ros2);
+    let connected = connect(
+        &opts.robot,
+        &opts.name,
+        opts.record.record.as_deref(),
+        format,
+    )?;
     crate::ros::node::run(
         connected,
         NodeOptions {

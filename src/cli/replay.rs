@@ -151,7 +151,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             let world = sim::load(world_spec)?;
             let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
             let record::Recorded { backend, recorder } =
-                record::recorded(robot.clone(), record_to)?;
+                record::recorded(robot.clone(), record_to, record::Format::Foxglove)?;
             let mut skills = robot_api::skills::robot_skills(backend);
             let done = add_done(&mut skills);
             (robot, skills, done, recorder)

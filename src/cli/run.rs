@@ -162,7 +162,7 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
 
     let mut target = opts
         .target
-        .target(opts.clock.realtime, opts.record.record.as_deref())?;
+        .target(opts.clock.realtime, Some(&opts.record))?;
     let robot = target.robot.clone();
     let world = robot.as_ref().map(|r| r.sim().world().clone());
     if action_format != ActionFormat::Code {

@@ -17,7 +17,7 @@ use codeact_agent::images::ImagePolicy;
 use codeact_agent::llm::Model;
 use codeact_agent::transcript::{Record, Start, Transcript};
 use codeact_executor::{ExecutorConfig, Session};
-use codeact_record::{recorded, RecordError, Recorded, Recorder};
+use codeact_record::{recorded, Format, RecordError, Recorded, Recorder};
 
 /// Who acts in a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,7 +180,7 @@ pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared
         p.check_names(&world).map_err(|e| fail(e.to_string()))?;
     }
     let robot = Arc::new(sim::SimRobot::new(world));
-    let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
+    let Recorded { backend, recorder } = recorded(robot.clone(), record, Format::Foxglove)?;
     let mut skills = robot_api::skills::robot_skills(backend);
     let done = add_done(&mut skills);
     Ok(Prepared {

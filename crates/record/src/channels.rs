@@ -1,9 +1,10 @@
-//! The recording's channels: topic names, Foxglove schemas and how each
-//! robot datum becomes a message, written into the MCAP file by the mcap
-//! crate (the Foxglove SDK's schemas encode the messages; its logging
-//! context is not used: per message it cost the writer a fifth of its time,
-//! which came from the simulator's). Frames: `map` (the world), `base_link`
-//! (the robot), `camera` (its camera).
+//! The recording's channels: topic names, schemas and how each robot datum
+//! becomes a message, written into the MCAP file by the mcap crate. Two
+//! formats ([`Format`]): Foxglove's schemas (protobuf, encoded with the
+//! Foxglove SDK's types; its logging context is not used: per message it
+//! cost the writer a fifth of its time, which came from the simulator's),
+//! or ROS 2's standard messages (CDR, [`crate::ros2`]). Frames: `map` (the
+//! world), `base_link` (the robot), `camera` (its camera).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -20,6 +21,8 @@ use robot_api::{Pose2, ScanData};
 
 use codeact_executor::Picture;
 
+use crate::ros2;
+
 pub use foxglove::schemas::log::Level;
 
 /// Topic names, for readers and the Foxglove layout.
@@ -30,6 +33,8 @@ pub mod topics {
     pub const POSE: &str = "/pose";
     /// `map` → `base_link` (foxglove.FrameTransforms).
     pub const TF: &str = "/tf";
+    /// `base_link` → `camera`, once (foxglove.FrameTransforms).
+    pub const TF_STATIC: &str = "/tf_static";
     /// Lidar scans (foxglove.LaserScan, in `base_link`).
     pub const SCAN: &str = "/scan";
     /// Velocity commands (JSON: linear m/s, angular rad/s).
@@ -48,6 +53,29 @@ pub mod topics {
 
 /// JSON schema of a velocity command.
 const TWIST_SCHEMA: &str = r#"{"title":"codeact.VelocityCommand","description":"A velocity command to the robot's base","type":"object","properties":{"linear":{"type":"number","description":"forward speed, m/s"},"angular":{"type":"number","description":"turn rate, rad/s (counter-clockwise)"}},"required":["linear","angular"]}"#;
+
+/// How the recording's messages are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Foxglove's schemas (protobuf), and JSON velocity commands: what
+    /// Foxglove shows best (docs/foxglove-layout.json).
+    #[default]
+    Foxglove,
+    /// ROS 2's standard messages in CDR (`ros2msg` schemas): what `ros2
+    /// bag`, RViz and other ROS tools read; code, observations and events
+    /// as `codeact_interfaces/msg/ActionOutput`.
+    Ros2,
+}
+
+impl Format {
+    /// `foxglove` or `ros2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Foxglove => "foxglove",
+            Format::Ros2 => "ros2",
+        }
+    }
+}
 
 /// One thing to record, as the robot's thread hands it to the writer.
 pub enum Message {
@@ -76,6 +104,7 @@ pub enum Message {
 /// The MCAP file being written, with every channel of the recording.
 pub struct Channels {
     mcap: mcap::Writer<BufWriter<File>>,
+    format: Format,
     ids: Ids,
     /// The message being encoded (reused: no allocation per message).
     buf: Vec<u8>,
@@ -87,6 +116,7 @@ struct Ids {
     map: u16,
     pose: u16,
     tf: u16,
+    tf_static: u16,
     scan: u16,
     cmd_vel: u16,
     camera: u16,
@@ -126,9 +156,61 @@ fn pose3(x: f64, y: f64, theta: f64) -> Pose {
     }
 }
 
+/// Adds the channel `topic` carrying the ROS 2 message of `schema`.
+fn ros2_channel(
+    mcap: &mut mcap::Writer<BufWriter<File>>,
+    topic: &str,
+    schema: ros2::Schema,
+) -> mcap::McapResult<u16> {
+    let id = mcap.add_schema(schema.name, "ros2msg", schema.text.as_bytes())?;
+    mcap.add_channel(id, topic, "cdr", &BTreeMap::new())
+}
+
+/// Every channel, as ROS 2 messages.
+fn ros2_ids(mcap: &mut mcap::Writer<BufWriter<File>>) -> mcap::McapResult<Ids> {
+    use ros2::schemas;
+    Ok(Ids {
+        map: ros2_channel(mcap, topics::MAP, schemas::occupancy_grid())?,
+        pose: ros2_channel(mcap, topics::POSE, schemas::pose_stamped())?,
+        tf: ros2_channel(mcap, topics::TF, schemas::tf_message())?,
+        tf_static: ros2_channel(mcap, topics::TF_STATIC, schemas::tf_message())?,
+        scan: ros2_channel(mcap, topics::SCAN, schemas::laser_scan())?,
+        cmd_vel: ros2_channel(mcap, topics::CMD_VEL, schemas::twist())?,
+        camera: ros2_channel(mcap, topics::CAMERA, schemas::compressed_image())?,
+        code: ros2_channel(mcap, topics::CODE, schemas::action_output())?,
+        observation: ros2_channel(mcap, topics::OBSERVATION, schemas::action_output())?,
+        pictures: ros2_channel(mcap, topics::PICTURES, schemas::compressed_image())?,
+        events: ros2_channel(mcap, topics::EVENTS, schemas::action_output())?,
+    })
+}
+
+/// Every channel, in Foxglove's schemas.
+fn foxglove_ids(mcap: &mut mcap::Writer<BufWriter<File>>) -> mcap::McapResult<Ids> {
+    let velocity = mcap.add_schema(
+        "codeact.VelocityCommand",
+        "jsonschema",
+        TWIST_SCHEMA.as_bytes(),
+    )?;
+    Ok(Ids {
+        map: channel::<Grid>(mcap, topics::MAP)?,
+        pose: channel::<PoseInFrame>(mcap, topics::POSE)?,
+        tf: channel::<FrameTransforms>(mcap, topics::TF)?,
+        tf_static: channel::<FrameTransforms>(mcap, topics::TF_STATIC)?,
+        scan: channel::<LaserScan>(mcap, topics::SCAN)?,
+        cmd_vel: mcap.add_channel(velocity, topics::CMD_VEL, "json", &BTreeMap::new())?,
+        camera: channel::<CompressedImage>(mcap, topics::CAMERA)?,
+        code: channel::<Log>(mcap, topics::CODE)?,
+        observation: channel::<Log>(mcap, topics::OBSERVATION)?,
+        pictures: channel::<CompressedImage>(mcap, topics::PICTURES)?,
+        events: channel::<Log>(mcap, topics::EVENTS)?,
+    })
+}
+
 impl Channels {
-    /// Starts the MCAP file in `file` and adds every channel.
-    pub fn create(file: File) -> mcap::McapResult<Self> {
+    /// Starts the MCAP file in `file` with every channel in `format`, and
+    /// the camera's place on the robot (`base_link` → `camera`, on
+    /// `/tf_static`).
+    pub fn create(file: File, format: Format) -> mcap::McapResult<Self> {
         // Uncompressed chunks: a recording is mostly lidar ranges, which lz4
         // shrinks by a fifth (3.1 vs 3.8 MB for a warehouse episode) and zstd
         // hardly more, for a third more of the writer's CPU, which it takes
@@ -137,29 +219,25 @@ impl Channels {
             .compression(None)
             .library(concat!("codeact ", env!("CARGO_PKG_VERSION")));
         let mut mcap = options.create(BufWriter::new(file))?;
-        let velocity = mcap.add_schema(
-            "codeact.VelocityCommand",
-            "jsonschema",
-            TWIST_SCHEMA.as_bytes(),
-        )?;
-        let ids = Ids {
-            map: channel::<Grid>(&mut mcap, topics::MAP)?,
-            pose: channel::<PoseInFrame>(&mut mcap, topics::POSE)?,
-            tf: channel::<FrameTransforms>(&mut mcap, topics::TF)?,
-            scan: channel::<LaserScan>(&mut mcap, topics::SCAN)?,
-            cmd_vel: mcap.add_channel(velocity, topics::CMD_VEL, "json", &BTreeMap::new())?,
-            camera: channel::<CompressedImage>(&mut mcap, topics::CAMERA)?,
-            code: channel::<Log>(&mut mcap, topics::CODE)?,
-            observation: channel::<Log>(&mut mcap, topics::OBSERVATION)?,
-            pictures: channel::<CompressedImage>(&mut mcap, topics::PICTURES)?,
-            events: channel::<Log>(&mut mcap, topics::EVENTS)?,
+        let ids = match format {
+            Format::Foxglove => foxglove_ids(&mut mcap)?,
+            Format::Ros2 => ros2_ids(&mut mcap)?,
         };
-        Ok(Channels {
+        let mut channels = Channels {
             mcap,
+            format,
             ids,
             buf: Vec::with_capacity(64 << 10),
             sequence: 0,
-        })
+        };
+        channels.transform(
+            channels.ids.tf_static,
+            "base_link",
+            "camera",
+            Pose2::default(),
+            0,
+        )?;
+        Ok(channels)
     }
 
     /// Finishes the chunk and flushes the file: a reader of the file cut
@@ -183,6 +261,18 @@ impl Channels {
             publish_time: ns,
         };
         self.mcap.write_to_known_channel(&header, &self.buf)
+    }
+
+    /// Encodes `message` as ROS 2 CDR and writes it on `channel` at `ns`.
+    fn cdr<T: serde::Serialize>(
+        &mut self,
+        channel: u16,
+        message: &T,
+        ns: u64,
+    ) -> mcap::McapResult<()> {
+        self.buf.clear();
+        ros2::encode(message, &mut self.buf);
+        self.put(channel, ns)
     }
 
     /// Encodes `message` and writes it on `channel` at `ns`.
@@ -219,6 +309,9 @@ impl Channels {
 
     /// The occupancy grid: 100 where occupied, 0 where free.
     fn map(&mut self, map: &GridMap, ns: u64) -> mcap::McapResult<()> {
+        if self.format == Format::Ros2 {
+            return self.cdr(self.ids.map, &ros2::from::map(map, ns), ns);
+        }
         let data: Vec<u8> = map
             .occupied
             .iter()
@@ -247,31 +340,54 @@ impl Channels {
 
     /// The pose, and the transform that places the robot's frame.
     fn pose(&mut self, pose: Pose2, ns: u64) -> mcap::McapResult<()> {
-        let p = pose3(pose.x, pose.y, pose.theta);
-        let in_frame = PoseInFrame {
-            timestamp: stamp(ns),
-            frame_id: "map".into(),
-            pose: Some(p),
-        };
-        self.log(self.ids.pose, &in_frame, ns)?;
+        match self.format {
+            Format::Ros2 => self.cdr(self.ids.pose, &ros2::from::pose(pose, ns), ns)?,
+            Format::Foxglove => {
+                let in_frame = PoseInFrame {
+                    timestamp: stamp(ns),
+                    frame_id: "map".into(),
+                    pose: Some(pose3(pose.x, pose.y, pose.theta)),
+                };
+                self.log(self.ids.pose, &in_frame, ns)?
+            }
+        }
+        self.transform(self.ids.tf, "map", "base_link", pose, ns)
+    }
+
+    /// `parent` → `child` on `channel`: `child` at (x, y) in `parent`, turned by theta.
+    fn transform(
+        &mut self,
+        channel: u16,
+        parent: &str,
+        child: &str,
+        pose: Pose2,
+        ns: u64,
+    ) -> mcap::McapResult<()> {
+        if self.format == Format::Ros2 {
+            let tf = ros2::from::transform(parent, child, pose, ns);
+            return self.cdr(channel, &tf, ns);
+        }
         let transforms = FrameTransforms {
             transforms: vec![FrameTransform {
                 timestamp: stamp(ns),
-                parent_frame_id: "map".into(),
-                child_frame_id: "base_link".into(),
+                parent_frame_id: parent.into(),
+                child_frame_id: child.into(),
                 translation: Some(Vector3 {
                     x: pose.x,
                     y: pose.y,
                     z: 0.0,
                 }),
-                rotation: p.orientation,
+                rotation: pose3(0.0, 0.0, pose.theta).orientation,
             }],
         };
-        self.log(self.ids.tf, &transforms, ns)
+        self.log(channel, &transforms, ns)
     }
 
     /// A lidar scan in the robot's frame.
     fn scan(&mut self, scan: ScanData, ns: u64) -> mcap::McapResult<()> {
+        if self.format == Format::Ros2 {
+            return self.cdr(self.ids.scan, &ros2::from::scan(scan, ns), ns);
+        }
         let end =
             scan.angle_min + scan.angle_increment * scan.ranges.len().saturating_sub(1) as f64;
         let laser = LaserScan {
@@ -286,8 +402,11 @@ impl Channels {
         self.log(self.ids.scan, &laser, ns)
     }
 
-    /// A velocity command (JSON).
+    /// A velocity command (JSON, or a Twist).
     fn command(&mut self, linear: f64, angular: f64, ns: u64) -> mcap::McapResult<()> {
+        if self.format == Format::Ros2 {
+            return self.cdr(self.ids.cmd_vel, &ros2::from::twist(linear, angular), ns);
+        }
         self.buf.clear();
         let json = serde_json::json!({"linear": linear, "angular": angular});
         serde_json::to_writer(&mut self.buf, &json).expect("a JSON object writes into a Vec");
@@ -296,6 +415,10 @@ impl Channels {
 
     /// A camera picture (PNG).
     fn camera(&mut self, png: Vec<u8>, ns: u64) -> mcap::McapResult<()> {
+        if self.format == Format::Ros2 {
+            let image = ros2::from::image(png, "png", "camera", ns);
+            return self.cdr(self.ids.camera, &image, ns);
+        }
         let image = CompressedImage {
             timestamp: stamp(ns),
             frame_id: "camera".into(),
@@ -308,6 +431,10 @@ impl Channels {
     /// A picture an action attached.
     fn picture(&mut self, picture: Picture, ns: u64) -> mcap::McapResult<()> {
         let format = picture.mime.format();
+        if self.format == Format::Ros2 {
+            let image = ros2::from::image(picture.data.to_vec(), format, "camera", ns);
+            return self.cdr(self.ids.pictures, &image, ns);
+        }
         let image = CompressedImage {
             timestamp: stamp(ns),
             frame_id: "camera".into(),
@@ -328,6 +455,10 @@ impl Channels {
         level: Level,
         ns: u64,
     ) -> mcap::McapResult<()> {
+        if self.format == Format::Ros2 {
+            let kind = if level == Level::Error { "error" } else { name };
+            return self.cdr(channel, &ros2::from::text(line, kind, text), ns);
+        }
         let log = Log {
             timestamp: stamp(ns),
             level: level as i32,

@@ -14,6 +14,7 @@
 
 mod backend;
 mod channels;
+pub mod ros2;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use std::sync::mpsc;
 use robot_api::{Pose2, RobotBackend};
 
 pub use backend::RecordingBackend;
+pub use channels::Format;
 use channels::{Channels, Level, Message};
 
 use codeact_executor::{ActionWatcher, Observation, Status};
@@ -76,14 +78,15 @@ pub struct Recorded {
     pub recorder: Option<Arc<Recorder>>,
 }
 
-/// `robot`, recorded into `record` when given.
+/// `robot`, recorded into `record` in `format` when given.
 pub fn recorded(
     robot: Arc<dyn RobotBackend>,
     record: Option<&Path>,
+    format: Format,
 ) -> Result<Recorded, RecordError> {
     Ok(match record {
         Some(path) => {
-            let recorder = Recorder::create(path, robot)?;
+            let recorder = Recorder::create(path, robot, format)?;
             Recorded {
                 backend: recorder.backend(),
                 recorder: Some(recorder),
@@ -172,9 +175,14 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts recording `robot` into a new file at `path`, with the map and
-    /// the first pose and scan.
-    pub fn create(path: &Path, robot: Arc<dyn RobotBackend>) -> Result<Arc<Self>, RecordError> {
+    /// Starts recording `robot` into a new file at `path` in `format`, with
+    /// metadata saying what made it (`codeact`: version, robot, format), the
+    /// map and the first pose and scan.
+    pub fn create(
+        path: &Path,
+        robot: Arc<dyn RobotBackend>,
+        format: Format,
+    ) -> Result<Arc<Self>, RecordError> {
         let failed = |why: WriteFailure| RecordError::Write {
             path: path.to_owned(),
             why,
@@ -189,7 +197,7 @@ impl Recorder {
             }
             Err(e) => return Err(failed(e.into())),
         };
-        let channels = Channels::create(file).map_err(|e| failed(e.into()))?;
+        let channels = Channels::create(file, format).map_err(|e| failed(e.into()))?;
         let (to, from) = mpsc::channel::<ToWriter>();
         let thread = std::thread::Builder::new()
             .name("codeact-record".into())
@@ -207,6 +215,15 @@ impl Recorder {
             sampling: Mutex::new(Sampling::default()),
             closing: Mutex::new(()),
         });
+        let robot_text = recorder.robot.describe();
+        recorder.metadata(
+            "codeact",
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("robot", &robot_text),
+                ("format", format.name()),
+            ],
+        );
         if let Some(map) = recorder.robot.map() {
             recorder.send(recorder.now(), Message::Map(map));
         }
