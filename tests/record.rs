@@ -316,6 +316,11 @@ fn a_run_and_its_replay_are_recorded_action_by_action() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r = common::read_recording(&file);
+    assert_eq!(
+        r["metadata"]["codeact.task"]["model"], "openai:mock",
+        "{}",
+        r["metadata"]
+    );
     let codes: Vec<&str> = r["logs"]["/code"]
         .as_array()
         .unwrap()
@@ -403,6 +408,15 @@ fn eval_records_each_model_trial_in_its_folder() {
             .unwrap()
             .contains("move_to(2.0, 2.0)"));
         assert_eq!(r["channels"]["/map"]["count"], 1);
+        // What the trial was: task, world, seed, model.
+        let trial = &r["metadata"]["codeact.task"];
+        assert_eq!(trial["task"], "nav-packing", "{}", r["metadata"]);
+        assert_eq!(trial["model"], "openai:mock");
+        assert!(
+            ["0", "1"].contains(&trial["seed"].as_str().unwrap()),
+            "{trial}"
+        );
+        assert_eq!(r["metadata"]["codeact"]["format"], "foxglove");
     }
 }
 

@@ -228,6 +228,15 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
         library: library.as_ref().map(|l| json!(l)),
         ..Start::default()
     })));
+    if let Some(r) = &recorder {
+        let model = llm.name();
+        let entries = [
+            ("task", opts.task.as_str()),
+            ("world", label.as_str()),
+            ("model", model.as_str()),
+        ];
+        r.metadata("codeact.task", &entries);
+    }
     println!(
         "codeact run: {} on {label}; run folder {}",
         llm.name(),

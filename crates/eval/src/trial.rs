@@ -317,6 +317,17 @@ pub fn run_model(
         })?;
     if let Some(r) = &recorder {
         session.watch(r.clone());
+        let seed = seed.to_string();
+        r.metadata(
+            "codeact.task",
+            &[
+                ("task", task.id.as_str()),
+                ("instruction", instruction.as_str()),
+                ("world", world.name.as_str()),
+                ("seed", seed.as_str()),
+                ("model", m.llm.name().as_str()),
+            ],
+        );
     }
     let mut transcript = match m.dir {
         Some(dir) => Some(Transcript::create(dir).map_err(|e| {
