@@ -12,6 +12,8 @@ use crate::agent::transcript::{Record, Transcript};
 use crate::eval::task::{self, Task};
 use crate::eval::trial::{self, Policy};
 use crate::executor::ExecutorConfig;
+use crate::record::{Format, RecordTo};
+use std::net::SocketAddr;
 
 /// Runs the task-suite benchmarks and prints the figures.
 pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
@@ -22,7 +24,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     for _ in 0..reps(20) {
         for t in &tasks {
             let started = Instant::now();
-            let prepared = trial::prepare(t, 0, None)?;
+            let prepared = trial::prepare(t, 0, &RecordTo::default())?;
             let (success, verdicts) = trial::judge(t, &prepared.robot, None);
             // The trial's folder, as a model trial writes it: transcript records and the picture.
             let dir = tmp.join(&t.id);
@@ -79,12 +81,23 @@ fn recording(tasks: &[Task], reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let config = ExecutorConfig::default();
     let (mut plain, mut recorded, mut plain_action, mut recorded_action) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut watched, mut watched_action, mut received) = (Vec::new(), Vec::new(), 0);
     let mut bytes = 0;
     for i in 0..reps(20) {
-        for record in [false, true] {
-            let file = tmp.join(format!("episode-{i}.mcap"));
+        for (record, live) in [(false, false), (true, false), (true, true)] {
+            let file = tmp.join(format!("episode-{i}-{live}.mcap"));
             let started = Instant::now();
-            let prepared = trial::prepare(task, 0, record.then_some(file.as_path()))?;
+            let to = RecordTo {
+                file: record.then(|| file.clone()),
+                format: Format::Foxglove,
+                live: live.then(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            };
+            let prepared = trial::prepare(task, 0, &to)?;
+            // A viewer on every channel, as Foxglove connects.
+            let viewer = match prepared.recorder.as_ref().and_then(|r| r.live_addr()) {
+                Some(addr) => Some(super::bench_live::connect(addr, &[])?),
+                None => None,
+            };
             let mut session = crate::executor::Session::start(config.clone(), prepared.skills)?;
             if let Some(r) = &prepared.recorder {
                 session.watch(r.clone());
@@ -100,7 +113,11 @@ fn recording(tasks: &[Task], reps: &dyn Fn(usize) -> usize) -> Result<()> {
             if obs.status != crate::executor::Status::Ok {
                 bail!("the oracle of {} failed: {}", task.id, obs.render());
             }
-            if record {
+            if let Some(viewer) = viewer {
+                received = viewer.arrivals.try_iter().count();
+                watched.push(whole);
+                watched_action.push(action);
+            } else if record {
                 bytes = std::fs::metadata(&file)?.len();
                 recorded.push(whole);
                 recorded_action.push(action);
@@ -122,6 +139,68 @@ fn recording(tasks: &[Task], reps: &dyn Fn(usize) -> usize) -> Result<()> {
         (r.median / p.median - 1.0) * 100.0,
         (ra.median / pa.median - 1.0) * 100.0,
         bytes / 1024
+    );
+    let w = stats(watched);
+    report(
+        "warehouse episode, --record and --live, a viewer on every channel",
+        "ms",
+        &w,
+        "within 15%",
+    );
+    let wa = stats(watched_action);
+    report("  its action alone, recorded and watched", "ms", &wa, "-");
+    println!(
+        "recording and live view: {:+.1}% of the episode, {:+.1}% of the action; the viewer got {received} messages",
+        (w.median / p.median - 1.0) * 100.0,
+        (wa.median / pa.median - 1.0) * 100.0
+    );
+    live_latency(reps)
+}
+
+/// How long a pose takes from the simulator's step to a viewer of the live
+/// view: a 0.25 s step of a driving robot (which records its pose), then
+/// the viewer's blocking read of it.
+fn live_latency(reps: &dyn Fn(usize) -> usize) -> Result<()> {
+    let world = std::sync::Arc::new(sim::load("warehouse")?);
+    let robot = std::sync::Arc::new(sim::SimRobot::new(world));
+    let to = RecordTo {
+        live: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..RecordTo::default()
+    };
+    let recorder = crate::record::Recorder::create(robot, &to)?;
+    let addr = recorder.live_addr().expect("a live view was asked for");
+    let backend = recorder.backend();
+    let viewer = super::bench_live::connect(addr, &["/pose"])?;
+    let cancel = robot_api::CancelToken::new();
+    let step = std::time::Duration::from_millis(250);
+    let wait = std::time::Duration::from_secs(2);
+    // The subscription is taken on the server's side a moment later.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut latencies = Vec::new();
+    for i in 0..reps(100) {
+        // Back and forth, so the robot stays where it is.
+        let speed = if i % 2 == 0 { 0.3 } else { -0.3 };
+        // A robot in real time steps every 0.2 s or so; this one waits
+        // longer than the live view's period, so each step's pose is shown.
+        std::thread::sleep(crate::record::live::LIVE_PERIOD + std::time::Duration::from_millis(7));
+        let _ = viewer.arrivals.try_iter().count();
+        let sent = Instant::now();
+        backend.command(speed, 0.0)?;
+        backend.advance(step, &cancel)?;
+        let arrival = loop {
+            let arrival = viewer.arrivals.recv_timeout(wait)?;
+            if arrival.topic == "/pose" {
+                break arrival;
+            }
+        };
+        latencies.push(arrival.at.duration_since(sent).as_secs_f64() * 1e3);
+    }
+    backend.stop();
+    report(
+        "live view: a pose from the simulator's step to a viewer",
+        "ms",
+        &stats(latencies),
+        "<= 20 ms",
     );
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 
 use super::shutdown::{signals, Shutdown};
-use super::{ActionOpts, ClockOpts, SandboxOpts, TargetOpts};
+use super::{ActionOpts, ClockOpts, RecordOpts, SandboxOpts, TargetOpts};
 use crate::mcp::http::{self, HttpOptions};
 use crate::mcp::{McpSession, RobotServer};
 
@@ -23,10 +23,12 @@ pub struct McpOpts {
     actions: ActionOpts,
     #[command(flatten)]
     clock: ClockOpts,
+    #[command(flatten)]
+    record: RecordOpts,
     /// Serve streamable HTTP on the path /mcp instead of stdio, at PORT on
     /// loopback (127.0.0.1) or at ADDR:PORT; port 0 picks a free one. Any
     /// address but loopback needs --token-file.
-    #[arg(long, value_name = "[ADDR:]PORT", value_parser = http_address)]
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = super::listen_address)]
     http: Option<SocketAddr>,
     /// A file holding the bearer token every HTTP request must carry
     /// (Authorization: Bearer TOKEN); requests without it get 401.
@@ -60,13 +62,13 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     };
     let started = opts
         .target
-        .target(opts.clock.realtime, None)?
+        .target(opts.clock.realtime, Some(&opts.record))?
         .session(&opts.sandbox, Some(&opts.actions))?;
     let world = started.robot.as_ref().map(|r| r.sim().world().summary());
     // SIGINT and SIGTERM: the action interrupted, the robot stopped, the
     // worker and workspace removed (over HTTP, Ctrl-C ends the server in order).
     let shutdown = Shutdown::install(&signals(opts.http.is_none()), started.ends(None))?;
-    let session = started.session;
+    let (session, recorder) = (started.session, started.recorder);
     let physical = opts.target.robot.is_some();
     let robot = McpSession::start_in(session, world.as_deref());
     let server = RobotServer::new(robot.clone(), opts.max_output, physical);
@@ -94,19 +96,19 @@ pub fn run(opts: &McpOpts) -> Result<ExitCode> {
     drop(runtime);
     robot.close();
     drop(robot);
+    if let Some(r) = recorder {
+        match r.close() {
+            Ok(()) => {
+                if let Some(path) = r.path() {
+                    eprintln!("recording: {}", path.display());
+                }
+            }
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
     let code = shutdown.ended(ExitCode::SUCCESS);
     served?;
     Ok(code)
-}
-
-/// `PORT` (on loopback) or `ADDR:PORT`.
-fn http_address(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(port) = text.parse::<u16>() {
-        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
-    }
-    text.parse().map_err(|_| {
-        format!("expected a port (8765, on loopback) or an address with a port (127.0.0.1:8765, [::1]:8765), got {text:?}")
-    })
 }
 
 /// The token in `path`: its first line, which must not be empty.
@@ -123,19 +125,4 @@ fn read_token(path: &Path) -> Result<String> {
         );
     }
     Ok(token)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::http_address;
-
-    #[test]
-    fn a_bare_port_means_loopback() {
-        assert_eq!(http_address("8765").unwrap().to_string(), "127.0.0.1:8765");
-        assert_eq!(http_address("0.0.0.0:1").unwrap().to_string(), "0.0.0.0:1");
-        assert_eq!(http_address("[::1]:9").unwrap().to_string(), "[::1]:9");
-        assert!(http_address("localhost")
-            .unwrap_err()
-            .contains("expected a port"));
-    }
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_agent;
 mod bench_eval;
+mod bench_live;
 mod bench_mcp;
 #[cfg(feature = "ros")]
 mod bench_ros;
@@ -21,7 +22,7 @@ mod shutdown;
 mod sim_cmd;
 mod skills_cmd;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ use robot_api::SkillSet;
 
 use crate::agent::images::{ImageMode, ImagePolicy};
 use crate::executor::{ExecutorConfig, Limits, Session};
-use crate::record::{recorded, Recorded, Recorder};
+use crate::record::{recorded, RecordTo, Recorded, Recorder};
 
 /// Let an LLM control a robot by writing Python code actions.
 #[derive(Parser)]
@@ -295,17 +296,14 @@ impl TargetOpts {
     /// a recording of the robot into `record` when asked; `realtime` makes
     /// simulated time follow the clock.
     fn target(&self, realtime: Option<f64>, record: Option<&RecordOpts>) -> Result<Target> {
-        let (path, format) = match record {
-            Some(r) => (r.record.as_deref(), Some(r)),
-            None => (None, None),
-        };
-        let format_or = |default| format.map_or(default, |r: &RecordOpts| r.format_or(default));
+        use crate::record::Format;
+        let record_to = |default| record.map_or_else(RecordTo::default, |r| r.to(default));
         if let Some(skills) = &self.skills {
             if realtime.is_some() {
                 bail!("--realtime needs a simulated world (--world), not --skills {skills}");
             }
-            if record.is_some() {
-                bail!("--record records a robot: give --world or --robot, not --skills {skills}");
+            if record_to(Format::Foxglove).is_some() {
+                bail!("--record and --live show a robot: give --world or --robot, not --skills {skills}");
             }
             return match skills.as_str() {
                 "test" => Ok(Target::skills(robot_api::testing::test_skills().0)
@@ -317,8 +315,8 @@ impl TargetOpts {
             if realtime.is_some() {
                 bail!("--realtime needs the built-in simulator (--world), not a ROS robot");
             }
-            let (target, name, named) =
-                ros_target(profile, path, format_or(crate::record::Format::Ros2))?;
+            let (target, name, named) = ros_target(profile, &record_to(Format::Ros2))?;
+            target.say_live();
             let library = self.library_dir(&name, named)?;
             return Ok(target.with_library(library));
         }
@@ -332,16 +330,16 @@ impl TargetOpts {
         }
         let world = robot.sim().world().clone();
         let library = self.library_dir(&world.name, world.skill_library.clone())?;
-        let format = format_or(crate::record::Format::Foxglove);
-        let Recorded { backend, recorder } = recorded(robot.clone(), path, format)?;
-        Ok(Target {
+        let Recorded { backend, recorder } = recorded(robot.clone(), &record_to(Format::Foxglove))?;
+        let target = Target {
             skills: robot_api::skills::robot_skills(backend),
             robot: Some(robot),
             recorder,
             library: None,
             clear_e_stop: None,
-        }
-        .with_library(library))
+        };
+        target.say_live();
+        Ok(target.with_library(library))
     }
 
     /// The skill library for the world or robot `name`: --library, none with
@@ -393,6 +391,13 @@ pub struct Target {
 pub type ClearEStop = Arc<dyn Fn() -> bool + Send + Sync>;
 
 impl Target {
+    /// Says where the live view serves, when there is one.
+    fn say_live(&self) {
+        if let Some(addr) = self.recorder.as_ref().and_then(|r| r.live_addr()) {
+            eprintln!("live view: ws://{addr} (Foxglove: Open connection, Foxglove WebSocket)");
+        }
+    }
+
     fn skills(skills: SkillSet) -> Self {
         Target {
             skills,
@@ -445,6 +450,22 @@ pub struct RecordOpts {
     /// bag and RViz; the default for a ROS robot). docs/foxglove.md.
     #[arg(long, value_name = "FORMAT", requires = "record")]
     pub record_format: Option<RecordFormat>,
+    /// Serve the same channels live to Foxglove (Open connection → Foxglove
+    /// WebSocket, ws://127.0.0.1:PORT) at PORT on loopback, or ADDR:PORT (a
+    /// loopback address: the protocol has no authentication; tunnel to watch
+    /// from elsewhere). Port 0 picks a free one.
+    #[arg(long, value_name = "[ADDR:]PORT", value_parser = listen_address)]
+    pub live: Option<std::net::SocketAddr>,
+}
+
+/// `PORT` (on loopback) or `ADDR:PORT`.
+pub(crate) fn listen_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|_| {
+        format!("expected a port (8765, on loopback) or an address with a port (127.0.0.1:8765, [::1]:8765), got {text:?}")
+    })
 }
 
 /// `--record-format`.
@@ -457,6 +478,16 @@ pub enum RecordFormat {
 }
 
 impl RecordOpts {
+    /// What to record and where: the file in the format asked for (else
+    /// `default`), the live view.
+    pub fn to(&self, default: crate::record::Format) -> RecordTo {
+        RecordTo {
+            file: self.record.clone(),
+            format: self.format_or(default),
+            live: self.live,
+        }
+    }
+
     /// The format asked for, else `default`.
     pub fn format_or(&self, default: crate::record::Format) -> crate::record::Format {
         match self.record_format {
@@ -485,12 +516,8 @@ impl ExecOpts {
 /// The skills of the ROS 2 robot a profile describes, the profile's name and
 /// the skill library it names.
 #[cfg(feature = "ros")]
-fn ros_target(
-    profile: &str,
-    record: Option<&Path>,
-    format: crate::record::Format,
-) -> Result<(Target, String, Option<PathBuf>)> {
-    let connected = crate::ros::node::connect(profile, "codeact", record, format)?;
+fn ros_target(profile: &str, record: &RecordTo) -> Result<(Target, String, Option<PathBuf>)> {
+    let connected = crate::ros::node::connect(profile, "codeact", record)?;
     let robot = connected.robot.clone();
     // The skills hold the robot and its ROS thread; they live as long as the session.
     let target = Target {
@@ -504,11 +531,7 @@ fn ros_target(
 }
 
 #[cfg(not(feature = "ros"))]
-fn ros_target(
-    _profile: &str,
-    _record: Option<&Path>,
-    _format: crate::record::Format,
-) -> Result<(Target, String, Option<PathBuf>)> {
+fn ros_target(_profile: &str, _record: &RecordTo) -> Result<(Target, String, Option<PathBuf>)> {
     bail!("{}", NO_ROS)
 }
 
@@ -561,7 +584,9 @@ impl Started {
     pub fn finish(&self) -> Result<()> {
         if let Some(r) = &self.recorder {
             r.close()?;
-            eprintln!("recording: {}", r.path().display());
+            if let Some(path) = r.path() {
+                eprintln!("recording: {}", path.display());
+            }
         }
         let (Some(path), Some(robot)) = (&self.picture, &self.robot) else {
             return Ok(());
@@ -625,5 +650,26 @@ fn try_main(cli: Cli) -> Result<ExitCode> {
         Command::Node(opts) => node_cmd::run(&opts),
         Command::Mcp(opts) => mcp_cmd::run(&opts),
         Command::Bench(opts) => bench::run(&opts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    #[test]
+    fn a_bare_port_means_loopback() {
+        assert_eq!(
+            listen_address("8765").unwrap().to_string(),
+            "127.0.0.1:8765"
+        );
+        assert_eq!(
+            listen_address("0.0.0.0:1").unwrap().to_string(),
+            "0.0.0.0:1"
+        );
+        assert_eq!(listen_address("[::1]:9").unwrap().to_string(), "[::1]:9");
+        assert!(listen_address("localhost")
+            .unwrap_err()
+            .contains("expected a port"));
     }
 }

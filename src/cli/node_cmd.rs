@@ -84,13 +84,14 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
-    let format = opts.record.format_or(crate::record::Format::Ros2);
     let connected = connect(
         &opts.robot,
         &opts.name,
-        opts.record.record.as_deref(),
-        format,
+        &opts.record.to(crate::record::Format::Ros2),
     )?;
+    if let Some(addr) = connected.recorder.as_ref().and_then(|r| r.live_addr()) {
+        eprintln!("live view: ws://{addr} (Foxglove: Open connection, Foxglove WebSocket)");
+    }
     crate::ros::node::run(
         connected,
         NodeOptions {

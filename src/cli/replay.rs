@@ -140,18 +140,23 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         }
         None => None,
     };
-    let record_to = opts.record.as_deref();
+    let record_to = opts
+        .record
+        .as_deref()
+        .map_or_else(record::RecordTo::default, |p| {
+            record::RecordTo::file(p, record::Format::Foxglove)
+        });
     let (robot, skills, done, recorder) = match &task {
         Some(t) => {
             let seed = start.seed.unwrap_or(0);
-            let p = crate::eval::trial::prepare(t, seed, record_to)?;
+            let p = crate::eval::trial::prepare(t, seed, &record_to)?;
             (p.robot, p.skills, p.done, p.recorder)
         }
         None => {
             let world = sim::load(world_spec)?;
             let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
             let record::Recorded { backend, recorder } =
-                record::recorded(robot.clone(), record_to, record::Format::Foxglove)?;
+                record::recorded(robot.clone(), &record_to)?;
             let mut skills = robot_api::skills::robot_skills(backend);
             let done = add_done(&mut skills);
             (robot, skills, done, recorder)
@@ -223,7 +228,9 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
     drop(session);
     if let Some(r) = &recorder {
         r.close()?;
-        println!("recording: {}", r.path().display());
+        if let Some(path) = r.path() {
+            println!("recording: {}", path.display());
+        }
     }
     let mut differences = Vec::new();
     let now: Vec<Json> = collect

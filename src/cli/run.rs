@@ -272,7 +272,9 @@ pub fn run(opts: &RunOpts) -> Result<ExitCode> {
     drop(transcript);
     if let Some(r) = &recorder {
         r.close()?;
-        println!("recording: {}", r.path().display());
+        if let Some(path) = r.path() {
+            println!("recording: {}", path.display());
+        }
     }
     println!();
     match (&outcome.claimed_done, &outcome.summary) {

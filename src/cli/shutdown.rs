@@ -194,7 +194,11 @@ fn end_from_here(ends: &Ends) {
     }
     if let Some(recorder) = ends.recorder.as_ref().and_then(Weak::upgrade) {
         match recorder.close() {
-            Ok(()) => eprintln!("recording: {}", recorder.path().display()),
+            Ok(()) => {
+                if let Some(path) = recorder.path() {
+                    eprintln!("recording: {}", path.display());
+                }
+            }
             Err(e) => eprintln!("error: {e}"),
         }
     }

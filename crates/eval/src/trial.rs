@@ -17,7 +17,7 @@ use codeact_agent::images::ImagePolicy;
 use codeact_agent::llm::Model;
 use codeact_agent::transcript::{Record, Start, Transcript};
 use codeact_executor::{ExecutorConfig, Session};
-use codeact_record::{recorded, Format, RecordError, Recorded, Recorder};
+use codeact_record::{recorded, Format, RecordError, RecordTo, Recorded, Recorder};
 
 /// Who acts in a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,7 +170,7 @@ pub fn world_of(task: &Task, seed: u64) -> Result<Arc<sim::World>, String> {
 
 /// Builds the world of `task` for `seed` and the skills to act in it,
 /// recorded into `record` when given.
-pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared, TrialError> {
+pub fn prepare(task: &Task, seed: u64, record: &RecordTo) -> Result<Prepared, TrialError> {
     let fail = |message: String| TrialError::Task {
         task: task.id.clone(),
         message,
@@ -180,7 +180,7 @@ pub fn prepare(task: &Task, seed: u64, record: Option<&Path>) -> Result<Prepared
         p.check_names(&world).map_err(|e| fail(e.to_string()))?;
     }
     let robot = Arc::new(sim::SimRobot::new(world));
-    let Recorded { backend, recorder } = recorded(robot.clone(), record, Format::Foxglove)?;
+    let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
     let mut skills = robot_api::skills::robot_skills(backend);
     let done = add_done(&mut skills);
     Ok(Prepared {
@@ -230,7 +230,7 @@ pub fn run_keeping(
         skills,
         done,
         ..
-    } = prepare(task, seed, None)?;
+    } = prepare(task, seed, &RecordTo::default())?;
     let executor = |source| TrialError::Executor {
         task: task.id.clone(),
         source,
@@ -290,13 +290,16 @@ pub fn run_model(
     config: &ExecutorConfig,
 ) -> Result<TrialReport, TrialError> {
     let started = Instant::now();
-    let record = m.dir.filter(|_| m.record).map(|d| d.join("episode.mcap"));
+    let record = match m.dir.filter(|_| m.record) {
+        Some(dir) => RecordTo::file(&dir.join("episode.mcap"), Format::Foxglove),
+        None => RecordTo::default(),
+    };
     let Prepared {
         robot,
         skills,
         done,
         recorder,
-    } = prepare(task, seed, record.as_deref())?;
+    } = prepare(task, seed, &record)?;
     let fail = |message: String| TrialError::Task {
         task: task.id.clone(),
         message,
@@ -489,7 +492,7 @@ fn report(
 /// The goals of `task` that already hold where `seed` starts: each must be
 /// false there, or the task can be passed without doing anything.
 pub fn true_at_start(task: &Task, seed: u64) -> Result<Vec<String>, TrialError> {
-    let prepared = prepare(task, seed, None)?;
+    let prepared = prepare(task, seed, &RecordTo::default())?;
     let sim = prepared.robot.sim();
     Ok(task
         .success

@@ -10,10 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 
-use foxglove::schemas::{
-    packed_element_field::NumericType, CompressedImage, FrameTransform, FrameTransforms, Grid,
-    LaserScan, Log, PackedElementField, Pose, PoseInFrame, Quaternion, Timestamp, Vector2, Vector3,
-};
+use foxglove::schemas::{CompressedImage, FrameTransforms, Grid, LaserScan, Log, PoseInFrame};
 use foxglove::Encode;
 use mcap::records::MessageHeader;
 use robot_api::nav::GridMap;
@@ -21,9 +18,10 @@ use robot_api::{Pose2, ScanData};
 
 use codeact_executor::Picture;
 
+use crate::fox;
 use crate::ros2;
 
-pub use foxglove::schemas::log::Level;
+pub use crate::fox::Level;
 
 /// Topic names, for readers and the Foxglove layout.
 pub mod topics {
@@ -52,7 +50,7 @@ pub mod topics {
 }
 
 /// JSON schema of a velocity command.
-const TWIST_SCHEMA: &str = r#"{"title":"codeact.VelocityCommand","description":"A velocity command to the robot's base","type":"object","properties":{"linear":{"type":"number","description":"forward speed, m/s"},"angular":{"type":"number","description":"turn rate, rad/s (counter-clockwise)"}},"required":["linear","angular"]}"#;
+pub const TWIST_SCHEMA: &str = r#"{"title":"codeact.VelocityCommand","description":"A velocity command to the robot's base","type":"object","properties":{"linear":{"type":"number","description":"forward speed, m/s"},"angular":{"type":"number","description":"turn rate, rad/s (counter-clockwise)"}},"required":["linear","angular"]}"#;
 
 /// How the recording's messages are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,26 +132,6 @@ fn channel<T: Encode>(
     let schema = T::get_schema().expect("every Foxglove schema type has its schema");
     let id = mcap.add_schema(&schema.name, &schema.encoding, &schema.data)?;
     mcap.add_channel(id, topic, &T::get_message_encoding(), &BTreeMap::new())
-}
-
-fn stamp(ns: u64) -> Option<Timestamp> {
-    Some(Timestamp::new(
-        (ns / 1_000_000_000) as u32,
-        (ns % 1_000_000_000) as u32,
-    ))
-}
-
-/// A planar pose as a 3D one (a rotation about z).
-fn pose3(x: f64, y: f64, theta: f64) -> Pose {
-    Pose {
-        position: Some(Vector3 { x, y, z: 0.0 }),
-        orientation: Some(Quaternion {
-            x: 0.0,
-            y: 0.0,
-            z: (theta / 2.0).sin(),
-            w: (theta / 2.0).cos(),
-        }),
-    }
 }
 
 /// Adds the channel `topic` carrying the ROS 2 message of `schema`.
@@ -309,47 +287,17 @@ impl Channels {
 
     /// The occupancy grid: 100 where occupied, 0 where free.
     fn map(&mut self, map: &GridMap, ns: u64) -> mcap::McapResult<()> {
-        if self.format == Format::Ros2 {
-            return self.cdr(self.ids.map, &ros2::from::map(map, ns), ns);
+        match self.format {
+            Format::Ros2 => self.cdr(self.ids.map, &ros2::from::map(map, ns), ns),
+            Format::Foxglove => self.log(self.ids.map, &fox::map(map, ns), ns),
         }
-        let data: Vec<u8> = map
-            .occupied
-            .iter()
-            .map(|&o| if o { 100 } else { 0 })
-            .collect();
-        let grid = Grid {
-            timestamp: stamp(ns),
-            frame_id: "map".into(),
-            pose: Some(pose3(map.origin.x, map.origin.y, 0.0)),
-            column_count: map.width as u32,
-            cell_size: Some(Vector2 {
-                x: map.resolution,
-                y: map.resolution,
-            }),
-            row_stride: map.width as u32,
-            cell_stride: 1,
-            fields: vec![PackedElementField {
-                name: "occupancy".into(),
-                offset: 0,
-                r#type: NumericType::Uint8 as i32,
-            }],
-            data: data.into(),
-        };
-        self.log(self.ids.map, &grid, ns)
     }
 
     /// The pose, and the transform that places the robot's frame.
     fn pose(&mut self, pose: Pose2, ns: u64) -> mcap::McapResult<()> {
         match self.format {
             Format::Ros2 => self.cdr(self.ids.pose, &ros2::from::pose(pose, ns), ns)?,
-            Format::Foxglove => {
-                let in_frame = PoseInFrame {
-                    timestamp: stamp(ns),
-                    frame_id: "map".into(),
-                    pose: Some(pose3(pose.x, pose.y, pose.theta)),
-                };
-                self.log(self.ids.pose, &in_frame, ns)?
-            }
+            Format::Foxglove => self.log(self.ids.pose, &fox::pose(pose, ns), ns)?,
         }
         self.transform(self.ids.tf, "map", "base_link", pose, ns)
     }
@@ -363,43 +311,18 @@ impl Channels {
         pose: Pose2,
         ns: u64,
     ) -> mcap::McapResult<()> {
-        if self.format == Format::Ros2 {
-            let tf = ros2::from::transform(parent, child, pose, ns);
-            return self.cdr(channel, &tf, ns);
+        match self.format {
+            Format::Ros2 => self.cdr(channel, &ros2::from::transform(parent, child, pose, ns), ns),
+            Format::Foxglove => self.log(channel, &fox::transform(parent, child, pose, ns), ns),
         }
-        let transforms = FrameTransforms {
-            transforms: vec![FrameTransform {
-                timestamp: stamp(ns),
-                parent_frame_id: parent.into(),
-                child_frame_id: child.into(),
-                translation: Some(Vector3 {
-                    x: pose.x,
-                    y: pose.y,
-                    z: 0.0,
-                }),
-                rotation: pose3(0.0, 0.0, pose.theta).orientation,
-            }],
-        };
-        self.log(channel, &transforms, ns)
     }
 
     /// A lidar scan in the robot's frame.
     fn scan(&mut self, scan: ScanData, ns: u64) -> mcap::McapResult<()> {
-        if self.format == Format::Ros2 {
-            return self.cdr(self.ids.scan, &ros2::from::scan(scan, ns), ns);
+        match self.format {
+            Format::Ros2 => self.cdr(self.ids.scan, &ros2::from::scan(scan, ns), ns),
+            Format::Foxglove => self.log(self.ids.scan, &fox::scan(scan, ns), ns),
         }
-        let end =
-            scan.angle_min + scan.angle_increment * scan.ranges.len().saturating_sub(1) as f64;
-        let laser = LaserScan {
-            timestamp: stamp(ns),
-            frame_id: "base_link".into(),
-            pose: Some(pose3(0.0, 0.0, 0.0)),
-            start_angle: scan.angle_min,
-            end_angle: end,
-            ranges: scan.ranges,
-            intensities: Vec::new(),
-        };
-        self.log(self.ids.scan, &laser, ns)
     }
 
     /// A velocity command (JSON, or a Twist).
@@ -408,40 +331,34 @@ impl Channels {
             return self.cdr(self.ids.cmd_vel, &ros2::from::twist(linear, angular), ns);
         }
         self.buf.clear();
-        let json = serde_json::json!({"linear": linear, "angular": angular});
-        serde_json::to_writer(&mut self.buf, &json).expect("a JSON object writes into a Vec");
+        fox::command(linear, angular, &mut self.buf);
         self.put(self.ids.cmd_vel, ns)
     }
 
     /// A camera picture (PNG).
     fn camera(&mut self, png: Vec<u8>, ns: u64) -> mcap::McapResult<()> {
-        if self.format == Format::Ros2 {
-            let image = ros2::from::image(png, "png", "camera", ns);
-            return self.cdr(self.ids.camera, &image, ns);
+        match self.format {
+            Format::Ros2 => {
+                let image = ros2::from::image(png, "png", "camera", ns);
+                self.cdr(self.ids.camera, &image, ns)
+            }
+            Format::Foxglove => self.log(self.ids.camera, &fox::image(png, "png", ns), ns),
         }
-        let image = CompressedImage {
-            timestamp: stamp(ns),
-            frame_id: "camera".into(),
-            data: png.into(),
-            format: "png".into(),
-        };
-        self.log(self.ids.camera, &image, ns)
     }
 
     /// A picture an action attached.
     fn picture(&mut self, picture: Picture, ns: u64) -> mcap::McapResult<()> {
         let format = picture.mime.format();
-        if self.format == Format::Ros2 {
-            let image = ros2::from::image(picture.data.to_vec(), format, "camera", ns);
-            return self.cdr(self.ids.pictures, &image, ns);
+        match self.format {
+            Format::Ros2 => {
+                let image = ros2::from::image(picture.data.to_vec(), format, "camera", ns);
+                self.cdr(self.ids.pictures, &image, ns)
+            }
+            Format::Foxglove => {
+                let image = fox::image(picture.data.to_vec(), format, ns);
+                self.log(self.ids.pictures, &image, ns)
+            }
         }
-        let image = CompressedImage {
-            timestamp: stamp(ns),
-            frame_id: "camera".into(),
-            data: picture.data.into(),
-            format: format.into(),
-        };
-        self.log(self.ids.pictures, &image, ns)
     }
 
     /// A text message (code, observation, robot event) on `channel`, with
@@ -459,15 +376,7 @@ impl Channels {
             let kind = if level == Level::Error { "error" } else { name };
             return self.cdr(channel, &ros2::from::text(line, kind, text), ns);
         }
-        let log = Log {
-            timestamp: stamp(ns),
-            level: level as i32,
-            message: text,
-            name: name.into(),
-            file: String::new(),
-            line: line as u32,
-        };
-        self.log(channel, &log, ns)
+        self.log(channel, &fox::log(name, line, text, level, ns), ns)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Recording an episode as MCAP for Foxglove: the robot's pose, lidar scans,
+//! Recording an episode as MCAP (and showing it live): the robot's pose, lidar scans,
 //! velocity commands, the map, camera pictures, each code action and its
 //! observation, and robot events, on named channels with Foxglove's schemas,
 //! stamped with the robot's clock (simulated seconds in the simulator).
@@ -14,6 +14,8 @@
 
 mod backend;
 mod channels;
+mod fox;
+pub mod live;
 pub mod ros2;
 
 use std::fs::File;
@@ -27,6 +29,7 @@ use robot_api::{Pose2, RobotBackend};
 pub use backend::RecordingBackend;
 pub use channels::Format;
 use channels::{Channels, Level, Message};
+pub use live::{Live, LiveError};
 
 use codeact_executor::{ActionWatcher, Observation, Status};
 
@@ -46,6 +49,9 @@ pub enum RecordError {
         "{0} already exists; give --record a new file name (recordings are never overwritten)"
     )]
     Exists(PathBuf),
+    /// The live view could not start.
+    #[error("{0}")]
+    Live(#[from] LiveError),
     /// The file could not be created or written.
     #[error("cannot write the recording {path}: {why}")]
     Write {
@@ -78,24 +84,46 @@ pub struct Recorded {
     pub recorder: Option<Arc<Recorder>>,
 }
 
-/// `robot`, recorded into `record` in `format` when given.
-pub fn recorded(
-    robot: Arc<dyn RobotBackend>,
-    record: Option<&Path>,
-    format: Format,
-) -> Result<Recorded, RecordError> {
-    Ok(match record {
-        Some(path) => {
-            let recorder = Recorder::create(path, robot, format)?;
-            Recorded {
-                backend: recorder.backend(),
-                recorder: Some(recorder),
-            }
+/// Where and how a robot is recorded: an MCAP file, a live view, or both.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordTo {
+    /// The MCAP file (a new one).
+    pub file: Option<PathBuf>,
+    /// The file's format.
+    pub format: Format,
+    /// Where the live view serves (loopback only).
+    pub live: Option<std::net::SocketAddr>,
+}
+
+impl RecordTo {
+    /// Into the new file `path`, in `format`.
+    pub fn file(path: &Path, format: Format) -> Self {
+        RecordTo {
+            file: Some(path.to_owned()),
+            format,
+            live: None,
         }
-        None => Recorded {
+    }
+
+    /// Whether anything is to be recorded.
+    pub fn is_some(&self) -> bool {
+        self.file.is_some() || self.live.is_some()
+    }
+}
+
+/// `robot`, recorded as `to` says, when it says anything.
+pub fn recorded(robot: Arc<dyn RobotBackend>, to: &RecordTo) -> Result<Recorded, RecordError> {
+    Ok(if to.is_some() {
+        let recorder = Recorder::create(robot, to)?;
+        Recorded {
+            backend: recorder.backend(),
+            recorder: Some(recorder),
+        }
+    } else {
+        Recorded {
             backend: robot,
             recorder: None,
-        },
+        }
     })
 }
 
@@ -142,6 +170,36 @@ struct Writer {
 }
 
 impl Writer {
+    /// Creates the new file `path` (its folder too) and the thread writing it.
+    fn open(path: &Path, format: Format) -> Result<Writer, RecordError> {
+        let failed = |why: WriteFailure| RecordError::Write {
+            path: path.to_owned(),
+            why,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| failed(e.into()))?;
+        }
+        let file = match File::create_new(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(RecordError::Exists(path.to_owned()))
+            }
+            Err(e) => return Err(failed(e.into())),
+        };
+        let channels = Channels::create(file, format).map_err(|e| failed(e.into()))?;
+        let (to, from) = mpsc::channel::<ToWriter>();
+        let thread = std::thread::Builder::new()
+            .name("codeact-record".into())
+            .spawn(move || write_file(channels, from))
+            .map_err(|e| failed(e.into()))?;
+        Ok(Writer {
+            to,
+            batch: Vec::with_capacity(BATCH),
+            chunked: std::time::Instant::now(),
+            thread,
+        })
+    }
+
     fn hand_over(&mut self) {
         if !self.batch.is_empty() {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
@@ -166,8 +224,9 @@ impl Writer {
 /// only copies the data.
 pub struct Recorder {
     robot: Arc<dyn RobotBackend>,
-    path: PathBuf,
+    path: Option<PathBuf>,
     writer: Mutex<Option<Writer>>,
+    live: Option<Live>,
     sampling: Mutex<Sampling>,
     /// Held while the file is being finished, so a second `close` (a
     /// signal's thread) returns only once the file is whole.
@@ -175,46 +234,24 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts recording `robot` into a new file at `path` in `format`, with
-    /// metadata saying what made it (`codeact`: version, robot, format), the
-    /// map and the first pose and scan.
-    pub fn create(
-        path: &Path,
-        robot: Arc<dyn RobotBackend>,
-        format: Format,
-    ) -> Result<Arc<Self>, RecordError> {
-        let failed = |why: WriteFailure| RecordError::Write {
-            path: path.to_owned(),
-            why,
+    /// Starts recording `robot` as `to` says: into a new file (with
+    /// metadata saying what made it: `codeact`, version, robot, format), to
+    /// a live view, or both; the map and the first pose and scan first.
+    pub fn create(robot: Arc<dyn RobotBackend>, to: &RecordTo) -> Result<Arc<Self>, RecordError> {
+        let live = to.live.map(Live::start).transpose()?;
+        let writer = match &to.file {
+            Some(path) => Some(Writer::open(path, to.format)?),
+            None => None,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| failed(e.into()))?;
-        }
-        let file = match File::create_new(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(RecordError::Exists(path.to_owned()))
-            }
-            Err(e) => return Err(failed(e.into())),
-        };
-        let channels = Channels::create(file, format).map_err(|e| failed(e.into()))?;
-        let (to, from) = mpsc::channel::<ToWriter>();
-        let thread = std::thread::Builder::new()
-            .name("codeact-record".into())
-            .spawn(move || write_file(channels, from))
-            .map_err(|e| failed(e.into()))?;
         let recorder = Arc::new(Recorder {
             robot,
-            path: path.to_owned(),
-            writer: Mutex::new(Some(Writer {
-                to,
-                batch: Vec::with_capacity(BATCH),
-                chunked: std::time::Instant::now(),
-                thread,
-            })),
+            path: to.file.clone(),
+            writer: Mutex::new(writer),
+            live,
             sampling: Mutex::new(Sampling::default()),
             closing: Mutex::new(()),
         });
+        let format = to.format;
         let robot_text = recorder.robot.describe();
         recorder.metadata(
             "codeact",
@@ -231,9 +268,14 @@ impl Recorder {
         Ok(recorder)
     }
 
-    /// The file being written.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The file being written, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Where the live view serves, if there is one.
+    pub fn live_addr(&self) -> Option<std::net::SocketAddr> {
+        self.live.as_ref().map(Live::addr)
     }
 
     /// The robot as the skills should drive it: every command, step and
@@ -249,6 +291,9 @@ impl Recorder {
 
     /// Queues a message for the writer (nothing once the recording is closed).
     fn send(&self, ns: u64, message: Message) {
+        if let Some(live) = &self.live {
+            live.write(ns, &message);
+        }
         if let Some(w) = self
             .writer
             .lock()
@@ -358,7 +403,7 @@ impl Recorder {
         writer.hand_over();
         drop(writer.to);
         let failed = |why: WriteFailure| RecordError::Write {
-            path: self.path.clone(),
+            path: self.path.clone().unwrap_or_default(),
             why,
         };
         writer

@@ -37,7 +37,7 @@ use codeact_agent::actions::ActionFormat;
 use codeact_agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Reporter};
 use codeact_agent::llm::{Completion, Model, Usage};
 use codeact_executor::{ExecutorConfig, ExecutorError, Observation, Session, SessionHost, Stream};
-use codeact_record::{recorded, Format, RecordError, Recorded, Recorder};
+use codeact_record::{recorded, RecordError, RecordTo, Recorded, Recorder};
 
 /// Errors starting the node.
 #[derive(Debug, thiserror::Error)]
@@ -76,18 +76,17 @@ pub struct RosSkills {
 }
 
 /// Starts a ROS node `node_name` and connects to the robot of `profile_name`
-/// (a built-in profile or a file), recorded into `record` in `format` when given.
+/// (a built-in profile or a file), recorded as `record` says.
 pub fn connect(
     profile_name: &str,
     node_name: &str,
-    record: Option<&Path>,
-    format: Format,
+    record: &RecordTo,
 ) -> Result<RosSkills, NodeError> {
     let profile = profile::load(profile_name)?;
     let idl = check_declared_skills(&profile)?;
     let ros = Arc::new(RosThread::start_with(node_name, profile.use_sim_time)?);
     let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);
-    let Recorded { backend, recorder } = recorded(robot.clone(), record, format)?;
+    let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
     let mut skills = robot_api::skills::robot_skills(backend);
     if let Some(wanted) = &profile.skills {
         let known: Vec<String> = skills.specs().map(|s| s.name.clone()).collect();

@@ -1,0 +1,249 @@
+//! The live view (`--live [ADDR:]PORT`): the recording's channels, in
+//! Foxglove's schemas, served as they happen over the Foxglove WebSocket
+//! protocol by the Foxglove SDK's server, for Foxglove's "Open connection".
+//! The protocol has no authentication, so only loopback is served; watch
+//! from elsewhere through a tunnel (`ssh -L PORT:127.0.0.1:PORT robot`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use foxglove::schemas::{CompressedImage, FrameTransforms, Grid, LaserScan, Log, PoseInFrame};
+use foxglove::websocket::{ChannelView, Client, ServerListener};
+use foxglove::{Channel, Context, RawChannel, Schema, WebSocketServer, WebSocketServerHandle};
+use robot_api::nav::GridMap;
+use robot_api::Pose2;
+
+use crate::channels::{topics, Message, TWIST_SCHEMA};
+use crate::fox::{self, Level};
+
+/// Why the live view could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// An address other than loopback.
+    #[error("--live {0}: the live view serves without authentication, so only on loopback (127.0.0.1 or ::1); to watch from another machine, tunnel to it (ssh -L PORT:127.0.0.1:PORT this-machine)")]
+    NotLoopback(SocketAddr),
+    /// The server did not start (the port taken, say).
+    #[error("the live view cannot serve {addr}: {why}")]
+    Start {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the server said.
+        why: String,
+    },
+}
+
+/// The least wall-clock time between two messages of a stream channel
+/// (poses, scans, commands) in the live view: a robot in real time sends
+/// fewer (poses at 5 Hz), a simulator in lockstep far more than anyone can
+/// watch, and a viewer's share of two cores is taken from the simulator.
+/// The file keeps every message; code, observations, events, pictures and
+/// the map are never dropped.
+pub const LIVE_PERIOD: Duration = Duration::from_millis(33);
+
+/// The stream channels [`LIVE_PERIOD`] applies to.
+#[derive(Clone, Copy)]
+enum Stream {
+    Pose = 0,
+    Scan = 1,
+    Command = 2,
+}
+
+/// Marks that a client subscribed to what is sent once (the map, the
+/// camera's frame), so it is sent again with the next message.
+struct Joined(Arc<AtomicBool>);
+
+impl ServerListener for Joined {
+    fn on_subscribe(&self, _client: Client, channel: ChannelView) {
+        if [topics::MAP, topics::TF_STATIC].contains(&channel.topic()) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The live view's server and its channels.
+pub struct Live {
+    /// Held here: the server and the channels only refer to it.
+    _context: Arc<Context>,
+    server: Mutex<Option<WebSocketServerHandle>>,
+    addr: SocketAddr,
+    /// A client subscribed to the map or the camera's frame.
+    joined: Arc<AtomicBool>,
+    /// The map, for clients that join after it was sent.
+    last_map: Mutex<Option<(u64, GridMap)>>,
+    /// When each stream channel last sent, nanoseconds after `started`
+    /// (0: never).
+    last_sent: [AtomicU64; 3],
+    started: Instant,
+    map: Channel<Grid>,
+    pose: Channel<PoseInFrame>,
+    tf: Channel<FrameTransforms>,
+    tf_static: Channel<FrameTransforms>,
+    scan: Channel<LaserScan>,
+    cmd_vel: Arc<RawChannel>,
+    camera: Channel<CompressedImage>,
+    code: Channel<Log>,
+    observation: Channel<Log>,
+    pictures: Channel<CompressedImage>,
+    events: Channel<Log>,
+}
+
+impl Live {
+    /// Serves the live view at `addr` (port 0: any free port).
+    pub fn start(addr: SocketAddr) -> Result<Live, LiveError> {
+        if !addr.ip().is_loopback() {
+            return Err(LiveError::NotLoopback(addr));
+        }
+        // A context of its own: nothing else in the process logs into it.
+        let ctx = Context::new();
+        let joined = Arc::new(AtomicBool::new(false));
+        let server = WebSocketServer::new()
+            .name(concat!("codeact ", env!("CARGO_PKG_VERSION")))
+            .listener(Arc::new(Joined(joined.clone())))
+            .bind(addr.ip().to_string(), addr.port())
+            .context(&ctx)
+            .start_blocking()
+            .map_err(|e| LiveError::Start {
+                addr,
+                why: e.to_string(),
+            })?;
+        let bound = SocketAddr::new(addr.ip(), server.port());
+        let velocity = Schema::new(
+            "codeact.VelocityCommand",
+            "jsonschema",
+            TWIST_SCHEMA.as_bytes().to_vec(),
+        );
+        let cmd_vel = ctx
+            .channel_builder(topics::CMD_VEL)
+            .message_encoding("json")
+            .schema(velocity)
+            .build_raw()
+            .expect("a channel with an encoding builds");
+        let live = Live {
+            map: ctx.channel_builder(topics::MAP).build(),
+            pose: ctx.channel_builder(topics::POSE).build(),
+            tf: ctx.channel_builder(topics::TF).build(),
+            tf_static: ctx.channel_builder(topics::TF_STATIC).build(),
+            scan: ctx.channel_builder(topics::SCAN).build(),
+            cmd_vel,
+            camera: ctx.channel_builder(topics::CAMERA).build(),
+            code: ctx.channel_builder(topics::CODE).build(),
+            observation: ctx.channel_builder(topics::OBSERVATION).build(),
+            pictures: ctx.channel_builder(topics::PICTURES).build(),
+            events: ctx.channel_builder(topics::EVENTS).build(),
+            server: Mutex::new(Some(server)),
+            addr: bound,
+            joined,
+            last_map: Mutex::new(None),
+            last_sent: Default::default(),
+            started: Instant::now(),
+            _context: ctx,
+        };
+        Ok(live)
+    }
+
+    /// Where it serves (the real port, for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends `message` to the clients watching its channel; nothing is
+    /// encoded for a channel no one watches.
+    pub(crate) fn write(&self, ns: u64, message: &Message) {
+        if self.joined.swap(false, Ordering::SeqCst) {
+            self.send_once_more();
+        }
+        match message {
+            Message::Map(map) => {
+                if self.map.has_sinks() {
+                    self.map.log_with_time(&fox::map(map, ns), ns);
+                }
+                *self.last_map.lock().unwrap_or_else(|e| e.into_inner()) = Some((ns, map.clone()));
+            }
+            Message::Pose(_) | Message::Scan(_) | Message::Command(..) if !self.due(message) => {}
+            Message::Pose(pose) => {
+                if self.pose.has_sinks() {
+                    self.pose.log_with_time(&fox::pose(*pose, ns), ns);
+                }
+                if self.tf.has_sinks() {
+                    let tf = fox::transform("map", "base_link", *pose, ns);
+                    self.tf.log_with_time(&tf, ns);
+                }
+            }
+            Message::Scan(scan) if self.scan.has_sinks() => {
+                self.scan.log_with_time(&fox::scan(scan.clone(), ns), ns)
+            }
+            Message::Command(linear, angular) if self.cmd_vel.has_sinks() => {
+                let mut json = Vec::with_capacity(48);
+                fox::command(*linear, *angular, &mut json);
+                self.cmd_vel
+                    .log_with_meta(&json, foxglove::PartialMetadata::with_log_time(ns));
+            }
+            Message::Camera(png) if self.camera.has_sinks() => self
+                .camera
+                .log_with_time(&fox::image(png.clone(), "png", ns), ns),
+            Message::Code(action, code) if self.code.has_sinks() => {
+                let log = fox::log("code", *action, code.clone(), Level::Info, ns);
+                self.code.log_with_time(&log, ns)
+            }
+            Message::Observation(action, text, level) if self.observation.has_sinks() => {
+                let log = fox::log("observation", *action, text.clone(), *level, ns);
+                self.observation.log_with_time(&log, ns)
+            }
+            Message::Picture(picture) if self.pictures.has_sinks() => {
+                let image = fox::image(picture.data.to_vec(), picture.mime.format(), ns);
+                self.pictures.log_with_time(&image, ns)
+            }
+            Message::Event(text) if self.events.has_sinks() => {
+                let log = fox::log("robot", 0, text.clone(), Level::Info, ns);
+                self.events.log_with_time(&log, ns)
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a stream message may go out now ([`LIVE_PERIOD`] after the
+    /// last of its channel); notes it as sent if so. A stop command always goes.
+    fn due(&self, message: &Message) -> bool {
+        let stream = match message {
+            Message::Pose(_) => Stream::Pose,
+            Message::Scan(_) => Stream::Scan,
+            Message::Command(l, a) if *l == 0.0 && *a == 0.0 => return true,
+            Message::Command(..) => Stream::Command,
+            _ => return true,
+        };
+        let now = self.started.elapsed().as_nanos() as u64 + 1;
+        let last = &self.last_sent[stream as usize];
+        let before = last.load(Ordering::Relaxed);
+        if before != 0 && now < before + LIVE_PERIOD.as_nanos() as u64 {
+            return false;
+        }
+        last.store(now, Ordering::Relaxed);
+        true
+    }
+
+    /// What is sent once (the map, the camera's place on the robot), again
+    /// for the clients that joined since.
+    fn send_once_more(&self) {
+        let tf = fox::transform("base_link", "camera", Pose2::default(), 0);
+        self.tf_static.log_with_time(&tf, 0u64);
+        if let Some((ns, map)) = &*self.last_map.lock().unwrap_or_else(|e| e.into_inner()) {
+            self.map.log_with_time(&fox::map(map, *ns), *ns);
+        }
+    }
+
+    /// Stops serving: clients are disconnected.
+    pub fn stop(&self) {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(server) = server {
+            server.stop().wait_blocking();
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
