@@ -68,7 +68,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
 
     // Command to odometry: the time from a skill's command until /odom shows motion.
     let connected =
-        crate::ros::node::connect("sim", "codeact_bench", None, crate::record::Format::Ros2)?;
+        crate::ros::node::connect("sim", "codeact_bench", &crate::record::RecordTo::default())?;
     let robot = connected.robot;
     let mut loop_ms = Vec::new();
     for _ in 0..reps(30) {

@@ -15,7 +15,7 @@
 //! Requests are queued to the one thread that owns the session: actions run
 //! one at a time, in order, whichever interface sent them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
