@@ -30,6 +30,8 @@ pub mod camera;
 pub mod declared;
 #[cfg(feature = "ros")]
 pub mod declared_calls;
+#[cfg(feature = "ros")]
+pub mod dynamic;
 pub mod goals;
 #[cfg(feature = "ros")]
 pub mod graph;
