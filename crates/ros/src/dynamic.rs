@@ -568,6 +568,21 @@ mod tests {
         assert_eq!(back["transforms"][1]["transform"]["translation"]["z"], 2.0);
     }
 
+    /// lifecycle_msgs is installed with the ROS wheels but not built into
+    /// this node's r2r (IDL_PACKAGE_FILTER): only the run-time path has it.
+    #[test]
+    fn a_type_not_built_into_the_node_is_usable() {
+        assert!(
+            r2r::WrappedNativeMsgUntyped::new_from("lifecycle_msgs/msg/TransitionEvent").is_err()
+        );
+        let ty = DynamicType::load("lifecycle_msgs/msg/TransitionEvent").unwrap();
+        let mut m = ty.message();
+        let value = json!({"timestamp": 12345678901u64, "transition": {"id": 3, "label": "activate"},
+                           "start_state": {"id": 2, "label": "inactive"}, "goal_state": {"id": 3, "label": "active"}});
+        m.set_json(&value).unwrap();
+        assert_eq!(m.to_json(), value);
+    }
+
     #[test]
     fn wrong_values_and_missing_types_say_what_is_wrong() {
         let ty = DynamicType::load("sensor_msgs/msg/LaserScan").unwrap();
