@@ -167,6 +167,15 @@ try:
 except RobotError as e:
     print('refused:', e)
 ros_publish('/from_code', {'data': 'hi robot'}, type='std_msgs/msg/String')
+# lifecycle_msgs is not built into this node: published through its type
+# support loaded now (until the robot has surely discovered the publisher).
+for _ in range(30):
+    ros_publish('/lifecycle_state', {'id': 3, 'label': 'active'}, type='lifecycle_msgs/msg/State')
+    time.sleep(0.1)
+try:
+    ros_publish('/lifecycle_state', {'id': 'three'}, type='lifecycle_msgs/msg/State')
+except ValueError as e:
+    print('bad state:', e)
 print('listed', any(t['name'] == '/odom' and t['allowed'] for t in ros_topics()))
 p = drive(2.0, 5.0, 2.0)
 print('drove to', round(p.x, 2))
@@ -191,6 +200,12 @@ print('drove to', round(p.x, 2))
     );
     let report: Json = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["heard"], json!(["hi robot"]), "{report}");
+    let states = report["heard_states"].as_array().unwrap();
+    assert!(
+        !states.is_empty() && states.iter().all(|s| s == &json!([3, "active"])),
+        "{report}"
+    );
+    assert!(text.contains("bad state: the message does not fit /lifecycle_state's type lifecycle_msgs/msg/State: id: expected an integer 0 to 255, got \"three\""), "{text}");
     let cmds: Vec<(f64, f64, f64)> = report["cmds"]
         .as_array()
         .unwrap()

@@ -51,6 +51,12 @@ scan_pub = node.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
 chatter = node.create_publisher(String, "/chatter", 10)
 heard = []
 node.create_subscription(String, "/from_code", lambda m: heard.append(m.data), 10)
+# A type codeact's r2r is not built with: it publishes it through the type
+# support it loads at run time.
+from lifecycle_msgs.msg import State as LifecycleState  # noqa: E402
+heard_states = []
+node.create_subscription(LifecycleState, "/lifecycle_state",
+                         lambda m: heard_states.append([m.id, m.label]), 10)
 camera_pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
 camera_on = [True]
 node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(0, False), 10)
@@ -113,7 +119,7 @@ while time.time() < end:
         if detections_pub:
             detections_pub.publish(String(data=cup))
 
-print(json.dumps({"cmds": cmds, "heard": heard, "x": state["x"], "headers": headers,
+print(json.dumps({"cmds": cmds, "heard": heard, "heard_states": heard_states, "x": state["x"], "headers": headers,
                   "gripper": gripper_calls}))
 node.destroy_node()
 rclpy.shutdown()

@@ -30,6 +30,9 @@ struct GenericAccess {
     policy: AccessPolicy,
     subscriptions: Mutex<HashMap<String, Latest>>,
     publishers: Mutex<HashMap<String, r2r::PublisherUntyped>>,
+    /// Topics published with a type r2r was not built with, and that type:
+    /// they go through the graph node and the type support loaded at run time.
+    dynamic_topics: Mutex<HashMap<String, String>>,
     /// For `ros_services()`, made at start so discovery has run by then.
     graph: Graph,
 }
@@ -180,19 +183,39 @@ impl GenericAccess {
         }
         // Whatever the topic, it may move the robot: nothing goes out while latched.
         self.robot.refuse_while_latched(topic)?;
+        let dynamic = self.dynamic_topics.lock().unwrap().get(topic).cloned();
+        if let Some(type_name) = dynamic {
+            return self.publish_dynamic(topic, &type_name, &json);
+        }
         let mut publishers = self.publishers.lock().unwrap();
         if !publishers.contains_key(topic) {
             let type_name = match type_name {
                 Some(t) => t.to_owned(),
                 None => self.topic_type(topic)?,
             };
-            let name = topic.to_owned();
-            let publisher = self
+            let (name, ty) = (topic.to_owned(), type_name.clone());
+            let made = self
                 .ros
-                .run(move |node, _| node.create_publisher_untyped(&name, &type_name, QosProfile::default()))
-                .map_err(|e| refused(e.to_string()))?
-                .map_err(|e| refused(format!("cannot publish on {topic}: {e} (is the type right, and built into this node?)")))?;
-            publishers.insert(topic.to_owned(), publisher);
+                .run(move |node, _| {
+                    node.create_publisher_untyped(&name, &ty, QosProfile::default())
+                })
+                .map_err(|e| refused(e.to_string()))?;
+            match made {
+                Ok(publisher) => {
+                    publishers.insert(topic.to_owned(), publisher);
+                }
+                // A type r2r was not built with: its type support, loaded now.
+                Err(r2r::Error::InvalidMessageType { .. }) => {
+                    drop(publishers);
+                    self.publish_dynamic(topic, &type_name, &json)?;
+                    self.dynamic_topics
+                        .lock()
+                        .unwrap()
+                        .insert(topic.to_owned(), type_name);
+                    return Ok(Value::None);
+                }
+                Err(e) => return Err(refused(format!("cannot publish on {topic}: {e}"))),
+            }
         }
         publishers[topic].publish(json).map_err(|e| {
             SkillError::new(
@@ -200,6 +223,26 @@ impl GenericAccess {
                 format!("the message does not fit {topic}'s type: {e}"),
             )
         })?;
+        Ok(Value::None)
+    }
+
+    /// Publishes on `topic` a message of a type loaded at run time.
+    fn publish_dynamic(
+        &self,
+        topic: &str,
+        type_name: &str,
+        json: &serde_json::Value,
+    ) -> Result<Value, SkillError> {
+        use super::graph::PublishError;
+        self.graph
+            .publish(topic, type_name, json)
+            .map_err(|e| match e {
+                PublishError::Type(crate::dynamic::DynamicError::Value { .. }) => SkillError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("the message does not fit {topic}'s type {type_name}: {e}"),
+                ),
+                e => refused(format!("cannot publish on {topic}: {e}")),
+            })?;
         Ok(Value::None)
     }
 
@@ -300,6 +343,7 @@ pub fn add_ros_access(
         policy,
         subscriptions: Mutex::default(),
         publishers: Mutex::default(),
+        dynamic_topics: Mutex::default(),
         graph: Graph::start_in_background("codeact_graph"),
     });
     let a = access.clone();

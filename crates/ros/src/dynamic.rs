@@ -19,6 +19,9 @@ use serde_json::{Map, Number, Value as Json};
 pub struct DynamicType {
     /// `pkg/msg/Type`.
     name: String,
+    /// Its package and its type's own name.
+    pkg: String,
+    short: String,
     members: *const rcl::rosidl_typesupport_introspection_c__MessageMembers,
     /// The library the description lives in; kept loaded while the type is.
     _library: Arc<libloading::Library>,
@@ -71,7 +74,7 @@ fn loaded() -> &'static Mutex<HashMap<String, Arc<DynamicType>>> {
     TYPES.get_or_init(Mutex::default)
 }
 
-/// The libraries loaded so far, by package.
+/// The libraries loaded so far, by file name.
 fn libraries() -> &'static Mutex<HashMap<String, Arc<libloading::Library>>> {
     static LIBS: OnceLock<Mutex<HashMap<String, Arc<libloading::Library>>>> = OnceLock::new();
     LIBS.get_or_init(Mutex::default)
@@ -90,13 +93,13 @@ impl DynamicType {
         if let Some(t) = types.get(&full) {
             return Ok(t.clone());
         }
-        let library = package_library(pkg, &full)?;
+        let library = package_library(pkg, &full, INTROSPECTION)?;
         let symbol = format!(
             "rosidl_typesupport_introspection_c__get_message_type_support_handle__{pkg}__msg__{ty}"
         );
         let no_such = |why: String| DynamicError::NoSuchType {
             name: full.clone(),
-            library: library_name(pkg),
+            library: library_name(pkg, INTROSPECTION),
             why,
         };
         // SAFETY: the symbol is rosidl's generated getter, a C function with
@@ -117,6 +120,8 @@ impl DynamicType {
             as *const rcl::rosidl_typesupport_introspection_c__MessageMembers;
         let t = Arc::new(DynamicType {
             name: full.clone(),
+            pkg: pkg.into(),
+            short: ty.into(),
             members,
             _library: library,
         });
@@ -127,6 +132,34 @@ impl DynamicType {
     /// `pkg/msg/Type`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The type support rcl publishes and subscribes with (rosidl's C
+    /// dispatcher, which finds the middleware's own), from the package's
+    /// `lib<pkg>__rosidl_typesupport_c.so`.
+    pub fn rcl_type_support(
+        &self,
+    ) -> Result<*const rcl::rosidl_message_type_support_t, DynamicError> {
+        let library = package_library(&self.pkg, &self.name, "rosidl_typesupport_c")?;
+        let symbol = format!(
+            "rosidl_typesupport_c__get_message_type_support_handle__{}__msg__{}",
+            self.pkg, self.short
+        );
+        // SAFETY: rosidl's generated getter, no arguments, returns a handle
+        // that lives as long as the library, which stays loaded.
+        let handle = unsafe {
+            let get: libloading::Symbol<
+                unsafe extern "C" fn() -> *const rcl::rosidl_message_type_support_t,
+            > = library
+                .get(symbol.as_bytes())
+                .map_err(|e| DynamicError::NoSuchType {
+                    name: self.name.clone(),
+                    library: library_name(&self.pkg, "rosidl_typesupport_c"),
+                    why: e.to_string(),
+                })?;
+            get()
+        };
+        Ok(handle)
     }
 
     /// A new message of this type, every field at its default.
@@ -156,19 +189,26 @@ impl DynamicType {
     }
 }
 
-/// The name of a package's introspection library.
-fn library_name(pkg: &str) -> String {
-    format!("lib{pkg}__rosidl_typesupport_introspection_c.so")
+/// The type support that describes a type's members.
+const INTROSPECTION: &str = "rosidl_typesupport_introspection_c";
+
+/// The name of a package's type support library of `kind`.
+fn library_name(pkg: &str, kind: &str) -> String {
+    format!("lib{pkg}__{kind}.so")
 }
 
-/// The package's introspection library, from the first AMENT_PREFIX_PATH
-/// prefix that has it, loaded once.
-fn package_library(pkg: &str, full: &str) -> Result<Arc<libloading::Library>, DynamicError> {
+/// The package's type support library of `kind`, from the first
+/// AMENT_PREFIX_PATH prefix that has it, loaded once.
+fn package_library(
+    pkg: &str,
+    full: &str,
+    kind: &str,
+) -> Result<Arc<libloading::Library>, DynamicError> {
+    let file = library_name(pkg, kind);
     let mut libs = libraries().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(lib) = libs.get(pkg) {
+    if let Some(lib) = libs.get(&file) {
         return Ok(lib.clone());
     }
-    let file = library_name(pkg);
     let prefixes: Vec<PathBuf> = std::env::var_os("AMENT_PREFIX_PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
@@ -194,7 +234,7 @@ fn package_library(pkg: &str, full: &str) -> Result<Arc<libloading::Library>, Dy
         why: e.to_string(),
     })?;
     let lib = Arc::new(lib);
-    libs.insert(pkg.into(), lib.clone());
+    libs.insert(file, lib.clone());
     Ok(lib)
 }
 

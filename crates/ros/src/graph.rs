@@ -1,12 +1,18 @@
-//! The ROS graph query r2r 0.9 lacks: which services exist, with their types.
-//! r2r keeps its node's rcl handle private, so this is a second rcl node of
-//! our own (through `r2r_rcl`, rcl's C API), used only to look at the graph.
+//! What r2r 0.9 cannot do, through a second rcl node of our own (r2r keeps
+//! its node's rcl handle private; `r2r_rcl` is rcl's C API): which services
+//! exist, with their types; and publishing messages of types r2r was not
+//! built with, through their type support loaded at run time
+//! ([`crate::dynamic`]).
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use r2r_rcl as rcl;
+use serde_json::Value as Json;
+
+use crate::dynamic::{DynamicError, DynamicType};
 
 /// An rcl context and node that only query the graph. It is a DDS
 /// participant of its own, which must discover the others before it sees
@@ -15,6 +21,35 @@ pub struct GraphNode {
     context: Box<rcl::rcl_context_t>,
     node: Box<rcl::rcl_node_t>,
     started: Instant,
+    /// Publishers of run-time types, by topic.
+    publishers: BTreeMap<String, DynPublisher>,
+}
+
+/// An rcl publisher of a type loaded at run time.
+struct DynPublisher {
+    handle: Box<rcl::rcl_publisher_t>,
+    ty: Arc<DynamicType>,
+}
+
+/// Why a message of a run-time type could not be published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The type, or the message for it.
+    #[error("{0}")]
+    Type(#[from] DynamicError),
+    /// rcl refused.
+    #[error("{0}")]
+    Rcl(#[from] RclError),
+    /// The topic already carries another type from this node.
+    #[error("{topic} is published as {was} already, not {asked}")]
+    OtherType {
+        /// The topic.
+        topic: String,
+        /// The type it is published with.
+        was: String,
+        /// The type asked for.
+        asked: String,
+    },
 }
 
 /// A graph node made on a thread of its own at start, so discovery runs
@@ -40,6 +75,19 @@ impl Graph {
     fn node(&self, name: &str) -> &Result<std::sync::Mutex<GraphNode>, RclError> {
         self.0
             .get_or_init(|| GraphNode::start(name).map(std::sync::Mutex::new))
+    }
+
+    /// Publishes `message` (JSON) on `topic` as `type_name`, a type loaded
+    /// at run time; the first call makes the publisher.
+    pub fn publish(
+        &self,
+        topic: &str,
+        type_name: &str,
+        message: &Json,
+    ) -> Result<(), PublishError> {
+        let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
+        let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
+        node.publish(topic, type_name, message)
     }
 
     /// The services on the graph. Within its first seconds, the node waits
@@ -118,6 +166,7 @@ impl GraphNode {
                 context,
                 node,
                 started: Instant::now(),
+                publishers: BTreeMap::new(),
             })
         }
     }
@@ -184,11 +233,76 @@ impl GraphNode {
     }
 }
 
+impl GraphNode {
+    /// Publishes `message` on `topic` as `type_name` (see [`Graph::publish`]).
+    fn publish(
+        &mut self,
+        topic: &str,
+        type_name: &str,
+        message: &Json,
+    ) -> Result<(), PublishError> {
+        let ty = DynamicType::load(type_name)?;
+        if !self.publishers.contains_key(topic) {
+            let support = ty.rcl_type_support()?;
+            let name = CString::new(topic).map_err(|_| RclError::Name(topic.into()))?;
+            // SAFETY: rcl's documented publisher set-up on a boxed (never
+            // moved) zero-initialised publisher of our initialised node.
+            let handle = unsafe {
+                let mut handle = Box::new(rcl::rcl_get_zero_initialized_publisher());
+                let options = rcl::rcl_publisher_get_default_options();
+                check(
+                    rcl::rcl_publisher_init(
+                        handle.as_mut(),
+                        self.node.as_ref(),
+                        support,
+                        name.as_ptr(),
+                        &options,
+                    ),
+                    "rcl_publisher_init",
+                )?;
+                handle
+            };
+            self.publishers.insert(
+                topic.to_owned(),
+                DynPublisher {
+                    handle,
+                    ty: ty.clone(),
+                },
+            );
+        }
+        let publisher = &self.publishers[topic];
+        if publisher.ty.name() != ty.name() {
+            return Err(PublishError::OtherType {
+                topic: topic.into(),
+                was: publisher.ty.name().into(),
+                asked: ty.name().into(),
+            });
+        }
+        let mut msg = publisher.ty.message();
+        msg.set_json(message)?;
+        // SAFETY: a message of the publisher's own type, alive for the call.
+        check(
+            unsafe {
+                rcl::rcl_publish(
+                    publisher.handle.as_ref(),
+                    msg.as_ptr(),
+                    std::ptr::null_mut(),
+                )
+            },
+            "rcl_publish",
+        )?;
+        Ok(())
+    }
+}
+
 impl Drop for GraphNode {
     fn drop(&mut self) {
         // SAFETY: the node and context were initialised in `start` and are
         // finished once, node first.
         unsafe {
+            for p in self.publishers.values_mut() {
+                rcl::rcl_publisher_fini(p.handle.as_mut(), self.node.as_mut());
+            }
             rcl::rcl_node_fini(self.node.as_mut());
             rcl::rcl_shutdown(self.context.as_mut());
             rcl::rcl_context_fini(self.context.as_mut());
