@@ -157,6 +157,8 @@ fn the_ros_backend_drives_an_rclpy_robot_within_its_clamps() {
     let mut session = RosSession::start(profile.to_str().unwrap(), domain);
     let code = r#"
 print(ros_read('/chatter', timeout=10.0)['data'])
+# A type not built into this node, read through its type support loaded now.
+print('robot lifecycle', ros_read('/robot_lifecycle', timeout=10.0))
 print('odom x', ros_read('/odom')['pose']['pose']['position']['x'])
 # Allowed by this profile, so it goes through the safety governor: clamped, and stopped by the watchdog.
 import time
@@ -187,6 +189,10 @@ print('drove to', round(p.x, 2))
     let leaked = capture.finish();
     assert_eq!(obs["status"], "ok", "{text}");
     assert!(text.contains("hello from the robot"), "{text}");
+    assert!(
+        text.contains("robot lifecycle {'id': 3, 'label': 'active'}"),
+        "{text}"
+    );
     assert!(text.contains("odom x 0.0"), "{text}");
     assert!(
         text.contains("refused: /e_stop is safety-relevant"),

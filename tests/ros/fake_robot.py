@@ -57,6 +57,7 @@ from lifecycle_msgs.msg import State as LifecycleState  # noqa: E402
 heard_states = []
 node.create_subscription(LifecycleState, "/lifecycle_state",
                          lambda m: heard_states.append([m.id, m.label]), 10)
+robot_state = node.create_publisher(LifecycleState, "/robot_lifecycle", 10)
 camera_pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
 camera_on = [True]
 node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(0, False), 10)
@@ -116,6 +117,7 @@ while time.time() < end:
         if camera_on[0]:
             camera_pub.publish(frame)
         chatter.publish(String(data="hello from the robot"))
+        robot_state.publish(LifecycleState(id=3, label="active"))
         if detections_pub:
             detections_pub.publish(String(data=cup))
 

@@ -115,38 +115,58 @@ impl GenericAccess {
         timeout: f64,
     ) -> Result<Value, SkillError> {
         self.check(topic)?;
+        let dynamic = self.dynamic_topics.lock().unwrap().get(topic).cloned();
+        if let Some(type_name) = dynamic {
+            return self.read_dynamic(topic, &type_name, timeout);
+        }
         let existing = self.subscriptions.lock().unwrap().get(topic).cloned();
-        let latest = match existing {
-            Some(l) => l,
-            None => {
-                let type_name = match type_name {
-                    Some(t) => t.to_owned(),
-                    None => self.wait_for_type(topic, timeout)?,
-                };
-                let latest: Latest = Arc::new(Mutex::new(None));
-                let slot = latest.clone();
-                let name = topic.to_owned();
-                self.ros
-                    .run(move |node, spawner| -> r2r::Result<()> {
-                        // Best effort reaches both kinds of publisher.
-                        let stream = node.subscribe_untyped(&name, &type_name, QosProfile::sensor_data())?;
-                        let _ = spawner.spawn_local(stream.for_each(move |m| {
-                            if let Ok(m) = m {
-                                *slot.lock().unwrap() = Some((m, Instant::now()));
-                            }
-                            futures::future::ready(())
-                        }));
-                        Ok(())
-                    })
-                    .map_err(|e| refused(e.to_string()))?
-                    .map_err(|e| refused(format!("cannot subscribe to {topic}: {e} (is the type right, and built into this node? see docs/ros.md)")))?;
-                self.subscriptions
-                    .lock()
-                    .unwrap()
-                    .insert(topic.to_owned(), latest.clone());
-                latest
-            }
-        };
+        let latest =
+            match existing {
+                Some(l) => l,
+                None => {
+                    let type_name = match type_name {
+                        Some(t) => t.to_owned(),
+                        None => self.wait_for_type(topic, timeout)?,
+                    };
+                    let latest: Latest = Arc::new(Mutex::new(None));
+                    let slot = latest.clone();
+                    let (name, ty) = (topic.to_owned(), type_name.clone());
+                    let made = self
+                        .ros
+                        .run(move |node, spawner| -> r2r::Result<()> {
+                            // Best effort reaches both kinds of publisher.
+                            let stream =
+                                node.subscribe_untyped(&name, &ty, QosProfile::sensor_data())?;
+                            let _ = spawner.spawn_local(stream.for_each(move |m| {
+                                if let Ok(m) = m {
+                                    *slot.lock().unwrap() = Some((m, Instant::now()));
+                                }
+                                futures::future::ready(())
+                            }));
+                            Ok(())
+                        })
+                        .map_err(|e| refused(e.to_string()))?;
+                    match made {
+                        Ok(()) => {}
+                        // A type r2r was not built with: its type support, loaded now.
+                        Err(r2r::Error::InvalidMessageType { .. }) => {
+                            self.dynamic_topics
+                                .lock()
+                                .unwrap()
+                                .insert(topic.to_owned(), type_name.clone());
+                            return self.read_dynamic(topic, &type_name, timeout);
+                        }
+                        Err(e) => return Err(refused(format!(
+                            "cannot subscribe to {topic}: {e} (is the type right? see docs/ros.md)"
+                        ))),
+                    }
+                    self.subscriptions
+                        .lock()
+                        .unwrap()
+                        .insert(topic.to_owned(), latest.clone());
+                    latest
+                }
+            };
         let deadline = Instant::now() + Duration::from_secs_f64(timeout);
         loop {
             if let Some((msg, _)) = &*latest.lock().unwrap() {
@@ -224,6 +244,33 @@ impl GenericAccess {
             )
         })?;
         Ok(Value::None)
+    }
+
+    /// The latest message on `topic` of a type loaded at run time, waiting
+    /// for one up to `timeout` seconds.
+    fn read_dynamic(
+        &self,
+        topic: &str,
+        type_name: &str,
+        timeout: f64,
+    ) -> Result<Value, SkillError> {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+        loop {
+            let latest = self
+                .graph
+                .latest(topic, type_name)
+                .map_err(|e| refused(format!("cannot subscribe to {topic}: {e}")))?;
+            if let Some(msg) = latest {
+                return Ok(from_json(&msg));
+            }
+            if Instant::now() >= deadline {
+                return Err(SkillError::new(
+                    ErrorKind::SkillTimeout,
+                    format!("no message arrived on {topic} within {timeout} s: is anything publishing it? (ros_topics() lists the topics)"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Publishes on `topic` a message of a type loaded at run time.

@@ -23,6 +23,15 @@ pub struct GraphNode {
     started: Instant,
     /// Publishers of run-time types, by topic.
     publishers: BTreeMap<String, DynPublisher>,
+    /// Subscriptions of run-time types, by topic, with their latest message.
+    subscriptions: BTreeMap<String, DynSubscription>,
+}
+
+/// An rcl subscription of a type loaded at run time.
+struct DynSubscription {
+    handle: Box<rcl::rcl_subscription_t>,
+    ty: Arc<DynamicType>,
+    latest: Option<Json>,
 }
 
 /// An rcl publisher of a type loaded at run time.
@@ -88,6 +97,14 @@ impl Graph {
         let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
         let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
         node.publish(topic, type_name, message)
+    }
+
+    /// The latest message on `topic` as `type_name` (a type loaded at run
+    /// time), if one came since the first call subscribed; `None` until then.
+    pub fn latest(&self, topic: &str, type_name: &str) -> Result<Option<Json>, PublishError> {
+        let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
+        let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
+        node.latest(topic, type_name)
     }
 
     /// The services on the graph. Within its first seconds, the node waits
@@ -167,6 +184,7 @@ impl GraphNode {
                 node,
                 started: Instant::now(),
                 publishers: BTreeMap::new(),
+                subscriptions: BTreeMap::new(),
             })
         }
     }
@@ -295,6 +313,69 @@ impl GraphNode {
     }
 }
 
+impl GraphNode {
+    /// See [`Graph::latest`]: subscribes on the first call (best effort, so
+    /// that reliable and best-effort publishers alike reach it), then takes
+    /// what arrived and keeps the last.
+    fn latest(&mut self, topic: &str, type_name: &str) -> Result<Option<Json>, PublishError> {
+        let ty = DynamicType::load(type_name)?;
+        if !self.subscriptions.contains_key(topic) {
+            let support = ty.rcl_type_support()?;
+            let name = CString::new(topic).map_err(|_| RclError::Name(topic.into()))?;
+            // SAFETY: rcl's documented subscription set-up on a boxed (never
+            // moved) zero-initialised subscription of our initialised node.
+            let handle = unsafe {
+                let mut handle = Box::new(rcl::rcl_get_zero_initialized_subscription());
+                let mut options = rcl::rcl_subscription_get_default_options();
+                options.qos.reliability =
+                    rcl::rmw_qos_reliability_policy_e::RMW_QOS_POLICY_RELIABILITY_BEST_EFFORT;
+                check(
+                    rcl::rcl_subscription_init(
+                        handle.as_mut(),
+                        self.node.as_ref(),
+                        support,
+                        name.as_ptr(),
+                        &options,
+                    ),
+                    "rcl_subscription_init",
+                )?;
+                handle
+            };
+            let sub = DynSubscription {
+                handle,
+                ty: ty.clone(),
+                latest: None,
+            };
+            self.subscriptions.insert(topic.to_owned(), sub);
+        }
+        let sub = self.subscriptions.get_mut(topic).expect("made above");
+        if sub.ty.name() != ty.name() {
+            return Err(PublishError::OtherType {
+                topic: topic.into(),
+                was: sub.ty.name().into(),
+                asked: ty.name().into(),
+            });
+        }
+        loop {
+            let msg = sub.ty.message();
+            // SAFETY: a message of the subscription's own type to take into.
+            let ret = unsafe {
+                rcl::rcl_take(
+                    sub.handle.as_ref(),
+                    msg.as_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+            if ret == rcl::RCL_RET_SUBSCRIPTION_TAKE_FAILED as rcl::rcl_ret_t {
+                return Ok(sub.latest.clone());
+            }
+            check(ret, "rcl_take")?;
+            sub.latest = Some(msg.to_json());
+        }
+    }
+}
+
 impl Drop for GraphNode {
     fn drop(&mut self) {
         // SAFETY: the node and context were initialised in `start` and are
@@ -302,6 +383,9 @@ impl Drop for GraphNode {
         unsafe {
             for p in self.publishers.values_mut() {
                 rcl::rcl_publisher_fini(p.handle.as_mut(), self.node.as_mut());
+            }
+            for s in self.subscriptions.values_mut() {
+                rcl::rcl_subscription_fini(s.handle.as_mut(), self.node.as_mut());
             }
             rcl::rcl_node_fini(self.node.as_mut());
             rcl::rcl_shutdown(self.context.as_mut());
