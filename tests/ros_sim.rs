@@ -159,6 +159,11 @@ fn the_ros_backend_drives_an_rclpy_robot_within_its_clamps() {
 print(ros_read('/chatter', timeout=10.0)['data'])
 # A type not built into this node, read through its type support loaded now.
 print('robot lifecycle', ros_read('/robot_lifecycle', timeout=10.0))
+print('changed', ros_call('/change_state', 'lifecycle_msgs/srv/ChangeState', {'transition': {'id': 3, 'label': 'activate'}}, 10.0))
+try:
+    ros_call('/change_state', 'lifecycle_msgs/srv/ChangeState', {'transition': {'name': 'x'}}, 10.0)
+except ValueError as e:
+    print('bad request:', e)
 print('odom x', ros_read('/odom')['pose']['pose']['position']['x'])
 # Allowed by this profile, so it goes through the safety governor: clamped, and stopped by the watchdog.
 import time
@@ -193,6 +198,8 @@ print('drove to', round(p.x, 2))
         text.contains("robot lifecycle {'id': 3, 'label': 'active'}"),
         "{text}"
     );
+    assert!(text.contains("changed {'success': True}"), "{text}");
+    assert!(text.contains("bad request: /change_state: the request does not fit lifecycle_msgs/srv/ChangeState: transition.name: no such field; the fields are id, label"), "{text}");
     assert!(text.contains("odom x 0.0"), "{text}");
     assert!(
         text.contains("refused: /e_stop is safety-relevant"),

@@ -159,7 +159,7 @@ topics: {odom: /odom, cmd_vel: /cmd_vel, scan: /scan}
 limits: {radius: 0.15, max_linear: 0.3, max_angular: 1.0, max_linear_accel: 0.5, max_angular_accel: 2.0}
 safety: {watchdog: 0.5, rate: 20}
 ros_access:
-  allow: [/odom, /chatter, /from_code, /lifecycle_state, /robot_lifecycle, /cmd_vel, /e_stop]
+  allow: [/odom, /chatter, /from_code, /lifecycle_state, /robot_lifecycle, /change_state, /cmd_vel, /e_stop]
 ";
 
 /// Stops a peer that prints one JSON event per line, and the fake robot;

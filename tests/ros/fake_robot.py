@@ -58,6 +58,15 @@ heard_states = []
 node.create_subscription(LifecycleState, "/lifecycle_state",
                          lambda m: heard_states.append([m.id, m.label]), 10)
 robot_state = node.create_publisher(LifecycleState, "/robot_lifecycle", 10)
+from lifecycle_msgs.srv import ChangeState  # noqa: E402
+
+
+def on_change_state(request, response):
+    response.success = request.transition.id == 3 and request.transition.label == "activate"
+    return response
+
+
+node.create_service(ChangeState, "/change_state", on_change_state)
 camera_pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
 camera_on = [True]
 node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(0, False), 10)

@@ -120,53 +120,54 @@ impl GenericAccess {
             return self.read_dynamic(topic, &type_name, timeout);
         }
         let existing = self.subscriptions.lock().unwrap().get(topic).cloned();
-        let latest =
-            match existing {
-                Some(l) => l,
-                None => {
-                    let type_name = match type_name {
-                        Some(t) => t.to_owned(),
-                        None => self.wait_for_type(topic, timeout)?,
-                    };
-                    let latest: Latest = Arc::new(Mutex::new(None));
-                    let slot = latest.clone();
-                    let (name, ty) = (topic.to_owned(), type_name.clone());
-                    let made = self
-                        .ros
-                        .run(move |node, spawner| -> r2r::Result<()> {
-                            // Best effort reaches both kinds of publisher.
-                            let stream =
-                                node.subscribe_untyped(&name, &ty, QosProfile::sensor_data())?;
-                            let _ = spawner.spawn_local(stream.for_each(move |m| {
-                                if let Ok(m) = m {
-                                    *slot.lock().unwrap() = Some((m, Instant::now()));
-                                }
-                                futures::future::ready(())
-                            }));
-                            Ok(())
-                        })
-                        .map_err(|e| refused(e.to_string()))?;
-                    match made {
-                        Ok(()) => {}
-                        // A type r2r was not built with: its type support, loaded now.
-                        Err(r2r::Error::InvalidMessageType { .. }) => {
-                            self.dynamic_topics
-                                .lock()
-                                .unwrap()
-                                .insert(topic.to_owned(), type_name.clone());
-                            return self.read_dynamic(topic, &type_name, timeout);
-                        }
-                        Err(e) => return Err(refused(format!(
-                            "cannot subscribe to {topic}: {e} (is the type right? see docs/ros.md)"
-                        ))),
+        let latest = match existing {
+            Some(l) => l,
+            None => {
+                let type_name = match type_name {
+                    Some(t) => t.to_owned(),
+                    None => self.wait_for_type(topic, timeout)?,
+                };
+                let latest: Latest = Arc::new(Mutex::new(None));
+                let slot = latest.clone();
+                let (name, ty) = (topic.to_owned(), type_name.clone());
+                let made = self
+                    .ros
+                    .run(move |node, spawner| -> r2r::Result<()> {
+                        // Best effort reaches both kinds of publisher.
+                        let stream =
+                            node.subscribe_untyped(&name, &ty, QosProfile::sensor_data())?;
+                        let _ = spawner.spawn_local(stream.for_each(move |m| {
+                            if let Ok(m) = m {
+                                *slot.lock().unwrap() = Some((m, Instant::now()));
+                            }
+                            futures::future::ready(())
+                        }));
+                        Ok(())
+                    })
+                    .map_err(|e| refused(e.to_string()))?;
+                match made {
+                    Ok(()) => {}
+                    // A type r2r was not built with: its type support, loaded now.
+                    Err(r2r::Error::InvalidMessageType { .. }) => {
+                        self.dynamic_topics
+                            .lock()
+                            .unwrap()
+                            .insert(topic.to_owned(), type_name.clone());
+                        return self.read_dynamic(topic, &type_name, timeout);
                     }
-                    self.subscriptions
-                        .lock()
-                        .unwrap()
-                        .insert(topic.to_owned(), latest.clone());
-                    latest
+                    Err(e) => {
+                        return Err(refused(format!(
+                            "cannot subscribe to {topic}: {e} (is the type right? see docs/ros.md)"
+                        )))
+                    }
                 }
-            };
+                self.subscriptions
+                    .lock()
+                    .unwrap()
+                    .insert(topic.to_owned(), latest.clone());
+                latest
+            }
+        };
         let deadline = Instant::now() + Duration::from_secs_f64(timeout);
         loop {
             if let Some((msg, _)) = &*latest.lock().unwrap() {
@@ -297,6 +298,9 @@ impl GenericAccess {
         self.check(&p.service)?;
         let timeout = positive_timeout(p.timeout, "ros_call")?;
         self.robot.refuse_while_latched(&p.service)?;
+        if !services::built_in(&self.ros, &p.service, &p.r#type)? {
+            return self.call_dynamic(p, timeout, cancel);
+        }
         services::call(
             &self.ros,
             &p.service,
@@ -310,6 +314,41 @@ impl GenericAccess {
 }
 
 impl GenericAccess {
+    /// Calls a service of a type loaded at run time.
+    fn call_dynamic(
+        &self,
+        p: &RosCall,
+        timeout: f64,
+        cancel: &robot_api::CancelToken,
+    ) -> Result<Value, SkillError> {
+        use super::graph::{CallError, PublishError};
+        let service = &p.service;
+        let request = to_json(&p.request);
+        let timeout = Duration::from_secs_f64(timeout);
+        let response = self
+            .graph
+            .call(service, &p.r#type, &request, timeout, cancel)
+            .map_err(|e| match e {
+                CallError::Cancelled => {
+                    SkillError::new(ErrorKind::Cancelled, format!("{service}: {e}"))
+                }
+                CallError::Timeout(_) => {
+                    SkillError::new(ErrorKind::SkillTimeout, format!("{service} {e}"))
+                }
+                CallError::Setup(PublishError::Type(crate::dynamic::DynamicError::Value {
+                    ..
+                })) => SkillError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("{service}: the request does not fit {}: {e}", p.r#type),
+                ),
+                e => SkillError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("cannot call {service}: {e}"),
+                ),
+            })?;
+        Ok(from_json(&response))
+    }
+
     /// Runs a goal on the action server `name`, its feedback printed live.
     fn action(&self, p: &RosAction, ctx: &CallContext) -> Result<Value, SkillError> {
         self.check(&p.name)?;

@@ -19,8 +19,9 @@ use serde_json::{Map, Number, Value as Json};
 pub struct DynamicType {
     /// `pkg/msg/Type`.
     name: String,
-    /// Its package and its type's own name.
+    /// Its package, folder (`msg`, `srv`) and its type's own name.
     pkg: String,
+    interface: String,
     short: String,
     members: *const rcl::rosidl_typesupport_introspection_c__MessageMembers,
     /// The library the description lives in; kept loaded while the type is.
@@ -36,7 +37,7 @@ unsafe impl Sync for DynamicType {}
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DynamicError {
     /// Not `pkg/msg/Type` or `pkg/Type`.
-    #[error("{0:?} is not a message type name: write pkg/msg/Type (e.g. std_msgs/msg/String)")]
+    #[error("{0:?} is not a type name: write pkg/msg/Type (e.g. std_msgs/msg/String), or pkg/srv/Type for a service")]
     Name(String),
     /// No introspection library for the package.
     #[error("no type support for {name}: {library} is in no AMENT_PREFIX_PATH lib folder ({searched}); is the package installed and its setup sourced?")]
@@ -88,14 +89,20 @@ impl DynamicType {
             [pkg, "msg", ty] | [pkg, ty] if !pkg.is_empty() && !ty.is_empty() => (pkg, ty),
             _ => return Err(DynamicError::Name(name.into())),
         };
-        let full = format!("{pkg}/msg/{ty}");
+        Self::load_in(pkg, "msg", ty)
+    }
+
+    /// The message type `ty` of `pkg`'s `interface` folder (`msg`, or `srv`
+    /// for a service's `X_Request` and `X_Response`).
+    fn load_in(pkg: &str, interface: &str, ty: &str) -> Result<Arc<DynamicType>, DynamicError> {
+        let full = format!("{pkg}/{interface}/{ty}");
         let mut types = loaded().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = types.get(&full) {
             return Ok(t.clone());
         }
         let library = package_library(pkg, &full, INTROSPECTION)?;
         let symbol = format!(
-            "rosidl_typesupport_introspection_c__get_message_type_support_handle__{pkg}__msg__{ty}"
+            "rosidl_typesupport_introspection_c__get_message_type_support_handle__{pkg}__{interface}__{ty}"
         );
         let no_such = |why: String| DynamicError::NoSuchType {
             name: full.clone(),
@@ -121,6 +128,7 @@ impl DynamicType {
         let t = Arc::new(DynamicType {
             name: full.clone(),
             pkg: pkg.into(),
+            interface: interface.into(),
             short: ty.into(),
             members,
             _library: library,
@@ -142,8 +150,8 @@ impl DynamicType {
     ) -> Result<*const rcl::rosidl_message_type_support_t, DynamicError> {
         let library = package_library(&self.pkg, &self.name, "rosidl_typesupport_c")?;
         let symbol = format!(
-            "rosidl_typesupport_c__get_message_type_support_handle__{}__msg__{}",
-            self.pkg, self.short
+            "rosidl_typesupport_c__get_message_type_support_handle__{}__{}__{}",
+            self.pkg, self.interface, self.short
         );
         // SAFETY: rosidl's generated getter, no arguments, returns a handle
         // that lives as long as the library, which stays loaded.
@@ -186,6 +194,57 @@ impl DynamicType {
             ptr,
             layout,
         }
+    }
+}
+
+/// A service type found at run time: its request and response types and
+/// the type support rcl calls it with.
+pub struct DynamicService {
+    /// `pkg/srv/Type`.
+    pub name: String,
+    /// `Type_Request`.
+    pub request: Arc<DynamicType>,
+    /// `Type_Response`.
+    pub response: Arc<DynamicType>,
+    /// For rcl (rosidl's C dispatcher).
+    pub support: *const rcl::rosidl_service_type_support_t,
+}
+
+// SAFETY: the type support is immutable data in a library kept loaded.
+unsafe impl Send for DynamicService {}
+
+impl DynamicService {
+    /// The service type `name` (`pkg/srv/Type`).
+    pub fn load(name: &str) -> Result<DynamicService, DynamicError> {
+        let parts: Vec<&str> = name.split('/').collect();
+        let [pkg, "srv", ty] = parts[..] else {
+            return Err(DynamicError::Name(name.into()));
+        };
+        let request = DynamicType::load_in(pkg, "srv", &format!("{ty}_Request"))?;
+        let response = DynamicType::load_in(pkg, "srv", &format!("{ty}_Response"))?;
+        let library = package_library(pkg, name, "rosidl_typesupport_c")?;
+        let symbol =
+            format!("rosidl_typesupport_c__get_service_type_support_handle__{pkg}__srv__{ty}");
+        // SAFETY: rosidl's generated getter, no arguments, returns a handle
+        // that lives as long as the library, which stays loaded.
+        let support = unsafe {
+            let get: libloading::Symbol<
+                unsafe extern "C" fn() -> *const rcl::rosidl_service_type_support_t,
+            > = library
+                .get(symbol.as_bytes())
+                .map_err(|e| DynamicError::NoSuchType {
+                    name: name.into(),
+                    library: library_name(pkg, "rosidl_typesupport_c"),
+                    why: e.to_string(),
+                })?;
+            get()
+        };
+        Ok(DynamicService {
+            name: name.into(),
+            request,
+            response,
+            support,
+        })
     }
 }
 

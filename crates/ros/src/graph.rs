@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use r2r_rcl as rcl;
 use serde_json::Value as Json;
 
-use crate::dynamic::{DynamicError, DynamicType};
+use crate::dynamic::{DynamicError, DynamicService, DynamicType};
 
 /// An rcl context and node that only query the graph. It is a DDS
 /// participant of its own, which must discover the others before it sees
@@ -25,6 +25,28 @@ pub struct GraphNode {
     publishers: BTreeMap<String, DynPublisher>,
     /// Subscriptions of run-time types, by topic, with their latest message.
     subscriptions: BTreeMap<String, DynSubscription>,
+    /// Clients of run-time service types, by service.
+    clients: BTreeMap<String, DynClient>,
+}
+
+/// An rcl client of a service type loaded at run time.
+struct DynClient {
+    handle: Box<rcl::rcl_client_t>,
+    service: DynamicService,
+}
+
+/// How a call to a service of a run-time type went wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The type, the request or rcl.
+    #[error("{0}")]
+    Setup(#[from] PublishError),
+    /// No server answered in time.
+    #[error("did not answer within {0:.1} s: is its server running?")]
+    Timeout(f64),
+    /// The action was stopped.
+    #[error("the call was cancelled with the action")]
+    Cancelled,
 }
 
 /// An rcl subscription of a type loaded at run time.
@@ -107,6 +129,45 @@ impl Graph {
         node.latest(topic, type_name)
     }
 
+    /// Calls `service` of the run-time type `type_name` with `request`
+    /// (JSON): waits for its server, sends, and takes the answer, within
+    /// `timeout`; the graph node is free between polls.
+    pub fn call(
+        &self,
+        service: &str,
+        type_name: &str,
+        request: &Json,
+        timeout: Duration,
+        cancel: &robot_api::CancelToken,
+    ) -> Result<Json, CallError> {
+        let node = self
+            .node("codeact_graph")
+            .as_ref()
+            .map_err(|e| PublishError::from(e.clone()))?;
+        let deadline = Instant::now() + timeout;
+        let mut sequence = None;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(CallError::Cancelled);
+            }
+            {
+                let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
+                match sequence {
+                    None => sequence = node.send_request(service, type_name, request)?,
+                    Some(ours) => {
+                        if let Some(answer) = node.take_response(service, ours)? {
+                            return Ok(answer);
+                        }
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(CallError::Timeout(timeout.as_secs_f64()));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// The services on the graph. Within its first seconds, the node waits
     /// for discovery to settle: until the list has stopped growing for a
     /// while after its first service, at most 3 s after it started.
@@ -185,6 +246,7 @@ impl GraphNode {
                 started: Instant::now(),
                 publishers: BTreeMap::new(),
                 subscriptions: BTreeMap::new(),
+                clients: BTreeMap::new(),
             })
         }
     }
@@ -376,6 +438,100 @@ impl GraphNode {
     }
 }
 
+impl GraphNode {
+    /// Sends `request` to `service` once its server is there: the request's
+    /// sequence number, or `None` while no server is available yet.
+    fn send_request(
+        &mut self,
+        service: &str,
+        type_name: &str,
+        request: &Json,
+    ) -> Result<Option<i64>, PublishError> {
+        if !self.clients.contains_key(service) {
+            let loaded = DynamicService::load(type_name)?;
+            let name = CString::new(service).map_err(|_| RclError::Name(service.into()))?;
+            // SAFETY: rcl's documented client set-up on a boxed (never moved)
+            // zero-initialised client of our initialised node.
+            let handle = unsafe {
+                let mut handle = Box::new(rcl::rcl_get_zero_initialized_client());
+                let options = rcl::rcl_client_get_default_options();
+                check(
+                    rcl::rcl_client_init(
+                        handle.as_mut(),
+                        self.node.as_ref(),
+                        loaded.support,
+                        name.as_ptr(),
+                        &options,
+                    ),
+                    "rcl_client_init",
+                )?;
+                handle
+            };
+            let client = DynClient {
+                handle,
+                service: loaded,
+            };
+            self.clients.insert(service.to_owned(), client);
+        }
+        let client = &self.clients[service];
+        if client.service.name != type_name {
+            return Err(PublishError::OtherType {
+                topic: service.into(),
+                was: client.service.name.clone(),
+                asked: type_name.into(),
+            });
+        }
+        let mut available = false;
+        // SAFETY: our node and client, and a bool to write.
+        check(
+            unsafe {
+                rcl::rcl_service_server_is_available(
+                    self.node.as_ref(),
+                    client.handle.as_ref(),
+                    &mut available,
+                )
+            },
+            "rcl_service_server_is_available",
+        )?;
+        if !available {
+            return Ok(None);
+        }
+        let mut message = client.service.request.message();
+        message.set_json(request)?;
+        let mut sequence = 0i64;
+        // SAFETY: a request of the client's own type, alive for the call.
+        check(
+            unsafe {
+                rcl::rcl_send_request(client.handle.as_ref(), message.as_ptr(), &mut sequence)
+            },
+            "rcl_send_request",
+        )?;
+        Ok(Some(sequence))
+    }
+
+    /// The answer to request `ours` of `service`, if it came; answers to
+    /// earlier requests (calls that gave up) are dropped.
+    fn take_response(&mut self, service: &str, ours: i64) -> Result<Option<Json>, PublishError> {
+        let client = &self.clients[service];
+        loop {
+            let response = client.service.response.message();
+            // SAFETY: an all-zero request id is a valid value to write into.
+            let mut header: rcl::rmw_request_id_t = unsafe { std::mem::zeroed() };
+            // SAFETY: a response of the client's own type to take into.
+            let ret = unsafe {
+                rcl::rcl_take_response(client.handle.as_ref(), &mut header, response.as_ptr())
+            };
+            if ret == rcl::RCL_RET_CLIENT_TAKE_FAILED as rcl::rcl_ret_t {
+                return Ok(None);
+            }
+            check(ret, "rcl_take_response")?;
+            if header.sequence_number == ours {
+                return Ok(Some(response.to_json()));
+            }
+        }
+    }
+}
+
 impl Drop for GraphNode {
     fn drop(&mut self) {
         // SAFETY: the node and context were initialised in `start` and are
@@ -386,6 +542,9 @@ impl Drop for GraphNode {
             }
             for s in self.subscriptions.values_mut() {
                 rcl::rcl_subscription_fini(s.handle.as_mut(), self.node.as_mut());
+            }
+            for c in self.clients.values_mut() {
+                rcl::rcl_client_fini(c.handle.as_mut(), self.node.as_mut());
             }
             rcl::rcl_node_fini(self.node.as_mut());
             rcl::rcl_shutdown(self.context.as_mut());

@@ -40,6 +40,21 @@ fn unusable(service: &str, e: impl std::fmt::Display) -> SkillError {
     )
 }
 
+/// Whether this node's r2r was built with the service type `type_name`
+/// (its client is made now if so); other installed types are called
+/// through their type support loaded at run time ([`crate::graph::Graph::call`]).
+pub fn built_in(ros: &RosThread, service: &str, type_name: &str) -> Result<bool, SkillError> {
+    let (name, ty) = (service.to_owned(), type_name.to_owned());
+    let made = ros
+        .run(move |node, _| client(node, &name, &ty).map(|_| ()))
+        .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?;
+    match made {
+        Ok(()) => Ok(true),
+        Err(r2r::Error::InvalidMessageType { .. }) => Ok(false),
+        Err(e) => Err(unusable(service, e)),
+    }
+}
+
 /// Makes the client now, so a type this node cannot handle is found at start.
 pub fn prepare(ros: &RosThread, service: &str, type_name: &str) -> Result<(), SkillError> {
     let (name, ty) = (service.to_owned(), type_name.to_owned());
