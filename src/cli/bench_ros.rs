@@ -69,7 +69,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     // Command to odometry: the time from a skill's command until /odom shows motion.
     let connected =
         crate::ros::node::connect("sim", "codeact_bench", &crate::record::RecordTo::default())?;
-    let robot = connected.robot;
+    let robot = connected.robot.clone();
     let mut loop_ms = Vec::new();
     for _ in 0..reps(30) {
         robot.stop();
@@ -93,7 +93,11 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         &stats(loop_ms),
         "measured; odom at 50 Hz",
     );
+    // This process's own robot must be gone before the e-stop figures: its
+    // governor would answer the e-stop too (a zero on /cmd_vel, first).
     drop(robot);
+    connected.ros.shutdown();
+    drop(connected);
 
     // E-stop to zero velocity, seen by an rclpy peer on /cmd_vel.
     let python = std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into());
