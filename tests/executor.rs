@@ -430,3 +430,37 @@ fn what_a_skill_reports_while_it_runs_streams_live_into_the_output() {
     // The next action starts clean.
     assert_eq!(run(&mut s, "print('after')").output_text(), "after\n");
 }
+
+/// A session killed with SIGKILL cannot remove its workspace; the next
+/// session on the machine does.
+#[test]
+fn the_next_session_removes_the_workspace_a_killed_one_left() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let start = || {
+        let mut child = Command::new(common::exe())
+            .args(["session", "--skills", "test"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut ready = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+        let workspace = std::path::PathBuf::from(ready["workspace"].as_str().unwrap());
+        (child, workspace)
+    };
+    let (mut killed, left) = start();
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(left.is_dir(), "SIGKILL leaves {}", left.display());
+    let (mut next, own) = start();
+    assert!(!left.exists(), "{} is still there", left.display());
+    assert!(own.is_dir());
+    drop(next.stdin.take());
+    assert!(next.wait().unwrap().success());
+    assert!(!own.exists(), "a session ending in order removes its own");
+}

@@ -124,6 +124,9 @@ impl Session {
             }
             None => {
                 static N: AtomicU64 = AtomicU64::new(0);
+                // What sessions killed before their cleanup left (once per process).
+                static SWEPT: std::sync::Once = std::sync::Once::new();
+                SWEPT.call_once(|| super::remains::remove_stale_workspaces(&std::env::temp_dir()));
                 let path = std::env::temp_dir().join(format!(
                     "codeact-{}-{}",
                     std::process::id(),
