@@ -1,6 +1,7 @@
 """A Foxglove WebSocket client (the protocol, over the `websockets`
 package): connects to codeact's live view, subscribes to every channel,
-says "subscribed" on stdout, then collects messages until it has seen a
+says "subscribed" on stdout (a second later, once the server has surely
+taken the subscription), then collects messages until it has seen a
 code action and the poses that followed it (or its time runs out), and
 prints what it saw as one JSON object: the advertised channels, and per
 topic the count of messages, their receive delays and the first payload's
@@ -32,6 +33,9 @@ def main(url, seconds):
             subscriptions.append({"id": sid, "channelId": cid})
         topic_of = {s["id"]: by_id[s["channelId"]]["topic"] for s in subscriptions}
         ws.send(json.dumps({"op": "subscribe", "subscriptions": subscriptions}))
+        # The protocol does not acknowledge a subscription; the server takes
+        # it a moment later, and what is logged before that is not sent.
+        time.sleep(1.0)
         print("subscribed", flush=True)
         deadline, poses_after_code = time.time() + seconds, 0
         while time.time() < deadline and poses_after_code < 5:
