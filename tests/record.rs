@@ -43,13 +43,15 @@ fn printed(reply: &Json) -> String {
         .collect()
 }
 
-#[test]
-#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
-fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("episode.mcap");
+/// A session in the small room, recorded into `file` (with `args`): a
+/// drive and a camera picture, an action that raises, and the pose and scan
+/// the code saw; returns what that last action printed and what
+/// tests/record/read.py reads of the file.
+fn recorded_drive(file: &std::path::Path, args: &[&str]) -> (Json, Json) {
+    let mut all = vec!["--world", "small_room", "--record", file.to_str().unwrap()];
+    all.extend_from_slice(args);
     let (replies, stderr) = session(
-        &["--world", "small_room", "--record", file.to_str().unwrap()],
+        &all,
         &[
             "move_to(2.0, 1.5)\nshow(get_camera_image(), 'view')",
             "1/0",
@@ -62,7 +64,15 @@ fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
         .find(|r| r["type"] == "observation" && r["id"] == 3)
         .expect("the third action's observation");
     let said: Json = serde_json::from_str(printed(third).trim()).unwrap();
-    let r = common::read_recording(&file);
+    (said, common::read_recording(file))
+}
+
+#[test]
+#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("episode.mcap");
+    let (said, r) = recorded_drive(&file, &[]);
 
     let schema = |topic: &str| r["channels"][topic]["schema"].as_str().unwrap_or("none");
     let count = |topic: &str| r["channels"][topic]["count"].as_u64().unwrap_or(0);
@@ -170,22 +180,8 @@ fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
 fn a_session_is_recorded_as_ros_2_messages_that_the_ros_2_decoder_reads() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ros2.mcap");
-    let (replies, stderr) = session(
-        &["--world", "small_room", "--record", file.to_str().unwrap(), "--record-format", "ros2"],
-        &[
-            "move_to(2.0, 1.5)\nshow(get_camera_image(), 'view')",
-            "1/0",
-            "import json, math\np = get_pose()\ns = get_scan()\nprint(json.dumps({'pose': [p.x, p.y, p.theta], 'ranges': [r if math.isfinite(r) else None for r in s.ranges]}))",
-        ],
-    );
-    assert!(stderr.contains("recording: "), "{stderr}");
-    let third = replies
-        .iter()
-        .find(|r| r["type"] == "observation" && r["id"] == 3)
-        .expect("the third action's observation");
-    let said: Json = serde_json::from_str(printed(third).trim()).unwrap();
     // read.py decodes every message of every channel with mcap-ros2-support.
-    let r = common::read_recording(&file);
+    let (said, r) = recorded_drive(&file, &["--record-format", "ros2"]);
 
     let count = |topic: &str| r["channels"][topic]["count"].as_u64().unwrap_or(0);
     for (topic, name) in [

@@ -481,19 +481,15 @@ impl RecordOpts {
     /// What to record and where: the file in the format asked for (else
     /// `default`), the live view.
     pub fn to(&self, default: crate::record::Format) -> RecordTo {
-        RecordTo {
-            file: self.record.clone(),
-            format: self.format_or(default),
-            live: self.live,
-        }
-    }
-
-    /// The format asked for, else `default`.
-    pub fn format_or(&self, default: crate::record::Format) -> crate::record::Format {
-        match self.record_format {
+        let format = match self.record_format {
             Some(RecordFormat::Foxglove) => crate::record::Format::Foxglove,
             Some(RecordFormat::Ros2) => crate::record::Format::Ros2,
             None => default,
+        };
+        RecordTo {
+            file: self.record.clone(),
+            format,
+            live: self.live,
         }
     }
 }

@@ -1018,16 +1018,6 @@ mod tests {
         }
     }
 
-    fn reply(text: &str) -> Completion {
-        Completion {
-            text: text.into(),
-            tool_calls: Vec::new(),
-            usage: Usage::default(),
-            attempts: 1,
-            latency_ms: 0.0,
-        }
-    }
-
     fn skills() -> SkillSet {
         robot_api::testing::test_skills().0
     }
@@ -1036,12 +1026,12 @@ mod tests {
     fn a_reply_is_parsed_into_the_actions_of_its_format() {
         let skills = skills();
         let text = "Look:\n```python\nx = 1\n```\nthen\n```python\necho(x)\n```";
-        let (assistant, planned) = parse(ActionFormat::Code, &skills, &reply(text));
+        let (assistant, planned) = parse(ActionFormat::Code, &skills, &Completion::text(text));
         assert_eq!(assistant.content, text);
         let codes: Vec<_> = planned.iter().map(|p| p.code.clone()).collect();
         assert_eq!(codes, [Ok("x = 1".to_owned()), Ok("echo(x)".to_owned())]);
 
-        let mut calls = reply("");
+        let mut calls = Completion::text("");
         calls.tool_calls = vec![
             super::super::llm::ToolCall {
                 id: "c1".into(),
@@ -1068,11 +1058,15 @@ mod tests {
         let (_, planned) = parse(
             ActionFormat::Text,
             &skills,
-            &reply("Thought: add.\nAction: add {\"a\": 1, \"b\": 2}"),
+            &Completion::text("Thought: add.\nAction: add {\"a\": 1, \"b\": 2}"),
         );
         assert_eq!(planned.len(), 1);
         assert!(planned[0].code.is_ok(), "{planned:?}");
-        let (_, planned) = parse(ActionFormat::Text, &skills, &reply("no action here"));
+        let (_, planned) = parse(
+            ActionFormat::Text,
+            &skills,
+            &Completion::text("no action here"),
+        );
         assert!(planned.is_empty());
     }
 

@@ -168,19 +168,9 @@ impl GenericAccess {
                 latest
             }
         };
-        let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-        loop {
-            if let Some((msg, _)) = &*latest.lock().unwrap() {
-                return Ok(from_json(msg));
-            }
-            if Instant::now() >= deadline {
-                return Err(SkillError::new(
-                    ErrorKind::SkillTimeout,
-                    format!("no message arrived on {topic} within {timeout} s: is anything publishing it? (ros_topics() lists the topics)"),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        first_message(topic, timeout, || {
+            Ok(latest.lock().unwrap().as_ref().map(|(m, _)| m.clone()))
+        })
     }
 
     fn publish(
@@ -255,23 +245,11 @@ impl GenericAccess {
         type_name: &str,
         timeout: f64,
     ) -> Result<Value, SkillError> {
-        let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-        loop {
-            let latest = self
-                .graph
+        first_message(topic, timeout, || {
+            self.graph
                 .latest(topic, type_name)
-                .map_err(|e| refused(format!("cannot subscribe to {topic}: {e}")))?;
-            if let Some(msg) = latest {
-                return Ok(from_json(&msg));
-            }
-            if Instant::now() >= deadline {
-                return Err(SkillError::new(
-                    ErrorKind::SkillTimeout,
-                    format!("no message arrived on {topic} within {timeout} s: is anything publishing it? (ros_topics() lists the topics)"),
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+                .map_err(|e| refused(format!("cannot subscribe to {topic}: {e}")))
+        })
     }
 
     /// Publishes on `topic` a message of a type loaded at run time.
@@ -381,6 +359,28 @@ impl GenericAccess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+/// The latest message on `topic` as `latest` finds it, waiting for one up to
+/// `timeout` seconds.
+fn first_message(
+    topic: &str,
+    timeout: f64,
+    mut latest: impl FnMut() -> Result<Option<serde_json::Value>, SkillError>,
+) -> Result<Value, SkillError> {
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+    loop {
+        if let Some(msg) = latest()? {
+            return Ok(from_json(&msg));
+        }
+        if Instant::now() >= deadline {
+            return Err(SkillError::new(
+                ErrorKind::SkillTimeout,
+                format!("no message arrived on {topic} within {timeout} s: is anything publishing it? (ros_topics() lists the topics)"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -62,13 +62,16 @@ pub enum NetworkError {
     Security(String),
 }
 
+/// The variable `k` of `env`, when it is set to something not blank.
+fn set(env: &dyn Fn(&str) -> Option<String>, k: &str) -> Option<String> {
+    env(k)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// How far discovery reaches, from the variables ROS 2 Jazzy reads.
 pub fn reach(env: &dyn Fn(&str) -> Option<String>) -> Reach {
-    let var = |k: &str| {
-        env(k)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let var = |k: &str| set(env, k);
     if let Some(peers) = var("ROS_STATIC_PEERS") {
         return Reach::Beyond(format!("ROS_STATIC_PEERS={peers}"));
     }
@@ -91,11 +94,7 @@ pub fn choose(
         Reach::ThisMachine => return Ok(Exposure::Local),
         Reach::Beyond(why) => why,
     };
-    let var = |k: &str| {
-        env(k)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let var = |k: &str| set(env, k);
     let asked = var("ROS_SECURITY_ENABLE").is_some() || var("ROS_SECURITY_STRATEGY").is_some();
     if asked {
         return secured(&var).map_err(NetworkError::Security);
