@@ -7,7 +7,8 @@
 # - the link shim r2r needs (the wheels ship no librmw_implementation.so);
 # - .ros/interfaces: the project's interface packages (interfaces/*:
 #   codeact_interfaces, and the parts of example_interfaces, nav2_msgs and
-#   tf2_msgs the wheels lack) generated with plain cmake.
+#   tf2_msgs the wheels lack) generated with plain cmake
+#   (scripts/ros-interface-build.sh).
 # With a real ROS install sourced (/opt/ros/jazzy/setup.bash), it only builds
 # the interface packages that install lacks against it and writes an env.sh
 # that adds them.
@@ -46,7 +47,7 @@ interface_packages() {
 build_interfaces() {
     local python=$1 sum pkg packages
     packages=$(interface_packages)
-    sum=$( (echo "$packages"; for pkg in $packages; do cat "$iface_src/$pkg"/package.xml "$iface_src/$pkg"/CMakeLists.txt "$iface_src/$pkg"/*/*; done) | sha256sum | cut -d' ' -f1)
+    sum=$( (echo "$packages"; cat scripts/ros-interface-build.sh; for pkg in $packages; do cat "$iface_src/$pkg"/package.xml "$iface_src/$pkg"/CMakeLists.txt "$iface_src/$pkg"/*/*; done) | sha256sum | cut -d' ' -f1)
     if ! setup_forced && [[ -f "$iface/.sources" && "$(cat "$iface/.sources")" == "$sum" ]]; then
         return
     fi
@@ -54,10 +55,8 @@ build_interfaces() {
     : >.ros/build-interfaces.log
     for pkg in $packages; do
         echo "ros-setup: generating $pkg (about 20 s)"
-        cmake -S "$iface_src/$pkg" -B ".ros/build/interfaces/$pkg" -DCMAKE_INSTALL_PREFIX="$iface" \
-            -DPython3_EXECUTABLE="$python" -DBUILD_TESTING=OFF >>.ros/build-interfaces.log 2>&1 &&
-            cmake --build ".ros/build/interfaces/$pkg" -j "$(nproc)" >>.ros/build-interfaces.log 2>&1 &&
-            cmake --install ".ros/build/interfaces/$pkg" >>.ros/build-interfaces.log 2>&1 ||
+        bash scripts/ros-interface-build.sh "$iface_src/$pkg" ".ros/build/interfaces/$pkg" "$iface" \
+            "$python" .ros/build-interfaces.log ||
             { tail -30 .ros/build-interfaces.log >&2; echo "ros-setup: building $pkg failed; the whole log is .ros/build-interfaces.log" >&2; exit 1; }
     done
     echo "$sum" > "$iface/.sources"

@@ -59,7 +59,14 @@ fn events_of(mut peer: Child) -> Vec<Json> {
     let out = peer.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!(
+                    "the peer printed {l:?} ({e}); its stderr:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+        })
         .collect()
 }
 

@@ -142,9 +142,6 @@ fn ros_action_streams_feedback_cancels_when_stopped_and_types_failures() {
     assert!(leaked.is_empty(), "DDS packets left loopback: {leaked:?}");
 }
 
-/// An rclpy publisher pressing the e-stop (std_msgs/Bool true on /e_stop) a few times.
-const E_STOP_PRESS: &str = "import rclpy, time\nfrom std_msgs.msg import Bool\nrclpy.init()\nn = rclpy.create_node('e_stop_button')\np = n.create_publisher(Bool, '/e_stop', 10)\nfor _ in range(30):\n    p.publish(Bool(data=True))\n    time.sleep(0.1)\n";
-
 /// The fake robot's profile with three declared skills: an action, a
 /// service returning two fields, a topic.
 const DECLARING: &str = "name: fake

@@ -135,8 +135,14 @@ pub struct RosSession(pub SessionClient);
 
 impl RosSession {
     pub fn start(profile: &str, domain: u32) -> Self {
+        Self::start_with(profile, domain, &[])
+    }
+
+    /// With these environment settings (a workspace's AMENT_PREFIX_PATH).
+    pub fn start_with(profile: &str, domain: u32, env: &[(&str, String)]) -> Self {
         let mut command = ros_command(super::exe(), domain);
         command
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["session", "--robot", profile])
             .stderr(Stdio::inherit());
         RosSession(SessionClient::start(command).expect("codeact session starts"))
@@ -161,6 +167,10 @@ safety: {watchdog: 0.5, rate: 20}
 ros_access:
   allow: [/odom, /chatter, /from_code, /lifecycle_state, /robot_lifecycle, /change_state, /cmd_vel, /e_stop]
 ";
+
+/// Python for an rclpy "button" that presses the e-stop (publishes true on
+/// /e_stop for three seconds).
+pub const E_STOP_PRESS: &str = "import rclpy, time\nfrom std_msgs.msg import Bool\nrclpy.init()\nn = rclpy.create_node('e_stop_button')\np = n.create_publisher(Bool, '/e_stop', 10)\nfor _ in range(30):\n    p.publish(Bool(data=True))\n    time.sleep(0.1)\n";
 
 /// Stops a peer that prints one JSON event per line, and the fake robot;
 /// returns the events and the peer's stderr. The peer prints each event as

@@ -259,16 +259,7 @@ impl GenericAccess {
         type_name: &str,
         json: &serde_json::Value,
     ) -> Result<Value, SkillError> {
-        use super::graph::PublishError;
-        self.graph
-            .publish(topic, type_name, json)
-            .map_err(|e| match e {
-                PublishError::Type(crate::dynamic::DynamicError::Value { .. }) => SkillError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("the message does not fit {topic}'s type {type_name}: {e}"),
-                ),
-                e => refused(format!("cannot publish on {topic}: {e}")),
-            })?;
+        publish_run_time(&self.graph, topic, type_name, json)?;
         Ok(Value::None)
     }
 
@@ -299,32 +290,17 @@ impl GenericAccess {
         timeout: f64,
         cancel: &robot_api::CancelToken,
     ) -> Result<Value, SkillError> {
-        use super::graph::{CallError, PublishError};
-        let service = &p.service;
-        let request = to_json(&p.request);
         let timeout = Duration::from_secs_f64(timeout);
-        let response = self
-            .graph
-            .call(service, &p.r#type, &request, timeout, cancel)
-            .map_err(|e| match e {
-                CallError::Cancelled => {
-                    SkillError::new(ErrorKind::Cancelled, format!("{service}: {e}"))
-                }
-                CallError::Timeout(_) => {
-                    SkillError::new(ErrorKind::SkillTimeout, format!("{service} {e}"))
-                }
-                CallError::Setup(PublishError::Type(crate::dynamic::DynamicError::Value {
-                    ..
-                })) => SkillError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("{service}: the request does not fit {}: {e}", p.r#type),
-                ),
-                e => SkillError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("cannot call {service}: {e}"),
-                ),
-            })?;
-        Ok(from_json(&response))
+        let request = to_json(&p.request);
+        services::call_run_time(
+            &self.graph,
+            &p.service,
+            &p.r#type,
+            &request,
+            timeout,
+            cancel,
+        )
+        .map(|r| from_json(&r))
     }
 
     /// Runs a goal on the action server `name`, its feedback printed live.
@@ -360,6 +336,24 @@ impl GenericAccess {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Publishes on `topic` a message of a type loaded at run time, through
+/// the graph node.
+pub(crate) fn publish_run_time(
+    graph: &Graph,
+    topic: &str,
+    type_name: &str,
+    json: &serde_json::Value,
+) -> Result<(), SkillError> {
+    use super::graph::PublishError;
+    graph.publish(topic, type_name, json).map_err(|e| match e {
+        PublishError::Type(crate::dynamic::DynamicError::Value { .. }) => SkillError::new(
+            ErrorKind::InvalidArgument,
+            format!("the message does not fit {topic}'s type {type_name}: {e}"),
+        ),
+        e => refused(format!("cannot publish on {topic}: {e}")),
+    })
 }
 
 /// The latest message on `topic` as `latest` finds it, waiting for one up to
@@ -425,12 +419,16 @@ pub fn add_ros_access(
 ) {
     let access = Arc::new(GenericAccess {
         ros,
-        robot,
         policy,
         subscriptions: Mutex::default(),
         publishers: Mutex::default(),
         dynamic_topics: Mutex::default(),
-        graph: Graph::start_in_background("codeact_graph"),
+        graph: {
+            let graph = robot.graph().clone();
+            graph.start_in_background();
+            graph
+        },
+        robot,
     });
     let a = access.clone();
     skills.add(

@@ -1,7 +1,9 @@
 //! Running a ROS 2 action goal from a skill: send it, stream its feedback,
 //! cancel it when the code's action is stopped, and turn how it ended into a
-//! value or a typed error. Through r2r's untyped (JSON) action client, so any
-//! action type the node was built with works. Used by `ros_action`.
+//! value or a typed error. Through r2r's untyped (JSON) action client for the
+//! types the node was built with, and through the graph node's rcl_action
+//! client for any other installed type ([`crate::graph`]); one ledger for
+//! both. Used by `ros_action`, declared action skills and Nav2.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -14,12 +16,26 @@ use r2r::{ActionClientGoalUntyped, ActionClientUntyped, GoalStatus};
 use robot_api::{CancelToken, ErrorKind, SkillError};
 use serde_json::Value as Json;
 
+use super::dynamic::DynamicError;
 use super::goals::{GoalId, GoalLedger};
+use super::graph::{DynGoal, Graph, PublishError};
 use super::robot::RosRobot;
 use super::spin::RosThread;
 
-/// The ledger of r2r goals.
-pub type Ledger = GoalLedger<ActionClientGoalUntyped>;
+/// A goal the server accepted, as its client holds it: what cancels it.
+#[derive(Clone)]
+pub enum GoalHandle {
+    /// Through r2r (a type the node was built with).
+    Compiled(ActionClientGoalUntyped),
+    /// Through the graph node (a type loaded at run time).
+    RunTime(DynGoal),
+}
+
+/// The ledger of every goal, of either kind.
+pub type Ledger = GoalLedger<GoalHandle>;
+
+/// How often a goal of a run-time type is looked at.
+const RUN_TIME_POLL: Duration = Duration::from_millis(1);
 
 /// How long a cancelled goal's server has to confirm before the skill returns anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -114,7 +130,9 @@ pub fn run_goal_to_end(
         .map_err(|_| nothing_sent(robot.e_stop_error()))?;
     let entry = Entry { ledger, id };
     let (tx, rx) = mpsc::channel();
-    send(robot.ros(), &goal, tx, ledger.clone(), id)?;
+    if !send(robot.ros(), &goal, tx.clone(), ledger.clone(), id)? {
+        send_run_time(robot.graph().clone(), &goal, tx, ledger.clone(), id)?;
+    }
     let deadline = Instant::now() + goal.timeout;
     let mut accepted = false;
     loop {
@@ -229,27 +247,32 @@ fn client(node: &mut r2r::Node, name: &str, type_name: &str) -> r2r::Result<Acti
 fn unusable(name: &str, type_name: &str, e: impl std::fmt::Display) -> SkillError {
     SkillError::new(
         ErrorKind::InvalidArgument,
-        format!("{name}: cannot make a client for {type_name}: {e} (is the type right, e.g. 'example_interfaces/action/Fibonacci', and built into this node? see docs/ros.md)"),
+        format!("{name}: cannot make a client for {type_name}: {e} (is the type right, e.g. 'example_interfaces/action/Fibonacci', and its package installed and sourced? see docs/ros.md)"),
     )
 }
 
 /// Sends the goal from the ROS thread once its server is there, if the
-/// ledger still allows it then; events come back on `tx`.
+/// ledger still allows it then; events come back on `tx`. `false` when the
+/// node was not built with the type (nothing was done).
 fn send(
     ros: &RosThread,
     goal: &Goal<'_>,
     tx: mpsc::Sender<Event>,
     ledger: Arc<Ledger>,
     id: GoalId,
-) -> Result<(), SkillError> {
+) -> Result<bool, SkillError> {
     let (name, type_name, body) = (
         goal.name.to_owned(),
         goal.type_name.to_owned(),
         goal.goal.clone(),
     );
     let shown = goal.name.to_owned();
-    ros.run(move |node, spawner| -> Result<(), SkillError> {
-        let client = client(node, &name, &type_name).map_err(|e| unusable(&name, &type_name, e))?;
+    ros.run(move |node, spawner| -> Result<bool, SkillError> {
+        let client = match client(node, &name, &type_name) {
+            Ok(client) => client,
+            Err(r2r::Error::InvalidMessageType { .. }) => return Ok(false),
+            Err(e) => return Err(unusable(&name, &type_name, e)),
+        };
         let available = r2r::Node::is_available(&client)
             .map_err(|e| SkillError::new(ErrorKind::Robot, format!("{name}: {e}")))?;
         let future = async move {
@@ -268,7 +291,10 @@ fn send(
                     return;
                 }
             };
-            if ledger.accepted(id, handle.clone()).is_some() {
+            if ledger
+                .accepted(id, GoalHandle::Compiled(handle.clone()))
+                .is_some()
+            {
                 // Given up while the request was on its way: it stops now.
                 if let Ok(cancelled) = handle.cancel() {
                     let _ = cancelled.await;
@@ -285,7 +311,8 @@ fn send(
                 ErrorKind::Robot,
                 format!("the ROS thread cannot run the goal: {e}"),
             )
-        })
+        })?;
+        Ok(true)
     })
     .map_err(|e| SkillError::new(ErrorKind::Robot, format!("{shown}: {e}")))?
 }
@@ -301,6 +328,123 @@ fn not_sent(name: &str, type_name: &str, e: r2r::Error) -> SkillError {
             ErrorKind::InvalidArgument,
             format!("{name}: the goal could not be sent: {e} (do its fields fit {type_name}?)"),
         ),
+    }
+}
+
+/// Sends the goal of a type loaded at run time, on a thread of its own,
+/// under the same rules as [`send`]: once its server is there and if the
+/// ledger still allows it then; a goal accepted after its skill gave up is
+/// cancelled at once. Events come back on `tx`.
+fn send_run_time(
+    graph: Graph,
+    goal: &Goal<'_>,
+    tx: mpsc::Sender<Event>,
+    ledger: Arc<Ledger>,
+    id: GoalId,
+) -> Result<(), SkillError> {
+    graph
+        .prepare_action(goal.name, goal.type_name)
+        .map_err(|e| unusable(goal.name, goal.type_name, e))?;
+    let body = goal.goal.clone();
+    let goal = DynGoal {
+        action: goal.name.to_owned(),
+        type_name: goal.type_name.to_owned(),
+        uuid: *uuid::Uuid::new_v4().as_bytes(),
+    };
+    let thread = move || {
+        let event = run_time_goal(&graph, &goal, &body, &ledger, id, &tx)
+            .unwrap_or_else(|e| Some(Event::Failed(e)));
+        graph.forget_goal(&goal.action, &goal.uuid);
+        ledger.ended(id);
+        if let Some(event) = event {
+            let _ = tx.send(event);
+        }
+    };
+    std::thread::Builder::new()
+        .name("ros-goal".into())
+        .spawn(thread)
+        .map(|_| ())
+        .map_err(|e| {
+            SkillError::new(
+                ErrorKind::Robot,
+                format!("cannot start a goal's thread: {e}"),
+            )
+        })
+}
+
+/// One goal of a run-time type, from waiting for its server to its end:
+/// the event that ends it; `None` when it was never sent (its skill gave up
+/// first) or its skill has returned and its result did not follow.
+fn run_time_goal(
+    graph: &Graph,
+    goal: &DynGoal,
+    body: &Json,
+    ledger: &Ledger,
+    id: GoalId,
+    tx: &mpsc::Sender<Event>,
+) -> Result<Option<Event>, SkillError> {
+    let (name, ty) = (goal.action.as_str(), goal.type_name.as_str());
+    let fail = |e: PublishError| SkillError::new(ErrorKind::Robot, format!("{name}: {e}"));
+    while !graph.action_available(name, ty).map_err(fail)? {
+        if !ledger.is_open(id) {
+            return Ok(None);
+        }
+        std::thread::sleep(RUN_TIME_POLL * 5);
+    }
+    if !ledger.may_send(id) {
+        return Ok(None);
+    }
+    let sequence = graph
+        .send_goal(name, ty, goal.uuid, body)
+        .map_err(|e| match e {
+            PublishError::Type(DynamicError::Value { .. }) => SkillError::new(
+                ErrorKind::InvalidArgument,
+                format!("{name}: the goal does not fit {ty}: {e}"),
+            ),
+            e => fail(e),
+        })?;
+    let accepted = loop {
+        if let Some(accepted) = graph.goal_answer(name, sequence).map_err(fail)? {
+            break accepted;
+        }
+        std::thread::sleep(RUN_TIME_POLL);
+    };
+    if !accepted {
+        return Ok(Some(Event::Failed(not_sent(
+            name,
+            ty,
+            r2r::Error::RCL_RET_ACTION_GOAL_REJECTED,
+        ))));
+    }
+    if ledger
+        .accepted(id, GoalHandle::RunTime(goal.clone()))
+        .is_some()
+    {
+        let _ = graph.cancel_goal(goal);
+    } else {
+        let _ = tx.send(Event::Accepted);
+    }
+    let sequence = graph.request_result(name, ty, goal.uuid).map_err(fail)?;
+    let mut skill_gone = None;
+    loop {
+        let (feedback, result) = graph
+            .goal_progress(name, &goal.uuid, sequence)
+            .map_err(fail)?;
+        for f in feedback {
+            let _ = tx.send(Event::Feedback(f));
+        }
+        if let Some(end) = result {
+            let status = GoalStatus::from_rcl(end.status);
+            return Ok(Some(Event::Done(status, Ok(end.result))));
+        }
+        // Its skill has returned (and cancelled it if it had to): the
+        // result is awaited as long as a cancelled goal's is.
+        if !ledger.is_open(id)
+            && skill_gone.get_or_insert_with(Instant::now).elapsed() > CANCEL_WAIT
+        {
+            return Ok(None);
+        }
+        std::thread::sleep(RUN_TIME_POLL);
     }
 }
 
@@ -403,13 +547,26 @@ impl GoalWatch for FeedbackLines<'_> {
     }
 }
 
-/// Makes the client of action `name` with `type_name` now, so a type this
-/// node cannot handle is found at start.
-pub fn prepare(ros: &RosThread, name: &str, type_name: &str) -> Result<(), SkillError> {
+/// Makes the client of action `name` with `type_name` now (r2r's, or the
+/// graph node's for a type the node was not built with), so a type that
+/// cannot be used is found at start.
+pub fn prepare(
+    ros: &RosThread,
+    graph: &Graph,
+    name: &str,
+    type_name: &str,
+) -> Result<(), SkillError> {
     let (n, t) = (name.to_owned(), type_name.to_owned());
-    ros.run(move |node, _| client(node, &n, &t).map(|_| ()))
-        .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?
-        .map_err(|e| unusable(name, type_name, e))
+    let made = ros
+        .run(move |node, _| client(node, &n, &t).map(|_| ()))
+        .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?;
+    match made {
+        Ok(()) => Ok(()),
+        Err(r2r::Error::InvalidMessageType { .. }) => graph
+            .prepare_action(name, type_name)
+            .map_err(|e| unusable(name, type_name, e)),
+        Err(e) => Err(unusable(name, type_name, e)),
+    }
 }
 
 /// The action type of the server `name` as the graph shows it (its feedback

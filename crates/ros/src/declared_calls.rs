@@ -2,7 +2,9 @@
 //! [`super::declared`]) over ROS: each is added to the skill set with its
 //! Python face, after its fields are checked against the installed interface
 //! definitions and its client or publisher is made (so a bad declaration
-//! fails the start, at its line, not the first call).
+//! fails the start, at its line, not the first call). A type the node was
+//! built with goes through r2r; any other installed type through the type
+//! support loaded at run time ([`crate::dynamic`], on the graph node).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use r2r::QosProfile;
 use robot_api::{AnyArgs, CallContext, ErrorKind, SkillError, SkillSet, Value};
 
+use super::access::publish_run_time;
 use super::actions::{self, FeedbackLines, Goal};
 use super::declared::{DeclarationError, DeclaredSkill, Kind};
 use super::idl::Idl;
@@ -62,8 +65,10 @@ struct Runner {
     skill: DeclaredSkill,
     ros: Arc<RosThread>,
     robot: Arc<RosRobot>,
-    /// A topic skill's publisher.
+    /// A topic skill's publisher: r2r's, or `None` for a type loaded at run time.
     publisher: Option<Mutex<r2r::PublisherUntyped>>,
+    /// Whether the service's or topic's type is built into the node.
+    built_in: bool,
 }
 
 impl Runner {
@@ -75,29 +80,38 @@ impl Runner {
         robot: &Arc<RosRobot>,
     ) -> Result<Self, SkillError> {
         let name = skill.ros_name();
-        let publisher = match skill.kind() {
+        let graph = robot.graph();
+        let (publisher, built_in) = match skill.kind() {
             Kind::Action => {
-                actions::prepare(ros, name, &skill.type_name)?;
-                None
+                actions::prepare(ros, graph, name, &skill.type_name)?;
+                (None, true)
             }
-            Kind::Service => {
-                services::prepare(ros, name, &skill.type_name)?;
-                None
-            }
+            Kind::Service => (None, services::prepare(ros, graph, name, &skill.type_name)?),
             Kind::Topic => {
                 let (topic, ty) = (name.to_owned(), skill.type_name.clone());
-                let publisher = ros
+                let made = ros
                     .run(move |node, _| {
                         node.create_publisher_untyped(&topic, &ty, QosProfile::default())
                     })
-                    .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?
-                    .map_err(|e| {
-                        SkillError::new(
+                    .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?;
+                match made {
+                    Ok(publisher) => (Some(Mutex::new(publisher)), true),
+                    Err(r2r::Error::InvalidMessageType { .. }) => {
+                        crate::dynamic::DynamicType::load(&skill.type_name).map_err(|e| {
+                            SkillError::new(
+                                ErrorKind::InvalidArgument,
+                                format!("cannot publish {} on {name}: {e}", skill.type_name),
+                            )
+                        })?;
+                        (None, false)
+                    }
+                    Err(e) => {
+                        return Err(SkillError::new(
                             ErrorKind::InvalidArgument,
-                            format!("cannot publish {} on {name}: {e} (is the type built into this node? see docs/ros.md)", skill.type_name),
-                        )
-                    })?;
-                Some(Mutex::new(publisher))
+                            format!("cannot publish {} on {name}: {e}", skill.type_name),
+                        ))
+                    }
+                }
             }
         };
         Ok(Runner {
@@ -105,6 +119,7 @@ impl Runner {
             ros: ros.clone(),
             robot: robot.clone(),
             publisher,
+            built_in,
         })
     }
 
@@ -130,6 +145,14 @@ impl Runner {
                 lines.flush();
                 result?
             }
+            Kind::Service if !self.built_in => services::call_run_time(
+                self.robot.graph(),
+                name,
+                &skill.type_name,
+                &input,
+                timeout,
+                &ctx.cancel,
+            )?,
             Kind::Service => services::call(
                 &self.ros,
                 name,
@@ -139,7 +162,10 @@ impl Runner {
                 &ctx.cancel,
             )?,
             Kind::Topic => {
-                let publisher = self.publisher.as_ref().expect("made for topic skills");
+                let Some(publisher) = &self.publisher else {
+                    publish_run_time(self.robot.graph(), name, &skill.type_name, &input)?;
+                    return Ok(Value::None);
+                };
                 publisher
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

@@ -148,26 +148,14 @@ impl DynamicType {
     pub fn rcl_type_support(
         &self,
     ) -> Result<*const rcl::rosidl_message_type_support_t, DynamicError> {
-        let library = package_library(&self.pkg, &self.name, "rosidl_typesupport_c")?;
-        let symbol = format!(
-            "rosidl_typesupport_c__get_message_type_support_handle__{}__{}__{}",
-            self.pkg, self.interface, self.short
-        );
-        // SAFETY: rosidl's generated getter, no arguments, returns a handle
-        // that lives as long as the library, which stays loaded.
-        let handle = unsafe {
-            let get: libloading::Symbol<
-                unsafe extern "C" fn() -> *const rcl::rosidl_message_type_support_t,
-            > = library
-                .get(symbol.as_bytes())
-                .map_err(|e| DynamicError::NoSuchType {
-                    name: self.name.clone(),
-                    library: library_name(&self.pkg, "rosidl_typesupport_c"),
-                    why: e.to_string(),
-                })?;
-            get()
-        };
-        Ok(handle)
+        dispatcher_handle(
+            &self.pkg,
+            &self.name,
+            &format!(
+                "message_type_support_handle__{}__{}__{}",
+                self.pkg, self.interface, self.short
+            ),
+        )
     }
 
     /// A new message of this type, every field at its default.
@@ -212,6 +200,8 @@ pub struct DynamicService {
 
 // SAFETY: the type support is immutable data in a library kept loaded.
 unsafe impl Send for DynamicService {}
+// SAFETY: as above.
+unsafe impl Sync for DynamicService {}
 
 impl DynamicService {
     /// The service type `name` (`pkg/srv/Type`).
@@ -222,23 +212,11 @@ impl DynamicService {
         };
         let request = DynamicType::load_in(pkg, "srv", &format!("{ty}_Request"))?;
         let response = DynamicType::load_in(pkg, "srv", &format!("{ty}_Response"))?;
-        let library = package_library(pkg, name, "rosidl_typesupport_c")?;
-        let symbol =
-            format!("rosidl_typesupport_c__get_service_type_support_handle__{pkg}__srv__{ty}");
-        // SAFETY: rosidl's generated getter, no arguments, returns a handle
-        // that lives as long as the library, which stays loaded.
-        let support = unsafe {
-            let get: libloading::Symbol<
-                unsafe extern "C" fn() -> *const rcl::rosidl_service_type_support_t,
-            > = library
-                .get(symbol.as_bytes())
-                .map_err(|e| DynamicError::NoSuchType {
-                    name: name.into(),
-                    library: library_name(pkg, "rosidl_typesupport_c"),
-                    why: e.to_string(),
-                })?;
-            get()
-        };
+        let support = dispatcher_handle(
+            pkg,
+            name,
+            &format!("service_type_support_handle__{pkg}__srv__{ty}"),
+        )?;
         Ok(DynamicService {
             name: name.into(),
             request,
@@ -246,6 +224,91 @@ impl DynamicService {
             support,
         })
     }
+}
+
+/// An action type found at run time: the messages its client sends and
+/// takes (rosidl's `X_SendGoal_Request`, `X_FeedbackMessage`, …) and the
+/// type support rcl_action makes its client with.
+pub struct DynamicAction {
+    /// `pkg/action/Type`.
+    pub name: String,
+    /// `{goal_id, goal}`.
+    pub send_goal_request: Arc<DynamicType>,
+    /// `{accepted, stamp}`.
+    pub send_goal_response: Arc<DynamicType>,
+    /// `{goal_id}`.
+    pub get_result_request: Arc<DynamicType>,
+    /// `{status, result}`.
+    pub get_result_response: Arc<DynamicType>,
+    /// `{goal_id, feedback}`.
+    pub feedback_message: Arc<DynamicType>,
+    /// `action_msgs/srv/CancelGoal`'s request and response.
+    pub cancel_request: Arc<DynamicType>,
+    /// See `cancel_request`.
+    pub cancel_response: Arc<DynamicType>,
+    /// For rcl_action (rosidl's C dispatcher).
+    pub support: *const rcl::rosidl_action_type_support_t,
+}
+
+// SAFETY: the type support is immutable data in a library kept loaded.
+unsafe impl Send for DynamicAction {}
+// SAFETY: as above.
+unsafe impl Sync for DynamicAction {}
+
+impl DynamicAction {
+    /// The action type `name` (`pkg/action/Type`).
+    pub fn load(name: &str) -> Result<DynamicAction, DynamicError> {
+        let parts: Vec<&str> = name.split('/').collect();
+        let [pkg, "action", ty] = parts[..] else {
+            return Err(DynamicError::Name(name.into()));
+        };
+        let part = |suffix: &str| DynamicType::load_in(pkg, "action", &format!("{ty}_{suffix}"));
+        let support = dispatcher_handle(
+            pkg,
+            name,
+            &format!("action_type_support_handle__{pkg}__action__{ty}"),
+        )?;
+        Ok(DynamicAction {
+            name: name.into(),
+            send_goal_request: part("SendGoal_Request")?,
+            send_goal_response: part("SendGoal_Response")?,
+            get_result_request: part("GetResult_Request")?,
+            get_result_response: part("GetResult_Response")?,
+            feedback_message: part("FeedbackMessage")?,
+            cancel_request: DynamicType::load_in("action_msgs", "srv", "CancelGoal_Request")?,
+            cancel_response: DynamicType::load_in("action_msgs", "srv", "CancelGoal_Response")?,
+            support,
+        })
+    }
+}
+
+/// A type support handle from the package's C dispatcher library
+/// (`lib<pkg>__rosidl_typesupport_c.so`): `getter` is the part of the
+/// generated getter's name after `rosidl_typesupport_c__get_`.
+fn dispatcher_handle<T>(pkg: &str, full: &str, getter: &str) -> Result<*const T, DynamicError> {
+    let kind = "rosidl_typesupport_c";
+    let library = package_library(pkg, full, kind)?;
+    let symbol = format!("{kind}__get_{getter}");
+    // SAFETY: rosidl's generated getter, no arguments, returns a handle
+    // that lives as long as the library, which stays loaded.
+    let handle = unsafe {
+        let get: libloading::Symbol<unsafe extern "C" fn() -> *const T> = library
+            .get(symbol.as_bytes())
+            .map_err(|e| DynamicError::NoSuchType {
+                name: full.into(),
+                library: library_name(pkg, kind),
+                why: e.to_string(),
+            })?;
+        get()
+    };
+    if handle.is_null() {
+        return Err(DynamicError::NoSuchType {
+            name: full.into(),
+            library: library_name(pkg, kind),
+            why: "its type support handle is null".into(),
+        });
+    }
+    Ok(handle)
 }
 
 /// The type support that describes a type's members.

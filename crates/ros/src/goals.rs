@@ -184,6 +184,12 @@ impl<H: Clone> GoalLedger<H> {
         }
     }
 
+    /// Whether goal `id` is still in the ledger: its skill has not returned,
+    /// or its request is still on its way.
+    pub fn is_open(&self, id: GoalId) -> bool {
+        self.lock().goals.contains_key(&id)
+    }
+
     /// Goal `id` ended (or its skill returned): it leaves the ledger, unless
     /// its request is still on its way, in which case it stays abandoned
     /// until the server answers.

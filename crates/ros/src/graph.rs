@@ -1,8 +1,12 @@
 //! What r2r 0.9 cannot do, through a second rcl node of our own (r2r keeps
 //! its node's rcl handle private; `r2r_rcl` is rcl's C API): which services
-//! exist, with their types; and publishing messages of types r2r was not
-//! built with, through their type support loaded at run time
-//! ([`crate::dynamic`]).
+//! exist, with their types; and topics, services and actions of types r2r
+//! was not built with, through their type support loaded at run time
+//! ([`crate::dynamic`]; actions in [`action`]).
+
+mod action;
+
+pub use action::{DynGoal, GoalEnd, GoalUuid};
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
@@ -27,6 +31,8 @@ pub struct GraphNode {
     subscriptions: BTreeMap<String, DynSubscription>,
     /// Clients of run-time service types, by service.
     clients: BTreeMap<String, DynClient>,
+    /// Clients of run-time action types, by action.
+    action_clients: BTreeMap<String, action::DynActionClient>,
 }
 
 /// An rcl client of a service type loaded at run time.
@@ -83,6 +89,9 @@ pub enum PublishError {
     },
 }
 
+/// The graph node's name.
+const GRAPH_NODE: &str = "codeact_graph";
+
 /// A graph node made on a thread of its own at start, so discovery runs
 /// while the session does other things; the first query waits for it.
 #[derive(Clone, Default)]
@@ -91,21 +100,27 @@ pub struct Graph(
 );
 
 impl Graph {
-    /// Starts making the node `name` now.
-    pub fn start_in_background(name: &str) -> Self {
-        let graph = Graph::default();
-        let (g, name) = (graph.clone(), name.to_owned());
+    /// Starts making the node now, on a thread of its own, so that it has
+    /// discovered the others by the time it is first asked (made anyway on
+    /// first use).
+    pub fn start_in_background(&self) {
+        let g = self.clone();
         let _ = std::thread::Builder::new()
             .name("ros-graph".into())
             .spawn(move || {
-                g.node(&name);
+                g.node(GRAPH_NODE);
             });
-        graph
     }
 
     fn node(&self, name: &str) -> &Result<std::sync::Mutex<GraphNode>, RclError> {
         self.0
             .get_or_init(|| GraphNode::start(name).map(std::sync::Mutex::new))
+    }
+
+    /// The node, locked.
+    fn locked(&self) -> Result<std::sync::MutexGuard<'_, GraphNode>, PublishError> {
+        let node = self.node(GRAPH_NODE).as_ref().map_err(Clone::clone)?;
+        Ok(node.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Publishes `message` (JSON) on `topic` as `type_name`, a type loaded
@@ -116,17 +131,13 @@ impl Graph {
         type_name: &str,
         message: &Json,
     ) -> Result<(), PublishError> {
-        let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
-        let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
-        node.publish(topic, type_name, message)
+        self.locked()?.publish(topic, type_name, message)
     }
 
     /// The latest message on `topic` as `type_name` (a type loaded at run
     /// time), if one came since the first call subscribed; `None` until then.
     pub fn latest(&self, topic: &str, type_name: &str) -> Result<Option<Json>, PublishError> {
-        let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
-        let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
-        node.latest(topic, type_name)
+        self.locked()?.latest(topic, type_name)
     }
 
     /// Calls `service` of the run-time type `type_name` with `request`
@@ -140,10 +151,6 @@ impl Graph {
         timeout: Duration,
         cancel: &robot_api::CancelToken,
     ) -> Result<Json, CallError> {
-        let node = self
-            .node("codeact_graph")
-            .as_ref()
-            .map_err(|e| PublishError::from(e.clone()))?;
         let deadline = Instant::now() + timeout;
         let mut sequence = None;
         loop {
@@ -151,7 +158,7 @@ impl Graph {
                 return Err(CallError::Cancelled);
             }
             {
-                let mut node = node.lock().unwrap_or_else(|e| e.into_inner());
+                let mut node = self.locked()?;
                 match sequence {
                     None => sequence = node.send_request(service, type_name, request)?,
                     Some(ours) => {
@@ -172,9 +179,88 @@ impl Graph {
     /// for discovery to settle: until the list has stopped growing for a
     /// while after its first service, at most 3 s after it started.
     pub fn services(&self) -> Result<BTreeMap<String, Vec<String>>, RclError> {
-        let node = self.node("codeact_graph").as_ref().map_err(Clone::clone)?;
+        let node = self.node(GRAPH_NODE).as_ref().map_err(Clone::clone)?;
         let node = node.lock().unwrap_or_else(|e| e.into_inner());
         node.settled_services(Duration::from_millis(400), Duration::from_secs(3))
+    }
+}
+
+/// Action goals of run-time types, one step per call (see [`action`]).
+impl Graph {
+    /// Makes the client of action `name` now, so a type that cannot be
+    /// loaded is found at start.
+    pub fn prepare_action(&self, name: &str, type_name: &str) -> Result<(), PublishError> {
+        self.locked()?.action_client(name, type_name).map(|_| ())
+    }
+
+    /// Makes the client of `service` now, so a type that cannot be loaded
+    /// is found at start.
+    pub fn prepare_service(&self, service: &str, type_name: &str) -> Result<(), PublishError> {
+        self.locked()?
+            .service_client(service, type_name)
+            .map(|_| ())
+    }
+
+    /// Whether action `name`'s server is there.
+    pub fn action_available(&self, name: &str, type_name: &str) -> Result<bool, PublishError> {
+        self.locked()?.action_available(name, type_name)
+    }
+
+    /// Sends goal `uuid`; the request's sequence number for [`Self::goal_answer`].
+    pub fn send_goal(
+        &self,
+        name: &str,
+        type_name: &str,
+        uuid: GoalUuid,
+        goal: &Json,
+    ) -> Result<i64, PublishError> {
+        self.locked()?.send_goal(name, type_name, uuid, goal)
+    }
+
+    /// Whether the server accepted the goal of request `sequence`, once it answered.
+    pub fn goal_answer(&self, name: &str, sequence: i64) -> Result<Option<bool>, PublishError> {
+        let mut node = self.locked()?;
+        node.take_action(name)?;
+        Ok(node.goal_answer(name, sequence))
+    }
+
+    /// Asks for goal `uuid`'s result; the request's sequence number.
+    pub fn request_result(
+        &self,
+        name: &str,
+        type_name: &str,
+        uuid: GoalUuid,
+    ) -> Result<i64, PublishError> {
+        self.locked()?.request_result(name, type_name, uuid)
+    }
+
+    /// Goal `uuid`'s feedback since the last call, and how it ended once
+    /// the answer to result request `sequence` came.
+    pub fn goal_progress(
+        &self,
+        name: &str,
+        uuid: &GoalUuid,
+        sequence: i64,
+    ) -> Result<(Vec<Json>, Option<GoalEnd>), PublishError> {
+        let mut node = self.locked()?;
+        node.take_action(name)?;
+        Ok((
+            node.goal_feedback(name, uuid),
+            node.goal_result(name, sequence),
+        ))
+    }
+
+    /// Asks the server to cancel `goal`.
+    pub fn cancel_goal(&self, goal: &DynGoal) -> Result<(), PublishError> {
+        self.locked()?
+            .send_cancel(&goal.action, &goal.type_name, goal.uuid)
+    }
+
+    /// Goal `uuid` is over: its feedback is no longer kept.
+    pub fn forget_goal(&self, name: &str, uuid: &GoalUuid) {
+        if let Ok(mut node) = self.locked() {
+            node.forget_goal(name, uuid);
+        }
     }
 }
 
@@ -247,6 +333,7 @@ impl GraphNode {
                 publishers: BTreeMap::new(),
                 subscriptions: BTreeMap::new(),
                 clients: BTreeMap::new(),
+                action_clients: BTreeMap::new(),
             })
         }
     }
@@ -439,14 +526,12 @@ impl GraphNode {
 }
 
 impl GraphNode {
-    /// Sends `request` to `service` once its server is there: the request's
-    /// sequence number, or `None` while no server is available yet.
-    fn send_request(
+    /// The client of `service` with `type_name`, made on first use.
+    fn service_client(
         &mut self,
         service: &str,
         type_name: &str,
-        request: &Json,
-    ) -> Result<Option<i64>, PublishError> {
+    ) -> Result<&DynClient, PublishError> {
         if !self.clients.contains_key(service) {
             let loaded = DynamicService::load(type_name)?;
             let name = CString::new(service).map_err(|_| RclError::Name(service.into()))?;
@@ -481,15 +566,24 @@ impl GraphNode {
                 asked: type_name.into(),
             });
         }
+        Ok(client)
+    }
+
+    /// Sends `request` to `service` once its server is there: the request's
+    /// sequence number, or `None` while no server is available yet.
+    fn send_request(
+        &mut self,
+        service: &str,
+        type_name: &str,
+        request: &Json,
+    ) -> Result<Option<i64>, PublishError> {
+        let node: *const rcl::rcl_node_t = self.node.as_ref();
+        let client = self.service_client(service, type_name)?;
         let mut available = false;
         // SAFETY: our node and client, and a bool to write.
         check(
             unsafe {
-                rcl::rcl_service_server_is_available(
-                    self.node.as_ref(),
-                    client.handle.as_ref(),
-                    &mut available,
-                )
+                rcl::rcl_service_server_is_available(node, client.handle.as_ref(), &mut available)
             },
             "rcl_service_server_is_available",
         )?;
@@ -534,6 +628,7 @@ impl GraphNode {
 
 impl Drop for GraphNode {
     fn drop(&mut self) {
+        self.finish_action_clients();
         // SAFETY: the node and context were initialised in `start` and are
         // finished once, node first.
         unsafe {

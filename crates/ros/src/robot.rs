@@ -19,8 +19,9 @@ use robot_api::{
     SkillError, SurfaceInfo, Tolerances, ZoneInfo,
 };
 
-use super::actions::{run_goal_to_end, FeedbackLines, Goal, Ledger};
+use super::actions::{run_goal_to_end, FeedbackLines, Goal, GoalHandle, Ledger};
 use super::camera::Frame;
+use super::graph::Graph;
 use super::nav2;
 use super::profile::{CmdVelType, Frames, Nav2Settings, ProfileTopics, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
@@ -146,6 +147,8 @@ struct Shared {
     goals: Arc<Ledger>,
     /// Where the answers to cancel requests are awaited.
     poster: Poster,
+    /// The second rcl node: run-time types' goals are cancelled through it.
+    graph: Graph,
     /// The node's ROS clock.
     clock: Arc<RosClock>,
     latest: Mutex<Latest>,
@@ -256,16 +259,25 @@ impl Shared {
         was
     }
 
-    /// Sends the cancel requests of these goals now (from any thread) and
-    /// lets the ROS thread collect the answers.
-    fn cancel(&self, handles: Vec<r2r::ActionClientGoalUntyped>) {
+    /// Sends the cancel requests of these goals now (from any thread); the
+    /// ROS thread collects r2r's answers.
+    fn cancel(&self, handles: Vec<GoalHandle>) {
         for handle in handles {
-            if let Ok(answer) = handle.cancel() {
-                self.poster.post(move |_, spawner| {
-                    let _ = spawner.spawn_local(async move {
-                        let _ = answer.await;
-                    });
-                });
+            match handle {
+                GoalHandle::Compiled(handle) => {
+                    if let Ok(answer) = handle.cancel() {
+                        self.poster.post(move |_, spawner| {
+                            let _ = spawner.spawn_local(async move {
+                                let _ = answer.await;
+                            });
+                        });
+                    }
+                }
+                GoalHandle::RunTime(goal) => {
+                    if let Err(e) = self.graph.cancel_goal(&goal) {
+                        tracing::warn!("cancelling the goal on {} failed: {e}", goal.action);
+                    }
+                }
             }
         }
     }
@@ -311,6 +323,7 @@ impl RosRobot {
             started: Instant::now(),
             goals: Arc::default(),
             poster: ros.poster(),
+            graph: Graph::default(),
             clock: ros.clock(),
             latest: Mutex::new(Latest::default()),
             safety: Mutex::new(SafetyCore {
@@ -349,7 +362,7 @@ impl RosRobot {
             None => None,
         };
         if let Some(nav2) = &profile.nav2 {
-            crate::actions::prepare(&ros, &nav2.action, nav2::ACTION_TYPE).map_err(|e| {
+            crate::actions::prepare(&ros, &shared.graph, &nav2.action, nav2::ACTION_TYPE).map_err(|e| {
                 RosError::R2r(format!(
                     "the profile's nav2 needs {}: {} (scripts/ros-setup.sh builds nav2_msgs' NavigateToPose when the ROS install lacks it)",
                     nav2::ACTION_TYPE,
@@ -527,6 +540,12 @@ impl RosRobot {
         &self.ros
     }
 
+    /// The second rcl node, for types the node was not built with and for
+    /// what r2r cannot ask the graph.
+    pub fn graph(&self) -> &Graph {
+        &self.shared.graph
+    }
+
     /// The goals the bridge has sent or is about to send.
     pub fn goals(&self) -> &Arc<Ledger> {
         &self.shared.goals
@@ -540,7 +559,7 @@ impl RosRobot {
 
     /// Sends the cancel request of one goal now (the ROS thread collects
     /// the answer).
-    pub fn cancel_goal(&self, handle: r2r::ActionClientGoalUntyped) {
+    pub fn cancel_goal(&self, handle: GoalHandle) {
         self.shared.cancel(vec![handle]);
     }
 

@@ -13,6 +13,7 @@ use r2r::{ClientUntyped, QosProfile};
 use robot_api::{CancelToken, ErrorKind, SkillError};
 use serde_json::Value as Json;
 
+use super::graph::{CallError, Graph, PublishError};
 use super::spin::RosThread;
 
 thread_local! {
@@ -36,7 +37,7 @@ fn client(node: &mut r2r::Node, service: &str, type_name: &str) -> r2r::Result<R
 fn unusable(service: &str, e: impl std::fmt::Display) -> SkillError {
     SkillError::new(
         ErrorKind::InvalidArgument,
-        format!("cannot call {service}: {e} (is the type right, e.g. 'std_srvs/srv/Trigger', and built into this node? see docs/ros.md)"),
+        format!("cannot call {service}: {e} (is the type right, e.g. 'std_srvs/srv/Trigger', and its package installed and sourced? see docs/ros.md)"),
     )
 }
 
@@ -55,12 +56,51 @@ pub fn built_in(ros: &RosThread, service: &str, type_name: &str) -> Result<bool,
     }
 }
 
-/// Makes the client now, so a type this node cannot handle is found at start.
-pub fn prepare(ros: &RosThread, service: &str, type_name: &str) -> Result<(), SkillError> {
-    let (name, ty) = (service.to_owned(), type_name.to_owned());
-    ros.run(move |node, _| client(node, &name, &ty).map(|_| ()))
-        .map_err(|e| SkillError::new(ErrorKind::Robot, e.to_string()))?
-        .map_err(|e| unusable(service, e))
+/// Makes the client now (r2r's, or the graph node's for a type the node
+/// was not built with), so a type that cannot be used is found at start.
+/// Whether the type is built in.
+pub fn prepare(
+    ros: &RosThread,
+    graph: &Graph,
+    service: &str,
+    type_name: &str,
+) -> Result<bool, SkillError> {
+    if built_in(ros, service, type_name)? {
+        return Ok(true);
+    }
+    graph
+        .prepare_service(service, type_name)
+        .map_err(|e| unusable(service, e))?;
+    Ok(false)
+}
+
+/// Calls `service` of a type loaded at run time through the graph node,
+/// with the errors of [`call`].
+pub fn call_run_time(
+    graph: &Graph,
+    service: &str,
+    type_name: &str,
+    request: &Json,
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<Json, SkillError> {
+    graph
+        .call(service, type_name, request, timeout, cancel)
+        .map_err(|e| match e {
+            CallError::Cancelled => {
+                SkillError::new(ErrorKind::Cancelled, format!("{service}: {e}"))
+            }
+            CallError::Timeout(_) => {
+                SkillError::new(ErrorKind::SkillTimeout, format!("{service} {e}"))
+            }
+            CallError::Setup(PublishError::Type(crate::dynamic::DynamicError::Value {
+                ..
+            })) => SkillError::new(
+                ErrorKind::InvalidArgument,
+                format!("{service}: the request does not fit {type_name}: {e}"),
+            ),
+            e => unusable(service, e),
+        })
 }
 
 /// Calls `service` with `request` and returns the response; `SkillTimeout`
