@@ -183,7 +183,10 @@ fn relay_e_stop(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     Ok(())
 }
 
-/// The sim profile with one declared action skill, `fibonacci(order)`.
+/// The sim profile with declared skills: an action, `fibonacci(order)`, and
+/// two services, one of a type the node is built with (`light`, SetBool),
+/// one of a type it is not (`lifecycle_state`, lifecycle_msgs' GetState,
+/// through the type support loaded at run time).
 const DECLARING: &str = "
 ros_skills:
   - name: fibonacci
@@ -192,10 +195,30 @@ ros_skills:
     type: example_interfaces/action/Fibonacci
     params: [{name: order, type: int}]
     returns: sequence
+  - name: light
+    doc: Switch the light.
+    service: /fibonacci_server/light
+    type: std_srvs/srv/SetBool
+    params: [{name: on, type: bool, field: data}]
+    returns: success
+  - name: lifecycle_state
+    doc: The server's lifecycle state.
+    service: /fibonacci_server/get_state
+    type: lifecycle_msgs/srv/GetState
+    returns: current_state
 ";
 
-/// A declared action skill called from Python, through an rclpy server
-/// whose goal of order 0 succeeds at once: goal, acceptance, result.
+/// Python timing `call` `n` times after a first call (which waits for the
+/// server to be discovered): prints [median, p99] in ms.
+fn timing_loop(call: &str, n: usize) -> String {
+    format!(
+        "import time, json\n{call}\nts = []\nfor _ in range({n}):\n    t = time.perf_counter(); {call}; ts.append((time.perf_counter() - t) * 1000)\nts.sort()\nprint(json.dumps([ts[len(ts) // 2], ts[int(len(ts) * 0.99)]]))"
+    )
+}
+
+/// Declared skills called from Python through an rclpy server: an action
+/// whose goal of order 0 succeeds at once (goal, acceptance, result), and
+/// a service of a compiled-in type against one of a run-time type.
 fn action_round_trip(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let python = std::env::var("CODEACT_ROS_PYTHON").unwrap_or_else(|_| "python3".into());
     let _server = Reaper(
@@ -216,23 +239,39 @@ fn action_round_trip(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     let sim = include_str!("../../launch/profiles/sim.yaml");
     std::fs::write(&profile, format!("{sim}{DECLARING}"))?;
     let (mut driver, _) = Driver::start(&["--robot", &profile.to_string_lossy()])?;
-    // The first call waits for the server to be discovered; then the loop.
-    let code = format!(
-        "import time, json\nfibonacci(0)\nts = []\nfor _ in range({}):\n    t = time.perf_counter(); fibonacci(0); ts.append((time.perf_counter() - t) * 1000)\nts.sort()\nprint(json.dumps([ts[len(ts) // 2], ts[int(len(ts) * 0.99)]]))",
-        reps(300)
-    );
-    let (_, obs) = driver.execute(&code)?;
+    let mut timed = |call: &str, what: &str| -> Result<Stats> {
+        let (_, obs) = driver.execute(&timing_loop(call, reps(300)))?;
+        let figures: Vec<f64> = serde_json::from_str(obs.observation.output_text().trim())
+            .with_context(|| format!("{what}'s timing: {}", obs.text))?;
+        Ok(Stats {
+            median: figures[0],
+            p99: figures[1],
+        })
+    };
+    let action = timed("fibonacci(0)", "the action skill")?;
+    let compiled = timed("light(True)", "the compiled-in service skill")?;
+    let run_time = timed("lifecycle_state()", "the run-time service skill")?;
     let _ = std::fs::remove_dir_all(&dir);
-    let figures: Vec<f64> = serde_json::from_str(obs.observation.output_text().trim())
-        .with_context(|| format!("the action skill's timing: {}", obs.text))?;
     report(
         "declared action skill round trip (rclpy server)",
         "ms",
-        &Stats {
-            median: figures[0],
-            p99: figures[1],
-        },
+        &action,
         "median <= 5 ms",
+    );
+    report(
+        "declared service skill, compiled-in type (SetBool)",
+        "ms",
+        &compiled,
+        "measured",
+    );
+    report(
+        "declared service skill, run-time type (lifecycle GetState)",
+        "ms",
+        &run_time,
+        &format!(
+            "<= 2x compiled-in: {:.2}x",
+            run_time.median / compiled.median
+        ),
     );
     Ok(())
 }

@@ -6,6 +6,8 @@
 - it accepts every cancel request and ends the goal as canceled;
 - /fibonacci_server/ping (std_srvs/srv/Trigger) answers "pong";
 - /fibonacci_server/light (std_srvs/srv/SetBool) answers "light on"/"light off";
+- /fibonacci_server/get_state (lifecycle_msgs/srv/GetState, a type codeact's
+  node is not built with) answers state 3, "active";
 - what arrives on /screen_text (std_msgs/msg/String) is printed as "heard".
 It prints one JSON line per event (accepted, rejected, canceled, done),
 each with its time (`t`, monotonic seconds).
@@ -25,6 +27,8 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from example_interfaces.action import Fibonacci
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.srv import GetState
 from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
@@ -99,6 +103,8 @@ def on_light(request, response):
 
 node.create_service(Trigger, "/fibonacci_server/ping", on_ping)
 node.create_service(SetBool, "/fibonacci_server/light", on_light)
+node.create_service(GetState, "/fibonacci_server/get_state",
+                    lambda _, response: GetState.Response(current_state=State(id=3, label="active")))
 node.create_subscription(String, "/screen_text", lambda m: say(event="heard", text=m.data), 10)
 executor = MultiThreadedExecutor()
 executor.add_node(node)

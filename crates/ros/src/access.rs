@@ -391,7 +391,7 @@ fn positive_timeout(t: f64, skill: &str) -> Result<f64, SkillError> {
 
 robot_api::skill_params! {
     /// `ros_read`'s parameters.
-    pub struct RosRead { topic: String, r#type: Option<String> = None, timeout: f64 = 2.0 }
+    pub struct RosRead { topic: String, r#type: Option<String> = None, timeout: f64 = 5.0 }
 }
 
 robot_api::skill_params! {
@@ -452,7 +452,7 @@ pub fn add_ros_access(
     skills.add(
         SkillSpec::new(
             "ros_read",
-            "The latest message on a ROS 2 topic, as a dict (nested fields as dicts and lists). The first read of a topic subscribes and waits up to timeout seconds for a message; later reads return the newest one at once. type ('sensor_msgs/msg/Imu') is needed only when nothing publishes the topic yet.\n\nExample: ros_read('/imu')['angular_velocity']['z']",
+            "The latest message on a ROS 2 topic, as a dict (nested fields as dicts and lists). The first read of a topic subscribes and waits up to timeout seconds for a message (a new subscription can take a few seconds to be matched); later reads return the newest one at once. type ('sensor_msgs/msg/Imu') is needed only when nothing publishes the topic yet.\n\nExample: ros_read('/imu')['angular_velocity']['z']",
         )
         .returns("dict"),
         move |p: RosRead, _| {

@@ -34,8 +34,9 @@ pub enum GoalHandle {
 /// The ledger of every goal, of either kind.
 pub type Ledger = GoalLedger<GoalHandle>;
 
-/// How often a goal of a run-time type is looked at.
-const RUN_TIME_POLL: Duration = Duration::from_millis(1);
+/// The longest a goal of a run-time type goes unlooked at: its thread
+/// waits on the client this long at most (and wakes when anything arrives).
+const RUN_TIME_POLL: Duration = Duration::from_millis(2);
 
 /// How long a cancelled goal's server has to confirm before the skill returns anyway.
 const CANCEL_WAIT: Duration = Duration::from_secs(2);
@@ -407,7 +408,7 @@ fn run_time_goal(
         if let Some(accepted) = graph.goal_answer(name, sequence).map_err(fail)? {
             break accepted;
         }
-        std::thread::sleep(RUN_TIME_POLL);
+        graph.wait_for_goal(name, RUN_TIME_POLL).map_err(fail)?;
     };
     if !accepted {
         return Ok(Some(Event::Failed(not_sent(
@@ -444,7 +445,7 @@ fn run_time_goal(
         {
             return Ok(None);
         }
-        std::thread::sleep(RUN_TIME_POLL);
+        graph.wait_for_goal(name, RUN_TIME_POLL).map_err(fail)?;
     }
 }
 

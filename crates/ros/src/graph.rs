@@ -39,6 +39,78 @@ pub struct GraphNode {
 struct DynClient {
     handle: Box<rcl::rcl_client_t>,
     service: DynamicService,
+    /// Wakes a caller when the answer comes.
+    wait: WaitSet,
+}
+
+/// An rcl wait set sized for one client or one action client: a caller
+/// waiting for an answer wakes when it arrives, not at its next poll.
+pub(super) struct WaitSet(Box<rcl::rcl_wait_set_t>);
+
+/// The entities a wait set holds.
+#[derive(Default)]
+pub(super) struct WaitSizes {
+    subscriptions: usize,
+    guard_conditions: usize,
+    timers: usize,
+    clients: usize,
+    services: usize,
+}
+
+impl WaitSet {
+    pub(super) fn new(
+        context: &mut rcl::rcl_context_t,
+        sizes: &WaitSizes,
+    ) -> Result<Self, RclError> {
+        // SAFETY: a boxed (never moved) zero-initialised wait set, initialised
+        // in our live context; finished in Drop.
+        unsafe {
+            let mut set = Box::new(rcl::rcl_get_zero_initialized_wait_set());
+            check(
+                rcl::rcl_wait_set_init(
+                    set.as_mut(),
+                    sizes.subscriptions,
+                    sizes.guard_conditions,
+                    sizes.timers,
+                    sizes.clients,
+                    sizes.services,
+                    0,
+                    context,
+                    rcl::rcutils_get_default_allocator(),
+                ),
+                "rcl_wait_set_init",
+            )?;
+            Ok(WaitSet(set))
+        }
+    }
+
+    /// Waits up to `timeout` for what `fill` adds to become ready.
+    pub(super) fn wait(
+        &mut self,
+        timeout: Duration,
+        fill: impl FnOnce(*mut rcl::rcl_wait_set_t) -> rcl::rcl_ret_t,
+    ) -> Result<(), RclError> {
+        let set: *mut rcl::rcl_wait_set_t = self.0.as_mut();
+        // SAFETY: our initialised wait set; `fill` adds live entities of
+        // the same context, which the caller keeps alive across the wait.
+        unsafe {
+            check(rcl::rcl_wait_set_clear(set), "rcl_wait_set_clear")?;
+            check(fill(set), "adding to a wait set")?;
+            let ret = rcl::rcl_wait(set, timeout.as_nanos() as i64);
+            if ret == rcl::RCL_RET_TIMEOUT as rcl::rcl_ret_t {
+                rcl::rcutils_reset_error();
+                return Ok(());
+            }
+            check(ret, "rcl_wait")
+        }
+    }
+}
+
+impl Drop for WaitSet {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, finished once.
+        unsafe { rcl::rcl_wait_set_fini(self.0.as_mut()) };
+    }
 }
 
 /// How a call to a service of a run-time type went wrong.
@@ -88,6 +160,10 @@ pub enum PublishError {
         asked: String,
     },
 }
+
+/// The longest a caller holds the graph node waiting for an answer before
+/// it looks at its cancel token and deadline again.
+const ANSWER_WAIT: Duration = Duration::from_millis(2);
 
 /// The graph node's name.
 const GRAPH_NODE: &str = "codeact_graph";
@@ -142,7 +218,7 @@ impl Graph {
 
     /// Calls `service` of the run-time type `type_name` with `request`
     /// (JSON): waits for its server, sends, and takes the answer, within
-    /// `timeout`; the graph node is free between polls.
+    /// `timeout`; it holds the graph node at most [`ANSWER_WAIT`] at a time.
     pub fn call(
         &self,
         service: &str,
@@ -157,21 +233,27 @@ impl Graph {
             if cancel.is_cancelled() {
                 return Err(CallError::Cancelled);
             }
-            {
-                let mut node = self.locked()?;
-                match sequence {
-                    None => sequence = node.send_request(service, type_name, request)?,
-                    Some(ours) => {
-                        if let Some(answer) = node.take_response(service, ours)? {
-                            return Ok(answer);
-                        }
-                    }
-                }
-            }
             if Instant::now() >= deadline {
                 return Err(CallError::Timeout(timeout.as_secs_f64()));
             }
-            std::thread::sleep(Duration::from_millis(2));
+            let mut node = self.locked()?;
+            match sequence {
+                None => {
+                    sequence = node.send_request(service, type_name, request)?;
+                    if sequence.is_none() {
+                        // No server yet: the node is free while it is looked for.
+                        drop(node);
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+                Some(ours) => {
+                    if let Some(answer) = node.take_response(service, ours)? {
+                        return Ok(answer);
+                    }
+                    node.wait_for_response(service, ANSWER_WAIT)
+                        .map_err(PublishError::from)?;
+                }
+            }
         }
     }
 
@@ -254,6 +336,12 @@ impl Graph {
     pub fn cancel_goal(&self, goal: &DynGoal) -> Result<(), PublishError> {
         self.locked()?
             .send_cancel(&goal.action, &goal.type_name, goal.uuid)
+    }
+
+    /// Waits up to `timeout` for anything on action `name`'s client (an
+    /// answer, feedback, a result), holding the graph node meanwhile.
+    pub fn wait_for_goal(&self, name: &str, timeout: Duration) -> Result<(), PublishError> {
+        Ok(self.locked()?.wait_for_action(name, timeout)?)
     }
 
     /// Goal `uuid` is over: its feedback is no longer kept.
@@ -552,9 +640,14 @@ impl GraphNode {
                 )?;
                 handle
             };
+            let sizes = WaitSizes {
+                clients: 1,
+                ..WaitSizes::default()
+            };
             let client = DynClient {
                 handle,
                 service: loaded,
+                wait: WaitSet::new(self.context.as_mut(), &sizes)?,
             };
             self.clients.insert(service.to_owned(), client);
         }
@@ -603,6 +696,18 @@ impl GraphNode {
         Ok(Some(sequence))
     }
 
+    /// Waits up to `timeout` for an answer on `service`'s client.
+    fn wait_for_response(&mut self, service: &str, timeout: Duration) -> Result<(), RclError> {
+        let Some(client) = self.clients.get_mut(service) else {
+            return Ok(());
+        };
+        let handle: *const rcl::rcl_client_t = client.handle.as_ref();
+        client.wait.wait(timeout, |set| {
+            // SAFETY: our live client, added to our wait set.
+            unsafe { rcl::rcl_wait_set_add_client(set, handle, std::ptr::null_mut()) }
+        })
+    }
+
     /// The answer to request `ours` of `service`, if it came; answers to
     /// earlier requests (calls that gave up) are dropped.
     fn take_response(&mut self, service: &str, ours: i64) -> Result<Option<Json>, PublishError> {
@@ -641,6 +746,8 @@ impl Drop for GraphNode {
             for c in self.clients.values_mut() {
                 rcl::rcl_client_fini(c.handle.as_mut(), self.node.as_mut());
             }
+            // Their wait sets, while the context lives.
+            self.clients.clear();
             rcl::rcl_node_fini(self.node.as_mut());
             rcl::rcl_shutdown(self.context.as_mut());
             rcl::rcl_context_fini(self.context.as_mut());

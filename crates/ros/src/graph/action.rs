@@ -13,7 +13,7 @@ use r2r_actions as rcla;
 use r2r_rcl as rcl;
 use serde_json::{json, Value as Json};
 
-use super::{check, GraphNode, PublishError, RclError};
+use super::{check, GraphNode, PublishError, RclError, WaitSet, WaitSizes};
 use crate::dynamic::DynamicAction;
 
 /// A goal's id (`unique_identifier_msgs/UUID`).
@@ -50,6 +50,8 @@ pub(super) struct DynActionClient {
     /// Feedback of the goals being followed, oldest first.
     feedback: HashMap<GoalUuid, Vec<Json>>,
     following: HashSet<GoalUuid>,
+    /// Wakes a goal's thread when something arrives.
+    wait: WaitSet,
 }
 
 fn uuid_json(uuid: &GoalUuid) -> Json {
@@ -92,9 +94,26 @@ impl GraphNode {
                 )?;
                 handle
             };
+            let mut sizes = WaitSizes::default();
+            // SAFETY: our initialised client, and counts to write.
+            check(
+                unsafe {
+                    rcla::rcl_action_client_wait_set_get_num_entities(
+                        handle.as_ref(),
+                        &mut sizes.subscriptions,
+                        &mut sizes.guard_conditions,
+                        &mut sizes.timers,
+                        &mut sizes.clients,
+                        &mut sizes.services,
+                    )
+                },
+                "rcl_action_client_wait_set_get_num_entities",
+            )?;
+            let wait = WaitSet::new(self.context.as_mut(), &sizes)?;
             let client = DynActionClient {
                 handle,
                 action,
+                wait,
                 goal_answers: HashMap::new(),
                 results: HashMap::new(),
                 feedback: HashMap::new(),
@@ -295,6 +314,29 @@ impl GraphNode {
             }
             check(ret, "rcl_action_take_cancel_response")?;
         }
+    }
+
+    /// Waits up to `timeout` for anything on action `name`'s client.
+    pub(super) fn wait_for_action(
+        &mut self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), RclError> {
+        let Some(client) = self.action_clients.get_mut(name) else {
+            return Ok(());
+        };
+        let handle: *const rcla::rcl_action_client_t = client.handle.as_ref();
+        client.wait.wait(timeout, |set| {
+            // SAFETY: our live action client, added to our wait set.
+            unsafe {
+                rcla::rcl_action_wait_set_add_action_client(
+                    set,
+                    handle,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            }
+        })
     }
 
     /// The server's answer to goal request `sequence`, once it came.
