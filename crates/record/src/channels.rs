@@ -76,6 +76,7 @@ impl Format {
 }
 
 /// One thing to record, as the robot's thread hands it to the writer.
+#[derive(Clone)]
 pub enum Message {
     /// The occupancy grid.
     Map(GridMap),

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use foxglove::schemas::{CompressedImage, FrameTransforms, Grid, LaserScan, Log, PoseInFrame};
@@ -62,20 +62,36 @@ impl ServerListener for Joined {
     }
 }
 
-/// The live view's server and its channels.
+/// How many messages may wait for the live view's thread; past that, new
+/// ones are dropped (a live view is not the record: the file keeps all).
+const LIVE_BACKLOG: usize = 256;
+
+/// The live view's server, and the thread that encodes for it: the robot's
+/// thread only decides what goes out ([`LIVE_PERIOD`], whether anyone
+/// watches) and hands it over.
 pub struct Live {
-    /// Held here: the server and the channels only refer to it.
-    _context: Arc<Context>,
     server: Mutex<Option<WebSocketServerHandle>>,
     addr: SocketAddr,
+    channels: Arc<LiveChannels>,
+    /// To the encoding thread; `None` once stopped.
+    to_thread: Mutex<Option<mpsc::SyncSender<(u64, Message)>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// When each stream channel last sent, nanoseconds after `started`
+    /// (0: never).
+    last_sent: [AtomicU64; 3],
+    /// Whether the last command sent was a stop.
+    stopped: AtomicBool,
+    started: Instant,
+}
+
+/// The live view's channels, written by its thread.
+struct LiveChannels {
+    /// Held here: the server and the channels only refer to it.
+    _context: Arc<Context>,
     /// A client subscribed to the map or the camera's frame.
     joined: Arc<AtomicBool>,
     /// The map, for clients that join after it was sent.
     last_map: Mutex<Option<(u64, GridMap)>>,
-    /// When each stream channel last sent, nanoseconds after `started`
-    /// (0: never).
-    last_sent: [AtomicU64; 3],
-    started: Instant,
     map: Channel<Grid>,
     pose: Channel<PoseInFrame>,
     tf: Channel<FrameTransforms>,
@@ -120,7 +136,7 @@ impl Live {
             .schema(velocity)
             .build_raw()
             .expect("a channel with an encoding builds");
-        let live = Live {
+        let channels = Arc::new(LiveChannels {
             map: ctx.channel_builder(topics::MAP).build(),
             pose: ctx.channel_builder(topics::POSE).build(),
             tf: ctx.channel_builder(topics::TF).build(),
@@ -132,15 +148,33 @@ impl Live {
             observation: ctx.channel_builder(topics::OBSERVATION).build(),
             pictures: ctx.channel_builder(topics::PICTURES).build(),
             events: ctx.channel_builder(topics::EVENTS).build(),
-            server: Mutex::new(Some(server)),
-            addr: bound,
             joined,
             last_map: Mutex::new(None),
-            last_sent: Default::default(),
-            started: Instant::now(),
             _context: ctx,
-        };
-        Ok(live)
+        });
+        let (tx, rx) = mpsc::sync_channel::<(u64, Message)>(LIVE_BACKLOG);
+        let encoder = channels.clone();
+        let thread = std::thread::Builder::new()
+            .name("live-view".into())
+            .spawn(move || {
+                for (ns, message) in rx {
+                    encoder.write(ns, &message);
+                }
+            })
+            .map_err(|e| LiveError::Start {
+                addr,
+                why: format!("its thread did not start: {e}"),
+            })?;
+        Ok(Live {
+            server: Mutex::new(Some(server)),
+            addr: bound,
+            channels,
+            to_thread: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            last_sent: Default::default(),
+            stopped: AtomicBool::new(false),
+            started: Instant::now(),
+        })
     }
 
     /// Where it serves (the real port, for port 0).
@@ -148,9 +182,100 @@ impl Live {
         self.addr
     }
 
-    /// Sends `message` to the clients watching its channel; nothing is
-    /// encoded for a channel no one watches.
+    /// Hands `message` to the live view's thread if it is to go out: a
+    /// stream message when [`LIVE_PERIOD`] has passed, and only for a
+    /// channel someone watches (the map is always kept, for later viewers).
     pub(crate) fn write(&self, ns: u64, message: &Message) {
+        if !self.channels.wanted(message) || !self.due(message) {
+            return;
+        }
+        if let Some(tx) = &*self.to_thread.lock().unwrap_or_else(|e| e.into_inner()) {
+            // Full: the viewer is behind; this one is dropped.
+            let _ = tx.try_send((ns, message.clone()));
+        }
+    }
+
+    /// Whether a stream message may go out now ([`LIVE_PERIOD`] after the
+    /// last of its channel); notes it as sent if so. A stop after motion
+    /// always goes (a viewer never shows a stopped robot moving); repeated
+    /// stops (a controller holding still sends one per tick) are throttled.
+    fn due(&self, message: &Message) -> bool {
+        let stream = match message {
+            Message::Pose(_) => Stream::Pose,
+            Message::Scan(_) => Stream::Scan,
+            Message::Command(l, a) => {
+                let stop = *l == 0.0 && *a == 0.0;
+                if stop && !self.stopped.load(Ordering::Relaxed) {
+                    self.stopped.store(true, Ordering::Relaxed);
+                    self.last_sent[Stream::Command as usize]
+                        .store(self.started.elapsed().as_nanos() as u64 + 1, Ordering::Relaxed);
+                    return true;
+                }
+                if !self.throttle(Stream::Command) {
+                    return false;
+                }
+                self.stopped.store(stop, Ordering::Relaxed);
+                return true;
+            }
+            _ => return true,
+        };
+        self.throttle(stream)
+    }
+
+    /// Whether [`LIVE_PERIOD`] has passed since `stream` last sent; notes
+    /// it as sent now if so.
+    fn throttle(&self, stream: Stream) -> bool {
+        let now = self.started.elapsed().as_nanos() as u64 + 1;
+        let last = &self.last_sent[stream as usize];
+        let before = last.load(Ordering::Relaxed);
+        if before != 0 && now < before + LIVE_PERIOD.as_nanos() as u64 {
+            return false;
+        }
+        last.store(now, Ordering::Relaxed);
+        true
+    }
+
+    /// Stops serving: what was handed over is sent, then clients are
+    /// disconnected.
+    pub fn stop(&self) {
+        drop(
+            self.to_thread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(server) = server {
+            server.stop().wait_blocking();
+        }
+    }
+}
+
+impl LiveChannels {
+    /// Whether anyone watches `message`'s channel (the map: always, it is
+    /// kept for later viewers).
+    fn wanted(&self, message: &Message) -> bool {
+        match message {
+            Message::Map(_) => true,
+            Message::Pose(_) => self.pose.has_sinks() || self.tf.has_sinks(),
+            Message::Scan(_) => self.scan.has_sinks(),
+            Message::Command(..) => self.cmd_vel.has_sinks(),
+            Message::Camera(_) => self.camera.has_sinks(),
+            Message::Code(..) => self.code.has_sinks(),
+            Message::Observation(..) => self.observation.has_sinks(),
+            Message::Picture(_) => self.pictures.has_sinks(),
+            Message::Event(_) => self.events.has_sinks(),
+            Message::Metadata(..) => false,
+        }
+    }
+
+    /// Sends `message` to the clients watching its channel (on the live
+    /// view's thread).
+    fn write(&self, ns: u64, message: &Message) {
         if self.joined.swap(false, Ordering::SeqCst) {
             self.send_once_more();
         }
@@ -161,7 +286,6 @@ impl Live {
                 }
                 *self.last_map.lock().unwrap_or_else(|e| e.into_inner()) = Some((ns, map.clone()));
             }
-            Message::Pose(_) | Message::Scan(_) | Message::Command(..) if !self.due(message) => {}
             Message::Pose(pose) => {
                 if self.pose.has_sinks() {
                     self.pose.log_with_time(&fox::pose(*pose, ns), ns);
@@ -203,26 +327,6 @@ impl Live {
         }
     }
 
-    /// Whether a stream message may go out now ([`LIVE_PERIOD`] after the
-    /// last of its channel); notes it as sent if so. A stop command always goes.
-    fn due(&self, message: &Message) -> bool {
-        let stream = match message {
-            Message::Pose(_) => Stream::Pose,
-            Message::Scan(_) => Stream::Scan,
-            Message::Command(l, a) if *l == 0.0 && *a == 0.0 => return true,
-            Message::Command(..) => Stream::Command,
-            _ => return true,
-        };
-        let now = self.started.elapsed().as_nanos() as u64 + 1;
-        let last = &self.last_sent[stream as usize];
-        let before = last.load(Ordering::Relaxed);
-        if before != 0 && now < before + LIVE_PERIOD.as_nanos() as u64 {
-            return false;
-        }
-        last.store(now, Ordering::Relaxed);
-        true
-    }
-
     /// What is sent once (the map, the camera's place on the robot), again
     /// for the clients that joined since.
     fn send_once_more(&self) {
@@ -232,18 +336,33 @@ impl Live {
             self.map.log_with_time(&fox::map(map, *ns), *ns);
         }
     }
-
-    /// Stops serving: clients are disconnected.
-    pub fn stop(&self) {
-        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(server) = server {
-            server.stop().wait_blocking();
-        }
-    }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A controller holding still sends a stop every tick: the viewer gets
+    /// the first stop after motion at once, the repeats as a stream.
+    #[test]
+    fn a_stop_after_motion_goes_at_once_and_repeated_stops_are_throttled() {
+        let live = Live::start(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let sent = |l: f64, a: f64| live.due(&Message::Command(l, a));
+        assert!(sent(0.3, 0.0), "the first command goes");
+        assert!(!sent(0.3, 0.1), "motion within the period waits");
+        assert!(sent(0.0, 0.0), "the stop after motion goes at once");
+        assert!(!sent(0.0, 0.0), "a repeated stop is throttled");
+        std::thread::sleep(LIVE_PERIOD);
+        assert!(sent(0.0, 0.0), "and goes once the period has passed");
+        assert!(!sent(0.0, 0.0));
+        std::thread::sleep(LIVE_PERIOD);
+        assert!(sent(0.5, 0.0));
+        assert!(sent(0.0, 0.0), "a stop after motion is never held back");
     }
 }
