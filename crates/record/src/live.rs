@@ -207,8 +207,10 @@ impl Live {
                 let stop = *l == 0.0 && *a == 0.0;
                 if stop && !self.stopped.load(Ordering::Relaxed) {
                     self.stopped.store(true, Ordering::Relaxed);
-                    self.last_sent[Stream::Command as usize]
-                        .store(self.started.elapsed().as_nanos() as u64 + 1, Ordering::Relaxed);
+                    self.last_sent[Stream::Command as usize].store(
+                        self.started.elapsed().as_nanos() as u64 + 1,
+                        Ordering::Relaxed,
+                    );
                     return true;
                 }
                 if !self.throttle(Stream::Command) {
