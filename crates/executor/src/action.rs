@@ -15,7 +15,10 @@ use super::lifecycle::{ActionEnd, Effect, Event, Finish, Lifecycle};
 use super::observation::{Observation, Status, Stream};
 use super::output::OutputBuffer;
 use super::process::{describe_exit, Worker};
-use super::wire::{ActionReport, ExecuteRequest, FromWorker, ToWorker, WireError};
+use super::skill_server::SkillShared;
+use super::wire::{
+    ActionReport, ExecuteRequest, FromWorker, Receiver, Sender, ToWorker, WireError,
+};
 
 /// How long the supervisor polls without sleeping after sending an action:
 /// short actions finish within it, and a wake-up from sleep costs more than
@@ -36,23 +39,47 @@ pub(super) struct ActionRun {
     pub outcome: ActionEnd,
 }
 
+/// What running an action watches and speaks to: a worker's own channels,
+/// or a rehearsal's (its control, interrupt and skill channels; the worker's
+/// raw output pipes).
+pub(super) struct Channels<'w> {
+    /// Where the action is asked for (the worker's control channel).
+    pub control_tx: &'w mut Sender,
+    /// Where its output and report come.
+    pub control_rx: &'w mut Receiver,
+    /// Where interrupts go.
+    pub interrupt_tx: &'w mut Sender,
+    /// The raw fd 1 and 2 of the process.
+    pub stdout: &'w mut File,
+    /// See `stdout`.
+    pub stderr: &'w mut File,
+    /// What skills report while they run.
+    pub progress: &'w mut File,
+    /// Readable when the process has ended, if there is one to watch (-1).
+    pub pidfd: RawFd,
+    /// The skill server's state for this action.
+    pub shared: &'w SkillShared,
+    /// `what`, with how the process ended (for a lost worker's message).
+    pub describe_exit: &'w mut dyn FnMut(&str) -> String,
+}
+
 /// The action being run: its number, lifecycle, and what it has produced.
-struct Run<'w> {
-    worker: &'w mut Worker,
+struct Run<'w, 'o> {
+    worker: Channels<'w>,
     action: u64,
     life: Lifecycle,
     report: Option<ActionReport>,
-    output: LiveOutput<'w>,
+    output: LiveOutput<'o>,
 }
 
-impl Run<'_> {
+impl Run<'_, '_> {
     /// Feeds one event to the lifecycle and carries out what it asks;
     /// returns whether it asked for anything.
     fn feed(&mut self, event: Event) -> bool {
         let Some(effect) = self.life.step(event, Instant::now()) else {
             return false;
         };
-        let shared = &self.worker.shared;
+        let shared = self.worker.shared;
         match effect {
             Effect::Interrupt(reason) => {
                 // The interrupt goes first: a cancelled skill call then finds its reason.
@@ -88,7 +115,11 @@ impl Run<'_> {
                     self.report = Some(*r);
                     self.feed(Event::Finished(finish));
                 }
-                Ok(Some(FromWorker::Finished(_))) | Ok(Some(FromWorker::Ready { .. })) => {}
+                Ok(Some(
+                    FromWorker::Finished(_)
+                    | FromWorker::Ready { .. }
+                    | FromWorker::RehearsalEnded { .. },
+                )) => {}
                 Ok(Some(FromWorker::Fatal { message })) => {
                     self.feed(Event::WorkerLost(format!("the worker failed: {message}")));
                 }
@@ -104,7 +135,7 @@ impl Run<'_> {
     }
 
     fn lost(&mut self, what: &str) {
-        let why = describe_exit(self.worker, what);
+        let why = (self.worker.describe_exit)(what);
         self.feed(Event::WorkerLost(why));
     }
 
@@ -126,7 +157,7 @@ impl Run<'_> {
                     self.worker.stdout.as_raw_fd(),
                     self.worker.stderr.as_raw_fd(),
                     interrupter.raw_fd(),
-                    self.worker.pidfd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+                    self.worker.pidfd,
                     input.as_ref().map_or(-1, |i| i.fd()),
                     self.worker.progress.as_raw_fd(),
                 ],
@@ -145,12 +176,10 @@ impl Run<'_> {
                 self.feed(Event::Interrupt);
             }
             if ready[1] {
-                self.output
-                    .read_raw(&mut self.worker.stdout, Stream::Stdout);
+                self.output.read_raw(self.worker.stdout, Stream::Stdout);
             }
             if ready[2] {
-                self.output
-                    .read_raw(&mut self.worker.stderr, Stream::Stderr);
+                self.output.read_raw(self.worker.stderr, Stream::Stderr);
             }
             if ready[0] {
                 self.read_control();
@@ -158,7 +187,7 @@ impl Run<'_> {
             // After the control socket: output the code printed before a
             // skill call is sent before the call, so it is there already.
             if ready[6] {
-                self.output.read_progress(&mut self.worker.progress);
+                self.output.read_progress(self.worker.progress);
             }
             if ready[4] && self.life.code_may_run() {
                 self.lost("the worker process died");
@@ -203,18 +232,52 @@ pub(super) fn run_action(
     timeout: Duration,
     io: ActionIo<'_, '_>,
 ) -> ActionRun {
-    let started = Instant::now();
-    worker.shared.begin_action(action);
-    while interrupter.drain() {}
-
+    let child = &mut worker.child;
+    let mut describe = |what: &str| describe_exit(child, what);
     let request = ToWorker::Execute(Box::new(ExecuteRequest {
         action,
         code: code.to_owned(),
         limits: config.output,
     }));
-    let sent = worker.control_tx.send(&request);
+    // The worker's fields are borrowed apart: the child for the exit, the rest to run.
+    let channels = Channels {
+        control_tx: &mut worker.control_tx,
+        control_rx: &mut worker.control_rx,
+        interrupt_tx: &mut worker.interrupt_tx,
+        stdout: &mut worker.stdout,
+        stderr: &mut worker.stderr,
+        progress: &mut worker.progress,
+        pidfd: worker.pidfd.as_ref().map_or(-1, |f| f.as_raw_fd()),
+        shared: &worker.shared,
+        describe_exit: &mut describe,
+    };
+    run_on(
+        channels,
+        config,
+        interrupter,
+        (action, request),
+        timeout,
+        io,
+    )
+}
+
+/// Runs one action to its end on `channels`: sends `request` (the action
+/// numbered as it says), watches, and builds the observation.
+pub(super) fn run_on(
+    channels: Channels<'_>,
+    config: &ExecutorConfig,
+    interrupter: &Interrupter,
+    (action, request): (u64, ToWorker),
+    timeout: Duration,
+    io: ActionIo<'_, '_>,
+) -> ActionRun {
+    let started = Instant::now();
+    channels.shared.begin_action(action);
+    while interrupter.drain() {}
+
+    let sent = channels.control_tx.send(&request);
     let mut run = Run {
-        worker,
+        worker: channels,
         action,
         life: Lifecycle::start(started, timeout, config.grace),
         report: None,
@@ -231,11 +294,9 @@ pub(super) fn run_action(
     run.watch(interrupter, io.input);
     run.settle();
     // Raw output written just before the end may still be in the pipes.
-    run.output
-        .read_raw_all(&mut run.worker.stdout, Stream::Stdout);
-    run.output
-        .read_raw_all(&mut run.worker.stderr, Stream::Stderr);
-    while run.output.read_progress(&mut run.worker.progress) {}
+    run.output.read_raw_all(run.worker.stdout, Stream::Stdout);
+    run.output.read_raw_all(run.worker.stderr, Stream::Stderr);
+    while run.output.read_progress(run.worker.progress) {}
 
     let outcome = run.life.outcome().expect("settled").clone();
     let observation = observe(run, &outcome, timeout, started);
@@ -246,7 +307,12 @@ pub(super) fn run_action(
 }
 
 /// The observation of an action that has ended (its robot part comes later).
-fn observe(run: Run<'_>, outcome: &ActionEnd, timeout: Duration, started: Instant) -> Observation {
+fn observe(
+    run: Run<'_, '_>,
+    outcome: &ActionEnd,
+    timeout: Duration,
+    started: Instant,
+) -> Observation {
     let Run {
         worker,
         action,

@@ -8,6 +8,7 @@
 //!   - `process`: the worker process: spawn, ready, describe its end, kill.
 //!   - `skill_server`: the thread that runs the worker's skill calls.
 //!   - [`interrupter`]: stopping an action from another thread or from watched input.
+//!   - [`rehearsal`]: an action rehearsed in a fork of the worker, against a twin's skills.
 //! - the worker process is the `codeact-worker` binary (crate
 //!   `crates/worker`): isolation and embedded CPython.
 //! - [`wire`]: the messages between them and their framing (crate `crates/protocol`).
@@ -27,6 +28,7 @@ pub mod library;
 pub mod lifecycle;
 mod process;
 pub mod protocol;
+pub mod rehearsal;
 pub mod remains;
 pub mod session;
 mod skill_server;
@@ -39,6 +41,7 @@ pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{
     CallOutcome, Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream,
 };
+pub use rehearsal::Rehearsed;
 pub use remains::Remains;
 pub use session::{ActionWatcher, Executor, ExecutorError, Session};
 pub use wire::{OutputLimits, Protection};

@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,7 +23,7 @@ use super::session::ExecutorError;
 use super::skill_server::{serve_skills, SkillShared};
 use super::wire::{
     socket_pair, FromWorker, Protection, Receiver, Sender, ToWorker, WireError, WorkerInit,
-    CONTROL_FD, INTERRUPT_FD, SKILL_FD,
+    CONTROL_FD, INTERRUPT_FD, REHEARSAL_FD, SKILL_FD,
 };
 
 /// Environment variables a worker may see; everything else (API keys,
@@ -48,6 +49,8 @@ pub(super) struct Worker {
     pub(super) control_tx: Sender,
     pub(super) control_rx: Receiver,
     pub(super) interrupt_tx: Sender,
+    /// Where a rehearsal's own channels are passed (SCM_RIGHTS).
+    pub(super) rehearsal: UnixStream,
     pub(super) stdout: File,
     pub(super) stderr: File,
     /// What skills report while they run ([`robot_api::Progress`]), read like output.
@@ -58,10 +61,10 @@ pub(super) struct Worker {
 }
 
 /// `what`, with how the worker process ended when it has.
-pub(super) fn describe_exit(worker: &mut Worker, what: &str) -> String {
+pub(super) fn describe_exit(child: &mut Child, what: &str) -> String {
     // The outer process ends right after the worker; give it a moment.
     for _ in 0..200 {
-        if let Ok(Some(status)) = worker.child.try_wait() {
+        if let Ok(Some(status)) = child.try_wait() {
             return format!(
                 "{what}: {}",
                 describe_status(status.code(), status.signal())
@@ -127,6 +130,7 @@ pub(super) fn spawn_worker(
     let (control, control_w) = socket_pair()?;
     let (skill, skill_w) = socket_pair()?;
     let (interrupt, interrupt_w) = socket_pair()?;
+    let (rehearsal, rehearsal_w) = socket_pair()?;
     let (mut cmd, dropped) = worker_command(&exe, &worker_config);
     pass_fds(
         &mut cmd,
@@ -134,12 +138,13 @@ pub(super) fn spawn_worker(
             (control_w.as_raw_fd(), CONTROL_FD),
             (skill_w.as_raw_fd(), SKILL_FD),
             (interrupt_w.as_raw_fd(), INTERRUPT_FD),
+            (rehearsal_w.as_raw_fd(), REHEARSAL_FD),
         ],
     );
     let mut child = cmd
         .spawn()
         .map_err(|e| ExecutorError::WorkerStart(format!("cannot run {}: {e}", exe.display())))?;
-    drop((control_w, skill_w, interrupt_w));
+    drop((control_w, skill_w, interrupt_w, rehearsal_w));
     let stdout = nonblocking(child.stdout.take().expect("piped").into())?;
     // Both ends non-blocking: a skill's progress is dropped rather than
     // stalling the skill when nobody reads (a full pipe).
@@ -162,6 +167,7 @@ pub(super) fn spawn_worker(
         control_tx: Sender::new(control.try_clone()?),
         control_rx: Receiver::new(control),
         interrupt_tx: Sender::new(interrupt),
+        rehearsal,
         stdout,
         stderr,
         progress: File::from(progress),
@@ -246,12 +252,12 @@ fn worker_command(exe: &Path, worker_config: &WorkerConfig) -> (Command, usize) 
 }
 
 /// Makes each `(fd, target)` appear in the child as `target`.
-fn pass_fds(cmd: &mut Command, ends: [(RawFd, RawFd); 3]) {
+fn pass_fds(cmd: &mut Command, ends: [(RawFd, RawFd); 4]) {
     // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2, close).
     unsafe {
         cmd.pre_exec(move || {
             // Move every end above the targets first, so no dup2 clobbers another end.
-            let mut moved = [-1; 3];
+            let mut moved = [-1; 4];
             for (slot, (fd, _)) in moved.iter_mut().zip(ends) {
                 *slot = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
                 if *slot < 0 {
@@ -333,7 +339,7 @@ fn wait_ready(
 fn start_failure(mut worker: Worker, message: &str) -> ExecutorError {
     let mut err_text = String::new();
     let _ = worker.stderr.read_to_string(&mut err_text);
-    let detail = describe_exit(&mut worker, message);
+    let detail = describe_exit(&mut worker.child, message);
     kill_worker(worker);
     let lines: Vec<&str> = err_text.lines().collect();
     let stderr_tail = lines[lines.len().saturating_sub(5)..].join("\n");

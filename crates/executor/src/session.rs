@@ -238,6 +238,20 @@ impl Session {
         }
     }
 
+    /// The worker, started if there is none.
+    pub(super) fn worker_mut(&mut self) -> Result<&mut Worker, ExecutorError> {
+        if self.worker.is_none() {
+            self.start_worker()?;
+        }
+        Ok(self.worker.as_mut().expect("started above"))
+    }
+
+    /// Kills the worker and starts another (its namespace is lost).
+    pub(super) fn restart_worker(&mut self) -> Result<(), ExecutorError> {
+        self.kill_worker();
+        self.start_worker()
+    }
+
     fn start_worker(&mut self) -> Result<(), ExecutorError> {
         let (worker, ready) = spawn_worker(&self.config, &self.workspace.path, &self.skills)?;
         self.remains.set_worker(

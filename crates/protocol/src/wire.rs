@@ -33,6 +33,11 @@ pub const SKILL_FD: i32 = 4;
 /// control socket (one wake-up per action instead of two).
 pub const INTERRUPT_FD: i32 = 5;
 
+/// The fd of the rehearsal socket in the worker: on it the supervisor passes
+/// a rehearsal's own control, skill and interrupt channels (SCM_RIGHTS),
+/// so the process that rehearses an action never holds the real ones.
+pub const REHEARSAL_FD: i32 = 6;
+
 /// Frames larger than this are refused: no legitimate message comes close.
 pub const MAX_FRAME: usize = 64 << 20;
 
@@ -43,6 +48,13 @@ pub enum ToWorker {
     Init(Box<WorkerInit>),
     /// Run one code action.
     Execute(Box<ExecuteRequest>),
+    /// Rehearse one code action in a copy of the worker (a fork: the
+    /// namespace copied on write), on the channels passed on
+    /// [`REHEARSAL_FD`] just before; the worker answers
+    /// [`FromWorker::RehearsalEnded`] when the copy has ended.
+    Rehearse(Box<ExecuteRequest>),
+    /// On the interrupt channel: end the running rehearsal's process now.
+    EndRehearsal,
     /// Stop the running action with an exception in its code.
     Interrupt {
         /// The action to stop; ignored if another one runs by then.
@@ -147,6 +159,11 @@ pub enum FromWorker {
     },
     /// The action ended; the last message for it.
     Finished(Box<ActionReport>),
+    /// The rehearsal's process has ended (its report came on its own channel).
+    RehearsalEnded {
+        /// Its exit status (128 + signal when killed).
+        status: i32,
+    },
     /// The worker cannot start; it exits after sending this.
     Fatal {
         /// What went wrong.
@@ -201,6 +218,65 @@ pub struct SkillRequest {
 
 /// The reply to a [`SkillRequest`].
 pub type SkillReply = Result<Value, SkillError>;
+
+/// Sends `fds` over `stream` (SCM_RIGHTS) with one byte of data.
+pub fn send_fds(stream: &UnixStream, fds: &[RawFd]) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let data = [0u8];
+    let iov = [io::IoSlice::new(&data)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    loop {
+        match sendmsg::<()>(stream.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                wait_fd(stream.as_raw_fd(), PollFlags::POLLOUT, None)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Receives the fds [`send_fds`] sent (waiting for them); they are
+/// close-on-exec.
+pub fn recv_fds(stream: &UnixStream) -> io::Result<Vec<std::os::fd::OwnedFd>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut data = [0u8];
+    let mut space = nix::cmsg_space!([RawFd; 8]);
+    loop {
+        let mut iov = [io::IoSliceMut::new(&mut data)];
+        match recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) if msg.bytes == 0 => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed"))
+            }
+            Ok(msg) => {
+                let mut fds = Vec::new();
+                for c in msg.cmsgs().map_err(io::Error::from)? {
+                    if let ControlMessageOwned::ScmRights(received) = c {
+                        // SAFETY: the kernel just gave us these fds.
+                        fds.extend(
+                            received
+                                .into_iter()
+                                .map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }),
+                        );
+                    }
+                }
+                return Ok(fds);
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                wait_fd(stream.as_raw_fd(), PollFlags::POLLIN, None)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 /// Errors reading or writing frames.
 #[derive(Debug, thiserror::Error)]

@@ -36,7 +36,7 @@ use codeact_protocol::library::{BrokenModule, LibraryFunction, LibraryReport};
 use codeact_protocol::observation::{ErrorReport, ImageType, Picture};
 use codeact_protocol::wire::{
     ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
-    ToWorker, WorkerInit, CONTROL_FD, INTERRUPT_FD, SKILL_FD,
+    ToWorker, WorkerInit, CONTROL_FD, INTERRUPT_FD, REHEARSAL_FD, SKILL_FD,
 };
 
 /// How long the worker polls for the next action before sleeping.
@@ -131,7 +131,7 @@ fn exit_like(code: i32) -> ! {
 /// The outer and init processes must not hold the sockets or pipes: the
 /// supervisor sees the worker's death as their closing.
 fn close_inherited_fds() {
-    for fd in 0..=INTERRUPT_FD {
+    for fd in 0..=REHEARSAL_FD {
         // SAFETY: closing fds this process does not use afterwards.
         unsafe { libc::close(fd) };
     }
@@ -161,6 +161,7 @@ fn python_main(protections: Vec<Protection>) -> i32 {
     let control = socket(CONTROL_FD);
     let skill = socket(SKILL_FD);
     let interrupts = Receiver::new(socket(INTERRUPT_FD));
+    let rehearsals = socket(REHEARSAL_FD);
     let (Ok(control_read), Ok(skill_read)) = (control.try_clone(), skill.try_clone()) else {
         fatal("cannot duplicate the worker sockets");
     };
@@ -209,6 +210,12 @@ fn python_main(protections: Vec<Protection>) -> i32 {
                 let report = run_action(&runner, &mut census, *request);
                 state.flush();
                 if python::lock_send(&FromWorker::Finished(Box::new(report))).is_err() {
+                    return 1;
+                }
+            }
+            Ok(ToWorker::Rehearse(request)) => {
+                let status = rehearse(&runner, &rehearsals, *request);
+                if python::lock_send(&FromWorker::RehearsalEnded { status }).is_err() {
                     return 1;
                 }
             }
@@ -321,11 +328,98 @@ fn interrupt_loop(mut rx: Receiver, main_thread: nix::sys::pthread::Pthread) {
                     let _ = nix::sys::pthread::pthread_kill(main_thread, Signal::SIGUSR1);
                 }
             }
+            Ok(ToWorker::EndRehearsal) => {
+                let pid = state
+                    .rehearsal_pid
+                    .load(std::sync::atomic::Ordering::SeqCst);
+                if pid > 0 {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
             Ok(_) => {}
             Err(_) => break,
         }
     }
     // SAFETY: immediate exit without running Python finalisers.
+    unsafe { libc::_exit(0) }
+}
+
+/// Rehearses `request` in a fork of this worker, on the channels the
+/// supervisor passes on `rehearsals` (control, skill, interrupt, in that
+/// order): the fork has the namespace as it is now, copied on write, and
+/// never the worker's own channels. Waits for it to end; its exit status.
+fn rehearse(runner: &Py<PyModule>, rehearsals: &UnixStream, request: ExecuteRequest) -> i32 {
+    let fds = match codeact_protocol::wire::recv_fds(rehearsals) {
+        Ok(fds) if fds.len() == 3 => fds,
+        Ok(_) | Err(_) => return -1,
+    };
+    let state = python::state();
+    let forked = {
+        let _held = state.hold_for_fork();
+        // Python's own fork: its locks and at-fork hooks (which close the
+        // worker's channels in the child) are taken care of.
+        Python::attach(|py| {
+            py.import("os")
+                .and_then(|os| os.call_method0("fork"))
+                .and_then(|pid| pid.extract::<i32>())
+        })
+    };
+    match forked {
+        Ok(0) => rehearsal(runner, fds, request),
+        Ok(pid) => {
+            drop(fds);
+            state
+                .rehearsal_pid
+                .store(pid, std::sync::atomic::Ordering::SeqCst);
+            let status = wait_for(Pid::from_raw(pid));
+            state
+                .rehearsal_pid
+                .store(0, std::sync::atomic::Ordering::SeqCst);
+            status
+        }
+        Err(_) => -1,
+    }
+}
+
+/// The rehearsal's process: takes its own channels, runs the action as the
+/// worker would, reports on its own control channel, and exits.
+fn rehearsal(runner: &Py<PyModule>, fds: Vec<std::os::fd::OwnedFd>, request: ExecuteRequest) -> ! {
+    // The worker's channels (closed by the at-fork hook already) and the
+    // rehearsal socket: never this process's.
+    for fd in [CONTROL_FD, SKILL_FD, INTERRUPT_FD, REHEARSAL_FD] {
+        // SAFETY: closing fds this process must not use; the rehearsal's
+        // own were received before the fork, so they are numbered above these.
+        unsafe { libc::close(fd) };
+    }
+    let mut streams = fds.into_iter().map(UnixStream::from);
+    let (Some(control), Some(skill), Some(interrupts)) =
+        (streams.next(), streams.next(), streams.next())
+    else {
+        // SAFETY: immediate exit of a forked child.
+        unsafe { libc::_exit(1) }
+    };
+    let Ok(skill_read) = skill.try_clone() else {
+        // SAFETY: as above.
+        unsafe { libc::_exit(1) }
+    };
+    let state = python::state();
+    state.become_rehearsal(
+        Sender::new(control),
+        (Sender::new(skill), Receiver::new(skill_read)),
+    );
+    // Threads do not survive a fork: the rehearsal starts its own.
+    let _ = std::thread::Builder::new()
+        .name("codeact-flusher".into())
+        .spawn(|| python::state().flusher_loop());
+    let main_thread = nix::sys::pthread::pthread_self();
+    let _ = std::thread::Builder::new()
+        .name("codeact-interrupts".into())
+        .spawn(move || interrupt_loop(Receiver::new(interrupts), main_thread));
+    let mut census = Census::new(false);
+    let report = run_action(runner, &mut census, request);
+    state.flush();
+    let _ = python::lock_send(&FromWorker::Finished(Box::new(report)));
+    // SAFETY: the rehearsal's end: no Python finalisers, nothing of the worker's.
     unsafe { libc::_exit(0) }
 }
 

@@ -40,12 +40,23 @@ pub struct WorkerState {
     /// recording an interrupt, so none is lost in between.
     early_interrupt: Mutex<(u64, u8)>,
     in_user_code: std::sync::atomic::AtomicBool,
-    pid: u32,
-    main_tid: i32,
+    /// This process's id: another one is a child forked by the code (or,
+    /// once it has taken its channels, a rehearsal).
+    pid: std::sync::atomic::AtomicU32,
+    /// The rehearsal's process while one runs (0 otherwise).
+    pub rehearsal_pid: std::sync::atomic::AtomicI32,
+    main_tid: std::sync::atomic::AtomicI32,
     /// Threads alive when the running action started; they may not call skills.
     preexisting: Mutex<HashSet<i32>>,
     refused: Mutex<Vec<String>>,
     classes: OnceLock<Classes>,
+}
+
+/// The worker's locks, held across a fork ([`WorkerState::hold_for_fork`]).
+pub struct ForkHold<'a> {
+    _control: std::sync::MutexGuard<'a, Sender>,
+    _output: std::sync::MutexGuard<'a, OutputState>,
+    _early: std::sync::MutexGuard<'a, (u64, u8)>,
 }
 
 struct Classes {
@@ -98,8 +109,9 @@ pub fn install(control: Sender, skill: (Sender, Receiver), skills: Vec<SkillSpec
         interrupt: AtomicU8::new(0),
         early_interrupt: Mutex::new((0, 0)),
         in_user_code: std::sync::atomic::AtomicBool::new(false),
-        pid: std::process::id(),
-        main_tid: nix::unistd::gettid().as_raw(),
+        pid: std::sync::atomic::AtomicU32::new(std::process::id()),
+        rehearsal_pid: std::sync::atomic::AtomicI32::new(0),
+        main_tid: std::sync::atomic::AtomicI32::new(nix::unistd::gettid().as_raw()),
         preexisting: Mutex::new(HashSet::new()),
         refused: Mutex::new(Vec::new()),
         classes: OnceLock::new(),
@@ -166,7 +178,31 @@ impl WorkerState {
     /// True in a process forked by the action's code: it must not speak on
     /// the worker's channels (its frames would corrupt them).
     pub fn is_forked(&self) -> bool {
-        std::process::id() != self.pid
+        std::process::id() != self.pid.load(Ordering::SeqCst)
+    }
+
+    /// Held across a fork: the locks another thread (the flusher, the
+    /// interrupt reader) could hold at that moment, so the child never
+    /// starts with one locked forever. Dropped in both processes.
+    pub fn hold_for_fork(&self) -> ForkHold<'_> {
+        ForkHold {
+            _control: lock(&self.control),
+            _output: lock(&self.output),
+            _early: lock(&self.early_interrupt),
+        }
+    }
+
+    /// In a rehearsal's process (a fork of the worker): speaks on the
+    /// rehearsal's own channels from now on. The worker's were closed at
+    /// the fork; their old handles are forgotten, not closed again.
+    pub fn become_rehearsal(&self, control: Sender, skill: (Sender, Receiver)) {
+        std::mem::forget(std::mem::replace(&mut *lock(&self.control), control));
+        std::mem::forget(std::mem::replace(&mut *lock(&self.skill), skill));
+        self.pid.store(std::process::id(), Ordering::SeqCst);
+        self.rehearsal_pid.store(0, Ordering::SeqCst);
+        let tid = nix::unistd::gettid().as_raw();
+        self.main_tid.store(tid, Ordering::SeqCst);
+        TID.with(|t| t.set(tid));
     }
 
     fn write(&self, stream: Stream, text: &str) -> Result<(), u64> {
@@ -345,6 +381,7 @@ fn after_fork_in_child() {
         libc::close(codeact_protocol::wire::CONTROL_FD);
         libc::close(codeact_protocol::wire::SKILL_FD);
         libc::close(codeact_protocol::wire::INTERRUPT_FD);
+        libc::close(codeact_protocol::wire::REHEARSAL_FD);
     }
 }
 
@@ -373,12 +410,13 @@ fn set_in_user_code(running: bool) {
 }
 
 thread_local! {
-    /// This thread's id, read once (gettid is a system call).
-    static TID: i32 = nix::unistd::gettid().as_raw();
+    /// This thread's id, read once (gettid is a system call); read again in
+    /// a rehearsal's process, where the forking thread has another.
+    static TID: std::cell::Cell<i32> = std::cell::Cell::new(nix::unistd::gettid().as_raw());
 }
 
 fn current_tid() -> i32 {
-    TID.with(|t| *t)
+    TID.with(|t| t.get())
 }
 
 fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -409,7 +447,7 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
         .skills
         .get(index as usize)
         .ok_or_else(|| PyValueError::new_err(format!("no skill number {index}")))?;
-    if std::process::id() != st.pid {
+    if st.is_forked() {
         return Err(refuse(
             py,
             &spec.name,
@@ -425,7 +463,7 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
         ));
     }
     let tid = current_tid();
-    if tid != st.main_tid && lock(&st.preexisting).contains(&tid) {
+    if tid != st.main_tid.load(Ordering::SeqCst) && lock(&st.preexisting).contains(&tid) {
         return Err(refuse(
             py,
             &spec.name,
