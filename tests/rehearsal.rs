@@ -46,6 +46,37 @@ fn a_rehearsal_leaves_the_namespace_and_the_real_skills_untouched() {
 }
 
 #[test]
+fn a_rehearsal_works_on_a_copy_of_the_workspace() {
+    let (mut session, _) = session();
+    run(
+        &mut session,
+        "import os\nopen('notes.txt', 'w').write('real')\nhome = os.getcwd()",
+    );
+    let (twin, _) = test_skills();
+    let code = "import os, tempfile\nprint(open('notes.txt').read())\nopen('notes.txt', 'w').write('rehearsed')\nopen('new.txt', 'w').write('x')\ntempfile.NamedTemporaryFile(delete=False).write(b'x')\ntry:\n    open(os.path.join(home, 'escape.txt'), 'w')\nexcept PermissionError:\n    print('the real workspace is read-only here')";
+    let r = session
+        .rehearse(code, Arc::new(twin), Duration::from_secs(10))
+        .unwrap();
+    let obs = r.observation;
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(
+        obs.output_text(),
+        "real\nthe real workspace is read-only here\n"
+    );
+    // The session's files are as they were, and nothing new is there.
+    let obs = run(
+        &mut session,
+        "(open('notes.txt').read(), sorted(f for f in os.listdir('.') if not f.startswith('.')), os.listdir('.tmp'))",
+    );
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("('real', ['notes.txt'], [])"),
+        "{}",
+        obs.render()
+    );
+}
+
+#[test]
 fn a_rehearsal_that_runs_on_is_stopped_and_the_session_goes_on() {
     let (mut session, real) = session();
     run(&mut session, "x = 1");

@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,12 @@ use super::session::{ExecutorError, Session};
 use super::skill_server::{serve_skills, SkillShared};
 use super::wire::{
     send_fds, socket_pair, wait_fd, ExecuteRequest, FromWorker, Receiver, Sender, ToWorker,
+    REHEARSAL_DIR,
 };
+
+/// The most a workspace may hold to be copied for a rehearsal; a larger one
+/// is not copied, and the rehearsal cannot write files.
+const COPY_BUDGET: u64 = 64 << 20;
 
 /// How long the worker has to say its rehearsal's process has ended after
 /// the rehearsal was stopped; past it the worker is restarted.
@@ -66,6 +72,8 @@ impl Session {
         }
         let action = self.next_action();
         let config = self.config().clone();
+        let copy = self.workspace().join(REHEARSAL_DIR);
+        let copied = copy_workspace(self.workspace(), &copy);
         let interrupter = self.interrupter();
         let worker = self.worker_mut()?;
 
@@ -132,6 +140,13 @@ impl Session {
             io,
         );
         let mut observation = run.observation;
+        match copied {
+            Ok(None) => {}
+            Ok(Some(note)) => observation.notes.push(note),
+            Err(e) => observation.notes.push(format!(
+                "the workspace could not be copied for the rehearsal: {e}"
+            )),
+        }
         if run.outcome.worker_lost.is_some() || observation.status != Status::Ok {
             // Stopped, hung or gone: the worker ends its process now.
             let _ = worker.interrupt_tx.send(&ToWorker::EndRehearsal);
@@ -145,6 +160,7 @@ impl Session {
         // channel close and exits.
         drop((control_rx, interrupt_tx));
         let ended = wait_for_end(&mut worker.control_rx);
+        let _ = std::fs::remove_dir_all(&copy);
         // The server ends when the process's end of its channel closes; a
         // twin's handler ignoring its cancel token is not waited for.
         shared.cancel_running();
@@ -183,4 +199,49 @@ fn wait_for_end(control: &mut Receiver) -> Result<(), String> {
             Err(e) => return Err(format!("the worker was lost after a rehearsal ({e})")),
         }
     }
+}
+
+/// Makes `copy` a copy of `workspace` (without its `.tmp`): the rehearsal's
+/// own files. `Some(note)` when the workspace is too large to copy.
+fn copy_workspace(workspace: &Path, copy: &Path) -> std::io::Result<Option<String>> {
+    let _ = std::fs::remove_dir_all(copy);
+    std::fs::create_dir_all(copy)?;
+    let mut budget = COPY_BUDGET;
+    if copy_tree(workspace, copy, &mut budget, true)? {
+        return Ok(None);
+    }
+    std::fs::remove_dir_all(copy)?;
+    Ok(Some(format!(
+        "the workspace holds more than {} MiB, so it was not copied for the rehearsal: the rehearsal could not write files",
+        COPY_BUDGET >> 20
+    )))
+}
+
+/// Copies the tree `from` into `to` (files, folders, symbolic links as
+/// links) while `budget` bytes last; whether it all fit.
+fn copy_tree(from: &Path, to: &Path, budget: &mut u64, top: bool) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if top && entry.file_name() == ".tmp" {
+            continue;
+        }
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&source)?, &target)?;
+        } else if kind.is_dir() {
+            std::fs::create_dir(&target)?;
+            if !copy_tree(&source, &target, budget, false)? {
+                return Ok(false);
+            }
+        } else if kind.is_file() {
+            let size = entry.metadata()?.len();
+            if size > *budget {
+                return Ok(false);
+            }
+            *budget -= size;
+            std::fs::copy(&source, &target)?;
+        }
+    }
+    Ok(true)
 }

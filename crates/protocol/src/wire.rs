@@ -38,6 +38,10 @@ pub const INTERRUPT_FD: i32 = 5;
 /// so the process that rehearses an action never holds the real ones.
 pub const REHEARSAL_FD: i32 = 6;
 
+/// Where, in the workspace, a rehearsal's copy of it is made: the
+/// rehearsal's working directory and HOME, the only place it may write.
+pub const REHEARSAL_DIR: &str = ".tmp/rehearsal";
+
 /// Frames larger than this are refused: no legitimate message comes close.
 pub const MAX_FRAME: usize = 64 << 20;
 

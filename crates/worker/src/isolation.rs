@@ -198,22 +198,32 @@ fn set_limits(config: &WorkerConfig, out: &mut Vec<Protection>) {
     let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
 }
 
-fn landlock_restrict(workspace: &Path, out: &mut Vec<Protection>) {
+/// A Landlock layer: read anywhere, write only in `dir` (and /dev/null,
+/// /dev/zero); no TCP; signals and abstract sockets only within.
+fn writes_only_in(dir: &Path) -> Result<landlock::RestrictionStatus, landlock::RulesetError> {
     let abi = ABI::V6;
-    let result = (|| -> Result<_, landlock::RulesetError> {
-        let ruleset = Ruleset::default()
-            .handle_access(AccessFs::from_all(abi))?
-            .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?
-            .scope(Scope::AbstractUnixSocket | Scope::Signal)?
-            .create()?
-            .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))?
-            .add_rules(path_beneath_rules([workspace], AccessFs::from_all(abi)))?
-            .add_rules(path_beneath_rules(
-                ["/dev/null", "/dev/zero"],
-                AccessFs::from_file(abi),
-            ))?;
-        ruleset.restrict_self()
-    })();
+    Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))?
+        .handle_access(AccessNet::BindTcp | AccessNet::ConnectTcp)?
+        .scope(Scope::AbstractUnixSocket | Scope::Signal)?
+        .create()?
+        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))?
+        .add_rules(path_beneath_rules([dir], AccessFs::from_all(abi)))?
+        .add_rules(path_beneath_rules(
+            ["/dev/null", "/dev/zero"],
+            AccessFs::from_file(abi),
+        ))?
+        .restrict_self()
+}
+
+/// In a rehearsal's process: a further Landlock layer, so it writes only in
+/// its own copy of the workspace (`dir`); whether it is enforced.
+pub fn rehearsal_writes_only_in(dir: &Path) -> bool {
+    writes_only_in(dir).is_ok_and(|s| s.ruleset != RulesetStatus::NotEnforced)
+}
+
+fn landlock_restrict(workspace: &Path, out: &mut Vec<Protection>) {
+    let result = writes_only_in(workspace);
     match result {
         Ok(status) => {
             let active = status.ruleset != RulesetStatus::NotEnforced;

@@ -36,7 +36,7 @@ use codeact_protocol::library::{BrokenModule, LibraryFunction, LibraryReport};
 use codeact_protocol::observation::{ErrorReport, ImageType, Picture};
 use codeact_protocol::wire::{
     ActionReport, ExecuteRequest, FromWorker, InterruptReason, Protection, Receiver, Sender,
-    ToWorker, WorkerInit, CONTROL_FD, INTERRUPT_FD, REHEARSAL_FD, SKILL_FD,
+    ToWorker, WorkerInit, CONTROL_FD, INTERRUPT_FD, REHEARSAL_DIR, REHEARSAL_FD, SKILL_FD,
 };
 
 /// How long the worker polls for the next action before sleeping.
@@ -92,7 +92,7 @@ fn init(config: WorkerConfig, in_pid_ns: bool, mut protections: Vec<Protection>)
                     config.workspace.display()
                 ));
             }
-            std::process::exit(python_main(protections))
+            std::process::exit(python_main(protections, config.workspace))
         }
         Ok(ForkResult::Parent { child }) => {
             close_inherited_fds();
@@ -157,7 +157,7 @@ fn socket(fd: i32) -> UnixStream {
     stream
 }
 
-fn python_main(protections: Vec<Protection>) -> i32 {
+fn python_main(protections: Vec<Protection>, workspace: std::path::PathBuf) -> i32 {
     let control = socket(CONTROL_FD);
     let skill = socket(SKILL_FD);
     let interrupts = Receiver::new(socket(INTERRUPT_FD));
@@ -214,7 +214,7 @@ fn python_main(protections: Vec<Protection>) -> i32 {
                 }
             }
             Ok(ToWorker::Rehearse(request)) => {
-                let status = rehearse(&runner, &rehearsals, *request);
+                let status = rehearse(&runner, &rehearsals, &workspace, *request);
                 if python::lock_send(&FromWorker::RehearsalEnded { status }).is_err() {
                     return 1;
                 }
@@ -348,7 +348,12 @@ fn interrupt_loop(mut rx: Receiver, main_thread: nix::sys::pthread::Pthread) {
 /// supervisor passes on `rehearsals` (control, skill, interrupt, in that
 /// order): the fork has the namespace as it is now, copied on write, and
 /// never the worker's own channels. Waits for it to end; its exit status.
-fn rehearse(runner: &Py<PyModule>, rehearsals: &UnixStream, request: ExecuteRequest) -> i32 {
+fn rehearse(
+    runner: &Py<PyModule>,
+    rehearsals: &UnixStream,
+    workspace: &std::path::Path,
+    request: ExecuteRequest,
+) -> i32 {
     let fds = match codeact_protocol::wire::recv_fds(rehearsals) {
         Ok(fds) if fds.len() == 3 => fds,
         Ok(_) | Err(_) => return -1,
@@ -365,7 +370,7 @@ fn rehearse(runner: &Py<PyModule>, rehearsals: &UnixStream, request: ExecuteRequ
         })
     };
     match forked {
-        Ok(0) => rehearsal(runner, fds, request),
+        Ok(0) => rehearsal(runner, fds, workspace, request),
         Ok(pid) => {
             drop(fds);
             state
@@ -383,7 +388,12 @@ fn rehearse(runner: &Py<PyModule>, rehearsals: &UnixStream, request: ExecuteRequ
 
 /// The rehearsal's process: takes its own channels, runs the action as the
 /// worker would, reports on its own control channel, and exits.
-fn rehearsal(runner: &Py<PyModule>, fds: Vec<std::os::fd::OwnedFd>, request: ExecuteRequest) -> ! {
+fn rehearsal(
+    runner: &Py<PyModule>,
+    fds: Vec<std::os::fd::OwnedFd>,
+    workspace: &std::path::Path,
+    request: ExecuteRequest,
+) -> ! {
     // The worker's channels (closed by the at-fork hook already) and the
     // rehearsal socket: never this process's.
     for fd in [CONTROL_FD, SKILL_FD, INTERRUPT_FD, REHEARSAL_FD] {
@@ -416,11 +426,47 @@ fn rehearsal(runner: &Py<PyModule>, fds: Vec<std::os::fd::OwnedFd>, request: Exe
         .name("codeact-interrupts".into())
         .spawn(move || interrupt_loop(Receiver::new(interrupts), main_thread));
     let mut census = Census::new(false);
-    let report = run_action(runner, &mut census, request);
+    let mut report_notes = Vec::new();
+    if let Err(why) = enter_copy(&workspace.join(REHEARSAL_DIR)) {
+        report_notes.push(why);
+    }
+    let mut report = run_action(runner, &mut census, request);
+    report.notes.extend(report_notes);
     state.flush();
     let _ = python::lock_send(&FromWorker::Finished(Box::new(report)));
     // SAFETY: the rehearsal's end: no Python finalisers, nothing of the worker's.
     unsafe { libc::_exit(0) }
+}
+
+/// In a rehearsal's process: works in `copy` (the supervisor's copy of the
+/// workspace) as its working directory, HOME and TMPDIR, and may write
+/// nowhere else. Why not, if it cannot.
+fn enter_copy(copy: &std::path::Path) -> Result<(), String> {
+    if !copy.is_dir() {
+        return Err("the rehearsal had no copy of the workspace; it could not write files".into());
+    }
+    let tmp = copy.join(".tmp");
+    let _ = std::fs::create_dir_all(&tmp);
+    let (copy_text, tmp_text) = (copy.to_string_lossy(), tmp.to_string_lossy());
+    let moved = Python::attach(|py| -> PyResult<()> {
+        let os = py.import("os")?;
+        os.call_method1("chdir", (copy_text.as_ref(),))?;
+        let environ = os.getattr("environ")?;
+        environ.set_item("HOME", copy_text.as_ref())?;
+        environ.set_item("TMPDIR", tmp_text.as_ref())?;
+        // tempfile remembers the directory it chose first.
+        py.import("tempfile")?.setattr("tempdir", py.None())?;
+        Ok(())
+    });
+    moved
+        .map_err(|e| format!("the rehearsal could not move into its copy of the workspace: {e}"))?;
+    if !isolation::rehearsal_writes_only_in(copy) {
+        return Err(
+            "the kernel could not confine the rehearsal's writes to its copy of the workspace"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// What `runner.run` returns, read from its dict by key.
