@@ -29,6 +29,7 @@ pub mod geometry;
 pub mod memory;
 pub mod nav;
 pub mod params;
+pub mod preview;
 pub mod reach;
 pub mod registry;
 pub mod skills;

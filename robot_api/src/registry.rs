@@ -307,6 +307,33 @@ impl SkillSet {
         self.skills.is_empty()
     }
 
+    /// The same declarations, in the same order, for a rehearsal: each
+    /// skill the twin has runs on the twin; every other one (a skill with
+    /// effects outside the twin: a declared service, `ros_call`) is not
+    /// called — it returns `None`, and `skipped` is told its name.
+    pub fn rehearsal(&self, twin: &SkillSet, skipped: Arc<dyn Fn(&str) + Send + Sync>) -> SkillSet {
+        let mut set = SkillSet::new(format!("a twin of {}", self.title));
+        set.records = self.records.clone();
+        for (spec, _) in &self.skills {
+            let handler: SkillHandler = match twin.skills.iter().find(|(s, _)| s.name == spec.name)
+            {
+                Some((_, h)) => h.clone(),
+                None => {
+                    let (name, told) = (spec.name.clone(), skipped.clone());
+                    Arc::new(move |_, _| {
+                        told(&name);
+                        Ok(Value::None)
+                    })
+                }
+            };
+            set.skills.push((spec.clone(), handler));
+        }
+        set.safe_stop = twin.safe_stop.clone();
+        set.reporter = twin.reporter.clone();
+        set.state = twin.state.clone();
+        set
+    }
+
     /// Checks and runs a call: the one path every skill call takes in the supervisor.
     pub fn call(
         &self,

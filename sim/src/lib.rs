@@ -12,6 +12,8 @@
 //! - [`render`]: PNG and SVG pictures of a world and a run.
 //! - [`camera`]: the robot camera's first-person view, ray-cast from the world.
 //! - [`rng`]: the seeded noise source.
+//! - [`twin`]: a simulated robot built from what any robot knows now (map,
+//!   pose, lidar returns), for rehearsing an action before it runs.
 
 pub mod backend;
 pub mod camera;
@@ -19,6 +21,7 @@ pub mod geometry;
 pub mod render;
 pub mod rng;
 pub mod simulator;
+pub mod twin;
 pub mod world;
 pub mod world_file;
 

@@ -311,6 +311,13 @@ impl World {
 
     /// The occupancy grid of the walls and mapped obstacles the robot is
     /// given (interiors filled), at [`crate::backend::MAP_RESOLUTION`].
+    /// Gives the world the robot's own map (a twin's: the map the robot
+    /// plans on, not one drawn from the world's outlines).
+    pub fn set_map(&mut self, map: robot_api::nav::GridMap) {
+        self.map = std::sync::OnceLock::from(map);
+    }
+
+    /// The occupancy grid of the world's mapped outlines (made once).
     pub fn occupancy(&self) -> &robot_api::nav::GridMap {
         self.map
             .get_or_init(|| crate::backend::occupancy_map(self, crate::backend::MAP_RESOLUTION))

@@ -9,6 +9,7 @@
 //!   - `skill_server`: the thread that runs the worker's skill calls.
 //!   - [`interrupter`]: stopping an action from another thread or from watched input.
 //!   - [`rehearsal`]: an action rehearsed in a fork of the worker, against a twin's skills.
+//!   - [`preview`]: `--preview show|gate`: every action rehearsed and judged before it runs.
 //! - the worker process is the `codeact-worker` binary (crate
 //!   `crates/worker`): isolation and embedded CPython.
 //! - [`wire`]: the messages between them and their framing (crate `crates/protocol`).
@@ -26,6 +27,7 @@ pub mod host;
 pub mod interrupter;
 pub mod library;
 pub mod lifecycle;
+pub mod preview;
 mod process;
 pub mod protocol;
 pub mod rehearsal;
@@ -41,6 +43,7 @@ pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{
     CallOutcome, Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream,
 };
+pub use preview::{Preview, PreviewMode, Verdict};
 pub use rehearsal::Rehearsed;
 pub use remains::Remains;
 pub use session::{ActionWatcher, Executor, ExecutorError, Session};

@@ -15,6 +15,7 @@ use super::config::ExecutorConfig;
 use super::interrupter::{InputWatch, Interrupter};
 use super::library::LibraryReport;
 use super::observation::{Observation, Status, Stream};
+use super::preview::{Preview, PreviewMode, Skipped, Verdict};
 use super::process::{kill_worker, spawn_worker, Worker};
 use super::remains::Remains;
 use super::wire::Protection;
@@ -106,6 +107,8 @@ pub struct Session {
     span: tracing::Span,
     watchers: Vec<Arc<dyn ActionWatcher>>,
     remains: Remains,
+    /// Whether actions are rehearsed on a twin first.
+    preview: Option<Preview>,
 }
 
 impl Session {
@@ -152,6 +155,7 @@ impl Session {
             span,
             watchers: Vec::new(),
             remains: Remains::default(),
+            preview: None,
         };
         let temporary = session.workspace.temporary;
         session
@@ -265,6 +269,35 @@ impl Session {
         Ok(())
     }
 
+    /// Rehearses every action on a twin first, as `preview` says (`None`:
+    /// actions run without).
+    pub fn set_preview(&mut self, preview: Option<Preview>) {
+        self.preview = preview.filter(|p| p.mode != PreviewMode::Off);
+    }
+
+    /// Rehearses `code` on a twin `preview` makes now, and judges it.
+    fn preview_verdict(&mut self, code: &str, preview: &Preview) -> Result<Verdict, String> {
+        let twin = preview.twins.make()?;
+        let skipped = Skipped::default();
+        let told = skipped.clone();
+        let skills = self
+            .skills
+            .rehearsal(twin.skills(), Arc::new(move |name: &str| told.note(name)));
+        let rehearsed = self
+            .rehearse(code, Arc::new(skills), preview.limit)
+            .map_err(|e| e.to_string())?;
+        if let Some(why) = rehearsed.worker_restart {
+            return Err(format!(
+                "the rehearsal could not be ended cleanly ({why}); the worker was restarted, and the session's variables are gone"
+            ));
+        }
+        Ok(Verdict::judge(
+            rehearsed.observation,
+            twin.foresee(),
+            skipped.take(),
+        ))
+    }
+
     /// Tells `watcher` of every action from now on.
     pub fn watch(&mut self, watcher: Arc<dyn ActionWatcher>) {
         self.watchers.push(watcher);
@@ -306,8 +339,17 @@ impl Session {
         if self.worker.is_none() {
             self.start_worker()?;
         }
+        let preview = self.preview.clone();
+        let verdict = preview.as_ref().map(|p| self.preview_verdict(code, p));
         let action = self.next_action;
         self.next_action += 1;
+        if let Some(refused) = gate(preview.as_ref(), verdict.as_ref(), action) {
+            for w in &self.watchers {
+                w.started(action, code);
+                w.finished(&refused);
+            }
+            return Ok(refused);
+        }
         let _session = self.span.clone().entered();
         let _span = tracing::debug_span!("action", n = action).entered();
         tracing::debug!(timeout_s = timeout.as_secs_f64(), "running");
@@ -349,6 +391,9 @@ impl Session {
                 .notes
                 .extend(bounded(report.notes, MAX_ROBOT_NOTES, "notes"));
         }
+        if let (Some(p), Some(verdict)) = (&preview, &verdict) {
+            add_verdict(&mut observation, p, verdict);
+        }
         tracing::debug!(
             status = observation.status.as_str(),
             ms = observation.duration_ms,
@@ -360,6 +405,56 @@ impl Session {
         }
         self.remains.set_running(false);
         Ok(observation)
+    }
+}
+
+/// The observation of an action the gate keeps from running, if it does:
+/// one whose rehearsal found a problem, or that could not be rehearsed.
+fn gate(
+    preview: Option<&Preview>,
+    verdict: Option<&Result<Verdict, String>>,
+    action: u64,
+) -> Option<Observation> {
+    if preview?.mode != PreviewMode::Gate {
+        return None;
+    }
+    match verdict? {
+        Ok(v) if v.refuses() => Some(v.refusal(action)),
+        Ok(_) => None,
+        Err(why) => Some(Verdict::unrehearsed(action, why)),
+    }
+}
+
+/// The rehearsal's verdict (in full with `show`, a line with `gate`) and
+/// where the real run departed from it.
+fn add_verdict(
+    observation: &mut Observation,
+    preview: &Preview,
+    verdict: &Result<Verdict, String>,
+) {
+    let v = match verdict {
+        Ok(v) => v,
+        Err(why) => {
+            observation
+                .notes
+                .push(format!("Preview: the action could not be rehearsed: {why}"));
+            return;
+        }
+    };
+    if preview.mode == PreviewMode::Show {
+        observation.notes.push(v.text());
+        observation.images.extend(v.picture());
+    } else {
+        observation
+            .notes
+            .push("Preview: the rehearsal on a twin of the robot passed.".into());
+    }
+    let departed = v.departures(observation, preview.twins.pose());
+    if !departed.is_empty() {
+        observation.notes.push(format!(
+            "Reality departed from the rehearsal: {}.",
+            departed.join("; ")
+        ));
     }
 }
 

@@ -409,7 +409,8 @@ fn draw_names(pm: &mut Pixmap, world: &World, sim: Option<&Simulator>, view: &Vi
             colours::TEXT,
         );
     }
-    for o in &world.obstacles {
+    // Unnamed ones (a twin's map cells, its lidar returns) go unlabelled.
+    for o in world.obstacles.iter().filter(|o| !o.name.is_empty()) {
         let Aabb { min: lo, max: hi } = Aabb::around(o.polygon.iter().copied());
         let room = ((hi.x - lo.x) * view.scale) as f32;
         let centre = P2::new((lo.x + hi.x) / 2.0, (lo.y + hi.y) / 2.0);
