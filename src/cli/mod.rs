@@ -29,10 +29,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use robot_api::SkillSet;
+use robot_api::{RobotBackend, SkillSet};
 
 use crate::agent::images::{ImageMode, ImagePolicy};
-use crate::executor::{ExecutorConfig, Limits, Session};
+use crate::executor::{ExecutorConfig, Limits, Preview, PreviewMode, Session};
 use crate::record::{recorded, RecordTo, Recorded, Recorder};
 
 /// Let an LLM control a robot by writing Python code actions.
@@ -161,6 +161,43 @@ pub struct ActionOpts {
     /// Seconds an interrupted action has to stop before the worker is killed.
     #[arg(long, default_value_t = 2.0)]
     grace: f64,
+    /// Rehearse every action on a twin of the robot (built from its map,
+    /// pose and lidar returns) before it runs: off; show (rehearse, then
+    /// run; the verdict and the predicted path come with the result); or
+    /// gate (run only what the rehearsal passes: no exception, no
+    /// collision, inside the geofence, every goal reachable). docs/preview.md.
+    #[arg(long, value_name = "MODE", value_parser = PreviewMode::parse, default_value = "off")]
+    preview: PreviewMode,
+    /// A rehearsal's own time limit, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    preview_limit: f64,
+}
+
+impl ActionOpts {
+    /// The preview these flags ask for, of the robot `backend` (none: only
+    /// `off` is possible).
+    fn preview(&self, backend: Option<&Arc<dyn RobotBackend>>) -> Result<Option<Preview>> {
+        if self.preview == PreviewMode::Off {
+            return Ok(None);
+        }
+        let Some(backend) = backend else {
+            bail!(
+                "--preview needs a robot to make a twin of: give --world or --robot, not --skills"
+            );
+        };
+        if !crate::executor::valid_time_limit(self.preview_limit) {
+            bail!(
+                "--preview-limit must be between 0 and {} seconds, got {}",
+                crate::executor::MAX_ACTION_SECONDS,
+                self.preview_limit
+            );
+        }
+        Ok(Some(Preview {
+            mode: self.preview,
+            twins: Arc::new(sim::twin::TwinOf(backend.clone())),
+            limit: Duration::from_secs_f64(self.preview_limit),
+        }))
+    }
 }
 
 /// How simulated time passes.
@@ -333,6 +370,7 @@ impl TargetOpts {
         let Recorded { backend, recorder } = recorded(robot.clone(), &record_to(Format::Foxglove))?;
         let target = Target {
             skills: robot_api::skills::robot_skills(backend),
+            backend: Some(robot.clone()),
             robot: Some(robot),
             recorder,
             library: None,
@@ -385,6 +423,8 @@ pub struct Target {
     pub library: Option<PathBuf>,
     /// How a person clears the robot's e-stop (a ROS robot's latch).
     pub clear_e_stop: Option<ClearEStop>,
+    /// The robot itself (not its recording wrapper), for a preview's twin.
+    pub backend: Option<Arc<dyn RobotBackend>>,
 }
 
 /// Clears a robot's e-stop for a person; whether it was latched.
@@ -405,6 +445,7 @@ impl Target {
             recorder: None,
             library: None,
             clear_e_stop: None,
+            backend: None,
         }
     }
 
@@ -422,7 +463,12 @@ impl Target {
     fn session(self, sandbox: &SandboxOpts, actions: Option<&ActionOpts>) -> Result<Started> {
         let mut config = sandbox.config(actions)?;
         config.library = self.library;
+        let preview = match actions {
+            Some(a) => a.preview(self.backend.as_ref())?,
+            None => None,
+        };
         let mut session = Session::start(config, self.skills).context("starting the executor")?;
+        session.set_preview(preview);
         if let Some(r) = &self.recorder {
             session.watch(r.clone());
         }
@@ -516,12 +562,14 @@ fn ros_target(profile: &str, record: &RecordTo) -> Result<(Target, String, Optio
     let connected = crate::ros::node::connect(profile, "codeact", record)?;
     let robot = connected.robot.clone();
     // The skills hold the robot and its ROS thread; they live as long as the session.
+    let backend: Arc<dyn RobotBackend> = robot.clone();
     let target = Target {
         skills: connected.skills,
         robot: None,
         recorder: connected.recorder,
         library: None,
         clear_e_stop: Some(Arc::new(move || robot.clear_e_stop())),
+        backend: Some(backend),
     };
     Ok((target, connected.profile_name, connected.skill_library))
 }
