@@ -26,7 +26,7 @@ pub struct BenchOpts {
 pub enum Suite {
     /// Executor round trips, skill calls, output, errors, start-up.
     Executor,
-    /// Simulator speed, planning, skills from Python.
+    /// Simulator speed, planning, skills from Python; preview's rehearsals.
     Sim,
     /// The agent loop's own cost per turn.
     Agent,
@@ -170,6 +170,7 @@ pub fn run(opts: &BenchOpts) -> Result<ExitCode> {
     }
     if matches!(opts.suite, Suite::Sim | Suite::All) {
         super::bench_sim::run(&reps)?;
+        super::bench_preview::run(&reps)?;
     }
     if matches!(opts.suite, Suite::Agent | Suite::All) {
         super::bench_agent::run(&reps)?;

@@ -5,6 +5,7 @@ mod bench_agent;
 mod bench_eval;
 mod bench_live;
 mod bench_mcp;
+mod bench_preview;
 #[cfg(feature = "ros")]
 mod bench_ros;
 mod bench_sim;
