@@ -831,3 +831,76 @@ fn the_node_starts_on_a_network_only_as_the_operator_chose() {
         "{secured}"
     );
 }
+
+/// An rclpy peer on /cmd_vel that prints each non-zero command it hears.
+const WATCH_CMD_VEL: &str = "import json, sys, time\nimport rclpy\nfrom geometry_msgs.msg import Twist\nrclpy.init()\nn = rclpy.create_node('cmd_vel_watch')\ndef heard(m):\n    if m.linear.x != 0.0 or m.angular.z != 0.0:\n        print(json.dumps({'event': 'moving', 'linear': m.linear.x, 'angular': m.angular.z, 't': time.monotonic()}), flush=True)\nn.create_subscription(Twist, '/cmd_vel', heard, 100)\nend = time.time() + float(sys.argv[1])\nwhile time.time() < end:\n    rclpy.spin_once(n, timeout_sec=0.05)\n";
+
+#[test]
+fn preview_gate_on_a_ros_robot_refuses_a_drive_into_a_wall_before_anything_moves() {
+    let domain = domain(10);
+    let capture = Capture::start(domain);
+    let mut sim = spawn_sim("warehouse", domain);
+    let watch = ros_command(ros_python(), domain)
+        .args(["-c", WATCH_CMD_VEL, "90"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let server = fibonacci_server_with(domain, 90, &[("FIB_TRACE", "1")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("sim_light.yaml");
+    let base = include_str!("../launch/profiles/sim.yaml");
+    std::fs::write(
+        &profile,
+        format!("{base}\nros_skills:\n  - name: light\n    doc: Switch the light.\n    service: /fibonacci_server/light\n    type: std_srvs/srv/SetBool\n    params: [{{name: on, type: bool, field: data}}]\n    returns: success\n"),
+    )
+    .unwrap();
+    let mut session = RosSession::start_args(
+        profile.to_str().unwrap(),
+        domain,
+        &[],
+        &["--preview", "gate"],
+    );
+    // The twin is built from /map, /odom and /scan: wait for them.
+    let obs = session.execute("get_pose()", 30.0);
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+
+    // Backwards towards the wall at x = 0: the third pass reaches it.
+    let obs = session.execute(
+        "for i in range(3):\n    drive(-0.4, 0.0, 1.0)\n    print('pass', i)",
+        60.0,
+    );
+    let text = obs["text"].as_str().unwrap();
+    assert_eq!(obs["error"]["type"], "PreviewRefused", "{text}");
+    assert!(text.contains("would hit something"), "{text}");
+    assert!(text.contains("[picture 1: PNG"), "{text}");
+    // What the robot received meanwhile: nothing that moves it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (moves, _) = stop_peer(watch);
+    assert!(moves.is_empty(), "the robot was sent motion: {moves:?}");
+
+    // A good action passes the gate and runs; the declared service is
+    // called once: for real, not in the rehearsal.
+    let obs = session.execute(
+        "light(True)\np = move_to(2.0, 1.0)\n(round(p.x, 1), round(p.y, 1))",
+        60.0,
+    );
+    let text = obs["text"].as_str().unwrap();
+    assert_eq!(obs["status"], "ok", "{text}");
+    assert_eq!(obs["result"], "(2.0, 1.0)", "{text}");
+    assert!(
+        text.contains("rehearsal on a twin of the robot passed"),
+        "{text}"
+    );
+    assert!(!text.contains("departed"), "{text}");
+    drop(session);
+    let (events, stderr) = stop_peer(server);
+    let lights = events.iter().filter(|e| e["event"] == "light").count();
+    assert_eq!(
+        lights, 1,
+        "called in the rehearsal too? {events:?}\n{stderr}"
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}

@@ -117,10 +117,12 @@ pub fn peer(script: &str, domain: u32, seconds: u32, env: &[(&str, &str)]) -> Ch
         .unwrap_or_else(|e| panic!("the rclpy peer {script} runs: {e}"))
 }
 
-/// A domain of this test's own: `slot` (0 to 8) keeps the tests of one run
-/// apart; DDS takes domain ids up to 232.
+/// A domain of this test's own: `slot` (0 to 8) keeps the tests of one
+/// binary apart, the process id runs apart. DDS takes domain ids up to 232
+/// (the ports of a higher one do not exist): higher slots wrap, still apart
+/// from the others of the same process.
 pub fn domain(slot: u32) -> u32 {
-    std::process::id() % 25 + 1 + 25 * slot
+    1 + (std::process::id() % 25 + 25 * slot) % 231
 }
 
 pub fn ros_command(program: impl AsRef<std::ffi::OsStr>, domain: u32) -> Command {
@@ -140,10 +142,16 @@ impl RosSession {
 
     /// With these environment settings (a workspace's AMENT_PREFIX_PATH).
     pub fn start_with(profile: &str, domain: u32, env: &[(&str, String)]) -> Self {
+        Self::start_args(profile, domain, env, &[])
+    }
+
+    /// With these environment settings and these further arguments.
+    pub fn start_args(profile: &str, domain: u32, env: &[(&str, String)], args: &[&str]) -> Self {
         let mut command = ros_command(super::exe(), domain);
         command
             .envs(env.iter().map(|(k, v)| (k, v)))
             .args(["session", "--robot", profile])
+            .args(args)
             .stderr(Stdio::inherit());
         RosSession(SessionClient::start(command).expect("codeact session starts"))
     }
@@ -175,10 +183,16 @@ pub const E_STOP_PRESS: &str = "import rclpy, time\nfrom std_msgs.msg import Boo
 /// Stops a peer that prints one JSON event per line, and the fake robot;
 /// returns the events and the peer's stderr. The peer prints each event as
 /// it happens, so it is stopped rather than waited for.
-pub fn stop_peers(mut peer: Child, mut robot: Child) -> (Vec<Json>, String) {
-    let _ = peer.kill();
+pub fn stop_peers(peer: Child, mut robot: Child) -> (Vec<Json>, String) {
     let _ = robot.kill();
     let _ = robot.wait();
+    stop_peer(peer)
+}
+
+/// Stops a peer that prints one JSON event per line; returns the events and
+/// its stderr.
+pub fn stop_peer(mut peer: Child) -> (Vec<Json>, String) {
+    let _ = peer.kill();
     let out = peer.wait_with_output().unwrap();
     let events = BufReader::new(&out.stdout[..])
         .lines()
