@@ -99,13 +99,18 @@ fn an_obstacle_only_the_lidar_sees_is_in_the_twin() {
 #[test]
 fn a_rehearsal_that_runs_on_is_stopped_and_the_robot_never_moves() {
     let (mut session, robot) = previewed(ROOM, PreviewMode::Gate);
-    let obs = run(&mut session, "while True:\n    drive(0.1, 0.5, 0.5)");
+    // The loop itself runs on: a looping drive could instead empty the
+    // twin's battery first on a fast machine (the twin outruns the clock).
+    let obs = run(
+        &mut session,
+        "drive(0.1, 0.5, 0.5)\nn = 0\nwhile True:\n    n += 1",
+    );
     let error = assert_error(&obs, "PreviewRefused");
     assert!(error.contains("time limit"), "{error}");
     assert!(at(&robot).distance_to(P2::new(1.0, 2.0)) < 1e-9);
     assert_eq!(robot.sim().velocity(), (0.0, 0.0));
     // Variables the rehearsal set are not in the session.
-    let obs = run(&mut session, "'i' in dir()");
+    let obs = run(&mut session, "'n' in dir()");
     assert_eq!(obs.result.as_deref(), Some("False"));
 }
 
@@ -159,4 +164,47 @@ fn print_a_refusal() {
         "for i in range(3):\n    drive(0.5, 0.0, 2.0)\n    print('pass', i)",
     );
     println!("{}", obs.render());
+}
+
+/// `codeact session --world FILE --preview gate`, as a client drives it.
+#[test]
+fn the_command_line_gate_refuses_over_the_session_protocol() {
+    use codeact::executor::client::SessionClient;
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("room.yaml");
+    std::fs::write(&world, ROOM).unwrap();
+    let mut command = std::process::Command::new(exe());
+    command.args(["session", "--no-library", "--preview", "gate", "--world"]);
+    command.arg(&world);
+    let mut client = SessionClient::start(command).expect("the session starts");
+    let ran = client
+        .execute("drive(0.5, 0.0, 8.0)\nget_pose().x", None, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(
+        ran.observation.error.as_ref().map(|e| e.type_name.as_str()),
+        Some("PreviewRefused"),
+        "{}",
+        ran.text
+    );
+    // Nothing moved: the robot is where it started.
+    let ran = client
+        .execute("round(get_pose().x, 2)", None, &mut |_, _| {})
+        .unwrap();
+    assert_eq!(
+        ran.observation.result.as_deref(),
+        Some("1.0"),
+        "{}",
+        ran.text
+    );
+    client.close().unwrap();
+
+    // Without a robot there is nothing to rehearse on: a clear refusal.
+    let out = std::process::Command::new(exe())
+        .args(["session", "--skills", "test", "--preview", "gate"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("preview"), "{stderr}");
 }

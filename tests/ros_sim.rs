@@ -852,15 +852,12 @@ fn preview_gate_on_a_ros_robot_refuses_a_drive_into_a_wall_before_anything_moves
     let base = include_str!("../launch/profiles/sim.yaml");
     std::fs::write(
         &profile,
-        format!("{base}\nros_skills:\n  - name: light\n    doc: Switch the light.\n    service: /fibonacci_server/light\n    type: std_srvs/srv/SetBool\n    params: [{{name: on, type: bool, field: data}}]\n    returns: success\n"),
+        // The profile asks for the gate; `ping` moves nothing and may be
+        // called for real in a rehearsal.
+        format!("{base}\npreview: gate\nros_skills:\n  - name: light\n    doc: Switch the light.\n    service: /fibonacci_server/light\n    type: std_srvs/srv/SetBool\n    params: [{{name: on, type: bool, field: data}}]\n    returns: success\n  - name: ping\n    doc: Is the server up?\n    service: /fibonacci_server/ping\n    type: std_srvs/srv/Trigger\n    returns: message\n    moves: false\n    preview: call\n"),
     )
     .unwrap();
-    let mut session = RosSession::start_args(
-        profile.to_str().unwrap(),
-        domain,
-        &[],
-        &["--preview", "gate"],
-    );
+    let mut session = RosSession::start_args(profile.to_str().unwrap(), domain, &[], &[]);
     // The twin is built from /map, /odom and /scan: wait for them.
     let obs = session.execute("get_pose()", 30.0);
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
@@ -880,9 +877,9 @@ fn preview_gate_on_a_ros_robot_refuses_a_drive_into_a_wall_before_anything_moves
     assert!(moves.is_empty(), "the robot was sent motion: {moves:?}");
 
     // A good action passes the gate and runs; the declared service is
-    // called once: for real, not in the rehearsal.
+    // called once: for real, not in the rehearsal. `ping` is called in both.
     let obs = session.execute(
-        "light(True)\np = move_to(2.0, 1.0)\n(round(p.x, 1), round(p.y, 1))",
+        "assert ping() == 'pong'\nlight(True)\np = move_to(2.0, 1.0)\n(round(p.x, 1), round(p.y, 1))",
         60.0,
     );
     let text = obs["text"].as_str().unwrap();
@@ -900,6 +897,8 @@ fn preview_gate_on_a_ros_robot_refuses_a_drive_into_a_wall_before_anything_moves
         lights, 1,
         "called in the rehearsal too? {events:?}\n{stderr}"
     );
+    let pings = events.iter().filter(|e| e["event"] == "ping").count();
+    assert_eq!(pings, 2, "in the rehearsal and for real: {events:?}");
     let _ = sim.kill();
     let _ = sim.wait();
     assert!(capture.finish().is_empty(), "DDS packets left loopback");

@@ -47,5 +47,7 @@ pub use error::{ErrorKind, SkillError};
 pub use memory::ObjectMemory;
 pub use params::{AnyArgs, FromArgs, FromValue};
 pub use registry::{Args, CallContext, Progress, RobotReport, SkillHandler, SkillSet};
-pub use spec::{is_python_name, Param, ParamType, RecordType, SkillSpec, TypeMismatch};
+pub use spec::{
+    is_python_name, InRehearsal, Param, ParamType, RecordType, SkillSpec, TypeMismatch,
+};
 pub use value::{Record, Value};

@@ -310,14 +310,16 @@ impl SkillSet {
     /// The same declarations, in the same order, for a rehearsal: each
     /// skill the twin has runs on the twin; every other one (a skill with
     /// effects outside the twin: a declared service, `ros_call`) is not
-    /// called — it returns `None`, and `skipped` is told its name.
+    /// called — it returns `None`, and `skipped` is told its name — unless
+    /// it says it may be ([`InRehearsal::Call`](crate::InRehearsal::Call): a read).
     pub fn rehearsal(&self, twin: &SkillSet, skipped: Arc<dyn Fn(&str) + Send + Sync>) -> SkillSet {
         let mut set = SkillSet::new(format!("a twin of {}", self.title));
         set.records = self.records.clone();
-        for (spec, _) in &self.skills {
+        for (spec, real) in &self.skills {
             let handler: SkillHandler = match twin.skills.iter().find(|(s, _)| s.name == spec.name)
             {
                 Some((_, h)) => h.clone(),
+                None if spec.rehearsal == crate::InRehearsal::Call => real.clone(),
                 None => {
                     let (name, told) = (spec.name.clone(), skipped.clone());
                     Arc::new(move |_, _| {
@@ -483,5 +485,45 @@ mod tests {
     fn duplicate_names_are_rejected() {
         let mut s = set();
         s.add(SkillSpec::new("add", "again"), |(), _| Ok(Value::None));
+    }
+
+    #[test]
+    fn a_rehearsal_runs_the_twins_skills_calls_reads_and_skips_the_rest() {
+        let mut real = set();
+        real.add(
+            SkillSpec::new("status", "A read.").in_rehearsal(crate::InRehearsal::Call),
+            |(), _| Ok(Value::Str("real status".into())),
+        );
+        real.add(SkillSpec::new("launch", "An effect."), |(), _| {
+            Ok(Value::Str("launched".into()))
+        });
+        let mut twin = SkillSet::new("twin");
+        twin.add(SkillSpec::new("add", "Add."), |p: Add, _| {
+            Ok(Value::Float(100.0 + p.a + p.b))
+        });
+        let skipped = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let told = skipped.clone();
+        let r = real.rehearsal(
+            &twin,
+            Arc::new(move |name: &str| told.lock().unwrap().push(name.to_owned())),
+        );
+        let names: Vec<&str> = r.specs().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["add", "status", "launch"],
+            "the same declarations, in order"
+        );
+        let ctx = CallContext::default();
+        assert_eq!(
+            r.call(0, vec![Value::Int(1), Value::Int(2)], &ctx),
+            Ok(Value::Float(103.0)),
+            "on the twin"
+        );
+        assert_eq!(
+            r.call(1, vec![], &ctx),
+            Ok(Value::Str("real status".into()))
+        );
+        assert_eq!(r.call(2, vec![], &ctx), Ok(Value::None), "not called");
+        assert_eq!(*skipped.lock().unwrap(), ["launch"]);
     }
 }

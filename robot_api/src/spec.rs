@@ -122,6 +122,19 @@ pub struct SkillSpec {
     pub doc: String,
     /// Error kinds the skill may raise (listed in the API text).
     pub errors: Vec<ErrorKind>,
+    /// What a rehearsal on a twin does with it when the twin lacks it.
+    pub rehearsal: InRehearsal,
+}
+
+/// What a rehearsal does with a skill the twin does not have (one with
+/// effects outside the twin: a declared ROS service, `ros_call`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum InRehearsal {
+    /// Not called: it returns `None`, and the verdict says it would be called.
+    #[default]
+    Skip,
+    /// Called for real: a read that changes nothing (`ros_read`).
+    Call,
 }
 
 impl SkillSpec {
@@ -133,7 +146,14 @@ impl SkillSpec {
             returns: "None".into(),
             doc: doc.into(),
             errors: Vec::new(),
+            rehearsal: InRehearsal::Skip,
         }
+    }
+
+    /// Sets what a rehearsal does with it (when the twin lacks it).
+    pub fn in_rehearsal(mut self, what: InRehearsal) -> Self {
+        self.rehearsal = what;
+        self
     }
 
     /// Adds a required parameter.

@@ -167,18 +167,24 @@ pub struct ActionOpts {
     /// run; the verdict and the predicted path come with the result); or
     /// gate (run only what the rehearsal passes: no exception, no
     /// collision, inside the geofence, every goal reachable). docs/preview.md.
-    #[arg(long, value_name = "MODE", value_parser = PreviewMode::parse, default_value = "off")]
-    preview: PreviewMode,
+    /// [default: off, or the robot profile's `preview:`]
+    #[arg(long, value_name = "MODE", value_parser = PreviewMode::parse)]
+    preview: Option<PreviewMode>,
     /// A rehearsal's own time limit, seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     preview_limit: f64,
 }
 
 impl ActionOpts {
-    /// The preview these flags ask for, of the robot `backend` (none: only
-    /// `off` is possible).
-    fn preview(&self, backend: Option<&Arc<dyn RobotBackend>>) -> Result<Option<Preview>> {
-        if self.preview == PreviewMode::Off {
+    /// The preview these flags ask for (else `default`, a robot profile's),
+    /// of the robot `backend` (none: only `off` is possible).
+    pub(crate) fn preview(
+        &self,
+        backend: Option<&Arc<dyn RobotBackend>>,
+        default: Option<PreviewMode>,
+    ) -> Result<Option<Preview>> {
+        let mode = self.preview.or(default).unwrap_or_default();
+        if mode == PreviewMode::Off {
             return Ok(None);
         }
         let Some(backend) = backend else {
@@ -194,7 +200,7 @@ impl ActionOpts {
             );
         }
         Ok(Some(Preview {
-            mode: self.preview,
+            mode,
             twins: Arc::new(sim::twin::TwinOf(backend.clone())),
             limit: Duration::from_secs_f64(self.preview_limit),
         }))
@@ -376,6 +382,7 @@ impl TargetOpts {
             recorder,
             library: None,
             clear_e_stop: None,
+            preview: None,
         };
         target.say_live();
         Ok(target.with_library(library))
@@ -426,6 +433,8 @@ pub struct Target {
     pub clear_e_stop: Option<ClearEStop>,
     /// The robot itself (not its recording wrapper), for a preview's twin.
     pub backend: Option<Arc<dyn RobotBackend>>,
+    /// The robot profile's `preview:`, when --preview is not given.
+    pub preview: Option<PreviewMode>,
 }
 
 /// Clears a robot's e-stop for a person; whether it was latched.
@@ -447,6 +456,7 @@ impl Target {
             library: None,
             clear_e_stop: None,
             backend: None,
+            preview: None,
         }
     }
 
@@ -465,7 +475,7 @@ impl Target {
         let mut config = sandbox.config(actions)?;
         config.library = self.library;
         let preview = match actions {
-            Some(a) => a.preview(self.backend.as_ref())?,
+            Some(a) => a.preview(self.backend.as_ref(), self.preview)?,
             None => None,
         };
         let mut session = Session::start(config, self.skills).context("starting the executor")?;
@@ -571,6 +581,7 @@ fn ros_target(profile: &str, record: &RecordTo) -> Result<(Target, String, Optio
         library: None,
         clear_e_stop: Some(Arc::new(move || robot.clear_e_stop())),
         backend: Some(backend),
+        preview: connected.preview,
     };
     Ok((target, connected.profile_name, connected.skill_library))
 }

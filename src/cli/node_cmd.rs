@@ -92,6 +92,8 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     if let Some(addr) = connected.recorder.as_ref().and_then(|r| r.live_addr()) {
         eprintln!("live view: ws://{addr} (Foxglove: Open connection, Foxglove WebSocket)");
     }
+    let backend: Arc<dyn robot_api::RobotBackend> = connected.robot.clone();
+    let preview = opts.actions.preview(Some(&backend), connected.preview)?;
     crate::ros::node::run(
         connected,
         NodeOptions {
@@ -105,6 +107,7 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
             run_for: opts.seconds.map(Duration::from_secs_f64),
             stop,
             exposure,
+            preview,
         },
     )?;
     Ok(ExitCode::SUCCESS)

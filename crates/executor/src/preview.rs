@@ -16,8 +16,10 @@ use super::observation::{CallOutcome, ErrorReport, ImageType, Observation, Pictu
 /// observation says reality departed, metres.
 pub const END_POSE_TOLERANCE: f64 = 0.25;
 
-/// Whether and how actions are previewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Whether and how actions are previewed (`preview:` in a robot profile:
+/// `off`, `show`, `gate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PreviewMode {
     /// Actions run without a rehearsal.
     #[default]

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use futures::task::LocalSpawnExt;
 use futures::StreamExt;
 use r2r::QosProfile;
-use robot_api::{CallContext, ErrorKind, RobotBackend, SkillError, SkillSet, SkillSpec, Value};
+use robot_api::{
+    CallContext, ErrorKind, InRehearsal, RobotBackend, SkillError, SkillSet, SkillSpec, Value,
+};
 
 use super::actions::{action_type, run_goal, FeedbackLines, Goal};
 use super::graph::Graph;
@@ -436,7 +438,9 @@ pub fn add_ros_access(
             "ros_topics",
             "List the ROS 2 topics visible now: a list of dicts with name, type and allowed (whether code may read or publish it; the robot profile decides).\n\nExample: [t['name'] for t in ros_topics() if t['allowed']]",
         )
-        .returns("list"),
+        .returns("list")
+        // A read: a rehearsal may ask the real graph.
+        .in_rehearsal(InRehearsal::Call),
         move |(), _| a.topics(),
     );
     let a = access.clone();
@@ -445,7 +449,8 @@ pub fn add_ros_access(
             "ros_services",
             "List the ROS 2 services visible now: a list of dicts with name, type and allowed (whether ros_call may call it; the robot profile decides). Within 3 s of the start it waits for the graph to be discovered.\n\nExample: [s['name'] for s in ros_services() if s['type'] == 'std_srvs/srv/Trigger']",
         )
-        .returns("list"),
+        .returns("list")
+        .in_rehearsal(InRehearsal::Call),
         move |(), _| a.services(),
     );
     let a = access.clone();
@@ -454,7 +459,8 @@ pub fn add_ros_access(
             "ros_read",
             "The latest message on a ROS 2 topic, as a dict (nested fields as dicts and lists). The first read of a topic subscribes and waits up to timeout seconds for a message (a new subscription can take a few seconds to be matched); later reads return the newest one at once. type ('sensor_msgs/msg/Imu') is needed only when nothing publishes the topic yet.\n\nExample: ros_read('/imu')['angular_velocity']['z']",
         )
-        .returns("dict"),
+        .returns("dict")
+        .in_rehearsal(InRehearsal::Call),
         move |p: RosRead, _| {
             let timeout = positive_timeout(p.timeout, "ros_read")?;
             a.read(&p.topic, p.r#type.as_deref(), timeout)

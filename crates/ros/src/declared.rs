@@ -54,6 +54,22 @@ pub struct DeclaredSkill {
     /// while latched.
     #[serde(default)]
     pub moves: Option<bool>,
+    /// What a rehearsal (`--preview`) does with it: `skip` (the default: it
+    /// is not called, returns None, and the verdict says it would be) or
+    /// `call` (called for real: only for a skill that moves nothing,
+    /// `moves: false`, a status query).
+    #[serde(default)]
+    pub preview: Option<PreviewPolicy>,
+}
+
+/// `preview:` of a declared skill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreviewPolicy {
+    /// Not called in a rehearsal.
+    Skip,
+    /// Called for real in a rehearsal.
+    Call,
 }
 
 /// The result fields a declared skill returns.
@@ -257,6 +273,12 @@ impl DeclaredSkill {
                 ),
             );
         }
+        if self.preview == Some(PreviewPolicy::Call) && self.moves() {
+            return err(
+                "preview:",
+                "preview: call runs the skill for real during a rehearsal, so it must move nothing: add moves: false, or leave preview out (skip)".into(),
+            );
+        }
         let targets = [&self.action, &self.service, &self.topic]
             .iter()
             .filter(|t| t.is_some())
@@ -417,6 +439,9 @@ impl DeclaredSkill {
     /// `returns` is the annotation of what comes back (from [`Self::returns_annotation`]).
     pub fn spec(&self, returns: &str) -> SkillSpec {
         let mut spec = SkillSpec::new(&self.name, self.docstring()).returns(returns);
+        if self.preview == Some(PreviewPolicy::Call) {
+            spec = spec.in_rehearsal(robot_api::InRehearsal::Call);
+        }
         for p in &self.params {
             let ty = param_type(&p.ty).unwrap_or(ParamType::Any);
             spec = match &p.default {
@@ -580,6 +605,27 @@ fixed: {behavior_tree: ''}
 returns: [error_code, error_msg]
 timeout: 120
 ";
+
+    #[test]
+    fn only_a_skill_that_moves_nothing_may_be_called_in_a_rehearsal() {
+        let status =
+            "name: status\ndoc: The status.\nservice: /status\ntype: std_srvs/srv/Trigger\n";
+        let s = skill(&format!("{status}preview: call\nmoves: false\n"));
+        s.check_shape(&[]).unwrap();
+        assert_eq!(s.spec("dict").rehearsal, robot_api::InRehearsal::Call);
+        assert_eq!(
+            skill(status).spec("dict").rehearsal,
+            robot_api::InRehearsal::Skip
+        );
+        let e = skill(&format!("{status}preview: call\n"))
+            .check_shape(&[])
+            .unwrap_err();
+        assert_eq!(e.near, "preview:");
+        assert!(e.message.contains("add moves: false"), "{}", e.message);
+        assert!(
+            serde_norway::from_str::<DeclaredSkill>(&format!("{status}preview: maybe\n")).is_err()
+        );
+    }
 
     #[test]
     fn a_declaration_gives_a_python_face_and_fills_its_goal() {

@@ -73,6 +73,8 @@ pub struct RosSkills {
     pub profile_name: String,
     /// The skill library folder the profile names, if any.
     pub skill_library: Option<PathBuf>,
+    /// The profile's `preview:`.
+    pub preview: Option<codeact_executor::PreviewMode>,
 }
 
 /// Starts a ROS node `node_name` and connects to the robot of `profile_name`
@@ -114,6 +116,7 @@ pub fn connect(
         recorder,
         profile_name: profile.name.clone(),
         skill_library: profile.skill_library.clone(),
+        preview: profile.preview,
     })
 }
 
@@ -135,6 +138,8 @@ pub struct NodeOptions {
     /// Who can reach its services, as the operator chose (said at start,
     /// and in the recording's metadata).
     pub exposure: crate::network::Exposure,
+    /// Rehearse every action on a twin first (`--preview`, the profile's `preview:`).
+    pub preview: Option<codeact_executor::Preview>,
 }
 
 /// What a RunTask goal needs besides the session: run on the session's
@@ -164,6 +169,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         ..options.executor.clone()
     };
     let mut session = Session::start(config, skills)?;
+    session.set_preview(options.preview.clone());
     let exposure = options.exposure.describe();
     if let Some(r) = &recorder {
         session.watch(r.clone());

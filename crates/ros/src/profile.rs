@@ -106,6 +106,10 @@ pub struct RobotProfile {
     /// The safety watchdog and stale-data limits stay on the wall clock.
     #[serde(default)]
     pub use_sim_time: bool,
+    /// Rehearse every action on a twin before it runs (`off`, `show`,
+    /// `gate`; docs/preview.md), unless the command's --preview says otherwise.
+    #[serde(default)]
+    pub preview: Option<codeact_executor::PreviewMode>,
     /// The file it came from and its text, for errors that point at a line.
     #[serde(skip)]
     pub source: (String, String),
