@@ -156,6 +156,50 @@ fn show_runs_the_action_with_its_verdict_and_says_where_reality_departed() {
 }
 
 #[test]
+fn the_twin_knows_the_objects_the_robot_has_seen_and_no_others() {
+    // A red cube 1 m ahead (seen from the start) and a blue one behind the
+    // robot, out of the camera's view.
+    let world = ROOM.replace(
+        "robot: {start: [1.0, 2.0, 0.0]}",
+        "objects:\n  - {name: red_cube, colour: red, at: [2.0, 2.0]}\n  - {name: blue_cube, colour: blue, at: [0.4, 2.0]}\nrobot: {start: [1.0, 2.0, 0.0]}",
+    );
+    let (mut session, robot) = previewed(&world, PreviewMode::Gate);
+    let obs = run(&mut session, "[o.name for o in detect_objects()]");
+    assert_eq!(
+        obs.result.as_deref(),
+        Some("['red_cube']"),
+        "{}",
+        obs.render()
+    );
+
+    // The blue cube is not known: the rehearsal fails as the real run would.
+    let obs = run(&mut session, "go_to('blue_cube')\npick('blue_cube')");
+    let error = assert_error(&obs, "PreviewRefused");
+    assert!(error.contains("ObjectNotSeen"), "{error}");
+    assert!(at(&robot).distance_to(P2::new(1.0, 2.0)) < 1e-9);
+
+    // The red one is in the twin where the robot saw it: picking it and
+    // carrying it passes the gate, and runs.
+    let obs = run(
+        &mut session,
+        "go_to('red_cube')\npick('red_cube')\nmove_to(3.0, 3.0)\nholding()",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.result.as_deref(), Some("'red_cube'"));
+    assert!(
+        !obs.notes.iter().any(|n| n.contains("departed")),
+        "{:?}",
+        obs.notes
+    );
+
+    // The twin of a robot holding the cube holds it too: placing it passes.
+    let obs = run(&mut session, "place()\nholding() is None");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert_eq!(obs.result.as_deref(), Some("True"));
+    assert_eq!(robot.sim().holding(), None);
+}
+
+#[test]
 #[ignore = "prints a refused observation, for reading"]
 fn print_a_refusal() {
     let (mut session, _) = previewed(ROOM, PreviewMode::Gate);

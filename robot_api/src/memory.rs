@@ -82,6 +82,11 @@ impl ObjectMemory {
         }
     }
 
+    /// Every remembered object, by name.
+    pub fn objects(&self) -> impl Iterator<Item = &Remembered> {
+        self.objects.values()
+    }
+
     /// Every remembered object, with distance and bearing from `pose`.
     pub fn all_from(&self, pose: Pose2) -> Vec<Remembered> {
         self.objects

@@ -5,6 +5,7 @@
 //! builds one from what any robot knows: `sim::twin`).
 
 use crate::backend::Pose2;
+use crate::memory::ObjectMemory;
 use crate::registry::SkillSet;
 
 /// What a rehearsal on a twin foresaw about the robot.
@@ -38,8 +39,9 @@ pub trait Twin: Send + Sync {
 
 /// Makes twins of a robot as it is at the moment asked.
 pub trait TwinMaker: Send + Sync {
-    /// A twin of the robot now, or why none can be made.
-    fn make(&self) -> Result<Box<dyn Twin>, String>;
+    /// A twin of the robot now, knowing the objects the robot remembers
+    /// (`known`) and no others, or why none can be made.
+    fn make(&self, known: &ObjectMemory) -> Result<Box<dyn Twin>, String>;
     /// The real robot's pose now (to compare a real run's end with the
     /// rehearsal's), if it knows.
     fn pose(&self) -> Option<Pose2>;

@@ -146,7 +146,11 @@ pub struct SkillSet {
     safe_stop: Option<SafeStop>,
     reporter: Option<Reporter>,
     state: Option<StateLine>,
+    memory: Option<MemoryView>,
 }
+
+/// What the robot remembers of objects now (a copy).
+type MemoryView = Arc<dyn Fn() -> crate::memory::ObjectMemory + Send + Sync>;
 
 impl std::fmt::Debug for SkillSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -266,6 +270,21 @@ impl SkillSet {
         self
     }
 
+    /// Registers what tells which objects the robot remembers now (for a
+    /// twin to rehearse on: it knows those and no others).
+    pub fn set_memory(
+        &mut self,
+        view: impl Fn() -> crate::memory::ObjectMemory + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.memory = Some(Arc::new(view));
+        self
+    }
+
+    /// The objects the robot remembers now (none for a skill set without a robot).
+    pub fn memory(&self) -> crate::memory::ObjectMemory {
+        self.memory.as_ref().map(|m| m()).unwrap_or_default()
+    }
+
     /// The robot's state in one line, if the skill set drives a robot.
     pub fn state_line(&self) -> Option<String> {
         self.state.as_ref().map(|s| s())
@@ -333,6 +352,7 @@ impl SkillSet {
         set.safe_stop = twin.safe_stop.clone();
         set.reporter = twin.reporter.clone();
         set.state = twin.state.clone();
+        set.memory = twin.memory.clone();
         set
     }
 

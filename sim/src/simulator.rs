@@ -512,6 +512,18 @@ impl Simulator {
         )
     }
 
+    /// Starts out holding `name` (a twin of a robot that holds it now).
+    /// Returns whether there is such an object.
+    pub fn start_holding(&mut self, name: &str) -> bool {
+        let Some(i) = self.world.objects.iter().position(|o| o.name == name) else {
+            return false;
+        };
+        self.holding = Some(i);
+        self.objects[i].held = true;
+        self.objects[i].at = self.carry_point();
+        true
+    }
+
     /// Picks up an object within reach, in front of the robot.
     pub fn pick(&mut self, name: &str) -> Result<(), GripperFailure> {
         let Some(i) = self.world.objects.iter().position(|o| o.name == name) else {

@@ -1,20 +1,20 @@
 //! A twin: a simulated robot built, at the moment it is asked for, from what
 //! a robot knows — its map, its pose in it, its lidar's latest returns, its
-//! zones, footprint and limits — and nothing else. A rehearsal drives the
-//! twin to foresee what an action will do; the twin never knows more than
-//! the robot does (no objects it has not reported, nothing off its map but
-//! what its lidar sees now).
+//! zones, footprint and limits, the objects it remembers where it remembers
+//! them — and nothing else. A rehearsal drives the twin to foresee what an
+//! action will do; the twin never knows more than the robot does (no
+//! objects it has not seen, nothing off its map but what its lidar sees now).
 
 use std::sync::Arc;
 
 use robot_api::nav::GridMap;
 use robot_api::preview::{Foresight, Twin, TwinMaker};
-use robot_api::{Pose2, RobotBackend, SkillSet};
+use robot_api::{ObjectMemory, Pose2, RobotBackend, SkillSet};
 
 use crate::geometry::P2;
 
 use crate::backend::SimRobot;
-use crate::world::{Obstacle, RobotConfig, World, WorldParts, Zone};
+use crate::world::{ObjectSpec, Obstacle, RobotConfig, World, WorldParts, Zone};
 
 /// Why no twin could be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -31,8 +31,9 @@ pub enum TwinError {
 /// shows is a surface there, not how deep it goes.
 const RETURN_SIZE: f64 = 0.1;
 
-/// A simulated robot made from what `robot` knows now.
-pub fn twin_of(robot: &dyn RobotBackend) -> Result<SimRobot, TwinError> {
+/// A simulated robot made from what `robot` knows now, with the objects it
+/// remembers (`known`) where it remembers them.
+pub fn twin_of(robot: &dyn RobotBackend, known: &ObjectMemory) -> Result<SimRobot, TwinError> {
     let map = robot.map().ok_or(TwinError::NoMap)?;
     let pose = robot.pose().map_err(|e| TwinError::NoPose(e.message))?;
     let limits = robot.limits();
@@ -61,7 +62,7 @@ pub fn twin_of(robot: &dyn RobotBackend) -> Result<SimRobot, TwinError> {
         walls: Vec::new(),
         obstacles,
         zones,
-        objects: Vec::new(),
+        objects: known_objects(known),
         robot: RobotConfig {
             start: (pose.x, pose.y, pose.theta),
             radius: limits.radius,
@@ -79,7 +80,33 @@ pub fn twin_of(robot: &dyn RobotBackend) -> Result<SimRobot, TwinError> {
     let mut world = World::build(parts);
     // The twin plans on the robot's own map, not on one made from its obstacles.
     world.set_map(map);
-    Ok(SimRobot::new(Arc::new(world)))
+    let twin = SimRobot::new(Arc::new(world));
+    let held = robot.gripper().and_then(|g| g.holding());
+    if let Some(name) = held.or_else(|| {
+        known
+            .objects()
+            .find(|o| o.held)
+            .map(|o| o.last.name.clone())
+    }) {
+        twin.sim().start_holding(&name);
+    }
+    Ok(twin)
+}
+
+/// The remembered objects as the twin's, where the robot last saw or put
+/// them. It cannot know which will slip from the gripper.
+fn known_objects(known: &ObjectMemory) -> Vec<ObjectSpec> {
+    known
+        .objects()
+        .map(|o| ObjectSpec {
+            name: o.last.name.clone(),
+            kind: o.last.kind.clone(),
+            colour: o.last.colour.clone(),
+            size: o.last.size,
+            at: P2::new(o.last.x, o.last.y),
+            slips: 0,
+        })
+        .collect()
 }
 
 /// The map's occupied cells as obstacles: each row's runs of occupied
@@ -124,9 +151,9 @@ fn map_obstacles(map: &GridMap) -> Vec<Obstacle> {
 pub struct TwinOf(pub Arc<dyn RobotBackend>);
 
 impl TwinMaker for TwinOf {
-    fn make(&self) -> Result<Box<dyn Twin>, String> {
-        let robot = Arc::new(twin_of(&*self.0).map_err(|e| e.to_string())?);
-        let skills = robot_api::skills::robot_skills(robot.clone());
+    fn make(&self, known: &ObjectMemory) -> Result<Box<dyn Twin>, String> {
+        let robot = Arc::new(twin_of(&*self.0, known).map_err(|e| e.to_string())?);
+        let skills = robot_api::skills::robot_skills_knowing(robot.clone(), known.clone());
         let start = robot.pose().ok();
         Ok(Box::new(SimTwin {
             start_time: robot.time(),

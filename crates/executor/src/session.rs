@@ -277,7 +277,7 @@ impl Session {
 
     /// Rehearses `code` on a twin `preview` makes now, and judges it.
     fn preview_verdict(&mut self, code: &str, preview: &Preview) -> Result<Verdict, String> {
-        let twin = preview.twins.make()?;
+        let twin = preview.twins.make(&self.skills.memory())?;
         let skipped = Skipped::default();
         let told = skipped.clone();
         let skills = self

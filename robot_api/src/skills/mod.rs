@@ -98,9 +98,15 @@ impl Examples {
 /// The skill set for a robot backend. Skills the robot lacks (no gripper, no
 /// camera) are left out, so the LLM never sees them.
 pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
+    robot_skills_knowing(backend, ObjectMemory::default())
+}
+
+/// [`robot_skills`] of a robot that already remembers `memory` (a twin, made
+/// knowing what the real robot knows).
+pub fn robot_skills_knowing(backend: Arc<dyn RobotBackend>, memory: ObjectMemory) -> SkillSet {
     let robot = Arc::new(Robot {
         backend: backend.clone(),
-        memory: Mutex::new(ObjectMemory::default()),
+        memory: Mutex::new(memory),
         notes: Mutex::new(Vec::new()),
     });
     let ex = Examples::new(&*backend);
@@ -123,6 +129,8 @@ pub fn robot_skills(backend: Arc<dyn RobotBackend>) -> SkillSet {
     }
     motion::add_wait(&mut set, &robot);
     add_say(&mut set, &robot);
+    let r = robot.clone();
+    set.set_memory(move || r.memory().clone());
     let b = backend.clone();
     set.set_safe_stop(move || b.safe_stop());
     let b = backend.clone();
