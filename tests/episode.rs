@@ -12,7 +12,7 @@ use codeact::agent::episode::{
 };
 use codeact::agent::llm::scripted::Scripted;
 use codeact::agent::llm::{Completion, LlmError, Message, Usage};
-use codeact::executor::{ExecutorConfig, Session};
+use codeact::executor::{ExecutorConfig, Preview, PreviewMode, Session};
 
 /// A model answering from `replies` (an `Err` fails that request), each
 /// reply counted as 10 tokens in and 5 out.
@@ -164,7 +164,13 @@ struct NoDriving {
 }
 
 impl Approver for NoDriving {
-    fn review(&mut self, _turn: usize, _index: usize, code: &str) -> Review {
+    fn review(
+        &mut self,
+        _turn: usize,
+        _index: usize,
+        code: &str,
+        _previewed: Option<&codeact::executor::Previewed>,
+    ) -> Review {
         self.reviewed += 1;
         if code.contains("drive(") {
             Review::Reject("no driving today".into())
@@ -208,5 +214,93 @@ fn a_refused_action_does_not_run_and_the_model_hears_why() {
         told.contains("did not allow block 1 to run: no driving today"),
         "{told}"
     );
+    assert_eq!(robot.sim().snapshot().pose, start, "the robot did not move");
+}
+
+/// Approves what the rehearsal passed, refuses what it found would collide,
+/// and keeps what it was shown.
+#[derive(Default)]
+struct ReadsTheVerdict {
+    shown: Vec<Option<String>>,
+}
+
+impl Approver for ReadsTheVerdict {
+    fn review(
+        &mut self,
+        _turn: usize,
+        _index: usize,
+        code: &str,
+        previewed: Option<&codeact::executor::Previewed>,
+    ) -> Review {
+        let text = previewed.map(|p| p.text());
+        let collides = text.as_deref().is_some_and(|t| t.contains("hit something"));
+        self.shown.push(text);
+        if collides {
+            Review::Reject("the rehearsal drives into a wall".into())
+        } else {
+            Review::Run(code.to_owned())
+        }
+    }
+}
+
+/// Counts the verdicts the loop reports before actions run.
+#[derive(Default)]
+struct Verdicts(usize);
+
+impl Reporter for Verdicts {
+    fn preview(&mut self, _index: usize, _previewed: &codeact::executor::Previewed) {
+        self.0 += 1;
+    }
+}
+
+fn previewed_setup(mode: PreviewMode) -> (Session, Agent, Arc<sim::SimRobot>) {
+    let (mut session, agent, robot) = setup();
+    session.set_preview(Some(Preview {
+        mode,
+        twins: Arc::new(sim::twin::TwinOf(robot.clone())),
+        limit: std::time::Duration::from_secs(10),
+    }));
+    (session, agent, robot)
+}
+
+/// Backwards into small_room's wall behind the robot's start.
+const INTO_THE_WALL: &str = "drive(-0.5, 0, 4)";
+
+#[test]
+fn with_preview_show_the_person_approving_sees_the_verdict_first() {
+    let (mut session, agent, robot) = previewed_setup(PreviewMode::Show);
+    let start = robot.sim().snapshot().pose;
+    let model = scripted(&[Ok(&block(INTO_THE_WALL)), Ok(&block("done('ok')"))]);
+    let mut person = ReadsTheVerdict::default();
+    let mut verdicts = Verdicts::default();
+    let mut episode = agent.episode(&model, &mut session, Budget::default());
+    episode.approver = Some(&mut person);
+    let outcome = episode.run("test", &mut verdicts);
+    assert!(outcome.claimed_done);
+    assert_eq!(verdicts.0, 2, "each action's verdict was reported first");
+    assert_eq!(person.shown.len(), 2);
+    let first = person.shown[0].as_deref().expect("a verdict");
+    assert!(first.contains("would hit something"), "{first}");
+    let told = last_user_message(&model, 1);
+    assert!(
+        told.contains("did not allow block 1 to run: the rehearsal drives into a wall"),
+        "{told}"
+    );
+    assert_eq!(robot.sim().snapshot().pose, start, "the robot did not move");
+}
+
+#[test]
+fn with_preview_gate_a_refused_action_is_not_put_to_the_person() {
+    let (mut session, agent, robot) = previewed_setup(PreviewMode::Gate);
+    let start = robot.sim().snapshot().pose;
+    let model = scripted(&[Ok(&block(INTO_THE_WALL)), Ok(&block("done('ok')"))]);
+    let mut person = ReadsTheVerdict::default();
+    let mut episode = agent.episode(&model, &mut session, Budget::default());
+    episode.approver = Some(&mut person);
+    let outcome = episode.run("test", &mut Verdicts::default());
+    assert!(outcome.claimed_done);
+    assert_eq!(person.shown.len(), 1, "only done() was put to the person");
+    let told = last_user_message(&model, 1);
+    assert!(told.contains("PreviewRefused"), "{told}");
     assert_eq!(robot.sim().snapshot().pose, start, "the robot did not move");
 }

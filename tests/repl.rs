@@ -26,6 +26,17 @@ fn repl_typing(
     typed: &str,
     wait_for: &str,
 ) -> (String, String) {
+    repl_steps(program, args, env, &[(typed, wait_for)])
+}
+
+/// Runs `program` with `args`; for each step types its text and waits until
+/// its mark has come out on stdout once more than before; then `:quit`.
+fn repl_steps(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    steps: &[(&str, &str)],
+) -> (String, String) {
     let mut child = Command::new(program)
         .args(args)
         .env("TERM", "xterm-256color")
@@ -55,11 +66,23 @@ fn repl_typing(
             }
         })
     };
-    stdin.write_all(typed.as_bytes()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains(wait_for) {
-        assert!(Instant::now() < deadline, "{wait_for:?} never came");
-        std::thread::sleep(Duration::from_millis(20));
+    let count = |mark: &str| {
+        String::from_utf8_lossy(&seen.lock().unwrap())
+            .matches(mark)
+            .count()
+    };
+    for (typed, wait_for) in steps {
+        let before = count(wait_for);
+        stdin.write_all(typed.as_bytes()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(wait_for) <= before {
+            let so_far = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+            assert!(
+                Instant::now() < deadline,
+                "{wait_for:?} never came:\n{so_far}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     stdin.write_all(b":quit\n").unwrap();
     drop(stdin);
@@ -189,4 +212,50 @@ fn a_syntax_error_inside_an_open_block_is_reported_at_once() {
         "the error and its line: {out}\n{err}"
     );
     assert!(!err.contains("ast.py"), "no internal frame: {err}");
+}
+
+/// `--preview show`: the verdict and the predicted path come before the
+/// action runs, and it runs only when the person says y.
+#[test]
+fn with_preview_show_the_person_sees_the_verdict_and_decides() {
+    let ws = tempfile::tempdir().unwrap();
+    let exe = common::exe();
+    // The prompts are not printed when stdin is not a terminal: each step
+    // waits for what the REPL prints instead.
+    let drive = "drive(0.3, 0.0, 2.0); print('drove')\n";
+    let moved = "print('moved', round(get_pose().distance_to(p0), 1))\n";
+    let verdict = "predicted path:";
+    let (out, err) = repl_steps(
+        exe.to_str().unwrap(),
+        &[
+            "repl",
+            "--world",
+            "small_room",
+            "--preview",
+            "show",
+            "--workspace",
+            ws.path().to_str().unwrap(),
+            "--no-library",
+        ],
+        &[],
+        &[
+            ("p0 = get_pose(); print('start')\n", verdict),
+            ("y\n", "start"),
+            (drive, verdict),
+            ("n\n", "not run"),
+            (moved, verdict),
+            ("y\n", "moved 0.0"),
+            (drive, verdict),
+            ("y\n", "drove"),
+            (moved, verdict),
+            ("y\n", "moved 0.6"),
+        ],
+    );
+    assert!(
+        out.contains("Preview: the rehearsal on a twin of the robot passed."),
+        "{out}\n{err}"
+    );
+    assert!(out.contains("would move the robot from"), "{out}");
+    assert!(out.contains("predicted path:"), "{out}");
+    assert!(ws.path().join("pictures").is_dir(), "{out}");
 }

@@ -903,3 +903,99 @@ fn preview_gate_on_a_ros_robot_refuses_a_drive_into_a_wall_before_anything_moves
     let _ = sim.wait();
     assert!(capture.finish().is_empty(), "DDS packets left loopback");
 }
+
+/// An rclpy client of the node: calls Execute with each code in argv and
+/// prints one JSON line per call, with the node's output messages for it
+/// and every non-zero velocity /cmd_vel carried meanwhile.
+const EXECUTE_CLIENT: &str = r#"
+import json, sys, time
+import rclpy
+from geometry_msgs.msg import Twist
+from codeact_interfaces.msg import ActionOutput
+from codeact_interfaces.srv import Execute
+rclpy.init()
+n = rclpy.create_node('preview_client')
+execute = n.create_client(Execute, '/codeact/execute')
+outputs, moves = [], []
+n.create_subscription(ActionOutput, '/codeact/output', lambda m: outputs.append([m.action, m.kind, m.text]), 100)
+n.create_subscription(Twist, '/cmd_vel', lambda m: (m.linear.x or m.angular.z) and moves.append([m.linear.x, m.angular.z]), 100)
+assert execute.wait_for_service(timeout_sec=30), 'no /codeact/execute'
+for code in sys.argv[1:]:
+    del outputs[:], moves[:]
+    f = execute.call_async(Execute.Request(code=code, timeout=60.0))
+    end = time.time() + 90
+    while not f.done() and time.time() < end:
+        rclpy.spin_once(n, timeout_sec=0.01)
+    r = f.result()
+    end = time.time() + 0.5
+    while time.time() < end:
+        rclpy.spin_once(n, timeout_sec=0.01)
+    print(json.dumps({'status': r.status, 'type': r.error_type, 'observation': r.observation, 'outputs': outputs, 'moves': moves}), flush=True)
+"#;
+
+#[test]
+fn the_node_with_preview_gate_says_the_verdict_first_and_refuses_a_drive_into_a_wall() {
+    let domain = domain(11);
+    let capture = Capture::start(domain);
+    let mut sim = spawn_sim("small_room", domain);
+    let mut node = ros_command(common::exe(), domain)
+        .args(["node", "--ros", "--robot", "sim", "--preview", "gate"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("codeact node starts");
+    let client = ros_command(ros_python(), domain)
+        .args(["-c", EXECUTE_CLIENT])
+        // The twin needs /map, /odom and /scan: the first call waits for them.
+        .args([
+            "get_pose()",
+            "drive(-0.5, 0.0, 4.0)",
+            "drive(0.2, 0.0, 1.0)",
+        ])
+        .output()
+        .expect("the rclpy client runs");
+    let _ = node.kill();
+    let _ = sim.kill();
+    let _ = (node.wait(), sim.wait());
+    let stdout = String::from_utf8_lossy(&client.stdout);
+    assert!(
+        client.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    let calls: Vec<Json> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 3, "{stdout}");
+    let into_wall = &calls[1];
+    assert_eq!(into_wall["type"], "PreviewRefused", "{into_wall}");
+    assert_eq!(into_wall["moves"], json!([]), "the robot was sent motion");
+    let kinds: Vec<&str> = into_wall["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o[1].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.first(),
+        Some(&"preview"),
+        "the verdict first: {into_wall}"
+    );
+    assert!(
+        into_wall["outputs"][0][2]
+            .as_str()
+            .unwrap()
+            .contains("would hit something"),
+        "{into_wall}"
+    );
+    let good = &calls[2];
+    assert_eq!(good["status"], "ok", "{good}");
+    assert_eq!(good["outputs"][0][1], "preview", "{good}");
+    assert!(good["outputs"][0][2].as_str().unwrap().contains("passed"));
+    assert!(
+        !good["moves"].as_array().unwrap().is_empty(),
+        "the passed action ran: {good}"
+    );
+    assert!(capture.finish().is_empty(), "DDS packets left loopback");
+}

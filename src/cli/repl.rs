@@ -13,7 +13,9 @@ use rustyline::{Completer, Editor, Helper, Highlighter, Hinter, Validator};
 
 use super::shutdown::{signals, Shutdown};
 use super::ExecOpts;
-use crate::executor::{CallOutcome, Observation, Picture, Session, Status, Stream};
+use crate::executor::{
+    CallOutcome, Observation, Picture, PreviewMode, Previewed, Session, Status, Stream,
+};
 
 const HELP: &str = "\
 Type Python; skills are functions in your namespace (see :skills).
@@ -30,7 +32,9 @@ syntax error. Variables persist.
 Ctrl-C interrupts a running action; at the prompt it clears the line.
 Pictures an action attaches with show() are saved (in --workspace's
 pictures/ folder, else in ~/.local/state/codeact/pictures/<time>/, which
-stays after exit) and, on a terminal, drawn inline (CODEACT_INLINE_IMAGES=0: not).";
+stays after exit) and, on a terminal, drawn inline (CODEACT_INLINE_IMAGES=0: not).
+With --preview show, each action is rehearsed on a twin first: its verdict
+and predicted path are shown, and it runs only if you answer y.";
 
 #[derive(Helper, Completer, Hinter, Highlighter, Validator)]
 struct PythonInput;
@@ -325,7 +329,21 @@ pub fn run(opts: &ExecOpts) -> Result<ExitCode> {
                 eprint!("{text}");
             }
         };
-        match session.execute(&code, timeout, &mut on_output) {
+        let ran = match session.preview(&code) {
+            Err(e) => Err(e),
+            Ok(None) => session.execute(&code, timeout, &mut on_output),
+            Ok(Some(p)) if p.mode() == PreviewMode::Show => {
+                let ask = |prompt: &str| editor.readline(prompt).ok();
+                if !show_preview(&p, session.next_action(), &pictures_at, inline, &style, ask) {
+                    println!("not run");
+                    continue;
+                }
+                session.execute_previewed(p, timeout, &mut on_output)
+            }
+            // The gate: a refusal is the observation, with the verdict.
+            Ok(Some(p)) => session.execute_previewed(p, timeout, &mut on_output),
+        };
+        match ran {
             Ok(obs) => {
                 show(&obs, &style);
                 pictures(&obs, &pictures_at, inline, &style);
@@ -376,6 +394,42 @@ fn pictures(obs: &Observation, dir: &Path, inline: bool, style: &Style) {
         }
         if inline {
             draw(picture, style);
+        }
+    }
+}
+
+/// Shows an action's rehearsal (the verdict, the predicted path saved and
+/// drawn) and asks whether it runs; `ask` shows a prompt and reads the answer.
+fn show_preview(
+    previewed: &Previewed,
+    action: u64,
+    dir: &Path,
+    inline: bool,
+    style: &Style,
+    mut ask: impl FnMut(&str) -> Option<String>,
+) -> bool {
+    println!("{}", style.paint("35", &previewed.text()));
+    if let Some(picture) = previewed.picture() {
+        match save_picture(&picture, dir, action, 0) {
+            Ok(path) => println!(
+                "{} {}",
+                style.paint("35", "predicted path:"),
+                path.display()
+            ),
+            Err(e) => eprintln!(
+                "{}",
+                style.paint("31", &format!("the predicted path was not saved: {e}"))
+            ),
+        }
+        if inline {
+            draw(&picture, style);
+        }
+    }
+    loop {
+        match ask("run it on the robot? [y/n] ").as_deref().map(str::trim) {
+            Some("y" | "yes") => return true,
+            Some("n" | "no") | None => return false,
+            Some(_) => println!("answer y or n"),
         }
     }
 }

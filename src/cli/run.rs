@@ -354,6 +354,17 @@ impl Reporter for Terminal {
             self.paint("36", &format!("▶ running block {}", index + 1))
         );
     }
+    fn preview(&mut self, index: usize, previewed: &crate::executor::Previewed) {
+        let verdict = if previewed.refused() { "31" } else { "35" };
+        println!(
+            "{}\n{}",
+            self.paint(
+                verdict,
+                &format!("◆ rehearsed block {} on a twin:", index + 1)
+            ),
+            previewed.text()
+        );
+    }
     fn output(&mut self, stream: Stream, text: &str) {
         match stream {
             Stream::Stdout => print!("{text}"),
@@ -386,7 +397,13 @@ fn read_line() -> Option<String> {
 }
 
 impl Approver for Person {
-    fn review(&mut self, _turn: usize, index: usize, code: &str) -> Review {
+    fn review(
+        &mut self,
+        _turn: usize,
+        index: usize,
+        code: &str,
+        _previewed: Option<&crate::executor::Previewed>,
+    ) -> Review {
         if !self.approve {
             return Review::Run(code.to_owned());
         }

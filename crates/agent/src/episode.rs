@@ -17,7 +17,7 @@ use super::reply::code_actions;
 use super::transcript::{Record, Transcript};
 use codeact_executor::library::LibraryReport;
 use codeact_executor::observation::trim_middle;
-use codeact_executor::{Executor, Observation, Status, Stream};
+use codeact_executor::{Executor, Observation, Previewed, Status, Stream};
 
 /// Limits of an episode.
 #[derive(Debug, Clone)]
@@ -152,6 +152,9 @@ pub trait Reporter {
     fn observation(&mut self, _observation: &Observation, _shown: &str) {}
     /// Something the loop said or decided (a nudge, a stop).
     fn note(&mut self, _text: &str) {}
+    /// Action `index` was rehearsed on a twin (--preview): its verdict,
+    /// before it runs (or is refused).
+    fn preview(&mut self, _index: usize, _previewed: &Previewed) {}
 }
 
 /// A person's say in the loop: approval of each action before it runs
@@ -159,8 +162,15 @@ pub trait Reporter {
 /// (`--interactive`).
 pub trait Approver {
     /// Decides whether `code` runs, as is or edited, or is refused with a
-    /// reason for the model.
-    fn review(&mut self, _turn: usize, _index: usize, code: &str) -> Review {
+    /// reason for the model; `previewed` is its rehearsal's verdict, when
+    /// actions are previewed (--preview).
+    fn review(
+        &mut self,
+        _turn: usize,
+        _index: usize,
+        code: &str,
+        _previewed: Option<&Previewed>,
+    ) -> Review {
         Review::Run(code.to_owned())
     }
     /// A message to add after the turn's observations, if the person has one.
@@ -688,8 +698,8 @@ impl Episode<'_> {
         self.ask(turn, messages, progress)
     }
 
-    /// Runs action `index` of turn `turn`: the person's review, the code,
-    /// its observation as the model will see it.
+    /// Runs action `index` of turn `turn`: its rehearsal (with --preview),
+    /// the person's review, the code, its observation as the model will see it.
     pub fn act(
         &mut self,
         turn: usize,
@@ -714,39 +724,20 @@ impl Episode<'_> {
             }
             Ok(code) => code,
         };
-        let review = self
-            .approver
-            .as_deref_mut()
-            .map(|s| s.review(turn, index, proposed));
-        let code = match review {
-            Some(Review::Reject(reason)) => {
-                self.record(Record::Rejected {
-                    turn,
-                    index,
-                    reason: reason.clone(),
-                });
-                return Acted {
-                    text: format!(
-                        "The person supervising the robot did not allow {} {} to run: {reason}",
-                        unit(self.format),
-                        index + 1
-                    ),
-                    fingerprint: reason,
-                    stop_turn: true,
-                    ..Acted::default()
-                };
-            }
-            Some(Review::Run(code)) => {
-                if &code != proposed {
-                    self.record(Record::Edited {
-                        turn,
-                        index,
-                        code: code.clone(),
-                    });
-                }
-                code
-            }
-            None => proposed.clone(),
+        // Rehearsed before the review, so the person sees the verdict first.
+        let previewed = self.session.preview(proposed);
+        if let Some(p) = &previewed {
+            progress.preview(index, p);
+        }
+        // An action the gate refuses is not the person's to allow.
+        let refused = previewed.as_ref().is_some_and(|p| p.refused());
+        let code = match self.approver.as_deref_mut() {
+            Some(a) if !refused => a.review(turn, index, proposed, previewed.as_ref()),
+            _ => Review::Run(proposed.clone()),
+        };
+        let code = match self.reviewed(turn, index, proposed, code) {
+            Ok(code) => code,
+            Err(rejected) => return rejected,
         };
         progress.action(index, &code);
         self.record(Record::Action {
@@ -754,11 +745,13 @@ impl Episode<'_> {
             index,
             code: code.clone(),
         });
-        let executed = self
-            .session
-            .execute(&code, self.budget.action_timeout, &mut |s, t| {
-                progress.output(s, t)
-            });
+        let timeout = self.budget.action_timeout;
+        let on_output = &mut |s: Stream, t: &str| progress.output(s, t);
+        let executed = match previewed {
+            // An edited action is rehearsed anew.
+            Some(p) if p.code() == code => self.session.execute_previewed(p, timeout, on_output),
+            _ => self.session.execute(&code, timeout, on_output),
+        };
         match executed {
             Ok(obs) => self.observe(turn, index, &code, &obs, progress),
             Err(e) => {
@@ -773,6 +766,46 @@ impl Episode<'_> {
                     stop_turn: true,
                     ..Acted::default()
                 }
+            }
+        }
+    }
+
+    /// Records the person's review of `proposed`: the code to run, or what
+    /// the model hears when it was rejected.
+    fn reviewed(
+        &mut self,
+        turn: usize,
+        index: usize,
+        proposed: &str,
+        review: Review,
+    ) -> Result<String, Acted> {
+        match review {
+            Review::Reject(reason) => {
+                self.record(Record::Rejected {
+                    turn,
+                    index,
+                    reason: reason.clone(),
+                });
+                Err(Acted {
+                    text: format!(
+                        "The person supervising the robot did not allow {} {} to run: {reason}",
+                        unit(self.format),
+                        index + 1
+                    ),
+                    fingerprint: reason,
+                    stop_turn: true,
+                    ..Acted::default()
+                })
+            }
+            Review::Run(code) => {
+                if code != proposed {
+                    self.record(Record::Edited {
+                        turn,
+                        index,
+                        code: code.clone(),
+                    });
+                }
+                Ok(code)
             }
         }
     }

@@ -43,7 +43,7 @@ pub use interrupter::{InputWatch, Interrupter};
 pub use observation::{
     CallOutcome, Chunk, ErrorReport, Observation, Picture, SkillCall, Status, Stream,
 };
-pub use preview::{Preview, PreviewMode, Verdict};
+pub use preview::{Preview, PreviewMode, Previewed, Verdict};
 pub use rehearsal::Rehearsed;
 pub use remains::Remains;
 pub use session::{ActionWatcher, Executor, ExecutorError, Session};

@@ -55,6 +55,48 @@ pub struct Preview {
     pub limit: Duration,
 }
 
+/// An action rehearsed ahead of running it, so that a person (or a client)
+/// sees the verdict first ([`Session::preview`](super::Session::preview));
+/// [`Session::execute_previewed`](super::Session::execute_previewed) runs it
+/// without rehearsing it again.
+#[derive(Debug, Clone)]
+pub struct Previewed {
+    pub(crate) code: String,
+    pub(crate) mode: PreviewMode,
+    pub(crate) verdict: Result<Verdict, String>,
+}
+
+impl Previewed {
+    /// The code rehearsed.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Show or gate.
+    pub fn mode(&self) -> PreviewMode {
+        self.mode
+    }
+
+    /// Whether the gate will keep it from running (a problem was found, or
+    /// it could not be rehearsed).
+    pub fn refused(&self) -> bool {
+        self.mode == PreviewMode::Gate && self.verdict.as_ref().map_or(true, Verdict::refuses)
+    }
+
+    /// The verdict in words.
+    pub fn text(&self) -> String {
+        match &self.verdict {
+            Ok(v) => v.text(),
+            Err(why) => format!("Preview: the action could not be rehearsed: {why}"),
+        }
+    }
+
+    /// The predicted path, if the rehearsal drew one.
+    pub fn picture(&self) -> Option<Picture> {
+        self.verdict.as_ref().ok().and_then(Verdict::picture)
+    }
+}
+
 /// What a rehearsal foretold, and what in it speaks against running.
 #[derive(Debug, Clone)]
 pub struct Verdict {

@@ -15,7 +15,7 @@ use super::config::ExecutorConfig;
 use super::interrupter::{InputWatch, Interrupter};
 use super::library::LibraryReport;
 use super::observation::{Observation, Status, Stream};
-use super::preview::{Preview, PreviewMode, Skipped, Verdict};
+use super::preview::{Preview, PreviewMode, Previewed, Skipped, Verdict};
 use super::process::{kill_worker, spawn_worker, Worker};
 use super::remains::Remains;
 use super::wire::Protection;
@@ -75,6 +75,21 @@ pub trait Executor {
         timeout: Option<Duration>,
         on_output: &mut dyn FnMut(Stream, &str),
     ) -> Result<Observation, ExecutorError>;
+    /// Rehearses `code` on a twin, when this executor previews actions, so
+    /// the verdict can be shown before it runs (`None`: no preview).
+    fn preview(&mut self, _code: &str) -> Option<Previewed> {
+        None
+    }
+    /// Runs an action [`Executor::preview`] rehearsed, without rehearsing
+    /// it again.
+    fn execute_previewed(
+        &mut self,
+        previewed: Previewed,
+        timeout: Option<Duration>,
+        on_output: &mut dyn FnMut(Stream, &str),
+    ) -> Result<Observation, ExecutorError> {
+        self.execute(&previewed.code, timeout, on_output)
+    }
 }
 
 impl Executor for Session {
@@ -89,6 +104,26 @@ impl Executor for Session {
         on_output: &mut dyn FnMut(Stream, &str),
     ) -> Result<Observation, ExecutorError> {
         Session::execute(self, code, timeout, on_output)
+    }
+
+    fn preview(&mut self, code: &str) -> Option<Previewed> {
+        match Session::preview(self, code) {
+            Ok(previewed) => previewed,
+            // The run reports it (it needs the same worker).
+            Err(e) => {
+                tracing::warn!("no preview: {e}");
+                None
+            }
+        }
+    }
+
+    fn execute_previewed(
+        &mut self,
+        previewed: Previewed,
+        timeout: Option<Duration>,
+        on_output: &mut dyn FnMut(Stream, &str),
+    ) -> Result<Observation, ExecutorError> {
+        Session::execute_previewed(self, previewed, timeout, on_output)
     }
 }
 
@@ -317,6 +352,45 @@ impl Session {
         self.execute_watching(code, timeout, on_output, None)
     }
 
+    /// Rehearses `code` on a twin now, when the session previews actions
+    /// (`None`: it does not), for the verdict to be shown before it runs.
+    pub fn preview(&mut self, code: &str) -> Result<Option<Previewed>, ExecutorError> {
+        let Some(preview) = self.preview.clone() else {
+            return Ok(None);
+        };
+        if self.remains.closing() {
+            return Err(ExecutorError::Closing);
+        }
+        if self.worker.is_none() {
+            self.start_worker()?;
+        }
+        Ok(Some(Previewed {
+            code: code.to_owned(),
+            mode: preview.mode,
+            verdict: self.preview_verdict(code, &preview),
+        }))
+    }
+
+    /// Runs an action [`Session::preview`] rehearsed, judged by that
+    /// rehearsal (the gate refuses it if it found a problem).
+    pub fn execute_previewed(
+        &mut self,
+        previewed: Previewed,
+        timeout: Option<Duration>,
+        on_output: &mut dyn FnMut(Stream, &str),
+    ) -> Result<Observation, ExecutorError> {
+        let Previewed { code, verdict, .. } = previewed;
+        self.run(
+            &code,
+            timeout,
+            ActionIo {
+                on_output,
+                input: None,
+            },
+            Some(verdict),
+        )
+    }
+
     /// [`Session::execute`], also watching `input` while the action runs.
     pub fn execute_watching(
         &mut self,
@@ -324,6 +398,18 @@ impl Session {
         timeout: Option<Duration>,
         on_output: &mut dyn FnMut(Stream, &str),
         input: Option<&mut dyn InputWatch>,
+    ) -> Result<Observation, ExecutorError> {
+        self.run(code, timeout, ActionIo { on_output, input }, None)
+    }
+
+    /// Runs one action: rehearsed first when the session previews actions
+    /// (`verdict`: already rehearsed), then gated or run.
+    fn run(
+        &mut self,
+        code: &str,
+        timeout: Option<Duration>,
+        io: ActionIo<'_, '_>,
+        verdict: Option<Result<Verdict, String>>,
     ) -> Result<Observation, ExecutorError> {
         let timeout = timeout.unwrap_or(self.config.timeout);
         if !super::valid_time_limit(timeout.as_secs_f64()) {
@@ -340,7 +426,11 @@ impl Session {
             self.start_worker()?;
         }
         let preview = self.preview.clone();
-        let verdict = preview.as_ref().map(|p| self.preview_verdict(code, p));
+        let verdict = match (verdict, &preview) {
+            (Some(v), _) => Some(v),
+            (None, Some(p)) => Some(self.preview_verdict(code, p)),
+            (None, None) => None,
+        };
         let action = self.next_action;
         self.next_action += 1;
         if let Some(refused) = gate(preview.as_ref(), verdict.as_ref(), action) {
@@ -365,7 +455,7 @@ impl Session {
             action,
             code,
             timeout,
-            ActionIo { on_output, input },
+            io,
         );
 
         let mut observation = run.observation;

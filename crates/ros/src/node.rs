@@ -36,7 +36,9 @@ use super::spin::{RosError, RosThread};
 use codeact_agent::actions::ActionFormat;
 use codeact_agent::episode::{add_done, Agent, Budget, DoneSignal, Outcome, Reporter};
 use codeact_agent::llm::{Completion, Model, Usage};
-use codeact_executor::{ExecutorConfig, ExecutorError, Observation, Session, SessionHost, Stream};
+use codeact_executor::{
+    ExecutorConfig, ExecutorError, Observation, Previewed, Session, SessionHost, Stream,
+};
 use codeact_record::{recorded, RecordError, RecordTo, Recorded, Recorder};
 
 /// Errors starting the node.
@@ -325,26 +327,45 @@ fn execute_action(
             ..Default::default()
         };
     };
+    // With --preview the verdict goes out before the action starts.
+    let previewed = match session.preview(&request.code) {
+        Ok(p) => p,
+        Err(e) => return executor_failed(output, action, &e),
+    };
+    if let Some(p) = &previewed {
+        publish_output(output, action, "preview", &p.text());
+    }
     publish_output(output, action, "started", &request.code);
-    let result = session.execute(&request.code, timeout, &mut |stream, text| {
+    let on_output = &mut |stream, text: &str| {
         publish_output(output, action, stream_kind(stream), text);
-    });
+    };
+    let result = match previewed {
+        Some(p) => session.execute_previewed(p, timeout, on_output),
+        None => session.execute(&request.code, timeout, on_output),
+    };
     match result {
         Ok(obs) => {
             publish_output(output, obs.action, "finished", obs.status.as_str());
             response(&obs)
         }
-        Err(e) => {
-            publish_output(output, action, "finished", "error");
-            Execute::Response {
-                action,
-                status: "error".into(),
-                error_type: "ExecutorError".into(),
-                error_message: e.to_string(),
-                observation: e.to_string(),
-                ..Default::default()
-            }
-        }
+        Err(e) => executor_failed(output, action, &e),
+    }
+}
+
+/// The response when the executor itself failed (no worker could start).
+fn executor_failed(
+    output: &r2r::Publisher<ActionOutput>,
+    action: u64,
+    e: &ExecutorError,
+) -> Execute::Response {
+    publish_output(output, action, "finished", "error");
+    Execute::Response {
+        action,
+        status: "error".into(),
+        error_type: "ExecutorError".into(),
+        error_message: e.to_string(),
+        observation: e.to_string(),
+        ..Default::default()
     }
 }
 
@@ -439,6 +460,10 @@ impl Reporter for Feedback<'_> {
     }
     fn output(&mut self, stream: Stream, text: &str) {
         publish_output(self.output, self.action, stream_kind(stream), text);
+    }
+    fn preview(&mut self, _index: usize, previewed: &Previewed) {
+        // Before `action` counts it: the number it will have.
+        publish_output(self.output, self.action + 1, "preview", &previewed.text());
     }
     fn observation(&mut self, observation: &Observation, shown: &str) {
         publish_output(
