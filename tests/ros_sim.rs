@@ -934,12 +934,26 @@ for code in sys.argv[1:]:
 "#;
 
 #[test]
-fn the_node_with_preview_gate_says_the_verdict_first_and_refuses_a_drive_into_a_wall() {
+fn the_node_with_preview_gate_and_a_map_file_says_the_verdict_first_and_refuses_a_drive_into_a_wall(
+) {
     let domain = domain(11);
     let capture = Capture::start(domain);
     let mut sim = spawn_sim("small_room", domain);
+    // No map topic: the map comes from a file the profile names.
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = tmp.path().join("sim_file_map.yaml");
+    let base = include_str!("../launch/profiles/sim.yaml").replace("  map: /map\n", "");
+    std::fs::write(
+        &profile,
+        format!(
+            "{base}\nmap_file: {}/sim/worlds/small_room.yaml\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    )
+    .unwrap();
     let mut node = ros_command(common::exe(), domain)
-        .args(["node", "--ros", "--robot", "sim", "--preview", "gate"])
+        .args(["node", "--ros", "--preview", "gate", "--robot"])
+        .arg(&profile)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

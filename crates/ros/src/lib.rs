@@ -9,6 +9,7 @@
 //! - [`idl`]: installed interface definitions, to check declared skills.
 //! - [`nav2`]: Nav2 as the navigator (goal, feedback, failures).
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
+//! - [`map_file`]: a map from a file (map_server YAML or a world file) for a robot with no map topic.
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
 //! - [`tf`]: poses in the map frame from `map → odom`.
 //! - [`safety`]: the governor every velocity command passes through.
@@ -37,6 +38,7 @@ pub mod goals;
 pub mod graph;
 pub mod idl;
 pub mod json;
+pub mod map_file;
 pub mod nav2;
 pub mod network;
 #[cfg(feature = "ros")]

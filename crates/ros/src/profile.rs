@@ -110,6 +110,14 @@ pub struct RobotProfile {
     /// `gate`; docs/preview.md), unless the command's --preview says otherwise.
     #[serde(default)]
     pub preview: Option<codeact_executor::PreviewMode>,
+    /// A map from a file, for a robot whose graph publishes none (relative
+    /// paths: to the profile file's folder): a map_server map YAML or a
+    /// codeact world file. The map topic's map wins once one arrives.
+    #[serde(default)]
+    pub map_file: Option<std::path::PathBuf>,
+    /// The map `map_file` holds, read when the profile is loaded.
+    #[serde(skip)]
+    pub file_map: Option<robot_api::nav::GridMap>,
     /// The file it came from and its text, for errors that point at a line.
     #[serde(skip)]
     pub source: (String, String),
@@ -413,8 +421,23 @@ pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
         source,
     })?;
     let mut profile = parse(&text, &path.display().to_string())?;
+    let folder = path.parent().unwrap_or(Path::new("."));
     if let Some(dir) = &profile.skill_library {
-        profile.skill_library = Some(path.parent().unwrap_or(Path::new(".")).join(dir));
+        profile.skill_library = Some(folder.join(dir));
+    }
+    if let Some(file) = &profile.map_file {
+        let file = folder.join(file);
+        profile.file_map = Some(crate::map_file::load(&file).map_err(|e| {
+            ProfileError::Invalid {
+                path: path.display().to_string(),
+                line: text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("map_file:"))
+                    .map_or(1, |i| i + 1),
+                message: format!("map_file: {e}"),
+            }
+        })?);
+        profile.map_file = Some(file);
     }
     Ok(profile)
 }

@@ -1104,7 +1104,8 @@ impl RobotBackend for RosRobot {
             .collect()
     }
     fn map(&self) -> Option<GridMap> {
-        lock(&self.shared.latest).map.clone()
+        let published = lock(&self.shared.latest).map.clone();
+        published.or_else(|| self.profile.file_map.clone())
     }
     fn say(&self, text: &str) {
         tracing::info!("robot says: {text}");
