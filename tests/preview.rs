@@ -200,6 +200,23 @@ fn the_twin_knows_the_objects_the_robot_has_seen_and_no_others() {
 }
 
 #[test]
+fn the_twin_starts_with_the_robots_charge() {
+    // 0.1% left: about 2 m of driving (0.05% per metre).
+    let world = ROOM.replace(
+        "robot: {start: [1.0, 2.0, 0.0]}",
+        "robot: {start: [1.0, 2.0, 0.0], battery_start: 0.1}",
+    );
+    let (mut session, robot) = previewed(&world, PreviewMode::Gate);
+    let obs = run(&mut session, "drive(0.5, 0.0, 5.0)");
+    let error = assert_error(&obs, "PreviewRefused");
+    assert!(error.contains("BatteryEmpty"), "{error}");
+    assert!(at(&robot).distance_to(P2::new(1.0, 2.0)) < 1e-9);
+    // A short drive fits in what is left.
+    let obs = run(&mut session, "drive(0.5, 0.0, 1.0)");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+}
+
+#[test]
 #[ignore = "prints a refused observation, for reading"]
 fn print_a_refusal() {
     let (mut session, _) = previewed(ROOM, PreviewMode::Gate);

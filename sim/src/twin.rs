@@ -73,7 +73,7 @@ pub fn twin_of(robot: &dyn RobotBackend, known: &ObjectMemory) -> Result<SimRobo
             // A rehearsal foresees the plan, not the noise.
             odom_noise: 0.0,
             odom_drift: 0.0,
-            ..RobotConfig::default()
+            ..twin_battery(robot)
         },
         ..WorldParts::default()
     };
@@ -91,6 +91,24 @@ pub fn twin_of(robot: &dyn RobotBackend, known: &ObjectMemory) -> Result<SimRobo
         twin.sim().start_holding(&name);
     }
     Ok(twin)
+}
+
+/// The twin's battery: the robot's charge now, drained at the simulator's
+/// rates (what the robot's own rates are it cannot say); a robot without a
+/// battery gets one that never drains.
+fn twin_battery(robot: &dyn RobotBackend) -> RobotConfig {
+    let d = RobotConfig::default();
+    match battery(robot) {
+        Some(percent) => RobotConfig {
+            battery_start: percent,
+            ..d
+        },
+        None => RobotConfig {
+            battery_idle_drain: 0.0,
+            battery_drain_per_m: 0.0,
+            ..d
+        },
+    }
 }
 
 /// The remembered objects as the twin's, where the robot last saw or put
@@ -157,7 +175,8 @@ impl TwinMaker for TwinOf {
         let start = robot.pose().ok();
         Ok(Box::new(SimTwin {
             start_time: robot.time(),
-            start_battery: battery(&*robot),
+            // No battery use is foreseen for a robot without a battery.
+            start_battery: battery(&*self.0).and(battery(&*robot)),
             allowed: self.0.allowed_area(),
             robot,
             skills,
