@@ -13,6 +13,7 @@ use robot_api::{
 };
 
 use crate::geometry::{point_in_polygon, P2};
+use crate::lockstep::{Busy, Lockstep};
 use crate::simulator::{GripperFailure, Simulator};
 use crate::world::World;
 
@@ -21,25 +22,76 @@ pub const MAP_RESOLUTION: f64 = 0.1;
 /// Physics steps between checks for cancellation inside `advance`.
 const CANCEL_CHECK_STEPS: u64 = 200;
 
-/// The simulated robot, shared by the skill thread and whoever watches it.
+/// A simulated robot, shared by the skill thread and whoever watches it:
+/// the only robot of its simulation, or one of a fleet sharing one
+/// simulation and one clock ([`SimRobot::fleet`]).
 #[derive(Debug)]
 pub struct SimRobot {
-    sim: Mutex<Simulator>,
+    sim: Arc<Mutex<Simulator>>,
+    /// Which robot of the simulation it is.
+    index: usize,
+    clock: Arc<Lockstep>,
     map: GridMap,
     /// Simulated seconds per wall-clock second, when time follows the
-    /// clock; `None`: lockstep, as fast as possible.
-    realtime: Mutex<Option<f64>>,
+    /// clock; `None`: lockstep, as fast as possible. Shared by a fleet.
+    realtime: Arc<Mutex<Option<f64>>>,
+}
+
+/// The simulation as the lockstep clock steps it.
+struct Stepped<'a>(&'a Mutex<Simulator>);
+
+impl crate::lockstep::World for Stepped<'_> {
+    fn steps(&self) -> u64 {
+        lock(self.0).steps()
+    }
+    fn run(&self, n: u64) {
+        lock(self.0).run_steps(n);
+    }
+}
+
+fn lock(sim: &Mutex<Simulator>) -> MutexGuard<'_, Simulator> {
+    sim.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SimRobot {
-    /// A robot in a fresh simulation of `world`.
+    /// The (first) robot in a fresh simulation of `world`.
     pub fn new(world: Arc<World>) -> Self {
+        Self::fleet(world).swap_remove(0)
+    }
+
+    /// Every robot of a fresh simulation of `world`, in world-file order,
+    /// sharing it and its clock: motions of different robots run at once.
+    pub fn fleet(world: Arc<World>) -> Vec<SimRobot> {
         let map = world.occupancy().clone();
-        SimRobot {
-            sim: Mutex::new(Simulator::new(world)),
-            map,
-            realtime: Mutex::new(None),
-        }
+        let sim = Arc::new(Mutex::new(Simulator::new(world)));
+        let count = lock(&sim).robots().len();
+        let clock = Lockstep::new(count);
+        let realtime = Arc::new(Mutex::new(None));
+        (0..count)
+            .map(|index| SimRobot {
+                sim: sim.clone(),
+                index,
+                clock: clock.clone(),
+                map: map.clone(),
+                realtime: realtime.clone(),
+            })
+            .collect()
+    }
+
+    /// Which robot of its simulation it is (0: the first).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Its name in the world ("robot" for a world of one).
+    pub fn name(&self) -> String {
+        self.sim().robot(self.index).name().to_owned()
+    }
+
+    /// Marks this robot busy (a skill runs on it) while the guard lives:
+    /// the fleet's clock waits for it before time passes.
+    pub fn busy(&self) -> Busy {
+        self.clock.busy(self.index)
     }
 
     /// Makes simulated time follow the wall clock at `factor` (1.0: real
@@ -58,14 +110,14 @@ impl SimRobot {
 
     /// The simulation, locked (for pictures, tests and benchmarks).
     pub fn sim(&self) -> MutexGuard<'_, Simulator> {
-        self.sim.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.sim)
     }
 
-    fn whereabouts(sim: &Simulator) -> String {
-        sim.odom_pose().whereabouts()
+    fn whereabouts(&self, sim: &Simulator) -> String {
+        sim.robot(self.index).odom_pose().whereabouts()
     }
 
-    fn battery_empty(sim: &Simulator, what: &str) -> SkillError {
+    fn battery_empty(&self, sim: &Simulator, what: &str) -> SkillError {
         let dock = sim
             .world()
             .zones
@@ -76,13 +128,35 @@ impl SimRobot {
             ErrorKind::BatteryEmpty,
             format!(
                 "{what}; {}{}",
-                Self::whereabouts(sim),
+                self.whereabouts(sim),
                 dock.map(|d| format!(
                     "; it charges in zone {d:?} (push it there or reset the world)"
                 ))
                 .unwrap_or_default()
             ),
         )
+    }
+
+    /// The check between steps of `advance`: cancelled, or out of battery.
+    fn may_go_on(&self, cancel: &CancelToken) -> Result<(), SkillError> {
+        let mut sim = self.sim();
+        let i = self.index;
+        if cancel.is_cancelled() {
+            sim.halt_robot(i);
+            return Err(SkillError::new(
+                ErrorKind::Cancelled,
+                format!(
+                    "stopped: the action is being stopped; {}",
+                    self.whereabouts(&sim)
+                ),
+            ));
+        }
+        let (v, w) = sim.robot(i).commanded();
+        if sim.robot(i).battery().percent <= 0.0 && (v != 0.0 || w != 0.0) {
+            sim.halt_robot(i);
+            return Err(self.battery_empty(&sim, "the battery ran out, so the robot stopped"));
+        }
+        Ok(())
     }
 }
 
@@ -116,13 +190,22 @@ pub fn occupancy_map(world: &World, resolution: f64) -> GridMap {
 
 impl RobotBackend for SimRobot {
     fn describe(&self) -> String {
+        let sim = self.sim();
+        if sim.robots().len() == 1 {
+            return format!(
+                "simulated differential-drive robot in world '{}'",
+                sim.world().name
+            );
+        }
         format!(
-            "simulated differential-drive robot in world '{}'",
-            self.sim().world().name
+            "simulated differential-drive robot '{}' of {} in world '{}'",
+            sim.robot(self.index).name(),
+            sim.robots().len(),
+            sim.world().name
         )
     }
     fn limits(&self) -> RobotLimits {
-        self.sim().world().robot.limits()
+        self.sim().robot(self.index).config().limits()
     }
     fn time(&self) -> f64 {
         self.sim().time()
@@ -135,26 +218,27 @@ impl RobotBackend for SimRobot {
         }
     }
     fn pose(&self) -> Result<Pose2, SkillError> {
-        Ok(self.sim().odom_pose())
+        Ok(self.sim().robot(self.index).odom_pose())
     }
     fn velocity(&self) -> (f64, f64) {
-        self.sim().velocity()
+        self.sim().robot(self.index).velocity()
     }
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         let mut sim = self.sim();
-        if sim.battery().percent <= 0.0 && (linear != 0.0 || angular != 0.0) {
-            return Err(Self::battery_empty(
-                &sim,
-                "the battery is empty, so the robot cannot move",
-            ));
+        if sim.robot(self.index).battery().percent <= 0.0 && (linear != 0.0 || angular != 0.0) {
+            return Err(self.battery_empty(&sim, "the battery is empty, so the robot cannot move"));
         }
-        sim.command(linear, angular);
+        sim.command_robot(self.index, linear, angular);
         Ok(())
     }
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
+        self.may_go_on(cancel)?;
         let realtime = self.realtime();
         let wall_start = std::time::Instant::now();
-        let step = self.sim().dt();
+        let (step, start) = {
+            let sim = self.sim();
+            (sim.dt(), sim.steps())
+        };
         let total = (dt.as_secs_f64() / step).round() as u64;
         // Lockstep runs many steps per lock; real time one step, then waits.
         let chunk = if realtime.is_some() {
@@ -162,45 +246,29 @@ impl RobotBackend for SimRobot {
         } else {
             CANCEL_CHECK_STEPS
         };
-        let mut done = 0;
-        while done < total {
-            {
-                let mut sim = self.sim();
-                if cancel.is_cancelled() {
-                    sim.halt();
-                    return Err(SkillError::new(
-                        ErrorKind::Cancelled,
-                        format!(
-                            "stopped: the action is being stopped; {}",
-                            Self::whereabouts(&sim)
-                        ),
-                    ));
+        let _busy = self.busy();
+        self.clock.advance(
+            self.index,
+            start + total,
+            chunk,
+            &Stepped(&self.sim),
+            |stepped| {
+                self.may_go_on(cancel)?;
+                if let (Some(factor), true) = (realtime, stepped) {
+                    let done = self.sim().steps().saturating_sub(start);
+                    let due = wall_start + Duration::from_secs_f64(done as f64 * step / factor);
+                    // A cancelled sleep ends early; the next check reports it.
+                    cancel.sleep(due.saturating_duration_since(std::time::Instant::now()));
                 }
-                let n = (total - done).min(chunk);
-                sim.run_steps(n);
-                done += n;
-                let (v, w) = sim.commanded();
-                if sim.battery().percent <= 0.0 && (v != 0.0 || w != 0.0) {
-                    sim.halt();
-                    return Err(Self::battery_empty(
-                        &sim,
-                        "the battery ran out, so the robot stopped",
-                    ));
-                }
-            }
-            if let Some(factor) = realtime {
-                let due = wall_start + Duration::from_secs_f64(done as f64 * step / factor);
-                // A cancelled sleep ends early; the next turn of the loop reports it.
-                cancel.sleep(due.saturating_duration_since(std::time::Instant::now()));
-            }
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
     fn stop(&self) {
-        self.sim().halt();
+        self.sim().halt_robot(self.index);
     }
     fn take_bump(&self) -> bool {
-        self.sim().take_bump()
+        self.sim().take_bump_of(self.index)
     }
     fn zones(&self) -> Vec<ZoneInfo> {
         let sim = self.sim();
@@ -225,19 +293,20 @@ impl RobotBackend for SimRobot {
         Some(self.map.clone())
     }
     fn say(&self, text: &str) {
-        self.sim().push_event(format!("said: {text}"));
+        self.sim()
+            .push_event_to(self.index, format!("said: {text}"));
     }
     fn take_events(&self) -> Vec<String> {
         self.sim()
-            .take_events()
+            .take_events_of(self.index)
             .into_iter()
             .map(|e| format!("t={:.1}s {}", e.time, e.text))
             .collect()
     }
     fn state_line(&self) -> String {
         let sim = self.sim();
-        let p = sim.odom_pose();
-        let b = sim.battery();
+        let me = sim.robot(self.index);
+        let (p, b) = (me.odom_pose(), me.battery());
         format!(
             "pose ({:.2}, {:.2}, {:.2} rad), battery {:.1}%{}, holding {}",
             p.x,
@@ -245,7 +314,7 @@ impl RobotBackend for SimRobot {
             p.theta,
             b.percent,
             if b.charging { " charging" } else { "" },
-            sim.holding().unwrap_or("nothing"),
+            sim.holding_of(self.index).unwrap_or("nothing"),
         )
     }
 
@@ -303,65 +372,66 @@ impl Camera for SimRobot {
         })
     }
     fn detect(&self) -> Result<Vec<Detection>, SkillError> {
-        Ok(self.sim().detections())
+        Ok(self.sim().detections_of(self.index))
     }
 }
 
 impl Lidar for SimRobot {
     fn scan(&self) -> Result<ScanData, SkillError> {
-        Ok(self.sim().scan().clone())
+        Ok(self.sim().robot(self.index).scan().clone())
     }
 }
 
 impl Battery for SimRobot {
     fn state(&self) -> Result<BatteryState, SkillError> {
-        Ok(self.sim().battery())
+        Ok(self.sim().robot(self.index).battery())
     }
 }
 
 impl Gripper for SimRobot {
     fn pick(&self, name: &str, _seen_at: P2) -> Result<(), SkillError> {
         let mut sim = self.sim();
-        sim.pick(name).map_err(|f| gripper_error(&sim, f))
+        sim.pick_by(self.index, name)
+            .map_err(|f| gripper_error(&self.whereabouts(&sim), f))
     }
     fn place(&self, at: Option<P2>) -> Result<(String, P2), SkillError> {
         let mut sim = self.sim();
-        sim.place(at).map_err(|f| gripper_error(&sim, f))
+        sim.place_by(self.index, at)
+            .map_err(|f| gripper_error(&self.whereabouts(&sim), f))
     }
     fn holding(&self) -> Option<String> {
-        self.sim().holding().map(str::to_owned)
+        self.sim().holding_of(self.index).map(str::to_owned)
     }
 }
 
 impl MapPictures for SimRobot {
     fn map_image(&self, radius: f64) -> Result<Vec<u8>, SkillError> {
-        Ok(crate::render::map_crop_png(&self.sim(), radius))
+        Ok(crate::render::map_crop_png_of(
+            &self.sim(),
+            self.index,
+            radius,
+        ))
     }
 }
 
 impl CameraPictures for SimRobot {
     fn camera_image(&self, width: u32, height: u32) -> Result<Vec<u8>, SkillError> {
-        let view = crate::camera::view(&self.sim(), width as usize, height as usize);
+        let view = crate::camera::view_of(&self.sim(), self.index, width as usize, height as usize);
         Ok(view.png())
     }
 }
 
-fn gripper_error(sim: &Simulator, failure: GripperFailure) -> SkillError {
+fn gripper_error(whereabouts: &str, failure: GripperFailure) -> SkillError {
     match failure {
         GripperFailure::Unknown(name) => SkillError::new(
             ErrorKind::ObjectNotSeen,
-            format!(
-                "there is no object called {name:?} here; {}",
-                SimRobot::whereabouts(sim)
-            ),
+            format!("there is no object called {name:?} here; {whereabouts}"),
         ),
-        GripperFailure::NotInReach(m) => SkillError::new(
-            ErrorKind::NotInReach,
-            format!("{m}; {}", SimRobot::whereabouts(sim)),
-        ),
-        GripperFailure::Gripper(m) => SkillError::new(
-            ErrorKind::GripperError,
-            format!("{m}; {}", SimRobot::whereabouts(sim)),
-        ),
+        GripperFailure::NotInReach(m) => {
+            SkillError::new(ErrorKind::NotInReach, format!("{m}; {whereabouts}"))
+        }
+        GripperFailure::Gripper(m) => {
+            SkillError::new(ErrorKind::GripperError, format!("{m}; {whereabouts}"))
+        }
     }
 }

@@ -143,8 +143,13 @@ fn shade(rgb: (u8, u8, u8), distance: f64) -> (u8, u8, u8) {
 /// What the robot's camera sees now, `width` × `height` pixels, across the
 /// camera's field of view.
 pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
+    view_of(sim, 0, width, height)
+}
+
+/// What robot `i`'s camera sees now (see [`view`]).
+pub fn view_of(sim: &Simulator, i: usize, width: usize, height: usize) -> Image {
     let world = sim.world();
-    let pose = sim.true_pose();
+    let pose = sim.robot(i).true_pose();
     let origin = P2::new(pose.x, pose.y);
     let half_fov = world.camera.fov / 2.0;
     // A pinhole with square pixels: the focal length in pixels, the horizon mid-height.
@@ -213,7 +218,7 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
         }
     }
     let mut image = Image { width, height, rgb };
-    draw_objects(sim, &mut image, &mut depth, focal, horizon);
+    draw_objects(sim, pose, &mut image, &mut depth, focal, horizon);
     image
 }
 
@@ -323,9 +328,15 @@ fn mix(a: (u8, u8, u8), b: (u8, u8, u8), k: f64) -> (u8, u8, u8) {
 
 /// The objects as blocks of their colour, each pixel drawn only where it is
 /// nearer than what is already there.
-fn draw_objects(sim: &Simulator, image: &mut Image, depth: &mut [f64], focal: f64, horizon: f64) {
+fn draw_objects(
+    sim: &Simulator,
+    pose: robot_api::Pose2,
+    image: &mut Image,
+    depth: &mut [f64],
+    focal: f64,
+    horizon: f64,
+) {
     let world = sim.world();
-    let pose = sim.true_pose();
     let origin = P2::new(pose.x, pose.y);
     let (s, c) = pose.theta.sin_cos();
     let width = image.width as f64;

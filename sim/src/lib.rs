@@ -7,8 +7,9 @@
 //! # Layout
 //! - [`geometry`]: segments, polygons, rays, the segment grid.
 //! - [`world`]: a world's contents and settings; [`world_file`]: YAML world files.
-//! - [`simulator`]: the physics step, sensors, gripper, events.
-//! - [`backend`]: [`SimRobot`], the simulator as a `RobotBackend`.
+//! - [`simulator`]: the physics step, sensors, gripper, events, for every robot.
+//! - [`backend`]: [`SimRobot`], the simulator as a `RobotBackend` (one robot, or each of a fleet).
+//! - [`lockstep`]: one simulated clock for a fleet whose robots move at once.
 //! - [`render`]: PNG and SVG pictures of a world and a run.
 //! - [`camera`]: the robot camera's first-person view, ray-cast from the world.
 //! - [`rng`]: the seeded noise source.
@@ -18,6 +19,7 @@
 pub mod backend;
 pub mod camera;
 pub mod geometry;
+pub mod lockstep;
 pub mod render;
 pub mod rng;
 pub mod simulator;

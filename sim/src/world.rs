@@ -96,6 +96,15 @@ pub struct ObjectSpec {
     pub slips: u32,
 }
 
+/// A robot of a fleet after the first: its name and settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRobot {
+    /// Its name (a Python identifier: `robots['beta']`, `beta.move_to`).
+    pub name: String,
+    /// Its settings.
+    pub config: RobotConfig,
+}
+
 /// The differential-drive robot's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RobotConfig {
@@ -259,8 +268,13 @@ pub struct WorldParts {
     pub zones: Vec<Zone>,
     /// Objects and where they start.
     pub objects: Vec<ObjectSpec>,
-    /// The robot.
+    /// The robot (the first of a fleet).
     pub robot: RobotConfig,
+    /// The first robot's name when the world lists several (`robots:`);
+    /// empty: "robot".
+    pub robot_name: String,
+    /// The other robots of a fleet, after the first.
+    pub fleet: Vec<FleetRobot>,
     /// The lidar.
     pub lidar: LidarConfig,
     /// The camera.
@@ -315,6 +329,17 @@ impl World {
     /// plans on, not one drawn from the world's outlines).
     pub fn set_map(&mut self, map: robot_api::nav::GridMap) {
         self.map = std::sync::OnceLock::from(map);
+    }
+
+    /// Every robot, first to last, with its name ("robot" for a world of one).
+    pub fn robots(&self) -> impl Iterator<Item = (&str, &RobotConfig)> {
+        let first = if self.robot_name.is_empty() {
+            "robot"
+        } else {
+            self.robot_name.as_str()
+        };
+        std::iter::once((first, &self.robot))
+            .chain(self.fleet.iter().map(|f| (f.name.as_str(), &f.config)))
     }
 
     /// The occupancy grid of the world's mapped outlines (made once).

@@ -7,7 +7,8 @@ use serde::Deserialize;
 
 use crate::geometry::{Segment, P2};
 use crate::world::{
-    CameraConfig, LidarConfig, ObjectSpec, Obstacle, RobotConfig, World, WorldParts, Zone,
+    CameraConfig, FleetRobot, LidarConfig, ObjectSpec, Obstacle, RobotConfig, World, WorldParts,
+    Zone,
 };
 
 /// The worlds built into the binary, by name.
@@ -73,8 +74,10 @@ struct FileWorld {
     zones: Vec<FileZone>,
     #[serde(default)]
     objects: Vec<FileObject>,
+    robot: Option<FileRobot>,
+    /// A fleet: several robots, each with a name (instead of `robot:`).
     #[serde(default)]
-    robot: FileRobot,
+    robots: Vec<FileRobot>,
     #[serde(default)]
     lidar: FileLidar,
     #[serde(default)]
@@ -135,6 +138,8 @@ fn default_size() -> f64 {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileRobot {
+    /// Only in `robots:`.
+    name: Option<String>,
     start: Option<[f64; 3]>,
     radius: Option<f64>,
     max_linear: Option<f64>,
@@ -367,47 +372,7 @@ impl Checker<'_> {
             });
         }
 
-        let d = RobotConfig::default();
-        let r = f.robot;
-        let start = r.start.map_or(d.start, |s| (s[0], s[1], s[2]));
-        let robot = RobotConfig {
-            start,
-            radius: self.positive("radius", r.radius, d.radius)?,
-            max_linear: self.positive("max_linear", r.max_linear, d.max_linear)?,
-            max_angular: self.positive("max_angular", r.max_angular, d.max_angular)?,
-            max_linear_accel: self.positive(
-                "max_linear_accel",
-                r.max_linear_accel,
-                d.max_linear_accel,
-            )?,
-            max_angular_accel: self.positive(
-                "max_angular_accel",
-                r.max_angular_accel,
-                d.max_angular_accel,
-            )?,
-            reach: self.positive("reach", r.reach, d.reach)?,
-            odom_noise: self.non_negative("odom_noise", r.odom_noise, d.odom_noise)?,
-            odom_drift: self.non_negative("odom_drift", r.odom_drift, d.odom_drift)?,
-            battery_start: self
-                .non_negative("battery_start", r.battery_start, d.battery_start)?
-                .min(100.0),
-            battery_idle_drain: self.non_negative(
-                "battery_idle_drain",
-                r.battery_idle_drain,
-                d.battery_idle_drain,
-            )?,
-            battery_drain_per_m: self.non_negative(
-                "battery_drain_per_m",
-                r.battery_drain_per_m,
-                d.battery_drain_per_m,
-            )?,
-            battery_charge_rate: self.non_negative(
-                "battery_charge_rate",
-                r.battery_charge_rate,
-                d.battery_charge_rate,
-            )?,
-            battery_low: self.non_negative("battery_low", r.battery_low, d.battery_low)?,
-        };
+        let (robot_name, robot, fleet) = self.robots(f.robot, f.robots)?;
         let dl = LidarConfig::default();
         let l = f.lidar;
         let lidar = LidarConfig {
@@ -488,6 +453,8 @@ impl Checker<'_> {
             zones,
             objects,
             robot,
+            robot_name,
+            fleet,
             lidar,
             camera,
             skill_library: f.skill_library.map(|dir| {
@@ -498,24 +465,132 @@ impl Checker<'_> {
             }),
         });
 
-        let start_p = P2::new(start.0, start.1);
-        if let Some(o) = world.inside_obstacle(start_p) {
-            return Err(self.error(
-                "start:",
-                format!(
-                    "the robot starts inside obstacle {:?}; move robot.start",
-                    o.name
-                ),
-            ));
-        }
-        let clearance = world.clearance(start_p, world.robot.radius);
-        if clearance < world.robot.radius {
-            return Err(self.error("start:", format!("the robot (radius {} m) at its start ({}, {}) overlaps a wall ({clearance:.3} m away); move robot.start", world.robot.radius, start.0, start.1)));
+        let starts: Vec<(String, P2, f64)> = world
+            .robots()
+            .map(|(name, c)| (name.to_owned(), P2::new(c.start.0, c.start.1), c.radius))
+            .collect();
+        for (k, (name, at, radius)) in starts.iter().enumerate() {
+            let who = if world.fleet.is_empty() {
+                "the robot".to_owned()
+            } else {
+                format!("robot {name}")
+            };
+            if let Some(o) = world.inside_obstacle(*at) {
+                return Err(self.error(
+                    "start:",
+                    format!("{who} starts inside obstacle {:?}; move its start", o.name),
+                ));
+            }
+            let clearance = world.clearance(*at, *radius);
+            if clearance < *radius {
+                return Err(self.error("start:", format!("{who} (radius {radius} m) at its start ({}, {}) overlaps a wall ({clearance:.3} m away); move its start", at.x, at.y)));
+            }
+            if let Some((other, ..)) = starts[..k]
+                .iter()
+                .find(|(_, p, r)| (p - at).norm() < r + radius)
+            {
+                return Err(self.error(
+                    &format!("name: {name}"),
+                    format!("robots {other} and {name} overlap at their starts; move one"),
+                ));
+            }
         }
         if let Some((name, why)) = world.misplaced() {
             return Err(self.error(&format!("name: {name}"), why));
         }
         Ok(world)
+    }
+    /// The world's robots: `robot:` (one, called "robot") or `robots:` (a
+    /// fleet, each named). Returns the first's name, its settings and the rest.
+    fn robots(
+        &self,
+        one: Option<FileRobot>,
+        fleet: Vec<FileRobot>,
+    ) -> Result<(String, RobotConfig, Vec<FleetRobot>), WorldError> {
+        if fleet.is_empty() {
+            let r = one.unwrap_or_default();
+            if r.name.is_some() {
+                return Err(self.error(
+                    "name:",
+                    "robot: takes no name; a fleet of named robots goes under robots:".into(),
+                ));
+            }
+            return Ok((String::new(), self.robot_config(r)?, Vec::new()));
+        }
+        if one.is_some() {
+            return Err(self.error(
+                "robots:",
+                "give either robot: (one robot) or robots: (a fleet), not both".into(),
+            ));
+        }
+        let mut named = Vec::new();
+        for r in fleet {
+            let Some(name) = r.name.clone() else {
+                return Err(self.error(
+                    "robots:",
+                    "each robot under robots: needs a name (name: alpha)".into(),
+                ));
+            };
+            if !robot_api::is_python_name(&name) || name == "robot" || name == "robots" {
+                return Err(self.error(&format!("name: {name}"), format!("robot name {name:?} must be a Python identifier other than robot and robots (it becomes robots['{name}'] and a variable)")));
+            }
+            if named.iter().any(|f: &FleetRobot| f.name == name) {
+                return Err(self.error(
+                    &format!("name: {name}"),
+                    format!("two robots are called {name:?}"),
+                ));
+            }
+            named.push(FleetRobot {
+                name,
+                config: self.robot_config(r)?,
+            });
+        }
+        let first = named.remove(0);
+        Ok((first.name, first.config, named))
+    }
+
+    /// One robot's settings, defaults filled in and checked.
+    fn robot_config(&self, r: FileRobot) -> Result<RobotConfig, WorldError> {
+        let d = RobotConfig::default();
+        let start = r.start.map_or(d.start, |s| (s[0], s[1], s[2]));
+        Ok(RobotConfig {
+            start,
+            radius: self.positive("radius", r.radius, d.radius)?,
+            max_linear: self.positive("max_linear", r.max_linear, d.max_linear)?,
+            max_angular: self.positive("max_angular", r.max_angular, d.max_angular)?,
+            max_linear_accel: self.positive(
+                "max_linear_accel",
+                r.max_linear_accel,
+                d.max_linear_accel,
+            )?,
+            max_angular_accel: self.positive(
+                "max_angular_accel",
+                r.max_angular_accel,
+                d.max_angular_accel,
+            )?,
+            reach: self.positive("reach", r.reach, d.reach)?,
+            odom_noise: self.non_negative("odom_noise", r.odom_noise, d.odom_noise)?,
+            odom_drift: self.non_negative("odom_drift", r.odom_drift, d.odom_drift)?,
+            battery_start: self
+                .non_negative("battery_start", r.battery_start, d.battery_start)?
+                .min(100.0),
+            battery_idle_drain: self.non_negative(
+                "battery_idle_drain",
+                r.battery_idle_drain,
+                d.battery_idle_drain,
+            )?,
+            battery_drain_per_m: self.non_negative(
+                "battery_drain_per_m",
+                r.battery_drain_per_m,
+                d.battery_drain_per_m,
+            )?,
+            battery_charge_rate: self.non_negative(
+                "battery_charge_rate",
+                r.battery_charge_rate,
+                d.battery_charge_rate,
+            )?,
+            battery_low: self.non_negative("battery_low", r.battery_low, d.battery_low)?,
+        })
     }
 }
 

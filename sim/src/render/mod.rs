@@ -237,10 +237,15 @@ fn pixel_path(view: &View, points: &[P2], closed: bool) -> Option<tiny_skia::Pat
     pb.finish()
 }
 
-/// Lidar hit points of the latest scan, world frame (ground truth pose).
+/// Lidar hit points of the first robot's latest scan, world frame.
 pub fn lidar_hits(sim: &Simulator) -> Vec<P2> {
-    let scan = sim.scan();
-    let pose = sim.true_pose();
+    lidar_hits_of(sim, 0)
+}
+
+/// Lidar hit points of robot `i`'s latest scan, world frame (ground truth pose).
+pub fn lidar_hits_of(sim: &Simulator, i: usize) -> Vec<P2> {
+    let scan = sim.robot(i).scan();
+    let pose = sim.robot(i).true_pose();
     scan.ranges
         .iter()
         .enumerate()
@@ -260,7 +265,12 @@ pub fn draw(world: &World, sim: Option<&Simulator>) -> Pixmap {
 /// A PNG of the map within `radius` metres of the robot, 400 pixels wide:
 /// what the `get_map_image` skill returns for vision models.
 pub fn map_crop_png(sim: &Simulator, radius: f64) -> Vec<u8> {
-    let p = sim.true_pose();
+    map_crop_png_of(sim, 0, radius)
+}
+
+/// [`map_crop_png`] around robot `i`.
+pub fn map_crop_png_of(sim: &Simulator, i: usize, radius: f64) -> Vec<u8> {
+    let p = sim.robot(i).true_pose();
     let view = View::around(P2::new(p.x, p.y), radius, 400.0);
     draw_view(sim.world(), Some(sim), &view)
         .encode_png()
@@ -357,36 +367,43 @@ fn draw_objects(pm: &mut Pixmap, world: &World, sim: Option<&Simulator>, view: &
     }
 }
 
-/// The trajectory, the last lidar hits and the robot with its heading.
+/// Each robot's trajectory, last lidar hits and body with its heading.
 fn draw_robot(pm: &mut Pixmap, world: &World, sim: Option<&Simulator>, view: &View) {
-    let (pose, trajectory) = match sim {
-        Some(s) => (s.true_pose(), s.trajectory().to_vec()),
-        None => {
-            let (x, y, th) = world.robot.start;
-            (robot_api::Pose2::new(x, y, th), Vec::new())
+    let Some(s) = sim else {
+        for (_, c) in world.robots() {
+            let (x, y, th) = c.start;
+            draw_body(pm, view, robot_api::Pose2::new(x, y, th), c.radius);
         }
+        return;
     };
-    if trajectory.len() > 1 {
-        if let Some(path) = pixel_path(view, &trajectory, false) {
-            stroke(pm, &path, colours::TRAJECTORY, 2.5, false);
+    for (i, body) in s.robots().iter().enumerate() {
+        if let Some(path) = pixel_path(view, body.trajectory(), false) {
+            if body.trajectory().len() > 1 {
+                stroke(pm, &path, colours::TRAJECTORY, 2.5, false);
+            }
         }
-    }
-    if let Some(s) = sim {
-        for p in lidar_hits(s) {
+        for p in lidar_hits_of(s, i) {
             let (x, y) = view.px(p);
             if let Some(c) = PathBuilder::from_circle(x, y, 1.8) {
                 fill(pm, &c, colours::LIDAR, 255);
             }
         }
     }
+    for body in s.robots() {
+        draw_body(pm, view, body.true_pose(), body.config().radius);
+    }
+}
+
+/// A robot's disc with a line for its heading.
+fn draw_body(pm: &mut Pixmap, view: &View, pose: robot_api::Pose2, radius: f64) {
     let (x, y) = view.px(P2::new(pose.x, pose.y));
-    let r = (world.robot.radius * view.scale) as f32;
+    let r = (radius * view.scale) as f32;
     if let Some(c) = PathBuilder::from_circle(x, y, r) {
         fill(pm, &c, colours::ROBOT, 255);
     }
     let tip = P2::new(
-        pose.x + world.robot.radius * pose.theta.cos(),
-        pose.y + world.robot.radius * pose.theta.sin(),
+        pose.x + radius * pose.theta.cos(),
+        pose.y + radius * pose.theta.sin(),
     );
     if let Some(path) = pixel_path(view, &[P2::new(pose.x, pose.y), tip], false) {
         stroke(pm, &path, (0, 0, 0), 2.0, false);

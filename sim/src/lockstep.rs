@@ -1,0 +1,144 @@
+//! Lockstep for a fleet: several robots' skills, each on its own thread,
+//! share one simulated clock. Time passes only when every robot with a
+//! skill running wants it to: each [`Lockstep::advance`] says how far its
+//! robot wants to go, and once all busy robots are waiting, the one that
+//! sees it last steps the world to the nearest of their targets. Two
+//! motions at once therefore take the simulated time of the longer one,
+//! not the sum, and the run does not depend on which thread runs first.
+//!
+//! A robot counts as busy while a [`Busy`] guard of it lives (a skill call
+//! on it) or while it is inside `advance`. An idle robot does not hold time
+//! back: the world moves on around it.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a waiting robot sleeps before it looks at its cancel token again.
+const CANCEL_POLL: Duration = Duration::from_millis(5);
+
+/// The shared clock's bookkeeping.
+#[derive(Debug, Default)]
+struct State {
+    /// Per robot: skills running on it (busy guards held).
+    busy: Vec<u32>,
+    /// Per robot: the step it waits to reach, while inside `advance`.
+    wants: Vec<Option<u64>>,
+    /// A thread is stepping the world now.
+    stepping: bool,
+}
+
+/// The shared clock of a fleet's robots.
+#[derive(Debug, Default)]
+pub struct Lockstep {
+    state: Mutex<State>,
+    moved: Condvar,
+}
+
+/// What a step of the world needs: to run `n` steps now.
+pub trait World {
+    /// The world's step count.
+    fn steps(&self) -> u64;
+    /// Runs `n` steps.
+    fn run(&self, n: u64);
+}
+
+impl Lockstep {
+    /// A clock for `robots` robots.
+    pub fn new(robots: usize) -> Arc<Self> {
+        Arc::new(Lockstep {
+            state: Mutex::new(State {
+                busy: vec![0; robots],
+                wants: vec![None; robots],
+                stepping: false,
+            }),
+            moved: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks robot `i` busy until the guard is dropped: time waits for it.
+    pub fn busy(self: &Arc<Self>, i: usize) -> Busy {
+        self.lock().busy[i] += 1;
+        Busy {
+            clock: self.clone(),
+            robot: i,
+        }
+    }
+
+    /// Lets robot `i`'s world reach step `target`, stepping it with the
+    /// other busy robots' wishes: at most `chunk` steps at a time, then
+    /// `between` runs (a cancel and battery check, a real-time pause), and
+    /// its error ends the wait.
+    pub fn advance<E>(
+        &self,
+        i: usize,
+        target: u64,
+        chunk: u64,
+        world: &dyn World,
+        mut between: impl FnMut(bool) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            let mut st = self.lock();
+            if world.steps() >= target {
+                st.wants[i] = None;
+                drop(st);
+                self.moved.notify_all();
+                return Ok(());
+            }
+            st.wants[i] = Some(target);
+            let ready = !st.stepping
+                && st
+                    .busy
+                    .iter()
+                    .zip(&st.wants)
+                    .enumerate()
+                    .all(|(j, (b, w))| j == i || w.is_some() || *b == 0);
+            if !ready {
+                let (st, _) = self
+                    .moved
+                    .wait_timeout(st, CANCEL_POLL)
+                    .unwrap_or_else(|e| e.into_inner());
+                drop(st);
+                if let Err(e) = between(false) {
+                    self.give_up(i);
+                    return Err(e);
+                }
+                continue;
+            }
+            let upto = st.wants.iter().flatten().copied().min().unwrap_or(target);
+            st.stepping = true;
+            drop(st);
+            let n = upto.saturating_sub(world.steps()).min(chunk);
+            world.run(n);
+            self.lock().stepping = false;
+            self.moved.notify_all();
+            if let Err(e) = between(true) {
+                self.give_up(i);
+                return Err(e);
+            }
+        }
+    }
+
+    /// Robot `i` stops waiting (cancelled, or its robot cannot go on).
+    fn give_up(&self, i: usize) {
+        self.lock().wants[i] = None;
+        self.moved.notify_all();
+    }
+}
+
+/// Robot `robot` is busy while this lives.
+#[derive(Debug)]
+pub struct Busy {
+    clock: Arc<Lockstep>,
+    robot: usize,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.clock.lock().busy[self.robot] -= 1;
+        self.clock.moved.notify_all();
+    }
+}

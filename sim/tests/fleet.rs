@@ -1,0 +1,212 @@
+//! A fleet in one simulation: robots listed in the world file, stepped on
+//! one clock while each moves on its own thread, colliding with and seen
+//! by one another.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use robot_api::{CancelToken, ErrorKind, RobotBackend};
+use sim::geometry::P2;
+use sim::SimRobot;
+
+/// A 10 m x 6 m hall; alpha at (1, 1) and beta at (1, 4), both facing east.
+const HALL: &str = "
+name: hall
+boundary: [10, 6]
+robots:
+  - {name: alpha, start: [1.0, 1.0, 0.0]}
+  - {name: beta, start: [1.0, 4.0, 0.0], radius: 0.3}
+";
+
+fn fleet(text: &str) -> Vec<Arc<SimRobot>> {
+    let world = sim::world_file::parse(text, "fleet.yaml").unwrap_or_else(|e| panic!("{e}"));
+    SimRobot::fleet(Arc::new(world))
+        .into_iter()
+        .map(Arc::new)
+        .collect()
+}
+
+/// Drives `robot` at `speed` for `seconds` of simulated time, then stops.
+fn drive(
+    robot: &SimRobot,
+    speed: f64,
+    seconds: f64,
+    cancel: &CancelToken,
+) -> Result<(), ErrorKind> {
+    robot.command(speed, 0.0).map_err(|e| e.kind)?;
+    let ran = robot.advance(Duration::from_secs_f64(seconds), cancel);
+    robot.stop();
+    ran.map_err(|e| e.kind)
+}
+
+fn at(robot: &SimRobot) -> P2 {
+    let p = robot.sim().robot(robot.index()).true_pose();
+    P2::new(p.x, p.y)
+}
+
+#[test]
+fn a_world_lists_its_robots_by_name_each_with_its_own_settings() {
+    let robots = fleet(HALL);
+    assert_eq!(robots.len(), 2);
+    assert_eq!(robots[0].name(), "alpha");
+    assert_eq!(robots[1].name(), "beta");
+    assert_eq!(robots[1].limits().radius, 0.3);
+    assert!(
+        robots[1].describe().contains("'beta' of 2"),
+        "{}",
+        robots[1].describe()
+    );
+    // One robot of a world of one keeps its old name and description.
+    let one = fleet("boundary: [4, 4]\nrobot: {start: [1, 1, 0]}\n");
+    assert_eq!(one[0].name(), "robot");
+    assert!(!one[0].describe().contains(" of "));
+}
+
+#[test]
+fn two_robots_move_at_once_and_the_clock_is_the_longer_motion() {
+    let robots = fleet(HALL);
+    // The fleet's skill layer marks both busy before either starts, so the
+    // clock waits for both whichever thread runs first.
+    let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
+    let runs: Vec<_> = robots
+        .iter()
+        .zip([4.0, 2.0])
+        .zip(busy)
+        .map(|((r, seconds), busy)| {
+            let r = r.clone();
+            thread::spawn(move || {
+                let ran = drive(&r, 0.5, seconds, &CancelToken::new());
+                drop(busy);
+                ran
+            })
+        })
+        .collect();
+    for run in runs {
+        assert_eq!(run.join().unwrap(), Ok(()));
+    }
+    let time = robots[0].time();
+    assert!(
+        (time - 4.0).abs() < 0.02,
+        "4 s of simulated time, not 6: {time}"
+    );
+    let (a, b) = (at(&robots[0]), at(&robots[1]));
+    // Each moved as if alone: 0.5 m/s after a short acceleration.
+    assert!(a.x > 2.8 && a.x < 3.0, "alpha drove 4 s: {a:?}");
+    assert!(b.x > 1.8 && b.x < 2.0, "beta drove 2 s: {b:?}");
+    assert!((a.y - 1.0).abs() < 1e-9 && (b.y - 4.0).abs() < 1e-9);
+}
+
+#[test]
+fn robots_driving_into_each_other_stop_at_contact_and_both_hear_of_it() {
+    let robots = fleet(
+        "boundary: [10, 4]\nrobots:\n  - {name: alpha, start: [2.0, 2.0, 0.0]}\n  - {name: beta, start: [6.0, 2.0, 3.14159265]}\n",
+    );
+    let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
+    let runs: Vec<_> = robots
+        .iter()
+        .zip(busy)
+        .map(|(r, busy)| {
+            let r = r.clone();
+            thread::spawn(move || {
+                let ran = drive(&r, 0.8, 6.0, &CancelToken::new());
+                drop(busy);
+                ran
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().unwrap().unwrap();
+    }
+    let gap = (at(&robots[0]) - at(&robots[1])).norm();
+    assert!(gap >= 0.4 - 1e-6, "they passed through each other: {gap}");
+    assert!(gap < 0.45, "they met: {gap}");
+    for (r, other) in [(&robots[0], "beta"), (&robots[1], "alpha")] {
+        let events = r.take_events().join("\n");
+        assert!(
+            events.contains("collision at") && events.contains(other),
+            "{}: {events}",
+            r.name()
+        );
+        assert!(r.take_bump());
+    }
+}
+
+#[test]
+fn each_robot_sees_the_other_in_its_lidar() {
+    // beta 2 m ahead of alpha, on its heading.
+    let robots = fleet(
+        "boundary: [10, 4]\nrobots:\n  - {name: alpha, start: [2.0, 2.0, 0.0]}\n  - {name: beta, start: [4.0, 2.0, 0.0], radius: 0.25}\nlidar: {rays: 360, fov_deg: 360}\n",
+    );
+    let scan = robots[0].lidar().unwrap().scan().unwrap();
+    let ahead = scan
+        .ranges
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, _)| {
+            let a = scan.angle_min + *i as f64 * scan.angle_increment;
+            (a.abs() * 1e6) as i64
+        })
+        .map(|(_, r)| *r)
+        .unwrap();
+    assert!((ahead - 1.75).abs() < 0.01, "beta's near side: {ahead}");
+    // And beta sees alpha behind it.
+    let scan = robots[1].lidar().unwrap().scan().unwrap();
+    let behind = scan.ranges[0];
+    assert!((behind - 1.8).abs() < 0.01, "alpha's near side: {behind}");
+}
+
+#[test]
+fn a_cancelled_robot_stops_while_the_other_drives_on() {
+    let robots = fleet(HALL);
+    let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
+    let cancel = CancelToken::new();
+    let (alpha, beta) = (robots[0].clone(), robots[1].clone());
+    let mut busy = busy.into_iter();
+    let (busy_a, busy_b) = (busy.next().unwrap(), busy.next().unwrap());
+    let c = cancel.clone();
+    let a = thread::spawn(move || {
+        let ran = drive(&alpha, 0.5, 600.0, &c);
+        drop(busy_a);
+        ran
+    });
+    let b = thread::spawn(move || {
+        let ran = drive(&beta, 0.5, 3.0, &CancelToken::new());
+        drop(busy_b);
+        ran
+    });
+    assert_eq!(b.join().unwrap(), Ok(()), "beta drove its 3 s");
+    cancel.cancel();
+    assert_eq!(a.join().unwrap(), Err(ErrorKind::Cancelled));
+    assert_eq!(robots[0].velocity(), (0.0, 0.0));
+    assert!(at(&robots[1]).x > 2.3);
+}
+
+#[test]
+fn a_fleet_world_file_is_checked() {
+    let err = |text: &str| {
+        sim::world_file::parse(text, "fleet.yaml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let base = "boundary: [10, 6]\n";
+    let e = err(&format!(
+        "{base}robots:\n  - {{name: a, start: [1, 1, 0]}}\n  - {{name: a, start: [3, 3, 0]}}\n"
+    ));
+    assert!(e.contains("two robots are called \"a\""), "{e}");
+    let e = err(&format!(
+        "{base}robots:\n  - {{name: a, start: [1, 1, 0]}}\n  - {{name: b, start: [1.2, 1, 0]}}\n"
+    ));
+    assert!(e.contains("overlap"), "{e}");
+    let e = err(&format!(
+        "{base}robot: {{start: [1, 1, 0]}}\nrobots:\n  - {{name: a, start: [3, 3, 0]}}\n"
+    ));
+    assert!(e.contains("not both"), "{e}");
+    let e = err(&format!("{base}robots:\n  - {{start: [3, 3, 0]}}\n"));
+    assert!(e.contains("needs a name"), "{e}");
+    let e = err(&format!(
+        "{base}robots:\n  - {{name: 2fast, start: [3, 3, 0]}}\n"
+    ));
+    assert!(e.contains("Python identifier"), "{e}");
+}
