@@ -146,10 +146,10 @@ pub fn view(sim: &Simulator, width: usize, height: usize) -> Image {
     view_of(sim, 0, width, height)
 }
 
-/// What robot `i`'s camera sees now (see [`view`]).
-pub fn view_of(sim: &Simulator, i: usize, width: usize, height: usize) -> Image {
+/// What robot `viewer`'s camera sees now (see [`view`]).
+pub fn view_of(sim: &Simulator, viewer: usize, width: usize, height: usize) -> Image {
     let world = sim.world();
-    let pose = sim.robot(i).true_pose();
+    let pose = sim.robot(viewer).true_pose();
     let origin = P2::new(pose.x, pose.y);
     let half_fov = world.camera.fov / 2.0;
     // A pinhole with square pixels: the focal length in pixels, the horizon mid-height.
@@ -218,7 +218,7 @@ pub fn view_of(sim: &Simulator, i: usize, width: usize, height: usize) -> Image 
         }
     }
     let mut image = Image { width, height, rgb };
-    draw_objects(sim, pose, &mut image, &mut depth, focal, horizon);
+    draw_objects(sim, viewer, &mut image, &mut depth, focal, horizon);
     image
 }
 
@@ -326,29 +326,28 @@ fn mix(a: (u8, u8, u8), b: (u8, u8, u8), k: f64) -> (u8, u8, u8) {
     (m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
 }
 
-/// The objects as blocks of their colour, each pixel drawn only where it is
-/// nearer than what is already there.
+/// The objects as blocks of their colour, and the other robots as grey
+/// blocks, each pixel drawn only where it is nearer than what is already there.
 fn draw_objects(
     sim: &Simulator,
-    pose: robot_api::Pose2,
+    viewer: usize,
     image: &mut Image,
     depth: &mut [f64],
     focal: f64,
     horizon: f64,
 ) {
     let world = sim.world();
-    let origin = P2::new(pose.x, pose.y);
-    let (s, c) = pose.theta.sin_cos();
-    let width = image.width as f64;
+    let pose = sim.robot(viewer).true_pose();
+    let mut canvas = Canvas {
+        image,
+        depth,
+        focal,
+        horizon,
+        eye: world.camera.height,
+        pose,
+    };
     for (spec, state) in world.objects.iter().zip(sim.objects()) {
         if state.held {
-            continue;
-        }
-        let rel = state.at - origin;
-        // Camera frame: forward along the heading, left positive.
-        let forward = rel.x * c + rel.y * s;
-        let left = -rel.x * s + rel.y * c;
-        if forward <= 0.05 {
             continue;
         }
         let base = if world.surface_at(state.at).is_some() {
@@ -356,27 +355,67 @@ fn draw_objects(
         } else {
             0.0
         };
-        let half = spec.size / 2.0;
+        let rgb = colour_rgb(&spec.colour);
+        canvas.block(state.at, spec.size / 2.0, base, spec.size, rgb);
+    }
+    for (j, other) in sim.robots().iter().enumerate() {
+        if j != viewer {
+            let p = other.true_pose();
+            let r = other.config().radius;
+            canvas.block(P2::new(p.x, p.y), r, 0.0, ROBOT_HEIGHT, ROBOT_RGB);
+        }
+    }
+}
+
+/// How tall another robot stands in a camera's picture, metres.
+pub const ROBOT_HEIGHT: f64 = 0.35;
+/// Its colour there.
+const ROBOT_RGB: (u8, u8, u8) = (90, 90, 100);
+
+/// Where a camera's picture is drawn: the picture, its depths, the pinhole.
+struct Canvas<'a> {
+    image: &'a mut Image,
+    depth: &'a mut [f64],
+    focal: f64,
+    horizon: f64,
+    /// Camera height, metres.
+    eye: f64,
+    /// The camera's (the robot's true) pose.
+    pose: robot_api::Pose2,
+}
+
+impl Canvas<'_> {
+    /// A block `half` wide either side of `at`, from `base` up `height`.
+    fn block(&mut self, at: P2, half: f64, base: f64, height: f64, rgb: (u8, u8, u8)) {
+        let rel = at - P2::new(self.pose.x, self.pose.y);
+        let (s, c) = self.pose.theta.sin_cos();
+        // Camera frame: forward along the heading, left positive.
+        let forward = rel.x * c + rel.y * s;
+        let left = -rel.x * s + rel.y * c;
+        if forward <= 0.05 {
+            return;
+        }
+        let (width, focal) = (self.image.width as f64, self.focal);
         let col = |l: f64| width / 2.0 - focal * l / forward;
-        let row = |h: f64| horizon - focal * (h - world.camera.height) / forward;
+        let row = |h: f64| self.horizon - focal * (h - self.eye) / forward;
         let (x0, x1) = (
             col(left + half).floor().max(0.0),
             col(left - half).ceil().min(width),
         );
         let (y0, y1) = (
-            row(base + spec.size).floor().max(0.0),
-            row(base).ceil().min(image.height as f64),
+            row(base + height).floor().max(0.0),
+            row(base).ceil().min(self.image.height as f64),
         );
-        let rgb = shade(colour_rgb(&spec.colour), rel.norm());
+        let rgb = shade(rgb, rel.norm());
         for x in x0 as usize..x1.max(0.0) as usize {
             // Depth in the same measure as the walls: distance along the ray.
             let offset = ((width / 2.0) - (x as f64 + 0.5)) / focal;
             let distance = forward * (1.0 + offset * offset).sqrt();
             for y in y0 as usize..y1.max(0.0) as usize {
-                let i = y * image.width + x;
-                if distance < depth[i] {
-                    image.rgb[i * 3..i * 3 + 3].copy_from_slice(&[rgb.0, rgb.1, rgb.2]);
-                    depth[i] = distance;
+                let i = y * self.image.width + x;
+                if distance < self.depth[i] {
+                    self.image.rgb[i * 3..i * 3 + 3].copy_from_slice(&[rgb.0, rgb.1, rgb.2]);
+                    self.depth[i] = distance;
                 }
             }
         }

@@ -692,6 +692,25 @@ impl Simulator {
                 bearing,
             });
         }
+        // The other robots, as the camera shows them (by name, kind "robot").
+        for (j, other) in self.bodies.iter().enumerate() {
+            let at = other.centre();
+            let size = 2.0 * other.config.radius;
+            if j == i || !crate::camera::recognises(&self.world, pose, at, size) {
+                continue;
+            }
+            let d = at - origin;
+            out.push(Detection {
+                name: other.name.clone(),
+                kind: "robot".into(),
+                colour: "grey".into(),
+                x: at.x,
+                y: at.y,
+                size,
+                distance: d.norm(),
+                bearing: wrap_angle(d.y.atan2(d.x) - pose.theta),
+            });
+        }
         out
     }
 
@@ -746,6 +765,11 @@ impl Simulator {
     /// Robot `i` picks up an object within reach, in front of it.
     pub fn pick_by(&mut self, i: usize, name: &str) -> Result<(), GripperFailure> {
         let Some(o) = self.world.objects.iter().position(|o| o.name == name) else {
+            if self.bodies.iter().any(|b| b.name == name) {
+                return Err(GripperFailure::Gripper(format!(
+                    "{name} is a robot; the gripper picks up objects"
+                )));
+            }
             return Err(GripperFailure::Unknown(name.into()));
         };
         if let Some(held) = self.holding_of(i) {

@@ -210,3 +210,41 @@ fn a_fleet_world_file_is_checked() {
     ));
     assert!(e.contains("Python identifier"), "{e}");
 }
+
+#[test]
+fn a_robot_in_view_is_detected_by_name_and_drawn_in_the_picture() {
+    // beta 1.5 m ahead of alpha.
+    let robots = fleet(
+        "boundary: [10, 4]\nrobots:\n  - {name: alpha, start: [2.0, 2.0, 0.0]}\n  - {name: beta, start: [3.5, 2.0, 0.0]}\n",
+    );
+    let seen = robots[0].camera().unwrap().detect().unwrap();
+    let beta = seen
+        .iter()
+        .find(|d| d.name == "beta")
+        .expect("beta detected");
+    assert_eq!(beta.kind, "robot");
+    assert!((beta.distance - 1.5).abs() < 1e-6 && beta.bearing.abs() < 1e-6);
+    // beta looks away: alpha is behind it.
+    let seen = robots[1].camera().unwrap().detect().unwrap();
+    assert!(seen.iter().all(|d| d.name != "alpha"), "{seen:?}");
+
+    // The middle column of alpha's picture shows beta's grey below the
+    // horizon (beta is lower than the camera), where the room alone shows floor.
+    let view = sim::camera::view_of(&robots[0].sim(), 0, 64, 48);
+    let alone = fleet("boundary: [10, 4]\nrobot: {start: [2.0, 2.0, 0.0]}\n");
+    let empty = sim::camera::view_of(&alone[0].sim(), 0, 64, 48);
+    let px = |img: &sim::camera::Image, y: usize| {
+        let k = (y * 64 + 32) * 3;
+        [img.rgb[k], img.rgb[k + 1], img.rgb[k + 2]]
+    };
+    let changed: Vec<usize> = (0..48).filter(|&y| px(&view, y) != px(&empty, y)).collect();
+    assert!(
+        changed.len() >= 4,
+        "beta is in the picture: rows {changed:?}"
+    );
+    let [r, g, b] = px(&view, changed[changed.len() / 2]);
+    assert!(
+        r.abs_diff(b) < 30 && g.abs_diff(b) < 30,
+        "grey: {r} {g} {b}"
+    );
+}
