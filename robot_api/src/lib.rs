@@ -14,6 +14,7 @@
 //! - [`cancel`]: [`CancelToken`], how a skill blocked in Rust is cancelled.
 //! - [`params`]: typed skill parameters ([`skill_params!`]), checked against their declaration.
 //! - [`registry`]: [`SkillSet`], the skills of one robot with their handlers and safe stop.
+//! - [`fleet`]: one skill set of several robots (`robots['beta'].move_to`).
 //! - [`backend`]: [`RobotBackend`], what skills need from every robot (simulated or ROS).
 //! - [`capability`]: what only some robots have ([`Lidar`], [`Camera`], [`Gripper`], ...), a trait each.
 //! - [`memory`]: [`ObjectMemory`], the objects the robot has seen.
@@ -25,6 +26,7 @@ pub mod backend;
 pub mod cancel;
 pub mod capability;
 pub mod error;
+pub mod fleet;
 pub mod geometry;
 pub mod memory;
 pub mod nav;

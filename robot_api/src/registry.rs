@@ -116,9 +116,9 @@ impl std::fmt::Debug for Progress {
 pub type SkillHandler =
     Arc<dyn Fn(&Args<'_>, &CallContext) -> Result<Value, SkillError> + Send + Sync>;
 
-type SafeStop = Arc<dyn Fn() + Send + Sync>;
-type Reporter = Arc<dyn Fn() -> RobotReport + Send + Sync>;
-type StateLine = Arc<dyn Fn() -> String + Send + Sync>;
+pub(crate) type SafeStop = Arc<dyn Fn() + Send + Sync>;
+pub(crate) type Reporter = Arc<dyn Fn() -> RobotReport + Send + Sync>;
+pub(crate) type StateLine = Arc<dyn Fn() -> String + Send + Sync>;
 
 /// What the robot reports after each action, for the observation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -141,16 +141,16 @@ pub struct SkillSet {
     pub title: String,
     /// Facts about the robot shown under the title (units of time, the camera's view).
     pub notes: Vec<String>,
-    skills: Vec<(SkillSpec, SkillHandler)>,
-    records: Vec<RecordType>,
-    safe_stop: Option<SafeStop>,
-    reporter: Option<Reporter>,
-    state: Option<StateLine>,
-    memory: Option<MemoryView>,
+    pub(crate) skills: Vec<(SkillSpec, SkillHandler)>,
+    pub(crate) records: Vec<RecordType>,
+    pub(crate) safe_stop: Option<SafeStop>,
+    pub(crate) reporter: Option<Reporter>,
+    pub(crate) state: Option<StateLine>,
+    pub(crate) memory: Option<MemoryView>,
 }
 
 /// What the robot remembers of objects now (a copy).
-type MemoryView = Arc<dyn Fn() -> crate::memory::ObjectMemory + Send + Sync>;
+pub(crate) type MemoryView = Arc<dyn Fn() -> crate::memory::ObjectMemory + Send + Sync>;
 
 impl std::fmt::Debug for SkillSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -335,8 +335,12 @@ impl SkillSet {
         let mut set = SkillSet::new(format!("a twin of {}", self.title));
         set.records = self.records.clone();
         for (spec, real) in &self.skills {
-            let handler: SkillHandler = match twin.skills.iter().find(|(s, _)| s.name == spec.name)
-            {
+            // A fleet's other robots are not in the twin.
+            let twin_has = twin
+                .skills
+                .iter()
+                .find(|(s, _)| s.name == spec.name && spec.robot.is_none());
+            let handler: SkillHandler = match twin_has {
                 Some((_, h)) => h.clone(),
                 None if spec.rehearsal == crate::InRehearsal::Call => real.clone(),
                 None => {
@@ -419,7 +423,8 @@ impl SkillSet {
             }
             out.push('\n');
         }
-        for spec in self.specs() {
+        // A fleet's robot methods are the plain functions again: the notes say so.
+        for spec in self.specs().filter(|s| s.robot.is_none()) {
             let _ = writeln!(out, "{}", spec.python_def());
             let _ = writeln!(out, "{}\n", indent_doc(&spec.full_doc()));
         }

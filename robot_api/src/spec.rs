@@ -124,6 +124,10 @@ pub struct SkillSpec {
     pub errors: Vec<ErrorKind>,
     /// What a rehearsal on a twin does with it when the twin lacks it.
     pub rehearsal: InRehearsal,
+    /// The robot of a fleet it acts on (a method of `robots[name]`); `None`:
+    /// a plain function (the only or the first robot, or no robot at all).
+    #[serde(default)]
+    pub robot: Option<String>,
 }
 
 /// What a rehearsal does with a skill the twin does not have (one with
@@ -147,6 +151,7 @@ impl SkillSpec {
             doc: doc.into(),
             errors: Vec::new(),
             rehearsal: InRehearsal::Skip,
+            robot: None,
         }
     }
 

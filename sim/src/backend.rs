@@ -435,3 +435,29 @@ fn gripper_error(whereabouts: &str, failure: GripperFailure) -> SkillError {
         }
     }
 }
+
+/// The skill set of a fleet ([`SimRobot::fleet`]): every robot's skills as
+/// methods of its robot object, the first robot's also as plain functions
+/// (driven through `first`, its backend as the caller wraps it: a
+/// recording). Each call marks its robot busy, so the fleet's clock waits
+/// for it while robots move at once.
+pub fn fleet_skills(robots: &[Arc<SimRobot>], first: Arc<dyn RobotBackend>) -> robot_api::SkillSet {
+    let sets = robots
+        .iter()
+        .enumerate()
+        .map(|(i, robot)| {
+            let backend: Arc<dyn RobotBackend> = if i == 0 { first.clone() } else { robot.clone() };
+            let mut set = robot_api::skills::robot_skills(backend);
+            let busy = robot.clone();
+            set.wrap_handlers(|handler| {
+                let busy = busy.clone();
+                Arc::new(move |args, ctx| {
+                    let _busy = busy.busy();
+                    handler(args, ctx)
+                })
+            });
+            (robot.name(), set)
+        })
+        .collect();
+    robot_api::fleet::fleet_skills(sets)
+}

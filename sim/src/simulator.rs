@@ -482,11 +482,11 @@ impl Simulator {
                 time,
                 format!("collision at ({:.2}, {:.2}){with}", moved_to.x, moved_to.y),
             );
-            // The robot run into feels it too.
+            // The robot run into hears of it too (its bump flag stays for
+            // its own moves: a skill of its own did not hit anything).
             if let Hit::Robot(j) = what {
                 let by = self.bodies[i].name.clone();
                 let other = &mut self.bodies[j];
-                other.bumped = true;
                 other.collisions += 1;
                 let at = other.centre();
                 other.push_event(

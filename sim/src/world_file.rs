@@ -17,6 +17,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("warehouse", include_str!("../worlds/warehouse.yaml")),
     ("apartment", include_str!("../worlds/apartment.yaml")),
     ("lab", include_str!("../worlds/lab.yaml")),
+    (
+        "warehouse_duo",
+        include_str!("../worlds/warehouse_duo.yaml"),
+    ),
 ];
 
 /// Why a world could not be loaded.

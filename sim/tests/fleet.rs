@@ -128,8 +128,9 @@ fn robots_driving_into_each_other_stop_at_contact_and_both_hear_of_it() {
             "{}: {events}",
             r.name()
         );
-        assert!(r.take_bump());
     }
+    // Both drove into the other.
+    assert!(robots[0].take_bump() && robots[1].take_bump());
 }
 
 #[test]
@@ -247,4 +248,15 @@ fn a_robot_in_view_is_detected_by_name_and_drawn_in_the_picture() {
         r.abs_diff(b) < 30 && g.abs_diff(b) < 30,
         "grey: {r} {g} {b}"
     );
+}
+
+#[test]
+fn the_built_in_warehouse_duo_has_two_robots_in_the_warehouse() {
+    let duo = sim::load("warehouse_duo").unwrap();
+    let one = sim::load("warehouse").unwrap();
+    let names: Vec<&str> = duo.robots().map(|(n, _)| n).collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    assert_eq!(duo.obstacles.len(), one.obstacles.len());
+    assert_eq!(duo.objects, one.objects);
+    assert_eq!(duo.robot.start, one.robot.start, "alpha starts at the dock");
 }

@@ -110,7 +110,7 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct TargetOpts {
     /// Simulated world to drive: a built-in name (small_room, warehouse,
-    /// apartment, lab) or a world file. The default when no --skills or --robot is given: small_room.
+    /// apartment, lab, warehouse_duo: two robots) or a world file. The default when no --skills or --robot is given: small_room.
     #[arg(long, conflicts_with_all = ["skills", "robot"])]
     world: Option<String>,
     /// A ROS 2 robot instead of the simulator, by robot profile: a built-in
@@ -189,7 +189,7 @@ impl ActionOpts {
         }
         let Some(backend) = backend else {
             bail!(
-                "--preview needs a robot to make a twin of: give --world or --robot, not --skills"
+                "--preview needs one robot to make a twin of: give --world (a world of one robot; fleets cannot be previewed yet) or --robot, not --skills"
             );
         };
         if !crate::executor::valid_time_limit(self.preview_limit) {
@@ -365,7 +365,11 @@ impl TargetOpts {
             return Ok(target.with_library(library));
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
-        let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+        let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world))
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let robot = fleet[0].clone();
         if let Some(factor) = realtime {
             if !(factor > 0.0 && factor <= 1000.0) {
                 bail!("--realtime takes a factor between 0 and 1000 (1 = real time), got {factor}");
@@ -375,9 +379,10 @@ impl TargetOpts {
         let world = robot.sim().world().clone();
         let library = self.library_dir(&world.name, world.skill_library.clone())?;
         let Recorded { backend, recorder } = recorded(robot.clone(), &record_to(Format::Foxglove))?;
+        // The first robot of a fleet is the one recorded and rehearsed.
         let target = Target {
-            skills: robot_api::skills::robot_skills(backend),
-            backend: Some(robot.clone()),
+            skills: sim::backend::fleet_skills(&fleet, backend),
+            backend: (fleet.len() == 1).then(|| robot.clone() as Arc<dyn RobotBackend>),
             robot: Some(robot),
             recorder,
             library: None,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 /// Options of `codeact render`.
 #[derive(clap::Args, Debug)]
 pub struct RenderOpts {
-    /// A built-in world (small_room, warehouse, apartment, lab) or a world file.
+    /// A built-in world (small_room, warehouse, apartment, lab, warehouse_duo) or a world file.
     world: String,
     /// Output PNG (default: <world name>.png); an SVG is written next to it.
     #[arg(long, short)]

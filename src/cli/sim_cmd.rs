@@ -13,7 +13,7 @@ pub struct SimOpts {
     /// Serve the simulated robot over ROS 2 (the only interface for now).
     #[arg(long)]
     ros: bool,
-    /// A built-in world (small_room, warehouse, apartment, lab) or a world file.
+    /// A built-in world (small_room, warehouse, apartment, lab) or a world file, of one robot.
     #[arg(long, default_value = "small_room")]
     world: String,
     /// Seconds without a /cmd_vel message after which the robot stops.
@@ -63,6 +63,14 @@ pub fn run(opts: &SimOpts) -> Result<ExitCode> {
         );
     }
     let world = sim::load(&opts.world)?;
+    let count = world.robots().count();
+    if count > 1 {
+        bail!(
+            "codeact sim --ros serves one robot, and world {} has {count}; serving a fleet under ROS namespaces is not built yet (drive the fleet with codeact repl --world {})",
+            opts.world,
+            opts.world
+        );
+    }
     let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
     serve(robot, opts)
 }

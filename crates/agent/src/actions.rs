@@ -54,8 +54,11 @@ fn schema(ty: &ParamType) -> Json {
 
 /// One tool per skill, its parameters as a JSON schema, its docstring as the description.
 pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
+    // A fleet's robot methods are not tools: the plain functions act on its
+    // first robot (coordinating robots is what code actions are for).
     skills
         .specs()
+        .filter(|s| s.robot.is_none())
         .map(|s| {
             let properties: serde_json::Map<String, Json> = s.params.iter().map(|p| (p.name.clone(), schema(&p.ty))).collect();
             let required: Vec<&str> = s.params.iter().filter(|p| p.default.is_none()).map(|p| p.name.as_str()).collect();
@@ -73,7 +76,7 @@ pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
 /// worker, so nothing the model wrote is run as code. A skill that returns
 /// a picture (`bytes`) is wrapped in `show()`.
 pub fn call_code(skills: &SkillSet, name: &str, arguments: &Json) -> Result<String, BadAction> {
-    let Some(spec) = skills.specs().find(|s| s.name == name) else {
+    let Some(spec) = skills.specs().find(|s| s.name == name && s.robot.is_none()) else {
         return Err(BadAction::UnknownSkill {
             name: name.into(),
             skills: skills.specs().map(|s| s.name.clone()).collect(),

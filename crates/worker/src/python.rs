@@ -787,9 +787,12 @@ pub fn add_module(py: Python<'_>) -> PyResult<()> {
 }
 
 /// Generated Python source of the skill functions: real signatures and
-/// docstrings (what `help()` shows), each calling `__codeact_call`.
+/// docstrings (what `help()` shows), each calling `__codeact_call`. A
+/// fleet's robots become objects with their skills as methods, named by
+/// robot and gathered in `robots`.
 pub fn skills_source(skills: &[SkillSpec]) -> String {
     let mut src = String::new();
+    let mut fleet: Vec<(&str, String)> = Vec::new();
     for (i, spec) in skills.iter().enumerate() {
         let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
         let tuple = match names.len() {
@@ -797,12 +800,49 @@ pub fn skills_source(skills: &[SkillSpec]) -> String {
             1 => format!("({},)", names[0]),
             _ => format!("({})", names.join(", ")),
         };
-        src.push_str(&format!(
-            "\n{}\n{}\n    return __codeact_call({i}, {tuple})\n",
+        let def = format!(
+            "{}\n{}\n    return __codeact_call({i}, {tuple})\n",
             spec.python_def(),
             robot_api::registry::indent_doc(&spec.full_doc())
+        );
+        let Some(robot) = spec.robot.as_deref() else {
+            src.push_str(&format!("\n{def}"));
+            continue;
+        };
+        // In a class body `__codeact_call` would be name-mangled.
+        let method = def
+            .replacen(
+                &format!("def {}(", spec.name),
+                &format!(
+                    "def {}(self{}",
+                    spec.name,
+                    if names.is_empty() { "" } else { ", " }
+                ),
+                1,
+            )
+            .replace("return __codeact_call(", "return _codeact_robot_call(");
+        let body = match fleet.iter_mut().find(|(r, _)| *r == robot) {
+            Some((_, body)) => body,
+            None => {
+                fleet.push((robot, String::new()));
+                &mut fleet.last_mut().expect("just pushed").1
+            }
+        };
+        for line in method.lines() {
+            body.push_str(&format!("    {line}\n"));
+        }
+    }
+    if fleet.is_empty() {
+        return src;
+    }
+    src.push_str("\n_codeact_robot_call = __codeact_call\n");
+    for (robot, methods) in &fleet {
+        src.push_str(&format!(
+            "\nclass Robot_{robot}:\n    \"\"\"The robot {robot} of the fleet: its skills as methods.\"\"\"\n    name = {robot:?}\n    def __repr__(self):\n        return \"Robot('{robot}')\"\n{methods}{robot} = Robot_{robot}()\n"
         ));
     }
+    let entries: Vec<String> = fleet.iter().map(|(r, _)| format!("{r:?}: {r}")).collect();
+    src.push_str(&format!("\nrobots = {{{}}}\n", entries.join(", ")));
     src
 }
 

@@ -102,6 +102,10 @@ def init(errors, records, skills_source, library_dir):
         save_skill.__doc__ = _save_source.__doc__
         _skills["save_skill"] = save_skill
     _protected.update(_skills)
+    # A fleet: each robot object by its name, and all of them as `robots`.
+    if isinstance(scope.get("robots"), dict):
+        _protected["robots"] = types.MappingProxyType(dict(scope["robots"]))
+        _protected.update(scope["robots"])
     _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
     _protected["show"] = show
