@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use robot_api::geometry::P2;
+use robot_api::RobotBackend;
 use sim::Simulator;
 
 use super::bench::{micros, report, stats, Driver};
@@ -55,12 +56,8 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
             .filter(|e| e.text.starts_with("collision"))
             .count()
     );
-    report(
-        "warehouse-lite real-time factor",
-        "x",
-        &stats(factors),
-        ">= 2000x",
-    );
+    let single = stats(factors);
+    report("warehouse-lite real-time factor", "x", &single, ">= 2000x");
 
     // One scan, from poses along the run.
     let mut s = Simulator::new(world.clone());
@@ -125,7 +122,8 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         let (took, _) = d.execute(&calls)?;
         per_call.push(micros(took.saturating_sub(base)) / CALLS as f64);
     }
-    report("get_pose() from Python", "us", &stats(per_call), "<= 10 us");
+    let single_call = stats(per_call);
+    report("get_pose() from Python", "us", &single_call, "<= 10 us");
 
     // The camera view, 320 x 240, made and encoded in the skill, bytes back in Python.
     const VIEWS: usize = 50;
@@ -142,6 +140,80 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         "ms",
         &stats(per_view),
         "<= 2 ms",
+    );
+    drop(d);
+    fleet(reps, single.median, single_call.median)
+}
+
+/// The fleet's figures: warehouse-lite with both robots of warehouse_duo
+/// driving at once (beta's run the mirror image of alpha's), each on its
+/// own thread on the shared clock, against one robot alone; a skill call
+/// on the second robot from Python, against one robot's.
+fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) -> Result<()> {
+    let duo = Arc::new(sim::load("warehouse_duo")?);
+    let mut factors = Vec::new();
+    for _ in 0..reps(20) {
+        let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(duo.clone())
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
+            // beta's run mirrors alpha's about the middle of the warehouse.
+            for ((r, busy), turn) in robots.iter().zip(busy).zip([0.3, -0.3]) {
+                scope.spawn(move || {
+                    let cancel = robot_api::CancelToken::new();
+                    for k in 0..30 {
+                        let _ = r.command(0.5, if k % 2 == 0 { turn } else { -turn });
+                        let _ = r.advance(std::time::Duration::from_secs(2), &cancel);
+                    }
+                    drop(busy);
+                });
+            }
+        });
+        let wall = started.elapsed().as_secs_f64();
+        let time = robots[0].sim().time();
+        if (time - 60.0).abs() > 0.1 {
+            bail!("the fleet run took {time} simulated seconds, not 60");
+        }
+        factors.push(60.0 / wall);
+    }
+    let two = stats(factors);
+    report(
+        "warehouse-lite, two robots at once",
+        "x",
+        &two,
+        ">= 0.5x one robot's",
+    );
+    println!(
+        "  (two robots: {:.2}x one robot's real-time factor)",
+        two.median / single_factor
+    );
+
+    let (mut d, _) = Driver::start(&["--world", "warehouse_duo"])?;
+    const CALLS: usize = 10_000;
+    let empty = format!("for _ in range({CALLS}):\n    pass");
+    let calls = format!("for _ in range({CALLS}):\n    beta.get_pose()");
+    let mut per_call = Vec::new();
+    for _ in 0..reps(30) {
+        let (base, _) = d.execute(&empty)?;
+        let (took, obs) = d.execute(&calls)?;
+        if obs.observation.status != crate::executor::Status::Ok {
+            bail!("beta.get_pose() failed: {}", obs.text);
+        }
+        per_call.push(micros(took.saturating_sub(base)) / CALLS as f64);
+    }
+    let beta = stats(per_call);
+    report(
+        "beta.get_pose() from Python, a fleet of two",
+        "us",
+        &beta,
+        "<= 1.1x one robot's",
+    );
+    println!(
+        "  (a fleet robot's call: {:.2}x one robot's)",
+        beta.median / single_call
     );
     Ok(())
 }
