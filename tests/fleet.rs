@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use codeact::executor::{ExecutorConfig, Session, Status};
 use common::*;
+use robot_api::RobotBackend;
 
 /// Two robots in a 10 m x 6 m hall: alpha at (1, 1), beta at (1, 4), both facing east.
 const HALL: &str = "
@@ -116,4 +117,89 @@ fn robots_meet_each_other_in_the_observation() {
         "beta.drive(-0.5, 0.0, 2.0)\nalpha.rotate(3.14159)\n[o.name for o in alpha.detect_objects() if o.kind == 'robot']",
     );
     assert_eq!(obs.result.as_deref(), Some("['beta']"), "{}", obs.render());
+}
+
+fn robot_time(obs: &codeact::executor::Observation) -> f64 {
+    obs.robot_time.expect("the robot's clock")
+}
+
+#[test]
+fn together_moves_robots_at_once_in_the_time_of_the_longer_motion() {
+    let code_together =
+        "together(alpha.start('move_to', 8.0, 1.0), beta.start('move_to', 5.0, 4.0))";
+    let (mut session, robots) = fleet_session(HALL);
+    let obs = run(&mut session, code_together);
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let at_once = robot_time(&obs);
+    assert!((at(&robots[0]).0 - 8.0).abs() < 0.1 && (at(&robots[1]).0 - 5.0).abs() < 0.1);
+    assert_eq!(obs.skill_calls.len(), 2, "{}", obs.render());
+    assert!(obs.skill_calls.iter().any(|c| c.skill == "beta.move_to"));
+
+    let (mut session, _) = fleet_session(HALL);
+    let obs = run(&mut session, "alpha.move_to(8.0, 1.0)");
+    let alpha_alone = robot_time(&obs);
+    let obs = run(&mut session, "beta.move_to(5.0, 4.0)");
+    let one_after_other = robot_time(&obs);
+    assert!(
+        at_once < one_after_other - 3.0 && (at_once - alpha_alone).abs() < 0.5,
+        "together {at_once} s, alpha alone {alpha_alone} s, one after the other {one_after_other} s"
+    );
+}
+
+#[test]
+fn a_failing_robot_is_named_and_the_other_finishes_its_motion() {
+    let (mut session, robots) = fleet_session(HALL);
+    // beta reverses into the wall behind it; alpha drives to (6, 1).
+    let obs = run(
+        &mut session,
+        "together(alpha.start('move_to', 6.0, 1.0), beta.start('drive', -0.5, 0.0, 6.0))",
+    );
+    let error = assert_error(&obs, "Blocked");
+    assert!(error.starts_with("beta: "), "{error}");
+    assert!(
+        (at(&robots[0]).0 - 6.0).abs() < 0.1,
+        "alpha finished its move_to"
+    );
+    // A started call's result, and a bad skill name.
+    let obs = run(
+        &mut session,
+        "c = alpha.start('get_pose')\nround(c.wait().x, 1)",
+    );
+    assert_eq!(obs.result.as_deref(), Some("6.0"), "{}", obs.render());
+    let obs = run(&mut session, "alpha.start('fly', 1)");
+    assert!(assert_error(&obs, "ValueError").contains("alpha has no skill 'fly'"));
+}
+
+#[test]
+fn a_timeout_during_together_leaves_every_robot_at_rest() {
+    let (mut session, robots) = fleet_session(HALL);
+    let obs = run_timeout(
+        &mut session,
+        // Turning on the spot for hours: nothing ends it but the time limit.
+        "together(alpha.start('drive', 0.0, 0.5, 60000.0), beta.start('drive', 0.0, -0.5, 60000.0))",
+        0.3,
+    );
+    assert_error(&obs, "ActionTimeout");
+    for r in &robots {
+        assert_eq!(r.velocity(), (0.0, 0.0), "{} at rest", r.name());
+        assert_eq!(r.sim().robot(r.index()).commanded(), (0.0, 0.0));
+    }
+}
+
+#[test]
+fn a_started_call_never_waited_for_is_stopped_with_its_action() {
+    let (mut session, robots) = fleet_session(HALL);
+    // Started, then running from the skill call after it, never waited for.
+    let obs = run(
+        &mut session,
+        "beta.start('drive', 0.0, 0.5, 60000.0)\nalpha.rotate(1.0)",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert!(
+        obs.notes.iter().any(|n| n.contains("never waited for")),
+        "{:?}",
+        obs.notes
+    );
+    assert!(obs.safe_stop, "the robots were safe-stopped");
+    assert_eq!(robots[1].velocity(), (0.0, 0.0));
 }

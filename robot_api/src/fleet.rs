@@ -38,7 +38,7 @@ pub fn fleet_skills(mut robots: Vec<(String, SkillSet)>) -> SkillSet {
         for (spec, handler) in &r.skills {
             let mut spec = spec.clone();
             spec.robot = Some(name.clone());
-            set.skills.push((spec, handler.clone()));
+            set.skills.push((spec, naming(name, handler.clone())));
         }
     }
     let stops: Vec<_> = robots
@@ -66,14 +66,26 @@ pub fn fleet_skills(mut robots: Vec<(String, SkillSet)>) -> SkillSet {
     set
 }
 
+/// `handler`, its errors saying which robot they are of.
+fn naming(robot: &str, handler: SkillHandler) -> SkillHandler {
+    let robot = robot.to_owned();
+    Arc::new(move |args, ctx| {
+        handler(args, ctx).map_err(|mut e| {
+            e.message = format!("{robot}: {}", e.message);
+            e
+        })
+    })
+}
+
 /// What the API text says of the fleet: its robots, the default, and the
 /// skills a robot lacks.
 fn fleet_note(robots: &[(String, SkillSet)]) -> String {
     let names: Vec<String> = robots.iter().map(|(n, _)| format!("'{n}': {n}")).collect();
     let (first, default) = (&robots[0].0, &robots[0].1);
     let mut note = format!(
-        "A fleet: robots = {{{}}}. Every skill is also a method of each robot, acting on it: {first}.move_to(2, 3), robots['{}'].get_pose(). The plain functions act on {first}.",
+        "A fleet: robots = {{{}}}. Every skill is also a method of each robot, acting on it: {first}.move_to(2, 3), robots['{}'].get_pose(). The plain functions act on {first}. To move robots at once, start each call and wait for all: together({first}.start('move_to', 2, 3), {}.start('move_to', 5, 1)) returns their results; robot.start(skill, ...) returns a Started call whose .wait() gives its result. An interrupt, a timeout or an e-stop stops every robot.",
         names.join(", "),
+        robots[1].0,
         robots[1].0
     );
     for (name, r) in &robots[1..] {

@@ -147,7 +147,13 @@ pub struct SkillSet {
     pub(crate) reporter: Option<Reporter>,
     pub(crate) state: Option<StateLine>,
     pub(crate) memory: Option<MemoryView>,
+    pub(crate) claim: Option<ClaimFn>,
 }
+
+/// What a started call holds from the moment it is started until its
+/// handler returns (a fleet simulator's clock waits for its robot).
+pub type Claim = Box<dyn std::any::Any + Send>;
+pub(crate) type ClaimFn = Arc<dyn Fn(usize) -> Option<Claim> + Send + Sync>;
 
 /// What the robot remembers of objects now (a copy).
 pub(crate) type MemoryView = Arc<dyn Fn() -> crate::memory::ObjectMemory + Send + Sync>;
@@ -278,6 +284,17 @@ impl SkillSet {
     ) -> &mut Self {
         self.memory = Some(Arc::new(view));
         self
+    }
+
+    /// Registers what a call of skill `index` started in the background
+    /// claims at once, before it runs (see [`Claim`]).
+    pub fn set_claim(&mut self, claim: impl Fn(usize) -> Option<Claim> + Send + Sync + 'static) {
+        self.claim = Some(Arc::new(claim));
+    }
+
+    /// The claim of a started call of skill `index`, if the set makes one.
+    pub fn claim(&self, index: usize) -> Option<Claim> {
+        self.claim.as_ref().and_then(|c| c(index))
     }
 
     /// The objects the robot remembers now (none for a skill set without a robot).

@@ -459,5 +459,19 @@ pub fn fleet_skills(robots: &[Arc<SimRobot>], first: Arc<dyn RobotBackend>) -> r
             (robot.name(), set)
         })
         .collect();
-    robot_api::fleet::fleet_skills(sets)
+    let mut set = robot_api::fleet::fleet_skills(sets);
+    // A started call claims its robot's place on the clock at once, so
+    // calls started together move together.
+    let owners: Vec<Option<Arc<SimRobot>>> = set
+        .specs()
+        .map(|s| match &s.robot {
+            None => Some(robots[0].clone()),
+            Some(name) => robots.iter().find(|r| &r.name() == name).cloned(),
+        })
+        .collect();
+    set.set_claim(move |index| {
+        let robot = owners.get(index)?.as_ref()?;
+        Some(Box::new(robot.busy()) as robot_api::registry::Claim)
+    });
+    set
 }

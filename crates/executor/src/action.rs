@@ -208,11 +208,7 @@ impl Run<'_, '_> {
     /// Waits (at most one grace period) for a skill handler still running.
     fn settle(&mut self) {
         while self.life.outcome().is_none() {
-            let idle = !matches!(
-                self.worker.shared.busy.try_lock(),
-                Err(std::sync::TryLockError::WouldBlock)
-            );
-            if idle {
+            if self.worker.shared.idle() {
                 self.feed(Event::SkillsIdle);
             } else {
                 self.feed(Event::Tick);
@@ -298,8 +294,17 @@ pub(super) fn run_on(
     run.output.read_raw_all(run.worker.stderr, Stream::Stderr);
     while run.output.read_progress(run.worker.progress) {}
 
-    let outcome = run.life.outcome().expect("settled").clone();
-    let observation = observe(run, &outcome, timeout, started);
+    let mut outcome = run.life.outcome().expect("settled").clone();
+    let unwaited = run.worker.shared.take_unwaited();
+    // A started call the code never waited for may have been stopped
+    // mid-motion: the robot gets the safe stop.
+    outcome.abnormal |= unwaited > 0;
+    let mut observation = observe(run, &outcome, timeout, started);
+    if unwaited > 0 {
+        observation.notes.push(format!(
+            "{unwaited} started skill call(s) were never waited for (together() or .wait()); any still running were stopped when the action ended"
+        ));
+    }
     ActionRun {
         observation,
         outcome,
@@ -329,6 +334,7 @@ fn observe(
     let kept = output.buffer.take();
     let (skill_calls, total_calls) = worker.shared.take_calls();
     let mut notes = Vec::new();
+
     if outcome.skill_stuck {
         notes.push("a skill handler did not stop when cancelled; it may still be running in the robot backend".to_owned());
     }

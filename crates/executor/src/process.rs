@@ -193,7 +193,7 @@ pub(super) fn spawn_worker(
     worker.skill_thread = Some(
         std::thread::Builder::new()
             .name("codeact-skills".into())
-            .spawn(move || serve_skills(skill_rx, skill_tx, &skills, &shared, &sink))?,
+            .spawn(move || serve_skills(skill_rx, skill_tx, skills, shared, &sink))?,
     );
     Ok((worker, ready))
 }

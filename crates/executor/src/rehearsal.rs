@@ -104,7 +104,7 @@ impl Session {
         let server_shared = shared.clone();
         let server = std::thread::Builder::new()
             .name("codeact-twin-skills".into())
-            .spawn(move || serve_skills(skill_rx, skill_tx, &twin, &server_shared, &sink))?;
+            .spawn(move || serve_skills(skill_rx, skill_tx, twin, server_shared, &sink))?;
 
         let mut control_rx = Receiver::new(control);
         let mut interrupt_tx = Sender::new(interrupt);

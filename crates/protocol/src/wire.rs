@@ -218,6 +218,21 @@ pub struct SkillRequest {
     pub skill: u32,
     /// Positional arguments, all parameters filled (defaults applied by Python).
     pub args: Vec<Value>,
+    /// Run it now, start it in the background, or wait for one started.
+    pub mode: CallMode,
+}
+
+/// How a [`SkillRequest`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallMode {
+    /// Run it and reply with its result.
+    Now,
+    /// Start it on a thread of its own and reply at once with its handle (an
+    /// int): a fleet's robots move at once. It is cancelled with its action.
+    Start,
+    /// Wait for the call with this handle (started by the same action) and
+    /// reply with its result.
+    Wait(u64),
 }
 
 /// The reply to a [`SkillRequest`].
@@ -524,6 +539,7 @@ mod tests {
             action: 7,
             skill: 2,
             args: vec![Value::Float(1.5), Value::Str("x".into())],
+            mode: CallMode::Now,
         };
         tx.send(&req).unwrap();
         tx.send(&req).unwrap();
@@ -559,11 +575,13 @@ mod tests {
             action: 1,
             skill: 0,
             args: vec![Value::Int(1)],
+            mode: CallMode::Start,
         };
         let big = SkillRequest {
             action: 2,
             skill: 0,
             args: vec![Value::FloatArray((0..100_000).map(f64::from).collect())],
+            mode: CallMode::Wait(3),
         };
         // A writer thread, since the socket buffer holds less than the big frame.
         let writer = std::thread::spawn(move || {

@@ -15,7 +15,7 @@ use robot_api::{ErrorKind, Record, SkillSpec, Value};
 use codeact_protocol::observation::{Chunk, Stream};
 use codeact_protocol::output::OutputBuffer;
 use codeact_protocol::wire::{
-    FromWorker, InterruptReason, OutputLimits, Receiver, Sender, SkillReply, SkillRequest,
+    CallMode, FromWorker, InterruptReason, OutputLimits, Receiver, Sender, SkillReply, SkillRequest,
 };
 
 /// How long a skill caller spins before sleeping on the socket: most skill
@@ -442,6 +442,30 @@ fn refuse(py: Python<'_>, skill: &str, why: &str) -> PyErr {
 /// Calls skill `index` with positional `args` (all parameters, defaults applied).
 #[pyfunction]
 fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    request_skill(py, index, args, CallMode::Now)
+}
+
+/// Starts skill `index` with `args` in the background (a fleet's robots
+/// move at once); returns its handle for [`wait_skill`].
+#[pyfunction]
+fn start_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    request_skill(py, index, args, CallMode::Start)
+}
+
+/// Waits for the call of skill `index` started with `handle`; returns its
+/// result or raises its error.
+#[pyfunction]
+fn wait_skill(py: Python<'_>, index: u32, handle: u64) -> PyResult<Py<PyAny>> {
+    request_skill(py, index, &PyTuple::empty(py), CallMode::Wait(handle))
+}
+
+/// Sends one skill request and turns its reply into a value or an exception.
+fn request_skill(
+    py: Python<'_>,
+    index: u32,
+    args: &Bound<'_, PyTuple>,
+    mode: CallMode,
+) -> PyResult<Py<PyAny>> {
     let st = state();
     let spec = st
         .skills
@@ -470,7 +494,12 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
             "this thread was started by an earlier action, which has ended; threads may call skills only during the action that started them",
         ));
     }
-    if args.len() != spec.params.len() {
+    let expected = if matches!(mode, CallMode::Wait(_)) {
+        0
+    } else {
+        spec.params.len()
+    };
+    if args.len() != expected {
         return Err(PyTypeError::new_err(format!(
             "{}() takes {} arguments, got {}",
             spec.name,
@@ -493,6 +522,7 @@ fn call_skill(py: Python<'_>, index: u32, args: &Bound<'_, PyTuple>) -> PyResult
         action,
         skill: index,
         args: values,
+        mode,
     };
     let reply: Result<SkillReply, codeact_protocol::wire::WireError> = py.detach(|| {
         let mut channel = lock(&st.skill);
@@ -765,6 +795,8 @@ fn check_picture(py: Python<'_>, data: &[u8]) -> PyResult<(u32, u32)> {
 pub fn add_module(py: Python<'_>) -> PyResult<()> {
     let m = PyModule::new(py, "_codeact")?;
     m.add_function(wrap_pyfunction!(call_skill, &m)?)?;
+    m.add_function(wrap_pyfunction!(start_skill, &m)?)?;
+    m.add_function(wrap_pyfunction!(wait_skill, &m)?)?;
     m.add_function(wrap_pyfunction!(register, &m)?)?;
     m.add_function(wrap_pyfunction!(take_interrupt, &m)?)?;
     for reason in InterruptReason::ALL {
@@ -831,6 +863,7 @@ pub fn skills_source(skills: &[SkillSpec]) -> String {
         for line in method.lines() {
             body.push_str(&format!("    {line}\n"));
         }
+        body.push_str(&format!("    {}._codeact_index = {i}\n", spec.name));
     }
     if fleet.is_empty() {
         return src;
@@ -838,7 +871,7 @@ pub fn skills_source(skills: &[SkillSpec]) -> String {
     src.push_str("\n_codeact_robot_call = __codeact_call\n");
     for (robot, methods) in &fleet {
         src.push_str(&format!(
-            "\nclass Robot_{robot}:\n    \"\"\"The robot {robot} of the fleet: its skills as methods.\"\"\"\n    name = {robot:?}\n    def __repr__(self):\n        return \"Robot('{robot}')\"\n{methods}{robot} = Robot_{robot}()\n"
+            "\nclass Robot_{robot}:\n    \"\"\"The robot {robot} of the fleet: its skills as methods.\"\"\"\n    name = {robot:?}\n    def __repr__(self):\n        return \"Robot('{robot}')\"\n    def start(self, skill, *args, **kwargs):\n        \"\"\"Starts skill `skill` (its name) on this robot without waiting, so other robots move meanwhile: returns the started call; get its result with .wait() or together(...). Example: a = {robot}.start('move_to', 3, 4)\"\"\"\n        return _codeact_start(self, skill, args, kwargs)\n{methods}{robot} = Robot_{robot}()\n"
         ));
     }
     let entries: Vec<String> = fleet.iter().map(|(r, _)| format!("{r:?}: {r}")).collect();

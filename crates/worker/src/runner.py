@@ -3,6 +3,7 @@
 # the codeact binary; `_codeact` is the Rust module (python.rs).
 import ast
 import builtins
+import inspect
 import io
 import keyword
 import linecache
@@ -88,6 +89,7 @@ def init(errors, records, skills_source, library_dir):
 
     scope = dict(record_classes)
     scope["__codeact_call"] = _codeact.call_skill
+    scope["_codeact_start"] = _start_skill
     scope["__name__"] = "robot"
     linecache.cache[SKILLS_FILE] = (len(skills_source), None, skills_source.splitlines(True), SKILLS_FILE)
     exec(compile(skills_source, SKILLS_FILE, "exec"), scope)
@@ -106,6 +108,8 @@ def init(errors, records, skills_source, library_dir):
     if isinstance(scope.get("robots"), dict):
         _protected["robots"] = types.MappingProxyType(dict(scope["robots"]))
         _protected.update(scope["robots"])
+        _protected["together"] = together
+        _protected["Started"] = Started
     _protected.update({k: v for k, v in classes.items() if k != "ValueError"})
     _protected.update(record_classes)
     _protected["show"] = show
@@ -124,6 +128,62 @@ def init(errors, records, skills_source, library_dir):
     signal.signal(signal.SIGUSR1, _on_interrupt)
     os.register_at_fork(after_in_child=_codeact.after_fork_in_child)
     return _load_library(library_dir)
+
+
+class Started:
+    """A skill call started with robot.start(skill, ...): .wait() for its result."""
+
+    def __init__(self, robot, skill, index, handle):
+        self.robot, self.skill = robot, skill
+        self._index, self._handle = index, handle
+        self._outcome = None  # (True, result) or (False, exception) once waited for
+
+    def __repr__(self):
+        return f"Started({self.robot}.{self.skill})"
+
+    def wait(self):
+        """Waits until the call ends; returns its result or raises its error."""
+        if self._outcome is None:
+            try:
+                self._outcome = (True, _codeact.wait_skill(self._index, self._handle))
+            except Exception as e:
+                self._outcome = (False, e)
+        ok, value = self._outcome
+        if ok:
+            return value
+        raise value
+
+
+def _start_skill(robot, skill, args, kwargs):
+    method = getattr(robot, skill, None) if isinstance(skill, str) else None
+    index = getattr(method, "_codeact_index", None)
+    if index is None:
+        raise ValueError(f"{robot.name} has no skill {skill!r}; give a skill's name: {robot.name}.start('move_to', 3, 4)")
+    bound = inspect.signature(method).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return Started(robot.name, skill, index, _codeact.start_skill(index, tuple(bound.arguments.values())))
+
+
+def together(*calls):
+    """Waits for every started call (robot.start(...)) and returns their
+    results in order. When some failed, raises the first failure once all
+    have ended, with the others' errors noted. Example:
+    together(alpha.start('move_to', 3, 4), beta.start('move_to', 5, 1))"""
+    results, failures = [], []
+    for call in calls:
+        if not isinstance(call, Started):
+            raise TypeError(f"together() takes started calls (robot.start(...)), not {type(call).__name__}")
+        try:
+            results.append(call.wait())
+        except Exception as e:
+            results.append(None)
+            failures.append((call, e))
+    if failures:
+        first = failures[0][1]
+        for call, e in failures[1:]:
+            first.add_note(f"also {call!r} raised {type(e).__name__}: {e}")
+        raise first
+    return results
 
 
 # The skill library: modules of functions composed of skills, loaded at start.
