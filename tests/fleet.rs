@@ -203,3 +203,25 @@ fn a_started_call_never_waited_for_is_stopped_with_its_action() {
     assert!(obs.safe_stop, "the robots were safe-stopped");
     assert_eq!(robots[1].velocity(), (0.0, 0.0));
 }
+
+#[test]
+fn an_interrupt_during_together_leaves_every_robot_at_rest() {
+    let (mut session, robots) = fleet_session(HALL);
+    let interrupter = session.interrupter();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        interrupter.interrupt();
+    });
+    let obs = run(
+        &mut session,
+        "together(alpha.start('drive', 0.0, 0.5, 60000.0), beta.start('drive', 0.0, -0.5, 60000.0))",
+    );
+    stopper.join().unwrap();
+    assert_eq!(obs.status, Status::Interrupted, "{}", obs.render());
+    for r in &robots {
+        assert_eq!(r.velocity(), (0.0, 0.0), "{} at rest", r.name());
+    }
+    // The session goes on: both robots answer.
+    let obs = run(&mut session, "alpha.get_pose() is not None and beta.get_pose() is not None");
+    assert_eq!(obs.result.as_deref(), Some("True"));
+}
