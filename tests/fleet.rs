@@ -222,6 +222,9 @@ fn an_interrupt_during_together_leaves_every_robot_at_rest() {
         assert_eq!(r.velocity(), (0.0, 0.0), "{} at rest", r.name());
     }
     // The session goes on: both robots answer.
-    let obs = run(&mut session, "alpha.get_pose() is not None and beta.get_pose() is not None");
+    let obs = run(
+        &mut session,
+        "alpha.get_pose() is not None and beta.get_pose() is not None",
+    );
     assert_eq!(obs.result.as_deref(), Some("True"));
 }

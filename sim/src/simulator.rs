@@ -88,6 +88,8 @@ pub struct Body {
     distance_driven: f64,
     /// Collisions so far (each new contact counts once).
     collisions: u32,
+    /// Of those, with another robot (run into it, or run into by it).
+    robot_collisions: u32,
 }
 
 impl Body {
@@ -147,6 +149,7 @@ impl Body {
             ray_dirs,
             distance_driven: 0.0,
             collisions: 0,
+            robot_collisions: 0,
         }
     }
 
@@ -193,6 +196,10 @@ impl Body {
     /// How many times the robot has run into something since the start.
     pub fn collisions(&self) -> u32 {
         self.collisions
+    }
+    /// How many of those were with another robot of the fleet.
+    pub fn robot_collisions(&self) -> u32 {
+        self.robot_collisions
     }
     /// The battery.
     pub fn battery(&self) -> BatteryState {
@@ -485,9 +492,11 @@ impl Simulator {
             // The robot run into hears of it too (its bump flag stays for
             // its own moves: a skill of its own did not hit anything).
             if let Hit::Robot(j) = what {
+                self.bodies[i].robot_collisions += 1;
                 let by = self.bodies[i].name.clone();
                 let other = &mut self.bodies[j];
                 other.collisions += 1;
+                other.robot_collisions += 1;
                 let at = other.centre();
                 other.push_event(
                     time,

@@ -47,8 +47,9 @@ pub enum Predicate {
         #[serde(default)]
         colour: Option<String>,
     },
-    /// The robot (its centre) is in the zone.
-    RobotInZone(String),
+    /// The robot (its centre) is in the zone: `robot_in_zone: packing`, or
+    /// of a fleet `robot_in_zone: {robot: beta, zone: packing}`.
+    RobotInZone(RobotZone),
     /// The robot's centre is within this distance of the object.
     RobotNear {
         /// Object name.
@@ -99,10 +100,50 @@ pub enum Predicate {
         /// Goals when it did not.
         otherwise: Vec<Predicate>,
     },
-    /// Constraint: the robot never ran into anything.
+    /// Constraint: no robot ever ran into anything.
     NoCollision,
+    /// Constraint: no two robots of a fleet ever touched.
+    NoRobotCollision,
     /// Constraint: the robot (its centre) never entered the zone.
     NeverEntered(String),
+}
+
+/// The zone of `robot_in_zone`, and for a fleet the robot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RobotZone {
+    /// The (first) robot in this zone.
+    Zone(String),
+    /// This robot of the fleet in this zone.
+    Of {
+        /// The robot's name.
+        robot: String,
+        /// The zone.
+        zone: String,
+    },
+}
+
+impl From<&str> for RobotZone {
+    fn from(zone: &str) -> Self {
+        RobotZone::Zone(zone.to_owned())
+    }
+}
+
+impl RobotZone {
+    /// The zone.
+    pub fn zone(&self) -> &str {
+        match self {
+            RobotZone::Zone(z) | RobotZone::Of { zone: z, .. } => z,
+        }
+    }
+
+    /// The robot, if named.
+    pub fn robot(&self) -> Option<&str> {
+        match self {
+            RobotZone::Zone(_) => None,
+            RobotZone::Of { robot, .. } => Some(robot),
+        }
+    }
 }
 
 /// What a predicate said about one trial.
@@ -139,7 +180,10 @@ pub enum NameError {
 impl Predicate {
     /// Whether it is a constraint (true from the start, must stay so) rather than a goal.
     pub fn is_constraint(&self) -> bool {
-        matches!(self, Predicate::NoCollision | Predicate::NeverEntered(_))
+        matches!(
+            self,
+            Predicate::NoCollision | Predicate::NoRobotCollision | Predicate::NeverEntered(_)
+        )
     }
 
     /// The predicate in words.
@@ -155,7 +199,10 @@ impl Predicate {
                 kind,
                 colour,
             } => format!("every {} on {surface}", what(kind, colour)),
-            Predicate::RobotInZone(z) => format!("robot in {z}"),
+            Predicate::RobotInZone(z) => match z.robot() {
+                Some(r) => format!("robot {r} in {}", z.zone()),
+                None => format!("robot in {}", z.zone()),
+            },
             Predicate::RobotNear { object, within } => {
                 format!("robot within {within} m of {object}")
             }
@@ -194,6 +241,7 @@ impl Predicate {
             Predicate::VisitedInOrder(zs) => format!("visited {}", zs.join(" then ")),
             Predicate::Answer(a) => format!("answer {a:?}"),
             Predicate::NoCollision => "no collision".into(),
+            Predicate::NoRobotCollision => "no collision between robots".into(),
             Predicate::NeverEntered(z) => format!("never entered {z}"),
         }
     }
@@ -220,9 +268,21 @@ impl Predicate {
         };
         match self {
             Predicate::ObjectInZone { object: o, zone: z } => object(o).and(zone(z)),
-            Predicate::AllInZone { zone: z, .. }
-            | Predicate::RobotInZone(z)
-            | Predicate::NeverEntered(z) => zone(z),
+            Predicate::AllInZone { zone: z, .. } | Predicate::NeverEntered(z) => zone(z),
+            Predicate::RobotInZone(z) => {
+                let robot = match z.robot() {
+                    Some(r) if !world.robots().any(|(name, _)| name == r) => {
+                        Err(NameError::Unknown {
+                            predicate: self.describe(),
+                            world: world.name.clone(),
+                            kind: "robot",
+                            name: r.to_owned(),
+                        })
+                    }
+                    _ => Ok(()),
+                };
+                robot.and(zone(z.zone()))
+            }
             Predicate::AnswerCount {
                 zone: z,
                 surface: f,
@@ -251,7 +311,10 @@ impl Predicate {
                     .try_for_each(|z| zone(z).or_else(|_| surface_named(z))),
             ),
             Predicate::VisitedInOrder(zs) => zs.iter().try_for_each(|z| zone(z)),
-            Predicate::BatteryAbove(_) | Predicate::Answer(_) | Predicate::NoCollision => Ok(()),
+            Predicate::BatteryAbove(_)
+            | Predicate::Answer(_)
+            | Predicate::NoCollision
+            | Predicate::NoRobotCollision => Ok(()),
         }
     }
 
@@ -374,15 +437,29 @@ impl Predicate {
             Predicate::ObjectOn { object: o, surface } => lies(o, &|at| {
                 world.surface_at(at).is_some_and(|x| &x.name == surface)
             }),
-            Predicate::RobotInZone(z) => (
-                in_zone(robot_at, z),
-                format!(
-                    "the robot is at ({:.2}, {:.2}){}",
-                    pose.x,
-                    pose.y,
-                    where_(sim, robot_at)
-                ),
-            ),
+            Predicate::RobotInZone(z) => {
+                let body = match z.robot() {
+                    Some(r) => sim.robots().iter().find(|b| b.name() == r),
+                    None => sim.robots().first(),
+                };
+                match body {
+                    Some(b) => {
+                        let p = b.true_pose();
+                        let at = P2::new(p.x, p.y);
+                        (
+                            in_zone(at, z.zone()),
+                            format!(
+                                "{} is at ({:.2}, {:.2}){}",
+                                b.name(),
+                                p.x,
+                                p.y,
+                                where_(sim, at)
+                            ),
+                        )
+                    }
+                    None => (false, "no such robot".into()),
+                }
+            }
             Predicate::Holding(o) => (
                 sim.holding() == Some(o.as_str()),
                 format!("holding {}", sim.holding().unwrap_or("nothing")),
@@ -431,10 +508,25 @@ impl Predicate {
                     ),
                 )
             }
-            Predicate::NoCollision => (
-                sim.collisions() == 0,
-                format!("{} collisions", sim.collisions()),
-            ),
+            Predicate::NoCollision => {
+                let n: u32 = sim.robots().iter().map(|b| b.collisions()).sum();
+                (n == 0, format!("{n} collisions"))
+            }
+            Predicate::NoRobotCollision => {
+                let hit: Vec<String> = sim
+                    .robots()
+                    .iter()
+                    .filter(|b| b.robot_collisions() > 0)
+                    .map(|b| {
+                        format!(
+                            "{} touched another robot {} times",
+                            b.name(),
+                            b.robot_collisions()
+                        )
+                    })
+                    .collect();
+                (hit.is_empty(), hit.join("; "))
+            }
             Predicate::NeverEntered(z) => {
                 let entered = sim.trajectory().iter().find(|&&p| in_zone(p, z));
                 (
@@ -675,6 +767,38 @@ mod tests {
     }
 
     #[test]
+    fn fleet_predicates_name_their_robot_and_see_robots_touch() {
+        let text = "name: hall\nboundary: [10, 4]\nzones:\n  - {name: bay, rect: [6, 1, 2, 2]}\nrobots:\n  - {name: alpha, start: [1.0, 2.0, 0.0]}\n  - {name: beta, start: [3.0, 2.0, 0.0]}\n";
+        let world = std::sync::Arc::new(sim::world_file::parse(text, "hall.yaml").unwrap());
+        let mut s = Simulator::new(world.clone());
+        let beta_in_bay = p("robot_in_zone: {robot: beta, zone: bay}");
+        let alpha_in_bay = p("robot_in_zone: bay");
+        assert!(beta_in_bay.check_names(&world).is_ok());
+        let gamma = p("robot_in_zone: {robot: gamma, zone: bay}");
+        let e = gamma.check_names(&world).unwrap_err().to_string();
+        assert!(e.contains("no robot \"gamma\""), "{e}");
+        // beta drives into the bay; alpha follows and runs into it.
+        s.command_robot(1, 0.5, 0.0);
+        s.run_for(8.0);
+        s.halt_robot(1);
+        let v = beta_in_bay.judge(&s, None);
+        assert!(v.ok, "{v:?}");
+        assert!(
+            !alpha_in_bay.judge(&s, None).ok,
+            "the first robot is not there"
+        );
+        assert!(Predicate::NoRobotCollision.judge(&s, None).ok);
+        s.command_robot(0, 0.8, 0.0);
+        s.run_for(12.0);
+        let v = Predicate::NoRobotCollision.judge(&s, None);
+        assert!(
+            !v.ok && v.detail.contains("alpha touched another robot 1 times"),
+            "{v:?}"
+        );
+        assert!(!Predicate::NoCollision.judge(&s, None).ok);
+    }
+
+    #[test]
     fn predicates_read_the_world_not_the_claims() {
         let world = std::sync::Arc::new(sim::load("small_room").unwrap());
         let mut s = Simulator::new(world.clone());
@@ -746,6 +870,7 @@ robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
             Predicate::AnswerZoneOf { .. } => "answer_zone_of",
             Predicate::IfAtStart { .. } => "if_at_start",
             Predicate::NoCollision => "no_collision",
+            Predicate::NoRobotCollision => "no_robot_collision",
             Predicate::NeverEntered(_) => "never_entered",
         }
     }
@@ -853,6 +978,14 @@ robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
         s.command(0.5, 0.0);
         s.run_for(6.0);
         judged(&mut seen, &s, "no_collision", None, false);
+        // Two robots: apart, then one driven into the other.
+        let fleet = "boundary: [10, 4]\nrobots:\n  - {name: alpha, start: [1.0, 2.0, 0.0]}\n  - {name: beta, start: [3.0, 2.0, 0.0]}\n";
+        let fleet = std::sync::Arc::new(sim::world_file::parse(fleet, "fleet.yaml").unwrap());
+        let mut s = Simulator::new(fleet);
+        judged(&mut seen, &s, "no_robot_collision", None, true);
+        s.command_robot(0, 0.5, 0.0);
+        s.run_for(6.0);
+        judged(&mut seen, &s, "no_robot_collision", None, false);
         // Every variant was judged both true and false.
         let variants: std::collections::HashSet<&str> = seen.iter().map(|(v, _)| *v).collect();
         for v in &variants {
@@ -861,6 +994,6 @@ robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
                 "{v} judged only one way"
             );
         }
-        assert_eq!(variants.len(), 15, "{variants:?}");
+        assert_eq!(variants.len(), 16, "{variants:?}");
     }
 }

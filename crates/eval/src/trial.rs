@@ -179,9 +179,15 @@ pub fn prepare(task: &Task, seed: u64, record: &RecordTo) -> Result<Prepared, Tr
     for p in task.success.iter().chain(&task.constraints) {
         p.check_names(&world).map_err(|e| fail(e.to_string()))?;
     }
-    let robot = Arc::new(sim::SimRobot::new(world));
+    // A fleet's robots all act; the first is the one recorded and judged
+    // by the predicates that name no robot.
+    let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(world)
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let robot = fleet[0].clone();
     let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
-    let mut skills = robot_api::skills::robot_skills(backend);
+    let mut skills = sim::backend::fleet_skills(&fleet, backend);
     let done = add_done(&mut skills);
     Ok(Prepared {
         robot,
