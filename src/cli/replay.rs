@@ -154,10 +154,14 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         }
         None => {
             let world = sim::load(world_spec)?;
-            let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
+            let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world))
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            let robot = fleet[0].clone();
             let record::Recorded { backend, recorder } =
                 record::recorded(robot.clone(), &record_to)?;
-            let mut skills = robot_api::skills::robot_skills(backend);
+            let mut skills = sim::backend::fleet_skills(&fleet, backend);
             let done = add_done(&mut skills);
             (robot, skills, done, recorder)
         }

@@ -22,6 +22,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../tasks/long_horizon.yaml"),
     ),
     ("questions", include_str!("../../../tasks/questions.yaml")),
+    ("fleet", include_str!("../../../tasks/fleet.yaml")),
 ];
 
 /// What ability a task stresses.
@@ -57,11 +58,13 @@ pub enum Tier {
     LongHorizon,
     /// Answering with an exact answer through `done(answer)`.
     Questions,
+    /// Several robots in one world, moving at once.
+    Fleet,
 }
 
 impl Tier {
     /// Every tier, in order.
-    pub const ALL: [Tier; 8] = [
+    pub const ALL: [Tier; 9] = [
         Tier::Navigation,
         Tier::Search,
         Tier::PickPlace,
@@ -70,6 +73,7 @@ impl Tier {
         Tier::Recovery,
         Tier::LongHorizon,
         Tier::Questions,
+        Tier::Fleet,
     ];
 
     /// Its name in files and on the command line.
@@ -83,6 +87,7 @@ impl Tier {
             Tier::Recovery => "recovery",
             Tier::LongHorizon => "long_horizon",
             Tier::Questions => "questions",
+            Tier::Fleet => "fleet",
         }
     }
 }
