@@ -83,7 +83,7 @@ fn fleet_note(robots: &[(String, SkillSet)]) -> String {
     let names: Vec<String> = robots.iter().map(|(n, _)| format!("'{n}': {n}")).collect();
     let (first, default) = (&robots[0].0, &robots[0].1);
     let mut note = format!(
-        "A fleet: robots = {{{}}}. Every skill is also a method of each robot, acting on it: {first}.move_to(2, 3), robots['{}'].get_pose(). The plain functions act on {first}. To move robots at once, start each call and wait for all: together({first}.start('move_to', 2, 3), {}.start('move_to', 5, 1)) returns their results; robot.start(skill, ...) returns a Started call whose .wait() gives its result. An interrupt, a timeout or an e-stop stops every robot.",
+        "A fleet: robots = {{{}}}. Every skill is also a method of each robot, acting on it: {first}.move_to(2, 3), robots['{}'].get_pose(). The plain functions act on {first}. To move robots at once, start each call and wait for all: together({first}.start('move_to', 2, 3), {}.start('move_to', 5, 1)) returns their results; robot.start(skill, ...) returns a Started call whose .wait() gives its result. An interrupt or a timeout stops every robot.",
         names.join(", "),
         robots[1].0,
         robots[1].0
