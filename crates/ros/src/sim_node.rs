@@ -139,6 +139,7 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
             return Ok(());
         }
         node.spin_once(Duration::from_millis(1));
+        crate::spin::clear_rcl_error();
         while let Some(Some(m)) = e_stop_sub.next().now_or_never() {
             e_stopped = m.data;
             if e_stopped {

@@ -171,6 +171,7 @@ impl RosThread {
                     } else {
                         SPIN_IDLE
                     });
+                    crate::spin::clear_rcl_error();
                     pool.run_until_stalled();
                     while let Ok(job) = rx.try_recv() {
                         job(&mut node, &spawner);
@@ -256,4 +257,13 @@ impl Drop for RosThread {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Clears rcl's error state on this thread. r2r's `spin_once` leaves it set
+/// when the wait set is empty (a node with nothing to wait for yet), and
+/// the next rcl error on the thread then prints a warning that it
+/// overwrote it: noise on the terminal, about nothing.
+pub(crate) fn clear_rcl_error() {
+    // SAFETY: resets this thread's rcutils error state; no pointers involved.
+    unsafe { r2r_rcl::rcutils_reset_error() };
 }
