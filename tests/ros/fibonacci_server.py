@@ -18,6 +18,7 @@ Settings from the environment, for the goal ledger's tests:
   "executing" when a goal starts, "cancel_requested" when a cancel comes,
   and "light" and "ping" when those services are called."""
 import json
+import threading
 import os
 import sys
 import time
@@ -39,9 +40,16 @@ ACCEPT_DELAY = float(os.environ.get("FIB_ACCEPT_DELAY", "0"))
 TRACE = os.environ.get("FIB_TRACE") == "1"
 
 
+_say_lock = threading.Lock()
+
+
 def say(**event):
     event["t"] = time.monotonic()
-    print(json.dumps(event), flush=True)
+    # One write per line, under a lock: callbacks on several executor threads
+    # would otherwise interleave print()'s text and its newline.
+    with _say_lock:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
 
 
 def on_cancel(_):

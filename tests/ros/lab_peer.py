@@ -10,6 +10,7 @@ at run time (tests/ros_interfaces.rs), running for `seconds`:
 - /lab/status (lab_msgs/msg/Sample): published every 0.1 s.
 It prints one JSON line per event, each with its time (`t`, monotonic)."""
 import json
+import threading
 import sys
 import time
 
@@ -25,9 +26,16 @@ from rclpy.node import Node
 seconds = float(sys.argv[1])
 
 
+_say_lock = threading.Lock()
+
+
 def say(**event):
     event["t"] = time.monotonic()
-    print(json.dumps(event), flush=True)
+    # One write per line, under a lock: callbacks on several executor threads
+    # would otherwise interleave print()'s text and its newline.
+    with _say_lock:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
 
 
 def sample(label, i, offset):

@@ -9,6 +9,7 @@ recovery half way, navigation time) and:
 It prints one JSON line per event (accepted with the goal's frame, done,
 aborted, canceled)."""
 import json
+import threading
 import math
 import os
 import sys
@@ -40,8 +41,15 @@ node.create_subscription(Odometry, "/odom", on_odom, 10)
 cmd = node.create_publisher(Twist, os.environ.get("NAV2_CMD_TOPIC", "/cmd_vel"), 10)
 
 
+_say_lock = threading.Lock()
+
+
 def say(**event):
-    print(json.dumps(event), flush=True)
+    # One write per line, under a lock: callbacks on several executor threads
+    # would otherwise interleave print()'s text and its newline.
+    with _say_lock:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
 
 
 def drive(v, w):
