@@ -109,9 +109,12 @@ pub struct RobotSetup {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
-    /// The robot's start and battery.
+    /// The robot's start and battery (the first robot of a fleet).
     #[serde(default)]
     pub robot: RobotSetup,
+    /// A fleet's robots' starts and batteries, by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub robots: std::collections::BTreeMap<String, RobotSetup>,
     /// Objects removed from the world first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove: Vec<String>,
@@ -149,6 +152,14 @@ pub enum SetupError {
     #[error("setup removes {name:?}, which world {world:?} does not have")]
     RemovesUnknown {
         /// The object.
+        name: String,
+        /// The world.
+        world: String,
+    },
+    /// It sets up a robot the world lacks.
+    #[error("setup sets up robot {name:?}, which world {world:?} does not have")]
+    UnknownRobot {
+        /// The robot.
         name: String,
         /// The world.
         world: String,
@@ -230,9 +241,12 @@ impl Place {
 impl Setup {
     /// Whether nothing in it is drawn: every place, start and size exact.
     pub fn is_fixed(&self) -> bool {
-        let r = &self.robot;
-        r.start.is_none_or(|s| s.iter().all(|n| n.is_fixed()))
-            && r.battery.is_none_or(Num::is_fixed)
+        let fixed = |r: &RobotSetup| {
+            r.start.is_none_or(|s| s.iter().all(|n| n.is_fixed()))
+                && r.battery.is_none_or(Num::is_fixed)
+        };
+        fixed(&self.robot)
+            && self.robots.values().all(fixed)
             && self.objects.iter().all(|o| o.at.is_fixed())
             && self
                 .obstacles
@@ -322,13 +336,34 @@ fn apply(base: &World, setup: &Setup, rng: &mut Rng, seed: u64) -> Result<World,
             .walls
             .push(Segment::new(P2::new(a[0], a[1]), P2::new(b[0], b[1])));
     }
-    if let Some([x, y, th]) = setup.robot.start {
-        parts.robot.start = (x.draw(rng), y.draw(rng), th.draw(rng));
-    }
-    if let Some(b) = setup.robot.battery {
-        parts.robot.battery_start = b.draw(rng).clamp(0.0, 100.0);
+    set_up_robot(&mut parts.robot, &setup.robot, rng);
+    for (name, r) in &setup.robots {
+        let config = if *name == parts.robot_name {
+            &mut parts.robot
+        } else {
+            match parts.fleet.iter_mut().find(|f| &f.name == name) {
+                Some(f) => &mut f.config,
+                None => {
+                    return Err(SetupError::UnknownRobot {
+                        name: name.clone(),
+                        world: parts.name.clone(),
+                    })
+                }
+            }
+        };
+        set_up_robot(config, r, rng);
     }
     Ok(World::build(parts))
+}
+
+/// Draws a robot's start and battery.
+fn set_up_robot(config: &mut sim::world::RobotConfig, setup: &RobotSetup, rng: &mut Rng) {
+    if let Some([x, y, th]) = setup.start {
+        config.start = (x.draw(rng), y.draw(rng), th.draw(rng));
+    }
+    if let Some(b) = setup.battery {
+        config.battery_start = b.draw(rng).clamp(0.0, 100.0);
+    }
 }
 
 /// What is wrong with a drawn world, if anything: misplaced objects or
@@ -337,14 +372,25 @@ fn problem(world: &World) -> Option<String> {
     if let Some((_, why)) = world.misplaced() {
         return Some(why);
     }
-    let (x, y, _) = world.robot.start;
-    let start = P2::new(x, y);
-    if world.inside_obstacle(start).is_some()
-        || world.clearance(start, world.robot.radius) < world.robot.radius
-    {
-        return Some(format!(
-            "the robot's start ({x:.2}, {y:.2}) is in or against something"
-        ));
+    let starts: Vec<(&str, P2, f64)> = world
+        .robots()
+        .map(|(name, c)| (name, P2::new(c.start.0, c.start.1), c.radius))
+        .collect();
+    for (k, &(name, start, radius)) in starts.iter().enumerate() {
+        if world.inside_obstacle(start).is_some() || world.clearance(start, radius) < radius {
+            return Some(format!(
+                "{name}'s start ({:.2}, {:.2}) is in or against something",
+                start.x, start.y
+            ));
+        }
+        if let Some((other, ..)) = starts[..k]
+            .iter()
+            .find(|(_, p, r)| (p - start).norm() < r + radius)
+        {
+            return Some(format!(
+                "robots {other} and {name} start on top of each other"
+            ));
+        }
     }
     for (i, a) in world.objects.iter().enumerate() {
         if let Some(b) = world.objects[i + 1..]
@@ -363,6 +409,35 @@ mod tests {
 
     fn setup(text: &str) -> Setup {
         serde_norway::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_fleet_robot_is_set_up_by_name_and_an_unknown_one_is_an_error() {
+        let base = sim::load("warehouse_duo").unwrap();
+        let s = setup("robots:\n  beta: {start: [[0.6, 1.4], [18.6, 19.4], 0.0], battery: [30, 40]}\n  alpha: {battery: 50}\n");
+        for seed in 0..3 {
+            let w = world_for(&base, &s, "t", seed).unwrap();
+            let beta = &w.fleet[0].config;
+            assert!(
+                (18.6..=19.4).contains(&beta.start.1)
+                    && (30.0..=40.0).contains(&beta.battery_start)
+            );
+            assert_eq!(w.robot.battery_start, 50.0);
+        }
+        let e = world_for(&base, &setup("robots:\n  gamma: {battery: 50}\n"), "t", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("robot \"gamma\""), "{e}");
+        // Both robots on one spot: no seed helps.
+        let e = world_for(
+            &base,
+            &setup("robots:\n  beta: {start: [1.0, 1.0, 0.0]}\n"),
+            "t",
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("start on top of each other"), "{e}");
     }
 
     #[test]
