@@ -228,3 +228,22 @@ fn an_interrupt_during_together_leaves_every_robot_at_rest() {
     );
     assert_eq!(obs.result.as_deref(), Some("True"));
 }
+
+#[test]
+fn a_robot_takes_one_skill_at_a_time() {
+    let (mut session, robots) = fleet_session(HALL);
+    // alpha was started on a drive: a second skill for it is refused until
+    // the drive is waited for; beta is free meanwhile.
+    let obs = run(
+        &mut session,
+        "a = alpha.start('drive', 0.3, 0.0, 2.0)\ntry:\n    alpha.rotate(1.0)\nexcept RobotError as e:\n    print('refused:', e)\nprint(round(beta.get_pose().x, 1))\na.wait()\nalpha.rotate(0.5)\nround(alpha.get_pose().theta, 1)",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let out = obs.output_text();
+    assert!(
+        out.contains("refused: alpha.rotate() refused: alpha is still doing the drive"),
+        "{out}"
+    );
+    assert_eq!(obs.result.as_deref(), Some("0.5"));
+    assert!(at(&robots[0]).0 > 1.4, "the drive ran");
+}

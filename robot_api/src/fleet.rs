@@ -63,6 +63,13 @@ pub fn fleet_skills(mut robots: Vec<(String, SkillSet)>) -> SkillSet {
             .join("; ")
     }));
     set.memory = first.memory.clone();
+    set.robot_of = std::iter::repeat_n(Some(names[0].clone()), first.skills.len())
+        .chain(
+            robots
+                .iter()
+                .flat_map(|(n, r)| std::iter::repeat_n(Some(n.clone()), r.skills.len())),
+        )
+        .collect();
     set
 }
 

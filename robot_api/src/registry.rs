@@ -148,6 +148,9 @@ pub struct SkillSet {
     pub(crate) state: Option<StateLine>,
     pub(crate) memory: Option<MemoryView>,
     pub(crate) claim: Option<ClaimFn>,
+    /// In a fleet, the robot each skill (by index) acts on; skills added
+    /// later, and those of no robot, have none.
+    pub(crate) robot_of: Vec<Option<String>>,
 }
 
 /// What a started call holds from the moment it is started until its
@@ -295,6 +298,12 @@ impl SkillSet {
     /// The claim of a started call of skill `index`, if the set makes one.
     pub fn claim(&self, index: usize) -> Option<Claim> {
         self.claim.as_ref().and_then(|c| c(index))
+    }
+
+    /// The robot of a fleet that skill `index` acts on (the plain functions:
+    /// the first robot); `None` outside a fleet or for a skill of no robot.
+    pub fn robot_of(&self, index: usize) -> Option<&str> {
+        self.robot_of.get(index)?.as_deref()
     }
 
     /// The objects the robot remembers now (none for a skill set without a robot).

@@ -44,6 +44,9 @@ pub(super) struct Started {
     running: usize,
     /// By handle: the result, once the call has ended, until waited for.
     results: HashMap<u64, Option<SkillReply>>,
+    /// Robots with a started call not yet waited for, and what it is: a
+    /// robot takes one skill at a time.
+    robots: HashMap<String, (u64, String)>,
     /// Started calls not yet running, with their claims: they run from the
     /// code's next wait or skill call, all at once (in lockstep, time
     /// passes only in skills, so calls started together move together).
@@ -93,6 +96,7 @@ impl SkillShared {
         let mut started = self.lock_started();
         let n = started.results.len();
         started.results.clear();
+        started.robots.clear();
         n
     }
 
@@ -135,6 +139,12 @@ pub(super) fn serve_skills(
                 return;
             }
         };
+        if let Some(busy) = robot_taken(&skills, &shared, &request) {
+            if tx.send(&busy).is_err() {
+                return;
+            }
+            continue;
+        }
         let reply = match request.mode {
             CallMode::Now => {
                 release_started(&skills, &shared, progress);
@@ -229,6 +239,28 @@ fn run_call(
     reply
 }
 
+/// The refusal of a call on a robot that still has a started call not
+/// waited for (two skills would drive it at once), if this is one.
+fn robot_taken(
+    skills: &SkillSet,
+    shared: &SkillShared,
+    request: &SkillRequest,
+) -> Option<SkillReply> {
+    if matches!(request.mode, CallMode::Wait(_)) {
+        return None;
+    }
+    let robot = skills.robot_of(request.skill as usize)?;
+    let started = shared.lock_started();
+    let (_, skill) = started.robots.get(robot)?;
+    let name = skill_name(skills, request.skill);
+    Some(Err(SkillError::new(
+        robot_api::ErrorKind::Robot,
+        format!(
+            "{name}() refused: {robot} is still doing the {skill} it was started on; wait for it first (.wait() or together(...)), then give {robot} its next skill"
+        ),
+    )))
+}
+
 /// Registers a started call (its claim taken now); replies with its
 /// handle. It runs from the code's next wait or skill call.
 fn start_call(skills: &SkillSet, shared: &SkillShared, request: SkillRequest) -> SkillReply {
@@ -240,6 +272,12 @@ fn start_call(skills: &SkillSet, shared: &SkillShared, request: SkillRequest) ->
     let mut started = shared.lock_started();
     started.next += 1;
     let handle = started.next;
+    if let Some(robot) = skills.robot_of(request.skill as usize) {
+        let skill = skills
+            .get(request.skill as usize)
+            .map_or("?".into(), |(s, _)| s.name.clone());
+        started.robots.insert(robot.to_owned(), (handle, skill));
+    }
     started.results.insert(handle, None);
     started.running += 1;
     started.pending.push((handle, request, claim));
@@ -290,6 +328,7 @@ fn wait_call(
                 )))
             }
             Some(Some(_)) => {
+                started.robots.retain(|_, (h, _)| *h != handle);
                 return started
                     .results
                     .remove(&handle)
