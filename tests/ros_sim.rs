@@ -426,12 +426,13 @@ fn a_robot_stopped_at_its_geofence_can_turn_and_drive_back_inside() {
     assert_failed(&obs, "Blocked", "geofence");
     // At once, without waiting for the governor: turning and driving back inside work.
     let obs = session.execute(
-        "p = rotate(math.pi)\nq = drive(0.3, 0.0, 1.0)\nwait(1.0)\nr = get_pose()\nprint(round(p.x, 1), round(q.x, 1), round(abs(r.x - q.x) + abs(r.y - q.y), 2))",
+        "p = rotate(math.pi)\nq = drive(0.3, 0.0, 1.0)\nwait(1.0)\nr = get_pose()\nprint(round(p.x, 3), round(q.x, 3), round(abs(r.x - q.x) + abs(r.y - q.y), 2))",
         30.0,
     );
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
     let xs = first_line_numbers(&obs);
-    assert!(xs[1] < xs[0] - 0.2, "drove back inside: {xs:?}");
+    // 0.3 m/s for 1 s, less the ramp up and down: about 0.25 m back.
+    assert!(xs[1] < xs[0] - 0.15, "drove back inside: {xs:?}");
     // drive returned at rest: where it said it was, the robot stayed.
     assert_eq!(xs[2], 0.0, "moved on after drive returned: {xs:?}");
     // A goal outside the fence is refused before moving; one inside is reached.
