@@ -25,10 +25,7 @@ robots:
 
 fn fleet_session(world: &str) -> (Session, Vec<Arc<sim::SimRobot>>) {
     let world = sim::world_file::parse(world, "hall.yaml").unwrap();
-    let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world))
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
     let skills = sim::backend::fleet_skills(&robots, robots[0].clone());
     let config = ExecutorConfig {
         timeout: Duration::from_secs(30),

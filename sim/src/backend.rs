@@ -56,12 +56,16 @@ fn lock(sim: &Mutex<Simulator>) -> MutexGuard<'_, Simulator> {
 impl SimRobot {
     /// The (first) robot in a fresh simulation of `world`.
     pub fn new(world: Arc<World>) -> Self {
-        Self::fleet(world).swap_remove(0)
+        Self::robots_of(world).swap_remove(0)
     }
 
     /// Every robot of a fresh simulation of `world`, in world-file order,
     /// sharing it and its clock: motions of different robots run at once.
-    pub fn fleet(world: Arc<World>) -> Vec<SimRobot> {
+    pub fn fleet(world: Arc<World>) -> Vec<Arc<SimRobot>> {
+        Self::robots_of(world).into_iter().map(Arc::new).collect()
+    }
+
+    fn robots_of(world: Arc<World>) -> Vec<SimRobot> {
         let map = world.occupancy().clone();
         let sim = Arc::new(Mutex::new(Simulator::new(world)));
         let count = lock(&sim).robots().len();
@@ -442,7 +446,7 @@ fn gripper_error(whereabouts: &str, failure: GripperFailure) -> SkillError {
 /// recording). Each call marks its robot busy, so the fleet's clock waits
 /// for it while robots move at once.
 pub fn fleet_skills(robots: &[Arc<SimRobot>], first: Arc<dyn RobotBackend>) -> robot_api::SkillSet {
-    let sets = robots
+    let sets: Vec<(String, robot_api::SkillSet)> = robots
         .iter()
         .enumerate()
         .map(|(i, robot)| {
@@ -459,14 +463,15 @@ pub fn fleet_skills(robots: &[Arc<SimRobot>], first: Arc<dyn RobotBackend>) -> r
             (robot.name(), set)
         })
         .collect();
+    let names: Vec<String> = sets.iter().map(|(name, _)| name.clone()).collect();
     let mut set = robot_api::fleet::fleet_skills(sets);
     // A started call claims its robot's place on the clock at once, so
     // calls started together move together.
-    let owners: Vec<Option<Arc<SimRobot>>> = set
-        .specs()
-        .map(|s| match &s.robot {
-            None => Some(robots[0].clone()),
-            Some(name) => robots.iter().find(|r| &r.name() == name).cloned(),
+    let owners: Vec<Option<Arc<SimRobot>>> = (0..set.len())
+        .map(|i| {
+            let name = set.robot_of(i)?;
+            let k = names.iter().position(|n| n == name)?;
+            Some(robots[k].clone())
         })
         .collect();
     set.set_claim(move |index| {

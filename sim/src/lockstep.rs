@@ -96,36 +96,27 @@ impl Lockstep {
                     .zip(&st.wants)
                     .enumerate()
                     .all(|(j, (b, w))| j == i || w.is_some() || *b == 0);
-            if !ready {
-                let (st, _) = self
-                    .moved
-                    .wait_timeout(st, CANCEL_POLL)
-                    .unwrap_or_else(|e| e.into_inner());
+            if ready {
+                let upto = st.wants.iter().flatten().copied().min().unwrap_or(target);
+                st.stepping = true;
                 drop(st);
-                if let Err(e) = between(false) {
-                    self.give_up(i);
-                    return Err(e);
-                }
-                continue;
+                world.run(upto.saturating_sub(world.steps()).min(chunk));
+                self.lock().stepping = false;
+                self.moved.notify_all();
+            } else {
+                drop(
+                    self.moved
+                        .wait_timeout(st, CANCEL_POLL)
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
             }
-            let upto = st.wants.iter().flatten().copied().min().unwrap_or(target);
-            st.stepping = true;
-            drop(st);
-            let n = upto.saturating_sub(world.steps()).min(chunk);
-            world.run(n);
-            self.lock().stepping = false;
-            self.moved.notify_all();
-            if let Err(e) = between(true) {
-                self.give_up(i);
+            if let Err(e) = between(ready) {
+                // Robot `i` stops waiting: cancelled, or it cannot go on.
+                self.lock().wants[i] = None;
+                self.moved.notify_all();
                 return Err(e);
             }
         }
-    }
-
-    /// Robot `i` stops waiting (cancelled, or its robot cannot go on).
-    fn give_up(&self, i: usize) {
-        self.lock().wants[i] = None;
-        self.moved.notify_all();
     }
 }
 

@@ -474,42 +474,15 @@ impl Simulator {
         // Signed distance along the heading (negative when reversing).
         let ds = (moved_to - p0).dot(&V2::new(heading_mid.cos(), heading_mid.sin()));
         let dtheta = w * dt;
-        let time = self.time();
         let b = &mut self.bodies[i];
         b.pose = Pose2::new(moved_to.x, moved_to.y, wrap_angle(pose.theta + dtheta));
         b.distance_driven += ds.abs();
-        if let (Some(what), false) = (hit, b.in_contact) {
-            b.collisions += 1;
-            let with = match what {
-                Hit::World => String::new(),
-                Hit::Robot(j) => format!(" with robot {}", self.bodies[j].name),
-            };
-            let b = &mut self.bodies[i];
-            b.push_event(
-                time,
-                format!("collision at ({:.2}, {:.2}){with}", moved_to.x, moved_to.y),
-            );
-            // The robot run into hears of it too (its bump flag stays for
-            // its own moves: a skill of its own did not hit anything).
-            if let Hit::Robot(j) = what {
-                self.bodies[i].robot_collisions += 1;
-                let by = self.bodies[i].name.clone();
-                let other = &mut self.bodies[j];
-                other.collisions += 1;
-                other.robot_collisions += 1;
-                let at = other.centre();
-                other.push_event(
-                    time,
-                    format!(
-                        "collision at ({:.2}, {:.2}): robot {by} ran into it",
-                        at.x, at.y
-                    ),
-                );
-            }
-        }
-        let b = &mut self.bodies[i];
+        let new_contact = !b.in_contact;
         b.bumped |= hit.is_some();
         b.in_contact = hit.is_some();
+        if let (Some(what), true) = (hit, new_contact) {
+            self.note_collision(i, what, moved_to);
+        }
 
         // Odometry integrates what the wheels did, with noise and drift.
         let ds_m = ds * (1.0 + self.rng.normal(cfg.odom_noise));
@@ -526,6 +499,38 @@ impl Simulator {
         let b = &self.bodies[i];
         if let Some(o) = b.holding {
             self.objects[o].at = b.carry_point();
+        }
+    }
+
+    /// Robot `i` has just run into `what` at `at`: counted, and told as an
+    /// event; a robot it ran into hears of it too (its bump flag stays for
+    /// its own moves: a skill of its own did not hit anything).
+    fn note_collision(&mut self, i: usize, what: Hit, at: P2) {
+        let time = self.time();
+        let with = match what {
+            Hit::World => String::new(),
+            Hit::Robot(j) => format!(" with robot {}", self.bodies[j].name),
+        };
+        let b = &mut self.bodies[i];
+        b.collisions += 1;
+        b.push_event(
+            time,
+            format!("collision at ({:.2}, {:.2}){with}", at.x, at.y),
+        );
+        if let Hit::Robot(j) = what {
+            b.robot_collisions += 1;
+            let by = b.name.clone();
+            let other = &mut self.bodies[j];
+            other.collisions += 1;
+            other.robot_collisions += 1;
+            let at = other.centre();
+            other.push_event(
+                time,
+                format!(
+                    "collision at ({:.2}, {:.2}): robot {by} ran into it",
+                    at.x, at.y
+                ),
+            );
         }
     }
 

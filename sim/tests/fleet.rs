@@ -22,9 +22,6 @@ robots:
 fn fleet(text: &str) -> Vec<Arc<SimRobot>> {
     let world = sim::world_file::parse(text, "fleet.yaml").unwrap_or_else(|e| panic!("{e}"));
     SimRobot::fleet(Arc::new(world))
-        .into_iter()
-        .map(Arc::new)
-        .collect()
 }
 
 /// Drives `robot` at `speed` for `seconds` of simulated time, then stops.

@@ -153,10 +153,7 @@ fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) ->
     let duo = Arc::new(sim::load("warehouse_duo")?);
     let mut factors = Vec::new();
     for _ in 0..reps(20) {
-        let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(duo.clone())
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(duo.clone());
         let started = Instant::now();
         std::thread::scope(|scope| {
             let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();

@@ -365,10 +365,7 @@ impl TargetOpts {
             return Ok(target.with_library(library));
         }
         let world = sim::load(self.world.as_deref().unwrap_or("small_room"))?;
-        let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world))
-            .into_iter()
-            .map(Arc::new)
-            .collect();
+        let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
         let robot = fleet[0].clone();
         if let Some(factor) = realtime {
             if !(factor > 0.0 && factor <= 1000.0) {

@@ -154,10 +154,7 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
         }
         None => {
             let world = sim::load(world_spec)?;
-            let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world))
-                .into_iter()
-                .map(Arc::new)
-                .collect();
+            let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
             let robot = fleet[0].clone();
             let record::Recorded { backend, recorder } =
                 record::recorded(robot.clone(), &record_to)?;

@@ -181,10 +181,7 @@ pub fn prepare(task: &Task, seed: u64, record: &RecordTo) -> Result<Prepared, Tr
     }
     // A fleet's robots all act; the first is the one recorded and judged
     // by the predicates that name no robot.
-    let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(world)
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+    let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(world);
     let robot = fleet[0].clone();
     let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
     let mut skills = sim::backend::fleet_skills(&fleet, backend);

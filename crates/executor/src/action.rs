@@ -6,7 +6,6 @@
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::config::ExecutorConfig;
@@ -89,10 +88,7 @@ impl Run<'_, '_> {
                 });
                 shared.cancel_running();
             }
-            Effect::CloseSkills => {
-                shared.action.store(0, Ordering::SeqCst);
-                shared.cancel_running();
-            }
+            Effect::CloseSkills => shared.close_action(),
         }
         true
     }
@@ -334,7 +330,6 @@ fn observe(
     let kept = output.buffer.take();
     let (skill_calls, total_calls) = worker.shared.take_calls();
     let mut notes = Vec::new();
-
     if outcome.skill_stuck {
         notes.push("a skill handler did not stop when cancelled; it may still be running in the robot backend".to_owned());
     }

@@ -75,19 +75,29 @@ impl SkillShared {
         self.started_changed.notify_all();
     }
 
-    /// Whether no handler runs, in the foreground or started. Once the
-    /// action is closed, calls it started but that never ran are dropped.
+    /// Serves no more calls of the action: the running ones are cancelled,
+    /// and calls it started that never ran are dropped with their claims.
+    pub(super) fn close_action(&self) {
+        self.action.store(0, Ordering::SeqCst);
+        self.cancel_running();
+        let mut started = self.lock_started();
+        let dropped = std::mem::take(&mut started.pending);
+        started.running -= dropped.len();
+    }
+
+    /// Whether calls of `action` are served now (it is the running one).
+    fn serves(&self, action: u64) -> bool {
+        let current = self.action.load(Ordering::SeqCst);
+        current != 0 && action == current
+    }
+
+    /// Whether no handler runs, in the foreground or started.
     pub(super) fn idle(&self) -> bool {
         let foreground = !matches!(
             self.busy.try_lock(),
             Err(std::sync::TryLockError::WouldBlock)
         );
-        let mut started = self.lock_started();
-        if self.action.load(Ordering::SeqCst) == 0 {
-            let dropped = std::mem::take(&mut started.pending);
-            started.running -= dropped.len();
-        }
-        foreground && started.running == 0
+        foreground && self.lock_started().running == 0
     }
 
     /// How many calls the action started and never waited for (they were
@@ -264,8 +274,7 @@ fn robot_taken(
 /// Registers a started call (its claim taken now); replies with its
 /// handle. It runs from the code's next wait or skill call.
 fn start_call(skills: &SkillSet, shared: &SkillShared, request: SkillRequest) -> SkillReply {
-    let current = shared.action.load(Ordering::SeqCst);
-    if current == 0 || request.action != current {
+    if !shared.serves(request.action) {
         return refused(&skill_name(skills, request.skill));
     }
     let claim = skills.claim(request.skill as usize);
@@ -315,8 +324,7 @@ fn wait_call(
     request: &SkillRequest,
     handle: u64,
 ) -> SkillReply {
-    let current = shared.action.load(Ordering::SeqCst);
-    if current == 0 || request.action != current {
+    if !shared.serves(request.action) {
         return refused(&skill_name(skills, request.skill));
     }
     let mut started = shared.lock_started();

@@ -832,27 +832,23 @@ pub fn skills_source(skills: &[SkillSpec]) -> String {
             1 => format!("({},)", names[0]),
             _ => format!("({})", names.join(", ")),
         };
-        let def = format!(
-            "{}\n{}\n    return __codeact_call({i}, {tuple})\n",
-            spec.python_def(),
-            robot_api::registry::indent_doc(&spec.full_doc())
-        );
+        let doc = robot_api::registry::indent_doc(&spec.full_doc());
         let Some(robot) = spec.robot.as_deref() else {
-            src.push_str(&format!("\n{def}"));
+            src.push_str(&format!(
+                "\n{}\n{doc}\n    return __codeact_call({i}, {tuple})\n",
+                spec.python_def()
+            ));
             continue;
         };
-        // In a class body `__codeact_call` would be name-mangled.
-        let method = def
-            .replacen(
-                &format!("def {}(", spec.name),
-                &format!(
-                    "def {}(self{}",
-                    spec.name,
-                    if names.is_empty() { "" } else { ", " }
-                ),
-                1,
-            )
-            .replace("return __codeact_call(", "return _codeact_robot_call(");
+        // A method: `self` first, and the call under a name a class body
+        // does not mangle (as it would `__codeact_call`).
+        let params = spec.python_params();
+        let method = format!(
+            "def {}(self{}{params}) -> {}:\n{doc}\n    return _codeact_robot_call({i}, {tuple})\n",
+            spec.name,
+            if params.is_empty() { "" } else { ", " },
+            spec.returns
+        );
         let body = match fleet.iter_mut().find(|(r, _)| *r == robot) {
             Some((_, body)) => body,
             None => {
