@@ -28,4 +28,4 @@ source .ros/env.sh
 cargo clippy -p codeact -p codeact-ros --features ros --all-targets -- -D warnings
 # The ROS crate's own unit tests (the parts that need r2r).
 cargo test -p codeact-ros --features ros --lib
-CODEACT_RECORD_PYTHON="$PWD/.record/venv/bin/python" cargo test --features ros --test ros_sim --test ros_skills --test ros_failsafe --test ros_interfaces
+CODEACT_RECORD_PYTHON="$PWD/.record/venv/bin/python" cargo test --features ros --test ros_sim --test ros_skills --test ros_failsafe --test ros_interfaces --test ros_fleet

@@ -9,6 +9,14 @@ use std::sync::Arc;
 
 use crate::registry::{RobotReport, SkillHandler, SkillSet};
 
+/// Why `name` cannot name a robot of a fleet, if it cannot: it becomes
+/// `robots['name']` and a variable in Python.
+pub fn robot_name_problem(name: &str) -> Option<String> {
+    (!crate::is_python_name(name) || name == "robot" || name == "robots").then(|| {
+        format!("robot name {name:?} must be a Python identifier other than robot and robots (it becomes robots['{name}'] and a variable)")
+    })
+}
+
 /// One skill set for `robots` (name, skill set), the first the default.
 /// A single robot gives its own skill set back.
 pub fn fleet_skills(mut robots: Vec<(String, SkillSet)>) -> SkillSet {

@@ -535,8 +535,8 @@ impl Checker<'_> {
                     "each robot under robots: needs a name (name: alpha)".into(),
                 ));
             };
-            if !robot_api::is_python_name(&name) || name == "robot" || name == "robots" {
-                return Err(self.error(&format!("name: {name}"), format!("robot name {name:?} must be a Python identifier other than robot and robots (it becomes robots['{name}'] and a variable)")));
+            if let Some(problem) = robot_api::fleet::robot_name_problem(&name) {
+                return Err(self.error(&format!("name: {name}"), problem));
             }
             if named.iter().any(|f: &FleetRobot| f.name == name) {
                 return Err(self.error(

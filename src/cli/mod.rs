@@ -189,7 +189,7 @@ impl ActionOpts {
         }
         let Some(backend) = backend else {
             bail!(
-                "--preview needs one robot to make a twin of: give --world (a world of one robot; fleets cannot be previewed yet) or --robot, not --skills"
+                "--preview needs one robot to make a twin of: give --world or --robot with one robot (fleets cannot be previewed yet), not --skills"
             );
         };
         if !crate::executor::valid_time_limit(self.preview_limit) {
@@ -573,16 +573,18 @@ impl ExecOpts {
 #[cfg(feature = "ros")]
 fn ros_target(profile: &str, record: &RecordTo) -> Result<(Target, String, Option<PathBuf>)> {
     let connected = crate::ros::node::connect(profile, "codeact", record)?;
-    let robot = connected.robot.clone();
-    // The skills hold the robot and its ROS thread; they live as long as the session.
-    let backend: Arc<dyn RobotBackend> = robot.clone();
+    let e_stops = connected.e_stops.clone();
+    // The skills hold the robots and the ROS thread; they live as long as the session.
+    // A fleet has no one robot to rehearse on.
+    let backend =
+        (connected.robots.len() == 1).then(|| connected.robot.clone() as Arc<dyn RobotBackend>);
     let target = Target {
         skills: connected.skills,
         robot: None,
         recorder: connected.recorder,
         library: None,
-        clear_e_stop: Some(Arc::new(move || robot.clear_e_stop())),
-        backend: Some(backend),
+        clear_e_stop: Some(Arc::new(move || e_stops.clear())),
+        backend,
         preview: connected.preview,
     };
     Ok((target, connected.profile_name, connected.skill_library))

@@ -10,7 +10,9 @@ With FAKE_TF="x,y,theta" it localizes: it publishes map -> odom with that
 offset on /tf (20 Hz) until something arrives on /tf_off. With
 FAKE_GRIPPER=1 it serves /gripper (std_srvs/SetBool, grasping "cup") and
 publishes a cup 0.3 m ahead on /detections (JSON, 10 Hz); every gripper
-request is recorded."""
+request is recorded. With FAKE_NS=/name it runs under that namespace: every
+name but /tf and /tf_off is relative (cmd_vel is /name/cmd_vel), as a robot
+of a fleet's is."""
 import json
 import math
 import os
@@ -28,7 +30,7 @@ from std_srvs.srv import SetBool
 
 seconds = float(sys.argv[1])
 rclpy.init()
-node = Node("fake_robot")
+node = Node("fake_robot", namespace=os.environ.get("FAKE_NS", ""))
 state = {"x": 0.0, "y": 0.0, "th": 0.0, "v": 0.0, "w": 0.0}
 cmds = []
 
@@ -45,19 +47,19 @@ def on_cmd(m):
     state["v"], state["w"] = m.linear.x, m.angular.z
 
 
-node.create_subscription(TwistStamped if stamped else Twist, "/cmd_vel", on_cmd, 10)
-odom_pub = node.create_publisher(Odometry, "/odom", 10)
-scan_pub = node.create_publisher(LaserScan, "/scan", qos_profile_sensor_data)
-chatter = node.create_publisher(String, "/chatter", 10)
+node.create_subscription(TwistStamped if stamped else Twist, "cmd_vel", on_cmd, 10)
+odom_pub = node.create_publisher(Odometry, "odom", 10)
+scan_pub = node.create_publisher(LaserScan, "scan", qos_profile_sensor_data)
+chatter = node.create_publisher(String, "chatter", 10)
 heard = []
-node.create_subscription(String, "/from_code", lambda m: heard.append(m.data), 10)
+node.create_subscription(String, "from_code", lambda m: heard.append(m.data), 10)
 # A type codeact's r2r is not built with: it publishes it through the type
 # support it loads at run time.
 from lifecycle_msgs.msg import State as LifecycleState  # noqa: E402
 heard_states = []
-node.create_subscription(LifecycleState, "/lifecycle_state",
+node.create_subscription(LifecycleState, "lifecycle_state",
                          lambda m: heard_states.append([m.id, m.label]), 10)
-robot_state = node.create_publisher(LifecycleState, "/robot_lifecycle", 10)
+robot_state = node.create_publisher(LifecycleState, "robot_lifecycle", 10)
 from lifecycle_msgs.srv import ChangeState  # noqa: E402
 
 
@@ -66,10 +68,10 @@ def on_change_state(request, response):
     return response
 
 
-node.create_service(ChangeState, "/change_state", on_change_state)
-camera_pub = node.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+node.create_service(ChangeState, "change_state", on_change_state)
+camera_pub = node.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
 camera_on = [True]
-node.create_subscription(String, "/camera_off", lambda m: camera_on.__setitem__(0, False), 10)
+node.create_subscription(String, "camera_off", lambda m: camera_on.__setitem__(0, False), 10)
 frame = Image(width=16, height=12, encoding="bgr8", step=16 * 3)
 frame.data = bytes(([0, 0, 255] * 8 + [255, 0, 0] * 8) * 12)
 
@@ -79,8 +81,8 @@ if os.environ.get("FAKE_GRIPPER") == "1":
     def on_gripper(request, response):
         gripper_calls.append(request.data)
         return SetBool.Response(success=True, message="cup" if request.data else "")
-    node.create_service(SetBool, "/gripper", on_gripper)
-    detections_pub = node.create_publisher(String, "/detections", 10)
+    node.create_service(SetBool, "gripper", on_gripper)
+    detections_pub = node.create_publisher(String, "detections", 10)
 cup = json.dumps([{"name": "cup", "kind": "cup", "colour": "red", "x": 0.3, "y": 0.0, "size": 0.06}])
 
 tf_offset = [float(v) for v in os.environ["FAKE_TF"].split(",")] if os.environ.get("FAKE_TF") else None

@@ -1,6 +1,7 @@
 """A person at the robot, as an rclpy peer:
-- `press SECONDS`: presses the e-stop (std_msgs/Bool true on /e_stop) every
-  0.1 s for SECONDS, from when someone listens;
+- `press SECONDS [TOPIC]`: presses the e-stop (std_msgs/Bool true on TOPIC,
+  /e_stop by default) every 0.1 s for SECONDS, from when someone listens,
+  and prints when it first pressed;
 - `clear NODE`: calls NODE/clear_e_stop (std_srvs/srv/Trigger) and prints
   the answer as one JSON line;
 - `navigate X Y SECONDS`: sends Nav2 a NavigateToPose goal itself (not
@@ -17,15 +18,17 @@ from std_srvs.srv import Trigger
 rclpy.init()
 node = rclpy.create_node("person")
 if sys.argv[1] == "press":
-    button = node.create_publisher(Bool, "/e_stop", 10)
+    button = node.create_publisher(Bool, sys.argv[3] if len(sys.argv) > 3 else "/e_stop", 10)
     # Pressed once someone listens, so discovery does not swallow it.
     deadline = time.time() + 20
     while button.get_subscription_count() == 0 and time.time() < deadline:
         time.sleep(0.02)
-    end = time.time() + float(sys.argv[2])
+    pressed = time.time()
+    end = pressed + float(sys.argv[2])
     while time.time() < end:
         button.publish(Bool(data=True))
         time.sleep(0.1)
+    print(json.dumps({"pressed": pressed}), flush=True)
 elif sys.argv[1] == "clear":
     client = node.create_client(Trigger, sys.argv[2] + "/clear_e_stop")
     if not client.wait_for_service(timeout_sec=20):

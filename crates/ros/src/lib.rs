@@ -10,6 +10,7 @@
 //! - [`nav2`]: Nav2 as the navigator (goal, feedback, failures).
 //! - [`json`]: Python values as JSON (r2r's untyped messages) and back.
 //! - [`map_file`]: a map from a file (map_server YAML or a world file) for a robot with no map topic.
+//! - [`fleet_profile`]: fleet profiles (robots by namespace, one e-stop for all).
 //! - [`profile`]: robot profiles (topics, limits, skills, safety, access lists).
 //! - [`tf`]: poses in the map frame from `map → odom`.
 //! - [`safety`]: the governor every velocity command passes through.
@@ -20,6 +21,7 @@
 //! - `actions`: running an action goal (feedback, cancel, typed errors).
 //! - `services`: calling a service (one client per name and type).
 //! - `graph`: the services on the ROS graph (rcl directly; r2r cannot list them).
+//! - `fleet`: several robots on one node, each with its own e-stop and one for all.
 //! - `node`: `codeact node --ros` (Execute, RunTask, live output, e-stop).
 //! - `sim_node`: the simulator as a ROS 2 robot (`codeact sim --ros`).
 
@@ -33,6 +35,9 @@ pub mod declared;
 pub mod declared_calls;
 #[cfg(feature = "ros")]
 pub mod dynamic;
+#[cfg(feature = "ros")]
+pub mod fleet;
+pub mod fleet_profile;
 pub mod goals;
 #[cfg(feature = "ros")]
 pub mod graph;

@@ -29,8 +29,10 @@ use robot_api::{CancelToken, RobotBackend, SkillSet};
 
 use super::access::add_ros_access;
 use super::declared_calls::{add_declared_skills, check_declared_skills};
+use super::fleet::EStops;
+use super::fleet_profile::{self, Profiles};
 use super::policy::AccessPolicy;
-use super::profile::{self, ProfileError};
+use super::profile::{ProfileError, RobotProfile};
 use super::robot::RosRobot;
 use super::spin::{RosError, RosThread};
 use codeact_agent::actions::ActionFormat;
@@ -61,36 +63,77 @@ pub enum NodeError {
     Record(#[from] RecordError),
 }
 
-/// A ROS robot's skills, with the handles that keep it connected.
+/// A ROS robot's skills (or a fleet's), with the handles that keep it connected.
 pub struct RosSkills {
-    /// robot_api's skills for this robot, filtered by the profile, plus generic ROS access.
+    /// robot_api's skills for the robot (each robot of a fleet), filtered
+    /// by its profile, plus generic ROS access and its declared skills.
     pub skills: SkillSet,
     /// The thread that owns the ROS node.
     pub ros: Arc<RosThread>,
-    /// The robot.
+    /// The robot (a fleet's first, the default one).
     pub robot: Arc<RosRobot>,
-    /// Its recording, when one was asked for.
+    /// Every robot, the first the default one.
+    pub robots: Vec<Arc<RosRobot>>,
+    /// Their e-stops (and a fleet's one for all).
+    pub e_stops: EStops,
+    /// Its recording (a fleet's first robot's), when one was asked for.
     pub recorder: Option<Arc<Recorder>>,
     /// The profile's name.
     pub profile_name: String,
     /// The skill library folder the profile names, if any.
     pub skill_library: Option<PathBuf>,
-    /// The profile's `preview:`.
+    /// The profile's `preview:` (none for a fleet: fleets are not rehearsed).
     pub preview: Option<codeact_executor::PreviewMode>,
 }
 
-/// Starts a ROS node `node_name` and connects to the robot of `profile_name`
-/// (a built-in profile or a file), recorded as `record` says.
+/// Starts a ROS node `node_name` and connects to the robot (or the fleet)
+/// of `profile_name` (a built-in profile or a file), recorded as `record` says.
 pub fn connect(
     profile_name: &str,
     node_name: &str,
     record: &RecordTo,
 ) -> Result<RosSkills, NodeError> {
-    let profile = profile::load(profile_name)?;
+    match fleet_profile::load(profile_name)? {
+        Profiles::One(profile) => connect_one(*profile, node_name, record),
+        Profiles::Fleet(fleet) => crate::fleet::connect(fleet, node_name, record),
+    }
+}
+
+fn connect_one(
+    profile: RobotProfile,
+    node_name: &str,
+    record: &RecordTo,
+) -> Result<RosSkills, NodeError> {
     let idl = check_declared_skills(&profile)?;
     let ros = Arc::new(RosThread::start_with(node_name, profile.use_sim_time)?);
     let robot = Arc::new(RosRobot::connect(ros.clone(), profile.clone())?);
     let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
+    let guarded = [robot.clear_service()];
+    let skills = skills_of(&ros, &robot, backend, &idl, &guarded)?;
+    Ok(RosSkills {
+        skills,
+        ros,
+        robot: robot.clone(),
+        robots: vec![robot.clone()],
+        e_stops: EStops::of_one(robot),
+        recorder,
+        profile_name: profile.name.clone(),
+        skill_library: profile.skill_library.clone(),
+        preview: profile.preview,
+    })
+}
+
+/// One robot's skills as its profile says (those it lists, its declared
+/// ones, generic ROS access), acting through `backend` (the robot, or its
+/// recording); code may never reach the `guarded` names.
+pub(crate) fn skills_of(
+    ros: &Arc<RosThread>,
+    robot: &Arc<RosRobot>,
+    backend: Arc<dyn RobotBackend>,
+    idl: &crate::idl::Idl,
+    guarded: &[String],
+) -> Result<SkillSet, NodeError> {
+    let profile = robot.profile();
     let mut skills = robot_api::skills::robot_skills(backend);
     if let Some(wanted) = &profile.skills {
         let known: Vec<String> = skills.specs().map(|s| s.name.clone()).collect();
@@ -107,19 +150,10 @@ pub fn connect(
         }
         skills.retain(|s| wanted.contains(&s.name));
     }
-    let clear = format!("{}/clear_e_stop", ros.node_name.trim_end_matches('/'));
-    let policy = AccessPolicy::new(&profile, &[clear]);
+    let policy = AccessPolicy::new(profile, guarded);
     add_ros_access(&mut skills, ros.clone(), robot.clone(), policy);
-    add_declared_skills(&mut skills, &ros, &robot, &profile, &idl)?;
-    Ok(RosSkills {
-        skills,
-        ros,
-        robot,
-        recorder,
-        profile_name: profile.name.clone(),
-        skill_library: profile.skill_library.clone(),
-        preview: profile.preview,
-    })
+    add_declared_skills(&mut skills, ros, robot, profile, idl)?;
+    Ok(skills)
 }
 
 /// Settings of `codeact node --ros`.
@@ -156,7 +190,8 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     let RosSkills {
         mut skills,
         ros,
-        robot,
+        robots,
+        e_stops,
         recorder,
         skill_library,
         ..
@@ -184,7 +219,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     {
         let interrupter = host.interrupter().clone();
         let running_task = running_task.clone();
-        robot.on_e_stop(move || {
+        e_stops.on_e_stop(move || {
             if let Some(c) = lock(&running_task).as_ref() {
                 c.cancel();
             }
@@ -195,7 +230,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
     let tasks = Arc::new(Mutex::new(Tasks { done, options }));
     {
         let host = host.clone();
-        let robot_for_cancel = robot.clone();
+        let robots_for_cancel = robots.clone();
         let running_task = running_task.clone();
         ros.run(move |node, spawner| -> r2r::Result<()> {
             let output =
@@ -217,14 +252,14 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
                     return futures::future::ready(());
                 };
                 let cancel = CancelToken::new();
-                let (on_cancel, robot) = (cancel.clone(), robot_for_cancel.clone());
+                let (on_cancel, robots) = (cancel.clone(), robots_for_cancel.clone());
                 let interrupter = host.interrupter().clone();
                 let _ = spawner2.spawn_local(async move {
                     while let Some(c) = cancels.next().await {
                         c.accept();
                         on_cancel.cancel();
                         interrupter.interrupt();
-                        robot.safe_stop();
+                        robots.iter().for_each(|r| r.safe_stop());
                     }
                 });
                 let (tasks, output, running) =
@@ -243,9 +278,13 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         .map_err(|e| RosError::R2r(format!("cannot create the node's services: {e}")))?;
     }
     tracing::info!(
-        "codeact node: {} serving {n}/execute, {n}/run_task, {n}/output, {n}/clear_e_stop; e-stop on {}",
-        robot.describe(),
-        robot.profile().topics.e_stop,
+        "codeact node: {} serving {n}/execute, {n}/run_task, {n}/output; {}",
+        robots
+            .iter()
+            .map(|r| r.describe())
+            .collect::<Vec<_>>()
+            .join("; "),
+        e_stops.describe(),
         n = ros.node_name.trim_end_matches('/'),
     );
     let started = std::time::Instant::now();
@@ -260,7 +299,7 @@ pub fn run(connected: RosSkills, options: NodeOptions) -> Result<(), NodeError> 
         c.cancel();
     }
     host.close();
-    robot.stop();
+    robots.iter().for_each(|r| r.stop());
     let closed = recorder.map(|r| r.close()).transpose();
     // The node's own callbacks hold the ROS handle, so it is never the last.
     ros.shutdown();

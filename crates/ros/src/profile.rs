@@ -121,6 +121,9 @@ pub struct RobotProfile {
     /// The file it came from and its text, for errors that point at a line.
     #[serde(skip)]
     pub source: (String, String),
+    /// Its name in a fleet (`None`: the session's only robot).
+    #[serde(skip)]
+    pub member: Option<String>,
 }
 
 impl RobotProfile {
@@ -158,7 +161,7 @@ pub struct Nav2Settings {
 }
 
 fn default_nav2_action() -> String {
-    "/navigate_to_pose".into()
+    "navigate_to_pose".into()
 }
 
 /// Topic names. A topic left out means the robot lacks that sensor.
@@ -198,7 +201,7 @@ pub struct ProfileTopics {
 }
 
 fn default_e_stop() -> String {
-    "/e_stop".into()
+    "e_stop".into()
 }
 
 /// The message type of a robot's velocity commands.
@@ -407,10 +410,30 @@ pub struct AccessLists {
     pub deny: Vec<String>,
 }
 
-/// Loads a profile by built-in name or file path.
-pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
+/// A profile's text, where it came from, and the folder its relative
+/// paths are in.
+pub(crate) struct Source {
+    /// The YAML.
+    pub text: String,
+    /// The file (or the built-in's path in the source tree), for errors.
+    pub path: String,
+    /// The folder `skill_library` and `map_file` are relative to.
+    pub folder: std::path::PathBuf,
+}
+
+/// Whether `name` is a built-in profile's.
+pub(crate) fn is_builtin(name: &str) -> bool {
+    BUILTIN.iter().any(|(n, _)| *n == name)
+}
+
+/// The text of a profile by built-in name or file path.
+pub(crate) fn read(name_or_path: &str) -> Result<Source, ProfileError> {
     if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
-        return parse(text, &format!("launch/profiles/{name}.yaml"));
+        return Ok(Source {
+            text: (*text).to_owned(),
+            path: format!("launch/profiles/{name}.yaml"),
+            folder: ".".into(),
+        });
     }
     let path = Path::new(name_or_path);
     if !path.exists() {
@@ -420,8 +443,27 @@ pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
         path: path.display().to_string(),
         source,
     })?;
-    let mut profile = parse(&text, &path.display().to_string())?;
-    let folder = path.parent().unwrap_or(Path::new("."));
+    Ok(Source {
+        text,
+        path: path.display().to_string(),
+        folder: path.parent().unwrap_or(Path::new(".")).to_owned(),
+    })
+}
+
+/// Loads a profile by built-in name or file path.
+pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
+    let source = read(name_or_path)?;
+    let profile = parse(&source.text, &source.path)?;
+    with_files(profile, &source)
+}
+
+/// `profile` with its relative paths in `source`'s folder and the map its
+/// `map_file` names read.
+pub(crate) fn with_files(
+    mut profile: RobotProfile,
+    source: &Source,
+) -> Result<RobotProfile, ProfileError> {
+    let folder = &source.folder;
     if let Some(dir) = &profile.skill_library {
         profile.skill_library = Some(folder.join(dir));
     }
@@ -429,8 +471,9 @@ pub fn load(name_or_path: &str) -> Result<RobotProfile, ProfileError> {
         let file = folder.join(file);
         profile.file_map = Some(crate::map_file::load(&file).map_err(|e| {
             ProfileError::Invalid {
-                path: path.display().to_string(),
-                line: text
+                path: source.path.clone(),
+                line: source
+                    .text
                     .lines()
                     .position(|l| l.trim_start().starts_with("map_file:"))
                     .map_or(1, |i| i + 1),
@@ -464,6 +507,13 @@ fn bracket_hint(text: &str, line: usize) -> Option<String> {
 
 /// Parses and checks a profile's text; `path` is only used in error messages.
 pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
+    parse_in(text, path, "/")
+}
+
+/// Parses and checks a profile's text for a robot under `namespace` (`/`
+/// for none): its relative names (`odom`, `cmd_vel`) are resolved in it,
+/// as a ROS node's are, and absolute ones (`/map`) kept.
+pub fn parse_in(text: &str, path: &str, namespace: &str) -> Result<RobotProfile, ProfileError> {
     let profile: RobotProfile = serde_norway::from_str(text).map_err(|e| {
         let line = e.location().map_or(1, |l| l.line());
         let message = e.to_string();
@@ -476,6 +526,7 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
     })?;
     let mut profile = profile;
     profile.source = (path.to_owned(), text.to_owned());
+    profile.resolve_names(namespace);
     for skill in &profile.ros_skills {
         skill
             .check_shape(&[])
@@ -555,14 +606,63 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
         .chain([profile.services.gripper.as_ref()])
         .flatten()
     {
-        if !name.starts_with('/') || name.len() < 2 || name.contains(char::is_whitespace) {
+        let bad = |c: char| !(c.is_ascii_alphanumeric() || "_/".contains(c));
+        if name.len() < 2 || name.contains(bad) || name.contains("//") || name.ends_with('/') {
             return Err(invalid(
                 "topics",
-                format!("{name:?} is not an absolute ROS name: names start with '/' (\"/odom\")"),
+                format!("{name:?} is not a valid ROS name: letters, digits, '_' and '/' between them (\"odom\", \"/map\")"),
             ));
         }
     }
     Ok(profile)
+}
+
+/// `name` in `namespace`: a relative name goes under it, an absolute one
+/// (starting with '/') stays as it is.
+pub fn resolve(namespace: &str, name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_owned()
+    } else {
+        format!("{}/{name}", namespace.trim_end_matches('/'))
+    }
+}
+
+impl RobotProfile {
+    /// Every topic, service and action name (and access-list entry) made
+    /// absolute in `namespace`.
+    fn resolve_names(&mut self, namespace: &str) {
+        let r = |n: &mut String| *n = resolve(namespace, n);
+        let t = &mut self.topics;
+        for name in [&mut t.odom, &mut t.cmd_vel, &mut t.e_stop] {
+            r(name);
+        }
+        for name in [
+            &mut t.scan,
+            &mut t.battery,
+            &mut t.map,
+            &mut t.detections,
+            &mut t.camera,
+            &mut t.camera_compressed,
+            &mut self.services.gripper,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            r(name);
+        }
+        if let Some(nav2) = &mut self.nav2 {
+            r(&mut nav2.action);
+            nav2.relay.iter_mut().for_each(r);
+        }
+        for skill in &mut self.ros_skills {
+            [&mut skill.action, &mut skill.service, &mut skill.topic]
+                .into_iter()
+                .flatten()
+                .for_each(r);
+        }
+        let access = &mut self.ros_access;
+        access.allow.iter_mut().chain(&mut access.deny).for_each(r);
+    }
 }
 
 #[cfg(test)]
@@ -650,8 +750,8 @@ mod tests {
         ));
         assert_eq!(line, 5);
         assert!(msg.contains("unknown field `laser`"), "{msg}");
-        let (_, msg) = error_of(&MINIMAL.replace("/odom", "odom"));
-        assert!(msg.contains("not an absolute ROS name"), "{msg}");
+        let (_, msg) = error_of(&MINIMAL.replace("/odom", "od om"));
+        assert!(msg.contains("not a valid ROS name"), "{msg}");
         let (line, msg) = error_of(&format!("{MINIMAL}safety:\n  geofence: [[0, 0], [1, 0]]\n"));
         assert_eq!(line, 12);
         assert!(msg.contains("at least 3 corners"), "{msg}");

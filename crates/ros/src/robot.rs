@@ -23,7 +23,7 @@ use super::actions::{run_goal_to_end, FeedbackLines, Goal, GoalHandle, Ledger};
 use super::camera::Frame;
 use super::graph::Graph;
 use super::nav2;
-use super::profile::{CmdVelType, Frames, Nav2Settings, ProfileTopics, RobotProfile};
+use super::profile::{CmdVelType, Nav2Settings, RobotProfile};
 use super::safety::{Governor, Hold, SafetyConfig, SensorAges};
 use super::spin::{Poster, RosClock, RosError, RosThread};
 use super::tf::{is_between, Transform2};
@@ -338,19 +338,10 @@ impl RosRobot {
             on_e_stop: Mutex::new(Vec::new()),
         });
         let s = shared.clone();
-        let topics = profile.topics.clone();
-        let frames = profile.frames.clone();
-        lock(&shared.latest).in_map = frames.map.is_some();
-        let period = Duration::from_secs_f64(1.0 / profile.safety.rate);
-        let relay = profile
-            .nav2
-            .as_ref()
-            .and_then(|n| n.relay.clone().map(|topic| (topic, n.relay_type)));
-        ros.run(move |node, spawner| {
-            let relay = relay.as_ref().map(|(t, k)| (t.as_str(), *k));
-            subscribe(node, spawner, &s, &topics, &frames, relay, period)
-        })?
-        .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
+        lock(&shared.latest).in_map = profile.frames.map.is_some();
+        let p = profile.clone();
+        ros.run(move |node, spawner| subscribe(node, spawner, &s, &p))?
+            .map_err(|e| RosError::R2r(format!("cannot subscribe to the robot's topics: {e}")))?;
 
         let gripper = match profile.services.gripper.clone() {
             Some(name) => Some(
@@ -529,6 +520,18 @@ impl RosRobot {
         lock(&self.shared.on_e_stop).push(Box::new(interrupt));
     }
 
+    /// Engages the e-stop from outside its topic (the fleet's e-stop): the
+    /// robot stopped, its goals cancelled, its e-stop hooks called.
+    pub fn engage_e_stop(&self, source: &str) {
+        self.shared.engage_e_stop(source);
+    }
+
+    /// The service a person clears this robot's e-stop with, in full
+    /// (`/codeact/clear_e_stop`, `/codeact/beta/clear_e_stop` in a fleet).
+    pub fn clear_service(&self) -> String {
+        r2r_name(&self.ros.node_name, &clear_service_of(&self.profile))
+    }
+
     /// Clears the e-stop: a person's decision (the node's `~/clear_e_stop`
     /// service, the REPL's `:clear-e-stop`), never the code's. Whether it was latched.
     pub fn clear_e_stop(&self) -> bool {
@@ -604,8 +607,8 @@ impl RosRobot {
         SkillError::new(
             ErrorKind::EStopped,
             format!(
-                "the e-stop is engaged, so the robot will not move until a person clears it (ros2 service call {}/clear_e_stop std_srvs/srv/Trigger)",
-                self.ros.node_name.trim_end_matches('/')
+                "the e-stop is engaged, so the robot will not move until a person clears it (ros2 service call {} std_srvs/srv/Trigger)",
+                self.clear_service()
             ),
         )
     }
@@ -662,6 +665,24 @@ impl RosRobot {
     }
 }
 
+/// The node-relative name of the service that clears `profile`'s robot's
+/// e-stop: `~/clear_e_stop`, or `~/NAME/clear_e_stop` for a robot of a fleet.
+fn clear_service_of(profile: &RobotProfile) -> String {
+    match &profile.member {
+        Some(name) => format!("~/{name}/clear_e_stop"),
+        None => "~/clear_e_stop".into(),
+    }
+}
+
+/// `name` (`~/x` private to the node, or absolute) in full, for a node
+/// whose full name is `node`.
+pub(crate) fn r2r_name(node: &str, name: &str) -> String {
+    match name.strip_prefix("~/") {
+        Some(rest) => format!("{}/{rest}", node.trim_end_matches('/')),
+        None => name.to_owned(),
+    }
+}
+
 /// `e`, saying that nothing went out to `what` (a goal's action, a service,
 /// a topic) because of it.
 pub fn nothing_sent(what: &str, e: SkillError) -> SkillError {
@@ -705,11 +726,14 @@ fn subscribe(
     node: &mut r2r::Node,
     spawner: &futures::executor::LocalSpawner,
     s: &Arc<Shared>,
-    topics: &ProfileTopics,
-    frames: &Frames,
-    relay: Option<(&str, CmdVelType)>,
-    period: Duration,
+    profile: &RobotProfile,
 ) -> r2r::Result<()> {
+    let (topics, frames) = (&profile.topics, &profile.frames);
+    let period = Duration::from_secs_f64(1.0 / profile.safety.rate);
+    let relay = profile
+        .nav2
+        .as_ref()
+        .and_then(|n| n.relay.as_deref().map(|topic| (topic, n.relay_type)));
     let odom_frame = frames.odom.clone();
     if let Some(map) = &frames.map {
         subscribe_tf(node, spawner, s, map, &frames.odom)?;
@@ -826,7 +850,7 @@ fn subscribe(
             sh.engage_e_stop(&e_stop_topic);
         }
     });
-    serve_clear_e_stop(node, spawner, s)?;
+    serve_clear_e_stop(node, spawner, s, &clear_service_of(profile))?;
     if let Some((topic, kind)) = relay {
         subscribe_relay(node, spawner, s, topic, kind)?;
     }
@@ -871,19 +895,31 @@ fn subscribe_relay(
     Ok(())
 }
 
-/// On the ROS thread: serves `~/clear_e_stop` (std_srvs/srv/Trigger), the
-/// way a person clears the e-stop, in every process that drives a ROS robot.
+/// On the ROS thread: serves `name` (`~/clear_e_stop`, `~/beta/clear_e_stop`
+/// for a robot of a fleet; std_srvs/srv/Trigger), the way a person clears
+/// the e-stop, in every process that drives a ROS robot.
 fn serve_clear_e_stop(
     node: &mut r2r::Node,
     spawner: &futures::executor::LocalSpawner,
     s: &Arc<Shared>,
+    name: &str,
+) -> r2r::Result<()> {
+    let sh = s.clone();
+    serve_trigger(node, spawner, name, move || sh.clear_e_stop())
+}
+
+/// On the ROS thread: serves `name` (std_srvs/srv/Trigger) by `clear`,
+/// which says whether an e-stop was latched.
+pub(crate) fn serve_trigger(
+    node: &mut r2r::Node,
+    spawner: &futures::executor::LocalSpawner,
+    name: &str,
+    clear: impl Fn() -> bool + 'static,
 ) -> r2r::Result<()> {
     use r2r::std_srvs::srv::Trigger;
-    let service =
-        node.create_service::<Trigger::Service>("~/clear_e_stop", QosProfile::default())?;
-    let sh = s.clone();
+    let service = node.create_service::<Trigger::Service>(name, QosProfile::default())?;
     spawn(spawner, service, move |request| {
-        let message = if sh.clear_e_stop() {
+        let message = if clear() {
             "e-stop cleared"
         } else {
             "the e-stop was not engaged"
