@@ -147,6 +147,28 @@ fn the_ros_backend_drives_the_simulator_to_a_goal_and_survives_its_death() {
 }
 
 #[test]
+fn a_fleet_world_is_served_under_namespaces_and_driven_as_a_fleet() {
+    let domain = domain(12);
+    let mut sim = spawn_sim("warehouse_duo", domain);
+    let mut session = RosSession::start("sim_duo", domain);
+    // alpha starts at (1, 1) and beta at (1, 19): each moves 1 m along the
+    // aisle, at once, each on its own topics.
+    let obs = session.execute(
+        "a = alpha.start('move_to', 1.0, 2.0)
+b = beta.start('move_to', 1.0, 18.0)
+pa, pb = together(a, b)
+print(round(pa.x, 1), round(pa.y, 1), round(pb.x, 1), round(pb.y, 1))
+print(move_to(1.5, 2.0).y < 5, round(beta.get_pose().y))",
+        90.0,
+    );
+    assert_eq!(obs["status"], "ok", "{}", obs["text"]);
+    let text = obs["text"].as_str().unwrap();
+    assert!(text.starts_with("1.0 2.0 1.0 18.0\nTrue 18"), "{text}");
+    let _ = sim.kill();
+    let _ = sim.wait();
+}
+
+#[test]
 fn the_ros_backend_drives_an_rclpy_robot_within_its_clamps() {
     let domain = domain(1);
     let capture = Capture::start(domain);

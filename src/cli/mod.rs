@@ -114,7 +114,7 @@ pub struct TargetOpts {
     #[arg(long, conflicts_with_all = ["skills", "robot"])]
     world: Option<String>,
     /// A ROS 2 robot instead of the simulator, by robot profile: a built-in
-    /// name (sim, turtlebot3) or a profile file (see launch/profiles/README.md).
+    /// name (sim, turtlebot3, the fleet sim_duo) or a profile file (see launch/profiles/README.md).
     /// Needs a build with the `ros` feature.
     #[arg(long, conflicts_with = "skills")]
     robot: Option<String>,

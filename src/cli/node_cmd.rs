@@ -13,7 +13,7 @@ pub struct NodeOpts {
     /// Serve over ROS 2 (the only interface of the node).
     #[arg(long)]
     ros: bool,
-    /// The ROS 2 robot, by robot profile: a built-in name (sim, turtlebot3)
+    /// The ROS 2 robot, by robot profile: a built-in name (sim, turtlebot3, the fleet sim_duo)
     /// or a profile file (see launch/profiles/README.md).
     #[arg(long, default_value = "sim")]
     robot: String,

@@ -13,7 +13,8 @@ pub struct SimOpts {
     /// Serve the simulated robot over ROS 2 (the only interface for now).
     #[arg(long)]
     ros: bool,
-    /// A built-in world (small_room, warehouse, apartment, lab) or a world file, of one robot.
+    /// A built-in world (small_room, warehouse, apartment, lab, warehouse_duo) or a world
+    /// file; each robot of a fleet is served under its name (/beta/odom).
     #[arg(long, default_value = "small_room")]
     world: String,
     /// Seconds without a /cmd_vel message after which the robot stops.
@@ -63,20 +64,11 @@ pub fn run(opts: &SimOpts) -> Result<ExitCode> {
         );
     }
     let world = sim::load(&opts.world)?;
-    let count = world.robots().count();
-    if count > 1 {
-        bail!(
-            "codeact sim --ros serves one robot, and world {} has {count}; serving a fleet under ROS namespaces is not built yet (drive the fleet with codeact repl --world {})",
-            opts.world,
-            opts.world
-        );
-    }
-    let robot = Arc::new(sim::SimRobot::new(Arc::new(world)));
-    serve(robot, opts)
+    serve(sim::SimRobot::fleet(Arc::new(world)), opts)
 }
 
 #[cfg(feature = "ros")]
-fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
+fn serve(robots: Vec<Arc<sim::SimRobot>>, opts: &SimOpts) -> Result<ExitCode> {
     use crate::ros::sim_node::{SimNodeOptions, Topics};
     let options = SimNodeOptions {
         topics: Topics {
@@ -94,19 +86,30 @@ fn serve(robot: Arc<sim::SimRobot>, opts: &SimOpts) -> Result<ExitCode> {
         odom_rate: 50.0,
         run_for: opts.seconds.map(Duration::from_secs_f64),
     };
+    let world = robots[0].sim().world().name.clone();
+    let t = &options.topics;
+    let served: Vec<String> = match &robots[..] {
+        [_] => vec![format!(
+            "{} in, {} {} {} out",
+            t.cmd_vel, t.odom, t.scan, t.battery
+        )],
+        fleet => fleet
+            .iter()
+            .map(|r| {
+                let t = t.under(&r.name());
+                format!("{}: {} in, {} {} out", r.name(), t.cmd_vel, t.odom, t.scan)
+            })
+            .collect(),
+    };
     eprintln!(
-        "codeact sim: world '{}' on ROS 2 ({} in, {} {} {} out)",
-        robot.sim().world().name,
-        opts.cmd_vel_topic,
-        opts.odom_topic,
-        opts.scan_topic,
-        opts.battery_topic
+        "codeact sim: world '{world}' on ROS 2 ({})",
+        served.join("; ")
     );
-    crate::ros::sim_node::run(robot, &options)?;
+    crate::ros::sim_node::run(robots, &options)?;
     Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(not(feature = "ros"))]
-fn serve(_robot: Arc<sim::SimRobot>, _opts: &SimOpts) -> Result<ExitCode> {
+fn serve(_robots: Vec<Arc<sim::SimRobot>>, _opts: &SimOpts) -> Result<ExitCode> {
     bail!("{}", super::NO_ROS)
 }

@@ -18,6 +18,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "turtlebot3",
         include_str!("../../../launch/profiles/turtlebot3.yaml"),
     ),
+    (
+        "sim_duo",
+        include_str!("../../../launch/profiles/sim_duo.yaml"),
+    ),
 ];
 
 /// Why a profile could not be loaded.
@@ -672,8 +676,11 @@ mod tests {
     #[test]
     fn the_builtin_profiles_load() {
         for (name, _) in BUILTIN {
-            let p = load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(&p.name, name);
+            let loaded = crate::fleet_profile::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            match loaded {
+                crate::fleet_profile::Profiles::One(p) => assert_eq!(&p.name, name),
+                crate::fleet_profile::Profiles::Fleet(f) => assert_eq!(&f.name, name),
+            }
         }
         let sim = load("sim").unwrap();
         assert_eq!(sim.topics.scan.as_deref(), Some("/scan"));

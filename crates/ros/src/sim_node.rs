@@ -7,7 +7,9 @@
 //! robot when commands stop coming (the watchdog). `/gripper`
 //! (std_srvs/SetBool) closes the gripper on the nearest object within reach
 //! (true) or opens it (false); `/e_stop` (std_msgs/Bool) true stops the robot
-//! and ignores `/cmd_vel` until a false arrives.
+//! and ignores `/cmd_vel` until a false arrives. A world of several robots
+//! is served with each robot's topics under its name (`/beta/cmd_vel`),
+//! `/clock` shared.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,141 +88,143 @@ fn stamp(seconds: f64) -> r2r::builtin_interfaces::msg::Time {
     }
 }
 
-/// Runs the node until `run_for` has passed (or forever).
-pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
-    super::spin::keep_dds_local_by_default();
-    let ctx = r2r::Context::create()
-        .context("creating the ROS context (is the ROS environment set? see docs/ros.md)")?;
-    let mut node =
-        r2r::Node::create(ctx, "codeact_sim", "").context("creating the node codeact_sim")?;
-    let t = &options.topics;
-    let odom_pub =
-        node.create_publisher::<r2r::nav_msgs::msg::Odometry>(&t.odom, QosProfile::default())?;
-    let scan_pub = node
-        .create_publisher::<r2r::sensor_msgs::msg::LaserScan>(&t.scan, QosProfile::sensor_data())?;
-    let battery_pub = node.create_publisher::<r2r::sensor_msgs::msg::BatteryState>(
-        &t.battery,
-        QosProfile::default(),
-    )?;
-    let clock_pub =
-        node.create_publisher::<r2r::rosgraph_msgs::msg::Clock>("/clock", QosProfile::default())?;
-    let mut cmd_sub =
-        node.subscribe::<r2r::geometry_msgs::msg::Twist>(&t.cmd_vel, QosProfile::default())?;
-    let mut e_stop_sub =
-        node.subscribe::<r2r::std_msgs::msg::Bool>(&t.e_stop, QosProfile::default())?;
-    let detections_pub =
-        node.create_publisher::<r2r::std_msgs::msg::String>(&t.detections, QosProfile::default())?;
-    let camera_pub = node
-        .create_publisher::<r2r::sensor_msgs::msg::Image>(&t.camera, QosProfile::sensor_data())?;
-    let mut gripper_srv = node.create_service::<r2r::std_srvs::srv::SetBool::Service>(
-        &t.gripper,
-        QosProfile::default(),
-    )?;
-    let map_pub = node.create_publisher::<r2r::nav_msgs::msg::OccupancyGrid>(
-        &t.map,
-        QosProfile::default().reliable().transient_local(),
-    )?;
-    if let Some(map) = robot.map() {
-        map_pub.publish(&occupancy_grid(&map))?;
-    }
-    let mut e_stopped = false;
-    let mut last_detections = Instant::now() - Duration::from_secs(1);
-
-    let started = Instant::now();
-    let dt = robot.sim().dt();
-    let odom_every = Duration::from_secs_f64(1.0 / options.odom_rate.max(1.0));
-    let mut last_cmd: Option<Instant> = None;
-    let mut last_odom = Instant::now() - odom_every;
-    let mut last_battery = Instant::now() - Duration::from_secs(1);
-    let mut last_scan_stamp = -1.0;
-    let mut steps_done: u64 = 0;
-    loop {
-        if options.run_for.is_some_and(|d| started.elapsed() >= d) {
-            return Ok(());
+impl Topics {
+    /// These names under `/name` (a robot of a fleet: `/beta/odom`).
+    pub fn under(&self, name: &str) -> Topics {
+        let ns = |t: &String| format!("/{name}/{}", t.trim_start_matches('/'));
+        Topics {
+            odom: ns(&self.odom),
+            scan: ns(&self.scan),
+            battery: ns(&self.battery),
+            cmd_vel: ns(&self.cmd_vel),
+            map: ns(&self.map),
+            detections: ns(&self.detections),
+            camera: ns(&self.camera),
+            gripper: ns(&self.gripper),
+            e_stop: ns(&self.e_stop),
         }
-        node.spin_once(Duration::from_millis(1));
-        crate::spin::clear_rcl_error();
-        while let Some(Some(m)) = e_stop_sub.next().now_or_never() {
-            e_stopped = m.data;
-            if e_stopped {
+    }
+}
+
+/// One robot as the node serves it: its topics and what it last did.
+struct Served {
+    robot: Arc<sim::SimRobot>,
+    /// Latched: kept so late subscribers still get the map.
+    _map: r2r::Publisher<r2r::nav_msgs::msg::OccupancyGrid>,
+    odom: r2r::Publisher<r2r::nav_msgs::msg::Odometry>,
+    scan: r2r::Publisher<r2r::sensor_msgs::msg::LaserScan>,
+    battery: r2r::Publisher<r2r::sensor_msgs::msg::BatteryState>,
+    detections: r2r::Publisher<r2r::std_msgs::msg::String>,
+    camera: r2r::Publisher<r2r::sensor_msgs::msg::Image>,
+    cmd_vel: futures::stream::BoxStream<'static, r2r::geometry_msgs::msg::Twist>,
+    e_stop: futures::stream::BoxStream<'static, r2r::std_msgs::msg::Bool>,
+    gripper: futures::stream::BoxStream<
+        'static,
+        r2r::ServiceRequest<r2r::std_srvs::srv::SetBool::Service>,
+    >,
+    e_stopped: bool,
+    last_cmd: Option<Instant>,
+    last_odom: Instant,
+    last_battery: Instant,
+    last_detections: Instant,
+    last_scan_stamp: f64,
+}
+
+impl Served {
+    /// Creates `robot`'s publishers, subscriptions and gripper service on `node`.
+    fn new(node: &mut r2r::Node, robot: Arc<sim::SimRobot>, t: &Topics) -> Result<Self> {
+        let latched = QosProfile::default().reliable().transient_local();
+        let map = node.create_publisher::<r2r::nav_msgs::msg::OccupancyGrid>(&t.map, latched)?;
+        if let Some(grid) = robot.map() {
+            map.publish(&occupancy_grid(&grid))?;
+        }
+        let long_ago = Instant::now() - Duration::from_secs(1);
+        Ok(Served {
+            _map: map,
+            odom: node.create_publisher(&t.odom, QosProfile::default())?,
+            scan: node.create_publisher(&t.scan, QosProfile::sensor_data())?,
+            battery: node.create_publisher(&t.battery, QosProfile::default())?,
+            detections: node.create_publisher(&t.detections, QosProfile::default())?,
+            camera: node.create_publisher(&t.camera, QosProfile::sensor_data())?,
+            cmd_vel: node.subscribe(&t.cmd_vel, QosProfile::default())?.boxed(),
+            e_stop: node.subscribe(&t.e_stop, QosProfile::default())?.boxed(),
+            gripper: node
+                .create_service::<r2r::std_srvs::srv::SetBool::Service>(
+                    &t.gripper,
+                    QosProfile::default(),
+                )?
+                .boxed(),
+            robot,
+            e_stopped: false,
+            last_cmd: None,
+            last_odom: long_ago,
+            last_battery: long_ago,
+            last_detections: long_ago,
+            last_scan_stamp: -1.0,
+        })
+    }
+
+    /// Takes what arrived: the e-stop, commands (ignored while it is
+    /// pressed), gripper requests; the watchdog stops a robot whose
+    /// commands stopped coming.
+    fn take_input(&mut self, watchdog: Duration) {
+        let robot = &self.robot;
+        while let Some(Some(m)) = self.e_stop.next().now_or_never() {
+            self.e_stopped = m.data;
+            if self.e_stopped {
                 robot.stop();
-                last_cmd = None;
+                self.last_cmd = None;
             }
         }
-        while let Some(Some(twist)) = cmd_sub.next().now_or_never() {
-            if e_stopped {
+        while let Some(Some(twist)) = self.cmd_vel.next().now_or_never() {
+            if self.e_stopped {
                 continue;
             }
-            last_cmd = Some(Instant::now());
+            self.last_cmd = Some(Instant::now());
             // An empty battery refuses motion; the robot then just stays put.
             let _ = robot.command(twist.linear.x, twist.angular.z);
         }
-        while let Some(Some(request)) = gripper_srv.next().now_or_never() {
-            let response = gripper(&robot, request.message.data);
+        while let Some(Some(request)) = self.gripper.next().now_or_never() {
+            let response = gripper(robot, request.message.data);
             let _ = request.respond(response);
         }
-        if last_detections.elapsed() >= Duration::from_millis(200) {
-            last_detections = Instant::now();
+        if self.last_cmd.is_some_and(|t| t.elapsed() > watchdog) {
+            robot.stop();
+            self.last_cmd = None;
+        }
+    }
+
+    /// Publishes what is due: detections and a camera frame (5 Hz),
+    /// odometry (`odom_every`), each new scan, the battery (1 Hz).
+    fn publish(&mut self, odom_every: Duration) {
+        let robot = self.robot.clone();
+        if self.last_detections.elapsed() >= Duration::from_millis(200) {
+            self.last_detections = Instant::now();
             if let Ok(seen) = robot.detect() {
                 let list: Vec<serde_json::Value> = seen
                     .iter()
                     .map(|d| serde_json::json!({"name": d.name, "kind": d.kind, "colour": d.colour, "x": d.x, "y": d.y, "size": d.size}))
                     .collect();
-                let _ = detections_pub.publish(&r2r::std_msgs::msg::String {
+                let _ = self.detections.publish(&r2r::std_msgs::msg::String {
                     data: serde_json::Value::Array(list).to_string(),
                 });
             }
-            let _ = camera_pub.publish(&camera_frame(&robot));
-        }
-        if last_cmd.is_some_and(|t| t.elapsed() > options.watchdog) {
-            robot.stop();
-            last_cmd = None;
-        }
-        // Real time: run the physics steps the clock says are due.
-        let due = (started.elapsed().as_secs_f64() / dt) as u64;
-        if due > steps_done {
-            robot.sim().run_steps(due - steps_done);
-            steps_done = due;
+            let _ = self.camera.publish(&camera_frame(&robot));
         }
         let sim = robot.sim();
-        let now = sim.time();
-        let _ = clock_pub.publish(&r2r::rosgraph_msgs::msg::Clock { clock: stamp(now) });
-        if last_odom.elapsed() >= odom_every {
-            last_odom = Instant::now();
-            let p = sim.odom_pose();
-            let (v, w) = sim.velocity();
-            let mut msg = r2r::nav_msgs::msg::Odometry::default();
-            msg.header.stamp = stamp(now);
-            msg.header.frame_id = "odom".into();
-            msg.child_frame_id = "base_link".into();
-            msg.pose.pose.position.x = p.x;
-            msg.pose.pose.position.y = p.y;
-            msg.pose.pose.orientation = yaw_quaternion(p.theta);
-            msg.twist.twist.linear.x = v;
-            msg.twist.twist.angular.z = w;
-            let _ = odom_pub.publish(&msg);
+        let (now, body) = (sim.time(), sim.robot(robot.index()));
+        if self.last_odom.elapsed() >= odom_every {
+            self.last_odom = Instant::now();
+            let _ = self.odom.publish(&odometry(body, now));
         }
-        let scan = sim.scan();
-        if scan.stamp != last_scan_stamp {
-            last_scan_stamp = scan.stamp;
-            let lidar = &sim.world().lidar;
-            let mut msg = r2r::sensor_msgs::msg::LaserScan::default();
-            msg.header.stamp = stamp(scan.stamp);
-            msg.header.frame_id = "base_scan".into();
-            msg.angle_min = scan.angle_min as f32;
-            msg.angle_increment = scan.angle_increment as f32;
-            msg.angle_max = (scan.angle_min
-                + scan.angle_increment * (scan.ranges.len().max(1) - 1) as f64)
-                as f32;
-            msg.scan_time = (1.0 / lidar.rate) as f32;
-            msg.range_min = scan.range_min as f32;
-            msg.range_max = scan.range_max as f32;
-            msg.ranges = scan.ranges.iter().map(|&r| r as f32).collect();
-            let _ = scan_pub.publish(&msg);
+        let scan = body.scan();
+        if scan.stamp != self.last_scan_stamp {
+            self.last_scan_stamp = scan.stamp;
+            let _ = self.scan.publish(&laser_scan(scan, sim.world().lidar.rate));
         }
-        if last_battery.elapsed() >= Duration::from_secs(1) {
-            last_battery = Instant::now();
-            let b = sim.battery();
+        if self.last_battery.elapsed() >= Duration::from_secs(1) {
+            self.last_battery = Instant::now();
+            let b = body.battery();
             let mut msg = r2r::sensor_msgs::msg::BatteryState::default();
             msg.header.stamp = stamp(now);
             msg.percentage = (b.percent / 100.0) as f32;
@@ -228,9 +232,83 @@ pub fn run(robot: Arc<sim::SimRobot>, options: &SimNodeOptions) -> Result<()> {
             // sensor_msgs/BatteryState: 1 charging, 2 discharging.
             msg.power_supply_status = if b.charging { 1 } else { 2 };
             msg.voltage = f32::NAN;
-            let _ = battery_pub.publish(&msg);
+            let _ = self.battery.publish(&msg);
         }
-        drop(sim);
+    }
+}
+
+fn odometry(body: &sim::simulator::Body, now: f64) -> r2r::nav_msgs::msg::Odometry {
+    let p = body.odom_pose();
+    let (v, w) = body.velocity();
+    let mut msg = r2r::nav_msgs::msg::Odometry::default();
+    msg.header.stamp = stamp(now);
+    msg.header.frame_id = "odom".into();
+    msg.child_frame_id = "base_link".into();
+    msg.pose.pose.position.x = p.x;
+    msg.pose.pose.position.y = p.y;
+    msg.pose.pose.orientation = yaw_quaternion(p.theta);
+    msg.twist.twist.linear.x = v;
+    msg.twist.twist.angular.z = w;
+    msg
+}
+
+fn laser_scan(scan: &robot_api::ScanData, rate: f64) -> r2r::sensor_msgs::msg::LaserScan {
+    let mut msg = r2r::sensor_msgs::msg::LaserScan::default();
+    msg.header.stamp = stamp(scan.stamp);
+    msg.header.frame_id = "base_scan".into();
+    msg.angle_min = scan.angle_min as f32;
+    msg.angle_increment = scan.angle_increment as f32;
+    msg.angle_max =
+        (scan.angle_min + scan.angle_increment * (scan.ranges.len().max(1) - 1) as f64) as f32;
+    msg.scan_time = (1.0 / rate) as f32;
+    msg.range_min = scan.range_min as f32;
+    msg.range_max = scan.range_max as f32;
+    msg.ranges = scan.ranges.iter().map(|&r| r as f32).collect();
+    msg
+}
+
+/// Runs the node until `run_for` has passed (or forever): one robot under
+/// the topics given, the robots of a fleet each under its name (`/beta/odom`).
+pub fn run(robots: Vec<Arc<sim::SimRobot>>, options: &SimNodeOptions) -> Result<()> {
+    super::spin::keep_dds_local_by_default();
+    let ctx = r2r::Context::create()
+        .context("creating the ROS context (is the ROS environment set? see docs/ros.md)")?;
+    let mut node =
+        r2r::Node::create(ctx, "codeact_sim", "").context("creating the node codeact_sim")?;
+    let clock_pub =
+        node.create_publisher::<r2r::rosgraph_msgs::msg::Clock>("/clock", QosProfile::default())?;
+    let fleet = robots.len() > 1;
+    let mut served = Vec::new();
+    for robot in &robots {
+        let topics = if fleet {
+            options.topics.under(&robot.name())
+        } else {
+            options.topics.clone()
+        };
+        served.push(Served::new(&mut node, robot.clone(), &topics)?);
+    }
+    let started = Instant::now();
+    let dt = robots[0].sim().dt();
+    let odom_every = Duration::from_secs_f64(1.0 / options.odom_rate.max(1.0));
+    let mut steps_done: u64 = 0;
+    loop {
+        if options.run_for.is_some_and(|d| started.elapsed() >= d) {
+            return Ok(());
+        }
+        node.spin_once(Duration::from_millis(1));
+        crate::spin::clear_rcl_error();
+        served
+            .iter_mut()
+            .for_each(|s| s.take_input(options.watchdog));
+        // Real time: run the physics steps the clock says are due.
+        let due = (started.elapsed().as_secs_f64() / dt) as u64;
+        if due > steps_done {
+            robots[0].sim().run_steps(due - steps_done);
+            steps_done = due;
+        }
+        let now = robots[0].sim().time();
+        let _ = clock_pub.publish(&r2r::rosgraph_msgs::msg::Clock { clock: stamp(now) });
+        served.iter_mut().for_each(|s| s.publish(odom_every));
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -284,10 +362,10 @@ fn occupancy_grid(map: &robot_api::nav::GridMap) -> r2r::nav_msgs::msg::Occupanc
     msg
 }
 
-/// What the camera sees now, as a 320 x 240 rgb8 image in the camera's frame.
+/// What the robot's camera sees now, as a 320 x 240 rgb8 image in the camera's frame.
 fn camera_frame(robot: &sim::SimRobot) -> r2r::sensor_msgs::msg::Image {
     let sim = robot.sim();
-    let view = sim::camera::view(&sim, 320, 240);
+    let view = sim::camera::view_of(&sim, robot.index(), 320, 240);
     let mut image = r2r::sensor_msgs::msg::Image {
         width: view.width as u32,
         height: view.height as u32,
