@@ -206,7 +206,7 @@ fn a_model_on_loopback_runs_the_suite_in_code_json_and_text() {
     let (ok, text) = model_eval(&mock, &code, &["--seeds", "1"]);
     assert!(ok, "{text}");
     let rows = results(&code);
-    assert_eq!(rows.len(), 46, "{text}");
+    assert_eq!(rows.len(), 49, "{text}");
     let failed: Vec<&Json> = rows.iter().filter(|r| r["success"] != true).collect();
     assert!(failed.is_empty(), "{failed:#?}");
     assert!(rows
@@ -234,7 +234,7 @@ fn a_model_on_loopback_runs_the_suite_in_code_json_and_text() {
     );
     let summary = std::fs::read_to_string(code.join("summary.md")).unwrap();
     assert!(
-        summary.contains("| openai:suite-mock (code) | 46 | 100.0% ["),
+        summary.contains("| openai:suite-mock (code) | 49 | 100.0% ["),
         "{summary}"
     );
 

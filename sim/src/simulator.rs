@@ -29,6 +29,8 @@ pub struct ObjectState {
     pub held: bool,
     /// Picks that will still slip.
     pub slips_left: u32,
+    /// The robot that last put it down (its index), if one has.
+    pub placed_by: Option<usize>,
 }
 
 /// The state of a run at one moment, for comparing two runs (replay).
@@ -258,6 +260,7 @@ impl Simulator {
                     at: o.at,
                     held: false,
                     slips_left: o.slips,
+                    placed_by: None,
                 })
                 .collect(),
             rng: Rng::new(world.seed),
@@ -856,6 +859,7 @@ impl Simulator {
         self.bodies[i].holding = None;
         self.objects[o].held = false;
         self.objects[o].at = spot;
+        self.objects[o].placed_by = Some(i);
         let name = self.world.objects[o].name.clone();
         let on = self
             .world

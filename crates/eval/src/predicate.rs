@@ -59,6 +59,13 @@ pub enum Predicate {
     },
     /// The robot holds this object.
     Holding(String),
+    /// This robot of a fleet was the last to put the object down.
+    PlacedBy {
+        /// Object name.
+        object: String,
+        /// The robot's name.
+        robot: String,
+    },
     /// The battery is above this many percent.
     BatteryAbove(f64),
     /// The robot went through these zones in this order (others between are fine).
@@ -104,11 +111,12 @@ pub enum Predicate {
     NoCollision,
     /// Constraint: no two robots of a fleet ever touched.
     NoRobotCollision,
-    /// Constraint: the robot (its centre) never entered the zone.
-    NeverEntered(String),
+    /// Constraint: the robot (its centre) never entered the zone:
+    /// `never_entered: lab`, or of a fleet `never_entered: {robot: beta, zone: lab}`.
+    NeverEntered(RobotZone),
 }
 
-/// The zone of `robot_in_zone`, and for a fleet the robot.
+/// The zone of `robot_in_zone` and `never_entered`, and for a fleet the robot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RobotZone {
@@ -237,12 +245,16 @@ impl Predicate {
                 format!("answer: which of {} {object} is in", among.join(", "))
             }
             Predicate::Holding(o) => format!("holding {o}"),
+            Predicate::PlacedBy { object, robot } => format!("{object} put down by {robot}"),
             Predicate::BatteryAbove(p) => format!("battery above {p}%"),
             Predicate::VisitedInOrder(zs) => format!("visited {}", zs.join(" then ")),
             Predicate::Answer(a) => format!("answer {a:?}"),
             Predicate::NoCollision => "no collision".into(),
             Predicate::NoRobotCollision => "no collision between robots".into(),
-            Predicate::NeverEntered(z) => format!("never entered {z}"),
+            Predicate::NeverEntered(z) => match z.robot() {
+                Some(r) => format!("robot {r} never entered {}", z.zone()),
+                None => format!("never entered {}", z.zone()),
+            },
         }
     }
 
@@ -268,8 +280,8 @@ impl Predicate {
         };
         match self {
             Predicate::ObjectInZone { object: o, zone: z } => object(o).and(zone(z)),
-            Predicate::AllInZone { zone: z, .. } | Predicate::NeverEntered(z) => zone(z),
-            Predicate::RobotInZone(z) => {
+            Predicate::AllInZone { zone: z, .. } => zone(z),
+            Predicate::RobotInZone(z) | Predicate::NeverEntered(z) => {
                 let robot = match z.robot() {
                     Some(r) if !world.robots().any(|(name, _)| name == r) => {
                         Err(NameError::Unknown {
@@ -305,6 +317,13 @@ impl Predicate {
             Predicate::ObjectOn { object: o, surface } => object(o).and(surface_named(surface)),
             Predicate::AllOn { surface, .. } => surface_named(surface),
             Predicate::Holding(o) | Predicate::RobotNear { object: o, .. } => object(o),
+            Predicate::PlacedBy { object: o, robot } => {
+                object(o)?;
+                match world.robots().any(|(name, _)| name == robot) {
+                    true => Ok(()),
+                    false => Err(missing("robot", robot)),
+                }
+            }
             Predicate::AnswerZoneOf { object: o, among } => object(o).and(
                 among
                     .iter()
@@ -437,29 +456,36 @@ impl Predicate {
             Predicate::ObjectOn { object: o, surface } => lies(o, &|at| {
                 world.surface_at(at).is_some_and(|x| &x.name == surface)
             }),
-            Predicate::RobotInZone(z) => {
-                let body = match z.robot() {
-                    Some(r) => sim.robots().iter().find(|b| b.name() == r),
-                    None => sim.robots().first(),
-                };
-                match body {
-                    Some(b) => {
-                        let p = b.true_pose();
-                        let at = P2::new(p.x, p.y);
-                        (
-                            in_zone(at, z.zone()),
-                            format!(
-                                "{} is at ({:.2}, {:.2}){}",
-                                b.name(),
-                                p.x,
-                                p.y,
-                                where_(sim, at)
-                            ),
-                        )
-                    }
-                    None => (false, "no such robot".into()),
+            Predicate::RobotInZone(z) => match body_of(sim, z) {
+                Some(b) => {
+                    let p = b.true_pose();
+                    let at = P2::new(p.x, p.y);
+                    (
+                        in_zone(at, z.zone()),
+                        format!(
+                            "{} is at ({:.2}, {:.2}){}",
+                            b.name(),
+                            p.x,
+                            p.y,
+                            where_(sim, at)
+                        ),
+                    )
                 }
-            }
+                None => (false, "no such robot".into()),
+            },
+            Predicate::PlacedBy { object: o, robot } => match object(o) {
+                Some((_, s)) => {
+                    let by = s.placed_by.map(|i| sim.robot(i).name());
+                    (
+                        by == Some(robot.as_str()),
+                        match by {
+                            Some(r) => format!("{o} was last put down by {r}"),
+                            None => format!("no robot put {o} down"),
+                        },
+                    )
+                }
+                None => (false, format!("no object {o}")),
+            },
             Predicate::Holding(o) => (
                 sim.holding() == Some(o.as_str()),
                 format!("holding {}", sim.holding().unwrap_or("nothing")),
@@ -527,16 +553,27 @@ impl Predicate {
                     .collect();
                 (hit.is_empty(), hit.join("; "))
             }
-            Predicate::NeverEntered(z) => {
-                let entered = sim.trajectory().iter().find(|&&p| in_zone(p, z));
-                (
-                    entered.is_none(),
-                    entered
-                        .map(|p| format!("entered at ({:.2}, {:.2})", p.x, p.y))
-                        .unwrap_or_default(),
-                )
-            }
+            Predicate::NeverEntered(z) => match body_of(sim, z) {
+                Some(b) => {
+                    let entered = b.trajectory().iter().find(|&&p| in_zone(p, z.zone()));
+                    (
+                        entered.is_none(),
+                        entered
+                            .map(|p| format!("{} entered at ({:.2}, {:.2})", b.name(), p.x, p.y))
+                            .unwrap_or_default(),
+                    )
+                }
+                None => (false, "no such robot".into()),
+            },
         }
+    }
+}
+
+/// The robot a zone predicate is about: the one it names, or the first.
+fn body_of<'a>(sim: &'a Simulator, z: &RobotZone) -> Option<&'a sim::simulator::Body> {
+    match z.robot() {
+        Some(r) => sim.robots().iter().find(|b| b.name() == r),
+        None => sim.robots().first(),
     }
 }
 
@@ -863,6 +900,7 @@ robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
             Predicate::RobotInZone(_) => "robot_in_zone",
             Predicate::RobotNear { .. } => "robot_near",
             Predicate::Holding(_) => "holding",
+            Predicate::PlacedBy { .. } => "placed_by",
             Predicate::BatteryAbove(_) => "battery_above",
             Predicate::VisitedInOrder(_) => "visited_in_order",
             Predicate::Answer(_) => "answer",
@@ -979,10 +1017,47 @@ robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
         s.run_for(6.0);
         judged(&mut seen, &s, "no_collision", None, false);
         // Two robots: apart, then one driven into the other.
-        let fleet = "boundary: [10, 4]\nrobots:\n  - {name: alpha, start: [1.0, 2.0, 0.0]}\n  - {name: beta, start: [3.0, 2.0, 0.0]}\n";
+        let fleet = "boundary: [10, 4]\nzones:\n  - {name: west, rect: [0, 0, 2, 4]}\nobjects:\n  - {name: cube, kind: cube, colour: red, size: 0.1, at: [1.35, 2.0]}\nrobots:\n  - {name: alpha, start: [1.0, 2.0, 0.0]}\n  - {name: beta, start: [3.0, 2.0, 0.0]}\n";
         let fleet = std::sync::Arc::new(sim::world_file::parse(fleet, "fleet.yaml").unwrap());
         let mut s = Simulator::new(fleet);
         judged(&mut seen, &s, "no_robot_collision", None, true);
+        judged(
+            &mut seen,
+            &s,
+            "placed_by: {object: cube, robot: alpha}",
+            None,
+            false,
+        );
+        s.pick_by(0, "cube").unwrap();
+        s.place_by(0, None).unwrap();
+        judged(
+            &mut seen,
+            &s,
+            "placed_by: {object: cube, robot: alpha}",
+            None,
+            true,
+        );
+        judged(
+            &mut seen,
+            &s,
+            "placed_by: {object: cube, robot: beta}",
+            None,
+            false,
+        );
+        judged(
+            &mut seen,
+            &s,
+            "never_entered: {robot: beta, zone: west}",
+            None,
+            true,
+        );
+        judged(
+            &mut seen,
+            &s,
+            "never_entered: {robot: alpha, zone: west}",
+            None,
+            false,
+        );
         s.command_robot(0, 0.5, 0.0);
         s.run_for(6.0);
         judged(&mut seen, &s, "no_robot_collision", None, false);
@@ -994,6 +1069,6 @@ robot: {start: [0.8, 0.8, 0.0], reach: 0.6}
                 "{v} judged only one way"
             );
         }
-        assert_eq!(variants.len(), 16, "{variants:?}");
+        assert_eq!(variants.len(), 17, "{variants:?}");
     }
 }
