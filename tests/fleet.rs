@@ -26,7 +26,11 @@ robots:
 fn fleet_session(world: &str) -> (Session, Vec<Arc<sim::SimRobot>>) {
     let world = sim::world_file::parse(world, "hall.yaml").unwrap();
     let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
-    let skills = sim::backend::fleet_skills(&robots, robots[0].clone());
+    let through = sim::backend::named(&robots)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let skills = sim::backend::fleet_skills(&robots, through);
     let config = ExecutorConfig {
         timeout: Duration::from_secs(30),
         worker_exe: Some(worker_exe()),

@@ -177,6 +177,58 @@ fn a_session_is_recorded_with_foxglove_schemas_and_reads_back() {
 
 #[test]
 #[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn every_robot_of_a_fleet_is_recorded_on_its_own_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fleet.mcap");
+    let (replies, stderr) = session(
+        &["--world", "warehouse_duo", "--record", file.to_str().unwrap()],
+        &["a = alpha.start('move_to', 1.0, 2.0)\nb = beta.start('move_to', 3.0, 19.0)\ntogether(a, b)\nshow(beta.get_camera_image(), 'beta')"],
+    );
+    assert!(stderr.contains("recording: "), "{stderr}");
+    assert_eq!(replies.last().unwrap()["status"], "ok", "{replies:?}");
+    let r = common::read_recording(&file);
+    let count = |topic: &str| r["channels"][topic]["count"].as_u64().unwrap_or(0);
+    for topic in [
+        "/pose",
+        "/scan",
+        "/cmd_vel",
+        "/beta/pose",
+        "/beta/scan",
+        "/beta/cmd_vel",
+    ] {
+        assert!(count(topic) >= 2, "{topic}: {}", r["channels"]);
+    }
+    assert_eq!(count("/beta/camera/image"), 1, "{}", r["channels"]);
+    assert_eq!(count("/camera/image"), 0, "alpha took no picture");
+    // Each robot's poses are its own: alpha went up to (1, 2), beta along to (3, 19).
+    let last = |topic: &str| {
+        r["poses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rfind(|p| p["topic"] == topic)
+            .cloned()
+            .unwrap_or_else(|| panic!("no pose on {topic}"))
+    };
+    let (a, b) = (last("/pose"), last("/beta/pose"));
+    let at = |p: &Json| (p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap());
+    let ((ax, ay), (bx, by)) = (at(&a), at(&b));
+    assert!((ax - 1.0).hypot(ay - 2.0) < 0.1, "alpha at {ax}, {ay}");
+    assert!((bx - 3.0).hypot(by - 19.0) < 0.1, "beta at {bx}, {by}");
+    // Each robot's frame is placed in the map, its camera on it.
+    let frames = r["frames"].to_string();
+    for pair in [
+        "[\"map\",\"base_link\"]",
+        "[\"map\",\"beta/base_link\"]",
+        "[\"beta/base_link\",\"beta/camera\"]",
+    ] {
+        assert!(frames.contains(pair), "{pair} not in {frames}");
+    }
+    assert_eq!(r["metadata"]["codeact"]["other_robots"], "beta");
+}
+
+#[test]
+#[ignore = "needs the MCAP reader: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
 fn a_session_is_recorded_as_ros_2_messages_that_the_ros_2_decoder_reads() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ros2.mcap");

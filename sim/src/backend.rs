@@ -440,17 +440,27 @@ fn gripper_error(whereabouts: &str, failure: GripperFailure) -> SkillError {
     }
 }
 
+/// Each robot of a fleet by name, as a backend (to record them all).
+pub fn named(robots: &[Arc<SimRobot>]) -> Vec<(String, Arc<dyn RobotBackend>)> {
+    robots
+        .iter()
+        .map(|r| (r.name(), r.clone() as Arc<dyn RobotBackend>))
+        .collect()
+}
+
 /// The skill set of a fleet ([`SimRobot::fleet`]): every robot's skills as
-/// methods of its robot object, the first robot's also as plain functions
-/// (driven through `first`, its backend as the caller wraps it: a
-/// recording). Each call marks its robot busy, so the fleet's clock waits
-/// for it while robots move at once.
-pub fn fleet_skills(robots: &[Arc<SimRobot>], first: Arc<dyn RobotBackend>) -> robot_api::SkillSet {
+/// methods of its robot object, the first robot's also as plain functions,
+/// each driven `through` its backend as the caller wraps it (a recording),
+/// in the robots' order. Each call marks its robot busy, so the fleet's
+/// clock waits for it while robots move at once.
+pub fn fleet_skills(
+    robots: &[Arc<SimRobot>],
+    through: Vec<Arc<dyn RobotBackend>>,
+) -> robot_api::SkillSet {
     let sets: Vec<(String, robot_api::SkillSet)> = robots
         .iter()
-        .enumerate()
-        .map(|(i, robot)| {
-            let backend: Arc<dyn RobotBackend> = if i == 0 { first.clone() } else { robot.clone() };
+        .zip(through)
+        .map(|(robot, backend)| {
             let mut set = robot_api::skills::robot_skills(backend);
             let busy = robot.clone();
             set.wrap_handlers(|handler| {

@@ -34,7 +34,7 @@ use robot_api::{RobotBackend, SkillSet};
 
 use crate::agent::images::{ImageMode, ImagePolicy};
 use crate::executor::{ExecutorConfig, Limits, Preview, PreviewMode, Session};
-use crate::record::{recorded, RecordTo, Recorded, Recorder};
+use crate::record::{recorded_fleet, RecordTo, Recorder};
 
 /// Let an LLM control a robot by writing Python code actions.
 #[derive(Parser)]
@@ -375,10 +375,13 @@ impl TargetOpts {
         }
         let world = robot.sim().world().clone();
         let library = self.library_dir(&world.name, world.skill_library.clone())?;
-        let Recorded { backend, recorder } = recorded(robot.clone(), &record_to(Format::Foxglove))?;
-        // The first robot of a fleet is the one recorded and rehearsed.
+        // Every robot of a fleet is recorded; the live view shows the first.
+        let crate::record::RecordedFleet {
+            backends: through,
+            recorder,
+        } = recorded_fleet(sim::backend::named(&fleet), &record_to(Format::Foxglove))?;
         let target = Target {
-            skills: sim::backend::fleet_skills(&fleet, backend),
+            skills: sim::backend::fleet_skills(&fleet, through),
             backend: (fleet.len() == 1).then(|| robot.clone() as Arc<dyn RobotBackend>),
             robot: Some(robot),
             recorder,

@@ -156,9 +156,11 @@ pub fn run(opts: &ReplayOpts) -> Result<ExitCode> {
             let world = sim::load(world_spec)?;
             let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
             let robot = fleet[0].clone();
-            let record::Recorded { backend, recorder } =
-                record::recorded(robot.clone(), &record_to)?;
-            let mut skills = sim::backend::fleet_skills(&fleet, backend);
+            let record::RecordedFleet {
+                backends: through,
+                recorder,
+            } = record::recorded_fleet(sim::backend::named(&fleet), &record_to)?;
+            let mut skills = sim::backend::fleet_skills(&fleet, through);
             let done = add_done(&mut skills);
             (robot, skills, done, recorder)
         }

@@ -54,12 +54,14 @@ def main(path):
         for schema, channel, message, m in reader.iter_decoded_messages(topics=binary, log_time_order=False):
             t, kind = message.log_time, schema.name
             if kind == "foxglove.PoseInFrame":
-                poses.append(dict(pose(m), t=t, stamp=m.timestamp.seconds * 10**9 + m.timestamp.nanos))
+                poses.append(dict(pose(m), t=t, stamp=m.timestamp.seconds * 10**9 + m.timestamp.nanos,
+                                  topic=channel.topic))
             elif kind == "geometry_msgs/msg/PoseStamped":
                 q = m.pose.orientation
                 poses.append({"x": m.pose.position.x, "y": m.pose.position.y,
                               "theta": 2 * math.atan2(q.z, q.w), "frame": m.header.frame_id, "t": t,
-                              "stamp": m.header.stamp.sec * 10**9 + m.header.stamp.nanosec})
+                              "stamp": m.header.stamp.sec * 10**9 + m.header.stamp.nanosec,
+                              "topic": channel.topic})
             elif kind == "foxglove.LaserScan":
                 scans.append({"t": t, "frame": m.frame_id, "start_angle": m.start_angle,
                               "end_angle": m.end_angle, "ranges": [finite(r) for r in m.ranges]})

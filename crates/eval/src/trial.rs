@@ -17,7 +17,7 @@ use codeact_agent::images::ImagePolicy;
 use codeact_agent::llm::Model;
 use codeact_agent::transcript::{Record, Start, Transcript};
 use codeact_executor::{ExecutorConfig, Session};
-use codeact_record::{recorded, Format, RecordError, RecordTo, Recorded, Recorder};
+use codeact_record::{recorded_fleet, Format, RecordError, RecordTo, RecordedFleet, Recorder};
 
 /// Who acts in a trial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,12 +179,15 @@ pub fn prepare(task: &Task, seed: u64, record: &RecordTo) -> Result<Prepared, Tr
     for p in task.success.iter().chain(&task.constraints) {
         p.check_names(&world).map_err(|e| fail(e.to_string()))?;
     }
-    // A fleet's robots all act; the first is the one recorded and judged
-    // by the predicates that name no robot.
+    // A fleet's robots all act and are recorded; the first is the one
+    // judged by the predicates that name no robot.
     let fleet: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(world);
     let robot = fleet[0].clone();
-    let Recorded { backend, recorder } = recorded(robot.clone(), record)?;
-    let mut skills = sim::backend::fleet_skills(&fleet, backend);
+    let RecordedFleet {
+        backends: through,
+        recorder,
+    } = recorded_fleet(sim::backend::named(&fleet), record)?;
+    let mut skills = sim::backend::fleet_skills(&fleet, through);
     let done = add_done(&mut skills);
     Ok(Prepared {
         robot,

@@ -19,12 +19,18 @@ use super::Recorder;
 pub struct RecordingBackend {
     inner: Arc<dyn RobotBackend>,
     recorder: Arc<Recorder>,
+    /// Which of the recording's robots it is.
+    index: usize,
 }
 
 impl RecordingBackend {
-    /// `inner`, recorded by `recorder`.
-    pub fn new(inner: Arc<dyn RobotBackend>, recorder: Arc<Recorder>) -> Self {
-        RecordingBackend { inner, recorder }
+    /// `inner`, robot `index` of the robots `recorder` records.
+    pub fn new(inner: Arc<dyn RobotBackend>, recorder: Arc<Recorder>, index: usize) -> Self {
+        RecordingBackend {
+            inner,
+            recorder,
+            index,
+        }
     }
 }
 
@@ -56,22 +62,22 @@ impl RobotBackend for RecordingBackend {
     fn command(&self, linear: f64, angular: f64) -> Result<(), SkillError> {
         let result = self.inner.command(linear, angular);
         if result.is_ok() {
-            self.recorder.command(linear, angular);
+            self.recorder.command(self.index, linear, angular);
         }
         result
     }
     fn advance(&self, dt: Duration, cancel: &CancelToken) -> Result<(), SkillError> {
         let result = self.inner.advance(dt, cancel);
-        self.recorder.sample(false);
+        self.recorder.sample(self.index, false);
         result
     }
     fn stop(&self) {
         self.inner.stop();
-        self.recorder.command(0.0, 0.0);
+        self.recorder.command(self.index, 0.0, 0.0);
     }
     fn safe_stop(&self) {
         self.inner.safe_stop();
-        self.recorder.command(0.0, 0.0);
+        self.recorder.command(self.index, 0.0, 0.0);
     }
     fn take_bump(&self) -> bool {
         self.inner.take_bump()
@@ -137,16 +143,16 @@ impl Navigation for RecordingBackend {
         };
         // The robot's own navigator drives without `advance`: sample the
         // pose and scan at each of its progress reports instead.
-        let (recorder, outer) = (self.recorder.clone(), ctx.progress.clone());
+        let (recorder, outer, index) = (self.recorder.clone(), ctx.progress.clone(), self.index);
         let ctx = CallContext {
             cancel: ctx.cancel.clone(),
             progress: Progress::new(move |line| {
                 outer.report(line);
-                recorder.sample(false);
+                recorder.sample(index, false);
             }),
         };
         let done = nav.navigate(goal, theta, timeout, &ctx);
-        self.recorder.sample(true);
+        self.recorder.sample(self.index, true);
         done
     }
 }
@@ -161,7 +167,7 @@ impl CameraPictures for RecordingBackend {
         };
         let png = camera.camera_image(width, height);
         if let Ok(png) = &png {
-            self.recorder.camera(png);
+            self.recorder.camera(self.index, png);
         }
         png
     }

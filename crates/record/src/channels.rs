@@ -98,6 +98,9 @@ pub enum Message {
     Event(String),
     /// A metadata record: its name and its keys and values.
     Metadata(String, std::collections::BTreeMap<String, String>),
+    /// A pose, scan, command or camera picture of the fleet's robot of
+    /// this index (1 on; the first robot's come plain), on its own channels.
+    Of(usize, Box<Message>),
 }
 
 /// The MCAP file being written, with every channel of the recording.
@@ -113,16 +116,42 @@ pub struct Channels {
 /// Each topic's channel id in the file.
 struct Ids {
     map: u16,
-    pose: u16,
     tf: u16,
     tf_static: u16,
-    scan: u16,
-    cmd_vel: u16,
-    camera: u16,
     code: u16,
     observation: u16,
     pictures: u16,
     events: u16,
+    /// Each robot's own channels, the first robot's first.
+    robots: Vec<RobotIds>,
+}
+
+/// One robot's channels and frames: the first robot's on the plain topics
+/// (`/pose`, frame `base_link`), a fleet's others under their names
+/// (`/beta/pose`, frame `beta/base_link`).
+struct RobotIds {
+    pose: u16,
+    scan: u16,
+    cmd_vel: u16,
+    camera: u16,
+    base: String,
+    camera_frame: String,
+}
+
+/// A robot's topic: `/pose`, or `/beta/pose` for a fleet's robot named beta.
+pub fn robot_topic(name: Option<&str>, topic: &str) -> String {
+    match name {
+        Some(n) => format!("/{n}{topic}"),
+        None => topic.to_owned(),
+    }
+}
+
+/// A robot's frame: `base_link`, or `beta/base_link`.
+fn robot_frame(name: Option<&str>, frame: &str) -> String {
+    match name {
+        Some(n) => format!("{n}/{frame}"),
+        None => frame.to_owned(),
+    }
 }
 
 /// Adds the channel `topic` carrying Foxglove's `T`.
@@ -145,51 +174,78 @@ fn ros2_channel(
     mcap.add_channel(id, topic, "cdr", &BTreeMap::new())
 }
 
-/// Every channel, as ROS 2 messages.
-fn ros2_ids(mcap: &mut mcap::Writer<BufWriter<File>>) -> mcap::McapResult<Ids> {
+/// Every channel, as ROS 2 messages; `others` names a fleet's robots after the first.
+fn ros2_ids(mcap: &mut mcap::Writer<BufWriter<File>>, others: &[String]) -> mcap::McapResult<Ids> {
     use ros2::schemas;
+    let mut robots = Vec::new();
+    for name in std::iter::once(None).chain(others.iter().map(|n| Some(n.as_str()))) {
+        let topic = |t: &str| robot_topic(name, t);
+        robots.push(RobotIds {
+            pose: ros2_channel(mcap, &topic(topics::POSE), schemas::pose_stamped())?,
+            scan: ros2_channel(mcap, &topic(topics::SCAN), schemas::laser_scan())?,
+            cmd_vel: ros2_channel(mcap, &topic(topics::CMD_VEL), schemas::twist())?,
+            camera: ros2_channel(mcap, &topic(topics::CAMERA), schemas::compressed_image())?,
+            base: robot_frame(name, "base_link"),
+            camera_frame: robot_frame(name, "camera"),
+        });
+    }
     Ok(Ids {
         map: ros2_channel(mcap, topics::MAP, schemas::occupancy_grid())?,
-        pose: ros2_channel(mcap, topics::POSE, schemas::pose_stamped())?,
         tf: ros2_channel(mcap, topics::TF, schemas::tf_message())?,
         tf_static: ros2_channel(mcap, topics::TF_STATIC, schemas::tf_message())?,
-        scan: ros2_channel(mcap, topics::SCAN, schemas::laser_scan())?,
-        cmd_vel: ros2_channel(mcap, topics::CMD_VEL, schemas::twist())?,
-        camera: ros2_channel(mcap, topics::CAMERA, schemas::compressed_image())?,
         code: ros2_channel(mcap, topics::CODE, schemas::action_output())?,
         observation: ros2_channel(mcap, topics::OBSERVATION, schemas::action_output())?,
         pictures: ros2_channel(mcap, topics::PICTURES, schemas::compressed_image())?,
         events: ros2_channel(mcap, topics::EVENTS, schemas::action_output())?,
+        robots,
     })
 }
 
-/// Every channel, in Foxglove's schemas.
-fn foxglove_ids(mcap: &mut mcap::Writer<BufWriter<File>>) -> mcap::McapResult<Ids> {
+/// Every channel, in Foxglove's schemas; `others` names a fleet's robots after the first.
+fn foxglove_ids(
+    mcap: &mut mcap::Writer<BufWriter<File>>,
+    others: &[String],
+) -> mcap::McapResult<Ids> {
     let velocity = mcap.add_schema(
         "codeact.VelocityCommand",
         "jsonschema",
         TWIST_SCHEMA.as_bytes(),
     )?;
+    let mut robots = Vec::new();
+    for name in std::iter::once(None).chain(others.iter().map(|n| Some(n.as_str()))) {
+        let topic = |t: &str| robot_topic(name, t);
+        robots.push(RobotIds {
+            pose: channel::<PoseInFrame>(mcap, &topic(topics::POSE))?,
+            scan: channel::<LaserScan>(mcap, &topic(topics::SCAN))?,
+            cmd_vel: mcap.add_channel(
+                velocity,
+                &topic(topics::CMD_VEL),
+                "json",
+                &BTreeMap::new(),
+            )?,
+            camera: channel::<CompressedImage>(mcap, &topic(topics::CAMERA))?,
+            base: robot_frame(name, "base_link"),
+            camera_frame: robot_frame(name, "camera"),
+        });
+    }
     Ok(Ids {
         map: channel::<Grid>(mcap, topics::MAP)?,
-        pose: channel::<PoseInFrame>(mcap, topics::POSE)?,
         tf: channel::<FrameTransforms>(mcap, topics::TF)?,
         tf_static: channel::<FrameTransforms>(mcap, topics::TF_STATIC)?,
-        scan: channel::<LaserScan>(mcap, topics::SCAN)?,
-        cmd_vel: mcap.add_channel(velocity, topics::CMD_VEL, "json", &BTreeMap::new())?,
-        camera: channel::<CompressedImage>(mcap, topics::CAMERA)?,
         code: channel::<Log>(mcap, topics::CODE)?,
         observation: channel::<Log>(mcap, topics::OBSERVATION)?,
         pictures: channel::<CompressedImage>(mcap, topics::PICTURES)?,
         events: channel::<Log>(mcap, topics::EVENTS)?,
+        robots,
     })
 }
 
 impl Channels {
-    /// Starts the MCAP file in `file` with every channel in `format`, and
-    /// the camera's place on the robot (`base_link` → `camera`, on
+    /// Starts the MCAP file in `file` with every channel in `format` (a
+    /// fleet's robots after the first, `others`, each with its own), and
+    /// each camera's place on its robot (`base_link` → `camera`, on
     /// `/tf_static`).
-    pub fn create(file: File, format: Format) -> mcap::McapResult<Self> {
+    pub fn create(file: File, format: Format, others: &[String]) -> mcap::McapResult<Self> {
         // Uncompressed chunks: a recording is mostly lidar ranges, which lz4
         // shrinks by a fifth (3.1 vs 3.8 MB for a warehouse episode) and zstd
         // hardly more, for a third more of the writer's CPU, which it takes
@@ -199,8 +255,8 @@ impl Channels {
             .library(concat!("codeact ", env!("CARGO_PKG_VERSION")));
         let mut mcap = options.create(BufWriter::new(file))?;
         let ids = match format {
-            Format::Foxglove => foxglove_ids(&mut mcap)?,
-            Format::Ros2 => ros2_ids(&mut mcap)?,
+            Format::Foxglove => foxglove_ids(&mut mcap, others)?,
+            Format::Ros2 => ros2_ids(&mut mcap, others)?,
         };
         let mut channels = Channels {
             mcap,
@@ -209,13 +265,15 @@ impl Channels {
             buf: Vec::with_capacity(64 << 10),
             sequence: 0,
         };
-        channels.transform(
-            channels.ids.tf_static,
-            "base_link",
-            "camera",
-            Pose2::default(),
-            0,
-        )?;
+        let frames: Vec<(String, String)> = channels
+            .ids
+            .robots
+            .iter()
+            .map(|r| (r.base.clone(), r.camera_frame.clone()))
+            .collect();
+        for (base, camera) in frames {
+            channels.transform(channels.ids.tf_static, &base, &camera, Pose2::default(), 0)?;
+        }
         Ok(channels)
     }
 
@@ -266,12 +324,24 @@ impl Channels {
 
     /// Writes `message` at `ns` on its channel.
     pub fn write(&mut self, ns: u64, message: Message) -> mcap::McapResult<()> {
+        self.write_of(0, ns, message)
+    }
+
+    /// Writes `message` at `ns` on its channel, robot `robot`'s if it is one
+    /// of a robot's (a robot the file was not made with: the first's).
+    fn write_of(&mut self, robot: usize, ns: u64, message: Message) -> mcap::McapResult<()> {
+        let robot = if robot < self.ids.robots.len() {
+            robot
+        } else {
+            0
+        };
         match message {
+            Message::Of(i, message) => self.write_of(i, ns, *message),
             Message::Map(map) => self.map(&map, ns),
-            Message::Pose(pose) => self.pose(pose, ns),
-            Message::Scan(scan) => self.scan(scan, ns),
-            Message::Command(linear, angular) => self.command(linear, angular, ns),
-            Message::Camera(png) => self.camera(png, ns),
+            Message::Pose(pose) => self.pose(robot, pose, ns),
+            Message::Scan(scan) => self.scan(robot, scan, ns),
+            Message::Command(linear, angular) => self.command(robot, linear, angular, ns),
+            Message::Camera(png) => self.camera(robot, png, ns),
             Message::Code(action, code) => {
                 self.text(self.ids.code, "code", action, code, Level::Info, ns)
             }
@@ -294,13 +364,17 @@ impl Channels {
         }
     }
 
-    /// The pose, and the transform that places the robot's frame.
-    fn pose(&mut self, pose: Pose2, ns: u64) -> mcap::McapResult<()> {
+    /// Robot `robot`'s pose, and the transform that places its frame.
+    fn pose(&mut self, robot: usize, pose: Pose2, ns: u64) -> mcap::McapResult<()> {
+        let channel = self.ids.robots[robot].pose;
         match self.format {
-            Format::Ros2 => self.cdr(self.ids.pose, &ros2::from::pose(pose, ns), ns)?,
-            Format::Foxglove => self.log(self.ids.pose, &fox::pose(pose, ns), ns)?,
+            Format::Ros2 => self.cdr(channel, &ros2::from::pose(pose, ns), ns)?,
+            Format::Foxglove => self.log(channel, &fox::pose(pose, ns), ns)?,
         }
-        self.transform(self.ids.tf, "map", "base_link", pose, ns)
+        let base = std::mem::take(&mut self.ids.robots[robot].base);
+        let written = self.transform(self.ids.tf, "map", &base, pose, ns);
+        self.ids.robots[robot].base = base;
+        written
     }
 
     /// `parent` → `child` on `channel`: `child` at (x, y) in `parent`, turned by theta.
@@ -318,32 +392,52 @@ impl Channels {
         }
     }
 
-    /// A lidar scan in the robot's frame.
-    fn scan(&mut self, scan: ScanData, ns: u64) -> mcap::McapResult<()> {
+    /// Robot `robot`'s lidar scan, in its frame.
+    fn scan(&mut self, robot: usize, scan: ScanData, ns: u64) -> mcap::McapResult<()> {
+        let r = &self.ids.robots[robot];
+        let channel = r.scan;
         match self.format {
-            Format::Ros2 => self.cdr(self.ids.scan, &ros2::from::scan(scan, ns), ns),
-            Format::Foxglove => self.log(self.ids.scan, &fox::scan(scan, ns), ns),
+            Format::Ros2 => {
+                let scan = ros2::from::scan(scan, &r.base, ns);
+                self.cdr(channel, &scan, ns)
+            }
+            Format::Foxglove => {
+                let scan = fox::scan(scan, &r.base, ns);
+                self.log(channel, &scan, ns)
+            }
         }
     }
 
-    /// A velocity command (JSON, or a Twist).
-    fn command(&mut self, linear: f64, angular: f64, ns: u64) -> mcap::McapResult<()> {
+    /// Robot `robot`'s velocity command (JSON, or a Twist).
+    fn command(
+        &mut self,
+        robot: usize,
+        linear: f64,
+        angular: f64,
+        ns: u64,
+    ) -> mcap::McapResult<()> {
+        let channel = self.ids.robots[robot].cmd_vel;
         if self.format == Format::Ros2 {
-            return self.cdr(self.ids.cmd_vel, &ros2::from::twist(linear, angular), ns);
+            return self.cdr(channel, &ros2::from::twist(linear, angular), ns);
         }
         self.buf.clear();
         fox::command(linear, angular, &mut self.buf);
-        self.put(self.ids.cmd_vel, ns)
+        self.put(channel, ns)
     }
 
-    /// A camera picture (PNG).
-    fn camera(&mut self, png: Vec<u8>, ns: u64) -> mcap::McapResult<()> {
+    /// Robot `robot`'s camera picture (PNG).
+    fn camera(&mut self, robot: usize, png: Vec<u8>, ns: u64) -> mcap::McapResult<()> {
+        let r = &self.ids.robots[robot];
+        let channel = r.camera;
         match self.format {
             Format::Ros2 => {
-                let image = ros2::from::image(png, "png", "camera", ns);
-                self.cdr(self.ids.camera, &image, ns)
+                let image = ros2::from::image(png, "png", &r.camera_frame, ns);
+                self.cdr(channel, &image, ns)
             }
-            Format::Foxglove => self.log(self.ids.camera, &fox::image(png, "png", ns), ns),
+            Format::Foxglove => {
+                let image = fox::image(png, "png", &r.camera_frame, ns);
+                self.log(channel, &image, ns)
+            }
         }
     }
 
@@ -356,7 +450,7 @@ impl Channels {
                 self.cdr(self.ids.pictures, &image, ns)
             }
             Format::Foxglove => {
-                let image = fox::image(picture.data.to_vec(), format, ns);
+                let image = fox::image(picture.data.to_vec(), format, "camera", ns);
                 self.log(self.ids.pictures, &image, ns)
             }
         }

@@ -83,12 +83,12 @@ pub fn transform(parent: &str, child: &str, pose: Pose2, ns: u64) -> FrameTransf
     }
 }
 
-/// A lidar scan in the robot's frame.
-pub fn scan(scan: ScanData, ns: u64) -> LaserScan {
+/// A lidar scan in the robot's frame `frame`.
+pub fn scan(scan: ScanData, frame: &str, ns: u64) -> LaserScan {
     let end = scan.angle_min + scan.angle_increment * scan.ranges.len().saturating_sub(1) as f64;
     LaserScan {
         timestamp: stamp(ns),
-        frame_id: "base_link".into(),
+        frame_id: frame.into(),
         pose: Some(pose3(0.0, 0.0, 0.0)),
         start_angle: scan.angle_min,
         end_angle: end,
@@ -103,11 +103,11 @@ pub fn command(linear: f64, angular: f64, buf: &mut Vec<u8>) {
     serde_json::to_writer(buf, &json).expect("a JSON object writes into a Vec");
 }
 
-/// A picture (`png` or `jpeg`) in the camera's frame.
-pub fn image(data: Vec<u8>, format: &str, ns: u64) -> CompressedImage {
+/// A picture (`png` or `jpeg`) in the camera's frame `frame`.
+pub fn image(data: Vec<u8>, format: &str, frame: &str, ns: u64) -> CompressedImage {
     CompressedImage {
         timestamp: stamp(ns),
-        frame_id: "camera".into(),
+        frame_id: frame.into(),
         data: data.into(),
         format: format.into(),
     }

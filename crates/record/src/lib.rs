@@ -111,6 +111,35 @@ impl RecordTo {
     }
 }
 
+/// The robots of a fleet (name, robot), recorded into one file as `to`
+/// says, when it says anything: the first on the plain channels (`/pose`),
+/// each other under its name (`/beta/pose`); what the skills drive, in order.
+pub fn recorded_fleet(
+    robots: Vec<(String, Arc<dyn RobotBackend>)>,
+    to: &RecordTo,
+) -> Result<RecordedFleet, RecordError> {
+    if !to.is_some() {
+        return Ok(RecordedFleet {
+            backends: robots.into_iter().map(|(_, r)| r).collect(),
+            recorder: None,
+        });
+    }
+    let n = robots.len();
+    let recorder = Recorder::create_fleet(robots, to)?;
+    Ok(RecordedFleet {
+        backends: (0..n).map(|i| recorder.backend_of(i)).collect(),
+        recorder: Some(recorder),
+    })
+}
+
+/// A fleet as the skills drive it, and its recording if there is one.
+pub struct RecordedFleet {
+    /// What the skills drive, robot by robot.
+    pub backends: Vec<Arc<dyn RobotBackend>>,
+    /// The recording: to watch the session with, and close at the end.
+    pub recorder: Option<Arc<Recorder>>,
+}
+
 /// `robot`, recorded as `to` says, when it says anything.
 pub fn recorded(robot: Arc<dyn RobotBackend>, to: &RecordTo) -> Result<Recorded, RecordError> {
     Ok(if to.is_some() {
@@ -170,8 +199,9 @@ struct Writer {
 }
 
 impl Writer {
-    /// Creates the new file `path` (its folder too) and the thread writing it.
-    fn open(path: &Path, format: Format) -> Result<Writer, RecordError> {
+    /// Creates the new file `path` (its folder too) and the thread writing
+    /// it, with channels for a fleet's robots after the first (`others`).
+    fn open(path: &Path, format: Format, others: &[String]) -> Result<Writer, RecordError> {
         let failed = |why: WriteFailure| RecordError::Write {
             path: path.to_owned(),
             why,
@@ -186,7 +216,7 @@ impl Writer {
             }
             Err(e) => return Err(failed(e.into())),
         };
-        let channels = Channels::create(file, format).map_err(|e| failed(e.into()))?;
+        let channels = Channels::create(file, format, others).map_err(|e| failed(e.into()))?;
         let (to, from) = mpsc::channel::<ToWriter>();
         let thread = std::thread::Builder::new()
             .name("codeact-record".into())
@@ -219,15 +249,17 @@ impl Writer {
     }
 }
 
-/// One MCAP recording of a robot. What is recorded is handed to a writer
-/// thread, which encodes, compresses and writes it, so the robot's thread
-/// only copies the data.
+/// One MCAP recording of a robot (or a fleet's robots). What is recorded
+/// is handed to a writer thread, which encodes, compresses and writes it,
+/// so the robot's thread only copies the data.
 pub struct Recorder {
-    robot: Arc<dyn RobotBackend>,
+    /// The robots, the first the one whose clock stamps the recording.
+    robots: Vec<Arc<dyn RobotBackend>>,
     path: Option<PathBuf>,
     writer: Mutex<Option<Writer>>,
     live: Option<Live>,
-    sampling: Mutex<Sampling>,
+    /// What was last recorded of each robot.
+    sampling: Mutex<Vec<Sampling>>,
     /// Held while the file is being finished, so a second `close` (a
     /// signal's thread) returns only once the file is whole.
     closing: Mutex<()>,
@@ -238,33 +270,46 @@ impl Recorder {
     /// metadata saying what made it: `codeact`, version, robot, format), to
     /// a live view, or both; the map and the first pose and scan first.
     pub fn create(robot: Arc<dyn RobotBackend>, to: &RecordTo) -> Result<Arc<Self>, RecordError> {
+        Self::create_fleet(vec![(String::new(), robot)], to)
+    }
+
+    /// Starts recording the robots of a fleet (name, robot) into one file:
+    /// the first on the plain channels, the others under their names; the
+    /// live view shows the first.
+    pub fn create_fleet(
+        robots: Vec<(String, Arc<dyn RobotBackend>)>,
+        to: &RecordTo,
+    ) -> Result<Arc<Self>, RecordError> {
+        let others: Vec<String> = robots.iter().skip(1).map(|(n, _)| n.clone()).collect();
         let live = to.live.map(Live::start).transpose()?;
         let writer = match &to.file {
-            Some(path) => Some(Writer::open(path, to.format)?),
+            Some(path) => Some(Writer::open(path, to.format, &others)?),
             None => None,
         };
         let recorder = Arc::new(Recorder {
-            robot,
+            sampling: Mutex::new(robots.iter().map(|_| Sampling::default()).collect()),
+            robots: robots.into_iter().map(|(_, r)| r).collect(),
             path: to.file.clone(),
             writer: Mutex::new(writer),
             live,
-            sampling: Mutex::new(Sampling::default()),
             closing: Mutex::new(()),
         });
         let format = to.format;
-        let robot_text = recorder.robot.describe();
-        recorder.metadata(
-            "codeact",
-            &[
-                ("version", env!("CARGO_PKG_VERSION")),
-                ("robot", &robot_text),
-                ("format", format.name()),
-            ],
-        );
-        if let Some(map) = recorder.robot.map() {
+        let robot_text = recorder.robots[0].describe();
+        let mut about = vec![
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("robot", &robot_text),
+            ("format", format.name()),
+        ];
+        let fleet = others.join(", ");
+        if !others.is_empty() {
+            about.push(("other_robots", &fleet));
+        }
+        recorder.metadata("codeact", &about);
+        if let Some(map) = recorder.robots[0].map() {
             recorder.send(recorder.now(), Message::Map(map));
         }
-        recorder.sample(true);
+        recorder.sample_all();
         Ok(recorder)
     }
 
@@ -281,12 +326,34 @@ impl Recorder {
     /// The robot as the skills should drive it: every command, step and
     /// camera picture recorded.
     pub fn backend(self: &Arc<Self>) -> Arc<dyn RobotBackend> {
-        Arc::new(RecordingBackend::new(self.robot.clone(), self.clone()))
+        self.backend_of(0)
+    }
+
+    /// Robot `i` of the fleet as the skills should drive it.
+    pub fn backend_of(self: &Arc<Self>, i: usize) -> Arc<dyn RobotBackend> {
+        Arc::new(RecordingBackend::new(
+            self.robots[i].clone(),
+            self.clone(),
+            i,
+        ))
     }
 
     /// Robot time now, nanoseconds (negative or non-finite clocks give 0).
     fn now(&self) -> u64 {
-        nanos(self.robot.time())
+        nanos(self.robots[0].time())
+    }
+
+    /// Queues robot `i`'s `message` (its own channels after the first robot's).
+    fn send_of(&self, i: usize, ns: u64, message: Message) {
+        match i {
+            0 => self.send(ns, message),
+            i => self.send(ns, Message::Of(i, Box::new(message))),
+        }
+    }
+
+    /// Every robot's pose and scan, now.
+    fn sample_all(&self) {
+        (0..self.robots.len()).for_each(|i| self.sample(i, true));
     }
 
     /// Queues a message for the writer (nothing once the recording is closed).
@@ -326,40 +393,43 @@ impl Recorder {
         }
     }
 
-    /// Records the pose when [`POSE_PERIOD`] has passed (or `always`), and
-    /// the scan when [`SCAN_PERIOD`] has passed and the robot has moved since
-    /// the last one (a robot at rest sees the same room).
-    fn sample(&self, always: bool) {
-        let t = self.robot.time();
-        let mut s = self.sampling.lock().unwrap_or_else(|e| e.into_inner());
+    /// Records robot `i`'s pose when [`POSE_PERIOD`] has passed (or
+    /// `always`), and its scan when [`SCAN_PERIOD`] has passed and it has
+    /// moved since the last one (a robot at rest sees the same room).
+    fn sample(&self, i: usize, always: bool) {
+        let robot = &self.robots[i];
+        let t = robot.time();
+        let mut all = self.sampling.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut all[i];
         if !always && t < s.next_pose {
             return;
         }
         s.next_pose = t + POSE_PERIOD;
-        let Ok(pose) = self.robot.pose() else { return };
+        let Ok(pose) = robot.pose() else { return };
         if always || s.last_pose.is_none_or(|p| moved(p, pose)) {
             s.last_pose = Some(pose);
-            self.send(nanos(t), Message::Pose(pose));
+            self.send_of(i, nanos(t), Message::Pose(pose));
         }
         let due = match s.last_scan {
             None => true,
             Some((at, seen_from)) => always || (t >= at + SCAN_PERIOD && moved(seen_from, pose)),
         };
         if due {
-            if let Some(Ok(scan)) = self.robot.lidar().map(|l| l.scan()) {
+            if let Some(Ok(scan)) = robot.lidar().map(|l| l.scan()) {
                 if s.last_scan.is_none_or(|(at, _)| scan.stamp > at) {
                     s.last_scan = Some((scan.stamp, pose));
-                    self.send(nanos(scan.stamp), Message::Scan(scan));
+                    self.send_of(i, nanos(scan.stamp), Message::Scan(scan));
                 }
             }
         }
     }
 
-    /// A velocity command: a stop, the first after one, and changes at most
-    /// every [`COMMAND_PERIOD`].
-    fn command(&self, linear: f64, angular: f64) {
-        let t = self.robot.time();
-        let mut s = self.sampling.lock().unwrap_or_else(|e| e.into_inner());
+    /// Robot `i`'s velocity command: a stop, the first after one, and
+    /// changes at most every [`COMMAND_PERIOD`].
+    fn command(&self, i: usize, linear: f64, angular: f64) {
+        let t = self.robots[i].time();
+        let mut all = self.sampling.lock().unwrap_or_else(|e| e.into_inner());
+        let s = &mut all[i];
         let stop = linear == 0.0 && angular == 0.0;
         let after_stop = s.last_command.is_none_or(|(l, a)| l == 0.0 && a == 0.0);
         // Controllers change their command a little every step; a change
@@ -374,13 +444,13 @@ impl Recorder {
         }
         s.last_command = Some((linear, angular));
         s.next_command = t + COMMAND_PERIOD;
-        drop(s);
-        self.send(nanos(t), Message::Command(linear, angular));
+        drop(all);
+        self.send_of(i, nanos(t), Message::Command(linear, angular));
     }
 
-    /// A camera picture the robot took.
-    fn camera(&self, png: &[u8]) {
-        self.send(self.now(), Message::Camera(png.to_vec()));
+    /// A camera picture robot `i` took.
+    fn camera(&self, i: usize, png: &[u8]) {
+        self.send_of(i, self.now(), Message::Camera(png.to_vec()));
     }
 
     /// Ends the recording: waits for the writer to finish the file. Later
@@ -395,8 +465,8 @@ impl Recorder {
         {
             return Ok(());
         }
-        // Where the robot ended up, before the file is finished.
-        self.sample(true);
+        // Where the robots ended up, before the file is finished.
+        self.sample_all();
         let Some(mut writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Ok(());
         };
@@ -426,13 +496,13 @@ impl Recorder {
 
 impl ActionWatcher for Recorder {
     fn started(&self, action: u64, code: &str) {
-        self.sample(true);
+        self.sample_all();
         self.send(self.now(), Message::Code(action, code.to_owned()));
     }
 
     fn finished(&self, obs: &Observation) {
         let t = self.now();
-        self.sample(true);
+        self.sample_all();
         let level = if obs.status == Status::Ok {
             Level::Info
         } else {

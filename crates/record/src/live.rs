@@ -271,7 +271,8 @@ impl LiveChannels {
             Message::Observation(..) => self.observation.has_sinks(),
             Message::Picture(_) => self.pictures.has_sinks(),
             Message::Event(_) => self.events.has_sinks(),
-            Message::Metadata(..) => false,
+            // The live view shows the first robot of a fleet (docs/fleet.md).
+            Message::Metadata(..) | Message::Of(..) => false,
         }
     }
 
@@ -297,9 +298,9 @@ impl LiveChannels {
                     self.tf.log_with_time(&tf, ns);
                 }
             }
-            Message::Scan(scan) if self.scan.has_sinks() => {
-                self.scan.log_with_time(&fox::scan(scan.clone(), ns), ns)
-            }
+            Message::Scan(scan) if self.scan.has_sinks() => self
+                .scan
+                .log_with_time(&fox::scan(scan.clone(), "base_link", ns), ns),
             Message::Command(linear, angular) if self.cmd_vel.has_sinks() => {
                 let mut json = Vec::with_capacity(48);
                 fox::command(*linear, *angular, &mut json);
@@ -308,7 +309,7 @@ impl LiveChannels {
             }
             Message::Camera(png) if self.camera.has_sinks() => self
                 .camera
-                .log_with_time(&fox::image(png.clone(), "png", ns), ns),
+                .log_with_time(&fox::image(png.clone(), "png", "camera", ns), ns),
             Message::Code(action, code) if self.code.has_sinks() => {
                 let log = fox::log("code", *action, code.clone(), Level::Info, ns);
                 self.code.log_with_time(&log, ns)
@@ -318,7 +319,7 @@ impl LiveChannels {
                 self.observation.log_with_time(&log, ns)
             }
             Message::Picture(picture) if self.pictures.has_sinks() => {
-                let image = fox::image(picture.data.to_vec(), picture.mime.format(), ns);
+                let image = fox::image(picture.data.to_vec(), picture.mime.format(), "camera", ns);
                 self.pictures.log_with_time(&image, ns)
             }
             Message::Event(text) if self.events.has_sinks() => {

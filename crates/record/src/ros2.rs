@@ -380,11 +380,11 @@ pub mod from {
         }
     }
 
-    /// A scan in `base_link`.
-    pub fn scan(scan: ScanData, ns: u64) -> LaserScan {
+    /// A scan in the robot's frame `frame`.
+    pub fn scan(scan: ScanData, frame: &str, ns: u64) -> LaserScan {
         let last = scan.ranges.len().saturating_sub(1) as f64;
         LaserScan {
-            header: header(ns, "base_link"),
+            header: header(ns, frame),
             angle_min: scan.angle_min as f32,
             angle_max: (scan.angle_min + scan.angle_increment * last) as f32,
             angle_increment: scan.angle_increment as f32,

@@ -17,7 +17,7 @@ use super::fleet_profile::FleetProfile;
 use super::node::{skills_of, NodeError, RosSkills};
 use super::robot::{r2r_name, serve_trigger, RosRobot};
 use super::spin::{RosError, RosThread};
-use codeact_record::{recorded, RecordTo, Recorded};
+use codeact_record::{recorded_fleet, RecordTo, RecordedFleet};
 
 type Hook = Box<dyn Fn() + Send>;
 
@@ -92,9 +92,10 @@ fn clear_all(robots: &[Arc<RosRobot>]) -> bool {
     cleared.contains(&true)
 }
 
-/// Starts node `node_name` and connects to every robot of `fleet`, the
-/// first recorded as `record` says; its skills are one set, each robot's
-/// as the methods of its robot object.
+/// Starts node `node_name` and connects to every robot of `fleet`, all
+/// recorded into one file as `record` says (the others' channels under
+/// their names); its skills are one set, each robot's as the methods of
+/// its robot object.
 pub fn connect(
     fleet: FleetProfile,
     node_name: &str,
@@ -122,16 +123,15 @@ pub fn connect(
         guarded.push(r.profile().topics.e_stop.clone());
         guarded.push(r.clear_service());
     }
-    let Recorded { backend, recorder } = recorded(robots[0].clone(), record)?;
+    let name = |r: &RosRobot| r.profile().member.clone().unwrap_or_default();
+    let named = robots
+        .iter()
+        .map(|r| (name(r), r.clone() as Arc<dyn RobotBackend>))
+        .collect();
+    let RecordedFleet { backends, recorder } = recorded_fleet(named, record)?;
     let mut sets = Vec::new();
-    for (i, (robot, idl)) in robots.iter().zip(&idls).enumerate() {
-        let through: Arc<dyn RobotBackend> = if i == 0 {
-            backend.clone()
-        } else {
-            robot.clone()
-        };
-        let name = robot.profile().member.clone().unwrap_or_default();
-        sets.push((name, skills_of(&ros, robot, through, idl, &guarded)?));
+    for ((robot, idl), through) in robots.iter().zip(&idls).zip(backends) {
+        sets.push((name(robot), skills_of(&ros, robot, through, idl, &guarded)?));
     }
     Ok(RosSkills {
         skills: robot_api::fleet::fleet_skills(sets),

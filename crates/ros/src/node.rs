@@ -76,7 +76,7 @@ pub struct RosSkills {
     pub robots: Vec<Arc<RosRobot>>,
     /// Their e-stops (and a fleet's one for all).
     pub e_stops: EStops,
-    /// Its recording (a fleet's first robot's), when one was asked for.
+    /// Its recording (every robot of a fleet), when one was asked for.
     pub recorder: Option<Arc<Recorder>>,
     /// The profile's name.
     pub profile_name: String,
