@@ -93,7 +93,8 @@ fn every_profile_loads_and_launch_defaults_name_real_profiles() {
     for entry in std::fs::read_dir(launch_dir().join("profiles")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            codeact::ros::profile::load(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            codeact::ros::fleet_profile::load(path.to_str().unwrap())
+                .unwrap_or_else(|e| panic!("{e}"));
             profiles += 1;
         }
     }

@@ -518,6 +518,15 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
 /// for none): its relative names (`odom`, `cmd_vel`) are resolved in it,
 /// as a ROS node's are, and absolute ones (`/map`) kept.
 pub fn parse_in(text: &str, path: &str, namespace: &str) -> Result<RobotProfile, ProfileError> {
+    let fleet = serde_norway::from_str::<serde_norway::Value>(text)
+        .is_ok_and(|v| v.get("robots").is_some() && v.get("topics").is_none());
+    if fleet {
+        return Err(ProfileError::Invalid {
+            path: path.into(),
+            line: 1,
+            message: "this is a fleet profile (it lists robots:), where one robot's profile is wanted; a fleet cannot be a robot of a fleet".into(),
+        });
+    }
     let profile: RobotProfile = serde_norway::from_str(text).map_err(|e| {
         let line = e.location().map_or(1, |l| l.line());
         let message = e.to_string();
