@@ -253,3 +253,47 @@ print('done')";
         );
     }
 }
+
+#[test]
+fn the_fleets_e_stop_ends_the_nodes_action_and_stops_both_robots() {
+    let domain = domain(2);
+    let (alpha, beta) = (
+        robot_in("/alpha", domain, 30),
+        robot_in("/beta", domain, 30),
+    );
+    let mut node = ros_command(common::exe(), domain)
+        .args(["node", "--ros", "--robot"])
+        .arg(fleet_file("node"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("codeact node starts");
+    let press = press_later(domain, "/e_stop", Duration::from_secs(6));
+    let started = now();
+    let answer = person(
+        domain,
+        &[
+            "execute",
+            "together(alpha.start('drive', 1.0, 0.0, 20.0), beta.start('drive', 1.0, 0.0, 20.0))",
+        ],
+    );
+    let pressed = press.join().unwrap();
+    let _ = node.kill();
+    let _ = node.wait();
+    // The action ended at the press, not after its 20 s drives.
+    assert_eq!(answer["status"], "interrupted", "{answer}");
+    let done = answer["done"].as_f64().unwrap();
+    assert!(
+        done < pressed + 5.0,
+        "answered {} s after the press",
+        done - pressed
+    );
+    assert!(done - started < 15.0, "{answer}");
+    for (name, robot) in [("alpha", alpha), ("beta", beta)] {
+        let cmds = commands(&report(robot));
+        let before = moving(&cmds).iter().filter(|c| c.0 < pressed).count();
+        let after = moving(&cmds).iter().filter(|c| c.0 > pressed + 0.3).count();
+        assert!(before > 10, "{name} was driven before the press");
+        assert_eq!(after, 0, "{name} moved after the fleet's e-stop");
+    }
+}

@@ -257,3 +257,35 @@ fn the_built_in_warehouse_duo_has_two_robots_in_the_warehouse() {
     assert_eq!(duo.objects, one.objects);
     assert_eq!(duo.robot.start, one.robot.start, "alpha starts at the dock");
 }
+
+/// The same fleet world and commands give the same noisy scans, bit for
+/// bit, run after run; each scan stepping made (each robot seeing the
+/// others) is the one casting it alone makes.
+#[test]
+fn a_fleets_scans_are_the_same_run_after_run_and_as_cast_one_by_one() {
+    let noisy = format!("{HALL}lidar: {{noise: 0.02}}\n");
+    let world = Arc::new(sim::world_file::parse(&noisy, "hall.yaml").unwrap());
+    let run = || {
+        let mut s = sim::Simulator::new(world.clone());
+        s.command_robot(0, 0.5, 0.2);
+        s.command_robot(1, 0.4, -0.1);
+        s.run_for(3.0);
+        s
+    };
+    let (a, b) = (run(), run());
+    for i in 0..2 {
+        assert_eq!(a.robot(i).scan().ranges, b.robot(i).scan().ranges);
+        assert!(a.robot(i).scan().ranges.iter().any(|r| r.is_finite()));
+    }
+    // Without noise, a scan cast alone (one robot at a time) is the one stepping cast.
+    let quiet = Arc::new(sim::world_file::parse(HALL, "hall.yaml").unwrap());
+    let mut s = sim::Simulator::new(quiet);
+    s.command_robot(0, 0.5, 0.2);
+    s.command_robot(1, 0.4, -0.1);
+    s.run_for(3.0);
+    let stepped: Vec<Vec<f64>> = (0..2).map(|i| s.robot(i).scan().ranges.clone()).collect();
+    for (i, ranges) in stepped.iter().enumerate() {
+        s.take_scan_of(i);
+        assert_eq!(&s.robot(i).scan().ranges, ranges, "robot {i}");
+    }
+}

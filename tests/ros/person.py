@@ -4,6 +4,8 @@
   and prints when it first pressed;
 - `clear NODE`: calls NODE/clear_e_stop (std_srvs/srv/Trigger) and prints
   the answer as one JSON line;
+- `execute CODE`: runs CODE through /codeact/execute (codeact_interfaces)
+  and prints the answer's status, error and duration;
 - `navigate X Y SECONDS`: sends Nav2 a NavigateToPose goal itself (not
   through codeact), lets it run SECONDS, cancels it, and prints whether it
   was accepted."""
@@ -38,6 +40,17 @@ elif sys.argv[1] == "clear":
     rclpy.spin_until_future_complete(node, future, timeout_sec=20)
     answer = future.result()
     print(json.dumps({"success": answer.success, "message": answer.message}), flush=True)
+elif sys.argv[1] == "execute":
+    from codeact_interfaces.srv import Execute
+    client = node.create_client(Execute, "/codeact/execute")
+    if not client.wait_for_service(timeout_sec=30):
+        print(json.dumps({"error": "no execute service"}), flush=True)
+        sys.exit(1)
+    future = client.call_async(Execute.Request(code=sys.argv[2], timeout=60.0))
+    rclpy.spin_until_future_complete(node, future, timeout_sec=90)
+    a = future.result()
+    print(json.dumps({"status": a.status, "error_type": a.error_type, "error_message": a.error_message,
+                      "duration_ms": a.duration_ms, "done": time.time()}), flush=True)
 elif sys.argv[1] == "navigate":
     from rclpy.action import ActionClient
     from nav2_msgs.action import NavigateToPose
