@@ -749,32 +749,24 @@ fn run_and_repl_end_in_order_on_a_signal_with_their_recordings_whole() {
     drop(stdin);
 }
 
-/// `--live`: a Foxglove WebSocket client (tests/record/live.py, the
-/// protocol over the `websockets` package) that joins a running session
-/// sees every channel advertised, the map and the camera's frame sent
-/// again for it, and the poses of a drive as it happens; a non-loopback
-/// address is refused.
-#[test]
-#[ignore = "needs the websockets package: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
-fn a_live_view_client_sees_the_channels_while_an_action_runs() {
-    let refused = Command::new(common::exe())
-        .args(["session", "--world", "small_room", "--live", "0.0.0.0:0"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        !refused.status.success() && said.contains("only on loopback"),
-        "{said}"
-    );
-
+/// `codeact session --world WORLD --realtime 1 --live 0` and a live view
+/// client of it (tests/record/live.py, counting poses on `pose_topic`),
+/// subscribed to every channel; the client's stdout, past "subscribed".
+fn live_session(
+    world: &str,
+    pose_topic: &str,
+) -> (
+    std::process::Child,
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
     let mut child = Command::new(common::exe())
         // In real time, as a viewer watches (a simulator in lockstep outruns
         // the live view, which shows a stream at most every LIVE_PERIOD).
         .args([
             "session",
             "--world",
-            "small_room",
+            world,
             "--realtime",
             "1",
             "--live",
@@ -802,7 +794,7 @@ fn a_live_view_client_sees_the_channels_while_an_action_runs() {
     let python = std::env::var("CODEACT_RECORD_PYTHON").expect("CODEACT_RECORD_PYTHON");
     let mut client = Command::new(python)
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/record/live.py"))
-        .args([url.as_str(), "30"])
+        .args([url.as_str(), "30", pose_topic])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -810,7 +802,74 @@ fn a_live_view_client_sees_the_channels_while_an_action_runs() {
     let mut said = String::new();
     std::io::BufRead::read_line(&mut out, &mut said).unwrap();
     assert_eq!(said.trim(), "subscribed");
+    (child, client, out)
+}
 
+/// `--live` in a fleet world: every robot's channels are served, the
+/// others under their names, and a client sees beta drive as it happens.
+#[test]
+#[ignore = "needs the websockets package: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn a_live_view_client_sees_every_robot_of_a_fleet() {
+    let (mut child, mut client, mut out) = live_session("warehouse_duo", "/beta/pose");
+    let mut stdin = child.stdin.take().unwrap();
+    let code = "together(alpha.start('move_to', 1.0, 2.0), beta.start('move_to', 2.0, 19.0))";
+    let request = json!({"type": "execute", "id": 1, "code": code}).to_string() + "\n";
+    std::io::Write::write_all(&mut stdin, request.as_bytes()).unwrap();
+    let mut report = String::new();
+    std::io::BufRead::read_line(&mut out, &mut report).unwrap();
+    assert!(client.wait().unwrap().success());
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let r: Json = serde_json::from_str(&report).unwrap();
+    for (topic, schema) in [
+        ("/pose", "foxglove.PoseInFrame"),
+        ("/beta/pose", "foxglove.PoseInFrame"),
+        ("/beta/scan", "foxglove.LaserScan"),
+        ("/beta/cmd_vel", "codeact.VelocityCommand"),
+        ("/beta/camera/image", "foxglove.CompressedImage"),
+    ] {
+        assert_eq!(
+            r["channels"][topic]["schema"], schema,
+            "{topic}: {}",
+            r["channels"]
+        );
+    }
+    let count = |topic: &str| r["topics"][topic]["count"].as_u64().unwrap_or(0);
+    let counts: Vec<(String, u64)> = r["topics"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|t| (t.clone(), count(t)))
+        .collect();
+    assert!(count("/beta/pose") >= 5, "{counts:?}");
+    assert!(
+        count("/pose") >= 1 && count("/beta/cmd_vel") >= 1,
+        "{counts:?}"
+    );
+    // Each robot's camera placed on it, sent again for the client that joined.
+    assert!(count("/tf_static") >= 2, "{counts:?}");
+}
+
+/// `--live`: a Foxglove WebSocket client (tests/record/live.py, the
+/// protocol over the `websockets` package) that joins a running session
+/// sees every channel advertised, the map and the camera's frame sent
+/// again for it, and the poses of a drive as it happens; a non-loopback
+/// address is refused.
+#[test]
+#[ignore = "needs the websockets package: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn a_live_view_client_sees_the_channels_while_an_action_runs() {
+    let refused = Command::new(common::exe())
+        .args(["session", "--world", "small_room", "--live", "0.0.0.0:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("only on loopback"),
+        "{said}"
+    );
+
+    let (mut child, mut client, mut out) = live_session("small_room", "/pose");
     let mut stdin = child.stdin.take().unwrap();
     let request =
         json!({"type": "execute", "id": 1, "code": "move_to(2.0, 1.5)"}).to_string() + "\n";

@@ -2,7 +2,8 @@
 package): connects to codeact's live view, subscribes to every channel,
 says "subscribed" on stdout (a second later, once the server has surely
 taken the subscription), then collects messages until it has seen a
-code action and the poses that followed it (or its time runs out), and
+code action and the poses that followed it (on /pose, or the topic given
+third: /beta/pose) or its time runs out, and
 prints what it saw as one JSON object: the advertised channels, and per
 topic the count of messages, their receive delays and the first payload's
 printable text."""
@@ -17,7 +18,7 @@ from websockets.sync.client import connect
 OP_MESSAGE_DATA = 1
 
 
-def main(url, seconds):
+def main(url, seconds, pose_topic="/pose"):
     out = {"channels": {}, "topics": {}, "subprotocol": None}
     with connect(url, subprotocols=["foxglove.sdk.v1"], open_timeout=10) as ws:
         out["subprotocol"] = ws.subprotocol
@@ -53,10 +54,10 @@ def main(url, seconds):
             seen["log_times"].append(log_time)
             if seen["text"] is None:
                 seen["text"] = payload.decode("utf-8", "replace")
-            if topic == "/pose" and "/code" in out["topics"]:
+            if topic == pose_topic and "/code" in out["topics"]:
                 poses_after_code += 1
     print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[2]))
+    main(sys.argv[1], float(sys.argv[2]), *sys.argv[3:4])

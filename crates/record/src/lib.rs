@@ -281,7 +281,7 @@ impl Recorder {
         to: &RecordTo,
     ) -> Result<Arc<Self>, RecordError> {
         let others: Vec<String> = robots.iter().skip(1).map(|(n, _)| n.clone()).collect();
-        let live = to.live.map(Live::start).transpose()?;
+        let live = to.live.map(|addr| Live::start(addr, &others)).transpose()?;
         let writer = match &to.file {
             Some(path) => Some(Writer::open(path, to.format, &others)?),
             None => None,

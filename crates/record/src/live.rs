@@ -15,7 +15,7 @@ use foxglove::{Channel, Context, RawChannel, Schema, WebSocketServer, WebSocketS
 use robot_api::nav::GridMap;
 use robot_api::Pose2;
 
-use crate::channels::{topics, Message, TWIST_SCHEMA};
+use crate::channels::{robot_topic, topics, Message, TWIST_SCHEMA};
 use crate::fox::{self, Level};
 
 /// Why the live view could not start.
@@ -76,11 +76,11 @@ pub struct Live {
     /// To the encoding thread; `None` once stopped.
     to_thread: Mutex<Option<mpsc::SyncSender<(u64, Message)>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// When each stream channel last sent, nanoseconds after `started`
-    /// (0: never).
-    last_sent: [AtomicU64; 3],
-    /// Whether the last command sent was a stop.
-    stopped: AtomicBool,
+    /// Per robot: when each stream channel last sent, nanoseconds after
+    /// `started` (0: never).
+    last_sent: Vec<[AtomicU64; 3]>,
+    /// Per robot: whether the last command sent was a stop.
+    stopped: Vec<AtomicBool>,
     started: Instant,
 }
 
@@ -93,21 +93,57 @@ struct LiveChannels {
     /// The map, for clients that join after it was sent.
     last_map: Mutex<Option<(u64, GridMap)>>,
     map: Channel<Grid>,
-    pose: Channel<PoseInFrame>,
     tf: Channel<FrameTransforms>,
     tf_static: Channel<FrameTransforms>,
-    scan: Channel<LaserScan>,
-    cmd_vel: Arc<RawChannel>,
-    camera: Channel<CompressedImage>,
+    /// Each robot's own channels, the first robot's first.
+    robots: Vec<LiveRobot>,
     code: Channel<Log>,
     observation: Channel<Log>,
     pictures: Channel<CompressedImage>,
     events: Channel<Log>,
 }
 
+/// One robot's live channels and frames: the first robot's on the plain
+/// topics, a fleet's others under their names (`/beta/pose`).
+struct LiveRobot {
+    pose: Channel<PoseInFrame>,
+    scan: Channel<LaserScan>,
+    cmd_vel: Arc<RawChannel>,
+    camera: Channel<CompressedImage>,
+    base: String,
+    camera_frame: String,
+}
+
+impl LiveRobot {
+    /// The channels of the robot called `name` (`None`: the first).
+    fn new(ctx: &Arc<Context>, name: Option<&str>) -> Self {
+        let topic = |t: &str| robot_topic(name, t);
+        let frame = |f: &str| name.map_or_else(|| f.to_owned(), |n| format!("{n}/{f}"));
+        let velocity = Schema::new(
+            "codeact.VelocityCommand",
+            "jsonschema",
+            TWIST_SCHEMA.as_bytes().to_vec(),
+        );
+        LiveRobot {
+            pose: ctx.channel_builder(topic(topics::POSE)).build(),
+            scan: ctx.channel_builder(topic(topics::SCAN)).build(),
+            cmd_vel: ctx
+                .channel_builder(topic(topics::CMD_VEL))
+                .message_encoding("json")
+                .schema(velocity)
+                .build_raw()
+                .expect("a channel with an encoding builds"),
+            camera: ctx.channel_builder(topic(topics::CAMERA)).build(),
+            base: frame("base_link"),
+            camera_frame: frame("camera"),
+        }
+    }
+}
+
 impl Live {
-    /// Serves the live view at `addr` (port 0: any free port).
-    pub fn start(addr: SocketAddr) -> Result<Live, LiveError> {
+    /// Serves the live view at `addr` (port 0: any free port): one robot,
+    /// or a fleet whose robots after the first are `others`.
+    pub fn start(addr: SocketAddr, others: &[String]) -> Result<Live, LiveError> {
         if !addr.ip().is_loopback() {
             return Err(LiveError::NotLoopback(addr));
         }
@@ -125,25 +161,16 @@ impl Live {
                 why: e.to_string(),
             })?;
         let bound = SocketAddr::new(addr.ip(), server.port());
-        let velocity = Schema::new(
-            "codeact.VelocityCommand",
-            "jsonschema",
-            TWIST_SCHEMA.as_bytes().to_vec(),
-        );
-        let cmd_vel = ctx
-            .channel_builder(topics::CMD_VEL)
-            .message_encoding("json")
-            .schema(velocity)
-            .build_raw()
-            .expect("a channel with an encoding builds");
+        let robots: Vec<LiveRobot> = std::iter::once(None)
+            .chain(others.iter().map(|n| Some(n.as_str())))
+            .map(|name| LiveRobot::new(&ctx, name))
+            .collect();
+        let n = robots.len();
         let channels = Arc::new(LiveChannels {
             map: ctx.channel_builder(topics::MAP).build(),
-            pose: ctx.channel_builder(topics::POSE).build(),
             tf: ctx.channel_builder(topics::TF).build(),
             tf_static: ctx.channel_builder(topics::TF_STATIC).build(),
-            scan: ctx.channel_builder(topics::SCAN).build(),
-            cmd_vel,
-            camera: ctx.channel_builder(topics::CAMERA).build(),
+            robots,
             code: ctx.channel_builder(topics::CODE).build(),
             observation: ctx.channel_builder(topics::OBSERVATION).build(),
             pictures: ctx.channel_builder(topics::PICTURES).build(),
@@ -171,8 +198,8 @@ impl Live {
             channels,
             to_thread: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
-            last_sent: Default::default(),
-            stopped: AtomicBool::new(false),
+            last_sent: (0..n).map(|_| Default::default()).collect(),
+            stopped: (0..n).map(|_| AtomicBool::new(false)).collect(),
             started: Instant::now(),
         })
     }
@@ -200,35 +227,41 @@ impl Live {
     /// always goes (a viewer never shows a stopped robot moving); repeated
     /// stops (a controller holding still sends one per tick) are throttled.
     fn due(&self, message: &Message) -> bool {
+        let (robot, message) = match message {
+            Message::Of(i, m) if *i < self.stopped.len() => (*i, &**m),
+            Message::Of(..) => return false,
+            m => (0, m),
+        };
         let stream = match message {
             Message::Pose(_) => Stream::Pose,
             Message::Scan(_) => Stream::Scan,
             Message::Command(l, a) => {
                 let stop = *l == 0.0 && *a == 0.0;
-                if stop && !self.stopped.load(Ordering::Relaxed) {
-                    self.stopped.store(true, Ordering::Relaxed);
-                    self.last_sent[Stream::Command as usize].store(
+                let stopped = &self.stopped[robot];
+                if stop && !stopped.load(Ordering::Relaxed) {
+                    stopped.store(true, Ordering::Relaxed);
+                    self.last_sent[robot][Stream::Command as usize].store(
                         self.started.elapsed().as_nanos() as u64 + 1,
                         Ordering::Relaxed,
                     );
                     return true;
                 }
-                if !self.throttle(Stream::Command) {
+                if !self.throttle(robot, Stream::Command) {
                     return false;
                 }
-                self.stopped.store(stop, Ordering::Relaxed);
+                stopped.store(stop, Ordering::Relaxed);
                 return true;
             }
             _ => return true,
         };
-        self.throttle(stream)
+        self.throttle(robot, stream)
     }
 
-    /// Whether [`LIVE_PERIOD`] has passed since `stream` last sent; notes
-    /// it as sent now if so.
-    fn throttle(&self, stream: Stream) -> bool {
+    /// Whether [`LIVE_PERIOD`] has passed since robot `robot`'s `stream`
+    /// last sent; notes it as sent now if so.
+    fn throttle(&self, robot: usize, stream: Stream) -> bool {
         let now = self.started.elapsed().as_nanos() as u64 + 1;
-        let last = &self.last_sent[stream as usize];
+        let last = &self.last_sent[robot][stream as usize];
         let before = last.load(Ordering::Relaxed);
         if before != 0 && now < before + LIVE_PERIOD.as_nanos() as u64 {
             return false;
@@ -261,18 +294,27 @@ impl LiveChannels {
     /// Whether anyone watches `message`'s channel (the map: always, it is
     /// kept for later viewers).
     fn wanted(&self, message: &Message) -> bool {
+        self.wanted_of(0, message)
+    }
+
+    /// Whether anyone watches `message`'s channel, robot `robot`'s if it is
+    /// one of a robot's.
+    fn wanted_of(&self, robot: usize, message: &Message) -> bool {
+        let Some(r) = self.robots.get(robot) else {
+            return false;
+        };
         match message {
+            Message::Of(i, m) => self.wanted_of(*i, m),
             Message::Map(_) => true,
-            Message::Pose(_) => self.pose.has_sinks() || self.tf.has_sinks(),
-            Message::Scan(_) => self.scan.has_sinks(),
-            Message::Command(..) => self.cmd_vel.has_sinks(),
-            Message::Camera(_) => self.camera.has_sinks(),
+            Message::Pose(_) => r.pose.has_sinks() || self.tf.has_sinks(),
+            Message::Scan(_) => r.scan.has_sinks(),
+            Message::Command(..) => r.cmd_vel.has_sinks(),
+            Message::Camera(_) => r.camera.has_sinks(),
             Message::Code(..) => self.code.has_sinks(),
             Message::Observation(..) => self.observation.has_sinks(),
             Message::Picture(_) => self.pictures.has_sinks(),
             Message::Event(_) => self.events.has_sinks(),
-            // The live view shows the first robot of a fleet (docs/fleet.md).
-            Message::Metadata(..) | Message::Of(..) => false,
+            Message::Metadata(..) => false,
         }
     }
 
@@ -282,7 +324,16 @@ impl LiveChannels {
         if self.joined.swap(false, Ordering::SeqCst) {
             self.send_once_more();
         }
+        self.write_of(0, ns, message)
+    }
+
+    /// Sends `message`, robot `robot`'s if it is one of a robot's.
+    fn write_of(&self, robot: usize, ns: u64, message: &Message) {
+        let Some(r) = self.robots.get(robot) else {
+            return;
+        };
         match message {
+            Message::Of(i, m) => self.write_of(*i, ns, m),
             Message::Map(map) => {
                 if self.map.has_sinks() {
                     self.map.log_with_time(&fox::map(map, ns), ns);
@@ -290,26 +341,27 @@ impl LiveChannels {
                 *self.last_map.lock().unwrap_or_else(|e| e.into_inner()) = Some((ns, map.clone()));
             }
             Message::Pose(pose) => {
-                if self.pose.has_sinks() {
-                    self.pose.log_with_time(&fox::pose(*pose, ns), ns);
+                if r.pose.has_sinks() {
+                    r.pose.log_with_time(&fox::pose(*pose, ns), ns);
                 }
                 if self.tf.has_sinks() {
-                    let tf = fox::transform("map", "base_link", *pose, ns);
+                    let tf = fox::transform("map", &r.base, *pose, ns);
                     self.tf.log_with_time(&tf, ns);
                 }
             }
-            Message::Scan(scan) if self.scan.has_sinks() => self
+            Message::Scan(scan) if r.scan.has_sinks() => r
                 .scan
-                .log_with_time(&fox::scan(scan.clone(), "base_link", ns), ns),
-            Message::Command(linear, angular) if self.cmd_vel.has_sinks() => {
+                .log_with_time(&fox::scan(scan.clone(), &r.base, ns), ns),
+            Message::Command(linear, angular) if r.cmd_vel.has_sinks() => {
                 let mut json = Vec::with_capacity(48);
                 fox::command(*linear, *angular, &mut json);
-                self.cmd_vel
+                r.cmd_vel
                     .log_with_meta(&json, foxglove::PartialMetadata::with_log_time(ns));
             }
-            Message::Camera(png) if self.camera.has_sinks() => self
-                .camera
-                .log_with_time(&fox::image(png.clone(), "png", "camera", ns), ns),
+            Message::Camera(png) if r.camera.has_sinks() => {
+                let image = fox::image(png.clone(), "png", &r.camera_frame, ns);
+                r.camera.log_with_time(&image, ns)
+            }
             Message::Code(action, code) if self.code.has_sinks() => {
                 let log = fox::log("code", *action, code.clone(), Level::Info, ns);
                 self.code.log_with_time(&log, ns)
@@ -333,8 +385,10 @@ impl LiveChannels {
     /// What is sent once (the map, the camera's place on the robot), again
     /// for the clients that joined since.
     fn send_once_more(&self) {
-        let tf = fox::transform("base_link", "camera", Pose2::default(), 0);
-        self.tf_static.log_with_time(&tf, 0u64);
+        for r in &self.robots {
+            let tf = fox::transform(&r.base, &r.camera_frame, Pose2::default(), 0);
+            self.tf_static.log_with_time(&tf, 0u64);
+        }
         if let Some((ns, map)) = &*self.last_map.lock().unwrap_or_else(|e| e.into_inner()) {
             self.map.log_with_time(&fox::map(map, *ns), *ns);
         }
@@ -355,7 +409,7 @@ mod tests {
     /// the first stop after motion at once, the repeats as a stream.
     #[test]
     fn a_stop_after_motion_goes_at_once_and_repeated_stops_are_throttled() {
-        let live = Live::start(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let live = Live::start(SocketAddr::from(([127, 0, 0, 1], 0)), &[]).unwrap();
         let sent = |l: f64, a: f64| live.due(&Message::Command(l, a));
         assert!(sent(0.3, 0.0), "the first command goes");
         assert!(!sent(0.3, 0.1), "motion within the period waits");
