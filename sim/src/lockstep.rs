@@ -10,11 +10,19 @@
 //! on it) or while it is inside `advance`. An idle robot does not hold time
 //! back: the world moves on around it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a waiting robot sleeps before it looks at its cancel token again.
 const CANCEL_POLL: Duration = Duration::from_millis(5);
+
+/// How long a waiting robot watches for the clock to move before it
+/// sleeps: about as long as another robot's stepping of a control period
+/// takes, so the robots of a fleet go on at once instead of each waking
+/// the other from sleep at every period (on a busy two-core machine a
+/// wake-up costs more than the step).
+const SPIN: Duration = Duration::from_micros(500);
 
 /// The shared clock's bookkeeping.
 #[derive(Debug, Default)]
@@ -32,6 +40,10 @@ struct State {
 pub struct Lockstep {
     state: Mutex<State>,
     moved: Condvar,
+    /// Counts the changes waiters care about (steps run, robots done or
+    /// idle); changed only under `state`'s lock, read without it by a
+    /// waiter spinning.
+    generation: AtomicU64,
 }
 
 /// What a step of the world needs: to run `n` steps now.
@@ -52,11 +64,40 @@ impl Lockstep {
                 stepping: false,
             }),
             moved: Condvar::new(),
+            generation: AtomicU64::new(0),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tells the waiters something changed (called with the lock held,
+    /// `st`, which is then released).
+    fn changed(&self, st: MutexGuard<'_, State>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        drop(st);
+        self.moved.notify_all();
+    }
+
+    /// Waits for a change after `seen` (the generation read under the lock
+    /// `st`): watching for up to [`SPIN`], then asleep for up to
+    /// [`CANCEL_POLL`].
+    fn wait_for_change(&self, st: MutexGuard<'_, State>, seen: u64) {
+        drop(st);
+        let start = Instant::now();
+        while self.generation.load(Ordering::SeqCst) == seen && start.elapsed() < SPIN {
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        }
+        let st = self.lock();
+        if self.generation.load(Ordering::SeqCst) == seen {
+            drop(
+                self.moved
+                    .wait_timeout(st, CANCEL_POLL)
+                    .unwrap_or_else(|e| e.into_inner()),
+            );
+        }
     }
 
     /// Marks robot `i` busy until the guard is dropped: time waits for it.
@@ -84,8 +125,7 @@ impl Lockstep {
             let mut st = self.lock();
             if world.steps() >= target {
                 st.wants[i] = None;
-                drop(st);
-                self.moved.notify_all();
+                self.changed(st);
                 return Ok(());
             }
             st.wants[i] = Some(target);
@@ -101,19 +141,18 @@ impl Lockstep {
                 st.stepping = true;
                 drop(st);
                 world.run(upto.saturating_sub(world.steps()).min(chunk));
-                self.lock().stepping = false;
-                self.moved.notify_all();
+                let mut st = self.lock();
+                st.stepping = false;
+                self.changed(st);
             } else {
-                drop(
-                    self.moved
-                        .wait_timeout(st, CANCEL_POLL)
-                        .unwrap_or_else(|e| e.into_inner()),
-                );
+                let seen = self.generation.load(Ordering::SeqCst);
+                self.wait_for_change(st, seen);
             }
             if let Err(e) = between(ready) {
                 // Robot `i` stops waiting: cancelled, or it cannot go on.
-                self.lock().wants[i] = None;
-                self.moved.notify_all();
+                let mut st = self.lock();
+                st.wants[i] = None;
+                self.changed(st);
                 return Err(e);
             }
         }
@@ -129,7 +168,8 @@ pub struct Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        self.clock.lock().busy[self.robot] -= 1;
-        self.clock.moved.notify_all();
+        let mut st = self.clock.lock();
+        st.busy[self.robot] -= 1;
+        self.clock.changed(st);
     }
 }

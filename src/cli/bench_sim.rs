@@ -145,38 +145,53 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
     fleet(reps, single.median, single_call.median)
 }
 
+/// Warehouse-lite driven through the simulator's robot backend (its lock,
+/// its clock, a thread per robot) by every robot of `robots` at once, each
+/// run the mirror image of the one before; the real-time factor.
+fn backend_lite(robots: &[Arc<sim::SimRobot>]) -> Result<f64> {
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
+        for ((r, busy), turn) in robots.iter().zip(busy).zip([0.3, -0.3].into_iter().cycle()) {
+            scope.spawn(move || {
+                let cancel = robot_api::CancelToken::new();
+                for k in 0..30 {
+                    let _ = r.command(0.5, if k % 2 == 0 { turn } else { -turn });
+                    let _ = r.advance(std::time::Duration::from_secs(2), &cancel);
+                }
+                drop(busy);
+            });
+        }
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let time = robots[0].sim().time();
+    if (time - 60.0).abs() > 0.1 {
+        bail!("the backend run took {time} simulated seconds, not 60");
+    }
+    Ok(60.0 / wall)
+}
+
 /// The fleet's figures: warehouse-lite with both robots of warehouse_duo
 /// driving at once (beta's run the mirror image of alpha's), each on its
-/// own thread on the shared clock, against one robot alone; a skill call
-/// on the second robot from Python, against one robot's.
+/// own thread on the shared clock, against one robot driven the same way
+/// (and against the bare simulator's figure); a skill call on the second
+/// robot from Python, against one robot's.
 fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) -> Result<()> {
     let duo = Arc::new(sim::load("warehouse_duo")?);
-    let mut factors = Vec::new();
+    let warehouse = Arc::new(sim::load("warehouse")?);
+    let (mut ones, mut twos) = (Vec::new(), Vec::new());
     for _ in 0..reps(20) {
-        let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(duo.clone());
-        let started = Instant::now();
-        std::thread::scope(|scope| {
-            let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
-            // beta's run mirrors alpha's about the middle of the warehouse.
-            for ((r, busy), turn) in robots.iter().zip(busy).zip([0.3, -0.3]) {
-                scope.spawn(move || {
-                    let cancel = robot_api::CancelToken::new();
-                    for k in 0..30 {
-                        let _ = r.command(0.5, if k % 2 == 0 { turn } else { -turn });
-                        let _ = r.advance(std::time::Duration::from_secs(2), &cancel);
-                    }
-                    drop(busy);
-                });
-            }
-        });
-        let wall = started.elapsed().as_secs_f64();
-        let time = robots[0].sim().time();
-        if (time - 60.0).abs() > 0.1 {
-            bail!("the fleet run took {time} simulated seconds, not 60");
-        }
-        factors.push(60.0 / wall);
+        ones.push(backend_lite(&sim::SimRobot::fleet(warehouse.clone()))?);
+        twos.push(backend_lite(&sim::SimRobot::fleet(duo.clone()))?);
     }
-    let two = stats(factors);
+    let one = stats(ones);
+    report(
+        "warehouse-lite, one robot through its backend",
+        "x",
+        &one,
+        "-",
+    );
+    let two = stats(twos);
     report(
         "warehouse-lite, two robots at once",
         "x",
@@ -184,7 +199,8 @@ fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) ->
         ">= 0.5x one robot's",
     );
     println!(
-        "  (two robots: {:.2}x one robot's real-time factor)",
+        "  (two robots: {:.2}x one robot's real-time factor through the backend, {:.2}x the bare simulator's)",
+        two.median / one.median,
         two.median / single_factor
     );
 

@@ -243,11 +243,16 @@ mod tests {
     use super::*;
 
     fn fleet(text: &str) -> Result<FleetProfile, ProfileError> {
-        let dir = std::env::temp_dir().join(format!("codeact-fleet-{}", std::process::id()));
+        // A file of its own per call: the tests run at once.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("codeact-fleet-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("fleet.yaml");
         std::fs::write(&path, text).unwrap();
-        match load(&path.to_string_lossy())? {
+        let loaded = load(&path.to_string_lossy());
+        let _ = std::fs::remove_dir_all(&dir);
+        match loaded? {
             Profiles::Fleet(f) => Ok(f),
             Profiles::One(p) => panic!("read as one robot: {}", p.name),
         }
