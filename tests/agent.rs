@@ -32,7 +32,8 @@ fn run_agent_with_input(provider: &str, mock: &MockLlm, extra: &[&str], input: &
     run_agent_at(provider, mock.port, extra, input)
 }
 
-/// `codeact run` against a loopback endpoint on `port`.
+/// `codeact run` against a loopback endpoint on `port` (in the small room
+/// unless `extra` gives a --world).
 fn run_agent_at(provider: &str, port: u16, extra: &[&str], input: &str) -> Run {
     let tmp = tempfile::tempdir().unwrap();
     let base = match provider {
@@ -44,14 +45,14 @@ fn run_agent_at(provider: &str, port: u16, extra: &[&str], input: &str) -> Run {
     } else {
         "OPENAI_API_KEY"
     };
+    let world: &[&str] = match extra.contains(&"--world") {
+        true => &[],
+        false => &["--world", "small_room"],
+    };
     let out = Command::new(common::exe())
-        .args([
-            "run",
-            "--world",
-            "small_room",
-            "--task",
-            "bring the red cube to the blue zone",
-        ])
+        .arg("run")
+        .args(world)
+        .args(["--task", "bring the red cube to the blue zone"])
         .args([
             "--llm",
             &format!("{provider}:mock-model"),
@@ -491,6 +492,57 @@ fn native_tool_calls_drive_the_robot_in_the_openai_format() {
             .as_str()
             .unwrap()
             .contains("picked red_cube"),
+        "{}",
+        results[2]
+    );
+}
+
+#[test]
+fn native_tool_calls_drive_any_robot_of_a_fleet() {
+    let mock = MockLlm::start(vec![
+        Step::Tools(vec![
+            ("move_to", json!({"x": 1.0, "y": 18.0, "robot": "beta"})),
+            ("move_to", json!({"x": 1.0, "y": 2.0})),
+            ("get_pose", json!({"robot": "gamma"})),
+        ]),
+        Step::Tools(vec![("done", json!({"summary": "both moved"}))]),
+    ]);
+    let run = run_agent(
+        "openai",
+        &mock,
+        &["--action-format", "json", "--world", "warehouse_duo"],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let seen = mock.seen();
+    let tools = seen[0].body["tools"].as_array().unwrap();
+    let move_to = tools
+        .iter()
+        .find(|t| t["function"]["name"] == "move_to")
+        .unwrap();
+    assert_eq!(
+        move_to["function"]["parameters"]["properties"]["robot"]["enum"],
+        json!(["alpha", "beta"])
+    );
+    let messages = seen[1].body["messages"].as_array().unwrap();
+    let results: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(results.len(), 3);
+    // beta went up the first aisle's end, alpha (the default) to (1, 2).
+    assert!(
+        results[0].contains("beta.move_to(x=1.0, y=18.0") && results[0].contains("y=18.0"),
+        "{}",
+        results[0]
+    );
+    assert!(
+        results[1].contains("  move_to(x=1.0, y=2.0") && results[1].contains("Pose(x=1.0"),
+        "{}",
+        results[1]
+    );
+    assert!(
+        results[2].contains("robot \"gamma\" has no skill get_pose"),
         "{}",
         results[2]
     );

@@ -52,16 +52,30 @@ fn schema(ty: &ParamType) -> Json {
     }
 }
 
-/// One tool per skill, its parameters as a JSON schema, its docstring as the description.
+/// The robots of a fleet that have skill `name`, in order (none for one robot).
+fn robots_with(skills: &SkillSet, name: &str) -> Vec<String> {
+    skills
+        .specs()
+        .filter(|s| s.name == name)
+        .filter_map(|s| s.robot.clone())
+        .collect()
+}
+
+/// One tool per skill, its parameters as a JSON schema, its docstring as the
+/// description. In a fleet each tool also takes `robot`, which of the
+/// robots that have the skill acts (the first when it is left out).
 pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
-    // A fleet's robot methods are not tools: the plain functions act on its
-    // first robot (coordinating robots is what code actions are for).
     skills
         .specs()
         .filter(|s| s.robot.is_none())
         .map(|s| {
-            let properties: serde_json::Map<String, Json> = s.params.iter().map(|p| (p.name.clone(), schema(&p.ty))).collect();
+            let mut properties: serde_json::Map<String, Json> = s.params.iter().map(|p| (p.name.clone(), schema(&p.ty))).collect();
             let required: Vec<&str> = s.params.iter().filter(|p| p.default.is_none()).map(|p| p.name.as_str()).collect();
+            let robots = robots_with(skills, &s.name);
+            if !robots.is_empty() && !properties.contains_key(ROBOT) {
+                let about = format!("Which robot acts (default: {}, the first).", robots[0]);
+                properties.insert(ROBOT.into(), json!({"type": "string", "enum": robots, "description": about}));
+            }
             ToolSpec {
                 name: s.name.clone(),
                 description: s.full_doc(),
@@ -71,25 +85,54 @@ pub fn tool_specs(skills: &SkillSet) -> Vec<ToolSpec> {
         .collect()
 }
 
-/// Python that calls skill `name` with keyword arguments from a JSON object.
-/// The arguments travel as a JSON string literal and are decoded in the
-/// worker, so nothing the model wrote is run as code. A skill that returns
-/// a picture (`bytes`) is wrapped in `show()`.
+/// The argument that picks a fleet's robot in a tool call.
+const ROBOT: &str = "robot";
+
+/// Python that calls skill `name` with keyword arguments from a JSON object
+/// (in a fleet, on the robot its `robot` argument names, if any). The
+/// arguments travel as a JSON string literal and are decoded in the worker,
+/// so nothing the model wrote is run as code. A skill that returns a
+/// picture (`bytes`) is wrapped in `show()`.
 pub fn call_code(skills: &SkillSet, name: &str, arguments: &Json) -> Result<String, BadAction> {
     let Some(spec) = skills.specs().find(|s| s.name == name && s.robot.is_none()) else {
         return Err(BadAction::UnknownSkill {
             name: name.into(),
-            skills: skills.specs().map(|s| s.name.clone()).collect(),
+            skills: skills
+                .specs()
+                .filter(|s| s.robot.is_none())
+                .map(|s| s.name.clone())
+                .collect(),
         });
     };
-    if !arguments.is_object() {
+    let Some(fields) = arguments.as_object() else {
         return Err(BadAction::NotAnObject {
             name: name.into(),
             got: arguments.to_string(),
         });
-    }
-    let literal = Value::Str(arguments.to_string()).python_literal();
-    let call = format!("{name}(**__import__('json').loads({literal}))");
+    };
+    let robots = robots_with(skills, name);
+    let mut fields = fields.clone();
+    let owner = match fields.get(ROBOT) {
+        Some(r) if !robots.is_empty() && !spec.params.iter().any(|p| p.name == ROBOT) => {
+            let named = r.as_str().filter(|r| robots.iter().any(|x| x == r));
+            let Some(named) = named.map(str::to_owned) else {
+                return Err(BadAction::UnknownRobot {
+                    name: name.into(),
+                    got: r.to_string(),
+                    robots,
+                });
+            };
+            fields.remove(ROBOT);
+            Some(named)
+        }
+        _ => None,
+    };
+    let literal = Value::Str(Json::Object(fields).to_string()).python_literal();
+    let callee = match owner {
+        Some(robot) => format!("robots[{}].{name}", Value::Str(robot).python_literal()),
+        None => name.to_owned(),
+    };
+    let call = format!("{callee}(**__import__('json').loads({literal}))");
     // A call can only ask for a picture by calling the skill that makes it,
     // so the picture is attached, as code would with show().
     Ok(if spec.returns_bytes() {
@@ -109,6 +152,16 @@ pub enum BadAction {
         name: String,
         /// The skills there are.
         skills: Vec<String>,
+    },
+    /// A `robot` argument that names no robot of the fleet with that skill.
+    #[error("robot {got} has no skill {name}; the robots that have it: {}", robots.join(", "))]
+    UnknownRobot {
+        /// The skill called.
+        name: String,
+        /// The `robot` argument, as JSON.
+        got: String,
+        /// The robots that have the skill.
+        robots: Vec<String>,
     },
     /// Arguments that are not a JSON object.
     #[error("the arguments of {name} must be a JSON object, got {got}")]
@@ -187,6 +240,47 @@ mod tests {
             .to_string()
             .contains("no skill named"));
         assert!(call_code(&skills, "echo", &json!([1])).is_err());
+    }
+
+    #[test]
+    fn in_a_fleet_each_tool_takes_the_robot_that_acts() {
+        let one = || robot_api::testing::test_skills().0;
+        let fleet =
+            robot_api::fleet::fleet_skills(vec![("alpha".into(), one()), ("beta".into(), one())]);
+        let tools = tool_specs(&fleet);
+        assert_eq!(
+            tools.len(),
+            one().specs().count(),
+            "one tool per skill, not per robot"
+        );
+        let echo = tools.iter().find(|t| t.name == "echo").unwrap();
+        assert_eq!(
+            echo.parameters["properties"]["robot"]["enum"],
+            json!(["alpha", "beta"])
+        );
+        assert!(!echo.parameters["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("robot")));
+        let code = call_code(&fleet, "echo", &json!({"value": 1, "robot": "beta"})).unwrap();
+        assert!(code.starts_with("robots['beta'].echo(**"), "{code}");
+        let passed = code.split("loads(").nth(1).unwrap();
+        assert!(
+            !passed.contains("robot"),
+            "the robot is not passed on: {code}"
+        );
+        let plain = call_code(&fleet, "echo", &json!({"value": 1})).unwrap();
+        assert!(plain.starts_with("echo(**"), "{plain}");
+        let e = call_code(&fleet, "echo", &json!({"value": 1, "robot": "gamma"})).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the robots that have it: alpha, beta"),
+            "{e}"
+        );
+        // One robot: no robot parameter.
+        assert!(tool_specs(&one())
+            .iter()
+            .all(|t| t.parameters["properties"].get("robot").is_none()));
     }
 
     #[test]
