@@ -213,6 +213,27 @@ fn an_execute_right_after_a_cancel_waits_for_the_stop_and_runs() {
 
 #[test]
 #[ignore = "needs the MCP Python SDK: CODEACT_MCP_PYTHON=.mcp/venv/bin/python (scripts/mcp-setup.sh)"]
+fn a_fleet_world_is_driven_and_stopped_whole_over_mcp() {
+    let out = over_stdio("fleet", &["--world", "warehouse_duo", "--realtime", "1"]);
+    let text = |k: &str| out[k].as_str().unwrap_or_default().to_owned();
+    let execute = text("execute");
+    // The world's summary names each robot and where it started.
+    assert!(execute.contains("Robot beta (radius"), "{execute}");
+    assert_eq!(out["moved"]["is_error"], false, "{}", out["moved"]);
+    let moved = out["moved"]["text"].as_str().unwrap();
+    assert!(moved.contains("['alpha', 'beta'] 2.0"), "{moved}");
+    let state = text("state");
+    assert!(
+        state.contains("alpha: pose") && state.contains("beta: pose"),
+        "{state}"
+    );
+    assert!(text("drive").contains("interrupted"), "{}", text("drive"));
+    // stop_robot stopped both: neither moves in the second after.
+    assert!(text("rest").starts_with("0.0 0.0"), "{}", text("rest"));
+}
+
+#[test]
+#[ignore = "needs the MCP Python SDK: CODEACT_MCP_PYTHON=.mcp/venv/bin/python (scripts/mcp-setup.sh)"]
 fn a_second_execute_while_one_runs_is_refused_as_busy() {
     let out = over_stdio("busy", &["--skills", "test"]);
     assert_eq!(out["second"]["is_error"], true);

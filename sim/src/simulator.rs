@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use robot_api::{BatteryState, Detection, Pose2, ScanData};
 
-use crate::geometry::{wrap_angle, RayFan, Segment, P2, V2};
+use crate::geometry::{wrap_angle, P2, V2};
 use crate::rng::Rng;
+
+mod step;
 use crate::world::{RobotConfig, World};
 
 /// Something that happened, with the simulated time.
@@ -92,10 +94,13 @@ pub struct Body {
     collisions: u32,
     /// Of those, with another robot (run into it, or run into by it).
     robot_collisions: u32,
+    /// Its noise (odometry, lidar): a stream of its own, so a robot's run
+    /// does not depend on which other robot drew first.
+    rng: Rng,
 }
 
 impl Body {
-    fn new(name: &str, config: &RobotConfig, lidar: &crate::world::LidarConfig) -> Self {
+    fn new(name: &str, config: &RobotConfig, lidar: &crate::world::LidarConfig, rng: Rng) -> Self {
         let (x, y, theta) = config.start;
         let pose = Pose2::new(x, y, theta);
         let full_circle = (lidar.fov - std::f64::consts::TAU).abs() < 1e-9;
@@ -152,6 +157,7 @@ impl Body {
             distance_driven: 0.0,
             collisions: 0,
             robot_collisions: 0,
+            rng,
         }
     }
 
@@ -226,6 +232,14 @@ impl Body {
     fn push_event(&mut self, time: f64, text: String) {
         self.events.push(Event { time, text });
     }
+
+    /// Adds the position it is at to its trajectory (if it moved).
+    fn sample_trajectory(&mut self) {
+        let p = self.centre();
+        if self.trajectory.last().is_none_or(|q| (q - p).norm() > 1e-4) {
+            self.trajectory.push(p);
+        }
+    }
 }
 
 /// A running simulation of one world, with one robot or several.
@@ -236,7 +250,6 @@ pub struct Simulator {
     steps: u64,
     lidar_every: u64,
     objects: Vec<ObjectState>,
-    rng: Rng,
     bodies: Vec<Body>,
 }
 
@@ -245,9 +258,15 @@ impl Simulator {
     pub fn new(world: Arc<World>) -> Self {
         let dt = 1.0 / world.physics_rate;
         let lidar_every = (world.physics_rate / world.lidar.rate).round().max(1.0) as u64;
+        // The first robot draws the world's seed's stream (a world of one
+        // runs as it always has); each other robot a stream of its own.
         let bodies = world
             .robots()
-            .map(|(name, config)| Body::new(name, config, &world.lidar))
+            .enumerate()
+            .map(|(i, (name, config))| {
+                let seed = world.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                Body::new(name, config, &world.lidar, Rng::new(seed))
+            })
             .collect();
         let mut sim = Simulator {
             dt,
@@ -263,7 +282,6 @@ impl Simulator {
                     placed_by: None,
                 })
                 .collect(),
-            rng: Rng::new(world.seed),
             bodies,
             world,
         };
@@ -414,10 +432,18 @@ impl Simulator {
         self.run_steps((seconds / self.dt).round().max(0.0) as u64);
     }
 
-    /// One physics step: every robot moves, in world-file order.
+    /// One physics step: every robot moves, in world-file order (each sees
+    /// the ones before it where they moved to), then scans.
     pub fn step(&mut self) {
+        let time = self.time();
         for i in 0..self.bodies.len() {
-            self.move_body(i);
+            let (before, rest) = self.bodies.split_at_mut(i);
+            let (b, after) = rest.split_first_mut().expect("robot i exists");
+            let held = b.holding.map(|o| &mut self.objects[o]);
+            let others = step::Others { before, after };
+            if let Some(j) = step::move_body(b, held, &self.world, self.dt, time, &others) {
+                self.note_run_into(j, i, time);
+            }
         }
         self.steps += 1;
         if self.steps % self.lidar_every == 0 {
@@ -426,202 +452,26 @@ impl Simulator {
             }
         }
         if self.steps % ((0.1 / self.dt).round().max(1.0) as u64) == 0 {
-            for b in &mut self.bodies {
-                let p = b.centre();
-                if b.trajectory.last().is_none_or(|q| (q - p).norm() > 1e-4) {
-                    b.trajectory.push(p);
-                }
-            }
+            self.bodies.iter_mut().for_each(Body::sample_trajectory);
         }
     }
 
-    /// One step of robot `i`: speeds towards the command, the move as far
-    /// as its footprint fits, odometry, battery, what it carries.
-    fn move_body(&mut self, i: usize) {
-        let dt = self.dt;
-        let b = &mut self.bodies[i];
-        let cfg = b.config.clone();
-        let (mut cmd_v, mut cmd_w) = b.cmd;
-        if b.battery <= 0.0 {
-            cmd_v = 0.0;
-            cmd_w = 0.0;
-        }
-        let approach =
-            |cur: f64, target: f64, max_step: f64| cur + (target - cur).clamp(-max_step, max_step);
-        b.v = approach(b.v, cmd_v, cfg.max_linear_accel * dt);
-        b.w = approach(b.w, cmd_w, cfg.max_angular_accel * dt);
-        let (v, w, pose) = (b.v, b.w, b.pose);
-
-        let p0 = P2::new(pose.x, pose.y);
-        let heading_mid = pose.theta + w * dt / 2.0;
-        let p1 = p0 + V2::new(heading_mid.cos(), heading_mid.sin()) * (v * dt);
-        let mut moved_to = p1;
-        let mut hit = None;
-        if v != 0.0 {
-            if let Some(what) = self.sweep_hits(i, p0, p1) {
-                // Move as far as the footprint fits (bisection), then stop.
-                let (mut ok, mut bad) = (0.0, 1.0);
-                for _ in 0..12 {
-                    let mid = (ok + bad) / 2.0;
-                    if self.sweep_hits(i, p0, p0 + (p1 - p0) * mid).is_some() {
-                        bad = mid;
-                    } else {
-                        ok = mid;
-                    }
-                }
-                moved_to = p0 + (p1 - p0) * ok;
-                hit = Some(what);
-                self.bodies[i].v = 0.0;
-            }
-        }
-        // Signed distance along the heading (negative when reversing).
-        let ds = (moved_to - p0).dot(&V2::new(heading_mid.cos(), heading_mid.sin()));
-        let dtheta = w * dt;
-        let b = &mut self.bodies[i];
-        b.pose = Pose2::new(moved_to.x, moved_to.y, wrap_angle(pose.theta + dtheta));
-        b.distance_driven += ds.abs();
-        let new_contact = !b.in_contact;
-        b.bumped |= hit.is_some();
-        b.in_contact = hit.is_some();
-        if let (Some(what), true) = (hit, new_contact) {
-            self.note_collision(i, what, moved_to);
-        }
-
-        // Odometry integrates what the wheels did, with noise and drift.
-        let ds_m = ds * (1.0 + self.rng.normal(cfg.odom_noise));
-        let dth_m = dtheta * (1.0 + self.rng.normal(cfg.odom_noise)) + cfg.odom_drift * dt;
-        let b = &mut self.bodies[i];
-        let om = b.odom.theta + dth_m / 2.0;
-        b.odom = Pose2::new(
-            b.odom.x + ds_m * om.cos(),
-            b.odom.y + ds_m * om.sin(),
-            wrap_angle(b.odom.theta + dth_m),
-        );
-
-        self.update_battery(i, ds.abs(), moved_to);
-        let b = &self.bodies[i];
-        if let Some(o) = b.holding {
-            self.objects[o].at = b.carry_point();
-        }
-    }
-
-    /// Robot `i` has just run into `what` at `at`: counted, and told as an
-    /// event; a robot it ran into hears of it too (its bump flag stays for
-    /// its own moves: a skill of its own did not hit anything).
-    fn note_collision(&mut self, i: usize, what: Hit, at: P2) {
-        let time = self.time();
-        let with = match what {
-            Hit::World => String::new(),
-            Hit::Robot(j) => format!(" with robot {}", self.bodies[j].name),
-        };
-        let b = &mut self.bodies[i];
-        b.collisions += 1;
-        b.push_event(
+    /// Robot `j` was run into by robot `by` at `time`: counted, and told
+    /// as its event (its bump flag stays for its own moves: a skill of its
+    /// own did not hit anything).
+    fn note_run_into(&mut self, j: usize, by: usize, time: f64) {
+        let by = self.bodies[by].name.clone();
+        let other = &mut self.bodies[j];
+        other.collisions += 1;
+        other.robot_collisions += 1;
+        let at = other.centre();
+        other.push_event(
             time,
-            format!("collision at ({:.2}, {:.2}){with}", at.x, at.y),
+            format!(
+                "collision at ({:.2}, {:.2}): robot {by} ran into it",
+                at.x, at.y
+            ),
         );
-        if let Hit::Robot(j) = what {
-            b.robot_collisions += 1;
-            let by = b.name.clone();
-            let other = &mut self.bodies[j];
-            other.collisions += 1;
-            other.robot_collisions += 1;
-            let at = other.centre();
-            other.push_event(
-                time,
-                format!(
-                    "collision at ({:.2}, {:.2}): robot {by} ran into it",
-                    at.x, at.y
-                ),
-            );
-        }
-    }
-
-    /// What robot `i`'s footprint, swept from `a` to `b`, would come closer
-    /// than its radius to: a wall or obstacle, or another robot.
-    fn sweep_hits(&self, i: usize, a: P2, b: P2) -> Option<Hit> {
-        let radius = self.bodies[i].config.radius;
-        let path = Segment::new(a, b);
-        let start_clearance = |s: &Segment| s.distance_to(a);
-        let mut hit = false;
-        self.world.grid.near_sweep(a, b, radius, |s| {
-            // Touching at the start is allowed as long as the move does not go deeper.
-            if !hit && path.distance_to_segment(s) < radius - 1e-9 {
-                let d0 = start_clearance(s);
-                hit = d0 >= radius - 1e-9 || s.distance_to(b) < d0;
-            }
-        });
-        if hit {
-            return Some(Hit::World);
-        }
-        self.bodies.iter().enumerate().find_map(|(j, other)| {
-            if j == i {
-                return None;
-            }
-            let c = other.centre();
-            let reach = radius + other.config.radius;
-            let d0 = (c - a).norm();
-            // The same rule as for walls: deeper into contact is a hit.
-            (path.distance_to(c) < reach - 1e-9 && (d0 >= reach - 1e-9 || (c - b).norm() < d0))
-                .then_some(Hit::Robot(j))
-        })
-    }
-
-    fn update_battery(&mut self, i: usize, driven: f64, at: P2) {
-        let charger = self
-            .world
-            .zones
-            .iter()
-            .find(|z| z.charger && z.contains(at))
-            .map(|z| z.name.clone());
-        let (dt, time) = (self.dt, self.time());
-        let b = &mut self.bodies[i];
-        let cfg = b.config.clone();
-        let was_docked = b.docked;
-        // A charger keeps a robot that stands on it full; events mark changes only.
-        b.docked = charger.is_some() && b.v.abs() < 1e-3 && b.w.abs() < 1e-3;
-        let before = b.battery;
-        if b.docked {
-            b.battery = (b.battery + cfg.battery_charge_rate * dt).min(100.0);
-        } else {
-            b.battery =
-                (b.battery - cfg.battery_idle_drain * dt - cfg.battery_drain_per_m * driven)
-                    .max(0.0);
-        }
-        b.charging = b.docked && b.battery < 100.0;
-        let event = match (was_docked, b.docked) {
-            (false, true) if before < 100.0 => Some(format!(
-                "charging in {} ({:.0}%)",
-                charger.unwrap_or_default(),
-                before.floor()
-            )),
-            (false, true) => Some(format!(
-                "on the charger in {}; the battery is full",
-                charger.unwrap_or_default()
-            )),
-            (true, true) if before < 100.0 && b.battery >= 100.0 => {
-                Some("battery full (100%)".into())
-            }
-            (true, false) => Some(format!("stopped charging ({:.0}%)", b.battery)),
-            _ => None,
-        };
-        if let Some(e) = event {
-            b.push_event(time, e);
-        }
-        if before >= cfg.battery_low && b.battery < cfg.battery_low && !b.low_reported {
-            b.low_reported = true;
-            let text = format!("battery low ({:.0}%)", b.battery);
-            b.push_event(time, text);
-        }
-        if b.battery >= cfg.battery_low + 5.0 {
-            b.low_reported = false;
-        }
-        if before > 0.0 && b.battery <= 0.0 {
-            b.push_event(
-                time,
-                "battery empty: the robot cannot move until it is charged".into(),
-            );
-        }
     }
 
     /// Casts the first robot's lidar now.
@@ -633,51 +483,9 @@ impl Simulator {
     /// the other robots.
     pub fn take_scan_of(&mut self, i: usize) {
         let time = self.time();
-        let world = self.world.clone();
-        let lidar = &world.lidar;
-        let others: Vec<(P2, f64)> = self
-            .bodies
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, o)| (o.centre(), o.config.radius))
-            .collect();
-        let b = &mut self.bodies[i];
-        let origin = b.centre();
-        let (s, c) = b.pose.theta.sin_cos();
-        b.world_dirs.clear();
-        b.world_dirs.extend(
-            b.ray_dirs
-                .iter()
-                .map(|&(rc, rs)| (rc * c - rs * s, rc * s + rs * c)),
-        );
-        let full_circle = (lidar.fov - std::f64::consts::TAU).abs() < 1e-9;
-        let first = b.pose.theta + b.scan.angle_min;
-        let fan = RayFan {
-            dirs: &b.world_dirs,
-            first,
-            increment: b.scan.angle_increment,
-            full_circle,
-        };
-        world
-            .grid
-            .scan(origin, &fan, lidar.range_max, &mut b.scan.ranges);
-        for (range, &(dx, dy)) in b.scan.ranges.iter_mut().zip(&b.world_dirs) {
-            for &(centre, radius) in &others {
-                if let Some(t) = ray_circle(origin, V2::new(dx, dy), centre, radius) {
-                    if t < *range && t <= lidar.range_max {
-                        *range = t;
-                    }
-                }
-            }
-        }
-        if lidar.noise > 0.0 || lidar.range_min > 0.0 {
-            for r in b.scan.ranges.iter_mut().filter(|r| r.is_finite()) {
-                *r = (*r + self.rng.normal(lidar.noise)).clamp(lidar.range_min, lidar.range_max);
-            }
-        }
-        b.scan.pose = b.odom;
-        b.scan.stamp = time;
+        let (before, rest) = self.bodies.split_at_mut(i);
+        let (b, after) = rest.split_first_mut().expect("robot i exists");
+        step::scan(b, &self.world, &step::Others { before, after }, time);
     }
 
     /// What the first robot's camera recognises now.
@@ -909,27 +717,4 @@ impl Simulator {
         };
         fits && self.world.in_sight(robot, spot)
     }
-}
-
-/// What a robot's move ran into.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Hit {
-    /// A wall or obstacle.
-    World,
-    /// Robot number `0`.
-    Robot(usize),
-}
-
-/// Where a ray from `origin` along the unit vector `dir` first meets the
-/// circle of `radius` around `centre`, if it does (ahead of the origin).
-fn ray_circle(origin: P2, dir: V2, centre: P2, radius: f64) -> Option<f64> {
-    let to = centre - origin;
-    let along = to.dot(&dir);
-    let miss2 = to.norm_squared() - along * along;
-    let r2 = radius * radius;
-    if along < 0.0 || miss2 > r2 {
-        return None;
-    }
-    let t = along - (r2 - miss2).sqrt();
-    (t >= 0.0).then_some(t)
 }

@@ -512,10 +512,23 @@ impl World {
                 surfaces.join(", ")
             )
         };
-        let (x, y, theta) = self.robot.start;
         let camera = self.camera_summary();
+        let robots: Vec<String> = self
+            .robots()
+            .map(|(name, r)| {
+                let (x, y, theta) = r.start;
+                let who = match self.fleet.is_empty() {
+                    true => "The robot".to_owned(),
+                    false => format!("Robot {name}"),
+                };
+                format!(
+                    "{who} (radius {:.2} m, gripper reach {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.",
+                    r.radius, r.reach
+                )
+            })
+            .collect();
         format!(
-            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{surfaces}{} objects to find with detect_objects().\nThe robot (radius {:.2} m, gripper reach {:.2} m) started at ({x:.1}, {y:.1}), heading {theta:.2} rad.\n{camera}",
+            "World '{}': {:.0} m x {:.0} m, x from {:.0} to {:.0}, y from {:.0} to {:.0}; {} obstacles on the robot's map.\nZones: {}.\n{surfaces}{} objects to find with detect_objects().\n{}\n{camera}",
             self.name,
             size.x,
             size.y,
@@ -526,8 +539,7 @@ impl World {
             self.obstacles.iter().filter(|o| !o.unmapped).count(),
             if zones.is_empty() { "none".to_owned() } else { zones.join(", ") },
             self.objects.len(),
-            self.robot.radius,
-            self.robot.reach,
+            robots.join("\n"),
         )
     }
 

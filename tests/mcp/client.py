@@ -5,7 +5,7 @@ tests/mcp.rs runs one scenario per call and asserts on the JSON it prints:
     client.py SCENARIO stdio CODEACT [ARGS...]   # spawns `CODEACT mcp ARGS...`
     client.py SCENARIO http URL TOKEN|-          # connects to a running server
 
-Scenarios: basics, progress, cancel, cancel_then_execute, stop, busy, ready, bench.
+Scenarios: basics, progress, cancel, cancel_then_execute, stop, busy, ready, bench, fleet.
 """
 
 import base64
@@ -198,8 +198,34 @@ async def bench(session, init):
     return {"round_trips_ms": times}
 
 
+async def fleet(session, init):
+    """A world of two robots: what the tools say of them, both driven at once
+    from one execute, both stopped by stop_robot during a drive."""
+    tools = await session.list_tools()
+    out = {"instructions": init.instructions or "",
+           "execute": next(t.description for t in tools.tools if t.name == "execute")}
+    moved = await execute(session, "together(alpha.start('move_to', 1.0, 2.0), beta.start('move_to', 2.0, 19.0))\n"
+                                    "print(sorted(robots), round(beta.get_pose().x, 1))")
+    out["moved"] = {"text": text_of(moved), "is_error": moved.is_error}
+    state = await session.call_tool("robot_state", {})
+    out["state"] = text_of(state)
+    async with anyio.create_task_group() as tg:
+        async def drive():
+            out["drive"] = text_of(await execute(
+                session, "together(alpha.start('drive', 0.5, 0.0, 30.0), beta.start('drive', 0.5, 0.0, 30.0))"))
+        tg.start_soon(drive)
+        await anyio.sleep(1.0)
+        out["stop"] = text_of(await session.call_tool("stop_robot", {}))
+    rest = await execute(session, "import math\n"
+                                  "a, b = alpha.get_pose(), beta.get_pose(); wait(1.0)\n"
+                                  "print(round(math.hypot(a.x - alpha.get_pose().x, a.y - alpha.get_pose().y), 4),"
+                                  " round(math.hypot(b.x - beta.get_pose().x, b.y - beta.get_pose().y), 4))")
+    out["rest"] = text_of(rest)
+    return out
+
+
 SCENARIOS = {f.__name__: f for f in [basics, progress, cancel, cancel_then_execute, stop, busy,
-                                     ready, bench]}
+                                     ready, bench, fleet]}
 
 
 async def with_session(streams, scenario):
