@@ -446,6 +446,16 @@ fn the_token_budget_ends_the_run() {
     assert_eq!(mock.seen().len(), 2);
 }
 
+/// The tool called `name` in an OpenAI request's `tools`.
+fn tool_named<'a>(body: &'a Json, name: &str) -> &'a Json {
+    body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == name)
+        .unwrap_or_else(|| panic!("no tool {name}"))
+}
+
 #[test]
 fn native_tool_calls_drive_the_robot_in_the_openai_format() {
     let mock = MockLlm::start(vec![
@@ -464,11 +474,7 @@ fn native_tool_calls_drive_the_robot_in_the_openai_format() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(end_of(&run)["summary"], "placed by tools");
     let seen = mock.seen();
-    let tools = seen[0].body["tools"].as_array().unwrap();
-    let move_to = tools
-        .iter()
-        .find(|t| t["function"]["name"] == "move_to")
-        .unwrap();
+    let move_to = tool_named(&seen[0].body, "move_to");
     assert_eq!(
         move_to["function"]["parameters"]["required"],
         json!(["x", "y"])
@@ -514,11 +520,7 @@ fn native_tool_calls_drive_any_robot_of_a_fleet() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let seen = mock.seen();
-    let tools = seen[0].body["tools"].as_array().unwrap();
-    let move_to = tools
-        .iter()
-        .find(|t| t["function"]["name"] == "move_to")
-        .unwrap();
+    let move_to = tool_named(&seen[0].body, "move_to");
     assert_eq!(
         move_to["function"]["parameters"]["properties"]["robot"]["enum"],
         json!(["alpha", "beta"])

@@ -749,17 +749,10 @@ fn run_and_repl_end_in_order_on_a_signal_with_their_recordings_whole() {
     drop(stdin);
 }
 
-/// `codeact session --world WORLD --realtime 1 --live 0` and a live view
-/// client of it (tests/record/live.py, counting poses on `pose_topic`),
-/// subscribed to every channel; the client's stdout, past "subscribed".
-fn live_session(
-    world: &str,
-    pose_topic: &str,
-) -> (
-    std::process::Child,
-    std::process::Child,
-    std::io::BufReader<std::process::ChildStdout>,
-) {
+/// `codeact session --world WORLD --realtime 1 --live 0`, a live view
+/// client of it (tests/record/live.py, counting poses on `pose_topic`)
+/// subscribed to every channel, and `code` run: what the client saw.
+fn live_view_of(world: &str, pose_topic: &str, code: &str) -> Json {
     let mut child = Command::new(common::exe())
         // In real time, as a viewer watches (a simulator in lockstep outruns
         // the live view, which shows a stream at most every LIVE_PERIOD).
@@ -802,17 +795,7 @@ fn live_session(
     let mut said = String::new();
     std::io::BufRead::read_line(&mut out, &mut said).unwrap();
     assert_eq!(said.trim(), "subscribed");
-    (child, client, out)
-}
-
-/// `--live` in a fleet world: every robot's channels are served, the
-/// others under their names, and a client sees beta drive as it happens.
-#[test]
-#[ignore = "needs the websockets package: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
-fn a_live_view_client_sees_every_robot_of_a_fleet() {
-    let (mut child, mut client, mut out) = live_session("warehouse_duo", "/beta/pose");
     let mut stdin = child.stdin.take().unwrap();
-    let code = "together(alpha.start('move_to', 1.0, 2.0), beta.start('move_to', 2.0, 19.0))";
     let request = json!({"type": "execute", "id": 1, "code": code}).to_string() + "\n";
     std::io::Write::write_all(&mut stdin, request.as_bytes()).unwrap();
     let mut report = String::new();
@@ -820,7 +803,16 @@ fn a_live_view_client_sees_every_robot_of_a_fleet() {
     assert!(client.wait().unwrap().success());
     drop(stdin);
     assert!(child.wait().unwrap().success());
-    let r: Json = serde_json::from_str(&report).unwrap();
+    serde_json::from_str(&report).unwrap()
+}
+
+/// `--live` in a fleet world: every robot's channels are served, the
+/// others under their names, and a client sees beta drive as it happens.
+#[test]
+#[ignore = "needs the websockets package: scripts/record-setup.sh, CODEACT_RECORD_PYTHON"]
+fn a_live_view_client_sees_every_robot_of_a_fleet() {
+    let code = "together(alpha.start('move_to', 1.0, 2.0), beta.start('move_to', 2.0, 19.0))";
+    let r = live_view_of("warehouse_duo", "/beta/pose", code);
     for (topic, schema) in [
         ("/pose", "foxglove.PoseInFrame"),
         ("/beta/pose", "foxglove.PoseInFrame"),
@@ -869,18 +861,7 @@ fn a_live_view_client_sees_the_channels_while_an_action_runs() {
         "{said}"
     );
 
-    let (mut child, mut client, mut out) = live_session("small_room", "/pose");
-    let mut stdin = child.stdin.take().unwrap();
-    let request =
-        json!({"type": "execute", "id": 1, "code": "move_to(2.0, 1.5)"}).to_string() + "\n";
-    std::io::Write::write_all(&mut stdin, request.as_bytes()).unwrap();
-    let mut report = String::new();
-    std::io::BufRead::read_line(&mut out, &mut report).unwrap();
-    assert!(client.wait().unwrap().success());
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
-
-    let r: Json = serde_json::from_str(&report).unwrap();
+    let r = live_view_of("small_room", "/pose", "move_to(2.0, 1.5)");
     assert_eq!(r["subprotocol"], "foxglove.sdk.v1");
     for (topic, schema) in [
         ("/pose", "foxglove.PoseInFrame"),

@@ -35,24 +35,6 @@ ros_skills:
     timeout: 30
 ";
 
-/// tests/ros/person.py with `args`, run to its end; its JSON line, if any.
-fn person(domain: u32, args: &[&str]) -> Option<Json> {
-    let out = ros_command(ros_python(), domain)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/person.py"))
-        .args(args)
-        .output()
-        .expect("the rclpy person runs");
-    assert!(
-        out.status.success(),
-        "person {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .last()
-        .map(|l| serde_json::from_str(l).unwrap())
-}
-
 /// The events of a peer that prints JSON lines, stopping it.
 fn events_of(mut peer: Child) -> Vec<Json> {
     let _ = peer.kill();

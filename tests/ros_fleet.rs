@@ -58,43 +58,11 @@ fn report(robot: Child) -> Json {
     })
 }
 
-/// (time, linear, angular) of every command a robot received.
-fn commands(report: &Json) -> Vec<(f64, f64, f64)> {
-    report["cmds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c[0].as_f64().unwrap(),
-                c[1].as_f64().unwrap(),
-                c[2].as_f64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn moving(cmds: &[(f64, f64, f64)]) -> Vec<(f64, f64, f64)> {
     cmds.iter()
         .copied()
         .filter(|c| c.1 != 0.0 || c.2 != 0.0)
         .collect()
-}
-
-/// tests/ros/person.py with `args`; its JSON line.
-fn person(domain: u32, args: &[&str]) -> Json {
-    let out = ros_command(ros_python(), domain)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/person.py"))
-        .args(args)
-        .output()
-        .expect("the rclpy person runs");
-    assert!(
-        out.status.success(),
-        "person {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap()
 }
 
 /// Seconds since the epoch, as the rclpy peers stamp what they receive.
@@ -109,7 +77,7 @@ fn now() -> f64 {
 fn press_later(domain: u32, topic: &'static str, after: Duration) -> std::thread::JoinHandle<f64> {
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        person(domain, &["press", "0.5", topic])["pressed"]
+        person(domain, &["press", "0.5", topic]).unwrap()["pressed"]
             .as_f64()
             .unwrap()
     })
@@ -135,7 +103,7 @@ print('alpha', round(alpha.get_pose().x, 2), 'beta', round(beta.get_pose().x, 2)
     assert!(text.contains("['alpha', 'beta']"), "{text}");
     drop(session);
     let (alpha, beta) = (report(alpha), report(beta));
-    let (a, b) = (moving(&commands(&alpha)), moving(&commands(&beta)));
+    let (a, b) = (moving(&commands_of(&alpha)), moving(&commands_of(&beta)));
     assert!(
         !a.is_empty() && !b.is_empty(),
         "both robots were driven: {text}"
@@ -195,7 +163,7 @@ print('done')";
         first.contains("failed: EStopped") && first.contains("alpha"),
         "{first}"
     );
-    let cleared = person(domain, &["clear", "/codeact/alpha"]);
+    let cleared = person(domain, &["clear", "/codeact/alpha"]).unwrap();
     assert_eq!(cleared["message"], "e-stop cleared", "{cleared}");
     // The fleet's.
     let second_started = now();
@@ -211,7 +179,7 @@ print('done')";
         latched.type_name, "EStopped",
         "beta is latched too: {latched:?}"
     );
-    let cleared = person(domain, &["clear", "/codeact"]);
+    let cleared = person(domain, &["clear", "/codeact"]).unwrap();
     assert_eq!(cleared["message"], "e-stop cleared", "{cleared}");
     let cleared_at = now();
     let again = session.execute("beta.drive(0.1, 0.0, 0.5)\nprint('moved')", 30.0);
@@ -220,7 +188,7 @@ print('done')";
         "cleared for all: {again}"
     );
     drop(session);
-    let (alpha, beta) = (commands(&report(alpha)), commands(&report(beta)));
+    let (alpha, beta) = (commands_of(&report(alpha)), commands_of(&report(beta)));
     let moving_between = |c: &[(f64, f64, f64)], from: f64, to: f64| {
         moving(c).iter().filter(|c| c.0 > from && c.0 < to).count()
     };
@@ -276,7 +244,8 @@ fn the_fleets_e_stop_ends_the_nodes_action_and_stops_both_robots() {
             "execute",
             "together(alpha.start('drive', 1.0, 0.0, 20.0), beta.start('drive', 1.0, 0.0, 20.0))",
         ],
-    );
+    )
+    .unwrap();
     let pressed = press.join().unwrap();
     let _ = node.kill();
     let _ = node.wait();
@@ -290,7 +259,7 @@ fn the_fleets_e_stop_ends_the_nodes_action_and_stops_both_robots() {
     );
     assert!(done - started < 15.0, "{answer}");
     for (name, robot) in [("alpha", alpha), ("beta", beta)] {
-        let cmds = commands(&report(robot));
+        let cmds = commands_of(&report(robot));
         let before = moving(&cmds).iter().filter(|c| c.0 < pressed).count();
         let after = moving(&cmds).iter().filter(|c| c.0 > pressed + 0.3).count();
         assert!(before > 10, "{name} was driven before the press");

@@ -241,18 +241,7 @@ print('drove to', round(p.x, 2))
         "{report}"
     );
     assert!(text.contains("bad state: the message does not fit /lifecycle_state's type lifecycle_msgs/msg/State: id: expected an integer 0 to 255, got \"three\""), "{text}");
-    let cmds: Vec<(f64, f64, f64)> = report["cmds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c[0].as_f64().unwrap(),
-                c[1].as_f64().unwrap(),
-                c[2].as_f64().unwrap(),
-            )
-        })
-        .collect();
+    let cmds = commands_of(&report);
     assert!(cmds.len() > 20, "{report}");
     for &(_, v, w) in &cmds {
         assert!(

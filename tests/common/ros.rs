@@ -275,3 +275,38 @@ pub fn nav2_server(domain: u32, seconds: u32) -> Child {
 pub fn nav2_server_with(domain: u32, seconds: u32, env: &[(&str, &str)]) -> Child {
     peer("nav2_server.py", domain, seconds, env)
 }
+
+/// tests/ros/person.py with `args`, run to its end; its last JSON line, if any.
+pub fn person(domain: u32, args: &[&str]) -> Option<Json> {
+    let out = ros_command(ros_python(), domain)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ros/person.py"))
+        .args(args)
+        .output()
+        .expect("the rclpy person runs");
+    assert!(
+        out.status.success(),
+        "person {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .last()
+        .map(|l| serde_json::from_str(l).unwrap())
+}
+
+/// (time, linear, angular) of every command tests/ros/fake_robot.py's
+/// report says it received.
+pub fn commands_of(report: &Json) -> Vec<(f64, f64, f64)> {
+    report["cmds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c[0].as_f64().unwrap(),
+                c[1].as_f64().unwrap(),
+                c[2].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
