@@ -37,15 +37,16 @@ pub struct SimRobot {
     realtime: Arc<Mutex<Option<f64>>>,
 }
 
-/// The simulation as the lockstep clock steps it.
-struct Stepped<'a>(&'a Mutex<Simulator>);
+/// The simulation as the lockstep clock steps it (the clock may hand
+/// robots far apart to a waiting robot's thread).
+struct Stepped<'a>(&'a Mutex<Simulator>, &'a crate::lockstep::Lockstep);
 
 impl crate::lockstep::World for Stepped<'_> {
     fn steps(&self) -> u64 {
         lock(self.0).steps()
     }
     fn run(&self, n: u64) {
-        lock(self.0).run_steps(n);
+        lock(self.0).run_steps_with(n, self.1);
     }
 }
 
@@ -255,7 +256,7 @@ impl RobotBackend for SimRobot {
             self.index,
             start + total,
             chunk,
-            &Stepped(&self.sim),
+            &Stepped(&self.sim, &self.clock),
             |stepped| {
                 self.may_go_on(cancel)?;
                 if let (Some(factor), true) = (realtime, stepped) {

@@ -9,8 +9,12 @@
 //! A robot counts as busy while a [`Busy`] guard of it lives (a skill call
 //! on it) or while it is inside `advance`. An idle robot does not hold time
 //! back: the world moves on around it.
+//!
+//! The clock is also a [`crate::simulator::Helper`]: while robots far apart
+//! are stepped, the stepping robot hands the others' steps to a robot's
+//! thread watching the clock, so two robots use two cores.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -18,11 +22,12 @@ use std::time::{Duration, Instant};
 const CANCEL_POLL: Duration = Duration::from_millis(5);
 
 /// How long a waiting robot watches for the clock to move before it
-/// sleeps: about as long as another robot's stepping of a control period
+/// sleeps (running, meanwhile, the robots far apart the stepping robot
+/// hands it): longer than another robot's stepping of a control period
 /// takes, so the robots of a fleet go on at once instead of each waking
-/// the other from sleep at every period (on a busy two-core machine a
-/// wake-up costs more than the step).
-const SPIN: Duration = Duration::from_micros(500);
+/// the other from sleep at every period (on a two-vCPU machine a wake-up
+/// costs more than the steps).
+const SPIN: Duration = Duration::from_millis(2);
 
 /// The shared clock's bookkeeping.
 #[derive(Debug, Default)]
@@ -36,7 +41,7 @@ struct State {
 }
 
 /// The shared clock of a fleet's robots.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Lockstep {
     state: Mutex<State>,
     moved: Condvar,
@@ -44,6 +49,22 @@ pub struct Lockstep {
     /// idle); changed only under `state`'s lock, read without it by a
     /// waiter spinning.
     generation: AtomicU64,
+    /// Robots watching the clock now (awake, on a core), who can take a job.
+    watching: AtomicUsize,
+    /// Robots far apart, offered by the robot stepping to one watching.
+    job: Mutex<Option<Job>>,
+}
+
+/// A job of robots far apart offered to the watching robots' threads.
+type Job = crate::simulator::Job;
+
+impl std::fmt::Debug for Lockstep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lockstep")
+            .field("state", &self.state)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a step of the world needs: to run `n` steps now.
@@ -65,6 +86,8 @@ impl Lockstep {
             }),
             moved: Condvar::new(),
             generation: AtomicU64::new(0),
+            watching: AtomicUsize::new(0),
+            job: Mutex::new(None),
         })
     }
 
@@ -84,12 +107,27 @@ impl Lockstep {
     /// `st`): watching for up to [`SPIN`], then asleep for up to
     /// [`CANCEL_POLL`].
     fn wait_for_change(&self, st: MutexGuard<'_, State>, seen: u64) {
+        // Counted as watching before the lock goes: the robot that steps
+        // next takes the lock after this, and sees it.
+        self.watching.fetch_add(1, Ordering::SeqCst);
         drop(st);
-        let start = Instant::now();
+        let mut start = Instant::now();
         while self.generation.load(Ordering::SeqCst) == seen && start.elapsed() < SPIN {
-            std::hint::spin_loop();
-            std::thread::yield_now();
+            // The stepping robot may hand this thread robots far apart.
+            let job = self.job.try_lock().ok().and_then(|mut j| j.take());
+            match job {
+                Some(job) => {
+                    job();
+                    // The stepping robot finishes about now: watch for it.
+                    start = Instant::now();
+                }
+                None => {
+                    std::hint::spin_loop();
+                    std::thread::yield_now();
+                }
+            }
         }
+        self.watching.fetch_sub(1, Ordering::SeqCst);
         let st = self.lock();
         if self.generation.load(Ordering::SeqCst) == seen {
             drop(
@@ -171,5 +209,26 @@ impl Drop for Busy {
         let mut st = self.clock.lock();
         st.busy[self.robot] -= 1;
         self.clock.changed(st);
+    }
+}
+
+impl crate::simulator::Helper for Lockstep {
+    /// Offers the job to a robot's thread watching the clock, if one is.
+    fn offer(&self, job: Job) -> Option<Box<dyn crate::simulator::Offered + '_>> {
+        let mut slot = self.job.lock().unwrap_or_else(|e| e.into_inner());
+        if self.watching.load(Ordering::SeqCst) == 0 || slot.is_some() {
+            return Some(Box::new(Mutex::new(Some(job))));
+        }
+        *slot = Some(job);
+        Some(Box::new(Slot(&self.job)))
+    }
+}
+
+/// A job left in the lockstep's slot, until a watching robot takes it.
+struct Slot<'a>(&'a Mutex<Option<Job>>);
+
+impl crate::simulator::Offered for Slot<'_> {
+    fn take_back(&self) -> Option<Job> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }

@@ -242,6 +242,49 @@ impl Body {
     }
 }
 
+/// The fewest steps worth handing robots to another thread (a step takes
+/// about a microsecond).
+const APART_MIN_STEPS: u64 = 100;
+
+/// Metres beyond the lidar's range (and a robot's radius) that robots
+/// running on their own keep between them.
+const APART_MARGIN: f64 = 0.1;
+
+/// How long the stepping thread watches for a helper's robots before it
+/// sleeps.
+const HELPER_WATCH: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Work for another thread: robots running on their own.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// A job offered to a helper, until one takes it.
+pub trait Offered {
+    /// The job back, if no helper has taken it (it is then run here).
+    fn take_back(&self) -> Option<Job>;
+}
+
+/// Who may run robots far apart on another thread while a step runs the
+/// first (a fleet's clock: a robot's thread waiting for the others).
+pub trait Helper {
+    /// Offers `job`; `None` when no one can take it (it is run here).
+    fn offer(&self, job: Job) -> Option<Box<dyn Offered + '_>>;
+}
+
+/// No helper: everything runs on the stepping thread.
+pub struct Inline;
+
+impl Helper for Inline {
+    fn offer(&self, job: Job) -> Option<Box<dyn Offered + '_>> {
+        Some(Box::new(std::sync::Mutex::new(Some(job))))
+    }
+}
+
+impl Offered for std::sync::Mutex<Option<Job>> {
+    fn take_back(&self) -> Option<Job> {
+        self.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// A running simulation of one world, with one robot or several.
 #[derive(Debug, Clone)]
 pub struct Simulator {
@@ -422,9 +465,115 @@ impl Simulator {
 
     /// Runs `n` physics steps.
     pub fn run_steps(&mut self, n: u64) {
-        for _ in 0..n {
-            self.step();
+        self.run_steps_with(n, &Inline);
+    }
+
+    /// Runs `n` physics steps; while the robots of a fleet are far enough
+    /// apart that none can reach another or see it in its lidar, the robots
+    /// after the first run as a job `helper` may take on another thread,
+    /// for as many steps as that lasts: step for step the same run.
+    pub fn run_steps_with(&mut self, n: u64, helper: &dyn Helper) {
+        let mut left = n;
+        while left > 0 {
+            let alone = self.steps_apart(left);
+            if alone >= APART_MIN_STEPS {
+                self.run_apart(alone, helper);
+                left -= alone;
+            } else {
+                self.step();
+                left -= 1;
+            }
         }
+    }
+
+    /// How many of the next `left` steps the robots can run each on its
+    /// own (0 when some are, or may come, within another's reach or lidar
+    /// range in them).
+    fn steps_apart(&self, left: u64) -> u64 {
+        if self.bodies.len() < 2 {
+            return 0;
+        }
+        let range = self.world.lidar.range_max;
+        let speed = |b: &Body| b.v.abs().max(b.cmd.0.abs());
+        let mut steps = left;
+        for (i, a) in self.bodies.iter().enumerate() {
+            for b in &self.bodies[i + 1..] {
+                let apart = (a.centre() - b.centre()).norm()
+                    - range
+                    - a.config.radius.max(b.config.radius)
+                    - APART_MARGIN;
+                if apart <= 0.0 {
+                    return 0;
+                }
+                let closing = (speed(a) + speed(b)) * self.dt;
+                if closing > 0.0 {
+                    steps = steps.min((apart / closing).floor() as u64);
+                }
+            }
+        }
+        steps
+    }
+
+    /// Runs `n` steps with the robots apart ([`Simulator::steps_apart`]):
+    /// the first here, the others as one job offered to `helper`.
+    fn run_apart(&mut self, n: u64, helper: &dyn Helper) {
+        let trajectory_every = (0.1 / self.dt).round().max(1.0) as u64;
+        let others: Vec<step::Alone> = self
+            .bodies
+            .drain(1..)
+            .map(|body| step::Alone {
+                held: body.holding.map(|o| (o, self.objects[o].clone())),
+                body,
+                world: self.world.clone(),
+                dt: self.dt,
+                steps: self.steps,
+                lidar_every: self.lidar_every,
+                trajectory_every,
+                n,
+            })
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let job: Job = Box::new(move || {
+            let mut others = others;
+            others.iter_mut().for_each(step::Alone::run);
+            let _ = tx.send(others);
+        });
+        let offered = helper.offer(job);
+        let mut first = step::Alone {
+            held: self.bodies[0].holding.map(|o| (o, self.objects[o].clone())),
+            body: self.bodies.pop().expect("the first robot"),
+            world: self.world.clone(),
+            dt: self.dt,
+            steps: self.steps,
+            lidar_every: self.lidar_every,
+            trajectory_every,
+            n,
+        };
+        first.run();
+        // Not taken in the meantime: run here.
+        if let Some(job) = offered.and_then(|o| o.take_back()) {
+            job();
+        }
+        // The helper runs about as long as this thread did: watch for it
+        // rather than sleep (a wake-up can cost more than the steps).
+        let watch = std::time::Instant::now();
+        let others = loop {
+            match rx.try_recv() {
+                Ok(others) => break others,
+                Err(std::sync::mpsc::TryRecvError::Empty) if watch.elapsed() < HELPER_WATCH => {
+                    std::hint::spin_loop();
+                    std::thread::yield_now();
+                }
+                Err(_) => break rx.recv().expect("the job sends the robots back"),
+            }
+        };
+        for alone in std::iter::once(first).chain(others) {
+            if let Some((o, state)) = alone.held {
+                self.objects[o] = state;
+            }
+            self.bodies.push(alone.body);
+        }
+        self.steps += n;
     }
 
     /// Runs for `seconds` of simulated time (rounded to whole steps).

@@ -289,3 +289,100 @@ fn a_fleets_scans_are_the_same_run_after_run_and_as_cast_one_by_one() {
         assert_eq!(&s.robot(i).scan().ranges, ranges, "robot {i}");
     }
 }
+
+/// While robots are far apart (none within another's reach or lidar range)
+/// the simulator may run them on different threads; the run is the same,
+/// bit for bit, as stepping them together, also when they come within
+/// sight of each other part way.
+#[test]
+fn robots_far_apart_run_exactly_as_stepped_together() {
+    let world = "
+name: long_hall
+boundary: [60, 6]
+lidar: {noise: 0.01, range_max: 8}
+robots:
+  - {name: alpha, start: [2.0, 3.0, 0.0], odom_noise: 0.02}
+  - {name: beta, start: [26.0, 3.0, 3.14159], odom_noise: 0.02}
+";
+    let world =
+        Arc::new(sim::world_file::parse(world, "long_hall.yaml").unwrap_or_else(|e| panic!("{e}")));
+    let start = || {
+        let mut s = sim::Simulator::new(world.clone());
+        s.command_robot(0, 0.8, 0.05);
+        s.command_robot(1, 0.8, -0.05);
+        s
+    };
+    // 30 s: 24 m apart at first, within the lidar's 8 m by the end.
+    let (mut apart, mut together) = (start(), start());
+    apart.run_steps(3000);
+    for _ in 0..3000 {
+        together.step();
+    }
+    for i in 0..2 {
+        let (a, t) = (apart.robot(i), together.robot(i));
+        assert_eq!(a.true_pose(), t.true_pose(), "robot {i}");
+        assert_eq!(a.odom_pose(), t.odom_pose(), "robot {i}");
+        assert_eq!(a.scan().ranges, t.scan().ranges, "robot {i}");
+        assert_eq!(a.trajectory(), t.trajectory(), "robot {i}");
+        assert_eq!(a.battery().percent, t.battery().percent, "robot {i}");
+    }
+    assert_eq!(apart.steps(), together.steps());
+    assert!(
+        apart.robot(1).scan().ranges.iter().any(|r| *r < 7.5),
+        "beta sees alpha by the end"
+    );
+}
+
+/// The same through the fleet's clock, each robot driven from its own
+/// thread: a waiting robot's thread may run the other robot's steps.
+#[test]
+fn robots_far_apart_on_their_own_threads_run_as_stepped_together() {
+    let world = "
+name: long_hall
+boundary: [60, 6]
+lidar: {noise: 0.01, range_max: 8}
+robots:
+  - {name: alpha, start: [2.0, 3.0, 0.0], odom_noise: 0.02}
+  - {name: beta, start: [40.0, 3.0, 3.14159], odom_noise: 0.02}
+";
+    let world =
+        Arc::new(sim::world_file::parse(world, "long_hall.yaml").unwrap_or_else(|e| panic!("{e}")));
+    let turns = [0.05, -0.05];
+    let robots = SimRobot::fleet(world.clone());
+    thread::scope(|scope| {
+        let busy: Vec<_> = robots.iter().map(|r| r.busy()).collect();
+        for ((r, busy), turn) in robots.iter().zip(busy).zip(turns) {
+            scope.spawn(move || {
+                let cancel = CancelToken::new();
+                for k in 0..10 {
+                    r.command(0.8, if k % 2 == 0 { turn } else { -turn })
+                        .unwrap();
+                    r.advance(Duration::from_secs(3), &cancel).unwrap();
+                }
+                drop(busy);
+            });
+        }
+    });
+    let mut together = sim::Simulator::new(world);
+    for k in 0..10 {
+        for (i, turn) in turns.into_iter().enumerate() {
+            together.command_robot(i, 0.8, if k % 2 == 0 { turn } else { -turn });
+        }
+        for _ in 0..300 {
+            together.step();
+        }
+    }
+    let sim = robots[0].sim();
+    for i in 0..2 {
+        assert_eq!(
+            sim.robot(i).true_pose(),
+            together.robot(i).true_pose(),
+            "robot {i}"
+        );
+        assert_eq!(
+            sim.robot(i).scan().ranges,
+            together.robot(i).scan().ranges,
+            "robot {i}"
+        );
+    }
+}

@@ -18,6 +18,12 @@ pub(super) struct Others<'a> {
 }
 
 impl Others<'_> {
+    /// Nobody: a robot on its own.
+    pub const NONE: Others<'static> = Others {
+        before: &[],
+        after: &[],
+    };
+
     /// Each other robot with its index in the world (the robot stepping
     /// being number `before.len()`).
     fn each(&self) -> impl Iterator<Item = (usize, &Body)> {
@@ -28,6 +34,47 @@ impl Others<'_> {
                 .enumerate()
                 .map(move |(k, b)| (skip + k, b)),
         )
+    }
+}
+
+/// A robot run on its own for some steps (none other within its reach or
+/// lidar range): everything it needs, owned, so another thread may run it.
+pub(super) struct Alone {
+    pub body: Body,
+    /// The object it holds, if any (its index and state).
+    pub held: Option<(usize, ObjectState)>,
+    pub world: std::sync::Arc<World>,
+    pub dt: f64,
+    /// The step count it starts from.
+    pub steps: u64,
+    pub lidar_every: u64,
+    pub trajectory_every: u64,
+    pub n: u64,
+}
+
+impl Alone {
+    /// Runs its `n` steps, step for step as among the others.
+    pub fn run(&mut self) {
+        let Alone {
+            body,
+            held,
+            world,
+            dt,
+            ..
+        } = self;
+        let mut steps = self.steps;
+        for _ in 0..self.n {
+            let time = steps as f64 * *dt;
+            let held = held.as_mut().map(|(_, o)| o);
+            move_body(body, held, world, *dt, time, &Others::NONE);
+            steps += 1;
+            if steps % self.lidar_every == 0 {
+                scan(body, world, &Others::NONE, steps as f64 * *dt);
+            }
+            if steps % self.trajectory_every == 0 {
+                body.sample_trajectory();
+            }
+        }
     }
 }
 
