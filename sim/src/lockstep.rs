@@ -213,22 +213,17 @@ impl Drop for Busy {
 }
 
 impl crate::simulator::Helper for Lockstep {
-    /// Offers the job to a robot's thread watching the clock, if one is.
-    fn offer(&self, job: Job) -> Option<Box<dyn crate::simulator::Offered + '_>> {
+    /// Leaves the job for a robot's thread watching the clock, if one is.
+    fn offer(&self, job: Job) -> Result<(), Job> {
         let mut slot = self.job.lock().unwrap_or_else(|e| e.into_inner());
         if self.watching.load(Ordering::SeqCst) == 0 || slot.is_some() {
-            return Some(Box::new(Mutex::new(Some(job))));
+            return Err(job);
         }
         *slot = Some(job);
-        Some(Box::new(Slot(&self.job)))
+        Ok(())
     }
-}
 
-/// A job left in the lockstep's slot, until a watching robot takes it.
-struct Slot<'a>(&'a Mutex<Option<Job>>);
-
-impl crate::simulator::Offered for Slot<'_> {
     fn take_back(&self) -> Option<Job> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.job.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }

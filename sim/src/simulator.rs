@@ -257,31 +257,25 @@ const HELPER_WATCH: std::time::Duration = std::time::Duration::from_millis(2);
 /// Work for another thread: robots running on their own.
 pub type Job = Box<dyn FnOnce() + Send>;
 
-/// A job offered to a helper, until one takes it.
-pub trait Offered {
-    /// The job back, if no helper has taken it (it is then run here).
-    fn take_back(&self) -> Option<Job>;
-}
-
 /// Who may run robots far apart on another thread while a step runs the
 /// first (a fleet's clock: a robot's thread waiting for the others).
 pub trait Helper {
-    /// Offers `job`; `None` when no one can take it (it is run here).
-    fn offer(&self, job: Job) -> Option<Box<dyn Offered + '_>>;
+    /// Offers `job`: `Err` gives it back when no one can take it (it is
+    /// then run here).
+    fn offer(&self, job: Job) -> Result<(), Job>;
+    /// The job offered, back, if no one has taken it yet.
+    fn take_back(&self) -> Option<Job>;
 }
 
 /// No helper: everything runs on the stepping thread.
 pub struct Inline;
 
 impl Helper for Inline {
-    fn offer(&self, job: Job) -> Option<Box<dyn Offered + '_>> {
-        Some(Box::new(std::sync::Mutex::new(Some(job))))
+    fn offer(&self, job: Job) -> Result<(), Job> {
+        Err(job)
     }
-}
-
-impl Offered for std::sync::Mutex<Option<Job>> {
     fn take_back(&self) -> Option<Job> {
-        self.lock().unwrap_or_else(|e| e.into_inner()).take()
+        None
     }
 }
 
@@ -292,6 +286,8 @@ pub struct Simulator {
     dt: f64,
     steps: u64,
     lidar_every: u64,
+    /// Steps between two trajectory samples (0.1 s).
+    trajectory_every: u64,
     objects: Vec<ObjectState>,
     bodies: Vec<Body>,
 }
@@ -315,6 +311,7 @@ impl Simulator {
             dt,
             steps: 0,
             lidar_every,
+            trajectory_every: (0.1 / dt).round().max(1.0) as u64,
             objects: world
                 .objects
                 .iter()
@@ -517,41 +514,29 @@ impl Simulator {
     /// Runs `n` steps with the robots apart ([`Simulator::steps_apart`]):
     /// the first here, the others as one job offered to `helper`.
     fn run_apart(&mut self, n: u64, helper: &dyn Helper) {
-        let trajectory_every = (0.1 / self.dt).round().max(1.0) as u64;
-        let others: Vec<step::Alone> = self
-            .bodies
-            .drain(1..)
-            .map(|body| step::Alone {
-                held: body.holding.map(|o| (o, self.objects[o].clone())),
-                body,
-                world: self.world.clone(),
-                dt: self.dt,
-                steps: self.steps,
-                lidar_every: self.lidar_every,
-                trajectory_every,
-                n,
-            })
-            .collect();
+        let alone = |body: Body, objects: &[ObjectState]| step::Alone {
+            held: body.holding.map(|o| (o, objects[o].clone())),
+            body,
+            world: self.world.clone(),
+            dt: self.dt,
+            steps: self.steps,
+            lidar_every: self.lidar_every,
+            trajectory_every: self.trajectory_every,
+            n,
+        };
+        let mut bodies = std::mem::take(&mut self.bodies).into_iter();
+        let mut first = alone(bodies.next().expect("the first robot"), &self.objects);
+        let others: Vec<step::Alone> = bodies.map(|b| alone(b, &self.objects)).collect();
         let (tx, rx) = std::sync::mpsc::channel();
         let job: Job = Box::new(move || {
             let mut others = others;
             others.iter_mut().for_each(step::Alone::run);
             let _ = tx.send(others);
         });
-        let offered = helper.offer(job);
-        let mut first = step::Alone {
-            held: self.bodies[0].holding.map(|o| (o, self.objects[o].clone())),
-            body: self.bodies.pop().expect("the first robot"),
-            world: self.world.clone(),
-            dt: self.dt,
-            steps: self.steps,
-            lidar_every: self.lidar_every,
-            trajectory_every,
-            n,
-        };
+        let here = helper.offer(job).err();
         first.run();
         // Not taken in the meantime: run here.
-        if let Some(job) = offered.and_then(|o| o.take_back()) {
+        if let Some(job) = here.or_else(|| helper.take_back()) {
             job();
         }
         // The helper runs about as long as this thread did: watch for it
@@ -600,7 +585,7 @@ impl Simulator {
                 self.take_scan_of(i);
             }
         }
-        if self.steps % ((0.1 / self.dt).round().max(1.0) as u64) == 0 {
+        if self.steps % self.trajectory_every == 0 {
             self.bodies.iter_mut().for_each(Body::sample_trajectory);
         }
     }

@@ -290,22 +290,29 @@ fn a_fleets_scans_are_the_same_run_after_run_and_as_cast_one_by_one() {
     }
 }
 
+/// A 60 m hall with a lidar of 8 m and noise on it and on odometry: alpha
+/// at (2, 3) facing east, beta at (`beta_x`, 3) facing west.
+fn long_hall(beta_x: f64) -> Arc<sim::World> {
+    let world = format!(
+        "
+name: long_hall
+boundary: [60, 6]
+lidar: {{noise: 0.01, range_max: 8}}
+robots:
+  - {{name: alpha, start: [2.0, 3.0, 0.0], odom_noise: 0.02}}
+  - {{name: beta, start: [{beta_x}, 3.0, 3.14159], odom_noise: 0.02}}
+"
+    );
+    Arc::new(sim::world_file::parse(&world, "long_hall.yaml").unwrap_or_else(|e| panic!("{e}")))
+}
+
 /// While robots are far apart (none within another's reach or lidar range)
 /// the simulator may run them on different threads; the run is the same,
 /// bit for bit, as stepping them together, also when they come within
 /// sight of each other part way.
 #[test]
 fn robots_far_apart_run_exactly_as_stepped_together() {
-    let world = "
-name: long_hall
-boundary: [60, 6]
-lidar: {noise: 0.01, range_max: 8}
-robots:
-  - {name: alpha, start: [2.0, 3.0, 0.0], odom_noise: 0.02}
-  - {name: beta, start: [26.0, 3.0, 3.14159], odom_noise: 0.02}
-";
-    let world =
-        Arc::new(sim::world_file::parse(world, "long_hall.yaml").unwrap_or_else(|e| panic!("{e}")));
+    let world = long_hall(26.0);
     let start = || {
         let mut s = sim::Simulator::new(world.clone());
         s.command_robot(0, 0.8, 0.05);
@@ -337,16 +344,7 @@ robots:
 /// thread: a waiting robot's thread may run the other robot's steps.
 #[test]
 fn robots_far_apart_on_their_own_threads_run_as_stepped_together() {
-    let world = "
-name: long_hall
-boundary: [60, 6]
-lidar: {noise: 0.01, range_max: 8}
-robots:
-  - {name: alpha, start: [2.0, 3.0, 0.0], odom_noise: 0.02}
-  - {name: beta, start: [40.0, 3.0, 3.14159], odom_noise: 0.02}
-";
-    let world =
-        Arc::new(sim::world_file::parse(world, "long_hall.yaml").unwrap_or_else(|e| panic!("{e}")));
+    let world = long_hall(40.0);
     let turns = [0.05, -0.05];
     let robots = SimRobot::fleet(world.clone());
     thread::scope(|scope| {

@@ -134,7 +134,8 @@ struct RobotIds {
     scan: u16,
     cmd_vel: u16,
     camera: u16,
-    base: String,
+    /// Shared, so a pose's transform names it while the file is written.
+    base: std::sync::Arc<str>,
     camera_frame: String,
 }
 
@@ -146,8 +147,14 @@ pub fn robot_topic(name: Option<&str>, topic: &str) -> String {
     }
 }
 
+/// Each robot's name as its channels and frames take it: `None` for the
+/// first (the plain ones), then the others' (`others`).
+pub fn robot_names(others: &[String]) -> impl Iterator<Item = Option<&str>> {
+    std::iter::once(None).chain(others.iter().map(|n| Some(n.as_str())))
+}
+
 /// A robot's frame: `base_link`, or `beta/base_link`.
-fn robot_frame(name: Option<&str>, frame: &str) -> String {
+pub fn robot_frame(name: Option<&str>, frame: &str) -> String {
     match name {
         Some(n) => format!("{n}/{frame}"),
         None => frame.to_owned(),
@@ -178,14 +185,14 @@ fn ros2_channel(
 fn ros2_ids(mcap: &mut mcap::Writer<BufWriter<File>>, others: &[String]) -> mcap::McapResult<Ids> {
     use ros2::schemas;
     let mut robots = Vec::new();
-    for name in std::iter::once(None).chain(others.iter().map(|n| Some(n.as_str()))) {
+    for name in robot_names(others) {
         let topic = |t: &str| robot_topic(name, t);
         robots.push(RobotIds {
             pose: ros2_channel(mcap, &topic(topics::POSE), schemas::pose_stamped())?,
             scan: ros2_channel(mcap, &topic(topics::SCAN), schemas::laser_scan())?,
             cmd_vel: ros2_channel(mcap, &topic(topics::CMD_VEL), schemas::twist())?,
             camera: ros2_channel(mcap, &topic(topics::CAMERA), schemas::compressed_image())?,
-            base: robot_frame(name, "base_link"),
+            base: robot_frame(name, "base_link").into(),
             camera_frame: robot_frame(name, "camera"),
         });
     }
@@ -212,7 +219,7 @@ fn foxglove_ids(
         TWIST_SCHEMA.as_bytes(),
     )?;
     let mut robots = Vec::new();
-    for name in std::iter::once(None).chain(others.iter().map(|n| Some(n.as_str()))) {
+    for name in robot_names(others) {
         let topic = |t: &str| robot_topic(name, t);
         robots.push(RobotIds {
             pose: channel::<PoseInFrame>(mcap, &topic(topics::POSE))?,
@@ -224,7 +231,7 @@ fn foxglove_ids(
                 &BTreeMap::new(),
             )?,
             camera: channel::<CompressedImage>(mcap, &topic(topics::CAMERA))?,
-            base: robot_frame(name, "base_link"),
+            base: robot_frame(name, "base_link").into(),
             camera_frame: robot_frame(name, "camera"),
         });
     }
@@ -265,7 +272,7 @@ impl Channels {
             buf: Vec::with_capacity(64 << 10),
             sequence: 0,
         };
-        let frames: Vec<(String, String)> = channels
+        let frames: Vec<(std::sync::Arc<str>, String)> = channels
             .ids
             .robots
             .iter()
@@ -371,10 +378,8 @@ impl Channels {
             Format::Ros2 => self.cdr(channel, &ros2::from::pose(pose, ns), ns)?,
             Format::Foxglove => self.log(channel, &fox::pose(pose, ns), ns)?,
         }
-        let base = std::mem::take(&mut self.ids.robots[robot].base);
-        let written = self.transform(self.ids.tf, "map", &base, pose, ns);
-        self.ids.robots[robot].base = base;
-        written
+        let base = self.ids.robots[robot].base.clone();
+        self.transform(self.ids.tf, "map", &base, pose, ns)
     }
 
     /// `parent` → `child` on `channel`: `child` at (x, y) in `parent`, turned by theta.

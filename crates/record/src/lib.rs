@@ -142,17 +142,13 @@ pub struct RecordedFleet {
 
 /// `robot`, recorded as `to` says, when it says anything.
 pub fn recorded(robot: Arc<dyn RobotBackend>, to: &RecordTo) -> Result<Recorded, RecordError> {
-    Ok(if to.is_some() {
-        let recorder = Recorder::create(robot, to)?;
-        Recorded {
-            backend: recorder.backend(),
-            recorder: Some(recorder),
-        }
-    } else {
-        Recorded {
-            backend: robot,
-            recorder: None,
-        }
+    let RecordedFleet {
+        mut backends,
+        recorder,
+    } = recorded_fleet(vec![(String::new(), robot)], to)?;
+    Ok(Recorded {
+        backend: backends.remove(0),
+        recorder,
     })
 }
 

@@ -15,7 +15,7 @@ use foxglove::{Channel, Context, RawChannel, Schema, WebSocketServer, WebSocketS
 use robot_api::nav::GridMap;
 use robot_api::Pose2;
 
-use crate::channels::{robot_topic, topics, Message, TWIST_SCHEMA};
+use crate::channels::{robot_frame, robot_names, robot_topic, topics, Message, TWIST_SCHEMA};
 use crate::fox::{self, Level};
 
 /// Why the live view could not start.
@@ -118,7 +118,6 @@ impl LiveRobot {
     /// The channels of the robot called `name` (`None`: the first).
     fn new(ctx: &Arc<Context>, name: Option<&str>) -> Self {
         let topic = |t: &str| robot_topic(name, t);
-        let frame = |f: &str| name.map_or_else(|| f.to_owned(), |n| format!("{n}/{f}"));
         let velocity = Schema::new(
             "codeact.VelocityCommand",
             "jsonschema",
@@ -134,8 +133,8 @@ impl LiveRobot {
                 .build_raw()
                 .expect("a channel with an encoding builds"),
             camera: ctx.channel_builder(topic(topics::CAMERA)).build(),
-            base: frame("base_link"),
-            camera_frame: frame("camera"),
+            base: robot_frame(name, "base_link"),
+            camera_frame: robot_frame(name, "camera"),
         }
     }
 }
@@ -161,8 +160,7 @@ impl Live {
                 why: e.to_string(),
             })?;
         let bound = SocketAddr::new(addr.ip(), server.port());
-        let robots: Vec<LiveRobot> = std::iter::once(None)
-            .chain(others.iter().map(|n| Some(n.as_str())))
+        let robots: Vec<LiveRobot> = robot_names(others)
             .map(|name| LiveRobot::new(&ctx, name))
             .collect();
         let n = robots.len();

@@ -14,7 +14,7 @@ use robot_api::RobotBackend;
 
 use super::declared_calls::check_declared_skills;
 use super::fleet_profile::FleetProfile;
-use super::node::{skills_of, NodeError, RosSkills};
+use super::node::{lock, skills_of, NodeError, RosSkills};
 use super::robot::{r2r_name, serve_trigger, RosRobot};
 use super::spin::{RosError, RosThread};
 use codeact_record::{recorded_fleet, RecordTo, RecordedFleet};
@@ -33,10 +33,6 @@ pub struct EStops {
 struct FleetEStop {
     topic: String,
     hooks: Mutex<Vec<Hook>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl EStops {

@@ -53,10 +53,7 @@ fn default_fleet_e_stop() -> String {
 /// built-in name or file path.
 pub fn load(name_or_path: &str) -> Result<Profiles, ProfileError> {
     let source = profile::read(name_or_path)?;
-    let is_fleet = serde_norway::from_str::<Value>(&source.text)
-        .ok()
-        .is_some_and(|v| v.get("robots").is_some() && v.get("topics").is_none());
-    if !is_fleet {
+    if !profile::lists_robots(&source.text) {
         let one = profile::with_files(profile::parse(&source.text, &source.path)?, &source)?;
         return Ok(Profiles::One(Box::new(one)));
     }
@@ -90,8 +87,7 @@ fn parse_fleet(source: &profile::Source) -> Result<FleetProfile, ProfileError> {
     check_name(&file.e_stop).map_err(|m| at(line_of("e_stop:"), format!("e_stop: {m}")))?;
     let mut robots: Vec<RobotProfile> = Vec::new();
     for entry in file.robots {
-        let robot = member(source, entry, &line_of)?;
-        let line = line_of(&format!("name: {}", robot.member.as_deref().unwrap_or("")));
+        let (robot, line) = member(source, entry, &line_of)?;
         for other in &robots {
             if let Some(clash) = clash(other, &robot) {
                 return Err(at(line, clash));
@@ -111,12 +107,12 @@ fn parse_fleet(source: &profile::Source) -> Result<FleetProfile, ProfileError> {
 }
 
 /// One robot of the fleet from its entry: its profile with the entry's
-/// settings over it, its names in its namespace.
+/// settings over it, its names in its namespace; and the entry's line.
 fn member(
     source: &profile::Source,
     mut entry: Mapping,
     line_of: &dyn Fn(&str) -> usize,
-) -> Result<RobotProfile, ProfileError> {
+) -> Result<(RobotProfile, usize), ProfileError> {
     let mut take = |key: &str| -> Result<String, ProfileError> {
         match entry.remove(key) {
             Some(Value::String(s)) => Ok(s),
@@ -166,7 +162,7 @@ fn member(
     })?;
     let mut robot = profile::with_files(parsed, &base_source)?;
     robot.member = Some(name);
-    Ok(robot)
+    Ok((robot, line))
 }
 
 /// `over`'s keys laid over `base`: mappings merged key by key, anything
@@ -223,19 +219,14 @@ fn clash(a: &RobotProfile, b: &RobotProfile) -> Option<String> {
     None
 }
 
-/// Whether `name` is a well-formed ROS name.
+/// `Ok` when `name` is a well-formed ROS name; else why not.
 fn check_name(name: &str) -> Result<(), String> {
-    let bad = |c: char| !(c.is_ascii_alphanumeric() || "_/".contains(c));
-    if name.is_empty()
-        || name.contains(bad)
-        || name.contains("//")
-        || (name.len() > 1 && name.ends_with('/'))
-    {
-        return Err(format!(
-            "{name:?} is not a valid ROS name: letters, digits, '_' and '/' between them"
-        ));
+    if profile::well_formed_name(name) {
+        return Ok(());
     }
-    Ok(())
+    Err(format!(
+        "{name:?} is not a valid ROS name: letters, digits, '_' and '/' between them"
+    ))
 }
 
 #[cfg(test)]

@@ -518,9 +518,7 @@ pub fn parse(text: &str, path: &str) -> Result<RobotProfile, ProfileError> {
 /// for none): its relative names (`odom`, `cmd_vel`) are resolved in it,
 /// as a ROS node's are, and absolute ones (`/map`) kept.
 pub fn parse_in(text: &str, path: &str, namespace: &str) -> Result<RobotProfile, ProfileError> {
-    let fleet = serde_norway::from_str::<serde_norway::Value>(text)
-        .is_ok_and(|v| v.get("robots").is_some() && v.get("topics").is_none());
-    if fleet {
+    if lists_robots(text) {
         return Err(ProfileError::Invalid {
             path: path.into(),
             line: 1,
@@ -619,8 +617,7 @@ pub fn parse_in(text: &str, path: &str, namespace: &str) -> Result<RobotProfile,
         .chain([profile.services.gripper.as_ref()])
         .flatten()
     {
-        let bad = |c: char| !(c.is_ascii_alphanumeric() || "_/".contains(c));
-        if name.len() < 2 || name.contains(bad) || name.contains("//") || name.ends_with('/') {
+        if name.len() < 2 || !well_formed_name(name) {
             return Err(invalid(
                 "topics",
                 format!("{name:?} is not a valid ROS name: letters, digits, '_' and '/' between them (\"odom\", \"/map\")"),
@@ -628,6 +625,23 @@ pub fn parse_in(text: &str, path: &str, namespace: &str) -> Result<RobotProfile,
         }
     }
     Ok(profile)
+}
+
+/// Whether a profile's text is a fleet's: it lists `robots:` and has no
+/// `topics:` of its own.
+pub(crate) fn lists_robots(text: &str) -> bool {
+    serde_norway::from_str::<serde_norway::Value>(text)
+        .is_ok_and(|v| v.get("robots").is_some() && v.get("topics").is_none())
+}
+
+/// Whether `name` is a well-formed ROS name or namespace: letters, digits,
+/// '_' and '/' between them (`/` alone is the root namespace).
+pub(crate) fn well_formed_name(name: &str) -> bool {
+    let bad = |c: char| !(c.is_ascii_alphanumeric() || "_/".contains(c));
+    !name.is_empty()
+        && !name.contains(bad)
+        && !name.contains("//")
+        && (name.len() == 1 || !name.ends_with('/'))
 }
 
 /// `name` in `namespace`: a relative name goes under it, an absolute one

@@ -850,7 +850,10 @@ fn subscribe(
             sh.engage_e_stop(&e_stop_topic);
         }
     });
-    serve_clear_e_stop(node, spawner, s, &clear_service_of(profile))?;
+    let sh = s.clone();
+    serve_trigger(node, spawner, &clear_service_of(profile), move || {
+        sh.clear_e_stop()
+    })?;
     if let Some((topic, kind)) = relay {
         subscribe_relay(node, spawner, s, topic, kind)?;
     }
@@ -895,21 +898,10 @@ fn subscribe_relay(
     Ok(())
 }
 
-/// On the ROS thread: serves `name` (`~/clear_e_stop`, `~/beta/clear_e_stop`
-/// for a robot of a fleet; std_srvs/srv/Trigger), the way a person clears
-/// the e-stop, in every process that drives a ROS robot.
-fn serve_clear_e_stop(
-    node: &mut r2r::Node,
-    spawner: &futures::executor::LocalSpawner,
-    s: &Arc<Shared>,
-    name: &str,
-) -> r2r::Result<()> {
-    let sh = s.clone();
-    serve_trigger(node, spawner, name, move || sh.clear_e_stop())
-}
-
 /// On the ROS thread: serves `name` (std_srvs/srv/Trigger) by `clear`,
-/// which says whether an e-stop was latched.
+/// which says whether an e-stop was latched: the way a person clears an
+/// e-stop (`~/clear_e_stop`, `~/beta/clear_e_stop` for a robot of a fleet),
+/// in every process that drives a ROS robot.
 pub(crate) fn serve_trigger(
     node: &mut r2r::Node,
     spawner: &futures::executor::LocalSpawner,
