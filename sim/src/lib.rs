@@ -18,6 +18,7 @@
 
 pub mod backend;
 pub mod camera;
+mod cores;
 pub mod geometry;
 pub mod lockstep;
 pub mod render;

@@ -12,7 +12,13 @@
 //!
 //! The clock is also a [`crate::simulator::Helper`]: while robots far apart
 //! are stepped, the stepping robot hands the others' steps to a robot's
-//! thread watching the clock, so two robots use two cores.
+//! thread watching the clock, so two robots use two cores. They do only if
+//! the two threads run on two cores: the kernel, left to itself, often
+//! keeps two threads that hand work to each other on one (waking one where
+//! the other runs, and not moving a busy thread off a busy core), so a
+//! watching robot that finds itself on another robot's core is kept on a
+//! free one until its `advance` returns (see `crate::cores`), and sleeps
+//! if none is free.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -53,6 +59,17 @@ pub struct Lockstep {
     watching: AtomicUsize,
     /// Robots far apart, offered by the robot stepping to one watching.
     job: Mutex<Option<Job>>,
+    /// Per robot: the core its thread last ran on inside `advance`
+    /// ([`NO_CORE`] when outside it or unknown).
+    cores: Vec<AtomicUsize>,
+}
+
+/// No core known.
+const NO_CORE: usize = usize::MAX;
+
+/// The core this thread runs on now ([`NO_CORE`] if unknown).
+fn current_core() -> usize {
+    crate::cores::current().unwrap_or(NO_CORE)
 }
 
 /// A job of robots far apart offered to the watching robots' threads.
@@ -88,6 +105,7 @@ impl Lockstep {
             generation: AtomicU64::new(0),
             watching: AtomicUsize::new(0),
             job: Mutex::new(None),
+            cores: (0..robots).map(|_| AtomicUsize::new(NO_CORE)).collect(),
         })
     }
 
@@ -106,7 +124,13 @@ impl Lockstep {
     /// Waits for a change after `seen` (the generation read under the lock
     /// `st`): watching for up to [`SPIN`], then asleep for up to
     /// [`CANCEL_POLL`].
-    fn wait_for_change(&self, st: MutexGuard<'_, State>, seen: u64) {
+    fn wait_for_change(
+        &self,
+        i: usize,
+        st: MutexGuard<'_, State>,
+        seen: u64,
+        pinned: &mut Option<crate::cores::Pinned>,
+    ) {
         // Counted as watching before the lock goes: the robot that steps
         // next takes the lock after this, and sees it.
         self.watching.fetch_add(1, Ordering::SeqCst);
@@ -120,6 +144,15 @@ impl Lockstep {
                     job();
                     // The stepping robot finishes about now: watch for it.
                     start = Instant::now();
+                }
+                // On another robot's core, watching only takes turns with
+                // it: kept on a free core for the rest of `advance`, or
+                // asleep if none is free (more robots than cores).
+                None if pinned.is_none() && self.shares_core(i) => {
+                    *pinned = self.pin(i);
+                    if pinned.is_none() {
+                        break;
+                    }
                 }
                 None => {
                     std::hint::spin_loop();
@@ -136,6 +169,40 @@ impl Lockstep {
                     .unwrap_or_else(|e| e.into_inner()),
             );
         }
+    }
+
+    /// Robot `i` leaves `advance` (`st` the lock held).
+    fn leave(&self, i: usize, mut st: MutexGuard<'_, State>) {
+        st.wants[i] = None;
+        self.cores[i].store(NO_CORE, Ordering::Relaxed);
+        self.changed(st);
+    }
+
+    /// Keeps robot `i`'s thread on a core no other robot inside `advance`
+    /// runs on, if one is free.
+    fn pin(&self, i: usize) -> Option<crate::cores::Pinned> {
+        // Under the lock: two robots coming in at once take two cores.
+        let st = self.lock();
+        let pinned = crate::cores::Pinned::to_free(&self.taken_cores(i))?;
+        self.cores[i].store(pinned.core(), Ordering::Relaxed);
+        drop(st);
+        Some(pinned)
+    }
+
+    /// The cores the other robots inside `advance` last ran on.
+    fn taken_cores(&self, i: usize) -> Vec<usize> {
+        let cores = self.cores.iter().enumerate().filter(|&(j, _)| j != i);
+        cores
+            .map(|(_, c)| c.load(Ordering::Relaxed))
+            .filter(|&c| c != NO_CORE)
+            .collect()
+    }
+
+    /// Whether another robot inside `advance` last ran on the core robot
+    /// `i`'s thread runs on now.
+    fn shares_core(&self, i: usize) -> bool {
+        let here = current_core();
+        here != NO_CORE && self.taken_cores(i).contains(&here)
     }
 
     /// Marks robot `i` busy until the guard is dropped: time waits for it.
@@ -159,15 +226,20 @@ impl Lockstep {
         world: &dyn World,
         mut between: impl FnMut(bool) -> Result<(), E>,
     ) -> Result<(), E> {
+        let mut pinned = None;
         loop {
+            self.cores[i].store(current_core(), Ordering::Relaxed);
             let mut st = self.lock();
             if world.steps() >= target {
-                st.wants[i] = None;
-                self.changed(st);
+                self.leave(i, st);
                 return Ok(());
             }
             st.wants[i] = Some(target);
+            let upto = st.wants.iter().flatten().copied().min().unwrap_or(target);
+            // A robot whose target is reached but who has not seen it yet
+            // (upto is now) holds time until it comes back with its next.
             let ready = !st.stepping
+                && upto > world.steps()
                 && st
                     .busy
                     .iter()
@@ -175,7 +247,6 @@ impl Lockstep {
                     .enumerate()
                     .all(|(j, (b, w))| j == i || w.is_some() || *b == 0);
             if ready {
-                let upto = st.wants.iter().flatten().copied().min().unwrap_or(target);
                 st.stepping = true;
                 drop(st);
                 world.run(upto.saturating_sub(world.steps()).min(chunk));
@@ -184,13 +255,11 @@ impl Lockstep {
                 self.changed(st);
             } else {
                 let seen = self.generation.load(Ordering::SeqCst);
-                self.wait_for_change(st, seen);
+                self.wait_for_change(i, st, seen, &mut pinned);
             }
             if let Err(e) = between(ready) {
                 // Robot `i` stops waiting: cancelled, or it cannot go on.
-                let mut st = self.lock();
-                st.wants[i] = None;
-                self.changed(st);
+                self.leave(i, self.lock());
                 return Err(e);
             }
         }
@@ -225,5 +294,97 @@ impl crate::simulator::Helper for Lockstep {
 
     fn take_back(&self) -> Option<Job> {
         self.job.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+
+    /// A world that only counts: its steps, and the runs asked for no step.
+    #[derive(Default)]
+    struct Counter {
+        steps: AtomicU64,
+        empty_runs: AtomicU64,
+    }
+
+    impl World for Counter {
+        fn steps(&self) -> u64 {
+            self.steps.load(Ordering::SeqCst)
+        }
+        fn run(&self, n: u64) {
+            if n == 0 {
+                self.empty_runs.fetch_add(1, Ordering::SeqCst);
+            }
+            self.steps.fetch_add(n, Ordering::SeqCst);
+        }
+    }
+
+    fn go(clock: &Lockstep, i: usize, target: u64, world: &Counter) {
+        let ok: Result<(), Infallible> = clock.advance(i, target, 5, world, |_| Ok(()));
+        ok.unwrap();
+    }
+
+    /// The cores this thread may run on.
+    #[cfg(target_os = "linux")]
+    fn allowed() -> Vec<usize> {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: a cpu_set_t is plain bits; this thread's own mask.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+            (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect()
+        }
+    }
+
+    /// A robot that reached its target but has not seen it yet (its cancel
+    /// check is slow), then is away (its code between two skill calls),
+    /// holds time until it comes back with its next target; the robot
+    /// waiting for it waits rather than run the world for no step over and
+    /// over; and no robot's thread stays kept on a core after `advance`.
+    #[test]
+    fn a_robot_between_two_motions_holds_time_and_the_other_waits_idle() {
+        let clock = Lockstep::new(2);
+        let world = Counter::default();
+        let [busy0, busy1] = [clock.busy(0), clock.busy(1)];
+        let seen_on_return = std::thread::scope(|scope| {
+            let away = scope.spawn(|| {
+                #[cfg(target_os = "linux")]
+                let before = allowed();
+                let mut slow = true;
+                let ok: Result<(), Infallible> = clock.advance(1, 10, 5, &world, |_| {
+                    if slow && world.steps() >= 10 {
+                        slow = false;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Ok(())
+                });
+                ok.unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+                let seen = world.steps();
+                go(&clock, 1, 20, &world);
+                drop(busy1);
+                #[cfg(target_os = "linux")]
+                assert_eq!(allowed(), before, "beta's thread is free again");
+                seen
+            });
+            #[cfg(target_os = "linux")]
+            let before = allowed();
+            go(&clock, 0, 100, &world);
+            drop(busy0);
+            #[cfg(target_os = "linux")]
+            assert_eq!(allowed(), before, "alpha's thread is free again");
+            away.join().unwrap()
+        });
+        assert_eq!(seen_on_return, 10, "time waited for the robot away");
+        assert_eq!(world.steps(), 100);
+        assert_eq!(
+            world.empty_runs.load(Ordering::SeqCst),
+            0,
+            "the world was run for no step"
+        );
     }
 }

@@ -113,17 +113,11 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         "<= 50 ms",
     );
 
-    const CALLS: usize = 10_000;
-    let empty = format!("for _ in range({CALLS}):\n    pass");
-    let calls = format!("for _ in range({CALLS}):\n    get_pose()");
-    let mut per_call = Vec::new();
+    let mut calls = Vec::new();
     for _ in 0..reps(30) {
-        let (base, _) = d.execute(&empty)?;
-        let (took, _) = d.execute(&calls)?;
-        per_call.push(micros(took.saturating_sub(base)) / CALLS as f64);
+        calls.push(per_call(&mut d, "get_pose()")?);
     }
-    let single_call = stats(per_call);
-    report("get_pose() from Python", "us", &single_call, "<= 10 us");
+    report("get_pose() from Python", "us", &stats(calls), "<= 10 us");
 
     // The camera view, 320 x 240, made and encoded in the skill, bytes back in Python.
     const VIEWS: usize = 50;
@@ -142,7 +136,7 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         "<= 2 ms",
     );
     drop(d);
-    fleet(reps, single.median, single_call.median)
+    fleet(reps, single.median)
 }
 
 /// Warehouse-lite driven through the simulator's robot backend (its lock,
@@ -176,7 +170,7 @@ fn backend_lite(robots: &[Arc<sim::SimRobot>]) -> Result<f64> {
 /// own thread on the shared clock, against one robot driven the same way
 /// (and against the bare simulator's figure); a skill call on the second
 /// robot from Python, against one robot's.
-fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) -> Result<()> {
+fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64) -> Result<()> {
     let duo = Arc::new(sim::load("warehouse_duo")?);
     let warehouse = Arc::new(sim::load("warehouse")?);
     let (mut ones, mut twos) = (Vec::new(), Vec::new());
@@ -204,20 +198,44 @@ fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) ->
         two.median / single_factor
     );
 
-    let (mut d, _) = Driver::start(&["--world", "warehouse_duo"])?;
-    const CALLS: usize = 10_000;
-    let empty = format!("for _ in range({CALLS}):\n    pass");
-    let calls = format!("for _ in range({CALLS}):\n    beta.get_pose()");
-    let mut per_call = Vec::new();
-    for _ in 0..reps(30) {
-        let (base, _) = d.execute(&empty)?;
-        let (took, obs) = d.execute(&calls)?;
-        if obs.observation.status != crate::executor::Status::Ok {
-            bail!("beta.get_pose() failed: {}", obs.text);
-        }
-        per_call.push(micros(took.saturating_sub(base)) / CALLS as f64);
+    // The single robot's session and the fleet's, measured in turn so
+    // that both see the same machine.
+    let (mut one, _) = Driver::start(&["--world", "warehouse"])?;
+    let (mut duo, _) = Driver::start(&["--world", "warehouse_duo"])?;
+
+    // Each robot along its wall of the warehouse and back, from Python.
+    let (mut alone, mut both) = (Vec::new(), Vec::new());
+    for k in 0..reps(20) {
+        let x = if k % 2 == 0 { 18.5 } else { 1.0 };
+        alone.push(sim_factor(&mut one, &format!("move_to({x}, 1.0)"))?);
+        both.push(sim_factor(
+            &mut duo,
+            &format!(
+                "together(alpha.start('move_to', {x}, 1.0), beta.start('move_to', {x}, 19.0))"
+            ),
+        )?);
     }
-    let beta = stats(per_call);
+    let alone = stats(alone);
+    let both = stats(both);
+    report(
+        "move_to of both robots at once, from Python",
+        "x",
+        &both,
+        ">= 0.5x one robot's",
+    );
+    println!(
+        "  (two robots: {:.2}x the real-time factor of one robot's move_to, {:.0}x, measured in turn)",
+        both.median / alone.median,
+        alone.median
+    );
+
+    let (mut alone, mut in_fleet) = (Vec::new(), Vec::new());
+    for _ in 0..reps(30) {
+        alone.push(per_call(&mut one, "get_pose()")?);
+        in_fleet.push(per_call(&mut duo, "beta.get_pose()")?);
+    }
+    let alone = stats(alone);
+    let beta = stats(in_fleet);
     report(
         "beta.get_pose() from Python, a fleet of two",
         "us",
@@ -225,8 +243,41 @@ fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64, single_call: f64) ->
         "<= 1.1x one robot's",
     );
     println!(
-        "  (a fleet robot's call: {:.2}x one robot's)",
-        beta.median / single_call
+        "  (a fleet robot's call: {:.2}x one robot's get_pose(), {:.3} us, measured in turn)",
+        beta.median / alone.median,
+        alone.median
     );
     Ok(())
+}
+
+/// One call of `call` from Python, in microseconds: a loop of 10,000 calls
+/// less the same loop empty.
+fn per_call(d: &mut Driver, call: &str) -> Result<f64> {
+    const CALLS: usize = 10_000;
+    let (base, _) = d.execute(&format!("for _ in range({CALLS}):\n    pass"))?;
+    let (took, obs) = d.execute(&format!("for _ in range({CALLS}):\n    {call}"))?;
+    if obs.observation.status != crate::executor::Status::Ok {
+        bail!("{call} failed: {}", obs.text);
+    }
+    Ok(micros(took.saturating_sub(base)) / CALLS as f64)
+}
+
+/// The real-time factor of an action `code` driving robots from Python:
+/// the simulated time it took (robot time before and after) over the wall
+/// time of its round trip.
+fn sim_factor(d: &mut Driver, code: &str) -> Result<f64> {
+    let (took, obs) = d.execute(&format!(
+        "_t = get_scan().stamp\n{code}\nget_scan().stamp - _t"
+    ))?;
+    let seconds: Option<f64> = obs
+        .observation
+        .result
+        .as_deref()
+        .and_then(|r| r.parse().ok());
+    match seconds {
+        Some(s) if obs.observation.status == crate::executor::Status::Ok && s > 0.0 => {
+            Ok(s / took.as_secs_f64())
+        }
+        _ => bail!("{code} failed: {}", obs.text),
+    }
 }
