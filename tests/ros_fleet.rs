@@ -34,10 +34,16 @@ robots:
 
 /// The fleet profile, written to a folder of this test's own.
 fn fleet_file(test: &str) -> PathBuf {
+    fleet_file_of(test, FLEET)
+}
+
+/// The fleet profile `fleet` over [`ROBOT`], written to a folder of this
+/// test's own.
+fn fleet_file_of(test: &str, fleet: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("codeact-ros-fleet-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("robot.yaml"), ROBOT).unwrap();
-    std::fs::write(dir.join("fleet.yaml"), FLEET).unwrap();
+    std::fs::write(dir.join("fleet.yaml"), fleet).unwrap();
     dir.join("fleet.yaml")
 }
 
@@ -265,4 +271,82 @@ fn the_fleets_e_stop_ends_the_nodes_action_and_stops_both_robots() {
         assert!(before > 10, "{name} was driven before the press");
         assert_eq!(after, 0, "{name} moved after the fleet's e-stop");
     }
+}
+
+/// Two robots that localize, each with its own `map → odom`: alpha's on
+/// its own tf topic (/alpha/tf, as Nav2's multi-robot bringup publishes
+/// it), beta's on the shared /tf under its own odometry frame.
+const LOCALIZING: &str = "name: localizing
+robots:
+  - name: alpha
+    namespace: /alpha
+    profile: robot.yaml
+    frames: {map: map}
+    topics: {tf: tf, tf_static: tf_static}
+  - name: beta
+    namespace: /beta
+    profile: robot.yaml
+    frames: {map: map, odom: beta/odom}
+";
+
+#[test]
+fn each_robot_of_a_localizing_fleet_is_in_the_map_through_its_own_transform() {
+    let domain = domain(3);
+    let alpha = fake_robot_with(
+        domain,
+        20,
+        &[
+            ("FAKE_NS", "/alpha"),
+            ("FAKE_TF", "2,0,0"),
+            ("FAKE_TF_TOPIC", "tf"),
+        ],
+    );
+    // beta's odometry frame turned a quarter turn in the map: its +x is +y.
+    let beta = fake_robot_with(
+        domain,
+        20,
+        &[
+            ("FAKE_NS", "/beta"),
+            ("FAKE_TF", "0,5,1.5707963"),
+            ("FAKE_TF_FRAMES", "map,beta/odom"),
+        ],
+    );
+    let mut session = RosSession::start(
+        &fleet_file_of("localizing", LOCALIZING).to_string_lossy(),
+        domain,
+    );
+    let obs = session.execute(
+        "def at(r):
+    p = r.get_pose()
+    return [round(p.x, 2), round(p.y, 2), round(p.theta, 2)]
+print('before', at(alpha), at(beta))
+together(alpha.start('drive', 0.5, 0.0, 1.0), beta.start('drive', 0.5, 0.0, 1.0))
+print('after', at(alpha), at(beta))",
+        60.0,
+    );
+    let text = obs["text"].as_str().unwrap().to_owned();
+    drop(session);
+    let (alpha, beta) = (report(alpha), report(beta));
+    assert!(
+        text.contains("before [2.0, 0.0, 0.0] [0.0, 5.0, 1.57]"),
+        "each robot's pose in the map is its own transform's: {text}"
+    );
+    // Each drove straight ahead in its odometry frame (about 0.25 m at
+    // its 0.3 m/s limit): alpha along the map's x, beta along its y.
+    let after = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("after "))
+        .unwrap_or_else(|| panic!("no poses after the drives: {text}"));
+    let poses: Vec<Vec<f64>> = serde_json::from_str(&format!("[{}]", after.replace("] [", "], [")))
+        .unwrap_or_else(|e| panic!("{after}: {e}"));
+    let (a, b) = (&poses[0], &poses[1]);
+    assert!(
+        a[0] > 2.15 && a[1].abs() < 0.05,
+        "alpha drove along the map's x: {a:?}"
+    );
+    assert!(
+        b[1] > 5.15 && b[0].abs() < 0.05,
+        "beta drove along the map's y: {b:?}"
+    );
+    assert!(!moving(&commands_of(&alpha)).is_empty() && !moving(&commands_of(&beta)).is_empty());
 }

@@ -7,7 +7,9 @@ After `seconds` it prints what it recorded as one JSON line. With
 FAKE_STAMPED=1 it takes geometry_msgs/TwistStamped on /cmd_vel instead, as
 Jazzy's diff_drive_controller does, and records each command's frame and stamp.
 With FAKE_TF="x,y,theta" it localizes: it publishes map -> odom with that
-offset on /tf (20 Hz) until something arrives on /tf_off. With
+offset on /tf (20 Hz) until something arrives on /tf_off; FAKE_TF_TOPIC
+names another topic (relative: in its namespace) and FAKE_TF_FRAMES="map,odom"
+other frames. With
 FAKE_GRIPPER=1 it serves /gripper (std_srvs/SetBool, grasping "cup") and
 publishes a cup 0.3 m ahead on /detections (JSON, 10 Hz); every gripper
 request is recorded. With FAKE_NS=/name it runs under that namespace: every
@@ -90,7 +92,8 @@ tf_on = [tf_offset is not None]
 if tf_offset:
     from geometry_msgs.msg import TransformStamped
     from tf2_msgs.msg import TFMessage
-    tf_pub = node.create_publisher(TFMessage, "/tf", 10)
+    tf_pub = node.create_publisher(TFMessage, os.environ.get("FAKE_TF_TOPIC", "/tf"), 10)
+    tf_frames = os.environ.get("FAKE_TF_FRAMES", "map,odom").split(",")
     node.create_subscription(String, "/tf_off", lambda m: tf_on.__setitem__(0, False), 10)
 last_tf = 0.0
 
@@ -113,7 +116,7 @@ while time.time() < end:
     if tf_on[0] and now - last_tf >= 0.05:
         last_tf = now
         t = TransformStamped()
-        t.header.frame_id, t.child_frame_id = "map", "odom"
+        t.header.frame_id, t.child_frame_id = tf_frames[0], tf_frames[1]
         t.transform.translation.x, t.transform.translation.y = tf_offset[0], tf_offset[1]
         t.transform.rotation.z, t.transform.rotation.w = math.sin(tf_offset[2] / 2), math.cos(tf_offset[2] / 2)
         tf_pub.publish(TFMessage(transforms=[t]))

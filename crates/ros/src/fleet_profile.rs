@@ -258,7 +258,7 @@ robots:
     namespace: /beta
     profile: sim
     limits: {max_linear: 0.25}
-    topics: {map: /map}
+    topics: {map: /map, tf: tf}
     safety: {geofence: [[0, 0], [5, 0], [5, 5]]}
 ";
 
@@ -285,6 +285,12 @@ robots:
             Some("/map"),
             "an absolute name is shared"
         );
+        // Transforms are shared unless a robot's come under its namespace.
+        assert_eq!(
+            (alpha.topics.tf.as_str(), alpha.topics.tf_static.as_str()),
+            ("/tf", "/tf_static")
+        );
+        assert_eq!(beta.topics.tf, "/beta/tf");
         assert_eq!(beta.limits.max_linear, 0.25);
         assert_eq!(
             beta.limits.max_angular, 2.0,
@@ -311,8 +317,8 @@ robots:
                 "profile: sim\n    topics: {cmd_vel: /cmd_vel}\n  - name: beta",
             )
             .replace(
-                "topics: {map: /map}",
-                "topics: {map: /map, cmd_vel: /cmd_vel}",
+                "topics: {map: /map, tf: tf}",
+                "topics: {map: /map, tf: tf, cmd_vel: /cmd_vel}",
             );
         let (line, message) = error(&shared);
         assert!(

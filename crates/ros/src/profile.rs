@@ -202,10 +202,25 @@ pub struct ProfileTopics {
     /// std_msgs/Bool in: true engages the e-stop (latched until cleared).
     #[serde(default = "default_e_stop")]
     pub e_stop: String,
+    /// tf2_msgs/TFMessage in, where a localizing robot's `map → odom`
+    /// comes: the shared `/tf` by default; `tf` in a fleet whose robots
+    /// each publish their own under their namespace (as Nav2's multi-robot
+    /// bringup does).
+    #[serde(default = "default_tf")]
+    pub tf: String,
+    /// The same, latched (`/tf_static` by default).
+    #[serde(default = "default_tf_static")]
+    pub tf_static: String,
 }
 
 fn default_e_stop() -> String {
     "e_stop".into()
+}
+fn default_tf() -> String {
+    "/tf".into()
+}
+fn default_tf_static() -> String {
+    "/tf_static".into()
 }
 
 /// The message type of a robot's velocity commands.
@@ -660,7 +675,13 @@ impl RobotProfile {
     fn resolve_names(&mut self, namespace: &str) {
         let r = |n: &mut String| *n = resolve(namespace, n);
         let t = &mut self.topics;
-        for name in [&mut t.odom, &mut t.cmd_vel, &mut t.e_stop] {
+        for name in [
+            &mut t.odom,
+            &mut t.cmd_vel,
+            &mut t.e_stop,
+            &mut t.tf,
+            &mut t.tf_static,
+        ] {
             r(name);
         }
         for name in [

@@ -595,7 +595,7 @@ impl RosRobot {
             Some(t) if t.value.1 || t.age() <= limit => Ok((t.value.0.apply(pose), velocity)),
             t => Err(stale_error(
                 &format!("{map} → {} transform", self.profile.frames.odom),
-                "/tf",
+                &self.profile.topics.tf,
                 t.as_ref().map(Stamped::age),
                 limit,
             )),
@@ -736,7 +736,7 @@ fn subscribe(
         .and_then(|n| n.relay.as_deref().map(|topic| (topic, n.relay_type)));
     let odom_frame = frames.odom.clone();
     if let Some(map) = &frames.map {
-        subscribe_tf(node, spawner, s, map, &frames.odom)?;
+        subscribe_tf(node, spawner, s, topics, map, &frames.odom)?;
     }
     let sh = s.clone();
     let odom =
@@ -924,18 +924,20 @@ pub(crate) fn serve_trigger(
     Ok(())
 }
 
-/// On the ROS thread: keeps the latest `map → odom` from /tf and /tf_static.
+/// On the ROS thread: keeps the latest `map → odom` from the profile's tf
+/// topics (/tf and /tf_static unless it says).
 fn subscribe_tf(
     node: &mut r2r::Node,
     spawner: &futures::executor::LocalSpawner,
     s: &Arc<Shared>,
+    topics: &crate::profile::ProfileTopics,
     map: &str,
     odom: &str,
 ) -> r2r::Result<()> {
     let latched = QosProfile::default().reliable().transient_local();
     for (topic, qos, is_static) in [
-        ("/tf", QosProfile::default(), false),
-        ("/tf_static", latched, true),
+        (&topics.tf, QosProfile::default(), false),
+        (&topics.tf_static, latched, true),
     ] {
         let stream = node.subscribe::<r2r::tf2_msgs::msg::TFMessage>(topic, qos)?;
         let (sh, map, odom) = (s.clone(), map.to_owned(), odom.to_owned());
