@@ -257,7 +257,7 @@ fn previewed_setup(mode: PreviewMode) -> (Session, Agent, Arc<sim::SimRobot>) {
     let (mut session, agent, robot) = setup();
     session.set_preview(Some(Preview {
         mode,
-        twins: Arc::new(sim::twin::TwinOf(robot.clone())),
+        twins: Arc::new(sim::twin::TwinOf::robot(robot.clone())),
         limit: std::time::Duration::from_secs(10),
     }));
     (session, agent, robot)

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use codeact::executor::{ExecutorConfig, Session, Status};
+use codeact::executor::Status;
 use common::*;
 use robot_api::RobotBackend;
 
@@ -22,22 +21,6 @@ robots:
   - {name: alpha, start: [1.0, 1.0, 0.0]}
   - {name: beta, start: [1.0, 4.0, 0.0]}
 ";
-
-fn fleet_session(world: &str) -> (Session, Vec<Arc<sim::SimRobot>>) {
-    let world = sim::world_file::parse(world, "hall.yaml").unwrap();
-    let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
-    let through = sim::backend::named(&robots)
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect();
-    let skills = sim::backend::fleet_skills(&robots, through);
-    let config = ExecutorConfig {
-        timeout: Duration::from_secs(30),
-        worker_exe: Some(worker_exe()),
-        ..ExecutorConfig::default()
-    };
-    (Session::start(config, skills).unwrap(), robots)
-}
 
 fn at(robot: &sim::SimRobot) -> (f64, f64) {
     let p = robot.sim().robot(robot.index()).true_pose();

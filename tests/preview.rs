@@ -26,7 +26,7 @@ fn previewed(world: &str, mode: PreviewMode) -> (Session, Arc<sim::SimRobot>) {
     let (mut session, robot) = sim_session(world);
     session.set_preview(Some(Preview {
         mode,
-        twins: Arc::new(sim::twin::TwinOf(robot.clone())),
+        twins: Arc::new(sim::twin::TwinOf::robot(robot.clone())),
         limit: Duration::from_secs(5),
     }));
     (session, robot)
@@ -268,4 +268,112 @@ fn the_command_line_gate_refuses_over_the_session_protocol() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("preview"), "{stderr}");
+}
+
+/// A 10 m x 4 m hall: alpha at (1, 2) facing east, beta at (9, 2) facing
+/// west, a cup 1 m ahead of beta.
+const FACING: &str = "
+name: facing_hall
+boundary: [10, 4]
+objects:
+  - {name: cup, kind: cup, colour: red, at: [8.0, 2.0], size: 0.06}
+robots:
+  - {name: alpha, start: [1.0, 2.0, 0.0]}
+  - {name: beta, start: [9.0, 2.0, 3.14159265], reach: 0.6}
+";
+
+fn previewed_fleet(world: &str, mode: PreviewMode) -> (Session, Vec<Arc<sim::SimRobot>>) {
+    let (mut session, robots) = fleet_session(world);
+    session.set_preview(Some(Preview {
+        mode,
+        twins: Arc::new(sim::twin::TwinOf::fleet(sim::backend::named(&robots))),
+        limit: Duration::from_secs(5),
+    }));
+    (session, robots)
+}
+
+fn at_of(robot: &sim::SimRobot) -> robot_api::Pose2 {
+    robot.sim().robot(robot.index()).true_pose()
+}
+
+#[test]
+fn a_fleets_rehearsal_moves_its_robots_at_once_and_the_gate_refuses_them_meeting() {
+    let (mut session, robots) = previewed_fleet(FACING, PreviewMode::Gate);
+    // Both at 0.8 m/s towards each other for 6 s: they would meet halfway.
+    let obs = run(
+        &mut session,
+        "together(alpha.start('drive', 0.8, 0.0, 6.0), beta.start('drive', 0.8, 0.0, 6.0))",
+    );
+    let error = assert_error(&obs, "PreviewRefused");
+    assert!(
+        error.contains("would hit something") && error.contains("robot beta"),
+        "{error}"
+    );
+    assert!(at_of(&robots[0]).distance_to(P2::new(1.0, 2.0)) < 1e-9);
+    assert!(at_of(&robots[1]).distance_to(P2::new(9.0, 2.0)) < 1e-9);
+
+    // Each to its side of the hall: passes, and both end where foreseen.
+    let obs = run(
+        &mut session,
+        "together(alpha.start('move_to', 3.0, 2.0), beta.start('move_to', 7.0, 1.0))",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    assert!(
+        !obs.notes.iter().any(|n| n.contains("departed")),
+        "{:?}",
+        obs.notes
+    );
+    assert!(at_of(&robots[0]).distance_to(P2::new(3.0, 2.0)) < 0.1);
+    assert!(at_of(&robots[1]).distance_to(P2::new(7.0, 1.0)) < 0.1);
+}
+
+#[test]
+fn a_fleets_rehearsal_shows_each_robots_path_and_what_each_robot_knows() {
+    let (mut session, robots) = previewed_fleet(FACING, PreviewMode::Show);
+    // beta sees the cup ahead; only beta knows it.
+    let obs = run(
+        &mut session,
+        "print(sorted(o.name for o in beta.detect_objects()))",
+    );
+    assert!(obs.render().contains("'cup'"), "{}", obs.render());
+    let obs = run(
+        &mut session,
+        "together(alpha.start('move_to', 3.0, 2.0), beta.start('move_to', 8.0, 3.0))",
+    );
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let shown = obs.notes.join("\n");
+    assert!(
+        shown.contains("alpha from (1.00, 2.00) to (")
+            && shown.contains("beta from (9.00, 2.00) to ("),
+        "{shown}"
+    );
+    // The motions at once: the rehearsal foresaw the real robot time.
+    let took: f64 = shown
+        .split("It took ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{shown}"));
+    let real = robots[0].sim().time();
+    assert!(
+        (took - real).abs() < 0.3,
+        "the rehearsal took {took} s, the robots {real} s: {shown}"
+    );
+    assert_eq!(obs.images.len(), 1, "the predicted paths");
+
+    // Picking the cup is foreseen to work for beta, who remembers it (the
+    // twin has the cup where beta saw it), and to fail for alpha, who
+    // never saw it: as it then goes for real.
+    let obs = run(&mut session, "beta.go_to('cup')\nbeta.pick('cup')");
+    assert_eq!(obs.status, Status::Ok, "{}", obs.render());
+    let shown = obs.notes.join("\n");
+    assert!(
+        shown.contains("rehearsal on a twin of the robot passed"),
+        "{shown}"
+    );
+    assert_eq!(robots[1].sim().holding_of(1), Some("cup"));
+    let obs = run(&mut session, "alpha.go_to('cup')");
+    let shown = obs.notes.join("\n");
+    assert!(shown.contains("it raised ObjectNotSeen"), "{shown}");
+    assert_error(&obs, "ObjectNotSeen");
 }

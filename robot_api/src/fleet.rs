@@ -71,6 +71,14 @@ pub fn fleet_skills(mut robots: Vec<(String, SkillSet)>) -> SkillSet {
             .join("; ")
     }));
     set.memory = first.memory.clone();
+    set.memories = robots
+        .iter()
+        .map(|(_, r)| {
+            r.memory
+                .clone()
+                .unwrap_or_else(|| Arc::new(crate::memory::ObjectMemory::default))
+        })
+        .collect();
     set.robot_of = std::iter::repeat_n(Some(names[0].clone()), first.skills.len())
         .chain(
             robots

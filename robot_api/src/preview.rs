@@ -13,20 +13,31 @@ use crate::registry::SkillSet;
 pub struct Foresight {
     /// Contacts with obstacles, as the twin reported them.
     pub collisions: Vec<String>,
-    /// Points of the path outside the area the robot may be in.
+    /// Where a robot's path leaves the area it may be in ("the robot
+    /// leaves the allowed area at ...", a fleet's robot by name).
     pub geofence: Vec<String>,
     /// Everything else the twin reported (events).
     pub events: Vec<String>,
-    /// Where the twin ended, if it knows.
-    pub end_pose: Option<Pose2>,
-    /// Where it started.
-    pub start_pose: Option<Pose2>,
+    /// Each robot's way through the rehearsal: one for a robot on its own,
+    /// a fleet's in the robots' order.
+    pub paths: Vec<RobotPath>,
     /// Robot seconds the rehearsal took.
     pub duration: f64,
-    /// Battery used, percentage points, if the robot has one.
-    pub battery_used: Option<f64>,
     /// The predicted path on the map (PNG).
     pub picture: Option<Vec<u8>>,
+}
+
+/// Where one robot of a rehearsal started and ended.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RobotPath {
+    /// The robot's name in a fleet; `None` for a robot on its own.
+    pub robot: Option<String>,
+    /// Where it started.
+    pub start: Option<Pose2>,
+    /// Where the twin ended, if it knows.
+    pub end: Option<Pose2>,
+    /// Battery used, percentage points, if the robot has one.
+    pub battery_used: Option<f64>,
 }
 
 /// A twin of a robot, made for one rehearsal.
@@ -37,12 +48,14 @@ pub trait Twin: Send + Sync {
     fn foresee(&self) -> Foresight;
 }
 
-/// Makes twins of a robot as it is at the moment asked.
+/// Makes twins of a robot, or of a fleet's robots, as they are at the
+/// moment asked.
 pub trait TwinMaker: Send + Sync {
-    /// A twin of the robot now, knowing the objects the robot remembers
-    /// (`known`) and no others, or why none can be made.
-    fn make(&self, known: &ObjectMemory) -> Result<Box<dyn Twin>, String>;
-    /// The real robot's pose now (to compare a real run's end with the
-    /// rehearsal's), if it knows.
-    fn pose(&self) -> Option<Pose2>;
+    /// A twin of the robots now, each knowing the objects its robot
+    /// remembers (`known`, in the robots' order) and no others, or why
+    /// none can be made.
+    fn make(&self, known: &[ObjectMemory]) -> Result<Box<dyn Twin>, String>;
+    /// The real robots' poses now, in the order of [`Foresight::paths`]
+    /// (to compare a real run's end with the rehearsal's), where known.
+    fn poses(&self) -> Vec<Option<Pose2>>;
 }

@@ -147,6 +147,8 @@ pub struct SkillSet {
     pub(crate) reporter: Option<Reporter>,
     pub(crate) state: Option<StateLine>,
     pub(crate) memory: Option<MemoryView>,
+    /// In a fleet, each robot's memory, in the robots' order.
+    pub(crate) memories: Vec<MemoryView>,
     pub(crate) claim: Option<ClaimFn>,
     /// In a fleet, the robot each skill (by index) acts on; skills added
     /// later, and those of no robot, have none.
@@ -311,6 +313,16 @@ impl SkillSet {
         self.memory.as_ref().map(|m| m()).unwrap_or_default()
     }
 
+    /// What each robot remembers now: a fleet's robots in order, else the
+    /// one robot's ([`SkillSet::memory`]).
+    pub fn memories(&self) -> Vec<crate::memory::ObjectMemory> {
+        if self.memories.is_empty() {
+            vec![self.memory()]
+        } else {
+            self.memories.iter().map(|m| m()).collect()
+        }
+    }
+
     /// The robot's state in one line, if the skill set drives a robot.
     pub fn state_line(&self) -> Option<String> {
         self.state.as_ref().map(|s| s())
@@ -360,13 +372,19 @@ impl SkillSet {
     pub fn rehearsal(&self, twin: &SkillSet, skipped: Arc<dyn Fn(&str) + Send + Sync>) -> SkillSet {
         let mut set = SkillSet::new(format!("a twin of {}", self.title));
         set.records = self.records.clone();
-        for (spec, real) in &self.skills {
-            // A fleet's other robots are not in the twin.
-            let twin_has = twin
-                .skills
-                .iter()
-                .find(|(s, _)| s.name == spec.name && spec.robot.is_none());
-            let handler: SkillHandler = match twin_has {
+        // Each skill's twin: of the same name and robot (a twin of one
+        // robot has none of a fleet's other robots).
+        let twin_index: Vec<Option<usize>> = self
+            .skills
+            .iter()
+            .map(|(spec, _)| {
+                twin.skills
+                    .iter()
+                    .position(|(s, _)| s.name == spec.name && s.robot == spec.robot)
+            })
+            .collect();
+        for ((spec, real), twin_at) in self.skills.iter().zip(&twin_index) {
+            let handler: SkillHandler = match twin_at.map(|i| &twin.skills[i]) {
                 Some((_, h)) => h.clone(),
                 None if spec.rehearsal == crate::InRehearsal::Call => real.clone(),
                 None => {
@@ -383,6 +401,12 @@ impl SkillSet {
         set.reporter = twin.reporter.clone();
         set.state = twin.state.clone();
         set.memory = twin.memory.clone();
+        set.memories = twin.memories.clone();
+        set.robot_of = self.robot_of.clone();
+        // A started call claims the twin robot's place on the twin's clock.
+        if let Some(claim) = twin.claim.clone() {
+            set.claim = Some(Arc::new(move |i| claim(twin_index.get(i).copied()??)));
+        }
         set
     }
 

@@ -458,11 +458,23 @@ pub fn fleet_skills(
     robots: &[Arc<SimRobot>],
     through: Vec<Arc<dyn RobotBackend>>,
 ) -> robot_api::SkillSet {
+    fleet_skills_knowing(robots, through, &[])
+}
+
+/// [`fleet_skills`] of robots that already remember objects (`known`, in
+/// the robots' order: a fleet's twin, knowing what each real robot knows).
+pub fn fleet_skills_knowing(
+    robots: &[Arc<SimRobot>],
+    through: Vec<Arc<dyn RobotBackend>>,
+    known: &[robot_api::ObjectMemory],
+) -> robot_api::SkillSet {
     let sets: Vec<(String, robot_api::SkillSet)> = robots
         .iter()
         .zip(through)
-        .map(|(robot, backend)| {
-            let mut set = robot_api::skills::robot_skills(backend);
+        .enumerate()
+        .map(|(i, (robot, backend))| {
+            let memory = known.get(i).cloned().unwrap_or_default();
+            let mut set = robot_api::skills::robot_skills_knowing(backend, memory);
             let busy = robot.clone();
             set.wrap_handlers(|handler| {
                 let busy = busy.clone();

@@ -703,13 +703,13 @@ impl Simulator {
             .map(|o| self.world.objects[o].name.as_str())
     }
 
-    /// Starts out holding `name` (a twin of a robot that holds it now).
-    /// Returns whether there is such an object.
-    pub fn start_holding(&mut self, name: &str) -> bool {
+    /// Robot `i` starts out holding `name` (a twin of a robot that holds
+    /// it now). Returns whether there is such an object.
+    pub fn start_holding_by(&mut self, i: usize, name: &str) -> bool {
         let Some(o) = self.world.objects.iter().position(|o| o.name == name) else {
             return false;
         };
-        let b = &mut self.bodies[0];
+        let b = &mut self.bodies[i];
         b.holding = Some(o);
         self.objects[o].held = true;
         self.objects[o].at = b.carry_point();

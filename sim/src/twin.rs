@@ -4,6 +4,8 @@
 //! them — and nothing else. A rehearsal drives the twin to foresee what an
 //! action will do; the twin never knows more than the robot does (no
 //! objects it has not seen, nothing off its map but what its lidar sees now).
+//! A fleet's twin holds every robot, on the map they share, each knowing
+//! what its own robot knows.
 
 use std::sync::Arc;
 
@@ -25,27 +27,49 @@ pub enum TwinError {
     /// The robot does not know where it is.
     #[error("the robot's pose is unknown, so no twin can be built: {0}")]
     NoPose(String),
+    /// A fleet's robots plan on different maps, so no one twin holds them.
+    #[error("{0} plans on another map than {1}, so no one twin of the fleet can be built: give the robots one map (a shared map topic)")]
+    OtherMap(String, String),
 }
 
 /// The size of a lidar return's obstacle in the twin, metres: what a return
 /// shows is a surface there, not how deep it goes.
 const RETURN_SIZE: f64 = 0.1;
 
-/// A simulated robot made from what `robot` knows now, with the objects it
-/// remembers (`known`) where it remembers them.
-pub fn twin_of(robot: &dyn RobotBackend, known: &ObjectMemory) -> Result<SimRobot, TwinError> {
-    let map = robot.map().ok_or(TwinError::NoMap)?;
-    let pose = robot.pose().map_err(|e| TwinError::NoPose(e.message))?;
-    let limits = robot.limits();
+/// The robots of a twin (name, robot; one robot's name is empty) as
+/// simulated robots made from what they know now, each holding what its
+/// robot holds; the objects any of them remembers (`known`, in the robots'
+/// order) are where the one that saw them last remembers them.
+pub fn twin_of(
+    robots: &[(String, Arc<dyn RobotBackend>)],
+    known: &[ObjectMemory],
+) -> Result<Vec<Arc<SimRobot>>, TwinError> {
+    let (first_name, first) = &robots[0];
+    let map = first.map().ok_or(TwinError::NoMap)?;
+    let mut configs = Vec::new();
+    for (name, robot) in robots {
+        if robot.map().as_ref() != Some(&map) {
+            return Err(TwinError::OtherMap(name.clone(), first_name.clone()));
+        }
+        configs.push(twin_config(&**robot)?);
+    }
+    // A return on a robot of the fleet is that robot, a body of the twin.
+    let on_a_robot = |hit: P2| {
+        configs
+            .iter()
+            .any(|c| (hit - P2::new(c.start.0, c.start.1)).norm() < c.radius + RETURN_SIZE)
+    };
     let mut obstacles = map_obstacles(&map);
-    if let Some(scan) = robot.lidar().and_then(|l| l.scan().ok()) {
-        for hit in scan_hits(&scan) {
-            if !occupied_near(&map, hit) {
-                obstacles.push(square(hit, RETURN_SIZE, true));
+    for (_, robot) in robots {
+        if let Some(scan) = robot.lidar().and_then(|l| l.scan().ok()) {
+            for hit in scan_hits(&scan) {
+                if !occupied_near(&map, hit) && !on_a_robot(hit) {
+                    obstacles.push(square(hit, RETURN_SIZE, true));
+                }
             }
         }
     }
-    let zones = robot
+    let zones = first
         .zones()
         .into_iter()
         .map(|z| Zone {
@@ -54,6 +78,7 @@ pub fn twin_of(robot: &dyn RobotBackend, known: &ObjectMemory) -> Result<SimRobo
             charger: z.charger,
         })
         .collect();
+    let mut configs = configs.into_iter();
     let parts = WorldParts {
         name: "rehearsal on a twin".into(),
         seed: 0,
@@ -63,34 +88,52 @@ pub fn twin_of(robot: &dyn RobotBackend, known: &ObjectMemory) -> Result<SimRobo
         obstacles,
         zones,
         objects: known_objects(known),
-        robot: RobotConfig {
-            start: (pose.x, pose.y, pose.theta),
-            radius: limits.radius,
-            max_linear: limits.max_linear,
-            max_angular: limits.max_angular,
-            max_linear_accel: limits.max_linear_accel,
-            reach: limits.reach,
-            // A rehearsal foresees the plan, not the noise.
-            odom_noise: 0.0,
-            odom_drift: 0.0,
-            ..twin_battery(robot)
-        },
+        robot: configs.next().expect("a twin has a robot"),
+        robot_name: first_name.clone(),
+        fleet: robots[1..]
+            .iter()
+            .zip(configs)
+            .map(|((name, _), config)| crate::world::FleetRobot {
+                name: name.clone(),
+                config,
+            })
+            .collect(),
         ..WorldParts::default()
     };
     let mut world = World::build(parts);
-    // The twin plans on the robot's own map, not on one made from its obstacles.
+    // The twin plans on the robots' own map, not on one made from its obstacles.
     world.set_map(map);
-    let twin = SimRobot::new(Arc::new(world));
-    let held = robot.gripper().and_then(|g| g.holding());
-    if let Some(name) = held.or_else(|| {
-        known
-            .objects()
-            .find(|o| o.held)
-            .map(|o| o.last.name.clone())
-    }) {
-        twin.sim().start_holding(&name);
+    let twins = SimRobot::fleet(Arc::new(world));
+    for (i, (_, robot)) in robots.iter().enumerate() {
+        let held = robot.gripper().and_then(|g| g.holding()).or_else(|| {
+            let memory = known.get(i)?;
+            let held = memory.objects().find(|o| o.held)?;
+            Some(held.last.name.clone())
+        });
+        if let Some(name) = held {
+            twins[i].sim().start_holding_by(i, &name);
+        }
     }
-    Ok(twin)
+    Ok(twins)
+}
+
+/// A twin robot's settings from what `robot` knows: where it is, its
+/// footprint and limits, its battery.
+fn twin_config(robot: &dyn RobotBackend) -> Result<RobotConfig, TwinError> {
+    let pose = robot.pose().map_err(|e| TwinError::NoPose(e.message))?;
+    let limits = robot.limits();
+    Ok(RobotConfig {
+        start: (pose.x, pose.y, pose.theta),
+        radius: limits.radius,
+        max_linear: limits.max_linear,
+        max_angular: limits.max_angular,
+        max_linear_accel: limits.max_linear_accel,
+        reach: limits.reach,
+        // A rehearsal foresees the plan, not the noise.
+        odom_noise: 0.0,
+        odom_drift: 0.0,
+        ..twin_battery(robot)
+    })
 }
 
 /// The twin's battery: the robot's charge now, drained at the simulator's
@@ -111,11 +154,20 @@ fn twin_battery(robot: &dyn RobotBackend) -> RobotConfig {
     }
 }
 
-/// The remembered objects as the twin's, where the robot last saw or put
-/// them. It cannot know which will slip from the gripper.
-fn known_objects(known: &ObjectMemory) -> Vec<ObjectSpec> {
-    known
-        .objects()
+/// The remembered objects as the twin's, where the robot that saw or put
+/// them last remembers them. It cannot know which will slip from the
+/// gripper.
+fn known_objects(known: &[ObjectMemory]) -> Vec<ObjectSpec> {
+    let mut latest: std::collections::BTreeMap<&str, &robot_api::memory::Remembered> =
+        std::collections::BTreeMap::new();
+    for o in known.iter().flat_map(ObjectMemory::objects) {
+        let entry = latest.entry(o.last.name.as_str()).or_insert(o);
+        if o.seen_at > entry.seen_at {
+            *entry = o;
+        }
+    }
+    latest
+        .values()
         .map(|o| ObjectSpec {
             name: o.last.name.clone(),
             kind: o.last.kind.clone(),
@@ -165,36 +217,79 @@ fn map_obstacles(map: &GridMap) -> Vec<Obstacle> {
     out
 }
 
-/// Makes twins of a robot (any backend with a map) for rehearsals.
-pub struct TwinOf(pub Arc<dyn RobotBackend>);
+/// Makes twins of a robot, or of a fleet's robots (any backends with one
+/// map), for rehearsals.
+pub struct TwinOf {
+    /// Name and robot; one robot's name is empty.
+    robots: Vec<(String, Arc<dyn RobotBackend>)>,
+}
 
-impl TwinMaker for TwinOf {
-    fn make(&self, known: &ObjectMemory) -> Result<Box<dyn Twin>, String> {
-        let robot = Arc::new(twin_of(&*self.0, known).map_err(|e| e.to_string())?);
-        let skills = robot_api::skills::robot_skills_knowing(robot.clone(), known.clone());
-        let start = robot.pose().ok();
-        Ok(Box::new(SimTwin {
-            start_time: robot.time(),
-            // No battery use is foreseen for a robot without a battery.
-            start_battery: battery(&*self.0).and(battery(&*robot)),
-            allowed: self.0.allowed_area(),
-            robot,
-            skills,
-            start,
-        }))
+impl TwinOf {
+    /// Twins of one robot.
+    pub fn robot(robot: Arc<dyn RobotBackend>) -> Self {
+        TwinOf {
+            robots: vec![(String::new(), robot)],
+        }
     }
 
-    fn pose(&self) -> Option<Pose2> {
-        self.0.pose().ok()
+    /// Twins of a fleet's robots (name, robot), the first the default one.
+    pub fn fleet(robots: Vec<(String, Arc<dyn RobotBackend>)>) -> Self {
+        assert!(!robots.is_empty(), "a fleet has a robot");
+        TwinOf { robots }
     }
 }
 
-/// A twin in the simulator, and where it started.
+impl TwinMaker for TwinOf {
+    fn make(&self, known: &[ObjectMemory]) -> Result<Box<dyn Twin>, String> {
+        let twins = twin_of(&self.robots, known).map_err(|e| e.to_string())?;
+        let skills = if let [twin] = &twins[..] {
+            let memory = known.first().cloned().unwrap_or_default();
+            robot_api::skills::robot_skills_knowing(twin.clone(), memory)
+        } else {
+            let through = twins
+                .iter()
+                .map(|t| t.clone() as Arc<dyn RobotBackend>)
+                .collect();
+            crate::backend::fleet_skills_knowing(&twins, through, known)
+        };
+        let robots = self
+            .robots
+            .iter()
+            .zip(twins)
+            .map(|((name, real), twin)| TwinRobot {
+                name: (self.robots.len() > 1).then(|| name.clone()),
+                start: twin.pose().ok(),
+                // No battery use is foreseen for a robot without a battery.
+                start_battery: battery(&**real).and(battery(&*twin)),
+                allowed: real.allowed_area(),
+                twin,
+            })
+            .collect::<Vec<_>>();
+        Ok(Box::new(SimTwin {
+            start_time: robots[0].twin.time(),
+            robots,
+            skills,
+        }))
+    }
+
+    fn poses(&self) -> Vec<Option<Pose2>> {
+        self.robots.iter().map(|(_, r)| r.pose().ok()).collect()
+    }
+}
+
+/// A twin in the simulator: its robots, and when it started.
 struct SimTwin {
-    robot: Arc<SimRobot>,
+    robots: Vec<TwinRobot>,
     skills: SkillSet,
-    start: Option<Pose2>,
     start_time: f64,
+}
+
+/// One robot of a twin, and where it started.
+struct TwinRobot {
+    /// Its name in a fleet.
+    name: Option<String>,
+    twin: Arc<SimRobot>,
+    start: Option<Pose2>,
     start_battery: Option<f64>,
     /// The real robot's geofence.
     allowed: Option<Vec<P2>>,
@@ -210,40 +305,50 @@ impl Twin for SimTwin {
     }
 
     fn foresee(&self) -> Foresight {
-        let (collisions, events) = self
-            .robot
-            .take_events()
-            .into_iter()
-            .partition(|e| e.contains("collision at"));
-        let sim = self.robot.sim();
-        let geofence = match &self.allowed {
-            Some(area) => sim
-                .trajectory()
-                .iter()
-                .find(|p| !crate::geometry::point_in_polygon(**p, area))
-                .map(|p| format!("leaves the allowed area at ({:.2}, {:.2})", p.x, p.y))
-                .into_iter()
-                .collect(),
-            None => Vec::new(),
+        let mut foresight = Foresight {
+            duration: self.robots[0].twin.time() - self.start_time,
+            ..Foresight::default()
         };
-        let picture = crate::render::draw(sim.world(), Some(&sim))
+        for r in &self.robots {
+            // A fleet's robots are told apart by name.
+            let named = |text: String| match &r.name {
+                Some(name) => format!("{name}: {text}"),
+                None => text,
+            };
+            let (collisions, events): (Vec<_>, Vec<_>) = r
+                .twin
+                .take_events()
+                .into_iter()
+                .partition(|e| e.contains("collision at"));
+            foresight
+                .collisions
+                .extend(collisions.into_iter().map(named));
+            foresight.events.extend(events.into_iter().map(named));
+            let sim = r.twin.sim();
+            let body = sim.robot(r.twin.index());
+            if let Some(area) = &r.allowed {
+                let outside = |p: &&P2| !crate::geometry::point_in_polygon(**p, area);
+                let who = r.name.as_deref().unwrap_or("the robot");
+                foresight.geofence.extend(
+                    body.trajectory().iter().find(outside).map(|p| {
+                        format!("{who} leaves the allowed area at ({:.2}, {:.2})", p.x, p.y)
+                    }),
+                );
+            }
+            let end = body.true_pose();
+            drop(sim);
+            foresight.paths.push(robot_api::preview::RobotPath {
+                robot: r.name.clone(),
+                start: r.start,
+                end: Some(end),
+                battery_used: r.start_battery.zip(battery(&*r.twin)).map(|(a, b)| a - b),
+            });
+        }
+        let sim = self.robots[0].twin.sim();
+        foresight.picture = crate::render::draw(sim.world(), Some(&sim))
             .encode_png()
             .ok();
-        let end = sim.true_pose();
-        drop(sim);
-        Foresight {
-            collisions,
-            geofence,
-            events,
-            end_pose: Some(end),
-            start_pose: self.start,
-            duration: self.robot.time() - self.start_time,
-            battery_used: self
-                .start_battery
-                .zip(battery(&*self.robot))
-                .map(|(a, b)| a - b),
-            picture,
-        }
+        foresight
     }
 }
 

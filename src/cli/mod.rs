@@ -177,21 +177,22 @@ pub struct ActionOpts {
 
 impl ActionOpts {
     /// The preview these flags ask for (else `default`, a robot profile's),
-    /// of the robot `backend` (none: only `off` is possible).
+    /// of `robots` (name, robot: one, or a fleet's; none: only `off` is
+    /// possible).
     pub(crate) fn preview(
         &self,
-        backend: Option<&Arc<dyn RobotBackend>>,
+        robots: &[(String, Arc<dyn RobotBackend>)],
         default: Option<PreviewMode>,
     ) -> Result<Option<Preview>> {
         let mode = self.preview.or(default).unwrap_or_default();
         if mode == PreviewMode::Off {
             return Ok(None);
         }
-        let Some(backend) = backend else {
+        if robots.is_empty() {
             bail!(
-                "--preview needs one robot to make a twin of: give --world or --robot with one robot (fleets cannot be previewed yet), not --skills"
+                "--preview needs a robot to make a twin of: give --world or --robot, not --skills"
             );
-        };
+        }
         if !crate::executor::valid_time_limit(self.preview_limit) {
             bail!(
                 "--preview-limit must be between 0 and {} seconds, got {}",
@@ -201,7 +202,10 @@ impl ActionOpts {
         }
         Ok(Some(Preview {
             mode,
-            twins: Arc::new(sim::twin::TwinOf(backend.clone())),
+            twins: Arc::new(match robots {
+                [(_, one)] => sim::twin::TwinOf::robot(one.clone()),
+                fleet => sim::twin::TwinOf::fleet(fleet.to_vec()),
+            }),
             limit: Duration::from_secs_f64(self.preview_limit),
         }))
     }
@@ -382,7 +386,7 @@ impl TargetOpts {
         } = recorded_fleet(sim::backend::named(&fleet), &record_to(Format::Foxglove))?;
         let target = Target {
             skills: sim::backend::fleet_skills(&fleet, through),
-            backend: (fleet.len() == 1).then(|| robot.clone() as Arc<dyn RobotBackend>),
+            robots: sim::backend::named(&fleet),
             robot: Some(robot),
             recorder,
             library: None,
@@ -436,8 +440,9 @@ pub struct Target {
     pub library: Option<PathBuf>,
     /// How a person clears the robot's e-stop (a ROS robot's latch).
     pub clear_e_stop: Option<ClearEStop>,
-    /// The robot itself (not its recording wrapper), for a preview's twin.
-    pub backend: Option<Arc<dyn RobotBackend>>,
+    /// The robots themselves (not their recording wrappers), named, for a
+    /// preview's twin.
+    pub robots: Vec<(String, Arc<dyn RobotBackend>)>,
     /// The robot profile's `preview:`, when --preview is not given.
     pub preview: Option<PreviewMode>,
 }
@@ -460,7 +465,7 @@ impl Target {
             recorder: None,
             library: None,
             clear_e_stop: None,
-            backend: None,
+            robots: Vec::new(),
             preview: None,
         }
     }
@@ -480,7 +485,7 @@ impl Target {
         let mut config = sandbox.config(actions)?;
         config.library = self.library;
         let preview = match actions {
-            Some(a) => a.preview(self.backend.as_ref(), self.preview)?,
+            Some(a) => a.preview(&self.robots, self.preview)?,
             None => None,
         };
         let mut session = Session::start(config, self.skills).context("starting the executor")?;
@@ -578,16 +583,14 @@ fn ros_target(profile: &str, record: &RecordTo) -> Result<(Target, String, Optio
     let connected = crate::ros::node::connect(profile, "codeact", record)?;
     let e_stops = connected.e_stops.clone();
     // The skills hold the robots and the ROS thread; they live as long as the session.
-    // A fleet has no one robot to rehearse on.
-    let backend =
-        (connected.robots.len() == 1).then(|| connected.robot.clone() as Arc<dyn RobotBackend>);
+    let robots = connected.named_robots();
     let target = Target {
         skills: connected.skills,
         robot: None,
         recorder: connected.recorder,
         library: None,
         clear_e_stop: Some(Arc::new(move || e_stops.clear())),
-        backend,
+        robots,
         preview: connected.preview,
     };
     Ok((target, connected.profile_name, connected.skill_library))

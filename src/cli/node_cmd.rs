@@ -92,10 +92,9 @@ fn serve(opts: &NodeOpts) -> Result<ExitCode> {
     if let Some(addr) = connected.recorder.as_ref().and_then(|r| r.live_addr()) {
         eprintln!("live view: ws://{addr} (Foxglove: Open connection, Foxglove WebSocket)");
     }
-    // A fleet has no one robot to rehearse on.
-    let backend = (connected.robots.len() == 1)
-        .then(|| connected.robot.clone() as Arc<dyn robot_api::RobotBackend>);
-    let preview = opts.actions.preview(backend.as_ref(), connected.preview)?;
+    let preview = opts
+        .actions
+        .preview(&connected.named_robots(), connected.preview)?;
     crate::ros::node::run(
         connected,
         NodeOptions {

@@ -104,6 +104,27 @@ pub fn sim_session_world(world: sim::World) -> (Session, Arc<sim::SimRobot>) {
     )
 }
 
+/// A session driving the fleet of the world file `world` (its robots in
+/// order, sharing one simulation).
+pub fn fleet_session(world: &str) -> (Session, Vec<Arc<sim::SimRobot>>) {
+    let world = sim::world_file::parse(world, "fleet.yaml").expect("test world is valid");
+    let robots: Vec<Arc<sim::SimRobot>> = sim::SimRobot::fleet(Arc::new(world));
+    let through = sim::backend::named(&robots)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let skills = sim::backend::fleet_skills(&robots, through);
+    let config = ExecutorConfig {
+        timeout: Duration::from_secs(30),
+        worker_exe: Some(worker_exe()),
+        ..ExecutorConfig::default()
+    };
+    (
+        Session::start(config, skills).expect("session starts"),
+        robots,
+    )
+}
+
 /// Asserts an action failed with the exception `type_name`; returns its message.
 pub fn assert_error(obs: &Observation, type_name: &str) -> String {
     let err = obs.error.as_ref().unwrap_or_else(|| {

@@ -127,9 +127,12 @@ impl Verdict {
             foresight
                 .collisions
                 .iter()
-                .map(|c| format!("the robot would hit something: {c}")),
+                .map(|c| match foresight.paths.len() {
+                    0 | 1 => format!("the robot would hit something: {c}"),
+                    _ => format!("a robot would hit something: {c}"),
+                }),
         );
-        problems.extend(foresight.geofence.iter().map(|g| format!("the robot {g}")));
+        problems.extend(foresight.geofence.iter().cloned());
         for call in &rehearsal.skill_calls {
             if call.outcome == CallOutcome::Error
                 && call
@@ -167,15 +170,10 @@ impl Verdict {
         } else {
             "Preview: the rehearsal on a twin of the robot passed.".to_owned()
         }];
+        let moves: Vec<String> = f.paths.iter().filter_map(path_text).collect();
         let mut foreseen = format!("It took {:.1} s of robot time", f.duration);
-        if let (Some(a), Some(b)) = (f.start_pose, f.end_pose) {
-            foreseen += &format!(
-                " and would move the robot from ({:.2}, {:.2}) to ({:.2}, {:.2})",
-                a.x, a.y, b.x, b.y
-            );
-        }
-        if let Some(b) = f.battery_used.filter(|b| *b > 0.05) {
-            foreseen += &format!(", using {b:.1}% of the battery");
+        if !moves.is_empty() {
+            foreseen += &format!(" and would move {}", moves.join(", and "));
         }
         lines.push(foreseen + ".");
         if !self.skipped.is_empty() {
@@ -249,15 +247,22 @@ impl Verdict {
     /// Where the real run departed from the rehearsal: the end pose further
     /// than [`END_POSE_TOLERANCE`] from the foreseen one, a skill that
     /// failed for real but not in the twin.
-    pub fn departures(&self, real: &Observation, end: Option<Pose2>) -> Vec<String> {
+    pub fn departures(&self, real: &Observation, ends: &[Option<Pose2>]) -> Vec<String> {
         let mut out = Vec::new();
-        if let (Some(real_end), Some(foreseen)) = (end, self.foresight.end_pose) {
+        for (path, end) in self.foresight.paths.iter().zip(ends) {
+            let (Some(real_end), Some(foreseen)) = (*end, path.end) else {
+                continue;
+            };
             let apart =
                 ((real_end.x - foreseen.x).powi(2) + (real_end.y - foreseen.y).powi(2)).sqrt();
             if apart > END_POSE_TOLERANCE {
                 out.push(format!(
-                    "the robot ended at ({:.2}, {:.2}), {apart:.2} m from where the rehearsal ended ({:.2}, {:.2})",
-                    real_end.x, real_end.y, foreseen.x, foreseen.y
+                    "{} ended at ({:.2}, {:.2}), {apart:.2} m from where the rehearsal ended ({:.2}, {:.2})",
+                    path.robot.as_deref().unwrap_or("the robot"),
+                    real_end.x,
+                    real_end.y,
+                    foreseen.x,
+                    foreseen.y
                 ));
             }
         }
@@ -279,6 +284,24 @@ impl Verdict {
 }
 
 /// An observation of nothing yet.
+/// Where a rehearsal moved one robot: "the robot from (1.00, 2.00) to
+/// (3.00, 2.00), using 0.4% of the battery" (a fleet's robot by name).
+fn path_text(path: &robot_api::preview::RobotPath) -> Option<String> {
+    let (a, b) = (path.start?, path.end?);
+    let (who, whose) = match &path.robot {
+        Some(name) => (name.clone(), "its"),
+        None => ("the robot".to_owned(), "the"),
+    };
+    let mut text = format!(
+        "{who} from ({:.2}, {:.2}) to ({:.2}, {:.2})",
+        a.x, a.y, b.x, b.y
+    );
+    if let Some(used) = path.battery_used.filter(|b| *b > 0.05) {
+        text += &format!(", using {used:.1}% of {whose} battery");
+    }
+    Some(text)
+}
+
 fn blank(action: u64) -> Observation {
     Observation {
         action,

@@ -312,7 +312,7 @@ impl Session {
 
     /// Rehearses `code` on a twin `preview` makes now, and judges it.
     fn preview_verdict(&mut self, code: &str, preview: &Preview) -> Result<Verdict, String> {
-        let twin = preview.twins.make(&self.skills.memory())?;
+        let twin = preview.twins.make(&self.skills.memories())?;
         let skipped = Skipped::default();
         let told = skipped.clone();
         let skills = self
@@ -539,7 +539,7 @@ fn add_verdict(
             .notes
             .push("Preview: the rehearsal on a twin of the robot passed.".into());
     }
-    let departed = v.departures(observation, preview.twins.pose());
+    let departed = v.departures(observation, &preview.twins.poses());
     if !departed.is_empty() {
         observation.notes.push(format!(
             "Reality departed from the rehearsal: {}.",

@@ -82,8 +82,22 @@ pub struct RosSkills {
     pub profile_name: String,
     /// The skill library folder the profile names, if any.
     pub skill_library: Option<PathBuf>,
-    /// The profile's `preview:` (none for a fleet: fleets are not rehearsed).
+    /// The profile's `preview:` (none for a fleet's: `--preview` asks).
     pub preview: Option<codeact_executor::PreviewMode>,
+}
+
+impl RosSkills {
+    /// Every robot by its name in the fleet (empty for a robot on its
+    /// own), for a preview's twin.
+    pub fn named_robots(&self) -> Vec<(String, Arc<dyn robot_api::RobotBackend>)> {
+        self.robots
+            .iter()
+            .map(|r| {
+                let name = r.profile().member.clone().unwrap_or_default();
+                (name, r.clone() as Arc<dyn robot_api::RobotBackend>)
+            })
+            .collect()
+    }
 }
 
 /// Starts a ROS node `node_name` and connects to the robot (or the fleet)
