@@ -164,6 +164,34 @@ print(move_to(1.5, 2.0).y < 5, round(beta.get_pose().y))",
     assert_eq!(obs["status"], "ok", "{}", obs["text"]);
     let text = obs["text"].as_str().unwrap();
     assert!(text.starts_with("1.0 2.0 1.0 18.0\nTrue 18"), "{text}");
+    drop(session);
+
+    // Rehearsed on a twin of both robots: a goal inside a shelf for alpha
+    // keeps the whole action from running, so beta does not move either.
+    let where_ =
+        "print([(round(r.get_pose().x, 1), round(r.get_pose().y, 1)) for r in (alpha, beta)])";
+    let mut session = RosSession::start_args("sim_duo", domain, &[], &["--preview", "gate"]);
+    let before = session.execute(where_, 30.0);
+    let obs = session.execute(
+        "together(alpha.start('move_to', 3.0, 2.75), beta.start('move_to', 3.0, 18.0))",
+        60.0,
+    );
+    assert_eq!(
+        obs["error"]["type_name"], "PreviewRefused",
+        "{}",
+        obs["text"]
+    );
+    let refused = obs["text"].as_str().unwrap();
+    assert!(
+        refused.contains("would move alpha from") && refused.contains("and beta from"),
+        "{refused}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let after = session.execute(where_, 30.0);
+    assert_eq!(
+        before["output"], after["output"],
+        "neither robot moved: {refused}"
+    );
     let _ = sim.kill();
     let _ = sim.wait();
 }

@@ -78,21 +78,23 @@ impl Drop for Pinned {
     }
 }
 
+/// The cores this thread may run on (tests: a pin must not outlive its use).
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn allowed() -> Vec<usize> {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: as in `Pinned::to_free`.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-
-    fn allowed() -> Vec<usize> {
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: as in `Pinned::to_free`.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
-            (0..libc::CPU_SETSIZE as usize)
-                .filter(|&c| libc::CPU_ISSET(c, &set))
-                .collect()
-        }
-    }
 
     #[test]
     fn a_pinned_thread_runs_on_a_free_core_and_is_freed_after() {

@@ -300,6 +300,8 @@ impl crate::simulator::Helper for Lockstep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_os = "linux")]
+    use crate::cores::allowed;
     use std::convert::Infallible;
 
     /// A world that only counts: its steps, and the runs asked for no step.
@@ -324,20 +326,6 @@ mod tests {
     fn go(clock: &Lockstep, i: usize, target: u64, world: &Counter) {
         let ok: Result<(), Infallible> = clock.advance(i, target, 5, world, |_| Ok(()));
         ok.unwrap();
-    }
-
-    /// The cores this thread may run on.
-    #[cfg(target_os = "linux")]
-    fn allowed() -> Vec<usize> {
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: a cpu_set_t is plain bits; this thread's own mask.
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
-            (0..libc::CPU_SETSIZE as usize)
-                .filter(|&c| libc::CPU_ISSET(c, &set))
-                .collect()
-        }
     }
 
     /// A robot that reached its target but has not seen it yet (its cancel
