@@ -202,7 +202,11 @@ impl Lockstep {
     /// `i`'s thread runs on now.
     fn shares_core(&self, i: usize) -> bool {
         let here = current_core();
-        here != NO_CORE && self.taken_cores(i).contains(&here)
+        let cores = self.cores.iter().enumerate().filter(|&(j, _)| j != i);
+        here != NO_CORE
+            && cores
+                .map(|(_, c)| c.load(Ordering::Relaxed))
+                .any(|c| c == here)
     }
 
     /// Marks robot `i` busy until the guard is dropped: time waits for it.
