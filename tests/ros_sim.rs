@@ -177,7 +177,7 @@ print(move_to(1.5, 2.0).y < 5, round(beta.get_pose().y))",
         60.0,
     );
     assert_eq!(
-        obs["error"]["type_name"], "PreviewRefused",
+        obs["error"]["type"], "PreviewRefused",
         "{}",
         obs["text"]
     );
