@@ -176,11 +176,7 @@ print(move_to(1.5, 2.0).y < 5, round(beta.get_pose().y))",
         "together(alpha.start('move_to', 3.0, 2.75), beta.start('move_to', 3.0, 18.0))",
         60.0,
     );
-    assert_eq!(
-        obs["error"]["type"], "PreviewRefused",
-        "{}",
-        obs["text"]
-    );
+    assert_eq!(obs["error"]["type"], "PreviewRefused", "{}", obs["text"]);
     let refused = obs["text"].as_str().unwrap();
     assert!(
         refused.contains("would move alpha from") && refused.contains("and beta from"),

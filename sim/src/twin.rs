@@ -47,10 +47,16 @@ pub fn twin_of(
     let (first_name, first) = &robots[0];
     let map = first.map().ok_or(TwinError::NoMap)?;
     let mut configs = Vec::new();
-    for (name, robot) in robots {
-        if robot.map().as_ref() != Some(&map) {
-            return Err(TwinError::OtherMap(name.clone(), first_name.clone()));
+    for (name, robot) in &robots[1..] {
+        match robot.map() {
+            None => return Err(TwinError::NoMap),
+            Some(other) if other != map => {
+                return Err(TwinError::OtherMap(name.clone(), first_name.clone()))
+            }
+            Some(_) => {}
         }
+    }
+    for (_, robot) in robots {
         configs.push(twin_config(&**robot)?);
     }
     // A return on a robot of the fleet is that robot, a body of the twin.
@@ -394,5 +400,51 @@ fn square(centre: P2, size: f64, unmapped: bool) -> Obstacle {
         ],
         unmapped,
         surface: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn robot_in(world: &str) -> Arc<dyn RobotBackend> {
+        let world = crate::world_file::parse(world, "twin.yaml").unwrap();
+        Arc::new(SimRobot::new(Arc::new(world)))
+    }
+
+    #[test]
+    fn a_fleet_on_two_maps_has_no_one_twin() {
+        let room = "boundary: [4, 4]\nrobot: {start: [1, 1, 0]}\n";
+        let hall = "boundary: [8, 4]\nrobot: {start: [1, 1, 0]}\n";
+        let fleet = TwinOf::fleet(vec![
+            ("alpha".into(), robot_in(room)),
+            ("beta".into(), robot_in(hall)),
+        ]);
+        let err = fleet.make(&[]).err().expect("two maps, no twin");
+        assert!(
+            err.contains("beta plans on another map than alpha"),
+            "{err}"
+        );
+        // The same map: one twin of both, each where its robot is.
+        let fleet = TwinOf::fleet(vec![
+            ("alpha".into(), robot_in(room)),
+            (
+                "beta".into(),
+                robot_in(&room.replace("[1, 1, 0]", "[3, 3, 0]")),
+            ),
+        ]);
+        let twin = fleet.make(&[]).expect("one map");
+        let paths = twin.foresee().paths;
+        let at: Vec<_> = paths
+            .iter()
+            .map(|p| (p.robot.clone(), p.end.map(|e| (e.x, e.y))))
+            .collect();
+        assert_eq!(
+            at,
+            vec![
+                (Some("alpha".into()), Some((1.0, 1.0))),
+                (Some("beta".into()), Some((3.0, 3.0)))
+            ]
+        );
     }
 }
