@@ -183,30 +183,26 @@ impl Lockstep {
     fn pin(&self, i: usize) -> Option<crate::cores::Pinned> {
         // Under the lock: two robots coming in at once take two cores.
         let st = self.lock();
-        let pinned = crate::cores::Pinned::to_free(&self.taken_cores(i))?;
+        let taken: Vec<usize> = self.taken_cores(i).collect();
+        let pinned = crate::cores::Pinned::to_free(&taken)?;
         self.cores[i].store(pinned.core(), Ordering::Relaxed);
         drop(st);
         Some(pinned)
     }
 
     /// The cores the other robots inside `advance` last ran on.
-    fn taken_cores(&self, i: usize) -> Vec<usize> {
-        let cores = self.cores.iter().enumerate().filter(|&(j, _)| j != i);
-        cores
+    fn taken_cores(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let others = self.cores.iter().enumerate().filter(move |&(j, _)| j != i);
+        others
             .map(|(_, c)| c.load(Ordering::Relaxed))
             .filter(|&c| c != NO_CORE)
-            .collect()
     }
 
     /// Whether another robot inside `advance` last ran on the core robot
     /// `i`'s thread runs on now.
     fn shares_core(&self, i: usize) -> bool {
         let here = current_core();
-        let cores = self.cores.iter().enumerate().filter(|&(j, _)| j != i);
-        here != NO_CORE
-            && cores
-                .map(|(_, c)| c.load(Ordering::Relaxed))
-                .any(|c| c == here)
+        here != NO_CORE && self.taken_cores(i).any(|c| c == here)
     }
 
     /// Marks robot `i` busy until the guard is dropped: time waits for it.

@@ -46,7 +46,6 @@ pub fn twin_of(
 ) -> Result<Vec<Arc<SimRobot>>, TwinError> {
     let (first_name, first) = &robots[0];
     let map = first.map().ok_or(TwinError::NoMap)?;
-    let mut configs = Vec::new();
     for (name, robot) in &robots[1..] {
         match robot.map() {
             None => return Err(TwinError::NoMap),
@@ -56,9 +55,10 @@ pub fn twin_of(
             Some(_) => {}
         }
     }
-    for (_, robot) in robots {
-        configs.push(twin_config(&**robot)?);
-    }
+    let configs = robots
+        .iter()
+        .map(|(_, robot)| twin_config(&**robot))
+        .collect::<Result<Vec<_>, _>>()?;
     // A return on a robot of the fleet is that robot, a body of the twin.
     let on_a_robot = |hit: P2| {
         configs

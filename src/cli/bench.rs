@@ -65,6 +65,18 @@ impl Driver {
         }
         Ok((took, done))
     }
+
+    /// `times` calls of `call` in one action, less the same loop empty:
+    /// the whole action's round trip and one call's time in microseconds.
+    /// A call that fails is a failure.
+    pub(super) fn per_call(&mut self, call: &str, times: usize) -> Result<(Duration, f64)> {
+        let (empty, _) = self.execute(&format!("for _ in range({times}):\n    pass"))?;
+        let (calls, obs) = self.execute(&format!("for _ in range({times}):\n    {call}"))?;
+        if obs.observation.status != Status::Ok {
+            bail!("{call} failed: {}", obs.text);
+        }
+        Ok((calls, micros(calls.saturating_sub(empty)) / times as f64))
+    }
 }
 
 /// The reference for output: `python3` exec'ing each action in one
@@ -228,19 +240,12 @@ fn executor(reps: &dyn Fn(usize) -> usize) -> Result<()> {
         "<= 150 us",
     );
 
-    const CALLS: usize = 10_000;
-    let loop_code = format!("for _ in range({CALLS}):\n    pass");
-    let call_code = format!("for _ in range({CALLS}):\n    echo(1)");
     let mut per_call = Vec::new();
     let mut whole = Vec::new();
     for _ in 0..reps(30) {
-        let (empty, _) = d.execute(&loop_code)?;
-        let (calls, obs) = d.execute(&call_code)?;
-        if obs.observation.status != Status::Ok {
-            bail!("skill-call benchmark failed: {}", obs.text);
-        }
+        let (calls, one) = d.per_call("echo(1)", 10_000)?;
         whole.push(calls.as_secs_f64() * 1e3);
-        per_call.push(micros(calls.saturating_sub(empty)) / CALLS as f64);
+        per_call.push(one);
     }
     report(
         "skill call, Python -> Rust -> Python",

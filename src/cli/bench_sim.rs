@@ -115,19 +115,14 @@ pub fn run(reps: &dyn Fn(usize) -> usize) -> Result<()> {
 
     let mut calls = Vec::new();
     for _ in 0..reps(30) {
-        calls.push(per_call(&mut d, "get_pose()")?);
+        calls.push(d.per_call("get_pose()", 10_000)?.1);
     }
     report("get_pose() from Python", "us", &stats(calls), "<= 10 us");
 
     // The camera view, 320 x 240, made and encoded in the skill, bytes back in Python.
-    const VIEWS: usize = 50;
-    let empty = format!("for _ in range({VIEWS}):\n    pass");
-    let views = format!("for _ in range({VIEWS}):\n    get_camera_image()");
     let mut per_view = Vec::new();
     for _ in 0..reps(20) {
-        let (base, _) = d.execute(&empty)?;
-        let (took, _) = d.execute(&views)?;
-        per_view.push(micros(took.saturating_sub(base)) / 1e3 / VIEWS as f64);
+        per_view.push(d.per_call("get_camera_image()", 50)?.1 / 1e3);
     }
     report(
         "get_camera_image() 320x240 from Python",
@@ -237,8 +232,8 @@ fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64) -> Result<()> {
 
     let (mut alone, mut in_fleet) = (Vec::new(), Vec::new());
     for _ in 0..reps(30) {
-        alone.push(per_call(&mut one, "get_pose()")?);
-        in_fleet.push(per_call(&mut duo, "beta.get_pose()")?);
+        alone.push(one.per_call("get_pose()", 10_000)?.1);
+        in_fleet.push(duo.per_call("beta.get_pose()", 10_000)?.1);
     }
     let alone = stats(alone);
     let beta = stats(in_fleet);
@@ -254,18 +249,6 @@ fn fleet(reps: &dyn Fn(usize) -> usize, single_factor: f64) -> Result<()> {
         alone.median
     );
     Ok(())
-}
-
-/// One call of `call` from Python, in microseconds: a loop of 10,000 calls
-/// less the same loop empty.
-fn per_call(d: &mut Driver, call: &str) -> Result<f64> {
-    const CALLS: usize = 10_000;
-    let (base, _) = d.execute(&format!("for _ in range({CALLS}):\n    pass"))?;
-    let (took, obs) = d.execute(&format!("for _ in range({CALLS}):\n    {call}"))?;
-    if obs.observation.status != crate::executor::Status::Ok {
-        bail!("{call} failed: {}", obs.text);
-    }
-    Ok(micros(took.saturating_sub(base)) / CALLS as f64)
 }
 
 /// The real-time factor of an action `code` driving robots from Python:

@@ -283,7 +283,6 @@ impl Verdict {
     }
 }
 
-/// An observation of nothing yet.
 /// Where a rehearsal moved one robot: "the robot from (1.00, 2.00) to
 /// (3.00, 2.00), using 0.4% of the battery" (a fleet's robot by name).
 fn path_text(path: &robot_api::preview::RobotPath) -> Option<String> {
@@ -302,6 +301,7 @@ fn path_text(path: &robot_api::preview::RobotPath) -> Option<String> {
     Some(text)
 }
 
+/// An observation of nothing yet.
 fn blank(action: u64) -> Observation {
     Observation {
         action,
